@@ -1,0 +1,264 @@
+import Foundation
+import HelpdeskCore
+import Yams
+
+/// Where values come from while one configuration is read, and the problems found so far.
+final class ConfigReadContext {
+    let file: String
+    let environment: [String: String]
+    var issues: [ConfigIssue] = []
+    var secrets: [Secret] = []
+
+    init(file: String, environment: [String: String]) {
+        self.file = file
+        self.environment = environment
+    }
+
+    func report(_ path: [String], _ mark: Mark?, _ message: String) {
+        issues.append(ConfigIssue(source: file, line: mark?.line, keyPath: path.joined(separator: "."), message: message))
+    }
+
+    func reportEnvironment(_ variable: String, _ path: [String], _ message: String) {
+        issues.append(ConfigIssue(source: "environment \(variable)", line: nil, keyPath: path.joined(separator: "."), message: message))
+    }
+}
+
+/// A typed, strict reader over one YAML mapping of the configuration.
+///
+/// Each getter records the key as known; ``finish()`` reports every key nobody asked for, so a typo
+/// is an error rather than a silently ignored setting. Top-level scalars of a section may be
+/// overridden from the environment as `HELPDESK_<SECTION>_<KEY>` (the environment wins).
+final class ConfigSection {
+    let path: [String]
+    private let context: ConfigReadContext
+    private let pairs: [(key: String, value: Node, mark: Mark?)]
+    private let mark: Mark?
+    private var known: Set<String> = []
+    /// Secret keys mapped to where the value should come from, for a precise "unknown key" message.
+    private var secretHints: [String: String] = [:]
+
+    init(context: ConfigReadContext, path: [String], node: Node?) {
+        self.context = context
+        self.path = path
+        self.mark = node?.mark
+        switch node {
+        case .mapping(let mapping)?:
+            var pairs: [(String, Node, Mark?)] = []
+            for (key, value) in mapping {
+                guard let name = key.scalar?.string else {
+                    context.report(path, key.mark, "keys must be plain strings")
+                    continue
+                }
+                pairs.append((name, value, key.mark))
+            }
+            self.pairs = pairs
+        case nil:
+            self.pairs = []
+        case .scalar(let scalar)? where scalar.string.isEmpty || scalar.tag.rawValue == Tag.Name.null.rawValue:
+            self.pairs = []  // `section:` with nothing under it
+        case let other?:
+            context.report(path, other.mark, "expected a mapping of keys, got \(Self.kind(of: other))")
+            self.pairs = []
+        }
+    }
+
+    var isEmpty: Bool { pairs.isEmpty }
+
+    // MARK: Scalars
+
+    func string(_ key: String, default defaultValue: String) -> String {
+        optionalString(key) ?? defaultValue
+    }
+
+    func optionalString(_ key: String) -> String? {
+        scalar(key, expected: "a string") { Optional($0) }
+    }
+
+    func int(_ key: String, default defaultValue: Int, range: ClosedRange<Int>) -> Int {
+        scalar(key, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)") { text in
+            Int(text).flatMap { range.contains($0) ? $0 : nil }
+        } ?? defaultValue
+    }
+
+    func bool(_ key: String, default defaultValue: Bool) -> Bool {
+        scalar(key, expected: "true or false") { text in
+            switch text.lowercased() {
+            case "true": true
+            case "false": false
+            default: nil
+            }
+        } ?? defaultValue
+    }
+
+    /// A duration written as `500ms`, `30s`, `5m`, `2h` or `1d`; a bare number means seconds.
+    func duration(_ key: String, default defaultValue: Duration, range: ClosedRange<Duration>) -> Duration {
+        let expected = "a duration like 500ms, 30s, 5m or 2h, from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound))"
+        return scalar(key, expected: expected) { text in
+            Self.parseDuration(text).flatMap { range.contains($0) ? $0 : nil }
+        } ?? defaultValue
+    }
+
+    func choice<Value: RawRepresentable & CaseIterable>(_ key: String, default defaultValue: Value) -> Value where Value.RawValue == String {
+        let names = Value.allCases.map(\.rawValue).joined(separator: ", ")
+        return scalar(key, expected: "one of: \(names)") { Value(rawValue: $0) } ?? defaultValue
+    }
+
+    /// An absolute URL whose scheme is one of `schemes`.
+    func url(_ key: String, schemes: Set<String>) -> URL? {
+        let list = schemes.sorted().map { "\($0)://" }.joined(separator: " or ")
+        return scalar(key, expected: "an absolute URL starting with \(list)") { text in
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), schemes.contains(scheme),
+                  let host = url.host, !host.isEmpty
+            else { return nil }
+            return url
+        }
+    }
+
+    func stringList(_ key: String) -> [String] {
+        known.insert(key)
+        guard let (value, _) = entry(key) else { return [] }
+        guard case .sequence(let sequence) = value else {
+            context.report(path + [key], value.mark, "expected a list of strings, got \(Self.kind(of: value))")
+            return []
+        }
+        return sequence.compactMap { item in
+            guard case .scalar(let scalar) = item else {
+                context.report(path + [key], item.mark, "expected a list of strings, found \(Self.kind(of: item)) in it")
+                return nil
+            }
+            return scalar.string
+        }
+    }
+
+    // MARK: Nesting
+
+    func section(_ key: String) -> ConfigSection {
+        known.insert(key)
+        return ConfigSection(context: context, path: path + [key], node: entry(key)?.value)
+    }
+
+    /// A mapping of names to sections, such as `db_servers: {prod-db: {...}}`, in file order.
+    func namedSections(_ key: String) -> [(name: String, section: ConfigSection)] {
+        let container = section(key)
+        return container.pairs.map { pair in
+            container.known.insert(pair.key)
+            return (pair.key, ConfigSection(context: context, path: container.path + [pair.key], node: pair.value))
+        }
+    }
+
+    // MARK: Secrets
+
+    /// A secret read from the environment variable `environmentName`, else from the file named by
+    /// `<key>_file`. Secrets are never read inline from the configuration file.
+    func secret(_ key: String, environment environmentName: String) -> Secret? {
+        let fileKey = key + "_file"
+        secretHints[key] = "secrets are not read from the configuration file; set \(environmentName) or \((path + [fileKey]).joined(separator: "."))"
+        let filePath = optionalString(fileKey)
+        if let value = context.environment[environmentName], !value.isEmpty {
+            let secret = Secret(value)
+            context.secrets.append(secret)
+            return secret
+        }
+        guard let filePath else { return nil }
+        do {
+            var value = try String(contentsOfFile: filePath, encoding: .utf8)
+            while value.last?.isNewline == true { value.removeLast() }  // files written by echo or editors end in a newline
+            guard !value.isEmpty else {
+                context.report(path + [fileKey], markOf(fileKey), "the secret file \(filePath) is empty")
+                return nil
+            }
+            let secret = Secret(value)
+            context.secrets.append(secret)
+            return secret
+        } catch {
+            context.report(path + [fileKey], markOf(fileKey), "cannot read the secret file \(filePath): \(describeFileError(error))")
+            return nil
+        }
+    }
+
+    // MARK: Checks
+
+    /// Reports a problem with a key this section has already read.
+    func report(_ key: String, _ message: String) {
+        context.report(path + [key], markOf(key) ?? mark, message)
+    }
+
+    /// Reports every key in this mapping that no getter asked for.
+    func finish() {
+        let expected = known.sorted().joined(separator: ", ")
+        for pair in pairs where !known.contains(pair.key) {
+            if let hint = secretHints[pair.key] {
+                context.report(path + [pair.key], pair.mark, hint)
+            } else {
+                context.report(path + [pair.key], pair.mark, "unknown key; expected one of: \(expected)")
+            }
+        }
+    }
+
+    // MARK: Internals
+
+    private func entry(_ key: String) -> (value: Node, mark: Mark?)? {
+        pairs.last(where: { $0.key == key }).map { ($0.value, $0.mark) }
+    }
+
+    private func markOf(_ key: String) -> Mark? {
+        entry(key)?.mark
+    }
+
+    private func scalar<Value>(_ key: String, expected: String, parse: (String) -> Value?) -> Value? {
+        known.insert(key)
+        // Only a section's own scalars: names inside inventories are not valid in variable names.
+        if path.count == 1 {
+            let variable = "HELPDESK_\(path[0])_\(key)".uppercased()
+            if let text = context.environment[variable] {
+                guard let value = parse(text) else {
+                    context.reportEnvironment(variable, path + [key], "expected \(expected), got \"\(text)\"")
+                    return nil
+                }
+                return value
+            }
+        }
+        guard let (node, mark) = entry(key) else { return nil }
+        guard case .scalar(let scalar) = node else {
+            context.report(path + [key], mark, "expected \(expected), got \(Self.kind(of: node))")
+            return nil
+        }
+        if scalar.tag.rawValue == Tag.Name.null.rawValue || (scalar.string.isEmpty && scalar.style == .plain) {
+            return nil  // `key:` with no value keeps the default
+        }
+        guard let value = parse(scalar.string) else {
+            context.report(path + [key], mark, "expected \(expected), got \"\(scalar.string)\"")
+            return nil
+        }
+        return value
+    }
+
+    private static func kind(of node: Node) -> String {
+        switch node {
+        case .scalar(let scalar): "\"\(scalar.string)\""
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+
+    static func parseDuration(_ text: String) -> Duration? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        for unit in units where trimmed.hasSuffix(unit.suffix) {
+            guard let number = Double(trimmed.dropLast(unit.suffix.count)), number >= 0, number.isFinite else { return nil }
+            return .milliseconds(Int64((number * unit.seconds * 1000).rounded()))
+        }
+        guard let seconds = Double(trimmed), seconds >= 0, seconds.isFinite else { return nil }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
+    static func format(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if milliseconds % 86_400_000 == 0 { return "\(milliseconds / 86_400_000)d" }
+        if milliseconds % 3_600_000 == 0 { return "\(milliseconds / 3_600_000)h" }
+        if milliseconds % 60_000 == 0 { return "\(milliseconds / 60_000)m" }
+        if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
+        return "\(milliseconds)ms"
+    }
+}

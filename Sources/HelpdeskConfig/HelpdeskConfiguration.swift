@@ -1,0 +1,92 @@
+import Foundation
+import HelpdeskCore
+import Yams
+
+/// Everything the server reads at start, typed and validated.
+///
+/// Read once, in this order: built-in defaults, then the YAML file, then the environment
+/// (`HELPDESK_<SECTION>_<KEY>` for a section's settings; ecosystem names such as
+/// `SLACK_SIGNING_SECRET` for secrets). Nothing deeper in the code reads the environment.
+public struct HelpdeskConfiguration: Sendable {
+    /// The file this came from, or `nil` for built-in defaults.
+    public var file: String?
+    public var server = ServerSettings()
+    public var store = StoreSettings()
+    public var jobs = JobSettings()
+    public var logging = LoggingSettings()
+    public var slack = SlackSettings()
+    public var alertmanager = AlertmanagerSettings()
+    public var smtp = SMTPSettings()
+    public var approvals = ApprovalSettings()
+    public var llm = LLMSettings()
+    public var infrastructure = Infrastructure()
+    public var policies = PolicySettings()
+    /// Every secret loaded, so the log redactor can mask their values.
+    public var secrets: [Secret] = []
+
+    /// Built-in defaults: what `helpdesk serve` runs with when there is no file.
+    public init() {}
+
+    /// Parses YAML text. `file` names the source in error messages.
+    public init(yaml: String, file: String, environment: [String: String] = [:]) throws(ConfigError) {
+        let context = ConfigReadContext(file: file, environment: environment)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(issues: [Self.syntaxIssue(error, file: file)])
+        }
+        self.file = file
+        let top = ConfigSection(context: context, path: [], node: root)
+        server = ServerSettings(top.section("server"))
+        store = StoreSettings(top.section("store"))
+        jobs = JobSettings(top.section("jobs"))
+        logging = LoggingSettings(top.section("logging"))
+        slack = SlackSettings(top.section("slack"))
+        alertmanager = AlertmanagerSettings(top.section("alertmanager"))
+        smtp = SMTPSettings(top.section("smtp"))
+        approvals = ApprovalSettings(top.section("approvals"))
+        llm = LLMSettings(top.section("llm"))
+        infrastructure = Infrastructure(top.section("infrastructure"))
+        policies = PolicySettings(top.section("policies"))
+        top.finish()
+        secrets = context.secrets
+        if !context.issues.isEmpty { throw ConfigError(issues: context.issues) }
+    }
+
+    /// Reads and parses a configuration file.
+    public init(contentsOf path: String, environment: [String: String] = [:]) throws(ConfigError) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(issues: [ConfigIssue(source: path, line: nil, keyPath: "", message: "cannot read the configuration file (\(describeFileError(error)))")])
+        }
+        try self.init(yaml: text, file: path, environment: environment)
+    }
+
+    /// Finds and loads the configuration: `explicitPath` (from `--config`), else `HELPDESK_CONFIG`,
+    /// else `./helpdesk.yaml` when it exists, else built-in defaults (still with environment overrides).
+    public static func load(explicitPath: String?, environment: [String: String], currentDirectory: String = FileManager.default.currentDirectoryPath) throws(ConfigError) -> HelpdeskConfiguration {
+        if let path = explicitPath ?? environment["HELPDESK_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            return try HelpdeskConfiguration(contentsOf: path, environment: environment)
+        }
+        let local = (currentDirectory as NSString).appendingPathComponent("helpdesk.yaml")
+        if FileManager.default.fileExists(atPath: local) {
+            return try HelpdeskConfiguration(contentsOf: "helpdesk.yaml", environment: environment)
+        }
+        var defaults = try HelpdeskConfiguration(yaml: "", file: "built-in defaults", environment: environment)
+        defaults.file = nil
+        return defaults
+    }
+
+    private static func syntaxIssue(_ error: any Error, file: String) -> ConfigIssue {
+        if case let YamlError.scanner(_, problem, mark, _)? = error as? YamlError {
+            return ConfigIssue(source: file, line: mark.line, keyPath: "", message: "not valid YAML: \(problem)")
+        }
+        if case let YamlError.parser(_, problem, mark, _)? = error as? YamlError {
+            return ConfigIssue(source: file, line: mark.line, keyPath: "", message: "not valid YAML: \(problem)")
+        }
+        return ConfigIssue(source: file, line: nil, keyPath: "", message: "not valid YAML: \(error)")
+    }
+}

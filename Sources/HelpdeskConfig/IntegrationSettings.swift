@@ -1,0 +1,146 @@
+import Foundation
+import HelpdeskCore
+
+/// `slack:` — the Slack app this server answers for.
+public struct SlackSettings: Sendable {
+    /// From `SLACK_SIGNING_SECRET` or `slack.signing_secret_file`.
+    public var signingSecret: Secret?
+    /// From `SLACK_BOT_TOKEN` or `slack.bot_token_file`.
+    public var botToken: Secret?
+    /// Web API base; tests point it at a loopback recorder.
+    public var apiBaseURL = URL(string: "https://slack.com/api/")!
+    /// The slash command this app registers.
+    public var command = "/helpdesk"
+    public var defaultChannel: String?
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        signingSecret = section.secret("signing_secret", environment: "SLACK_SIGNING_SECRET")
+        botToken = section.secret("bot_token", environment: "SLACK_BOT_TOKEN")
+        apiBaseURL = section.url("api_base_url", schemes: ["http", "https"]) ?? apiBaseURL
+        command = section.string("command", default: command)
+        if !command.hasPrefix("/") || command.count < 2 || command.contains(" ") {
+            section.report("command", "expected a slash command such as /helpdesk, got \"\(command)\"")
+        }
+        defaultChannel = section.optionalString("default_channel")
+        section.finish()
+    }
+}
+
+/// `alertmanager:` — receivers that may post alerts, each with the credentials its `http_config` sends.
+public struct AlertmanagerSettings: Sendable {
+    public struct Receiver: Sendable {
+        public var name: String
+        public var bearerToken: Secret?
+        public var basicAuthUsername: String?
+        public var basicAuthPassword: Secret?
+        public var channel: String?
+    }
+
+    public var receivers: [Receiver] = []
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        for (name, receiver) in section.namedSections("receivers") {
+            let variable = "HELPDESK_ALERTMANAGER_\(Self.environmentName(name))"
+            receivers.append(Receiver(
+                name: name,
+                bearerToken: receiver.secret("bearer_token", environment: variable + "_BEARER_TOKEN"),
+                basicAuthUsername: receiver.optionalString("basic_auth_username"),
+                basicAuthPassword: receiver.secret("basic_auth_password", environment: variable + "_BASIC_AUTH_PASSWORD"),
+                channel: receiver.optionalString("channel")
+            ))
+            receiver.finish()
+        }
+        section.finish()
+    }
+
+    static func environmentName(_ name: String) -> String {
+        String(name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+}
+
+/// `smtp:` — outbound mail.
+public struct SMTPSettings: Sendable {
+    /// `smtp://host:587` (STARTTLS) or `smtps://host:465`.
+    public var url: URL?
+    public var from: String?
+    public var username: String?
+    /// From `HELPDESK_SMTP_PASSWORD` or `smtp.password_file`.
+    public var password: Secret?
+    /// Send over plain `smtp://` when the server offers no STARTTLS. Off unless set.
+    public var allowPlaintext = false
+    public var connectTimeout: Duration = .seconds(10)
+    public var timeout: Duration = .seconds(60)
+    /// Domain of the tokenized Reply-To addresses for approval replies.
+    public var replyDomain: String?
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        url = section.url("url", schemes: ["smtp", "smtps"])
+        from = section.optionalString("from")
+        username = section.optionalString("username")
+        password = section.secret("password", environment: "HELPDESK_SMTP_PASSWORD")
+        allowPlaintext = section.bool("allow_plaintext", default: allowPlaintext)
+        connectTimeout = section.duration("connect_timeout", default: connectTimeout, range: .seconds(1) ... .seconds(300))
+        timeout = section.duration("timeout", default: timeout, range: .seconds(1) ... .seconds(3600))
+        replyDomain = section.optionalString("reply_domain")
+        section.finish()
+    }
+}
+
+/// `approvals:` — how approval requests behave.
+public struct ApprovalSettings: Sendable {
+    /// Used when a policy rule sets no `approval_ttl`.
+    public var defaultTTL: Duration = .seconds(3600)
+    /// Signs approval links; from `HELPDESK_APPROVALS_LINK_KEY` or `approvals.link_key_file`.
+    public var linkKey: Secret?
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        defaultTTL = section.duration("default_ttl", default: defaultTTL, range: .seconds(60) ... .seconds(7 * 86400))
+        linkKey = section.secret("link_key", environment: "HELPDESK_APPROVALS_LINK_KEY")
+        section.finish()
+    }
+}
+
+/// `llm:` — optional language model; without one the bot runs its deterministic runbooks.
+public struct LLMSettings: Sendable {
+    public enum Provider: String, Sendable, CaseIterable {
+        case none, anthropic, openai
+    }
+
+    public var provider = Provider.none
+    public var model: String?
+    /// For OpenAI-compatible servers; defaults to the provider's own API.
+    public var baseURL: URL?
+    /// From `ANTHROPIC_API_KEY` or `OPENAI_API_KEY` (by provider), or `llm.api_key_file`.
+    public var apiKey: Secret?
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        provider = section.choice("provider", default: provider)
+        model = section.optionalString("model")
+        baseURL = section.url("base_url", schemes: ["http", "https"])
+        let variable = provider == .openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY"
+        apiKey = section.secret("api_key", environment: variable)
+        section.finish()
+    }
+}
+
+/// `policies:` — where the policy files are.
+public struct PolicySettings: Sendable {
+    public var directory = "policies"
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        directory = section.string("dir", default: directory)
+        section.finish()
+    }
+}

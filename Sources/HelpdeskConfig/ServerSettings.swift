@@ -1,0 +1,129 @@
+import Foundation
+import HelpdeskCore
+import Logging
+
+/// An address to listen on, written `HOST:PORT` (`[::1]:8080` for IPv6).
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init?(parsing text: String) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, !host.contains(where: \.isWhitespace), let port = Int(portText), (0...65535).contains(port) else { return nil }
+        self.init(host: String(host), port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// `server:` — the HTTP listener.
+public struct ServerSettings: Sendable {
+    public var listen = ListenAddress(host: "127.0.0.1", port: 8080)
+    /// The URL people and peers reach this server at (approval links, Slack request URLs).
+    public var publicBaseURL: URL?
+    /// Request bodies larger than this get 413.
+    public var maxBodyBytes = 1_048_576
+    /// How long a shutdown waits for running jobs before giving their leases back.
+    public var shutdownGrace: Duration = .seconds(10)
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        if let text = section.optionalString("listen") {
+            if let address = ListenAddress(parsing: text) { listen = address } else { section.report("listen", "expected HOST:PORT such as 127.0.0.1:8080, got \"\(text)\"") }
+        }
+        publicBaseURL = section.url("public_base_url", schemes: ["http", "https"])
+        maxBodyBytes = section.int("max_body_bytes", default: maxBodyBytes, range: 1024...(64 * 1_048_576))
+        shutdownGrace = section.duration("shutdown_grace", default: shutdownGrace, range: .zero ... .seconds(600))
+        section.finish()
+    }
+}
+
+/// `store:` — where durable state lives.
+public struct StoreSettings: Sendable {
+    public enum Driver: String, Sendable, CaseIterable {
+        case sqlite
+    }
+
+    public var driver = Driver.sqlite
+    /// The SQLite file; its folder is created when missing.
+    public var path = ".helpdesk/helpdesk.sqlite"
+    /// How long a write waits for another process holding the SQLite lock (the CLI, a second server).
+    public var busyTimeout: Duration = .seconds(5)
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        driver = section.choice("driver", default: driver)
+        path = section.string("path", default: path)
+        if path.isEmpty { section.report("path", "expected a file path, got an empty string") }
+        busyTimeout = section.duration("busy_timeout", default: busyTimeout, range: .zero ... .seconds(300))
+        section.finish()
+    }
+}
+
+/// `jobs:` — the durable job queue's workers.
+public struct JobSettings: Sendable {
+    /// Jobs run at once by one process.
+    public var concurrency = 4
+    /// How long a worker owns a job before another process may take it up (renewed while it runs).
+    public var lease: Duration = .seconds(60)
+    /// Attempts before a job is dead-lettered.
+    public var maxAttempts = 8
+    /// First retry delay; doubles each attempt up to ``backoffMax``.
+    public var backoffBase: Duration = .seconds(2)
+    public var backoffMax: Duration = .seconds(300)
+    /// How often an idle worker looks for jobs written by other processes.
+    public var pollInterval: Duration = .milliseconds(250)
+    /// A single attempt running longer than this is cancelled and counts as failed.
+    public var timeout: Duration = .seconds(300)
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        concurrency = section.int("concurrency", default: concurrency, range: 1...256)
+        lease = section.duration("lease", default: lease, range: .seconds(1) ... .seconds(3600))
+        maxAttempts = section.int("max_attempts", default: maxAttempts, range: 1...100)
+        backoffBase = section.duration("backoff_base", default: backoffBase, range: .milliseconds(1) ... .seconds(3600))
+        backoffMax = section.duration("backoff_max", default: backoffMax, range: .milliseconds(1) ... .seconds(86400))
+        pollInterval = section.duration("poll_interval", default: pollInterval, range: .milliseconds(10) ... .seconds(60))
+        timeout = section.duration("timeout", default: timeout, range: .seconds(1) ... .seconds(86400))
+        if backoffMax < backoffBase { section.report("backoff_max", "must not be shorter than jobs.backoff_base") }
+        section.finish()
+    }
+}
+
+/// `logging:` — format and level; `--log-format` and `--log-level` override both.
+public struct LoggingSettings: Sendable {
+    public enum Level: String, Sendable, CaseIterable {
+        case trace, debug, info, notice, warning, error, critical
+
+        public var swiftLogLevel: Logger.Level { Logger.Level(rawValue: rawValue)! }
+    }
+
+    public var format = LogFormat.human
+    public var level = Level.info
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        format = section.choice("format", default: format)
+        level = section.choice("level", default: level)
+        section.finish()
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Synchronization
+
+/// Removes secrets from text before it reaches a log line.
+///
+/// Two layers: the exact values of every secret the configuration loaded (registered at start),
+/// and patterns for secrets that were never configured here (a token pasted into a slash command,
+/// a password inside a connection string that came from an inventory or an error message).
+public final class Redactor: Sendable {
+    public static let mask = "<redacted>"
+
+    private let knownSecrets = Mutex<[String]>([])
+
+    public init() {}
+
+    /// Registers secret values so any later occurrence is masked. Values shorter than 4 characters
+    /// are ignored: masking every "a" in every log line would hide more than it protects.
+    public func register(_ secrets: [Secret]) {
+        let values = secrets.map { $0.reveal() }.filter { $0.count >= 4 }
+        guard !values.isEmpty else { return }
+        knownSecrets.withLock { known in
+            known.append(contentsOf: values)
+            // Longest first, so a secret that contains another is masked whole.
+            known = Array(Set(known)).sorted { $0.count > $1.count }
+        }
+    }
+
+    /// Returns `text` with every known secret and every secret-looking pattern masked.
+    public func redact(_ text: String) -> String {
+        var result = text
+        for secret in knownSecrets.withLock({ $0 }) where result.contains(secret) {
+            result = result.replacingOccurrences(of: secret, with: Self.mask)
+        }
+        guard Self.mightHoldSecret(result) else { return result }
+        for rule in Self.rules {
+            let range = NSRange(result.startIndex..., in: result)
+            result = rule.regex.stringByReplacingMatches(in: result, range: range, withTemplate: rule.template)
+        }
+        return result
+    }
+
+    // Cheap pre-check so ordinary log lines skip the regular expressions.
+    private static let triggers = ["xox", "sk-", "://", "assword", "ecret", "oken", "earer", "asic ", "pwd", "key", "KEY", "PASSWORD", "TOKEN", "SECRET"]
+
+    private static func mightHoldSecret(_ text: String) -> Bool {
+        triggers.contains { text.contains($0) }
+    }
+
+    private struct Rule: @unchecked Sendable {  // NSRegularExpression is immutable once built.
+        let regex: NSRegularExpression
+        let template: String
+        init(_ pattern: String, _ template: String) {
+            // The patterns are constants of this file; a typo is a programming error caught by tests.
+            self.regex = try! NSRegularExpression(pattern: pattern, options: [])
+            self.template = template
+        }
+    }
+
+    private static let rules: [Rule] = [
+        // Slack tokens: bot, user, app-level, refresh, config.
+        Rule(#"xox[abposre]-[A-Za-z0-9-]+"#, mask),
+        Rule(#"xapp-[A-Za-z0-9-]+"#, mask),
+        // Anthropic and OpenAI style API keys.
+        Rule(#"sk-(?:ant-)?[A-Za-z0-9_-]{16,}"#, mask),
+        // user:password@ in URLs (postgres://, smtp://, https://).
+        Rule(#"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+):[^@\s]+@"#, "$1:\(mask)@"),
+        // Authorization header values.
+        Rule(#"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"#, "$1 \(mask)"),
+        // key=value and key: value pairs whose key names a secret (libpq's password=, env dumps, JSON).
+        Rule(#"(?i)([A-Za-z_]*(?:password|passwd|pwd|secret|token|api[_-]?key)[A-Za-z_]*"?\s*[=:]\s*"?)([^\s"&,;}]+)"#, "$1\(mask)"),
+    ]
+}

@@ -1,0 +1,15 @@
+import Hummingbird
+import Logging
+
+/// Per-request state shared by the middleware and the routes.
+public struct AppRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Echoed in `X-Request-Id` and attached to every log line of this request.
+    public var requestID = ""
+    /// Set from `server.max_body_bytes` by ``BodyLimitMiddleware``.
+    public var maxUploadSize = 1_048_576
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+}

@@ -1,0 +1,54 @@
+import HelpdeskConfig
+import HelpdeskStore
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+
+/// What the HTTP application needs from the rest of the process.
+public struct ServerDependencies: Sendable {
+    public var settings: ServerSettings
+    public var store: any Store
+    public var workerIsRunning: @Sendable () -> Bool
+    public var registry: PrometheusCollectorRegistry
+    public var logger: Logger
+
+    public init(settings: ServerSettings, store: any Store, workerIsRunning: @escaping @Sendable () -> Bool,
+                registry: PrometheusCollectorRegistry, logger: Logger) {
+        self.settings = settings
+        self.store = store
+        self.workerIsRunning = workerIsRunning
+        self.registry = registry
+        self.logger = logger
+    }
+
+    var metricsFactory: any MetricsFactory { PrometheusMetricsFactory(registry: registry) }
+}
+
+/// The router with every route and middleware; tests drive it directly.
+public func buildRouter(_ dependencies: ServerDependencies) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: MetricsMiddleware(factory: dependencies.metricsFactory))
+    router.add(middleware: ErrorResponseMiddleware())
+    router.add(middleware: BodyLimitMiddleware(limit: dependencies.settings.maxBodyBytes))
+    HealthRoutes(store: dependencies.store, workerIsRunning: dependencies.workerIsRunning,
+                 registry: dependencies.registry, metrics: dependencies.metricsFactory)
+        .register(on: router)
+    return router
+}
+
+/// The HTTP application listening on `server.listen`.
+public func buildApplication(_ dependencies: ServerDependencies,
+                             onServerRunning: @escaping @Sendable (ListenAddress) async -> Void = { _ in }) -> some ApplicationProtocol {
+    let listen = dependencies.settings.listen
+    return Application(
+        router: buildRouter(dependencies),
+        configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "helpdesk"),
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? listen.port
+            await onServerRunning(ListenAddress(host: listen.host, port: port))
+        },
+        logger: dependencies.logger
+    )
+}

@@ -1,0 +1,20 @@
+/// Everything one request records, applied atomically: all of it commits or none of it does.
+///
+/// Handlers describe their writes as data rather than SQL, so every store implementation (SQLite
+/// now, PostgreSQL later) applies the same change set in one transaction, and the SQLite store can
+/// group many change sets into one commit. Later features add their own record kinds here.
+public struct ChangeSet: Sendable, Equatable {
+    public var jobs: [NewJob]
+
+    public init(jobs: [NewJob] = []) {
+        self.jobs = jobs
+    }
+
+    public var isEmpty: Bool { jobs.isEmpty }
+}
+
+/// What applying a ``ChangeSet`` did.
+public struct ChangeSetOutcome: Sendable, Equatable {
+    /// One entry per job in the change set: its id, or `nil` when its dedup key already existed.
+    public var jobIDs: [JobID?]
+}

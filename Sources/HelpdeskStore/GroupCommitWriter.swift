@@ -1,0 +1,130 @@
+import Dispatch
+import GRDB
+import Synchronization
+
+/// The store's single writer: callers queue write closures, and one writer thread commits whatever
+/// has queued up in one transaction. Under load many webhooks share a commit (group commit) instead
+/// of each taking the write lock in turn; each closure runs in its own savepoint, so one that
+/// throws rolls back alone and only its caller sees the error.
+final class GroupCommitWriter: Sendable {
+    /// Bounds how long the first writer in a group waits for the last one's work.
+    static let maxGroupSize = 1024
+
+    private struct State {
+        var pending: [any PendingWrite] = []
+        var draining = false
+        var closed = false
+        var commits = 0
+        var writes = 0
+    }
+
+    private let database: DatabasePool
+    private let state = Mutex(State())
+    private let thread = DispatchQueue(label: "helpdesk.store.writer", qos: .userInitiated)
+
+    init(database: DatabasePool) {
+        self.database = database
+    }
+
+    /// Runs `body` inside the next group commit and returns its result once that commit is durable.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let request = WriteRequest(body: body, continuation: continuation)
+            let startDrain = state.withLock { state -> Bool? in
+                guard !state.closed else { return nil }
+                state.pending.append(request)
+                if state.draining { return false }
+                state.draining = true
+                return true
+            }
+            switch startDrain {
+            case nil: continuation.resume(throwing: StoreError.closed)
+            case true?: thread.async { self.drain() }
+            case false?: break
+            }
+        }
+    }
+
+    /// Refuses new writes; writes already queued still commit.
+    func close() {
+        state.withLock { $0.closed = true }
+        thread.sync {}  // a drain in progress finishes before this returns
+    }
+
+    /// Commits so far and writes they carried, for tests and benchmarks.
+    var counters: (commits: Int, writes: Int) {
+        state.withLock { ($0.commits, $0.writes) }
+    }
+
+    private func drain() {
+        while true {
+            let group = state.withLock { state -> [any PendingWrite] in
+                guard !state.pending.isEmpty else {
+                    state.draining = false
+                    return []
+                }
+                let count = min(state.pending.count, Self.maxGroupSize)
+                let group = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                return group
+            }
+            if group.isEmpty { return }
+            var commitError: (any Error)?
+            do {
+                try database.writeWithoutTransaction { db in
+                    try db.inTransaction(.immediate) {
+                        for request in group { request.perform(db) }
+                        return .commit
+                    }
+                }
+            } catch {
+                commitError = error
+            }
+            state.withLock { state in
+                state.commits += 1
+                state.writes += group.count
+            }
+            for request in group { request.finish(commitError: commitError) }
+        }
+    }
+}
+
+private protocol PendingWrite: Sendable {
+    /// Runs on the writer thread inside the group's transaction.
+    func perform(_ db: Database)
+    /// Called once the group committed (or failed to).
+    func finish(commitError: (any Error)?)
+}
+
+private final class WriteRequest<T: Sendable>: PendingWrite, @unchecked Sendable {
+    // `result` is only touched on the writer thread, between perform and finish.
+    private let body: @Sendable (Database) throws -> T
+    private let continuation: CheckedContinuation<T, any Error>
+    private var result: Result<T, any Error>?
+
+    init(body: @escaping @Sendable (Database) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+        self.body = body
+        self.continuation = continuation
+    }
+
+    func perform(_ db: Database) {
+        var value: T?
+        do {
+            try db.inSavepoint {
+                value = try body(db)
+                return .commit
+            }
+            result = .success(value!)
+        } catch {
+            result = .failure(error)
+        }
+    }
+
+    func finish(commitError: (any Error)?) {
+        if let commitError {
+            continuation.resume(throwing: commitError)
+        } else {
+            continuation.resume(with: result ?? .failure(StoreError.closed))
+        }
+    }
+}

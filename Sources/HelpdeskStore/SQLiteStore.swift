@@ -1,0 +1,128 @@
+import Foundation
+import GRDB
+import HelpdeskCore
+
+/// The embedded store: one SQLite file in WAL mode, written by one group-committing writer and read
+/// by concurrent readers.
+public final class SQLiteStore: Store {
+    public struct Options: Sendable {
+        public var path: String
+        /// How long a write waits for another process holding the lock.
+        public var busyTimeout: Duration
+        /// Attempts for jobs that do not set their own.
+        public var defaultMaxAttempts: Int
+
+        public init(path: String, busyTimeout: Duration = .seconds(5), defaultMaxAttempts: Int = 8) {
+            self.path = path
+            self.busyTimeout = busyTimeout
+            self.defaultMaxAttempts = defaultMaxAttempts
+        }
+    }
+
+    public let path: String
+    let database: DatabasePool
+    let writer: GroupCommitWriter
+    let defaultMaxAttempts: Int
+    let workSignal = WakeSignal()
+    public var jobs: any JobQueue { SQLiteJobQueue(store: self) }
+
+    /// Opens (creating when missing) the file, and applies pending migrations.
+    public init(options: Options) throws {
+        path = options.path
+        defaultMaxAttempts = options.defaultMaxAttempts
+        let directory = (options.path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError.cannotOpen(path: options.path, reason: "cannot create the folder \(directory): \(describeFileError(error))")
+            }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
+        configuration.label = "helpdesk.store"
+        configuration.prepareDatabase { db in
+            // WAL plus NORMAL: a commit survives a process crash; only a power loss may drop the last
+            // commits, and it never corrupts the file.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            database = try DatabasePool(path: options.path, configuration: configuration)
+        } catch {
+            throw StoreError.cannotOpen(path: options.path, reason: Self.describe(error))
+        }
+        do {
+            try Self.migrate(database, path: options.path)
+        } catch let error as StoreError {
+            try? database.close()
+            throw error
+        } catch {
+            try? database.close()
+            throw StoreError.cannotOpen(path: options.path, reason: Self.describe(error))
+        }
+        writer = GroupCommitWriter(database: database)
+    }
+
+    private static func migrate(_ database: DatabasePool, path: String) throws {
+        let migrator = SQLiteMigrations.migrator
+        let unknown = try database.read { db in
+            try migrator.appliedIdentifiers(db).subtracting(migrator.migrations)
+        }
+        guard unknown.isEmpty else {
+            throw StoreError.newerSchema(path: path, unknownMigrations: unknown.sorted())
+        }
+        try migrator.migrate(database)
+    }
+
+    @discardableResult
+    public func apply(_ changes: ChangeSet) async throws -> ChangeSetOutcome {
+        let defaultMaxAttempts = defaultMaxAttempts
+        let outcome = try await writer.write { db in
+            try Self.apply(changes, in: db, now: Date(), defaultMaxAttempts: defaultMaxAttempts)
+        }
+        if outcome.jobIDs.contains(where: { $0 != nil }) { workSignal.signal() }
+        return outcome
+    }
+
+    static func apply(_ changes: ChangeSet, in db: Database, now: Date, defaultMaxAttempts: Int) throws -> ChangeSetOutcome {
+        var ids: [JobID?] = []
+        ids.reserveCapacity(changes.jobs.count)
+        for job in changes.jobs {
+            try db.execute(
+                sql: """
+                    INSERT INTO jobs (kind, payload, dedup_key, state, max_attempts, run_at, created_at, updated_at)
+                    VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)
+                    ON CONFLICT (dedup_key) DO NOTHING
+                    """,
+                arguments: [job.kind, job.payload, job.dedupKey, job.maxAttempts ?? defaultMaxAttempts,
+                            (job.runAt ?? now).timeIntervalSince1970, now.timeIntervalSince1970, now.timeIntervalSince1970])
+            ids.append(db.changesCount == 0 ? nil : db.lastInsertedRowID)
+        }
+        return ChangeSetOutcome(jobIDs: ids)
+    }
+
+    public func unhealthyReason() async -> String? {
+        do {
+            let migrator = SQLiteMigrations.migrator
+            let complete = try await database.read { db in try migrator.hasCompletedMigrations(db) }
+            return complete ? nil : "store migrations are not all applied"
+        } catch {
+            return "store does not answer: \(Self.describe(error))"
+        }
+    }
+
+    public func close() async throws {
+        writer.close()
+        try database.close()
+    }
+
+    /// Group commits so far and the writes they carried.
+    public var writeCounters: (commits: Int, writes: Int) { writer.counters }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError {
+            return error.message ?? "\(error.resultCode)"
+        }
+        return "\(error)"
+    }
+}

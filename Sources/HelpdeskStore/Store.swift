@@ -1,0 +1,52 @@
+import Foundation
+
+/// The durable store: everything the bot must not lose.
+///
+/// Deliberately narrow: callers hand over ``ChangeSet`` values and call job-queue operations; no
+/// SQL or database handle crosses this boundary, so a PostgreSQL implementation can replace the
+/// SQLite one without touching callers.
+public protocol Store: Sendable {
+    /// Applies one change set atomically. Concurrent calls are grouped into shared commits.
+    @discardableResult
+    func apply(_ changes: ChangeSet) async throws -> ChangeSetOutcome
+
+    var jobs: any JobQueue { get }
+
+    /// Whether the store answers and its schema is current; `nil` when healthy, else the reason.
+    func unhealthyReason() async -> String?
+
+    /// Flushes pending writes and closes. Later calls fail with ``StoreError/closed``.
+    func close() async throws
+}
+
+/// The durable job queue inside the store. Times are passed in so callers (and tests) own the clock.
+public protocol JobQueue: Sendable {
+    /// Takes up to `limit` due jobs (queued and due, or running with an expired lease) for `owner`.
+    func lease(owner: String, limit: Int, duration: Duration, now: Date) async throws -> [LeasedJob]
+
+    /// Extends a lease; `false` when it was taken over.
+    func renew(_ job: LeasedJob, until: Date) async throws -> Bool
+
+    /// Marks the job done and applies `followUp` in the same transaction; `false` when the lease was
+    /// taken over (the result is then discarded and `followUp` not applied).
+    func complete(_ job: LeasedJob, result: String?, followUp: ChangeSet, now: Date) async throws -> Bool
+
+    /// Records a failed attempt: back to the queue at `retryAt`, or dead-lettered when `retryAt` is
+    /// `nil` or the job is out of attempts.
+    func fail(_ job: LeasedJob, error: String, retryAt: Date?, now: Date) async throws -> FailureDisposition
+
+    /// Gives a job back without counting the attempt (graceful shutdown).
+    func release(_ job: LeasedJob, now: Date) async throws
+
+    /// Puts a dead (or backing-off) job back in the queue, due now, with its attempts reset.
+    func retry(id: JobID, now: Date) async throws -> JobRecord
+
+    func job(id: JobID) async throws -> JobRecord?
+    func list(state: JobState?, limit: Int) async throws -> [JobRecord]
+    func runs(jobID: JobID) async throws -> [JobRun]
+    func stats(now: Date) async throws -> JobStats
+
+    /// Returns when a job may have become ready in this process, or after `timeout`. Workers call it
+    /// between polls so work enqueued here starts at once; work from other processes waits a poll.
+    func waitForWork(timeout: Duration) async
+}

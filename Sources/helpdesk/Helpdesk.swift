@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskStore
+import Logging
+
+@main
+struct Helpdesk: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "helpdesk",
+        abstract: "Chat-ops bot for SRE and database teams.",
+        version: "0.1.0",
+        subcommands: [ServeCommand.self, ConfigCommand.self, JobsCommand.self]
+    )
+}
+
+/// Options every subcommand that reads the configuration shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (default: $HELPDESK_CONFIG, else ./helpdesk.yaml if present, else built-in defaults).")
+    var config: String?
+
+    @Option(name: .long, help: "Log format: human or json (overrides logging.format).")
+    var logFormat: LogFormat?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (overrides logging.level).")
+    var logLevel: LoggingSettings.Level?
+
+    /// Loads the configuration, or prints every problem and exits with status 2.
+    func loadConfiguration() throws -> HelpdeskConfiguration {
+        do {
+            return try HelpdeskConfiguration.load(explicitPath: config, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            for issue in error.issues { printError(issue.description) }
+            throw ExitCode(2)
+        }
+    }
+
+    /// Sets up logging once for the process, with every configured secret masked.
+    func bootstrapLogging(_ configuration: HelpdeskConfiguration) -> (Logger, Redactor) {
+        let redactor = Redactor()
+        redactor.register(configuration.secrets)
+        let format = logFormat ?? configuration.logging.format
+        let level = (logLevel ?? configuration.logging.level).swiftLogLevel
+        LoggingSystem.bootstrap { label in
+            HelpdeskLogHandler(label: label, format: format, level: level, redactor: redactor)
+        }
+        return (Logger(label: "helpdesk"), redactor)
+    }
+}
+
+extension LogFormat: ExpressibleByArgument {}
+extension LoggingSettings.Level: ExpressibleByArgument {}
+extension JobState: ExpressibleByArgument {}
+
+/// One line on standard error, prefixed with the program name.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("helpdesk: \(message)\n".utf8))
+}
+
+/// Opens the configured store for a one-off command, or explains why it cannot and exits with 1.
+func openStore(_ configuration: HelpdeskConfiguration) throws -> SQLiteStore {
+    do {
+        return try SQLiteStore(options: .init(
+            path: configuration.store.path, busyTimeout: configuration.store.busyTimeout,
+            defaultMaxAttempts: configuration.jobs.maxAttempts))
+    } catch {
+        printError("\(error)")
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import HelpdeskConfig
+import HelpdeskServer
+import HelpdeskStore
+import Logging
+import Metrics
+import Prometheus
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the webhook server and its job workers.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "Address to listen on, HOST:PORT (overrides server.listen; default 127.0.0.1:8080).")
+    var listen: String?
+
+    func run() async throws {
+        var configuration = try global.loadConfiguration()
+        if let listen {
+            guard let address = ListenAddress(parsing: listen) else {
+                printError("--listen: expected HOST:PORT such as 127.0.0.1:8080, got \"\(listen)\"")
+                throw ExitCode(2)
+            }
+            configuration.server.listen = address
+        }
+        let (logger, redactor) = global.bootstrapLogging(configuration)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let store = try openStore(configuration)
+        logger.info("store open", metadata: ["path": "\(store.path)", "config": "\(configuration.file ?? "built-in defaults")"])
+        do {
+            try await HelpdeskServer.run(configuration: configuration, store: store, registry: registry, redactor: redactor, logger: logger)
+        } catch let error as ServerError {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
