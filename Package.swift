@@ -83,11 +83,22 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Fakes and helpers shared by every test target.
+        .target(
+            name: "HelpdeskTestSupport",
+            dependencies: ["HelpdeskCore", "HelpdeskStore", "HelpdeskJobs", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/HelpdeskTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "HelpdeskTests",
             dependencies: [
-                "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer",
+                "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer", "HelpdeskTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings

@@ -51,7 +51,11 @@ public struct HelpdeskConfiguration: Sendable {
         policies = PolicySettings(top.section("policies"))
         top.finish()
         secrets = context.secrets
-        if !context.issues.isEmpty { throw ConfigError(issues: context.issues) }
+        if !context.issues.isEmpty {
+            // In file order, so the output reads top to bottom; environment problems last.
+            let ordered = context.issues.enumerated().sorted { ($0.element.line ?? .max, $0.offset) < ($1.element.line ?? .max, $1.offset) }
+            throw ConfigError(issues: ordered.map(\.element))
+        }
     }
 
     /// Reads and parses a configuration file.
@@ -73,7 +77,7 @@ public struct HelpdeskConfiguration: Sendable {
         }
         let local = (currentDirectory as NSString).appendingPathComponent("helpdesk.yaml")
         if FileManager.default.fileExists(atPath: local) {
-            return try HelpdeskConfiguration(contentsOf: "helpdesk.yaml", environment: environment)
+            return try HelpdeskConfiguration(contentsOf: local, environment: environment)
         }
         var defaults = try HelpdeskConfiguration(yaml: "", file: "built-in defaults", environment: environment)
         defaults.file = nil

@@ -10,5 +10,14 @@ public func describeFileError(_ error: any Error) -> String {
     if nsError.domain == NSPOSIXErrorDomain {
         return String(cString: strerror(Int32(nsError.code)))
     }
+    if let cocoa = error as? CocoaError {
+        switch cocoa.code {
+        case .fileReadNoSuchFile, .fileNoSuchFile: return String(cString: strerror(ENOENT))
+        case .fileReadNoPermission, .fileWriteNoPermission: return String(cString: strerror(EACCES))
+        case .fileWriteOutOfSpace: return String(cString: strerror(ENOSPC))
+        case .fileReadCorruptFile, .fileReadInapplicableStringEncoding: return "not readable as UTF-8 text"
+        default: break
+        }
+    }
     return nsError.localizedDescription
 }
