@@ -83,6 +83,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Benchmarks: bench/run builds them in release mode and prints their numbers.
+        .executableTarget(
+            name: "helpdesk-bench-store",
+            dependencies: ["HelpdeskStore"],
+            path: "bench/StoreWrites",
+            swiftSettings: strictSettings
+        ),
         // Fakes and helpers shared by every test target.
         .target(
             name: "HelpdeskTestSupport",

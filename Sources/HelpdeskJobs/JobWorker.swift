@@ -53,7 +53,13 @@ public final class JobWorker: Service {
         self.logger = logger
         self.redactor = redactor
         self.metrics = metrics
-        self.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        self.owner = "\(Self.hostName()):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    }
+
+    /// The kernel's host name; unlike Foundation's, never waits on DNS.
+    private static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        return gethostname(&buffer, buffer.count) == 0 ? String(cString: buffer) : "unknown-host"
     }
 
     /// True between the start of ``run()`` and its return; `/readyz` reports it.

@@ -4,16 +4,21 @@ import Logging
 import HTTPTypes
 import NIOCore
 
-/// Turns every error into a JSON response: `{"error": "...", "message": "...", "request_id": "..."}`.
+/// Turns every error into one JSON shape for the whole API:
+/// `{"error": {"code": "not_found", "message": "..."}, "request_id": "..."}`.
 /// Errors that are not HTTP errors become a generic 500; their detail goes to the log only.
 struct ErrorResponseMiddleware: RouterMiddleware {
     struct Body: Encodable {
-        var error: String
-        var message: String
+        struct Detail: Encodable {
+            var code: String
+            var message: String
+        }
+
+        var error: Detail
         var requestID: String
 
         enum CodingKeys: String, CodingKey {
-            case error, message
+            case error
             case requestID = "request_id"
         }
     }
@@ -34,7 +39,7 @@ struct ErrorResponseMiddleware: RouterMiddleware {
 
     static func response(status: HTTPResponse.Status, headers: HTTPFields, message: String, context: AppRequestContext) -> Response {
         let code = status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_")
-        return jsonResponse(status: status, extraHeaders: headers, Body(error: code, message: message, requestID: context.requestID))
+        return jsonResponse(status: status, extraHeaders: headers, Body(error: .init(code: code, message: message), requestID: context.requestID))
     }
 }
 

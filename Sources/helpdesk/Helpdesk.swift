@@ -58,7 +58,20 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data("helpdesk: \(message)\n".utf8))
 }
 
-/// Opens the configured store for a one-off command, or explains why it cannot and exits with 1.
+/// Runs `body` with the configured store open, and closes it afterwards whatever happens.
+func withStore<Result>(_ configuration: HelpdeskConfiguration, _ body: (SQLiteStore) async throws -> Result) async throws -> Result {
+    let store = try openStore(configuration)
+    do {
+        let result = try await body(store)
+        try await store.close()
+        return result
+    } catch {
+        try? await store.close()
+        throw error
+    }
+}
+
+/// Opens the configured store, or explains why it cannot and exits with 1.
 func openStore(_ configuration: HelpdeskConfiguration) throws -> SQLiteStore {
     do {
         return try SQLiteStore(options: .init(

@@ -18,8 +18,10 @@ struct JobsCommand: AsyncParsableCommand {
         @Flag(help: "One JSON object per line instead of a table.") var json = false
 
         func run() async throws {
-            let store = try openStore(try global.loadConfiguration())
-            defer { Task { try? await store.close() } }
+            try await withStore(try global.loadConfiguration()) { store in try await run(store) }
+        }
+
+        private func run(_ store: SQLiteStore) async throws {
             let jobs = try await store.jobs.list(state: state, limit: max(1, limit))
             if json {
                 let encoder = JSONEncoder()
@@ -44,8 +46,10 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "Job id.") var id: Int64
 
         func run() async throws {
-            let store = try openStore(try global.loadConfiguration())
-            defer { Task { try? await store.close() } }
+            try await withStore(try global.loadConfiguration()) { store in try await run(store) }
+        }
+
+        private func run(_ store: SQLiteStore) async throws {
             guard let job = try await store.jobs.job(id: id) else {
                 printError(StoreError.jobNotFound(id).description)
                 throw ExitCode(1)
@@ -70,8 +74,10 @@ struct JobsCommand: AsyncParsableCommand {
         @Argument(help: "Job id.") var id: Int64
 
         func run() async throws {
-            let store = try openStore(try global.loadConfiguration())
-            defer { Task { try? await store.close() } }
+            try await withStore(try global.loadConfiguration()) { store in try await run(store) }
+        }
+
+        private func run(_ store: SQLiteStore) async throws {
             do {
                 let job = try await store.jobs.retry(id: id, now: Date())
                 print("job \(job.id) (\(job.kind)) queued again" + (job.lastError.map { "; its last error was: \($0)" } ?? ""))
@@ -96,8 +102,10 @@ struct JobsCommand: AsyncParsableCommand {
                 printError("--count must be 1…100000, --sleep-ms 0…3600000 and --fail-attempts 0…100")
                 throw ExitCode(2)
             }
-            let store = try openStore(try global.loadConfiguration())
-            defer { Task { try? await store.close() } }
+            try await withStore(try global.loadConfiguration()) { store in try await run(store) }
+        }
+
+        private func run(_ store: SQLiteStore) async throws {
             let job = SelftestJob.job(.init(sleepMilliseconds: sleepMilliseconds, failAttempts: failAttempts))
             let outcome = try await store.apply(ChangeSet(jobs: Array(repeating: job, count: count)))
             let ids = outcome.jobIDs.compactMap { $0 }

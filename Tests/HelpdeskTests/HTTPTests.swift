@@ -104,8 +104,8 @@ import Testing
             #expect(response.status == .notFound)
             #expect(response.headers[.contentType] == "application/json; charset=utf-8")
             let body = try json(response.body)
-            #expect(body["error"] as? String == "not_found")
-            #expect(body["message"] as? String == "no route for GET /nope")
+            let error = try #require(body["error"] as? [String: String])
+            #expect(error == ["code": "not_found", "message": "no route for GET /nope"])
             #expect(body["request_id"] as? String == response.headers[HTTPField.Name("X-Request-Id")!])
         }
         try await harness.finish()
@@ -117,7 +117,7 @@ import Testing
             let big = ByteBuffer(repeating: UInt8(ascii: "x"), count: 4096)
             let response = try await client.execute(uri: "/healthz", method: .post, body: big)
             #expect(response.status == .contentTooLarge)
-            #expect(try json(response.body)["error"] as? String == "content_too_large")
+            #expect((try json(response.body)["error"] as? [String: String])?["code"] == "content_too_large")
         }
         try await harness.finish()
     }

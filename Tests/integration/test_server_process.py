@@ -17,7 +17,7 @@ def test_probes_metrics_and_request_ids_over_http(helpdesk):
     assert status == 200 and headers["X-Request-Id"] == "trace-42"
     status, _, body = http("GET", hd.url("/missing"))
     assert status == 404
-    assert json.loads(body)["error"] == "not_found"
+    assert json.loads(body)["error"]["code"] == "not_found"
     status, _, body = http("POST", hd.url("/healthz"), body=b"x" * (2 * 1024 * 1024),
                            headers={"Content-Type": "application/octet-stream"})
     assert status == 413
