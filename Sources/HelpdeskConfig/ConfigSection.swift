@@ -92,15 +92,19 @@ final class ConfigSection {
 
     /// A duration written as `500ms`, `30s`, `5m`, `2h` or `1d`; a bare number means seconds.
     func duration(_ key: String, default defaultValue: Duration, range: ClosedRange<Duration>) -> Duration {
-        let expected = "a duration like 500ms, 30s, 5m or 2h, from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound))"
+        let expected = "a duration like 500ms, 30s, 5m or 2h, from \(range.lowerBound.compactText) to \(range.upperBound.compactText)"
         return scalar(key, expected: expected) { text in
-            Self.parseDuration(text).flatMap { range.contains($0) ? $0 : nil }
+            Duration(parsing: text).flatMap { range.contains($0) ? $0 : nil }
         } ?? defaultValue
     }
 
     func choice<Value: RawRepresentable & CaseIterable>(_ key: String, default defaultValue: Value) -> Value where Value.RawValue == String {
+        optionalChoice(key) ?? defaultValue
+    }
+
+    func optionalChoice<Value: RawRepresentable & CaseIterable>(_ key: String) -> Value? where Value.RawValue == String {
         let names = Value.allCases.map(\.rawValue).joined(separator: ", ")
-        return scalar(key, expected: "one of: \(names)") { Value(rawValue: $0) } ?? defaultValue
+        return scalar(key, expected: "one of: \(names)") { Value(rawValue: $0) }
     }
 
     /// An absolute URL whose scheme is one of `schemes`.
@@ -176,6 +180,13 @@ final class ConfigSection {
         }
     }
 
+    /// Records a secret that came from elsewhere in the environment, so logs mask it too.
+    func registerSecret(_ value: String) -> Secret {
+        let secret = Secret(value)
+        context.secrets.append(secret)
+        return secret
+    }
+
     // MARK: Checks
 
     /// Reports a problem with a key this section has already read.
@@ -240,25 +251,5 @@ final class ConfigSection {
         case .sequence: "a list"
         case .alias: "an alias"
         }
-    }
-
-    static func parseDuration(_ text: String) -> Duration? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        for unit in units where trimmed.hasSuffix(unit.suffix) {
-            guard let number = Double(trimmed.dropLast(unit.suffix.count)), number >= 0, number.isFinite else { return nil }
-            return .milliseconds(Int64((number * unit.seconds * 1000).rounded()))
-        }
-        guard let seconds = Double(trimmed), seconds >= 0, seconds.isFinite else { return nil }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
-    }
-
-    static func format(_ duration: Duration) -> String {
-        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        if milliseconds % 86_400_000 == 0 { return "\(milliseconds / 86_400_000)d" }
-        if milliseconds % 3_600_000 == 0 { return "\(milliseconds / 3_600_000)h" }
-        if milliseconds % 60_000 == 0 { return "\(milliseconds / 60_000)m" }
-        if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
-        return "\(milliseconds)ms"
     }
 }

@@ -20,6 +20,7 @@ public struct HelpdeskConfiguration: Sendable {
     public var approvals = ApprovalSettings()
     public var llm = LLMSettings()
     public var infrastructure = Infrastructure()
+    public var diagnosis = DiagnosisSettings()
     public var policies = PolicySettings()
     /// Every secret loaded, so the log redactor can mask their values.
     public var secrets: [Secret] = []
@@ -47,7 +48,8 @@ public struct HelpdeskConfiguration: Sendable {
         smtp = SMTPSettings(top.section("smtp"))
         approvals = ApprovalSettings(top.section("approvals"))
         llm = LLMSettings(top.section("llm"))
-        infrastructure = Infrastructure(top.section("infrastructure"))
+        infrastructure = Infrastructure(top.section("infrastructure"), environment: environment)
+        diagnosis = DiagnosisSettings(top.section("diagnosis"))
         policies = PolicySettings(top.section("policies"))
         top.finish()
         secrets = context.secrets

@@ -1,3 +1,5 @@
+import HelpdeskCore
+
 /// `infrastructure:` — the inventory of what the bot may look at, with the keys of aiHelpDesk's
 /// `infrastructure.json` (`db_servers`, `k8s_clusters`, `vms`), so an existing inventory carries over.
 public struct Infrastructure: Sendable {
@@ -28,13 +30,30 @@ public struct Infrastructure: Sendable {
         public var tags: [String]
     }
 
+    /// Where database passwords come from when the connection string has none: libpq's
+    /// `PGPASSWORD`, then the file `PGPASSFILE` names (default `~/.pgpass`).
+    public struct PostgresCredentials: Sendable {
+        public var password: Secret?
+        public var passFile: String?
+
+        public init(password: Secret? = nil, passFile: String? = nil) {
+            self.password = password
+            self.passFile = passFile
+        }
+    }
+
     public var dbServers: [DatabaseServer] = []
+    public var postgresCredentials = PostgresCredentials()
     public var k8sClusters: [KubernetesCluster] = []
     public var vms: [VirtualMachine] = []
 
     public init() {}
 
-    init(_ section: ConfigSection) {
+    init(_ section: ConfigSection, environment: [String: String]) {
+        if let password = environment["PGPASSWORD"], !password.isEmpty {
+            postgresCredentials.password = section.registerSecret(password)
+        }
+        postgresCredentials.passFile = environment["PGPASSFILE"] ?? environment["HOME"].map { $0 + "/.pgpass" }
         for (id, entry) in section.namedSections("k8s_clusters") {
             k8sClusters.append(KubernetesCluster(
                 id: id, name: entry.optionalString("name"), context: entry.optionalString("context"),

@@ -144,3 +144,29 @@ public struct PolicySettings: Sendable {
         section.finish()
     }
 }
+
+/// `diagnosis:` — runbooks, tool limits and incident bundles.
+public struct DiagnosisSettings: Sendable {
+    public var runbooksDirectory = "runbooks"
+    /// Each tool of a diagnosis gets this long unless its runbook step says otherwise.
+    public var toolTimeout: Duration = .seconds(10)
+    /// Every database read runs under this statement timeout.
+    public var statementTimeout: Duration = .seconds(5)
+    /// Rows a single database read returns at most.
+    public var rowCap = 200
+    public var bundlesDirectory = ".helpdesk/incidents"
+    /// Bundles older than this are deleted.
+    public var bundleRetention: Duration = .seconds(30 * 86400)
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        runbooksDirectory = section.string("runbooks_dir", default: runbooksDirectory)
+        toolTimeout = section.duration("tool_timeout", default: toolTimeout, range: .milliseconds(100) ... .seconds(600))
+        statementTimeout = section.duration("statement_timeout", default: statementTimeout, range: .milliseconds(100) ... .seconds(600))
+        rowCap = section.int("row_cap", default: rowCap, range: 1...100_000)
+        bundlesDirectory = section.string("bundles_dir", default: bundlesDirectory)
+        bundleRetention = section.duration("bundle_retention", default: bundleRetention, range: .seconds(3600) ... .seconds(3650 * 86400))
+        section.finish()
+    }
+}

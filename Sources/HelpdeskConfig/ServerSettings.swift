@@ -118,12 +118,16 @@ public struct LoggingSettings: Sendable {
 
     public var format = LogFormat.human
     public var level = Level.info
+    /// Whether the file or environment chose the level (one-shot commands default to quieter).
+    public var levelIsSet = false
 
     public init() {}
 
     init(_ section: ConfigSection) {
         format = section.choice("format", default: format)
-        level = section.choice("level", default: level)
+        let chosen: Level? = section.optionalChoice("level")
+        level = chosen ?? level
+        levelIsSet = chosen != nil
         section.finish()
     }
 }

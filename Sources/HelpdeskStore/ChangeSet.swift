@@ -5,12 +5,14 @@
 /// group many change sets into one commit. Later features add their own record kinds here.
 public struct ChangeSet: Sendable, Equatable {
     public var jobs: [NewJob]
+    public var incidents: [IncidentRecord]
 
-    public init(jobs: [NewJob] = []) {
+    public init(jobs: [NewJob] = [], incidents: [IncidentRecord] = []) {
         self.jobs = jobs
+        self.incidents = incidents
     }
 
-    public var isEmpty: Bool { jobs.isEmpty }
+    public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty }
 }
 
 /// What applying a ``ChangeSet`` did.

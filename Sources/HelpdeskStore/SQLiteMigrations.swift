@@ -41,6 +41,22 @@ enum SQLiteMigrations {
                 CREATE INDEX job_runs_job ON job_runs(job_id);
                 """)
         }
+        migrator.registerMigration("v2-incidents") { db in
+            try db.execute(sql: """
+                CREATE TABLE incidents (
+                    id TEXT PRIMARY KEY,
+                    created_at REAL NOT NULL,
+                    target TEXT NOT NULL,
+                    trigger TEXT NOT NULL,
+                    summary TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    finding_count INTEGER NOT NULL,
+                    bundle_path TEXT NOT NULL,
+                    bundle_bytes INTEGER NOT NULL
+                );
+                CREATE INDEX incidents_created ON incidents(created_at);
+                """)
+        }
         return migrator
     }
 }

@@ -25,6 +25,7 @@ public final class SQLiteStore: Store {
     let defaultMaxAttempts: Int
     let workSignal = WakeSignal()
     public var jobs: any JobQueue { SQLiteJobQueue(store: self) }
+    public var incidents: any IncidentIndex { SQLiteIncidentIndex(store: self) }
 
     /// Opens (creating when missing) the file, and applies pending migrations.
     public init(options: Options) throws {
@@ -97,6 +98,15 @@ public final class SQLiteStore: Store {
                 arguments: [job.kind, job.payload, job.dedupKey, job.maxAttempts ?? defaultMaxAttempts,
                             (job.runAt ?? now).timeIntervalSince1970, now.timeIntervalSince1970, now.timeIntervalSince1970])
             ids.append(db.changesCount == 0 ? nil : db.lastInsertedRowID)
+        }
+        for incident in changes.incidents {
+            try db.execute(
+                sql: """
+                    INSERT INTO incidents (id, created_at, target, trigger, summary, severity, finding_count, bundle_path, bundle_bytes)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [incident.id, incident.createdAt.timeIntervalSince1970, incident.target, incident.trigger, incident.summary,
+                            incident.severity, incident.findingCount, incident.bundlePath, incident.bundleBytes])
         }
         return ChangeSetOutcome(jobIDs: ids)
     }

@@ -12,6 +12,8 @@ public protocol Store: Sendable {
 
     var jobs: any JobQueue { get }
 
+    var incidents: any IncidentIndex { get }
+
     /// Whether the store answers and its schema is current; `nil` when healthy, else the reason.
     func unhealthyReason() async -> String?
 

@@ -11,7 +11,7 @@ struct Helpdesk: AsyncParsableCommand {
         commandName: "helpdesk",
         abstract: "Chat-ops bot for SRE and database teams.",
         version: "0.1.0",
-        subcommands: [ServeCommand.self, ConfigCommand.self, JobsCommand.self]
+        subcommands: [ServeCommand.self, DiagnoseCommand.self, ConfigCommand.self, JobsCommand.self]
     )
 }
 
@@ -37,11 +37,13 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Sets up logging once for the process, with every configured secret masked.
-    func bootstrapLogging(_ configuration: HelpdeskConfiguration) -> (Logger, Redactor) {
+    /// `defaultLevel` applies when neither the flag nor the file sets a level (one-shot commands keep quiet).
+    func bootstrapLogging(_ configuration: HelpdeskConfiguration, defaultLevel: Logger.Level? = nil) -> (Logger, Redactor) {
         let redactor = Redactor()
         redactor.register(configuration.secrets)
         let format = logFormat ?? configuration.logging.format
-        let level = (logLevel ?? configuration.logging.level).swiftLogLevel
+        let level = logLevel?.swiftLogLevel ?? (configuration.logging.levelIsSet ? configuration.logging.level.swiftLogLevel : nil)
+            ?? defaultLevel ?? configuration.logging.level.swiftLogLevel
         LoggingSystem.bootstrap { label in
             HelpdeskLogHandler(label: label, format: format, level: level, redactor: redactor)
         }

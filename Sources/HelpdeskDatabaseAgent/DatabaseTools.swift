@@ -1,0 +1,247 @@
+import HelpdeskAgents
+import HelpdeskCore
+
+/// The SQL behind each database tool. Every read is a plain SELECT run inside a read-only
+/// transaction by ``PostgresSession``; rows come back as JSON objects named by the column aliases.
+enum DatabaseTools {
+    static let agent = "database"
+
+    struct Limits: Sendable {
+        var statementTimeout: Duration
+        var rowCap: Int
+    }
+
+    typealias Body = @Sendable (PostgresSession, ToolCall, Limits) async throws -> JSONValue
+
+    static let all: [(ToolDescriptor, Body)] = [
+        (ToolDescriptor(name: "server_info", agent: agent, action: .read, summary: "Version, uptime, role and key settings."), serverInfo),
+        (ToolDescriptor(name: "connection_stats", agent: agent, action: .read,
+                        summary: "Client connections by state and user, against max_connections."), connectionStats),
+        (ToolDescriptor(name: "long_running_queries", agent: agent, action: .read, summary: "Statements running longer than min_seconds.",
+                        parameters: [ToolParameter("min_seconds", .integer, "only statements running at least this long (default 60)")]),
+         longRunningQueries),
+        (ToolDescriptor(name: "idle_in_transaction", agent: agent, action: .read,
+                        summary: "Sessions idle inside an open transaction for over min_seconds, with how many sessions each blocks.",
+                        parameters: [ToolParameter("min_seconds", .integer, "only sessions idle at least this long (default 60)")]),
+         idleInTransaction),
+        (ToolDescriptor(name: "blocking_locks", agent: agent, action: .read,
+                        summary: "The blocking tree: each session holding locks others wait on, what it is doing, and whom it blocks."),
+         blockingLocks),
+        (ToolDescriptor(name: "replication_status", agent: agent, action: .read, summary: "Replica lag and replication slots."), replicationStatus),
+        (ToolDescriptor(name: "database_sizes", agent: agent, action: .read, summary: "Size of every database."), databaseSizes),
+        (ToolDescriptor(name: "cache_hit_ratio", agent: agent, action: .read, summary: "Buffer cache hit ratio per database."), cacheHitRatio),
+        (ToolDescriptor(name: "vacuum_stats", agent: agent, action: .read,
+                        summary: "Tables with the most dead tuples, last autovacuum, and transaction-ID wraparound age."), vacuumStats),
+        (ToolDescriptor(name: "top_queries", agent: agent, action: .read,
+                        summary: "Statements by total time, when pg_stat_statements is installed.",
+                        parameters: [ToolParameter("limit", .integer, "how many statements (default 10)")]), topQueries),
+        (ToolDescriptor(name: "cancel_query", agent: agent, action: .write, summary: "Cancel the statement a session is running.",
+                        parameters: [ToolParameter("pid", .integer, required: true, "the backend PID")]), cancelQuery),
+        (ToolDescriptor(name: "terminate_backend", agent: agent, action: .destructive,
+                        summary: "End a session, rolling back its transaction and releasing its locks.",
+                        parameters: [ToolParameter("pid", .integer, required: true, "the backend PID")]), terminateBackend),
+    ]
+
+    // MARK: Reads
+
+    static let serverInfo: Body = { session, _, limits in
+        try await session.readRow("""
+            SELECT version() AS version, current_setting('server_version') AS server_version,
+                   pg_postmaster_start_time() AS started_at,
+                   extract(epoch FROM now() - pg_postmaster_start_time())::bigint AS uptime_seconds,
+                   CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE 'primary' END AS role,
+                   (SELECT json_object_agg(name, current_setting(name) ORDER BY name) FROM pg_settings WHERE name IN (
+                       'max_connections', 'superuser_reserved_connections', 'shared_buffers', 'work_mem',
+                       'maintenance_work_mem', 'effective_cache_size', 'statement_timeout', 'lock_timeout',
+                       'idle_in_transaction_session_timeout', 'max_wal_size', 'wal_level', 'autovacuum',
+                       'max_replication_slots', 'shared_preload_libraries')) AS settings
+            """, statementTimeout: limits.statementTimeout)
+    }
+
+    static let connectionStats: Body = { session, _, limits in
+        try await session.readRow("""
+            SELECT count(*) AS total,
+                   current_setting('max_connections')::int AS max_connections,
+                   current_setting('superuser_reserved_connections')::int AS reserved_connections,
+                   round(count(*)::numeric / current_setting('max_connections')::int, 4) AS used_ratio,
+                   round(100 * count(*)::numeric / current_setting('max_connections')::int, 1) AS used_percent,
+                   coalesce((SELECT json_object_agg(state, n) FROM (
+                       SELECT coalesce(state, 'unknown') AS state, count(*) AS n FROM pg_stat_activity
+                       WHERE backend_type = 'client backend' GROUP BY 1) s), '{}') AS by_state,
+                   coalesce((SELECT json_object_agg(usename, n) FROM (
+                       SELECT coalesce(usename, 'unknown') AS usename, count(*) AS n FROM pg_stat_activity
+                       WHERE backend_type = 'client backend' GROUP BY 1) u), '{}') AS by_user
+            FROM pg_stat_activity WHERE backend_type = 'client backend'
+            """, statementTimeout: limits.statementTimeout)
+    }
+
+    static let longRunningQueries: Body = { session, call, limits in
+        let minimum = Int(call.integer("min_seconds") ?? 60)
+        let (rows, truncated) = try await session.readRows("""
+            SELECT pid, usename AS user, application_name AS application, client_addr::text AS client, state,
+                   extract(epoch FROM now() - query_start)::bigint AS running_seconds,
+                   wait_event_type, wait_event, left(query, 1000) AS query
+            FROM pg_stat_activity
+            WHERE backend_type = 'client backend' AND state NOT IN ('idle') AND pid <> pg_backend_pid()
+              AND query_start <= now() - $1 * interval '1 second'
+            ORDER BY query_start
+            """, [minimum], rowCap: limits.rowCap, statementTimeout: limits.statementTimeout)
+        return .object(["min_seconds": .number(Double(minimum)), "queries": .array(rows), "truncated": .bool(truncated)])
+    }
+
+    static let idleInTransaction: Body = { session, call, limits in
+        let minimum = Int(call.integer("min_seconds") ?? 60)
+        let (rows, truncated) = try await session.readRows("""
+            SELECT a.pid, a.usename AS user, a.application_name AS application, a.client_addr::text AS client, a.state,
+                   extract(epoch FROM now() - a.state_change)::bigint AS idle_seconds,
+                   extract(epoch FROM now() - a.xact_start)::bigint AS transaction_seconds,
+                   (SELECT count(*) FROM pg_stat_activity w WHERE a.pid = ANY (pg_blocking_pids(w.pid))) AS blocked_count,
+                   left(a.query, 1000) AS last_query
+            FROM pg_stat_activity a
+            WHERE a.state IN ('idle in transaction', 'idle in transaction (aborted)')
+              AND a.state_change <= now() - $1 * interval '1 second'
+            ORDER BY a.state_change
+            """, [minimum], rowCap: limits.rowCap, statementTimeout: limits.statementTimeout)
+        return .object(["min_seconds": .number(Double(minimum)), "sessions": .array(rows), "truncated": .bool(truncated)])
+    }
+
+    /// Every session others wait on, with whom it blocks directly (`blocked`, `blocked_count`) and
+    /// through chains of waiters (`blocked_total`): row-lock waiters queue behind each other, so
+    /// the root of a pile-up often blocks one session directly and many more through it.
+    static let blockingLocks: Body = { session, _, limits in
+        let (rows, truncated) = try await session.readRows("""
+            WITH RECURSIVE waiting AS (
+                SELECT pid, usename, application_name, pg_blocking_pids(pid) AS blocked_by,
+                       extract(epoch FROM now() - coalesce(query_start, state_change))::bigint AS waiting_seconds,
+                       left(query, 500) AS query
+                FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0),
+            edges AS (SELECT w.pid AS waiter, unnest(w.blocked_by) AS blocker FROM waiting w),
+            tree AS (SELECT blocker AS root, waiter FROM edges
+                     UNION SELECT t.root, e.waiter FROM tree t JOIN edges e ON e.blocker = t.waiter)
+            SELECT b.pid, b.usename AS user, b.application_name AS application, b.client_addr::text AS client, b.state,
+                   CASE WHEN b.state LIKE 'idle in transaction%'
+                        THEN extract(epoch FROM now() - b.state_change)::bigint ELSE 0 END AS idle_seconds,
+                   extract(epoch FROM now() - b.xact_start)::bigint AS transaction_seconds,
+                   left(b.query, 500) AS query,
+                   count(w.pid) AS blocked_count,
+                   (SELECT count(DISTINCT t.waiter) FROM tree t WHERE t.root = b.pid) AS blocked_total,
+                   (SELECT max(x.waiting_seconds) FROM tree t JOIN waiting x ON x.pid = t.waiter WHERE t.root = b.pid) AS longest_wait_seconds,
+                   NOT EXISTS (SELECT 1 FROM waiting x WHERE x.pid = b.pid) AS is_root,
+                   json_agg(json_build_object('pid', w.pid, 'user', w.usename, 'application', w.application_name,
+                                              'waiting_seconds', w.waiting_seconds, 'query', w.query) ORDER BY w.pid) AS blocked
+            FROM pg_stat_activity b JOIN waiting w ON b.pid = ANY (w.blocked_by)
+            GROUP BY b.pid, b.usename, b.application_name, b.client_addr, b.state, b.state_change, b.xact_start, b.query
+            ORDER BY is_root DESC, blocked_total DESC, b.pid
+            """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout)
+        let waiting = try await session.readRow(
+            "SELECT count(*) AS waiting FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0",
+            statementTimeout: limits.statementTimeout)
+        return .object(["blockers": .array(rows), "waiting_sessions": waiting["waiting"] ?? .number(0), "truncated": .bool(truncated)])
+    }
+
+    static let replicationStatus: Body = { session, _, limits in
+        let role = try await session.readRow("""
+            SELECT CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE 'primary' END AS role,
+                   CASE WHEN pg_is_in_recovery()
+                        THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS replay_delay_seconds
+            """, statementTimeout: limits.statementTimeout)
+        guard role["role"] == .string("primary") else { return role }
+        let replicas = try await session.readRows("""
+            SELECT application_name AS application, client_addr::text AS client, state, sync_state,
+                   pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS replay_lag_bytes,
+                   extract(epoch FROM replay_lag) AS replay_lag_seconds
+            FROM pg_stat_replication ORDER BY application_name
+            """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout).rows
+        let slots = try await session.readRows("""
+            SELECT slot_name AS slot, slot_type AS type, active,
+                   pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained_bytes
+            FROM pg_replication_slots ORDER BY slot_name
+            """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout).rows
+        return .object(["role": .string("primary"), "replicas": .array(replicas), "slots": .array(slots)])
+    }
+
+    static let databaseSizes: Body = { session, _, limits in
+        let (rows, truncated) = try await session.readRows("""
+            SELECT datname AS database, pg_database_size(datname) AS bytes, pg_size_pretty(pg_database_size(datname)) AS size
+            FROM pg_database WHERE datallowconn ORDER BY 2 DESC
+            """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout)
+        return .object(["databases": .array(rows), "truncated": .bool(truncated)])
+    }
+
+    static let cacheHitRatio: Body = { session, _, limits in
+        let (rows, truncated) = try await session.readRows("""
+            SELECT datname AS database, blks_hit, blks_read,
+                   round(blks_hit::numeric / nullif(blks_hit + blks_read, 0), 4) AS hit_ratio
+            FROM pg_stat_database WHERE datname IS NOT NULL ORDER BY blks_read DESC
+            """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout)
+        let current = rows.first { $0["database"] == .string(session.database) }
+        return .object(["databases": .array(rows), "current": current ?? .null, "truncated": .bool(truncated)])
+    }
+
+    static let vacuumStats: Body = { session, _, limits in
+        let tables = try await session.readRows("""
+            SELECT schemaname AS schema, relname AS table, n_live_tup AS live_tuples, n_dead_tup AS dead_tuples,
+                   round(n_dead_tup::numeric / nullif(n_live_tup + n_dead_tup, 0), 4) AS dead_ratio,
+                   last_autovacuum, last_vacuum, autovacuum_count
+            FROM pg_stat_user_tables ORDER BY n_dead_tup DESC
+            """, rowCap: min(limits.rowCap, 20), statementTimeout: limits.statementTimeout).rows
+        let wraparound = try await session.readRows("""
+            SELECT datname AS database, age(datfrozenxid) AS xid_age,
+                   round(age(datfrozenxid)::numeric / 2147483647, 4) AS wraparound_ratio
+            FROM pg_database ORDER BY 2 DESC
+            """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout).rows
+        return .object(["tables": .array(tables), "wraparound": .array(wraparound)])
+    }
+
+    static let topQueries: Body = { session, call, limits in
+        let installed = try await session.readRow(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS installed",
+            statementTimeout: limits.statementTimeout)
+        guard installed["installed"] == .bool(true) else {
+            return .object(["available": .bool(false), "reason": .string("pg_stat_statements is not installed in this database")])
+        }
+        let limit = Int(min(max(call.integer("limit") ?? 10, 1), Int64(limits.rowCap)))
+        let rows = try await session.readRows("""
+            SELECT queryid::text AS query_id, calls, round(total_exec_time::numeric, 1) AS total_ms,
+                   round(mean_exec_time::numeric, 2) AS mean_ms, rows, left(query, 500) AS query
+            FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1
+            """, [limit], rowCap: limit, statementTimeout: limits.statementTimeout).rows
+        return .object(["available": .bool(true), "queries": .array(rows)])
+    }
+
+    // MARK: Writes
+
+    /// The session's state right before a write, so the write acts on what was approved and the
+    /// result records what it hit.
+    private static func currentSession(_ session: PostgresSession, pid: Int, limits: Limits) async throws -> JSONValue {
+        let row = try await session.readRow("""
+            SELECT pid, usename AS user, application_name AS application, state, backend_type,
+                   left(query, 500) AS query, pid = pg_backend_pid() AS is_self
+            FROM pg_stat_activity WHERE pid = $1
+            """, [pid], statementTimeout: limits.statementTimeout)
+        guard row != .null else {
+            throw ToolError("no session with PID \(pid) on \(session.targetID); it may have ended already")
+        }
+        guard row["backend_type"] == .string("client backend"), row["is_self"] != .bool(true) else {
+            throw ToolError("PID \(pid) is a \(row["backend_type"]?.description ?? "server") process, not a client session; refusing")
+        }
+        return row
+    }
+
+    static let cancelQuery: Body = { session, call, limits in
+        let pid = Int(call.integer("pid") ?? 0)
+        let before = try await currentSession(session, pid: pid, limits: limits)
+        let result = try await session.writeRow("SELECT pg_cancel_backend($1) AS cancelled", [pid], statementTimeout: limits.statementTimeout)
+        return .object(["pid": .number(Double(pid)), "cancelled": result["cancelled"] ?? .bool(false), "session": before])
+    }
+
+    static let terminateBackend: Body = { session, call, limits in
+        let pid = Int(call.integer("pid") ?? 0)
+        let before = try await currentSession(session, pid: pid, limits: limits)
+        // With a timeout, PostgreSQL waits until the backend has actually exited (PostgreSQL 14+).
+        let waitMilliseconds = Int(min(limits.statementTimeout.nanoseconds / 1_000_000, 5000))
+        let result = try await session.writeRow("SELECT pg_terminate_backend($1, \(waitMilliseconds)) AS terminated", [pid],
+                                                statementTimeout: limits.statementTimeout + .seconds(1))
+        return .object(["pid": .number(Double(pid)), "terminated": result["terminated"] ?? .bool(false), "session": before])
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskCore
+
+/// Something a rule found, with the evidence that raised it and what to do about it.
+public struct Finding: Sendable, Encodable {
+    public var rule: String
+    public var tool: String
+    public var severity: Severity
+    public var summary: String
+    public var evidence: JSONValue
+    public var recommendedActions: [RecommendedAction]
+
+    enum CodingKeys: String, CodingKey {
+        case rule, tool, severity, summary, evidence
+        case recommendedActions = "recommended_actions"
+    }
+}
+
+/// A tool call the diagnosis proposes. It is never run by the diagnosis itself: governance decides.
+public struct RecommendedAction: Sendable, Encodable {
+    public var call: ToolCall
+    public var reason: String
+}
+
+/// How one tool run went.
+public struct ToolRun: Sendable, Encodable {
+    public var tool: String
+    public var arguments: [String: JSONValue]
+    public var action: ActionClass
+    public var milliseconds: Int
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case tool, arguments, action, milliseconds, error
+    }
+}
+
+/// The answer to "what is wrong with TARGET": findings, recommended actions, the tools behind them
+/// and the incident bundle holding every tool's output.
+public struct Diagnosis: Sendable, Encodable {
+    public var incidentID: String
+    public var target: String
+    public var trigger: String
+    public var runbooks: [String]
+    public var summary: String
+    public var findings: [Finding]
+    public var tools: [ToolRun]
+    public var startedAt: Date
+    public var milliseconds: Int
+    public var bundlePath: String?
+    /// Why the diagnosis could not look at everything, e.g. an unknown target.
+    public var problems: [String]
+
+    public var isHealthy: Bool { findings.isEmpty && problems.isEmpty && tools.allSatisfy { $0.error == nil } }
+
+    public var worstSeverity: Severity? { findings.map(\.severity).max() }
+
+    public var recommendedActions: [RecommendedAction] { findings.flatMap(\.recommendedActions) }
+
+    enum CodingKeys: String, CodingKey {
+        case incidentID = "incident_id", target, trigger, runbooks, summary, findings, tools
+        case startedAt = "started_at", milliseconds, bundlePath = "bundle_path", problems
+        case recommendedActions = "recommended_actions", healthy
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(incidentID, forKey: .incidentID)
+        try container.encode(target, forKey: .target)
+        try container.encode(trigger, forKey: .trigger)
+        try container.encode(runbooks, forKey: .runbooks)
+        try container.encode(summary, forKey: .summary)
+        try container.encode(isHealthy, forKey: .healthy)
+        try container.encode(findings, forKey: .findings)
+        try container.encode(recommendedActions, forKey: .recommendedActions)
+        try container.encode(tools, forKey: .tools)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(milliseconds, forKey: .milliseconds)
+        try container.encodeIfPresent(bundlePath, forKey: .bundlePath)
+        try container.encode(problems, forKey: .problems)
+    }
+
+    /// The diagnosis as Markdown: `diagnosis.md` in the bundle, and what `helpdesk diagnose` prints.
+    public var markdown: String {
+        var lines = ["# \(summary)", "", "- target: \(target)", "- trigger: \(trigger)",
+                     "- runbooks: \(runbooks.isEmpty ? "none" : runbooks.joined(separator: ", "))",
+                     "- incident: \(incidentID)", "- took: \(milliseconds) ms", ""]
+        if !problems.isEmpty {
+            lines += ["## Problems", ""] + problems.map { "- \($0)" } + [""]
+        }
+        if findings.isEmpty {
+            lines += ["## Findings", "", "None.", ""]
+        } else {
+            lines += ["## Findings", ""]
+            for finding in findings {
+                lines.append("- **\(finding.severity.rawValue)** \(finding.summary) _(rule \(finding.rule), from \(finding.tool))_")
+            }
+            lines.append("")
+        }
+        let actions = recommendedActions
+        if !actions.isEmpty {
+            lines += ["## Recommended actions", ""]
+            lines += actions.map { "- `\($0.call.summary)`" + ($0.reason.isEmpty ? "" : ": \($0.reason)") }
+            lines.append("")
+        }
+        lines += ["## Tools", ""]
+        lines += tools.map { run in
+            "- \(run.tool) (\(run.action.rawValue)): " + (run.error.map { "failed: \($0)" } ?? "ok") + ", \(run.milliseconds) ms"
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import HelpdeskCore
+import Yams
+
+/// A runbook: for a symptom or alert, which tools to run and which rules turn their results into
+/// findings. Runbooks are YAML files under `runbooks/`; unknown keys are errors, not ignored.
+public struct Runbook: Sendable, Decodable {
+    public enum TargetType: String, Sendable, Decodable {
+        case database, kubernetes
+    }
+
+    public struct Match: Sendable, Decodable {
+        /// Words that select this runbook when they occur in the symptom text.
+        public var symptoms: [String]
+        /// Alert names (`alertname` label) that select it.
+        public var alerts: [String]
+        /// Used when nothing else matches a target of this type.
+        public var fallback: Bool
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case symptoms, alerts, fallback }
+
+        public init(from decoder: any Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            symptoms = try container.decodeIfPresent([String].self, forKey: .symptoms) ?? []
+            alerts = try container.decodeIfPresent([String].self, forKey: .alerts) ?? []
+            fallback = try container.decodeIfPresent(Bool.self, forKey: .fallback) ?? false
+        }
+    }
+
+    public struct Step: Sendable, Decodable {
+        public var tool: String
+        public var args: [String: JSONValue]
+        /// Overrides the configured per-tool timeout, e.g. `20s`.
+        public var timeout: Duration?
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case tool, args, timeout }
+
+        public init(from decoder: any Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            tool = try container.decode(String.self, forKey: .tool)
+            args = try container.decodeIfPresent([String: JSONValue].self, forKey: .args) ?? [:]
+            if let text = try container.decodeIfPresent(String.self, forKey: .timeout) {
+                guard let duration = Duration(parsing: text), duration > .zero else {
+                    throw DecodingError.dataCorruptedError(forKey: .timeout, in: container, debugDescription: "expected a duration like 10s, got \"\(text)\"")
+                }
+                timeout = duration
+            }
+        }
+    }
+
+    public var name: String
+    public var description: String
+    public var targetType: TargetType
+    public var match: Match
+    public var tools: [Step]
+    public var rules: [Rule]
+    /// The file it came from, for messages.
+    public var file = ""
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, description, targetType = "target_type", match, tools, rules
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        description = try container.decodeIfPresent(String.self, forKey: .description) ?? ""
+        targetType = try container.decodeIfPresent(TargetType.self, forKey: .targetType) ?? .database
+        match = try container.decode(Match.self, forKey: .match)
+        tools = try container.decode([Step].self, forKey: .tools)
+        rules = try container.decodeIfPresent([Rule].self, forKey: .rules) ?? []
+    }
+
+    /// Whether `symptom` mentions one of this runbook's symptom words (whole words, any case).
+    func matches(symptom: String) -> Bool {
+        let words = Set(symptom.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "_" }).map(String.init))
+        return match.symptoms.contains { keyword in
+            let parts = keyword.lowercased().split(separator: " ").map(String.init)
+            return parts.count == 1 ? words.contains(parts[0]) : symptom.lowercased().contains(keyword.lowercased())
+        }
+    }
+}
+
+/// Loads every `*.yaml`/`*.yml` runbook in a folder, in file-name order.
+public enum RunbookLoader {
+    public struct LoadError: Error, Sendable, CustomStringConvertible {
+        public var file: String
+        public var message: String
+        public var description: String { "\(file): \(message)" }
+    }
+
+    public static func load(directory: String) throws(LoadError) -> [Runbook] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        } catch {
+            throw LoadError(file: directory, message: "cannot read the runbook folder: \(describeFileError(error))")
+        }
+        var runbooks: [Runbook] = []
+        for name in names {
+            let path = (directory as NSString).appendingPathComponent(name)
+            var runbook = try load(file: path)
+            runbook.file = path
+            if let duplicate = runbooks.first(where: { $0.name == runbook.name }) {
+                throw LoadError(file: path, message: "runbook name \"\(runbook.name)\" is also used by \(duplicate.file)")
+            }
+            runbooks.append(runbook)
+        }
+        return runbooks
+    }
+
+    public static func load(file path: String) throws(LoadError) -> Runbook {
+        do {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            return try YAMLDecoder().decode(Runbook.self, from: text)
+        } catch let error as DecodingError {
+            throw LoadError(file: path, message: describe(error))
+        } catch {
+            throw LoadError(file: path, message: "\(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])): required key is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            let location = path(context.codingPath)
+            // Yams puts the line and the problem in the underlying error.
+            let detail = context.underlyingError.map { "\($0)".split(separator: "\n").first.map(String.init) ?? "\($0)" } ?? context.debugDescription
+            return location.isEmpty ? detail : "\(location): \(detail)"
+        @unknown default: return "\(error)"
+        }
+    }
+}
+
+private struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// Throws for any key of the mapping at `decoder` that `Keys` does not list.
+func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ decoder: any Decoder, _: Keys.Type) throws {
+    let known = Set(Keys.allCases.map(\.stringValue))
+    let container = try decoder.container(keyedBy: AnyKey.self)
+    for key in container.allKeys where !known.contains(key.stringValue) {
+        throw DecodingError.dataCorruptedError(
+            forKey: key, in: container,
+            debugDescription: "unknown key \"\(key.stringValue)\"; expected one of: \(known.sorted().joined(separator: ", "))")
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import HelpdeskAgents
+import HelpdeskConfig
+import HelpdeskDatabaseAgent
+import HelpdeskOrchestrator
+import HelpdeskStore
+import Logging
+
+struct DiagnoseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diagnose",
+        abstract: "Diagnose an inventory target with the runbooks, print the diagnosis and write the incident bundle.",
+        discussion: "Exit status: 0 healthy, 1 findings or some tools failed, 2 the target could not be diagnosed at all.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The target's name in the inventory (infrastructure.db_servers).")
+    var target: String
+
+    @Option(help: "What is wrong, in words; picks the runbooks (e.g. \"queries are stuck\").")
+    var symptom: String?
+
+    @Flag(help: "Print the diagnosis as JSON.")
+    var json = false
+
+    func run() async throws {
+        let configuration = try global.loadConfiguration()
+        let (logger, _) = global.bootstrapLogging(configuration, defaultLevel: .warning)
+        let runbooks: [Runbook]
+        do {
+            runbooks = try RunbookLoader.load(directory: configuration.diagnosis.runbooksDirectory)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        let diagnosis = try await withStore(configuration) { store in
+            let orchestrator = Orchestrator(
+                runbooks: runbooks, agents: makeAgents(configuration, logger: logger), inventory: configuration.infrastructure,
+                options: .init(toolTimeout: configuration.diagnosis.toolTimeout, bundleDirectory: configuration.diagnosis.bundlesDirectory,
+                               bundleRetention: configuration.diagnosis.bundleRetention),
+                store: store, logger: logger)
+            return await orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom))
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            print(String(decoding: try encoder.encode(diagnosis), as: UTF8.self))
+        } else {
+            print(diagnosis.markdown, terminator: "")
+            if let path = diagnosis.bundlePath { print("\nbundle: \(path)") }
+        }
+        if diagnosis.tools.allSatisfy({ $0.error != nil }) { throw ExitCode(2) }
+        if !diagnosis.isHealthy { throw ExitCode(1) }
+    }
+}
+
+/// The agents this build has, over the configured inventory.
+func makeAgents(_ configuration: HelpdeskConfiguration, logger: Logger) -> [any Agent] {
+    [DatabaseAgent(inventory: configuration.infrastructure, statementTimeout: configuration.diagnosis.statementTimeout,
+                   rowCap: configuration.diagnosis.rowCap, logger: logger)]
+}
