@@ -49,6 +49,7 @@ let package = Package(
             dependencies: [
                 "HelpdeskCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -132,7 +133,7 @@ let package = Package(
         // Fakes and helpers shared by every test target.
         .target(
             name: "HelpdeskTestSupport",
-            dependencies: ["HelpdeskCore", "HelpdeskStore", "HelpdeskJobs", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HelpdeskCore", "HelpdeskStore", "HelpdeskJobs", "HelpdeskAgents", .product(name: "Logging", package: "swift-log")],
             path: "Tests/HelpdeskTestSupport",
             swiftSettings: strictSettings
         ),
@@ -145,6 +146,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -12,6 +12,17 @@ public struct Infrastructure: Sendable {
         public var k8sNamespace: String?
         public var vmName: String?
         public var tags: [String]
+
+        public init(id: String, name: String? = nil, connectionString: String, k8sCluster: String? = nil, k8sNamespace: String? = nil,
+                    vmName: String? = nil, tags: [String] = []) {
+            self.id = id
+            self.name = name
+            self.connectionString = connectionString
+            self.k8sCluster = k8sCluster
+            self.k8sNamespace = k8sNamespace
+            self.vmName = vmName
+            self.tags = tags
+        }
     }
 
     public struct KubernetesCluster: Sendable {

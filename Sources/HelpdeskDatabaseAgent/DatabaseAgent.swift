@@ -4,13 +4,19 @@ import HelpdeskCore
 import Logging
 
 /// PostgreSQL tools over the databases of the inventory, through postgres-nio.
+///
+/// At most ``connectionsPerTarget`` tool calls hold a connection to one database at a time: a
+/// database near its connection limit must not be pushed over it by the bot diagnosing it.
 public struct DatabaseAgent: Agent {
+    public static let connectionsPerTarget = 2
+
     public let name = DatabaseTools.agent
     private let servers: [String: Infrastructure.DatabaseServer]
     private let credentials: Infrastructure.PostgresCredentials
     private let limits: DatabaseTools.Limits
     private let logger: Logger
     private let bodies: [String: DatabaseTools.Body]
+    private let permits: [String: AsyncSemaphore]
 
     public init(inventory: Infrastructure, statementTimeout: Duration, rowCap: Int, logger: Logger) {
         servers = Dictionary(inventory.dbServers.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -18,6 +24,7 @@ public struct DatabaseAgent: Agent {
         limits = .init(statementTimeout: statementTimeout, rowCap: rowCap)
         self.logger = logger
         bodies = Dictionary(uniqueKeysWithValues: DatabaseTools.all.map { ($0.0.name, $0.1) })
+        permits = servers.mapValues { _ in AsyncSemaphore(permits: Self.connectionsPerTarget) }
     }
 
     public var tools: [ToolDescriptor] { DatabaseTools.all.map(\.0) }
@@ -33,14 +40,18 @@ public struct DatabaseAgent: Agent {
             throw ToolError("\(call.target) is not a database in the inventory; known: \(targets.joined(separator: ", "))")
         }
         let target = try DatabaseTarget.resolve(server, credentials: credentials)
-        let session = try await PostgresSession.connect(target, logger: logger)
-        do {
-            let output = try await body(session, call, limits)
-            await session.close()
-            return output
-        } catch {
-            await session.close()
-            throw ToolError(PostgresSession.describe(error))
+        let limits = limits
+        let logger = logger
+        return try await permits[call.target]!.withPermit {
+            let session = try await PostgresSession.connect(target, logger: logger)
+            do {
+                let output = try await body(session, call, limits)
+                await session.close()
+                return output
+            } catch {
+                await session.close()
+                throw ToolError(PostgresSession.describe(error))
+            }
         }
     }
 }

@@ -35,11 +35,13 @@ public struct IncidentBundle: Sendable {
         return Data(compressed.readableBytesView)
     }
 
-    /// Writes the archive into `directory` (created if missing) atomically; returns its path and size.
+    /// Writes the archive into `directory` (created if missing) atomically; returns its absolute
+    /// path and size.
     public func write(into directory: String) throws -> (path: String, bytes: Int) {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let folder = URL(fileURLWithPath: directory).standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let data = try archive()
-        let path = (directory as NSString).appendingPathComponent("\(id).tar.gz")
+        let path = (folder as NSString).appendingPathComponent("\(id).tar.gz")
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         return (path, data.count)
     }

@@ -34,6 +34,16 @@ public struct ToolRun: Sendable, Encodable {
     enum CodingKeys: String, CodingKey {
         case tool, arguments, action, milliseconds, error
     }
+
+    /// `error` is always present (null when the tool succeeded), so readers need not guess.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(tool, forKey: .tool)
+        try container.encode(arguments, forKey: .arguments)
+        try container.encode(action, forKey: .action)
+        try container.encode(milliseconds, forKey: .milliseconds)
+        try container.encode(error, forKey: .error)
+    }
 }
 
 /// The answer to "what is wrong with TARGET": findings, recommended actions, the tools behind them

@@ -115,7 +115,7 @@ public struct Rule: Sendable, Decodable {
     }
 
     /// Findings this rule raises for `output`.
-    func evaluate(_ output: JSONValue, target: String) -> [Finding] {
+    public func evaluate(_ output: JSONValue, target: String) -> [Finding] {
         let items: [JSONValue]
         if let each {
             items = output.value(at: each)?.arrayValue ?? []

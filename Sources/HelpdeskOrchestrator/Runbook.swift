@@ -75,7 +75,7 @@ public struct Runbook: Sendable, Decodable {
     }
 
     /// Whether `symptom` mentions one of this runbook's symptom words (whole words, any case).
-    func matches(symptom: String) -> Bool {
+    public func matches(symptom: String) -> Bool {
         let words = Set(symptom.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "_" }).map(String.init))
         return match.symptoms.contains { keyword in
             let parts = keyword.lowercased().split(separator: " ").map(String.init)
@@ -124,7 +124,7 @@ public enum RunbookLoader {
         }
     }
 
-    static func describe(_ error: DecodingError) -> String {
+    public static func describe(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String {
             keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
         }

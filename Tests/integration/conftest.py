@@ -108,3 +108,11 @@ def helpdesk(tmp_path):
     yield make
     for instance in instances:
         instance.stop_all()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    from peers import PostgresServer
+    server = PostgresServer(free_port(), max_connections=20).start()
+    yield server
+    server.stop()

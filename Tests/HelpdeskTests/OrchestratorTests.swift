@@ -1,0 +1,127 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskOrchestrator
+import HelpdeskStore
+import HelpdeskTestSupport
+import Logging
+import Testing
+import Yams
+
+@Suite struct OrchestratorTests {
+    static let runbooks = """
+        name: locks
+        match: {symptoms: [stuck], alerts: [PostgresLockPileUp]}
+        tools:
+          - {tool: blocking_locks}
+          - {tool: slow_tool, timeout: 200ms}
+          - {tool: broken_tool}
+          - {tool: terminate_backend}
+        rules:
+          - id: blocker
+            tool: blocking_locks
+            each: blockers
+            when: [{field: blocked_count, at_least: 1}]
+            severity: critical
+            finding: "PID {pid} blocks {blocked_count}"
+            recommend: [{tool: terminate_backend, args: {pid: "{pid}"}}]
+        """
+
+    struct Harness {
+        let folder: TemporaryDirectory
+        let store: SQLiteStore
+        let agent: FakeAgent
+        let orchestrator: Orchestrator
+
+        init(slowSeconds: Double = 5) throws {
+            folder = try TemporaryDirectory()
+            store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
+            agent = FakeAgent(
+                tools: [FakeAgent.read("blocking_locks"), FakeAgent.read("slow_tool"), FakeAgent.read("broken_tool"), FakeAgent.read("idle"),
+                        ToolDescriptor(name: "terminate_backend", agent: "database", action: .destructive, summary: "")],
+                answers: [
+                    "blocking_locks": .output(try JSONValue(parsing: #"{"blockers": [{"pid": 7, "blocked_count": 2}]}"#)),
+                    "slow_tool": .slow(seconds: slowSeconds, .object([:])),
+                    "broken_tool": .failure("permission denied for view pg_stat_activity"),
+                    "idle": .output(.object(["sessions": .array([])])),
+                ])
+            let locks = try YAMLDecoder().decode(Runbook.self, from: OrchestratorTests.runbooks)
+            let fallback = try YAMLDecoder().decode(Runbook.self, from: "name: health\nmatch: {fallback: true}\ntools: [{tool: idle}]\n")
+            var inventory = Infrastructure()
+            inventory.dbServers = [.init(id: "prod-db", connectionString: "host=x")]
+            orchestrator = Orchestrator(
+                runbooks: [locks, fallback], agents: [agent], inventory: inventory,
+                options: .init(toolTimeout: .seconds(10), bundleDirectory: folder.file("bundles"), bundleRetention: .seconds(86400)),
+                store: store, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        }
+    }
+
+    @Test func diagnosisRunsToolsConcurrentlyAndSurvivesSlowAndFailingOnes() async throws {
+        let harness = try Harness()
+        defer { harness.folder.remove() }
+        let diagnosis = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", symptom: "everything is stuck"))
+        #expect(diagnosis.runbooks == ["locks"])
+        #expect(diagnosis.findings.map(\.summary) == ["PID 7 blocks 2"])
+        #expect(diagnosis.recommendedActions.map(\.call) == [ToolCall(tool: "terminate_backend", target: "prod-db", arguments: ["pid": .number(7)])])
+        let runs = Dictionary(uniqueKeysWithValues: diagnosis.tools.map { ($0.tool, $0) })
+        #expect(runs["slow_tool"]?.error == "timed out after 200ms")
+        #expect(runs["broken_tool"]?.error == "permission denied for view pg_stat_activity")
+        #expect(runs["terminate_backend"]?.error?.contains("diagnoses run read tools only") == true)
+        #expect(!harness.agent.received.contains { $0.tool == "terminate_backend" }, "a diagnosis never runs a write")
+        #expect(diagnosis.milliseconds < 5000, "the slow tool's own timeout, not its 5 s, bounds the diagnosis")
+        #expect(diagnosis.summary.hasPrefix("prod-db: 1 critical — PID 7 blocks 2"))
+        try await harness.store.close()
+    }
+
+    @Test func runbooksAreChosenByAlertThenSymptomThenFallback() async throws {
+        let harness = try Harness(slowSeconds: 0)
+        defer { harness.folder.remove() }
+        #expect(await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", alertName: "PostgresLockPileUp")).runbooks == ["locks"])
+        let fallback = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", symptom: "disk full"))
+        #expect(fallback.runbooks == ["health"])
+        #expect(fallback.isHealthy)
+        try await harness.store.close()
+    }
+
+    @Test func unknownTargetStillGivesADiagnosisThatSaysWhy() async throws {
+        let harness = try Harness()
+        defer { harness.folder.remove() }
+        let diagnosis = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-dbb"))
+        #expect(diagnosis.problems == ["prod-dbb is not in the inventory; known targets: prod-db"])
+        #expect(diagnosis.summary == "prod-dbb: cannot diagnose: prod-dbb is not in the inventory; known targets: prod-db")
+        #expect(diagnosis.bundlePath != nil)
+        try await harness.store.close()
+    }
+
+    @Test func bundleHoldsEveryToolResultAndIsIndexed() async throws {
+        let harness = try Harness(slowSeconds: 0)
+        defer { harness.folder.remove() }
+        let diagnosis = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", symptom: "stuck"))
+        let path = try #require(diagnosis.bundlePath)
+        let unpacked = harness.folder.file("unpacked")
+        try FileManager.default.createDirectory(atPath: unpacked, withIntermediateDirectories: true)
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["-xzf", path, "-C", unpacked]
+        try tar.run()
+        tar.waitUntilExit()
+        #expect(tar.terminationStatus == 0)
+        let root = unpacked + "/" + diagnosis.incidentID
+        let manifest = try JSONValue(parsing: String(contentsOfFile: root + "/manifest.json", encoding: .utf8))
+        #expect(manifest["id"] == .string(diagnosis.incidentID))
+        #expect(manifest["trigger"] == .string("symptom: stuck"))
+        #expect(manifest["tools"]?.arrayValue?.count == 4)
+        #expect(manifest["errors"]?.arrayValue?.contains(.string("broken_tool: permission denied for view pg_stat_activity")) == true)
+        let toolFiles = try FileManager.default.contentsOfDirectory(atPath: root + "/tools").sorted()
+        #expect(toolFiles == ["01-blocking_locks.json", "02-slow_tool.json", "03-broken_tool.json", "04-terminate_backend.json"])
+        let blocking = try JSONValue(parsing: String(contentsOfFile: root + "/tools/01-blocking_locks.json", encoding: .utf8))
+        #expect(blocking.value(at: "output.blockers")?.arrayValue?.first?["pid"] == .number(7))
+        #expect(try String(contentsOfFile: root + "/diagnosis.md", encoding: .utf8).contains("PID 7 blocks 2"))
+        let record = try #require(try await harness.store.incidents.incident(id: diagnosis.incidentID))
+        #expect(record.severity == "critical")
+        #expect(record.bundlePath == path)
+        #expect(record.findingCount == 1)
+        try await harness.store.close()
+    }
+}

@@ -1,0 +1,98 @@
+"""Real peers on loopback for the integration tests: each starts, waits until it answers, stops."""
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL 15 cluster with password (SCRAM) authentication on 127.0.0.1."""
+
+    password = "helpdesk-test-pw"
+
+    def __init__(self, port: int, max_connections: int = 30):
+        if not (PG_BIN / "initdb").exists():
+            pytest.fail(f"PostgreSQL 15 is not installed ({PG_BIN}/initdb missing): run .ci/run or apt-get install postgresql",
+                        pytrace=False)
+        self.port = port
+        self.max_connections = max_connections
+        self.folder = Path(tempfile.mkdtemp(prefix="helpdesk-pg-"))
+        self.data = self.folder / "data"
+        # initdb refuses to run as root: run the server as the postgres user then.
+        self.run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.run_as:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
+
+    def _pg(self, *args, **kwargs):
+        return subprocess.run([*self.run_as, *args], capture_output=True, text=True, timeout=60, **kwargs)
+
+    def start(self):
+        pwfile = self.folder / "pw"
+        pwfile.write_text(self.password + "\n")
+        if self.run_as:
+            user = pwd.getpwnam("postgres")
+            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        result = self._pg(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=scram-sha-256",
+                          f"--pwfile={pwfile}")
+        if result.returncode != 0:
+            pytest.fail(f"initdb failed:\n{result.stderr}", pytrace=False)
+        options = f"-k {self.folder} -c listen_addresses=127.0.0.1 -p {self.port} -c max_connections={self.max_connections}"
+        result = self._pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
+        if result.returncode != 0:
+            log = (self.folder / "log").read_text() if (self.folder / "log").exists() else ""
+            pytest.fail(f"PostgreSQL did not start:\n{result.stderr}\n{log}", pytrace=False)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.psql("SELECT 1").returncode == 0:
+                return self
+            time.sleep(0.1)
+        pytest.fail("PostgreSQL started but does not answer queries", pytrace=False)
+
+    def stop(self):
+        self._pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    @property
+    def env(self):
+        return {**os.environ, "PGPASSWORD": self.password}
+
+    def psql(self, sql: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-At", "-v", "ON_ERROR_STOP=1",
+                               "-c", sql], capture_output=True, text=True, timeout=30, env=self.env)
+
+    def value(self, sql: str) -> str:
+        result = self.psql(sql)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def session(self) -> "Session":
+        return Session(self)
+
+
+class Session:
+    """An interactive psql session that stays connected, for holding locks and transactions open."""
+
+    def __init__(self, server: PostgresServer):
+        self.process = subprocess.Popen(
+            ["psql", "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres", "-At", "-q"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=server.env, bufsize=1)
+
+    def send(self, sql: str):
+        self.process.stdin.write(sql + "\n")
+        self.process.stdin.flush()
+
+    def read_line(self) -> str:
+        return self.process.stdout.readline().strip()
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
