@@ -81,6 +81,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "HelpdeskKubernetesAgent",
+            dependencies: ["HelpdeskCore", "HelpdeskConfig", "HelpdeskAgents"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "HelpdeskIncidents",
             dependencies: [
                 "HelpdeskCore", "HelpdeskStore",
@@ -115,7 +120,7 @@ let package = Package(
             name: "helpdesk",
             dependencies: [
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer",
-                "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskOrchestrator", "HelpdeskIncidents",
+                "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -141,7 +146,7 @@ let package = Package(
             name: "HelpdeskTests",
             dependencies: [
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer", "HelpdeskTestSupport",
-                "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskOrchestrator", "HelpdeskIncidents",
+                "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -136,4 +136,10 @@ public protocol Agent: Sendable {
     var tools: [ToolDescriptor] { get }
     /// Runs one call; throws ``ToolError`` (or any error) when it cannot.
     func run(_ call: ToolCall) async throws -> JSONValue
+    /// Whether this agent has anything to look at for `target` (a database on a VM has no pods).
+    func applies(to target: String) -> Bool
+}
+
+extension Agent {
+    public func applies(to target: String) -> Bool { true }
 }

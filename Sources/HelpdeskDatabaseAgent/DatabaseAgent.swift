@@ -31,6 +31,8 @@ public struct DatabaseAgent: Agent {
 
     public var targets: [String] { servers.keys.sorted() }
 
+    public func applies(to target: String) -> Bool { servers[target] != nil }
+
     public func run(_ call: ToolCall) async throws -> JSONValue {
         guard let descriptor = tools.first(where: { $0.name == call.tool }), let body = bodies[call.tool] else {
             throw ToolError("the database agent has no tool \(call.tool); it has: \(tools.map(\.name).joined(separator: ", "))")

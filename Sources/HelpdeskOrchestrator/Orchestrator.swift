@@ -12,11 +12,14 @@ public struct DiagnosisRequest: Sendable {
     public var symptom: String?
     /// The `alertname` of the alert that asked, when an alert did.
     public var alertName: String?
+    /// For a cluster target: the namespace to look at.
+    public var namespace: String?
 
-    public init(target: String, symptom: String? = nil, alertName: String? = nil) {
+    public init(target: String, symptom: String? = nil, alertName: String? = nil, namespace: String? = nil) {
         self.target = target
         self.symptom = symptom
         self.alertName = alertName
+        self.namespace = namespace
     }
 
     var trigger: String {
@@ -61,6 +64,7 @@ public struct Orchestrator: Sendable {
     /// Every inventory target by name and type.
     var targets: [String: Runbook.TargetType] {
         var targets: [String: Runbook.TargetType] = [:]
+        for cluster in inventory.k8sClusters { targets[cluster.id] = .kubernetes }
         for server in inventory.dbServers { targets[server.id] = .database }
         return targets
     }
@@ -89,7 +93,11 @@ public struct Orchestrator: Sendable {
         if let type = targets[request.target] {
             selected = select(request, type: type)
             if selected.isEmpty { problems.append("no runbook matches \(request.trigger) for a \(type.rawValue) target") }
-            results = await run(steps(of: selected, target: request.target))
+            if type == .kubernetes, request.namespace == nil {
+                problems.append("\(request.target) is a cluster: name the namespace to look at")
+                selected = []
+            }
+            results = await run(steps(of: selected, request: request))
         } else {
             let known = targets.keys.sorted().joined(separator: ", ")
             problems.append("\(request.target) is not in the inventory" + (known.isEmpty ? " (the inventory is empty)" : "; known targets: \(known)"))
@@ -118,12 +126,20 @@ public struct Orchestrator: Sendable {
         return diagnosis
     }
 
-    private func steps(of runbooks: [Runbook], target: String) -> [(ToolCall, Duration)] {
+    /// The runbooks' tool calls, each once, leaving out agents with nothing to see on the target.
+    private func steps(of runbooks: [Runbook], request: DiagnosisRequest) -> [(ToolCall, Duration)] {
         var seen: Set<ToolCall> = []
         var steps: [(ToolCall, Duration)] = []
         for runbook in runbooks {
             for step in runbook.tools {
-                let call = ToolCall(tool: step.tool, target: target, arguments: step.args)
+                let agent = agents.first { $0.tools.contains { $0.name == step.tool } }
+                if let agent, !agent.applies(to: request.target) { continue }
+                var arguments = step.args
+                if let namespace = request.namespace, arguments["namespace"] == nil,
+                   agent?.tools.first(where: { $0.name == step.tool })?.parameters.contains(where: { $0.name == "namespace" }) == true {
+                    arguments["namespace"] = .string(namespace)
+                }
+                let call = ToolCall(tool: step.tool, target: request.target, arguments: arguments)
                 if seen.insert(call).inserted { steps.append((call, step.timeout ?? options.toolTimeout)) }
             }
         }

@@ -3,6 +3,7 @@ import Foundation
 import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskDatabaseAgent
+import HelpdeskKubernetesAgent
 import HelpdeskOrchestrator
 import HelpdeskStore
 import Logging
@@ -15,11 +16,14 @@ struct DiagnoseCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The target's name in the inventory (infrastructure.db_servers).")
+    @Argument(help: "The target's name in the inventory (infrastructure.db_servers or k8s_clusters).")
     var target: String
 
     @Option(help: "What is wrong, in words; picks the runbooks (e.g. \"queries are stuck\").")
     var symptom: String?
+
+    @Option(help: "For a Kubernetes cluster target: the namespace to look at.")
+    var namespace: String?
 
     @Flag(help: "Print the diagnosis as JSON.")
     var json = false
@@ -40,7 +44,7 @@ struct DiagnoseCommand: AsyncParsableCommand {
                 options: .init(toolTimeout: configuration.diagnosis.toolTimeout, bundleDirectory: configuration.diagnosis.bundlesDirectory,
                                bundleRetention: configuration.diagnosis.bundleRetention),
                 store: store, logger: logger)
-            return await orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom))
+            return await orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom, namespace: namespace))
         }
         if json {
             let encoder = JSONEncoder()
@@ -59,5 +63,7 @@ struct DiagnoseCommand: AsyncParsableCommand {
 /// The agents this build has, over the configured inventory.
 func makeAgents(_ configuration: HelpdeskConfiguration, logger: Logger) -> [any Agent] {
     [DatabaseAgent(inventory: configuration.infrastructure, statementTimeout: configuration.diagnosis.statementTimeout,
-                   rowCap: configuration.diagnosis.rowCap, logger: logger)]
+                   rowCap: configuration.diagnosis.rowCap, logger: logger),
+     KubernetesAgent(inventory: configuration.infrastructure, environment: ProcessInfo.processInfo.environment,
+                     timeout: configuration.diagnosis.toolTimeout)]
 }

@@ -16,15 +16,16 @@ import Yams
     @Test func shippedRunbooksLoadAndUseOnlyKnownTools() throws {
         let runbooks = try RunbookLoader.load(directory: Self.repositoryRoot + "/runbooks")
         #expect(runbooks.count >= 5)
-        #expect(runbooks.filter(\.match.fallback).map(\.name) == ["postgres-health"])
+        #expect(runbooks.filter(\.match.fallback).map(\.name) == ["kubernetes-workloads", "postgres-health"])
         let tools: Set<String> = ["server_info", "connection_stats", "long_running_queries", "idle_in_transaction", "blocking_locks",
-                                  "replication_status", "database_sizes", "cache_hit_ratio", "vacuum_stats", "top_queries"]
+                                  "replication_status", "database_sizes", "cache_hit_ratio", "vacuum_stats", "top_queries",
+                                  "pods", "deployments", "events"]
         for runbook in runbooks {
             for step in runbook.tools { #expect(tools.contains(step.tool), "\(runbook.name) runs unknown tool \(step.tool)") }
             for rule in runbook.rules {
                 #expect(runbook.tools.contains { $0.tool == rule.tool }, "\(runbook.name) rule \(rule.id) reads \(rule.tool), which it does not run")
                 for recommendation in rule.recommend {
-                    #expect(["terminate_backend", "cancel_query"].contains(recommendation.tool))
+                    #expect(["terminate_backend", "cancel_query", "pod_logs", "rollout_restart"].contains(recommendation.tool))
                 }
             }
         }

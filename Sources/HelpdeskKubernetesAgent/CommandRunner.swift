@@ -1,0 +1,95 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskCore
+import Synchronization
+
+/// Runs a program with an argument list (never through a shell) and collects its output.
+public protocol CommandRunner: Sendable {
+    func run(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Duration) async throws -> CommandOutput
+}
+
+public struct CommandOutput: Sendable {
+    public var status: Int32
+    public var stdout: Data
+    public var stderr: String
+}
+
+/// Runs commands as child processes. Output goes to temporary files rather than pipes, so a
+/// chatty command can never block on a full pipe while we wait for it to exit.
+public struct ProcessRunner: CommandRunner {
+    public init() {}
+
+    public func run(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Duration) async throws -> CommandOutput {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("helpdesk-cmd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let outURL = folder.appendingPathComponent("out")
+        let errURL = folder.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL)
+        let err = try FileHandle(forWritingTo: errURL)
+        defer {
+            try? out.close()
+            try? err.close()
+        }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = out
+        process.standardError = err
+        let exited = Exit()
+        process.terminationHandler = { process in exited.finish(process.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            throw ToolError("cannot run \(executable): \(error.localizedDescription)")
+        }
+        let status: Int32? = await withTaskGroup(of: Int32?.self) { group in
+            group.addTask { await exited.wait() }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            if first == nil, process.isRunning { process.terminate() }
+            group.cancelAll()
+            return first
+        }
+        guard let status else {
+            _ = await exited.wait()
+            throw ToolError("\((executable as NSString).lastPathComponent) did not finish within \(timeout.compactText)")
+        }
+        let stdout = (try? Data(contentsOf: outURL)) ?? Data()
+        let stderr = String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self)
+        return CommandOutput(status: status, stdout: stdout, stderr: stderr)
+    }
+}
+
+/// A one-shot "the process exited with this status" signal, waitable from async code.
+private final class Exit: Sendable {
+    private let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32?, Never>])>((nil, []))
+
+    func finish(_ status: Int32) {
+        let waiters = state.withLock { state in
+            state.status = status
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: status) }
+    }
+
+    func wait() async -> Int32? {
+        await withCheckedContinuation { continuation in
+            let status = state.withLock { state -> Int32? in
+                if let status = state.status { return status }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let status { continuation.resume(returning: status) }
+        }
+    }
+}
