@@ -143,3 +143,20 @@ public protocol Agent: Sendable {
 extension Agent {
     public func applies(to target: String) -> Bool { true }
 }
+
+/// Runs `body`, failing with a ``ToolError`` ("timed out after 10s") when it takes longer than
+/// `limit`. The body is cancelled then; one that ignores cancellation is still awaited.
+public func withTimeout<Value: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Value) async throws -> Value {
+    try await withThrowingTaskGroup(of: Value?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let value = try await group.next() ?? nil else {
+            throw ToolError("timed out after \(limit.compactText)")
+        }
+        return value
+    }
+}

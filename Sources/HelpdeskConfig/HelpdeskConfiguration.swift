@@ -21,6 +21,7 @@ public struct HelpdeskConfiguration: Sendable {
     public var llm = LLMSettings()
     public var infrastructure = Infrastructure()
     public var diagnosis = DiagnosisSettings()
+    public var api = APISettings()
     public var policies = PolicySettings()
     /// Every secret loaded, so the log redactor can mask their values.
     public var secrets: [Secret] = []
@@ -50,6 +51,7 @@ public struct HelpdeskConfiguration: Sendable {
         llm = LLMSettings(top.section("llm"))
         infrastructure = Infrastructure(top.section("infrastructure"), environment: environment)
         diagnosis = DiagnosisSettings(top.section("diagnosis"))
+        api = APISettings(top.section("api"))
         policies = PolicySettings(top.section("policies"))
         top.finish()
         secrets = context.secrets

@@ -170,3 +170,28 @@ public struct DiagnosisSettings: Sendable {
         section.finish()
     }
 }
+
+/// `api:` — bearer tokens for the REST API under `/api/v1`, each naming the principal it acts as.
+public struct APISettings: Sendable {
+    public struct Token: Sendable {
+        public var principal: String
+        public var token: Secret
+    }
+
+    public var tokens: [Token] = []
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        for (principal, entry) in section.namedSections("tokens") {
+            let variable = "HELPDESK_API_\(AlertmanagerSettings.environmentName(principal))_TOKEN"
+            if let token = entry.secret("token", environment: variable) {
+                tokens.append(Token(principal: principal, token: token))
+            } else {
+                entry.report("token_file", "required: the token for \(principal), from \(variable) or token_file")
+            }
+            entry.finish()
+        }
+        section.finish()
+    }
+}

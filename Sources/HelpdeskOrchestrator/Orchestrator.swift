@@ -169,18 +169,11 @@ public struct Orchestrator: Sendable {
             return ToolResult(call: call, action: descriptor.action, output: nil,
                               error: "\(call.tool) is a \(descriptor.action.rawValue) tool; diagnoses run read tools only", duration: .zero)
         }
-        let outcome: Result<JSONValue, any Error> = await withTaskGroup(of: Result<JSONValue, any Error>?.self) { group in
-            group.addTask {
-                do { return .success(try await agent.run(call)) } catch { return .failure(error) }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : .failure(ToolError("timed out after \(timeout.compactText)"))
-            }
-            var first: Result<JSONValue, any Error>?
-            while first == nil, let next = await group.next() { first = next }
-            group.cancelAll()
-            return first ?? .failure(CancellationError())
+        let outcome: Result<JSONValue, any Error>
+        do {
+            outcome = .success(try await withTimeout(timeout) { try await agent.run(call) })
+        } catch {
+            outcome = .failure(error)
         }
         let duration = ContinuousClock.now - started
         switch outcome {

@@ -8,6 +8,8 @@ public struct AppRequestContext: RequestContext {
     public var requestID = ""
     /// Set from `server.max_body_bytes` by ``BodyLimitMiddleware``.
     public var maxUploadSize = 1_048_576
+    /// Who an authenticated API request acts as.
+    public var principal: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -12,6 +12,10 @@ public struct ServerDependencies: Sendable {
     public var workerIsRunning: @Sendable () -> Bool
     public var registry: PrometheusCollectorRegistry
     public var logger: Logger
+    /// The REST API's engine and tokens; without an engine there is no `/api/v1`.
+    public var engine: DiagnosisEngine?
+    public var api = APISettings()
+    public var toolTimeout: Duration = .seconds(10)
 
     public init(settings: ServerSettings, store: any Store, workerIsRunning: @escaping @Sendable () -> Bool,
                 registry: PrometheusCollectorRegistry, logger: Logger) {
@@ -35,6 +39,10 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<AppRequest
     HealthRoutes(store: dependencies.store, workerIsRunning: dependencies.workerIsRunning,
                  registry: dependencies.registry, metrics: dependencies.metricsFactory)
         .register(on: router)
+    if let engine = dependencies.engine {
+        APIRoutes(engine: engine, store: dependencies.store, tokens: dependencies.api.tokens, toolTimeout: dependencies.toolTimeout)
+            .register(on: router)
+    }
     return router
 }
 

@@ -26,6 +26,9 @@ struct ErrorResponseMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as APIError {
+            return jsonResponse(status: error.status, extraHeaders: error.headers,
+                                Body(error: .init(code: error.code, message: error.message), requestID: context.requestID))
         } catch let error as HTTPError {
             let message = error.body ?? (error.status == .notFound ? "no route for \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
             return Self.response(status: error.status, headers: error.headers, message: message, context: context)
@@ -41,6 +44,14 @@ struct ErrorResponseMiddleware: RouterMiddleware {
         let code = status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_")
         return jsonResponse(status: status, extraHeaders: headers, Body(error: .init(code: code, message: message), requestID: context.requestID))
     }
+}
+
+/// An error with its own code for API callers to switch on (`approval_required`, `unknown_tool`).
+struct APIError: Error {
+    var status: HTTPResponse.Status
+    var code: String
+    var message: String
+    var headers: HTTPFields = [:]
 }
 
 /// Encodes `value` as a JSON response.

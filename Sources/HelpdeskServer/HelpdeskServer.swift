@@ -2,6 +2,7 @@ import Foundation
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskJobs
+import HelpdeskOrchestrator
 import HelpdeskStore
 import Hummingbird
 import Logging
@@ -14,10 +15,12 @@ import UnixSignals
 /// Why `helpdesk serve` could not start or keep running, in words for the operator.
 public enum ServerError: Error, CustomStringConvertible {
     case cannotListen(ListenAddress, reason: String)
+    case invalidRunbooks(RunbookLoader.LoadError)
 
     public var description: String {
         switch self {
         case .cannotListen(let address, let reason): "cannot listen on \(address): \(reason)"
+        case .invalidRunbooks(let error): "\(error)"
         }
     }
 }
@@ -39,13 +42,23 @@ public enum HelpdeskServer {
     /// Opens the store, starts the worker and the HTTP server, and returns after a graceful shutdown
     /// (SIGTERM or SIGINT) with the store closed.
     public static func run(configuration: HelpdeskConfiguration, store: any Store, registry: PrometheusCollectorRegistry,
-                           redactor: Redactor, logger: Logger) async throws {
+                           redactor: Redactor, environment: [String: String], logger: Logger) async throws {
+        let engine: DiagnosisEngine
+        do {
+            engine = try DiagnosisEngine(configuration: configuration, store: store, environment: environment, logger: logger)
+        } catch {
+            try? await store.close()
+            throw ServerError.invalidRunbooks(error)
+        }
         let worker = JobWorker(
             queue: store.jobs, handlers: jobHandlers(), options: workerOptions(configuration),
             logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
-        let dependencies = ServerDependencies(
+        var dependencies = ServerDependencies(
             settings: configuration.server, store: store, workerIsRunning: { worker.isRunning },
             registry: registry, logger: logger)
+        dependencies.engine = engine
+        dependencies.api = configuration.api
+        dependencies.toolTimeout = configuration.diagnosis.toolTimeout
         let http = HTTPService(
             application: buildApplication(dependencies),
             address: configuration.server.listen)

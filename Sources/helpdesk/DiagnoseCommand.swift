@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
-import HelpdeskAgents
 import HelpdeskConfig
-import HelpdeskDatabaseAgent
-import HelpdeskKubernetesAgent
+import HelpdeskServer
 import HelpdeskOrchestrator
 import HelpdeskStore
 import Logging
@@ -31,20 +29,15 @@ struct DiagnoseCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try global.loadConfiguration()
         let (logger, _) = global.bootstrapLogging(configuration, defaultLevel: .warning)
-        let runbooks: [Runbook]
-        do {
-            runbooks = try RunbookLoader.load(directory: configuration.diagnosis.runbooksDirectory)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(2)
-        }
         let diagnosis = try await withStore(configuration) { store in
-            let orchestrator = Orchestrator(
-                runbooks: runbooks, agents: makeAgents(configuration, logger: logger), inventory: configuration.infrastructure,
-                options: .init(toolTimeout: configuration.diagnosis.toolTimeout, bundleDirectory: configuration.diagnosis.bundlesDirectory,
-                               bundleRetention: configuration.diagnosis.bundleRetention),
-                store: store, logger: logger)
-            return await orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom, namespace: namespace))
+            let engine: DiagnosisEngine
+            do {
+                engine = try DiagnosisEngine(configuration: configuration, store: store, environment: ProcessInfo.processInfo.environment, logger: logger)
+            } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+            return await engine.orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom, namespace: namespace))
         }
         if json {
             let encoder = JSONEncoder()
@@ -58,12 +51,4 @@ struct DiagnoseCommand: AsyncParsableCommand {
         if diagnosis.tools.allSatisfy({ $0.error != nil }) { throw ExitCode(2) }
         if !diagnosis.isHealthy { throw ExitCode(1) }
     }
-}
-
-/// The agents this build has, over the configured inventory.
-func makeAgents(_ configuration: HelpdeskConfiguration, logger: Logger) -> [any Agent] {
-    [DatabaseAgent(inventory: configuration.infrastructure, statementTimeout: configuration.diagnosis.statementTimeout,
-                   rowCap: configuration.diagnosis.rowCap, logger: logger),
-     KubernetesAgent(inventory: configuration.infrastructure, environment: ProcessInfo.processInfo.environment,
-                     timeout: configuration.diagnosis.toolTimeout)]
 }

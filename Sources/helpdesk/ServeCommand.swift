@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import HelpdeskConfig
 import HelpdeskServer
 import HelpdeskStore
@@ -31,9 +32,11 @@ struct ServeCommand: AsyncParsableCommand {
         let store = try openStore(configuration)
         logger.info("store open", metadata: ["path": "\(store.path)", "config": "\(configuration.file ?? "built-in defaults")"])
         do {
-            try await HelpdeskServer.run(configuration: configuration, store: store, registry: registry, redactor: redactor, logger: logger)
+            try await HelpdeskServer.run(configuration: configuration, store: store, registry: registry, redactor: redactor,
+                                         environment: ProcessInfo.processInfo.environment, logger: logger)
         } catch let error as ServerError {
             printError(error.description)
+            if case .invalidRunbooks = error { throw ExitCode(2) }
             throw ExitCode(1)
         }
     }

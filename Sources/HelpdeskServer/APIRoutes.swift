@@ -1,0 +1,121 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskOrchestrator
+import HelpdeskStore
+import Hummingbird
+import HTTPTypes
+import Logging
+import NIOCore
+
+/// The REST API under `/api/v1`: agents and tools, direct read-tool calls, diagnoses, incidents.
+struct APIRoutes {
+    let engine: DiagnosisEngine
+    let store: any Store
+    let tokens: [APISettings.Token]
+    let toolTimeout: Duration
+
+    struct ToolRequest: Decodable {
+        var target: String
+        var arguments: [String: JSONValue]?
+    }
+
+    struct QueryRequest: Decodable {
+        var target: String
+        var symptom: String?
+        var namespace: String?
+    }
+
+    func register(on router: Router<AppRequestContext>) {
+        let api = router.group("/api/v1").add(middleware: APITokenMiddleware(tokens: tokens))
+        api.get("/agents") { _, _ in
+            jsonResponse(status: .ok, ["agents": engine.agents.map { AgentListing(name: $0.name, tools: $0.tools) }])
+        }
+        api.post("/db/:tool") { request, context in try await callTool(request, context, agent: "database") }
+        api.post("/k8s/:tool") { request, context in try await callTool(request, context, agent: "kubernetes") }
+        api.post("/query") { request, context in
+            let query = try await decode(QueryRequest.self, request, context)
+            let diagnosis = await engine.orchestrator.diagnose(DiagnosisRequest(target: query.target, symptom: query.symptom, namespace: query.namespace))
+            context.logger.info("diagnosis via API", metadata: ["target": "\(query.target)", "incident": "\(diagnosis.incidentID)"])
+            return jsonResponse(status: .ok, diagnosis)
+        }
+        api.get("/incidents") { request, _ in
+            let limit = request.uri.queryParameters.get("limit", as: Int.self).map { min(max($0, 1), 1000) } ?? 100
+            return jsonResponse(status: .ok, ["incidents": try await store.incidents.list(limit: limit)])
+        }
+        api.get("/incidents/:id") { _, context in
+            jsonResponse(status: .ok, try await incident(context))
+        }
+        api.get("/incidents/:id/bundle") { _, context in
+            let record = try await incident(context)
+            guard let data = FileManager.default.contents(atPath: record.bundlePath) else {
+                throw APIError(status: .gone, code: "bundle_missing", message: "the bundle of \(record.id) is no longer on disk")
+            }
+            return Response(status: .ok, headers: [
+                .contentType: "application/gzip",
+                .contentDisposition: "attachment; filename=\"\(record.id).tar.gz\"",
+                .contentLength: String(data.count),
+            ], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+    }
+
+    private struct AgentListing: Encodable {
+        var name: String
+        var tools: [ToolDescriptor]
+    }
+
+    private struct ToolResponse: Encodable {
+        var tool: String
+        var target: String
+        var action: ActionClass
+        var milliseconds: Int
+        var output: JSONValue
+    }
+
+    private func incident(_ context: AppRequestContext) async throws -> IncidentRecord {
+        let id = context.parameters.get("id") ?? ""
+        guard let record = try await store.incidents.incident(id: id) else {
+            throw APIError(status: .notFound, code: "not_found", message: "no incident \(id)")
+        }
+        return record
+    }
+
+    private func decode<Body: Decodable>(_ type: Body.Type, _ request: Request, _ context: AppRequestContext) async throws -> Body {
+        do {
+            return try await request.decode(as: type, context: context)
+        } catch let error as HTTPError {
+            throw APIError(status: .badRequest, code: "bad_request", message: error.body ?? "the body is not the JSON this endpoint takes")
+        }
+    }
+
+    /// Runs one read tool now. Write and destructive tools are refused here: they run only
+    /// through approvals, which this API does not bypass.
+    private func callTool(_ request: Request, _ context: AppRequestContext, agent agentName: String) async throws -> Response {
+        let name = context.parameters.get("tool") ?? ""
+        guard let (agent, descriptor) = engine.tool(name, agent: agentName) else {
+            let known = engine.agents.first { $0.name == agentName }?.tools.map(\.name).joined(separator: ", ") ?? ""
+            throw APIError(status: .notFound, code: "unknown_tool", message: "the \(agentName) agent has no tool \(name); it has: \(known)")
+        }
+        let body = try await decode(ToolRequest.self, request, context)
+        let call = ToolCall(tool: name, target: body.target, arguments: body.arguments ?? [:])
+        if let problem = descriptor.validate(call.arguments) {
+            throw APIError(status: .unprocessableContent, code: "invalid_arguments", message: problem)
+        }
+        guard descriptor.action == .read else {
+            throw APIError(status: .forbidden, code: "approval_required",
+                           message: "\(name) is a \(descriptor.action.rawValue) tool: it runs only after approval, not as a direct API call")
+        }
+        let started = ContinuousClock.now
+        let output: JSONValue
+        do {
+            output = try await withTimeout(toolTimeout) { try await agent.run(call) }
+        } catch {
+            context.logger.warning("API tool call failed", metadata: ["tool": "\(name)", "target": "\(call.target)", "error": "\(error)"])
+            throw APIError(status: .badGateway, code: "tool_failed", message: "\(error)")
+        }
+        context.logger.info("API tool call", metadata: ["tool": "\(name)", "target": "\(call.target)"])
+        return jsonResponse(status: .ok, ToolResponse(tool: name, target: call.target, action: descriptor.action,
+                                                      milliseconds: Int((ContinuousClock.now - started).nanoseconds / 1_000_000), output: output))
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskConfig
+import HelpdeskDatabaseAgent
+import HelpdeskKubernetesAgent
+import HelpdeskOrchestrator
+import HelpdeskStore
+import Logging
+
+/// The agents and the orchestrator over them, built once from the configuration and shared by
+/// the server, the API and the command line.
+public struct DiagnosisEngine: Sendable {
+    public let agents: [any Agent]
+    public let orchestrator: Orchestrator
+
+    /// Loads the runbooks (throwing their first problem) and builds the agents over the inventory.
+    /// `environment` is what kubectl runs with (PATH, HOME, in-cluster variables).
+    public init(configuration: HelpdeskConfiguration, store: (any Store)?, environment: [String: String], logger: Logger) throws(RunbookLoader.LoadError) {
+        let settings = configuration.diagnosis
+        var runbooks: [Runbook] = []
+        if FileManager.default.fileExists(atPath: settings.runbooksDirectory) {
+            runbooks = try RunbookLoader.load(directory: settings.runbooksDirectory)
+        } else {
+            // A missing folder is worth a warning, not a refusal to start: the rest of the bot works.
+            logger.warning("no runbook folder; every diagnosis will say no runbook matches",
+                           metadata: ["runbooks_dir": "\(settings.runbooksDirectory)"])
+        }
+        agents = [
+            DatabaseAgent(inventory: configuration.infrastructure, statementTimeout: settings.statementTimeout, rowCap: settings.rowCap, logger: logger),
+            KubernetesAgent(inventory: configuration.infrastructure, environment: environment, timeout: settings.toolTimeout),
+        ]
+        orchestrator = Orchestrator(
+            runbooks: runbooks, agents: agents, inventory: configuration.infrastructure,
+            options: .init(toolTimeout: settings.toolTimeout, bundleDirectory: settings.bundlesDirectory, bundleRetention: settings.bundleRetention),
+            store: store, logger: logger)
+    }
+
+    /// An engine over given agents, for tests and embedding.
+    public init(agents: [any Agent], orchestrator: Orchestrator) {
+        self.agents = agents
+        self.orchestrator = orchestrator
+    }
+
+    /// The agent offering `tool`, and the tool's descriptor.
+    public func tool(_ name: String, agent agentName: String? = nil) -> (any Agent, ToolDescriptor)? {
+        for agent in agents where agentName == nil || agent.name == agentName {
+            if let descriptor = agent.tools.first(where: { $0.name == name }) { return (agent, descriptor) }
+        }
+        return nil
+    }
+}
