@@ -23,7 +23,7 @@ import Testing
             .split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.contains("_file:") }
             .joined(separator: "\n")
-        let configuration = try HelpdeskConfiguration(yaml: text, file: path, environment: ["SLACK_SIGNING_SECRET": "s3cret-signing"])
+        let configuration = try HelpdeskConfiguration(yaml: text, file: path, environment: ["SLACK_SIGNING_SECRET": "s3cret-signing", "HELPDESK_API_OPS_AUTOMATION_TOKEN": "token-1234"])
         #expect(configuration.server.listen == ListenAddress(host: "127.0.0.1", port: 8080))
         #expect(configuration.jobs.maxAttempts == 8)
         #expect(configuration.infrastructure.dbServers.map(\.id) == ["prod-db", "analytics-db"])
@@ -31,6 +31,8 @@ import Testing
         #expect(configuration.infrastructure.k8sClusters.first?.context == "prod")
         #expect(configuration.slack.signingSecret?.reveal() == "s3cret-signing")
         #expect(configuration.alertmanager.receivers.map(\.name) == ["helpdesk"])
+        #expect(configuration.api.tokens.map(\.principal) == ["ops-automation"])
+        #expect(configuration.diagnosis.bundleRetention == .seconds(30 * 86400))
     }
 
     @Test func emptyFileGivesDefaults() throws {
