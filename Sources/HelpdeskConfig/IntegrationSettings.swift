@@ -116,10 +116,18 @@ public struct LLMSettings: Sendable {
 
     public var provider = Provider.none
     public var model: String?
-    /// For OpenAI-compatible servers; defaults to the provider's own API.
+    /// For OpenAI-compatible servers (vLLM, Ollama, llama.cpp); defaults to the provider's own API.
     public var baseURL: URL?
     /// From `ANTHROPIC_API_KEY` or `OPENAI_API_KEY` (by provider), or `llm.api_key_file`.
     public var apiKey: Secret?
+    /// Model turns in one investigation.
+    public var maxSteps = 8
+    /// Input plus output tokens one investigation may spend.
+    public var tokenBudget = 60_000
+    /// Output tokens per model turn.
+    public var maxTokens = 2048
+    /// One model request, including retries' waiting.
+    public var timeout: Duration = .seconds(60)
 
     public init() {}
 
@@ -129,6 +137,13 @@ public struct LLMSettings: Sendable {
         baseURL = section.url("base_url", schemes: ["http", "https"])
         let variable = provider == .openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY"
         apiKey = section.secret("api_key", environment: variable)
+        maxSteps = section.int("max_steps", default: maxSteps, range: 1...50)
+        tokenBudget = section.int("token_budget", default: tokenBudget, range: 1000...2_000_000)
+        maxTokens = section.int("max_tokens", default: maxTokens, range: 64...64_000)
+        timeout = section.duration("timeout", default: timeout, range: .seconds(1) ... .seconds(600))
+        if provider != .none, model == nil {
+            section.report("model", "required when llm.provider is \(provider.rawValue): the model name to ask")
+        }
         section.finish()
     }
 }

@@ -46,6 +46,29 @@ public struct ToolRun: Sendable, Encodable {
     }
 }
 
+/// How the optional model-led investigation went.
+public struct LLMReport: Sendable, Encodable {
+    public var provider: String
+    public var steps: Int
+    public var inputTokens: Int
+    public var outputTokens: Int
+    /// Why it ended early, if it did (its failure never fails the diagnosis).
+    public var stoppedBecause: String?
+
+    enum CodingKeys: String, CodingKey {
+        case provider, steps, inputTokens = "input_tokens", outputTokens = "output_tokens", stoppedBecause = "stopped_because"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(provider, forKey: .provider)
+        try container.encode(steps, forKey: .steps)
+        try container.encode(inputTokens, forKey: .inputTokens)
+        try container.encode(outputTokens, forKey: .outputTokens)
+        try container.encode(stoppedBecause, forKey: .stoppedBecause)
+    }
+}
+
 /// The answer to "what is wrong with TARGET": findings, recommended actions, the tools behind them
 /// and the incident bundle holding every tool's output.
 public struct Diagnosis: Sendable, Encodable {
@@ -61,17 +84,28 @@ public struct Diagnosis: Sendable, Encodable {
     public var bundlePath: String?
     /// Why the diagnosis could not look at everything, e.g. an unknown target.
     public var problems: [String]
+    /// The model's analysis, in LLM mode.
+    public var analysis: String?
+    /// Write tools the model proposed (runbook recommendations live in the findings).
+    public var proposedActions: [RecommendedAction] = []
+    public var llm: LLMReport?
+
+    /// `runbook` (deterministic) or `llm` (runbooks, then a model-led investigation).
+    public var mode: String { llm == nil ? "runbook" : "llm" }
 
     public var isHealthy: Bool { findings.isEmpty && problems.isEmpty && tools.allSatisfy { $0.error == nil } }
 
     public var worstSeverity: Severity? { findings.map(\.severity).max() }
 
-    public var recommendedActions: [RecommendedAction] { findings.flatMap(\.recommendedActions) }
+    public var recommendedActions: [RecommendedAction] {
+        var seen: Set<ToolCall> = []
+        return (findings.flatMap(\.recommendedActions) + proposedActions).filter { seen.insert($0.call).inserted }
+    }
 
     enum CodingKeys: String, CodingKey {
         case incidentID = "incident_id", target, trigger, runbooks, summary, findings, tools
         case startedAt = "started_at", milliseconds, bundlePath = "bundle_path", problems
-        case recommendedActions = "recommended_actions", healthy
+        case recommendedActions = "recommended_actions", healthy, mode, analysis, llm
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -89,15 +123,24 @@ public struct Diagnosis: Sendable, Encodable {
         try container.encode(milliseconds, forKey: .milliseconds)
         try container.encodeIfPresent(bundlePath, forKey: .bundlePath)
         try container.encode(problems, forKey: .problems)
+        try container.encode(mode, forKey: .mode)
+        try container.encode(analysis, forKey: .analysis)
+        try container.encodeIfPresent(llm, forKey: .llm)
     }
 
     /// The diagnosis as Markdown: `diagnosis.md` in the bundle, and what `helpdesk diagnose` prints.
     public var markdown: String {
-        var lines = ["# \(summary)", "", "- target: \(target)", "- trigger: \(trigger)",
+        var lines = ["# \(summary)", "", "- target: \(target)", "- trigger: \(trigger)", "- mode: \(mode)",
                      "- runbooks: \(runbooks.isEmpty ? "none" : runbooks.joined(separator: ", "))",
                      "- incident: \(incidentID)", "- took: \(milliseconds) ms", ""]
         if !problems.isEmpty {
             lines += ["## Problems", ""] + problems.map { "- \($0)" } + [""]
+        }
+        if let analysis {
+            lines += ["## Analysis (\(llm?.provider ?? "model"))", "", analysis, ""]
+        }
+        if let stopped = llm?.stoppedBecause {
+            lines += ["_The model-led investigation ended early: \(stopped)._", ""]
         }
         if findings.isEmpty {
             lines += ["## Findings", "", "None.", ""]

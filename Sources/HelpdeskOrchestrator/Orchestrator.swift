@@ -3,6 +3,7 @@ import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskIncidents
+import HelpdeskLLM
 import HelpdeskStore
 import Logging
 
@@ -51,15 +52,22 @@ public struct Orchestrator: Sendable {
     let options: Options
     let store: (any Store)?
     let logger: Logger
+    /// When set, a model investigates after the runbooks (LLM mode).
+    let investigator: Investigator?
 
-    public init(runbooks: [Runbook], agents: [any Agent], inventory: Infrastructure, options: Options, store: (any Store)?, logger: Logger) {
+    public init(runbooks: [Runbook], agents: [any Agent], inventory: Infrastructure, options: Options, store: (any Store)?,
+                investigator: Investigator? = nil, logger: Logger) {
         self.runbooks = runbooks
         self.agents = agents
         self.inventory = inventory
         self.options = options
         self.store = store
+        self.investigator = investigator
         self.logger = logger
     }
+
+    /// `llm (anthropic)` or `runbook`, for start-up logs and `help`.
+    public var modeDescription: String { investigator.map { "llm (\($0.providerName))" } ?? "runbook" }
 
     /// Every inventory target by name and type.
     var targets: [String: Runbook.TargetType] {
@@ -121,9 +129,41 @@ public struct Orchestrator: Sendable {
             },
             startedAt: started, milliseconds: 0, bundlePath: nil, problems: problems)
         diagnosis.summary = Self.summarize(diagnosis)
+        if let investigator, targets[request.target] != nil {
+            let investigation = await investigator.investigate(
+                target: request.target, briefing: Self.briefing(diagnosis, results: results),
+                agents: agents.filter { $0.applies(to: request.target) },
+                tools: agents.filter { $0.applies(to: request.target) }.flatMap(\.tools))
+            results += investigation.toolResults
+            diagnosis.tools += investigation.toolResults.map { result in
+                ToolRun(tool: result.call.tool, arguments: result.call.arguments, action: result.action,
+                        milliseconds: Int(result.duration.nanoseconds / 1_000_000), error: result.error)
+            }
+            diagnosis.proposedActions = investigation.proposedActions.map { RecommendedAction(call: $0, reason: "proposed by the model") }
+            diagnosis.analysis = investigation.analysis
+            diagnosis.llm = LLMReport(provider: investigator.providerName, steps: investigation.steps, inputTokens: investigation.usage.inputTokens,
+                                      outputTokens: investigation.usage.outputTokens, stoppedBecause: investigation.stoppedBecause)
+            if let firstLine = investigation.analysis?.split(separator: "\n").first, !firstLine.isEmpty {
+                diagnosis.summary = "\(request.target): \(firstLine)"
+            }
+        }
         diagnosis.milliseconds = Int((ContinuousClock.now - clock).nanoseconds / 1_000_000)
         await writeBundle(&diagnosis, results: results)
         return diagnosis
+    }
+
+    /// What the model is told before it investigates: the trigger, the runbook findings and the
+    /// tool outputs so far (each cut short), so it starts from the evidence rather than from zero.
+    static func briefing(_ diagnosis: Diagnosis, results: [ToolResult]) -> String {
+        var lines = ["Target: \(diagnosis.target)", "Trigger: \(diagnosis.trigger)", "Runbooks run: \(diagnosis.runbooks.joined(separator: ", "))", ""]
+        lines.append(diagnosis.findings.isEmpty ? "The runbooks found nothing." : "The runbooks found:")
+        lines += diagnosis.findings.map { "- [\($0.severity.rawValue)] \($0.summary)" }
+        lines += ["", "Tool outputs so far:"]
+        for result in results {
+            let body = result.error.map { "failed: \($0)" } ?? String((result.output ?? .null).jsonText.prefix(4000))
+            lines.append("- \(result.call.tool) \(JSONValue.object(result.call.arguments).jsonText): \(body)")
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// The runbooks' tool calls, each once, leaving out agents with nothing to see on the target.

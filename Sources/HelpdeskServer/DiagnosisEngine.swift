@@ -3,6 +3,7 @@ import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskDatabaseAgent
 import HelpdeskKubernetesAgent
+import HelpdeskLLM
 import HelpdeskOrchestrator
 import HelpdeskStore
 import Logging
@@ -32,7 +33,32 @@ public struct DiagnosisEngine: Sendable {
         orchestrator = Orchestrator(
             runbooks: runbooks, agents: agents, inventory: configuration.infrastructure,
             options: .init(toolTimeout: settings.toolTimeout, bundleDirectory: settings.bundlesDirectory, bundleRetention: settings.bundleRetention),
-            store: store, logger: logger)
+            store: store, investigator: Self.investigator(configuration.llm, toolTimeout: settings.toolTimeout, logger: logger), logger: logger)
+    }
+
+    /// The model-led investigator the configuration asks for, or `nil` (runbook mode) when there is
+    /// none or its key is missing: a missing key is a warning, never a failure to start.
+    static func investigator(_ settings: LLMSettings, toolTimeout: Duration, logger: Logger) -> Investigator? {
+        let limits = Investigator.Limits(maxSteps: settings.maxSteps, tokenBudget: settings.tokenBudget, toolTimeout: toolTimeout)
+        switch settings.provider {
+        case .none:
+            logger.info("diagnoses run in runbook mode (no llm.provider configured)")
+            return nil
+        case .anthropic:
+            guard let key = settings.apiKey, let model = settings.model else {
+                logger.warning("llm.provider is anthropic but ANTHROPIC_API_KEY (or llm.api_key_file) is not set; diagnoses run in runbook mode")
+                return nil
+            }
+            return Investigator(client: AnthropicClient(baseURL: settings.baseURL, apiKey: key, model: model, maxTokens: settings.maxTokens,
+                                                        timeout: settings.timeout), limits: limits)
+        case .openai:
+            guard let model = settings.model, settings.apiKey != nil || settings.baseURL != nil else {
+                logger.warning("llm.provider is openai but OPENAI_API_KEY (or llm.api_key_file) is not set; diagnoses run in runbook mode")
+                return nil
+            }
+            return Investigator(client: OpenAIClient(baseURL: settings.baseURL, apiKey: settings.apiKey, model: model, maxTokens: settings.maxTokens,
+                                                     timeout: settings.timeout), limits: limits)
+        }
     }
 
     /// An engine over given agents, for tests and embedding.

@@ -1,0 +1,72 @@
+import AsyncHTTPClient
+import Foundation
+import HelpdeskCore
+import NIOCore
+import NIOHTTP1
+
+/// POSTs JSON and returns the reply; the seam tests replace (or point at a loopback fake).
+public protocol HTTPTransport: Sendable {
+    func postJSON(_ url: URL, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data)
+}
+
+/// AsyncHTTPClient: no FoundationNetworking, so the binary can link statically.
+public struct AsyncHTTPTransport: HTTPTransport {
+    static let maxResponseBytes = 8 * 1024 * 1024
+
+    public init() {}
+
+    public func postJSON(_ url: URL, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data) {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+            let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+            var fields: [String: String] = [:]
+            for header in response.headers { fields[header.name.lowercased()] = header.value }
+            return (Int(response.status.code), fields, Data(bytes.readableBytesView))
+        } catch let error as LLMError {
+            throw error
+        } catch {
+            throw LLMError("cannot reach \(url.host ?? url.absoluteString): \(error)", retryable: true)
+        }
+    }
+}
+
+/// Sends one request with retries for rate limits, overload and server errors (honouring
+/// `Retry-After`), and turns the reply into JSON or an ``LLMError`` naming what went wrong.
+struct JSONPoster: Sendable {
+    let transport: any HTTPTransport
+    let timeout: Duration
+    let attempts: Int
+    let backoff: Duration
+
+    func post(_ url: URL, headers: [(String, String)], body: JSONValue, errorMessage: (JSONValue) -> String?) async throws -> JSONValue {
+        let data = Data(body.jsonText.utf8)
+        var lastError = LLMError("no attempt made")
+        for attempt in 1...attempts {
+            do {
+                let reply = try await transport.postJSON(url, headers: headers, body: data, timeout: timeout)
+                let parsed = try? JSONDecoder().decode(JSONValue.self, from: reply.body)
+                guard (200..<300).contains(reply.status) else {
+                    let detail = parsed.flatMap(errorMessage) ?? String(decoding: reply.body.prefix(300), as: UTF8.self)
+                    let retryable = reply.status == 429 || reply.status == 529 || reply.status >= 500
+                    let retryAfter = reply.headers["retry-after"].flatMap(Double.init).map { Duration.milliseconds(Int64($0 * 1000)) }
+                    throw LLMError("HTTP \(reply.status): \(detail)", retryable: retryable, retryAfter: retryAfter)
+                }
+                guard let parsed else {
+                    throw LLMError("the reply is not JSON: \(String(decoding: reply.body.prefix(200), as: UTF8.self))")
+                }
+                return parsed
+            } catch let error as LLMError {
+                lastError = error
+                guard error.retryable, attempt < attempts else { throw error }
+                let wait = min(error.retryAfter ?? backoff * (1 << (attempt - 1)), .seconds(30))
+                try await Task.sleep(for: wait)
+            }
+        }
+        throw lastError
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskCore
+
+/// What a model-led investigation produced.
+public struct LLMInvestigation: Sendable {
+    /// The model's final answer; its first line is a one-sentence summary.
+    public var analysis: String?
+    /// Write tools the model asked for: recorded, never run.
+    public var proposedActions: [ToolCall]
+    /// Read tools the model ran, for the bundle.
+    public var toolResults: [ToolResult]
+    public var steps: Int
+    public var usage: LLMUsage
+    /// Why it stopped early (step cap, token budget, a failed call), if it did.
+    public var stoppedBecause: String?
+}
+
+/// Lets a model investigate one target with the agents' tools: read tools run at once (each under
+/// the tool timeout); write and destructive tools are only recorded as proposals. Bounded by a
+/// step cap and a token budget; any failure ends it with what it has so far.
+public struct Investigator: Sendable {
+    public struct Limits: Sendable {
+        public var maxSteps: Int
+        public var tokenBudget: Int
+        public var toolTimeout: Duration
+        /// Characters of one tool result shown to the model.
+        public var maxResultCharacters: Int
+
+        public init(maxSteps: Int = 8, tokenBudget: Int = 60_000, toolTimeout: Duration = .seconds(10), maxResultCharacters: Int = 8000) {
+            self.maxSteps = maxSteps
+            self.tokenBudget = tokenBudget
+            self.toolTimeout = toolTimeout
+            self.maxResultCharacters = maxResultCharacters
+        }
+    }
+
+    let client: any LLMClient
+    let limits: Limits
+
+    public init(client: any LLMClient, limits: Limits) {
+        self.client = client
+        self.limits = limits
+    }
+
+    public var providerName: String { client.providerName }
+
+    /// `tools` are what the model may call (the caller filters them, e.g. by policy); `briefing`
+    /// tells it what is known already (trigger, runbook findings, tool outputs).
+    public func investigate(target: String, briefing: String, agents: [any Agent], tools: [ToolDescriptor]) async -> LLMInvestigation {
+        let system = """
+            You are helpdesk, an on-call assistant for SRE and database teams, diagnosing "\(target)". \
+            Use the tools to gather evidence before concluding. Read tools run immediately. Write and destructive \
+            tools are never run by you: calling one only records it as a recommended action for a human to approve. \
+            Finish with plain text: a one-sentence summary on the first line, then the evidence and the recommended actions.
+            """
+        var messages = [LLMMessage(role: .user, content: [.text(briefing)])]
+        var result = LLMInvestigation(analysis: nil, proposedActions: [], toolResults: [], steps: 0, usage: LLMUsage(), stoppedBecause: nil)
+        let specs = tools.map(LLMToolSpec.init)
+        while result.steps < limits.maxSteps {
+            result.steps += 1
+            let turn: LLMTurn
+            do {
+                turn = try await client.complete(system: system, messages: messages, tools: specs)
+            } catch {
+                result.stoppedBecause = "the \(client.providerName) model could not be asked: \(error)"
+                return result
+            }
+            result.usage.inputTokens += turn.usage.inputTokens
+            result.usage.outputTokens += turn.usage.outputTokens
+            messages.append(LLMMessage(role: .assistant, content: (turn.text.isEmpty ? [] : [.text(turn.text)]) + turn.toolCalls.map(LLMContent.toolCall)))
+            if turn.toolCalls.isEmpty {
+                result.analysis = turn.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                return result
+            }
+            if result.usage.total >= limits.tokenBudget {
+                result.stoppedBecause = "token budget of \(limits.tokenBudget) reached after \(result.steps) step(s)"
+                result.analysis = turn.text.isEmpty ? nil : turn.text
+                return result
+            }
+            var replies: [LLMContent] = []
+            for call in turn.toolCalls {
+                replies.append(await answer(call, target: target, agents: agents, tools: tools, into: &result))
+            }
+            messages.append(LLMMessage(role: .user, content: replies))
+        }
+        result.stoppedBecause = "step cap of \(limits.maxSteps) reached"
+        return result
+    }
+
+    private func answer(_ call: LLMToolCall, target: String, agents: [any Agent], tools: [ToolDescriptor], into result: inout LLMInvestigation) async -> LLMContent {
+        guard let descriptor = tools.first(where: { $0.name == call.name }),
+              let agent = agents.first(where: { $0.tools.contains { $0.name == call.name } }) else {
+            return .toolResult(callID: call.id, content: "there is no tool \(call.name) available to you", isError: true)
+        }
+        let toolCall = ToolCall(tool: call.name, target: target, arguments: call.input)
+        if let problem = descriptor.validate(call.input) {
+            return .toolResult(callID: call.id, content: problem, isError: true)
+        }
+        guard descriptor.action == .read else {
+            if !result.proposedActions.contains(toolCall) { result.proposedActions.append(toolCall) }
+            return .toolResult(callID: call.id, content: "recorded as a recommended action; it runs only if a human approves it", isError: false)
+        }
+        let started = ContinuousClock.now
+        do {
+            let output = try await withTimeout(limits.toolTimeout) { try await agent.run(toolCall) }
+            result.toolResults.append(ToolResult(call: toolCall, action: .read, output: output, error: nil, duration: ContinuousClock.now - started))
+            return .toolResult(callID: call.id, content: String(output.jsonText.prefix(limits.maxResultCharacters)), isError: false)
+        } catch {
+            result.toolResults.append(ToolResult(call: toolCall, action: .read, output: nil, error: "\(error)", duration: ContinuousClock.now - started))
+            return .toolResult(callID: call.id, content: "the tool failed: \(error)", isError: true)
+        }
+    }
+}
