@@ -32,6 +32,14 @@ public struct Infrastructure: Sendable {
         public var context: String?
         public var kubeconfig: String?
         public var tags: [String]
+
+        public init(id: String, name: String? = nil, context: String? = nil, kubeconfig: String? = nil, tags: [String] = []) {
+            self.id = id
+            self.name = name
+            self.context = context
+            self.kubeconfig = kubeconfig
+            self.tags = tags
+        }
     }
 
     public struct VirtualMachine: Sendable {

@@ -12,6 +12,12 @@ public struct CommandOutput: Sendable {
     public var status: Int32
     public var stdout: Data
     public var stderr: String
+
+    public init(status: Int32, stdout: Data, stderr: String) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+    }
 }
 
 /// Runs commands as child processes. Output goes to temporary files rather than pipes, so a

@@ -1,0 +1,87 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskKubernetesAgent
+import Synchronization
+import Testing
+
+/// Records the kubectl command lines instead of running them.
+final class RecordingRunner: CommandRunner {
+    private let calls = Mutex<[[String]]>([])
+    let stdout: String
+
+    init(stdout: String = #"{"items": []}"#) {
+        self.stdout = stdout
+    }
+
+    var commands: [[String]] { calls.withLock { $0 } }
+
+    func run(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Duration) async throws -> CommandOutput {
+        calls.withLock { $0.append(arguments) }
+        return CommandOutput(status: 0, stdout: Data(stdout.utf8), stderr: "")
+    }
+}
+
+@Suite struct KubernetesAgentTests {
+    var inventory: Infrastructure {
+        var inventory = Infrastructure()
+        inventory.k8sClusters = [.init(id: "prod", name: nil, context: "prod-ctx", kubeconfig: "/etc/kube/config", tags: [])]
+        inventory.dbServers = [.init(id: "orders-db", connectionString: "host=x", k8sCluster: "prod", k8sNamespace: "orders"),
+                               .init(id: "vm-db", connectionString: "host=y")]
+        return inventory
+    }
+
+    @Test func commandLinesCarryClusterContextAndNamespaceAsSeparateArguments() async throws {
+        let runner = RecordingRunner()
+        let agent = KubernetesAgent(inventory: inventory, environment: [:], timeout: .seconds(5), runner: runner)
+        _ = try await agent.run(ToolCall(tool: "pods", target: "prod", arguments: ["namespace": .string("payments"), "selector": .string("app=api")]))
+        _ = try await agent.run(ToolCall(tool: "deployments", target: "orders-db"))
+        _ = try await agent.run(ToolCall(tool: "rollout_restart", target: "prod", arguments: ["namespace": .string("payments"), "name": .string("api")]))
+        #expect(runner.commands == [
+            ["--request-timeout=5s", "--kubeconfig", "/etc/kube/config", "--context", "prod-ctx", "--namespace", "payments",
+             "get", "pods", "-o", "json", "--selector", "app=api"],
+            ["--request-timeout=5s", "--kubeconfig", "/etc/kube/config", "--context", "prod-ctx", "--namespace", "orders",
+             "get", "deployments", "-o", "json"],
+            ["--request-timeout=5s", "--kubeconfig", "/etc/kube/config", "--context", "prod-ctx", "--namespace", "payments",
+             "rollout", "restart", "deployment/api"],
+        ])
+    }
+
+    @Test(arguments: ["--all-namespaces", "Orders", "a/b", "x;rm", "-n", ""])
+    func namesThatCouldBeFlagsOrPathsAreRefused(namespace: String) async {
+        let runner = RecordingRunner()
+        let agent = KubernetesAgent(inventory: inventory, environment: [:], timeout: .seconds(5), runner: runner)
+        await #expect(throws: ToolError.self) {
+            try await agent.run(ToolCall(tool: "events", target: "prod", arguments: ["namespace": .string(namespace)]))
+        }
+        #expect(runner.commands.isEmpty)
+    }
+
+    @Test func targetsWithoutAKubernetesSideAreExplained() async {
+        let agent = KubernetesAgent(inventory: inventory, environment: [:], timeout: .seconds(5), runner: RecordingRunner())
+        #expect(agent.applies(to: "orders-db"))
+        #expect(!agent.applies(to: "vm-db"))
+        await #expect {
+            try await agent.run(ToolCall(tool: "pods", target: "vm-db"))
+        } throws: { error in
+            "\(error)" == "vm-db names no k8s_cluster in the inventory, so it has no Kubernetes side to look at"
+        }
+    }
+
+    @Test func podSummariesKeepWhatRulesRead() async throws {
+        let runner = RecordingRunner(stdout: """
+            {"items": [{"metadata": {"name": "api-1"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running", "containerStatuses": [
+              {"ready": false, "restartCount": 7, "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "lastState": {"terminated": {"reason": "OOMKilled"}}},
+              {"ready": true, "restartCount": 1, "state": {"running": {}}}]}}]}
+            """)
+        let agent = KubernetesAgent(inventory: inventory, environment: [:], timeout: .seconds(5), runner: runner)
+        let output = try await agent.run(ToolCall(tool: "pods", target: "orders-db"))
+        let pod = try #require(output["pods"]?.arrayValue?.first)
+        #expect(pod["ready"] == .string("1/2"))
+        #expect(pod["restarts"] == .number(8))
+        #expect(pod["waiting_reason"] == .string("CrashLoopBackOff"))
+        #expect(pod["last_termination_reason"] == .string("OOMKilled"))
+        #expect(pod["all_ready"] == .bool(false))
+    }
+}
