@@ -125,35 +125,6 @@ public enum RunbookLoader {
     }
 
     public static func describe(_ error: DecodingError) -> String {
-        func path(_ keys: [any CodingKey]) -> String {
-            keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error {
-        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])): required key is missing"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            let location = path(context.codingPath)
-            // Yams puts the line and the problem in the underlying error.
-            let detail = context.underlyingError.map { "\($0)".split(separator: "\n").first.map(String.init) ?? "\($0)" } ?? context.debugDescription
-            return location.isEmpty ? detail : "\(location): \(detail)"
-        @unknown default: return "\(error)"
-        }
-    }
-}
-
-private struct AnyKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
-/// Throws for any key of the mapping at `decoder` that `Keys` does not list.
-func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ decoder: any Decoder, _: Keys.Type) throws {
-    let known = Set(Keys.allCases.map(\.stringValue))
-    let container = try decoder.container(keyedBy: AnyKey.self)
-    for key in container.allKeys where !known.contains(key.stringValue) {
-        throw DecodingError.dataCorruptedError(
-            forKey: key, in: container,
-            debugDescription: "unknown key \"\(key.stringValue)\"; expected one of: \(known.sorted().joined(separator: ", "))")
+        describeDecodingError(error)
     }
 }

@@ -1,0 +1,177 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskCore
+
+/// A policy file: `version: "1"` and its policies, in the aiHelpDesk schema.
+public struct PolicyFile: Sendable, Decodable {
+    public var version: String
+    public var policies: [Policy]
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case version, policies }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decode(String.self, forKey: .version)
+        guard version == "1" else {
+            throw DecodingError.dataCorruptedError(forKey: .version, in: container, debugDescription: "only version \"1\" is understood, got \"\(version)\"")
+        }
+        policies = try container.decodeIfPresent([Policy].self, forKey: .policies) ?? []
+    }
+}
+
+public enum ResourceType: String, Sendable, Codable, CaseIterable {
+    case database, kubernetes, host
+}
+
+public enum Effect: String, Sendable, Codable {
+    case allow, deny
+    case requireApproval = "require_approval"
+}
+
+public struct Policy: Sendable, Decodable {
+    public var name: String
+    public var description: String
+    public var enabled: Bool
+    public var priority: Int
+    public var principals: [PrincipalMatcher]
+    public var resources: [ResourceMatch]
+    public var rules: [PolicyRule]
+    /// Where it was read from, for explanations.
+    public var file = ""
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, description, enabled, priority, principals, resources, rules }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        description = try container.decodeIfPresent(String.self, forKey: .description) ?? ""
+        enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
+        priority = try container.decodeIfPresent(Int.self, forKey: .priority) ?? 0
+        principals = try container.decodeIfPresent([PrincipalMatcher].self, forKey: .principals) ?? []
+        resources = try container.decodeIfPresent([ResourceMatch].self, forKey: .resources) ?? []
+        rules = try container.decodeIfPresent([PolicyRule].self, forKey: .rules) ?? []
+    }
+}
+
+/// Which resources a policy covers: a type, and optionally names, patterns, tags, a namespace or tools.
+public struct ResourceMatch: Sendable, Decodable {
+    public var type: ResourceType
+    public var name: String?
+    public var namePattern: String?
+    public var tags: [String]
+    public var sensitivity: [String]
+    public var namespace: String?
+    public var tool: String?
+    public var toolPattern: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case type, match }
+    enum MatchKeys: String, CodingKey, CaseIterable {
+        case name, namePattern = "name_pattern", tags, sensitivity, namespace, tool, toolPattern = "tool_pattern"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = try container.decode(ResourceType.self, forKey: .type)
+        if container.contains(.match) {
+            try rejectUnknownKeys(try container.superDecoder(forKey: .match), MatchKeys.self)
+            let match = try container.nestedContainer(keyedBy: MatchKeys.self, forKey: .match)
+            name = try match.decodeIfPresent(String.self, forKey: .name)
+            namePattern = try match.decodeIfPresent(String.self, forKey: .namePattern)
+            tags = try match.decodeIfPresent([String].self, forKey: .tags) ?? []
+            sensitivity = try match.decodeIfPresent([String].self, forKey: .sensitivity) ?? []
+            namespace = try match.decodeIfPresent(String.self, forKey: .namespace)
+            tool = try match.decodeIfPresent(String.self, forKey: .tool)
+            toolPattern = try match.decodeIfPresent(String.self, forKey: .toolPattern)
+        } else {
+            tags = []
+            sensitivity = []
+        }
+    }
+
+    func matches(_ resource: Resource, tool toolName: String) -> Bool {
+        guard resource.type == type else { return false }
+        if let name, name != resource.name { return false }
+        if let namePattern, !glob(namePattern, resource.name) { return false }
+        if !tags.allSatisfy(resource.tags.contains) { return false }
+        if !sensitivity.allSatisfy(resource.sensitivity.contains) { return false }
+        if let namespace, namespace != resource.namespace { return false }
+        if let tool, tool != toolName { return false }
+        if let toolPattern, !glob(toolPattern, toolName) { return false }
+        return true
+    }
+}
+
+/// `*` and `?` shell-style patterns, as fnmatch reads them.
+func glob(_ pattern: String, _ value: String) -> Bool {
+    fnmatch(pattern, value, 0) == 0
+}
+
+public struct PolicyRule: Sendable, Decodable {
+    public var actions: [ActionClass]
+    public var effect: Effect
+    public var message: String?
+    public var conditions: Conditions
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case action, effect, message, conditions }
+
+    public init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let one = try? container.decode(ActionClass.self, forKey: .action) {
+            actions = [one]
+        } else {
+            actions = try container.decode([ActionClass].self, forKey: .action)
+        }
+        effect = try container.decode(Effect.self, forKey: .effect)
+        message = try container.decodeIfPresent(String.self, forKey: .message)
+        conditions = try container.decodeIfPresent(Conditions.self, forKey: .conditions) ?? Conditions()
+    }
+
+    public struct Conditions: Sendable, Decodable {
+        public var schedule: Schedule?
+        public var maxRowsAffected: Int?
+        public var maxPodsAffected: Int?
+        /// aiHelpDesk's way to ask for approval on an `allow` rule.
+        public var requireApproval: Bool?
+        public var approvalQuorum: Int?
+        public var approvers: [PrincipalMatcher]
+        public var approvalTTL: Duration?
+        public var allowedPurposes: [String]?
+        public var blockedPurposes: [String]?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case schedule, maxRowsAffected = "max_rows_affected", maxPodsAffected = "max_pods_affected", requireApproval = "require_approval"
+            case approvalQuorum = "approval_quorum", approvers, approvalTTL = "approval_ttl"
+            case allowedPurposes = "allowed_purposes", blockedPurposes = "blocked_purposes"
+        }
+
+        init() {
+            approvers = []
+        }
+
+        public init(from decoder: any Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            schedule = try container.decodeIfPresent(Schedule.self, forKey: .schedule)
+            maxRowsAffected = try container.decodeIfPresent(Int.self, forKey: .maxRowsAffected)
+            maxPodsAffected = try container.decodeIfPresent(Int.self, forKey: .maxPodsAffected)
+            requireApproval = try container.decodeIfPresent(Bool.self, forKey: .requireApproval)
+            approvalQuorum = try container.decodeIfPresent(Int.self, forKey: .approvalQuorum)
+            if let quorum = approvalQuorum, quorum < 1 {
+                throw DecodingError.dataCorruptedError(forKey: .approvalQuorum, in: container, debugDescription: "approval_quorum must be at least 1")
+            }
+            approvers = try container.decodeIfPresent([PrincipalMatcher].self, forKey: .approvers) ?? []
+            if let text = try container.decodeIfPresent(String.self, forKey: .approvalTTL) {
+                guard let ttl = Duration(parsing: text), ttl > .zero else {
+                    throw DecodingError.dataCorruptedError(forKey: .approvalTTL, in: container, debugDescription: "expected a duration like 30m, got \"\(text)\"")
+                }
+                approvalTTL = ttl
+            }
+            allowedPurposes = try container.decodeIfPresent([String].self, forKey: .allowedPurposes)
+            blockedPurposes = try container.decodeIfPresent([String].self, forKey: .blockedPurposes)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskCore
+
+/// What an action would touch, as policy sees it.
+public struct Resource: Sendable, Equatable, Codable {
+    public var type: ResourceType
+    public var name: String
+    public var tags: [String]
+    public var sensitivity: [String]
+    public var namespace: String?
+
+    public init(type: ResourceType, name: String, tags: [String] = [], sensitivity: [String] = [], namespace: String? = nil) {
+        self.type = type
+        self.name = name
+        self.tags = tags
+        self.sensitivity = sensitivity
+        self.namespace = namespace
+    }
+}
+
+/// One action to decide on.
+public struct ActionRequest: Sendable, Codable {
+    public var principal: Principal
+    public var resource: Resource
+    public var tool: String
+    public var action: ActionClass
+    public var rowsAffected: Int?
+    public var podsAffected: Int?
+    public var purpose: String?
+    public var at: Date
+
+    public init(principal: Principal, resource: Resource, tool: String, action: ActionClass, rowsAffected: Int? = nil,
+                podsAffected: Int? = nil, purpose: String? = nil, at: Date = Date()) {
+        self.principal = principal
+        self.resource = resource
+        self.tool = tool
+        self.action = action
+        self.rowsAffected = rowsAffected
+        self.podsAffected = podsAffected
+        self.purpose = purpose
+        self.at = at
+    }
+}
+
+/// The gate's answer: the effect, which policy and rule decided, and why, in words.
+public struct Decision: Sendable, Equatable, Codable {
+    public var effect: Effect
+    /// `nil` when no policy matched (default deny).
+    public var policy: String?
+    /// Index of the deciding rule within its policy.
+    public var rule: Int?
+    public var message: String?
+    public var reason: String
+    public var quorum: Int
+    public var approvers: [String]
+    public var approvalTTLSeconds: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case effect, policy, rule, message, reason, quorum, approvers, approvalTTLSeconds = "approval_ttl_seconds"
+    }
+}
+
+/// Evaluates requests against a set of policies: by priority (highest first, file order among
+/// equals); within the first policy whose principals and resources match, the first rule for the
+/// action whose schedule is active decides; nothing matching denies.
+public struct PolicyEngine: Sendable {
+    public let policies: [Policy]
+
+    public init(policies: [Policy]) {
+        self.policies = policies.enumerated()
+            .sorted { ($0.element.priority, -$0.offset) > ($1.element.priority, -$1.offset) }
+            .map(\.element)
+    }
+
+    public func decide(_ request: ActionRequest) -> Decision {
+        for policy in policies where policy.enabled {
+            guard policy.principals.isEmpty || policy.principals.contains(where: { $0.matches(request.principal) }) else { continue }
+            guard policy.resources.isEmpty || policy.resources.contains(where: { $0.matches(request.resource, tool: request.tool) }) else { continue }
+            for (index, rule) in policy.rules.enumerated() where rule.actions.contains(request.action) {
+                if let schedule = rule.conditions.schedule, !schedule.contains(request.at) { continue }
+                return decision(policy, index, rule, request)
+            }
+        }
+        return Decision(effect: .deny, policy: nil, rule: nil, message: nil,
+                        reason: "no policy allows \(request.action.rawValue) on \(request.resource.type.rawValue) \(request.resource.name) for \(request.principal); nothing matched, so it is denied by default",
+                        quorum: 0, approvers: [], approvalTTLSeconds: nil)
+    }
+
+    private func decision(_ policy: Policy, _ index: Int, _ rule: PolicyRule, _ request: ActionRequest) -> Decision {
+        let conditions = rule.conditions
+        let at = "policy \(policy.name), rule \(index + 1) (\(rule.actions.map(\.rawValue).joined(separator: "/")) → \(rule.effect.rawValue))"
+        func deny(_ why: String) -> Decision {
+            Decision(effect: .deny, policy: policy.name, rule: index, message: rule.message, reason: "\(why), by \(at)",
+                     quorum: 0, approvers: [], approvalTTLSeconds: nil)
+        }
+        if rule.effect != .deny {
+            if let allowed = conditions.allowedPurposes, !allowed.contains(request.purpose ?? "") {
+                return deny("the purpose \(request.purpose.map { "\"\($0)\"" } ?? "(none given)") is not one of \(allowed.joined(separator: ", "))")
+            }
+            if let blocked = conditions.blockedPurposes, let purpose = request.purpose, blocked.contains(purpose) {
+                return deny("the purpose \"\(purpose)\" is blocked")
+            }
+            if let limit = conditions.maxRowsAffected, let rows = request.rowsAffected, rows > limit {
+                return deny("it would affect \(rows) rows, over the limit of \(limit)")
+            }
+            if let limit = conditions.maxPodsAffected, let pods = request.podsAffected, pods > limit {
+                return deny("it would affect \(pods) pods, over the limit of \(limit)")
+            }
+        }
+        let needsApproval = rule.effect == .requireApproval || (rule.effect == .allow && conditions.requireApproval == true)
+        let effect: Effect = rule.effect == .deny ? .deny : needsApproval ? .requireApproval : .allow
+        let scheduleNote = conditions.schedule == nil ? "" : " while its schedule is active"
+        let reason: String
+        switch effect {
+        case .allow: reason = "allowed by \(at)\(scheduleNote)"
+        case .deny: reason = "denied by \(at)\(scheduleNote)"
+        case .requireApproval:
+            let who = conditions.approvers.isEmpty ? "anyone but the requester" : conditions.approvers.map(\.description).joined(separator: ", ")
+            reason = "needs \(conditions.approvalQuorum ?? 1) approval(s) from \(who), by \(at)\(scheduleNote)"
+        }
+        return Decision(effect: effect, policy: policy.name, rule: index, message: rule.message, reason: reason,
+                        quorum: effect == .requireApproval ? (conditions.approvalQuorum ?? 1) : 0,
+                        approvers: conditions.approvers.map(\.encoded), approvalTTLSeconds: conditions.approvalTTL?.seconds)
+    }
+}
+
+extension PrincipalMatcher {
+    /// The string form `approvers` lists use: `alice`, `role:dba`, `service:srebot`, `*`.
+    public var encoded: String {
+        switch self {
+        case .any: "*"
+        case .user(let id): id
+        case .role(let role): "role:\(role)"
+        case .service(let id): "service:\(id)"
+        }
+    }
+}

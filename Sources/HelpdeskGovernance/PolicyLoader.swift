@@ -1,0 +1,108 @@
+import Foundation
+import HelpdeskCore
+import Yams
+
+/// Reads policy files, reporting problems as `file:line: path: what is wrong`.
+public enum PolicyLoader {
+    public struct LoadError: Error, Sendable, CustomStringConvertible {
+        public var file: String
+        public var line: Int?
+        public var message: String
+
+        public var description: String { line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)" }
+    }
+
+    /// Loads a file, or every `*.yaml`/`*.yml` in a folder (in name order), into one list of
+    /// policies; every problem of every file is reported.
+    public static func load(_ path: String) throws(PolicyLoadErrors) -> [Policy] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw PolicyLoadErrors(errors: [LoadError(file: path, line: nil, message: "no such file or folder")])
+        }
+        let files: [String]
+        if isDirectory.boolValue {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            files = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { (path as NSString).appendingPathComponent($0) }
+        } else {
+            files = [path]
+        }
+        var policies: [Policy] = []
+        var errors: [LoadError] = []
+        for file in files {
+            do {
+                policies += try loadFile(file)
+            } catch {
+                errors.append(error)
+            }
+        }
+        var seen: [String: String] = [:]
+        for policy in policies {
+            if let other = seen[policy.name] {
+                errors.append(LoadError(file: policy.file, line: nil, message: "policy name \"\(policy.name)\" is also used in \(other)"))
+            }
+            seen[policy.name] = policy.file
+        }
+        if !errors.isEmpty { throw PolicyLoadErrors(errors: errors) }
+        return policies
+    }
+
+    public static func loadFile(_ file: String) throws(LoadError) -> [Policy] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw LoadError(file: file, line: nil, message: "cannot read: \(describeFileError(error))")
+        }
+        do {
+            var parsed = try YAMLDecoder().decode(PolicyFile.self, from: text)
+            for index in parsed.policies.indices { parsed.policies[index].file = file }
+            return parsed.policies
+        } catch let error as DecodingError {
+            throw LoadError(file: file, line: line(of: error, in: text), message: describeDecodingError(error))
+        } catch {
+            throw LoadError(file: file, line: nil, message: "\(error)")
+        }
+    }
+
+    /// The line a decoding error points at, found by walking the YAML along its coding path.
+    static func line(of error: DecodingError, in text: String) -> Int? {
+        let path: [any CodingKey]
+        switch error {
+        case .keyNotFound(_, let context), .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            if let yaml = context.underlyingError as? YamlError, let line = yamlErrorLine(yaml) { return line }
+            path = context.codingPath
+        @unknown default:
+            return nil
+        }
+        guard var node = try? Yams.compose(yaml: text) else { return nil }
+        var line = node.mark?.line
+        for key in path {
+            switch node {
+            case .mapping(let mapping):
+                guard let pair = mapping.first(where: { $0.key.string == key.stringValue }) else { return line }
+                line = pair.key.mark?.line ?? line
+                node = pair.value
+            case .sequence(let sequence):
+                guard let index = key.intValue, index < sequence.count else { return line }
+                node = sequence[index]
+                line = node.mark?.line ?? line
+            default:
+                return line
+            }
+        }
+        return line
+    }
+
+    private static func yamlErrorLine(_ error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
+}
+
+/// Every problem found while loading policies.
+public struct PolicyLoadErrors: Error, Sendable, CustomStringConvertible {
+    public var errors: [PolicyLoader.LoadError]
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
