@@ -51,6 +51,7 @@ let package = Package(
             dependencies: [
                 "HelpdeskCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -100,7 +101,10 @@ let package = Package(
         .target(
             name: "HelpdeskGovernance",
             dependencies: [
-                "HelpdeskCore", "HelpdeskConfig", "HelpdeskAgents", "HelpdeskStore",
+                "HelpdeskCore", "HelpdeskConfig", "HelpdeskAgents", "HelpdeskStore", "HelpdeskJobs",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

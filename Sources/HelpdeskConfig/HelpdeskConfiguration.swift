@@ -22,6 +22,7 @@ public struct HelpdeskConfiguration: Sendable {
     public var infrastructure = Infrastructure()
     public var diagnosis = DiagnosisSettings()
     public var api = APISettings()
+    public var directory = UserDirectory()
     public var policies = PolicySettings()
     /// Every secret loaded, so the log redactor can mask their values.
     public var secrets: [Secret] = []
@@ -52,6 +53,7 @@ public struct HelpdeskConfiguration: Sendable {
         infrastructure = Infrastructure(top.section("infrastructure"), environment: environment)
         diagnosis = DiagnosisSettings(top.section("diagnosis"))
         api = APISettings(top.section("api"))
+        directory = UserDirectory(top)
         policies = PolicySettings(top.section("policies"))
         top.finish()
         secrets = context.secrets

@@ -210,3 +210,29 @@ public struct APISettings: Sendable {
         section.finish()
     }
 }
+
+/// `users:` — the people the bot knows: roles for policy, and how to reach them.
+public struct UserDirectory: Sendable {
+    public struct User: Sendable {
+        public var name: String
+        public var roles: [String]
+        public var email: String?
+        /// Slack member id (`U…`), so a Slack user maps to this principal.
+        public var slackUserID: String?
+    }
+
+    public var users: [User] = []
+
+    public init() {}
+
+    init(_ section: ConfigSection) {
+        for (name, entry) in section.namedSections("users") {
+            let email = entry.optionalString("email")
+            if let email, !email.contains("@") { entry.report("email", "expected an email address, got \"\(email)\"") }
+            users.append(User(name: name, roles: entry.stringList("roles"), email: email, slackUserID: entry.optionalString("slack_user_id")))
+            entry.finish()
+        }
+    }
+
+    public func user(named name: String) -> User? { users.first { $0.name == name } }
+}

@@ -54,9 +54,12 @@ public struct Orchestrator: Sendable {
     let logger: Logger
     /// When set, a model investigates after the runbooks (LLM mode).
     let investigator: Investigator?
+    /// Which tools the model may be offered for a target (policy: only what could be proposed).
+    let offerable: @Sendable (ToolDescriptor, String) -> Bool
 
     public init(runbooks: [Runbook], agents: [any Agent], inventory: Infrastructure, options: Options, store: (any Store)?,
-                investigator: Investigator? = nil, logger: Logger) {
+                investigator: Investigator? = nil, offerable: @escaping @Sendable (ToolDescriptor, String) -> Bool = { _, _ in true }, logger: Logger) {
+        self.offerable = offerable
         self.runbooks = runbooks
         self.agents = agents
         self.inventory = inventory
@@ -133,7 +136,7 @@ public struct Orchestrator: Sendable {
             let investigation = await investigator.investigate(
                 target: request.target, briefing: Self.briefing(diagnosis, results: results),
                 agents: agents.filter { $0.applies(to: request.target) },
-                tools: agents.filter { $0.applies(to: request.target) }.flatMap(\.tools))
+                tools: agents.filter { $0.applies(to: request.target) }.flatMap(\.tools).filter { offerable($0, request.target) })
             results += investigation.toolResults
             diagnosis.tools += investigation.toolResults.map { result in
                 ToolRun(tool: result.call.tool, arguments: result.call.arguments, action: result.action,

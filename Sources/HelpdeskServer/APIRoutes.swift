@@ -2,6 +2,7 @@ import Foundation
 import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
+import HelpdeskGovernance
 import HelpdeskOrchestrator
 import HelpdeskStore
 import Hummingbird
@@ -9,9 +10,13 @@ import HTTPTypes
 import Logging
 import NIOCore
 
+/// Requests may declare why they act (`remediation`, `emergency`, …) for purpose-based policies.
+let purposeHeader = HTTPField.Name("X-Purpose")!
+
 /// The REST API under `/api/v1`: agents and tools, direct read-tool calls, diagnoses, incidents.
 struct APIRoutes {
     let engine: DiagnosisEngine
+    let governance: Governance?
     let store: any Store
     let tokens: [APISettings.Token]
     let toolTimeout: Duration
@@ -65,6 +70,12 @@ struct APIRoutes {
         var tools: [ToolDescriptor]
     }
 
+    private struct PendingResponse: Encodable {
+        var status: String
+        var approval: ApprovalRecord
+        var reason: String
+    }
+
     private struct ToolResponse: Encodable {
         var tool: String
         var target: String
@@ -89,8 +100,9 @@ struct APIRoutes {
         }
     }
 
-    /// Runs one read tool now. Write and destructive tools are refused here: they run only
-    /// through approvals, which this API does not bypass.
+    /// Passes one tool call through the gate as the token's principal: 200 with the output when
+    /// policy allows it, 202 with the approval request when it needs approval, 403 when denied.
+    /// Without a gate (tests, embedding) only read tools run.
     private func callTool(_ request: Request, _ context: AppRequestContext, agent agentName: String) async throws -> Response {
         let name = context.parameters.get("tool") ?? ""
         guard let (agent, descriptor) = engine.tool(name, agent: agentName) else {
@@ -101,6 +113,21 @@ struct APIRoutes {
         let call = ToolCall(tool: name, target: body.target, arguments: body.arguments ?? [:])
         if let problem = descriptor.validate(call.arguments) {
             throw APIError(status: .unprocessableContent, code: "invalid_arguments", message: problem)
+        }
+        if let governance {
+            let principal = governance.principal(named: context.principal ?? "anonymous")
+            let started = ContinuousClock.now
+            switch try await governance.request(call, by: principal, purpose: request.headers[purposeHeader], via: "api") {
+            case .ran(let output, _):
+                return jsonResponse(status: .ok, ToolResponse(tool: name, target: call.target, action: descriptor.action,
+                                                              milliseconds: Int((ContinuousClock.now - started).nanoseconds / 1_000_000), output: output))
+            case .failed(let error, _):
+                throw APIError(status: .badGateway, code: "tool_failed", message: error)
+            case .denied(let decision):
+                throw APIError(status: .forbidden, code: "denied", message: decision.message.map { "\($0) (\(decision.reason))" } ?? decision.reason)
+            case .pendingApproval(let record, let decision):
+                return jsonResponse(status: .accepted, PendingResponse(status: "pending_approval", approval: record, reason: decision.reason))
+            }
         }
         guard descriptor.action == .read else {
             throw APIError(status: .forbidden, code: "approval_required",

@@ -1,4 +1,5 @@
 import HelpdeskConfig
+import HelpdeskGovernance
 import HelpdeskStore
 import Hummingbird
 import Logging
@@ -14,6 +15,8 @@ public struct ServerDependencies: Sendable {
     public var logger: Logger
     /// The REST API's engine and tokens; without an engine there is no `/api/v1`.
     public var engine: DiagnosisEngine?
+    /// The gate; without it write tools are refused and there is no `/v1` approvals API.
+    public var governance: Governance?
     public var api = APISettings()
     public var toolTimeout: Duration = .seconds(10)
 
@@ -40,8 +43,12 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<AppRequest
                  registry: dependencies.registry, metrics: dependencies.metricsFactory)
         .register(on: router)
     if let engine = dependencies.engine {
-        APIRoutes(engine: engine, store: dependencies.store, tokens: dependencies.api.tokens, toolTimeout: dependencies.toolTimeout)
+        APIRoutes(engine: engine, governance: dependencies.governance, store: dependencies.store, tokens: dependencies.api.tokens,
+                  toolTimeout: dependencies.toolTimeout)
             .register(on: router)
+    }
+    if let governance = dependencies.governance {
+        ApprovalRoutes(governance: governance, store: dependencies.store, tokens: dependencies.api.tokens).register(on: router)
     }
     return router
 }

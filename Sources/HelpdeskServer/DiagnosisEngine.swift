@@ -16,7 +16,9 @@ public struct DiagnosisEngine: Sendable {
 
     /// Loads the runbooks (throwing their first problem) and builds the agents over the inventory.
     /// `environment` is what kubectl runs with (PATH, HOME, in-cluster variables).
-    public init(configuration: HelpdeskConfiguration, store: (any Store)?, environment: [String: String], logger: Logger) throws(RunbookLoader.LoadError) {
+    /// `offerable` says which tools a model may be offered (the server asks policy).
+    public init(configuration: HelpdeskConfiguration, agents: [any Agent], store: (any Store)?, logger: Logger,
+                offerable: @escaping @Sendable (ToolDescriptor, String) -> Bool = { _, _ in true }) throws(RunbookLoader.LoadError) {
         let settings = configuration.diagnosis
         var runbooks: [Runbook] = []
         if FileManager.default.fileExists(atPath: settings.runbooksDirectory) {
@@ -26,14 +28,12 @@ public struct DiagnosisEngine: Sendable {
             logger.warning("no runbook folder; every diagnosis will say no runbook matches",
                            metadata: ["runbooks_dir": "\(settings.runbooksDirectory)"])
         }
-        agents = [
-            DatabaseAgent(inventory: configuration.infrastructure, statementTimeout: settings.statementTimeout, rowCap: settings.rowCap, logger: logger),
-            KubernetesAgent(inventory: configuration.infrastructure, environment: environment, timeout: settings.toolTimeout),
-        ]
+        self.agents = agents
         orchestrator = Orchestrator(
             runbooks: runbooks, agents: agents, inventory: configuration.infrastructure,
             options: .init(toolTimeout: settings.toolTimeout, bundleDirectory: settings.bundlesDirectory, bundleRetention: settings.bundleRetention),
-            store: store, investigator: Self.investigator(configuration.llm, toolTimeout: settings.toolTimeout, logger: logger), logger: logger)
+            store: store, investigator: Self.investigator(configuration.llm, toolTimeout: settings.toolTimeout, logger: logger),
+            offerable: offerable, logger: logger)
     }
 
     /// The model-led investigator the configuration asks for, or `nil` (runbook mode) when there is
@@ -59,6 +59,16 @@ public struct DiagnosisEngine: Sendable {
             return Investigator(client: OpenAIClient(baseURL: settings.baseURL, apiKey: settings.apiKey, model: model, maxTokens: settings.maxTokens,
                                                      timeout: settings.timeout), limits: limits)
         }
+    }
+
+    /// The agents this build has, over the configured inventory. `environment` is what kubectl
+    /// runs with (PATH, HOME, in-cluster variables).
+    public static func makeAgents(_ configuration: HelpdeskConfiguration, environment: [String: String], logger: Logger) -> [any Agent] {
+        let settings = configuration.diagnosis
+        return [
+            DatabaseAgent(inventory: configuration.infrastructure, statementTimeout: settings.statementTimeout, rowCap: settings.rowCap, logger: logger),
+            KubernetesAgent(inventory: configuration.infrastructure, environment: environment, timeout: settings.toolTimeout),
+        ]
     }
 
     /// An engine over given agents, for tests and embedding.

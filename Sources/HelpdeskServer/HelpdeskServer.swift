@@ -1,6 +1,8 @@
 import Foundation
 import HelpdeskConfig
 import HelpdeskCore
+import HelpdeskAgents
+import HelpdeskGovernance
 import HelpdeskJobs
 import HelpdeskOrchestrator
 import HelpdeskStore
@@ -16,11 +18,13 @@ import UnixSignals
 public enum ServerError: Error, CustomStringConvertible {
     case cannotListen(ListenAddress, reason: String)
     case invalidRunbooks(RunbookLoader.LoadError)
+    case invalidPolicies(PolicyLoadErrors)
 
     public var description: String {
         switch self {
         case .cannotListen(let address, let reason): "cannot listen on \(address): \(reason)"
         case .invalidRunbooks(let error): "\(error)"
+        case .invalidPolicies(let errors): errors.description
         }
     }
 }
@@ -28,8 +32,30 @@ public enum ServerError: Error, CustomStringConvertible {
 /// The `helpdesk serve` process: the store, the job worker and the HTTP server in one service group.
 public enum HelpdeskServer {
     /// The job handlers this build knows.
-    public static func jobHandlers() -> [String: any JobHandler] {
-        [SelftestJob.kind: SelftestJob()]
+    public static func jobHandlers(governance: Governance? = nil) -> [String: any JobHandler] {
+        var handlers: [String: any JobHandler] = [SelftestJob.kind: SelftestJob()]
+        if let governance { handlers[Governance.executeJobKind] = ApprovalExecutionJob(governance: governance) }
+        return handlers
+    }
+
+    /// The policies in force at start: the folder must load; a missing one means nothing is allowed.
+    public static func loadPolicies(_ configuration: HelpdeskConfiguration, logger: Logger) throws(ServerError) -> PolicySet {
+        guard FileManager.default.fileExists(atPath: configuration.policies.directory) else {
+            logger.warning("no policy folder: every action is denied until one exists", metadata: ["policies_dir": "\(configuration.policies.directory)"])
+            return PolicySet(PolicyEngine(policies: []))
+        }
+        do {
+            return PolicySet(PolicyEngine(policies: try PolicyLoader.load(configuration.policies.directory)))
+        } catch {
+            throw .invalidPolicies(error)
+        }
+    }
+
+    /// The gate over the agents, with policies, approvals and the audit log.
+    public static func makeGovernance(_ configuration: HelpdeskConfiguration, policies: PolicySet, store: any Store, agents: [any Agent],
+                                      redactor: Redactor, logger: Logger) -> Governance {
+        Governance(policies: policies, store: store, agents: agents, inventory: configuration.infrastructure, directory: configuration.directory,
+                   redactor: redactor, defaultTTL: configuration.approvals.defaultTTL, toolTimeout: configuration.diagnosis.toolTimeout, logger: logger)
     }
 
     public static func workerOptions(_ configuration: HelpdeskConfiguration) -> JobWorker.Options {
@@ -43,27 +69,48 @@ public enum HelpdeskServer {
     /// (SIGTERM or SIGINT) with the store closed.
     public static func run(configuration: HelpdeskConfiguration, store: any Store, registry: PrometheusCollectorRegistry,
                            redactor: Redactor, environment: [String: String], logger: Logger) async throws {
+        let agents = DiagnosisEngine.makeAgents(configuration, environment: environment, logger: logger)
+        let policies: PolicySet
+        do {
+            policies = try loadPolicies(configuration, logger: logger)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        let governance = makeGovernance(configuration, policies: policies, store: store, agents: agents, redactor: redactor, logger: logger)
         let engine: DiagnosisEngine
         do {
-            engine = try DiagnosisEngine(configuration: configuration, store: store, environment: environment, logger: logger)
+            // A model is offered only the tools policy would not refuse outright for the alert bot.
+            engine = try DiagnosisEngine(configuration: configuration, agents: agents, store: store, logger: logger) { tool, target in
+                let probe = ToolCall(tool: tool.name, target: target)
+                return (try? governance.decide(probe, by: Principal(id: "srebot", kind: .service)).0.effect) != .deny
+            }
         } catch {
             try? await store.close()
             throw ServerError.invalidRunbooks(error)
         }
         let worker = JobWorker(
-            queue: store.jobs, handlers: jobHandlers(), options: workerOptions(configuration),
+            queue: store.jobs, handlers: jobHandlers(governance: governance), options: workerOptions(configuration),
             logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
         var dependencies = ServerDependencies(
             settings: configuration.server, store: store, workerIsRunning: { worker.isRunning },
             registry: registry, logger: logger)
         dependencies.engine = engine
+        dependencies.governance = governance
         dependencies.api = configuration.api
         dependencies.toolTimeout = configuration.diagnosis.toolTimeout
         let http = HTTPService(
             application: buildApplication(dependencies),
             address: configuration.server.listen)
         // Shut down in reverse: stop taking requests first, then let the worker finish its jobs.
-        let group = ServiceGroup(services: [worker, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let metrics = PrometheusMetricsFactory(registry: registry)
+        let group = ServiceGroup(
+            services: [
+                PolicyWatcher(path: configuration.policies.directory, policies: policies, logger: logger, metrics: metrics),
+                ApprovalExpiryService(store: store, logger: logger),
+                worker, http,
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
         } catch {

@@ -6,13 +6,16 @@
 public struct ChangeSet: Sendable, Equatable {
     public var jobs: [NewJob]
     public var incidents: [IncidentRecord]
+    /// Appended to the hash-chained audit log in the same transaction.
+    public var audit: [AuditDraft]
 
-    public init(jobs: [NewJob] = [], incidents: [IncidentRecord] = []) {
+    public init(jobs: [NewJob] = [], incidents: [IncidentRecord] = [], audit: [AuditDraft] = []) {
         self.jobs = jobs
         self.incidents = incidents
+        self.audit = audit
     }
 
-    public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty }
+    public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty }
 }
 
 /// What applying a ``ChangeSet`` did.

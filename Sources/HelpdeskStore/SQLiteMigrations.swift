@@ -57,6 +57,47 @@ enum SQLiteMigrations {
                 CREATE INDEX incidents_created ON incidents(created_at);
                 """)
         }
+        migrator.registerMigration("v3-audit-and-approvals") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit_events (
+                    seq INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    at_us INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    principal TEXT,
+                    target TEXT,
+                    data TEXT NOT NULL,
+                    prev_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL
+                );
+                CREATE INDEX audit_events_at ON audit_events(at_us);
+                CREATE TABLE approvals (
+                    id TEXT PRIMARY KEY,
+                    created_at REAL NOT NULL,
+                    expires_at REAL NOT NULL,
+                    requester TEXT NOT NULL,
+                    request TEXT NOT NULL,
+                    decision TEXT NOT NULL,
+                    quorum INTEGER NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+                    decided_at REAL,
+                    decided_by TEXT,
+                    execution TEXT CHECK (execution IN ('queued', 'running', 'succeeded', 'failed')),
+                    result TEXT,
+                    executed_at REAL
+                );
+                CREATE INDEX approvals_pending ON approvals(expires_at) WHERE status = 'pending';
+                CREATE TABLE approval_votes (
+                    approval_id TEXT NOT NULL REFERENCES approvals(id),
+                    principal TEXT NOT NULL,
+                    vote TEXT NOT NULL CHECK (vote IN ('approve', 'deny')),
+                    reason TEXT,
+                    at REAL NOT NULL,
+                    via TEXT,
+                    PRIMARY KEY (approval_id, principal)
+                );
+                """)
+        }
         return migrator
     }
 }

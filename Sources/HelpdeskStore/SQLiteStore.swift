@@ -26,6 +26,8 @@ public final class SQLiteStore: Store {
     let workSignal = WakeSignal()
     public var jobs: any JobQueue { SQLiteJobQueue(store: self) }
     public var incidents: any IncidentIndex { SQLiteIncidentIndex(store: self) }
+    public var audit: any AuditLog { SQLiteAuditLog(store: self) }
+    public var approvals: any ApprovalStore { SQLiteApprovalStore(store: self) }
 
     /// Opens (creating when missing) the file, and applies pending migrations.
     public init(options: Options) throws {
@@ -108,6 +110,7 @@ public final class SQLiteStore: Store {
                 arguments: [incident.id, incident.createdAt.timeIntervalSince1970, incident.target, incident.trigger, incident.summary,
                             incident.severity, incident.findingCount, incident.bundlePath, incident.bundleBytes])
         }
+        try SQLiteAuditLog.append(changes.audit, in: db, now: now)
         return ChangeSetOutcome(jobIDs: ids)
     }
 

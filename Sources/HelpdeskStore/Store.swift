@@ -14,6 +14,10 @@ public protocol Store: Sendable {
 
     var incidents: any IncidentIndex { get }
 
+    var audit: any AuditLog { get }
+
+    var approvals: any ApprovalStore { get }
+
     /// Whether the store answers and its schema is current; `nil` when healthy, else the reason.
     func unhealthyReason() async -> String?
 

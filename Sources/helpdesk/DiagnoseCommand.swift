@@ -32,7 +32,8 @@ struct DiagnoseCommand: AsyncParsableCommand {
         let diagnosis = try await withStore(configuration) { store in
             let engine: DiagnosisEngine
             do {
-                engine = try DiagnosisEngine(configuration: configuration, store: store, environment: ProcessInfo.processInfo.environment, logger: logger)
+                let agents = DiagnosisEngine.makeAgents(configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
+                engine = try DiagnosisEngine(configuration: configuration, agents: agents, store: store, logger: logger)
             } catch {
                 printError("\(error)")
                 throw ExitCode(2)

@@ -1,0 +1,127 @@
+import Foundation
+import HelpdeskCore
+import HelpdeskJobs
+import HelpdeskStore
+import Logging
+import Metrics
+import ServiceLifecycle
+import UnixSignals
+
+/// Runs approved actions: the job the deciding vote enqueued, once per approval.
+public struct ApprovalExecutionJob: JobHandler {
+    let governance: Governance
+
+    public init(governance: Governance) {
+        self.governance = governance
+    }
+
+    public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
+        guard let id = (try? JSONValue(parsing: job.payload))?["approval_id"]?.description else {
+            throw JobFailure.permanent("approval.execute payload has no approval_id")
+        }
+        let result = try await governance.executeApproved(id)
+        logger.info("approved action finished", metadata: ["approval": "\(id)"])
+        return JobOutcome(result: String(result.jsonText.prefix(500)))
+    }
+}
+
+/// Expires approval requests nobody decided in time (they fail closed: nothing runs).
+public struct ApprovalExpiryService: Service {
+    let store: any Store
+    let interval: Duration
+    let logger: Logger
+
+    public init(store: any Store, interval: Duration = .seconds(15), logger: Logger) {
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                for record in try await store.approvals.expire(now: Date()) {
+                    logger.notice("approval request expired; nothing will run", metadata: ["approval": "\(record.id)"])
+                }
+            } catch {
+                logger.error("cannot expire approval requests", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}
+
+/// Reloads the policy files when they change (checked every few seconds) or on SIGHUP. A file
+/// that does not load leaves the previous policies in force, says so in the log, and counts a
+/// failed reload in `helpdesk_policy_reloads_total{outcome="failed"}`.
+public struct PolicyWatcher: Service {
+    let path: String
+    let policies: PolicySet
+    let interval: Duration
+    let logger: Logger
+    let metrics: any MetricsFactory
+
+    public init(path: String, policies: PolicySet, interval: Duration = .seconds(2), logger: Logger, metrics: any MetricsFactory) {
+        self.path = path
+        self.policies = policies
+        self.interval = interval
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    public func run() async throws {
+        let initial = fingerprint()
+        Gauge(label: "helpdesk_policy_valid", factory: metrics).record(1)
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in hangups {
+                    self.reload(reason: "SIGHUP")
+                }
+            }
+            group.addTask {
+                var lastSeen = initial
+                while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                    let now = fingerprint()
+                    if now != lastSeen {
+                        lastSeen = now
+                        reload(reason: "files changed")
+                    }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    func reload(reason: String) {
+        do {
+            let loaded = try PolicyLoader.load(path)
+            policies.replace(with: PolicyEngine(policies: loaded))
+            logger.notice("policies reloaded", metadata: ["reason": "\(reason)", "policies": "\(loaded.count)"])
+            Counter(label: "helpdesk_policy_reloads_total", dimensions: [("outcome", "ok")], factory: metrics).increment()
+            Gauge(label: "helpdesk_policy_valid", factory: metrics).record(1)
+        } catch {
+            logger.error("policy files are invalid; the previous policies stay in force", metadata: ["reason": "\(reason)", "errors": "\(error)"])
+            Counter(label: "helpdesk_policy_reloads_total", dimensions: [("outcome", "failed")], factory: metrics).increment()
+            Gauge(label: "helpdesk_policy_valid", factory: metrics).record(0)
+        }
+    }
+
+    /// Names, sizes and modification times of the policy files: a change in any is a change.
+    private func fingerprint() -> String {
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else { return "missing" }
+        let files = isDirectory.boolValue
+            ? ((try? manager.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+                .map { (path as NSString).appendingPathComponent($0) }
+            : [path]
+        return files.map { file in
+            let attributes = try? manager.attributesOfItem(atPath: file)
+            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            return "\(file):\(attributes?[.size] ?? 0):\(modified)"
+        }.joined(separator: "|")
+    }
+}

@@ -1,0 +1,240 @@
+import ArgumentParser
+import Foundation
+import HelpdeskAgents
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskGovernance
+import HelpdeskServer
+import HelpdeskStore
+import Logging
+
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "policy", abstract: "Work with policy files.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate policy files; exit 0 when valid, 2 with file:line errors when not.")
+
+        @Argument(help: "A policy file or a folder of them (default: policies.dir).") var path: String?
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let target = try path ?? global.loadConfiguration().policies.directory
+            do {
+                let policies = try PolicyLoader.load(target)
+                print("ok: \(target) — \(policies.count) polic\(policies.count == 1 ? "y" : "ies") (\(policies.filter(\.enabled).count) enabled)")
+            } catch {
+                for problem in error.errors { printError(problem.description) }
+                throw ExitCode(2)
+            }
+        }
+    }
+}
+
+struct GovExplainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "govexplain",
+        abstract: "Explain a past decision (--event) or what the current policies would decide for a request.",
+        discussion: "Exit status for a hypothetical request: 0 allow, 1 deny, 2 needs approval, 3 error.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "An audit event id (evt_…) to explain.") var event: String?
+    @Option(help: "TYPE:NAME, e.g. database:prod-db, kubernetes:prod-cluster, host:vm1.") var resource: String?
+    @Option(help: "read, write or destructive.") var action: ActionClass?
+    @Option(help: "Comma-separated resource tags (default: the inventory's).") var tags: String?
+    @Option(help: "The tool, for tool-specific policies.") var tool = "any"
+    @Option(help: "Who asks: a user name, or service:NAME.") var principal = "anonymous"
+    @Option(help: "The Kubernetes namespace.") var namespace: String?
+    @Option(help: "The declared purpose.") var purpose: String?
+    @Option(help: "When, as ISO 8601 (default: now).") var at: String?
+
+    func run() async throws {
+        let configuration = try global.loadConfiguration()
+        if let event {
+            try await withStore(configuration) { store in
+                guard let record = try await store.audit.event(id: event) else {
+                    printError("no audit event \(event)")
+                    throw ExitCode(3)
+                }
+                let data = (try? JSONValue(parsing: record.data)) ?? .null
+                print("\(record.id) at \(record.at.formatted(.iso8601)): \(record.kind) by \(record.principal ?? "-") on \(record.target ?? "-")")
+                if let decision = data["decision"] {
+                    print("decision: \(decision["effect"]?.description ?? "?")")
+                    print("policy: \(decision["policy"]?.description ?? "none (default deny)")")
+                    print("why: \(decision["reason"]?.description ?? "")")
+                    if let message = decision["message"], message != .null { print("message: \(message)") }
+                }
+                print(data.prettyJSONText)
+            }
+            return
+        }
+        guard let resource, let action, let colon = resource.firstIndex(of: ":"),
+              let type = ResourceType(rawValue: String(resource[..<colon])) else {
+            printError("give --event ID, or --resource TYPE:NAME (database, kubernetes or host) and --action read|write|destructive")
+            throw ExitCode(3)
+        }
+        let name = String(resource[resource.index(after: colon)...])
+        var date = Date()
+        if let at {
+            guard let parsed = try? Date(at, strategy: .iso8601) else {
+                printError("--at: expected an ISO 8601 time such as 2026-11-24T22:00:00Z, got \"\(at)\"")
+                throw ExitCode(3)
+            }
+            date = parsed
+        }
+        let inventoryTags = configuration.infrastructure.dbServers.first { $0.id == name }?.tags
+            ?? configuration.infrastructure.k8sClusters.first { $0.id == name }?.tags
+            ?? configuration.infrastructure.vms.first { $0.id == name }?.tags ?? []
+        let who = principal.hasPrefix("service:") ? Principal(id: String(principal.dropFirst(8)), kind: .service)
+            : principal == "anonymous" ? .anonymous
+            : Principal(id: principal, roles: configuration.directory.user(named: principal)?.roles ?? [])
+        let engine: PolicyEngine
+        do {
+            engine = PolicyEngine(policies: try PolicyLoader.load(configuration.policies.directory))
+        } catch {
+            for problem in error.errors { printError(problem.description) }
+            throw ExitCode(3)
+        }
+        let request = ActionRequest(principal: who, resource: Resource(type: type, name: name, tags: tags.map { $0.split(separator: ",").map(String.init) } ?? inventoryTags,
+                                                                     namespace: namespace),
+                                    tool: tool, action: action, purpose: purpose, at: date)
+        let decision = engine.decide(request)
+        print("decision: \(decision.effect.rawValue)")
+        print("policy: \(decision.policy ?? "none (default deny)")" + (decision.rule.map { ", rule \($0 + 1)" } ?? ""))
+        print("why: \(decision.reason)")
+        if let message = decision.message { print("message: \(message)") }
+        if decision.effect == .requireApproval {
+            print("approvals: \(decision.quorum) from \(decision.approvers.isEmpty ? "anyone but the requester" : decision.approvers.joined(separator: ", "))")
+        }
+        switch decision.effect {
+        case .allow: return
+        case .deny: throw ExitCode(1)
+        case .requireApproval: throw ExitCode(2)
+        }
+    }
+}
+
+extension ActionClass: ExpressibleByArgument {}
+extension ApprovalStatus: ExpressibleByArgument {}
+
+struct ApprovalsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approvals", abstract: "List, inspect and decide approval requests.",
+        subcommands: [List.self, Show.self, Approve.self, Deny.self])
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "pending, approved, denied or expired.") var status: ApprovalStatus?
+
+        func run() async throws {
+            try await withStore(try global.loadConfiguration()) { store in
+                for record in try await store.approvals.list(status: status, limit: 200) {
+                    let call = "\(record.request["tool"]?.description ?? "?")(\(record.request["arguments"]?.jsonText ?? "")) on \(record.request["target"]?.description ?? "?")"
+                    let approvals = record.votes.filter { $0.vote == .approve }.count
+                    print("\(record.id)  \(record.status.rawValue)  \(approvals)/\(record.quorum)  \(call)  by \(record.requester)  expires \(record.expiresAt.formatted(.iso8601))")
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        @OptionGroup var global: GlobalOptions
+        @Argument var id: String
+
+        func run() async throws {
+            try await withStore(try global.loadConfiguration()) { store in
+                guard let record = try await store.approvals.approval(id: id) else {
+                    printError("no approval request \(id)")
+                    throw ExitCode(1)
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                encoder.dateEncodingStrategy = .iso8601
+                print(String(decoding: try encoder.encode(record), as: UTF8.self))
+            }
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        @OptionGroup var global: GlobalOptions
+        @Argument var id: String
+        @Option(name: .customLong("as"), help: "Who approves (a user under users:).") var principal: String
+        @Option(help: "Why.") var reason: String?
+
+        func run() async throws { try await decide(global: global, id: id, principal: principal, approve: true, reason: reason) }
+    }
+
+    struct Deny: AsyncParsableCommand {
+        @OptionGroup var global: GlobalOptions
+        @Argument var id: String
+        @Option(name: .customLong("as"), help: "Who denies (a user under users:).") var principal: String
+        @Option(help: "Why.") var reason: String?
+
+        func run() async throws { try await decide(global: global, id: id, principal: principal, approve: false, reason: reason) }
+    }
+
+    /// Votes from the command line, through the same gate as every other door.
+    static func decide(global: GlobalOptions, id: String, principal: String, approve: Bool, reason: String?) async throws {
+        let configuration = try global.loadConfiguration()
+        let (logger, redactor) = global.bootstrapLogging(configuration, defaultLevel: .warning)
+        try await withStore(configuration) { store in
+            let governance = HelpdeskServer.makeGovernance(
+                configuration, policies: PolicySet(PolicyEngine(policies: [])), store: store,
+                agents: DiagnosisEngine.makeAgents(configuration, environment: ProcessInfo.processInfo.environment, logger: logger),
+                redactor: redactor, logger: logger)
+            let result = try await governance.vote(on: id, by: governance.principal(named: principal), approve: approve, reason: reason, via: "cli")
+            switch result {
+            case .recorded, .approved, .denied:
+                print(result.message)
+            default:
+                printError(result.message)
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Check and export the hash-chained audit log.",
+                                                    subcommands: [Verify.self, Export.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check every link of the chain; exit 0 intact, 1 broken (naming the first broken event).")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            try await withStore(try global.loadConfiguration()) { store in
+                let result = try await store.audit.verify()
+                if result.ok {
+                    print("ok: \(result.checked) events, chain intact")
+                } else {
+                    printError("chain broken at event \(result.brokenAt.map(String.init) ?? "?") (\(result.brokenID ?? "?")): \(result.problem ?? "")")
+                    throw ExitCode(1)
+                }
+            }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print events as JSON lines, oldest first.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Only events at or after this ISO 8601 time.") var since: String?
+
+        func run() async throws {
+            let cutoff = try since.map { text -> Date in
+                guard let date = try? Date(text, strategy: .iso8601) else {
+                    printError("--since: expected an ISO 8601 time, got \"\(text)\"")
+                    throw ExitCode(2)
+                }
+                return date
+            }
+            try await withStore(try global.loadConfiguration()) { store in
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                encoder.dateEncodingStrategy = .iso8601
+                for event in try await store.audit.events(since: cutoff, limit: 10_000_000) {
+                    print(String(decoding: try encoder.encode(event), as: UTF8.self))
+                }
+            }
+        }
+    }
+}
