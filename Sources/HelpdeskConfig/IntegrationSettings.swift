@@ -219,6 +219,13 @@ public struct UserDirectory: Sendable {
         public var email: String?
         /// Slack member id (`U…`), so a Slack user maps to this principal.
         public var slackUserID: String?
+
+        public init(name: String, roles: [String] = [], email: String? = nil, slackUserID: String? = nil) {
+            self.name = name
+            self.roles = roles
+            self.email = email
+            self.slackUserID = slackUserID
+        }
     }
 
     public var users: [User] = []

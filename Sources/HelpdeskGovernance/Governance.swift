@@ -172,12 +172,13 @@ public struct Governance: Sendable {
     }
 
     /// Runs an approved request: once, with exactly the approved tool and arguments.
-    public func executeApproved(_ id: String) async throws -> JSONValue {
+    /// `retryingAfterInterruption` is set when an earlier attempt of the execution job died: a
+    /// request still marked running is then closed as interrupted, never run a second time.
+    public func executeApproved(_ id: String, retryingAfterInterruption: Bool = false) async throws -> JSONValue {
         guard let record = try await store.approvals.claimExecution(id: id, now: Date()) else {
             guard let current = try await store.approvals.approval(id: id) else { return .string("no approval \(id)") }
-            if current.execution == "running" {
-                // The process running it stopped mid-way: better not run a write twice.
-                let result: JSONValue = .object(["error": .string("interrupted before it finished; not run again, to never run it twice")])
+            if current.execution == "running", retryingAfterInterruption {
+                let result: JSONValue = .object(["error": .string("interrupted before its result was recorded; not run again, so it never runs twice")])
                 try await store.approvals.finishExecution(id: id, succeeded: false, result: result, now: Date())
                 return result
             }

@@ -19,7 +19,7 @@ public struct ApprovalExecutionJob: JobHandler {
         guard let id = (try? JSONValue(parsing: job.payload))?["approval_id"]?.description else {
             throw JobFailure.permanent("approval.execute payload has no approval_id")
         }
-        let result = try await governance.executeApproved(id)
+        let result = try await governance.executeApproved(id, retryingAfterInterruption: job.attempt > 1)
         logger.info("approved action finished", metadata: ["approval": "\(id)"])
         return JobOutcome(result: String(result.jsonText.prefix(500)))
     }
