@@ -231,7 +231,7 @@ enum DatabaseTools {
     static let cancelQuery: Body = { session, call, limits in
         let pid = Int(call.integer("pid") ?? 0)
         let before = try await currentSession(session, pid: pid, limits: limits)
-        let result = try await session.writeRow("SELECT pg_cancel_backend($1) AS cancelled", [pid], statementTimeout: limits.statementTimeout)
+        let result = try await session.writeRow("SELECT pg_cancel_backend($1::integer) AS cancelled", [pid], statementTimeout: limits.statementTimeout)
         return .object(["pid": .number(Double(pid)), "cancelled": result["cancelled"] ?? .bool(false), "session": before])
     }
 
@@ -240,7 +240,7 @@ enum DatabaseTools {
         let before = try await currentSession(session, pid: pid, limits: limits)
         // With a timeout, PostgreSQL waits until the backend has actually exited (PostgreSQL 14+).
         let waitMilliseconds = Int(min(limits.statementTimeout.nanoseconds / 1_000_000, 5000))
-        let result = try await session.writeRow("SELECT pg_terminate_backend($1, \(waitMilliseconds)) AS terminated", [pid],
+        let result = try await session.writeRow("SELECT pg_terminate_backend($1::integer, \(waitMilliseconds)::bigint) AS terminated", [pid],
                                                 statementTimeout: limits.statementTimeout + .seconds(1))
         return .object(["pid": .number(Double(pid)), "terminated": result["terminated"] ?? .bool(false), "session": before])
     }

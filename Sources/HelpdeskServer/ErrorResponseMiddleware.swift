@@ -58,6 +58,7 @@ struct APIError: Error {
 func jsonResponse(status: HTTPResponse.Status, extraHeaders: HTTPFields = [:], _ value: some Encodable) -> Response {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
     let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
     var headers = extraHeaders
     headers[.contentType] = "application/json; charset=utf-8"
