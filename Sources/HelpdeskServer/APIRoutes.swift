@@ -33,7 +33,7 @@ struct APIRoutes {
     }
 
     func register(on router: Router<AppRequestContext>) {
-        let api = router.group("/api/v1").add(middleware: APITokenMiddleware(tokens: tokens))
+        let api = router.group("/api/v1").add(middleware: APITokenMiddleware(tokens: tokens)).add(middleware: AuditRequestMiddleware(store: store))
         api.get("/agents") { _, _ in
             jsonResponse(status: .ok, ["agents": engine.agents.map { AgentListing(name: $0.name, tools: $0.tools) }])
         }

@@ -24,7 +24,7 @@ struct ApprovalRoutes {
     }
 
     func register(on router: Router<AppRequestContext>) {
-        let v1 = router.group("/v1").add(middleware: APITokenMiddleware(tokens: tokens))
+        let v1 = router.group("/v1").add(middleware: APITokenMiddleware(tokens: tokens)).add(middleware: AuditRequestMiddleware(store: store))
         v1.get("/approvals") { request, _ in
             let status = request.uri.queryParameters.get("status").flatMap(ApprovalStatus.init(rawValue:))
             return jsonResponse(status: .ok, ["approvals": try await store.approvals.list(status: status, limit: 500)])

@@ -102,10 +102,14 @@ jobs:
     events = [json.loads(line) for line in export.stdout.splitlines()]
     kinds = [event["kind"] for event in events]
     assert kinds.count("approval_created") == 1 and kinds.count("approval_decided") == 1
+    assert kinds.count("approval_vote") == 2, "the refused votes changed nothing"
+    received = [json.loads(e["data"])["path"] for e in events if e["kind"] == "request_received"]
+    assert f"/v1/approvals/{approval_id}/approve" in received and "/api/v1/db/terminate_backend" in received
     runs = [e for e in events if e["kind"] == "tool_call" and json.loads(e["data"]).get("approval") == approval_id]
     assert len(runs) == 1 and json.loads(runs[0]["data"])["outcome"] == "ok"
     status, verification = call("GET", "/v1/verify", "alice")
-    assert status == 200 and verification["ok"] is True and verification["checked"] == len(events)
+    # The verify request is itself audited before it runs, so it sees one event more than the export.
+    assert status == 200 and verification["ok"] is True and verification["checked"] == len(events) + 1
     assert hd.run("audit", "verify").returncode == 0
 
     # Editing one event breaks the chain visibly, at that event.
