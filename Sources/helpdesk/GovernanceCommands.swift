@@ -119,7 +119,30 @@ extension ApprovalStatus: ExpressibleByArgument {}
 struct ApprovalsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approvals", abstract: "List, inspect and decide approval requests.",
-        subcommands: [List.self, Show.self, Approve.self, Deny.self])
+        subcommands: [List.self, Show.self, Approve.self, Deny.self, Watch.self])
+
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print approval requests as they open and as they are decided, until interrupted.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Seconds between looks.") var interval = 2
+
+        func run() async throws {
+            try await withStore(try global.loadConfiguration()) { store in
+                var seen: [String: String] = [:]
+                while !Task.isCancelled {
+                    for record in try await store.approvals.list(status: nil, limit: 200).reversed() {
+                        let approvals = record.votes.filter { $0.vote == .approve }.count
+                        let state = "\(record.status.rawValue) \(approvals)/\(record.quorum) \(record.execution ?? "")"
+                        guard seen[record.id] != state else { continue }
+                        seen[record.id] = state
+                        let call = "\(record.request["tool"]?.description ?? "?") on \(record.request["target"]?.description ?? "?")"
+                        print("\(Date().formatted(.iso8601))  \(record.id)  \(state)  \(call)  by \(record.requester)")
+                    }
+                    try await Task.sleep(for: .seconds(max(1, interval)))
+                }
+            }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions

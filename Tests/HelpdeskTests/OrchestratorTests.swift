@@ -2,6 +2,7 @@ import Foundation
 import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
+import HelpdeskLLM
 import HelpdeskOrchestrator
 import HelpdeskStore
 import HelpdeskTestSupport
@@ -123,5 +124,53 @@ import Yams
         #expect(record.bundlePath == path)
         #expect(record.findingCount == 1)
         try await harness.store.close()
+    }
+}
+
+@Suite struct IncidentRetentionTests {
+    @Test func bundlesPastRetentionAreDeletedWithTheirIndexEntries() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
+        let bundles = folder.file("bundles")
+        try FileManager.default.createDirectory(atPath: bundles, withIntermediateDirectories: true)
+        let oldPath = bundles + "/inc_old.tar.gz"
+        try Data("old".utf8).write(to: URL(fileURLWithPath: oldPath))
+        try await store.apply(ChangeSet(incidents: [IncidentRecord(
+            id: "inc_old", createdAt: Date().addingTimeInterval(-10 * 86400), target: "prod-db", trigger: "manual", summary: "old",
+            severity: "healthy", findingCount: 0, bundlePath: oldPath, bundleBytes: 3)]))
+        let agent = FakeAgent(tools: [FakeAgent.read("idle")], answers: ["idle": .output(.object([:]))])
+        var inventory = Infrastructure()
+        inventory.dbServers = [.init(id: "prod-db", connectionString: "host=x")]
+        let runbook = try YAMLDecoder().decode(Runbook.self, from: "name: h\nmatch: {fallback: true}\ntools: [{tool: idle}]\n")
+        let orchestrator = Orchestrator(
+            runbooks: [runbook], agents: [agent], inventory: inventory,
+            options: .init(toolTimeout: .seconds(5), bundleDirectory: bundles, bundleRetention: .seconds(7 * 86400)),
+            store: store, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let fresh = await orchestrator.diagnose(DiagnosisRequest(target: "prod-db"))
+        #expect(!FileManager.default.fileExists(atPath: oldPath))
+        #expect(try await store.incidents.incident(id: "inc_old") == nil)
+        #expect(try await store.incidents.list(limit: 10).map(\.id) == [fresh.incidentID])
+        try await store.close()
+    }
+
+    @Test func modelIsOfferedOnlyTheToolsPolicyWouldLetItPropose() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let transport = ScriptedTransport([.init(#"{"content": [{"type": "text", "text": "fine"}], "stop_reason": "end_turn", "usage": {}}"#)])
+        let agent = FakeAgent(tools: [FakeAgent.read("idle"), ToolDescriptor(name: "drop_everything", agent: "database", action: .destructive, summary: "")],
+                              answers: ["idle": .output(.object([:]))])
+        var inventory = Infrastructure()
+        inventory.dbServers = [.init(id: "prod-db", connectionString: "host=x")]
+        let runbook = try YAMLDecoder().decode(Runbook.self, from: "name: h\nmatch: {fallback: true}\ntools: [{tool: idle}]\n")
+        let orchestrator = Orchestrator(
+            runbooks: [runbook], agents: [agent], inventory: inventory,
+            options: .init(toolTimeout: .seconds(5), bundleDirectory: folder.file("b"), bundleRetention: .seconds(86400)), store: nil,
+            investigator: Investigator(client: AnthropicClient(baseURL: nil, apiKey: Secret("k"), model: "m", transport: transport), limits: .init()),
+            offerable: { tool, _ in tool.action != .destructive }, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let diagnosis = await orchestrator.diagnose(DiagnosisRequest(target: "prod-db"))
+        #expect(diagnosis.mode == "llm")
+        let offered = (transport.requests.first?.json["tools"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        #expect(offered == ["idle"])
     }
 }
