@@ -12,10 +12,13 @@ public struct SlackSettings: Sendable {
     /// The slash command this app registers.
     public var command = "/helpdesk"
     public var defaultChannel: String?
+    /// Block Kit templates (Mustache).
+    public var templatesDirectory = "templates/slack"
 
     public init() {}
 
     init(_ section: ConfigSection) {
+        templatesDirectory = section.string("templates_dir", default: templatesDirectory)
         signingSecret = section.secret("signing_secret", environment: "SLACK_SIGNING_SECRET")
         botToken = section.secret("bot_token", environment: "SLACK_BOT_TOKEN")
         apiBaseURL = section.url("api_base_url", schemes: ["http", "https"]) ?? apiBaseURL

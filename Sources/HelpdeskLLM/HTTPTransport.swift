@@ -1,39 +1,6 @@
-import AsyncHTTPClient
 import Foundation
 import HelpdeskCore
-import NIOCore
-import NIOHTTP1
-
-/// POSTs JSON and returns the reply; the seam tests replace (or point at a loopback fake).
-public protocol HTTPTransport: Sendable {
-    func postJSON(_ url: URL, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data)
-}
-
-/// AsyncHTTPClient: no FoundationNetworking, so the binary can link statically.
-public struct AsyncHTTPTransport: HTTPTransport {
-    static let maxResponseBytes = 8 * 1024 * 1024
-
-    public init() {}
-
-    public func postJSON(_ url: URL, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data) {
-        var request = HTTPClientRequest(url: url.absoluteString)
-        request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
-            let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
-            var fields: [String: String] = [:]
-            for header in response.headers { fields[header.name.lowercased()] = header.value }
-            return (Int(response.status.code), fields, Data(bytes.readableBytesView))
-        } catch let error as LLMError {
-            throw error
-        } catch {
-            throw LLMError("cannot reach \(url.host ?? url.absoluteString): \(error)", retryable: true)
-        }
-    }
-}
+@_exported import HelpdeskHTTPClient
 
 /// Sends one request with retries for rate limits, overload and server errors (honouring
 /// `Retry-After`), and turns the reply into JSON or an ``LLMError`` naming what went wrong.
@@ -60,6 +27,10 @@ struct JSONPoster: Sendable {
                     throw LLMError("the reply is not JSON: \(String(decoding: reply.body.prefix(200), as: UTF8.self))")
                 }
                 return parsed
+            } catch let error as HTTPTransportError {
+                lastError = LLMError(error.description, retryable: true)
+                guard attempt < attempts else { throw lastError }
+                try await Task.sleep(for: backoff * (1 << (attempt - 1)))
             } catch let error as LLMError {
                 lastError = error
                 guard error.retryable, attempt < attempts else { throw error }

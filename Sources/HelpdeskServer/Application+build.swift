@@ -1,5 +1,7 @@
 import HelpdeskConfig
+import HelpdeskCore
 import HelpdeskGovernance
+import HelpdeskSlack
 import HelpdeskStore
 import Hummingbird
 import Logging
@@ -17,6 +19,9 @@ public struct ServerDependencies: Sendable {
     public var engine: DiagnosisEngine?
     /// The gate; without it write tools are refused and there is no `/v1` approvals API.
     public var governance: Governance?
+    /// Slack: the signing secret and what commands need; `/slack/commands` answers 503 without them.
+    public var slackSigningSecret: Secret?
+    public var slack: SlackCommandContext?
     public var api = APISettings()
     public var toolTimeout: Duration = .seconds(10)
 
@@ -47,6 +52,8 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<AppRequest
                   toolTimeout: dependencies.toolTimeout)
             .register(on: router)
     }
+    SlackRoutes(signingSecret: dependencies.slackSigningSecret, context: dependencies.slack, store: dependencies.store,
+                metrics: dependencies.metricsFactory).register(on: router)
     if let governance = dependencies.governance {
         ApprovalRoutes(governance: governance, store: dependencies.store, tokens: dependencies.api.tokens).register(on: router)
     }

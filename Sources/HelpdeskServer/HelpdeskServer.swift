@@ -3,7 +3,9 @@ import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskAgents
 import HelpdeskGovernance
+import HelpdeskHTTPClient
 import HelpdeskJobs
+import HelpdeskSlack
 import HelpdeskOrchestrator
 import HelpdeskStore
 import Hummingbird
@@ -32,10 +34,30 @@ public enum ServerError: Error, CustomStringConvertible {
 /// The `helpdesk serve` process: the store, the job worker and the HTTP server in one service group.
 public enum HelpdeskServer {
     /// The job handlers this build knows.
-    public static func jobHandlers(governance: Governance? = nil) -> [String: any JobHandler] {
-        var handlers: [String: any JobHandler] = [SelftestJob.kind: SelftestJob()]
+    public static func jobHandlers(governance: Governance? = nil, slack: SlackCommandContext? = nil) -> [String: any JobHandler] {
+        var handlers: [String: any JobHandler] = [SelftestJob.kind: SelftestJob(), SlackResponseJob.kind: SlackResponseJob(transport: AsyncHTTPTransport())]
         if let governance { handlers[Governance.executeJobKind] = ApprovalExecutionJob(governance: governance) }
+        if let slack { handlers[SlackCommandJob.kind] = SlackCommandJob(context: slack) }
         return handlers
+    }
+
+    /// What slash commands need, when Slack is configured and its templates load.
+    static func slackContext(_ configuration: HelpdeskConfiguration, engine: DiagnosisEngine, governance: Governance, store: any Store,
+                             logger: Logger) async -> SlackCommandContext? {
+        guard configuration.slack.signingSecret != nil else {
+            logger.info("Slack is off (no SLACK_SIGNING_SECRET)")
+            return nil
+        }
+        do {
+            let renderer = try await SlackRenderer(directory: configuration.slack.templatesDirectory)
+            return SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: store, directory: configuration.directory,
+                                       renderer: renderer, commandName: configuration.slack.command,
+                                       clusters: configuration.infrastructure.k8sClusters.map(\.id))
+        } catch {
+            logger.error("Slack templates cannot be loaded; /slack/commands answers 503", metadata: [
+                "templates_dir": "\(configuration.slack.templatesDirectory)", "error": "\(error)"])
+            return nil
+        }
     }
 
     /// The policies in force at start: the folder must load; a missing one means nothing is allowed.
@@ -89,14 +111,17 @@ public enum HelpdeskServer {
             try? await store.close()
             throw ServerError.invalidRunbooks(error)
         }
+        let slack = await slackContext(configuration, engine: engine, governance: governance, store: store, logger: logger)
         let worker = JobWorker(
-            queue: store.jobs, handlers: jobHandlers(governance: governance), options: workerOptions(configuration),
+            queue: store.jobs, handlers: jobHandlers(governance: governance, slack: slack), options: workerOptions(configuration),
             logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
         var dependencies = ServerDependencies(
             settings: configuration.server, store: store, workerIsRunning: { worker.isRunning },
             registry: registry, logger: logger)
         dependencies.engine = engine
         dependencies.governance = governance
+        dependencies.slack = slack
+        dependencies.slackSigningSecret = configuration.slack.signingSecret
         dependencies.api = configuration.api
         dependencies.toolTimeout = configuration.diagnosis.toolTimeout
         let http = HTTPService(

@@ -1,0 +1,195 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskGovernance
+import HelpdeskHTTPClient
+import HelpdeskJobs
+import HelpdeskOrchestrator
+import HelpdeskStore
+import Logging
+
+/// Everything a slash command may use.
+public struct SlackCommandContext: Sendable {
+    public var orchestrator: Orchestrator
+    public var governance: Governance
+    public var store: any Store
+    public var directory: UserDirectory
+    public var renderer: SlackRenderer
+    public var commandName: String
+    /// Kubernetes clusters of the inventory, for `k8s TOOL NAMESPACE` (which needs one, or `cluster=`).
+    public var clusters: [String]
+
+    public init(orchestrator: Orchestrator, governance: Governance, store: any Store, directory: UserDirectory, renderer: SlackRenderer,
+                commandName: String, clusters: [String]) {
+        self.clusters = clusters
+        self.orchestrator = orchestrator
+        self.governance = governance
+        self.store = store
+        self.directory = directory
+        self.renderer = renderer
+        self.commandName = commandName
+    }
+
+    /// The help message, rendered (answered inline: it needs no work).
+    public func helpMessage() -> JSONValue {
+        SlackViews.help(renderer, command: commandName, mode: orchestrator.modeDescription)
+    }
+
+    /// The principal a Slack user acts as: a user listed under `users:` with this `slack_user_id`,
+    /// else an anonymous principal that gets only what policy grants `any`.
+    public func principal(slackUserID: String) -> Principal {
+        if let user = directory.users.first(where: { $0.slackUserID == slackUserID }) {
+            return Principal(id: user.name, roles: user.roles)
+        }
+        return Principal(id: "slack:\(slackUserID)", kind: .anonymous)
+    }
+}
+
+/// Runs one slash command (recorded and acknowledged by the HTTP handler), then queues the answer
+/// for delivery in the same transaction as its completion, so a failed delivery is retried
+/// without running the command again.
+public struct SlackCommandJob: JobHandler {
+    public static let kind = "slack.command"
+    let context: SlackCommandContext
+
+    public init(context: SlackCommandContext) {
+        self.context = context
+    }
+
+    public static func job(_ command: SlashCommand) -> NewJob {
+        let payload: JSONValue = .object([
+            "user_id": .string(command.userID), "team_id": .string(command.teamID), "channel_id": .string(command.channelID),
+            "text": .string(command.text), "response_url": .string(command.responseURL),
+        ])
+        // Slack may deliver the same command twice; its trigger id names one invocation.
+        return NewJob(kind: kind, payload: payload.jsonText, dedupKey: command.triggerID.isEmpty ? nil : "slack-command:\(command.triggerID)", maxAttempts: 3)
+    }
+
+    public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
+        guard let payload = try? JSONValue(parsing: job.payload), let responseURL = payload["response_url"]?.description,
+              let userID = payload["user_id"]?.description else {
+            throw JobFailure.permanent("slack.command payload lacks response_url or user_id")
+        }
+        let principal = context.principal(slackUserID: userID)
+        let message = await answer(CommandRequest(text: payload["text"]?.description ?? ""), principal: principal)
+        let delivery = SlackResponseJob.job(responseURL: responseURL, message: message)
+        return JobOutcome(result: "answered", followUp: ChangeSet(jobs: [delivery]))
+    }
+
+    /// The message for one command, as Block Kit JSON.
+    func answer(_ request: CommandRequest, principal: Principal) async -> JSONValue {
+        let renderer = context.renderer
+        do {
+            switch request {
+            case .help:
+                return SlackViews.help(renderer, command: context.commandName, mode: context.orchestrator.modeDescription)
+            case .diagnose(let target, let symptom):
+                let diagnosis = await context.orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom))
+                return SlackViews.diagnosis(renderer, diagnosis)
+            case .status:
+                let stats = try await context.store.jobs.stats(now: Date())
+                let pending = try await context.store.approvals.list(status: .pending, limit: 500).count
+                return SlackViews.lines(renderer, title: "helpdesk status", lines: [
+                    "diagnoses: \(context.orchestrator.modeDescription) mode",
+                    "approval requests pending: \(pending)",
+                    "jobs: \(stats.counts[.queued] ?? 0) queued, \(stats.counts[.running] ?? 0) running, \(stats.counts[.dead] ?? 0) dead",
+                ])
+            case .db(let tool, let target, let arguments), .k8s(let tool, let target, let arguments):
+                var values = arguments.mapValues { text -> JSONValue in Double(text).map(JSONValue.number) ?? .string(text) }
+                var callTarget = target
+                if case .k8s = request {
+                    values["namespace"] = .string(target)
+                    values["cluster"] = nil
+                    guard let cluster = arguments["cluster"] ?? (context.clusters.count == 1 ? context.clusters.first : nil) else {
+                        return SlackViews.error(renderer, "Which cluster? Add cluster=NAME (known: \(context.clusters.joined(separator: ", "))).")
+                    }
+                    callTarget = cluster
+                }
+                let call = ToolCall(tool: tool, target: callTarget, arguments: values)
+                switch try await context.governance.request(call, by: principal, via: "slack") {
+                case .ran(let output, _):
+                    return SlackViews.lines(renderer, title: "\(call.summary)", lines: ["```\(truncated(output.prettyJSONText, 2900))```"], inChannel: true)
+                case .failed(let error, _):
+                    return SlackViews.error(renderer, "\(call.summary) failed: \(error)")
+                case .denied(let decision):
+                    return SlackViews.error(renderer, "Not allowed: \(decision.message ?? decision.reason)", hint: decision.message == nil ? nil : decision.reason)
+                case .pendingApproval(let record, let decision):
+                    return SlackViews.approvalRequest(renderer, record, reason: decision.reason)
+                }
+            case .incidents:
+                let incidents = try await context.store.incidents.list(limit: 10)
+                return SlackViews.lines(renderer, title: incidents.isEmpty ? "No incidents yet" : "Recent incidents",
+                                        lines: incidents.map { "`\($0.id)` \($0.severity) — \($0.summary)" })
+            case .incident(let id):
+                guard let record = try await context.store.incidents.incident(id: id) else {
+                    return SlackViews.error(renderer, "No incident \(id).", hint: "`\(context.commandName) incidents` lists recent ones.")
+                }
+                return SlackViews.lines(renderer, title: "Incident \(record.id)", lines: [
+                    record.summary, "target `\(record.target)` · \(record.trigger) · \(record.findingCount) finding(s) · \(record.createdAt.formatted(.iso8601))",
+                    "bundle: `\(record.bundlePath)` (\(record.bundleBytes) bytes)",
+                ])
+            case .approvals:
+                let pending = try await context.store.approvals.list(status: .pending, limit: 20)
+                return SlackViews.lines(renderer, title: pending.isEmpty ? "No approval requests are pending" : "Pending approval requests",
+                                        lines: pending.map { "`\($0.id)` \(SlackViews.callSummary($0)) — by \($0.requester), \($0.votes.filter { $0.vote == .approve }.count)/\($0.quorum) approvals" })
+            case .approve(let id, let reason), .deny(let id, let reason):
+                var approve = false
+                if case .approve = request { approve = true }
+                let result = try await context.governance.vote(on: id, by: principal, approve: approve, reason: reason, via: "slack")
+                return SlackViews.voteResult(renderer, result)
+            case .explain(let eventID):
+                guard let event = try await context.store.audit.event(id: eventID) else {
+                    return SlackViews.error(renderer, "No audit event \(eventID).")
+                }
+                let data = (try? JSONValue(parsing: event.data)) ?? .null
+                var lines = ["\(event.kind) by \(event.principal ?? "-") on \(event.target ?? "-") at \(event.at.formatted(.iso8601))"]
+                if let decision = data["decision"] {
+                    lines.append("decision: *\(decision["effect"]?.description ?? "?")* — \(decision["reason"]?.description ?? "")")
+                }
+                return SlackViews.lines(renderer, title: "Audit event \(event.id)", lines: lines)
+            case .unknown(let text):
+                return SlackViews.error(renderer, "I did not understand \"\(truncated(text, 200))\".",
+                                        hint: "Try `\(context.commandName) help`.")
+            }
+        } catch {
+            return SlackViews.error(renderer, "Something went wrong: \(error)")
+        }
+    }
+}
+
+/// Delivers one answer to a command's `response_url`, retried with backoff until it lands.
+public struct SlackResponseJob: JobHandler {
+    public static let kind = "slack.respond"
+    let transport: any HTTPTransport
+
+    public init(transport: any HTTPTransport) {
+        self.transport = transport
+    }
+
+    public static func job(responseURL: String, message: JSONValue) -> NewJob {
+        NewJob(kind: kind, payload: JSONValue.object(["response_url": .string(responseURL), "message": message]).jsonText, maxAttempts: 6)
+    }
+
+    public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
+        guard let payload = try? JSONValue(parsing: job.payload), let url = payload["response_url"].flatMap({ URL(string: $0.description) }),
+              case .object(var message)? = payload["message"] else {
+            throw JobFailure.permanent("slack.respond payload lacks response_url or message")
+        }
+        // Some clients treat missing flags unexpectedly: always send both.
+        message["replace_original"] = message["replace_original"] ?? .bool(false)
+        message["delete_original"] = .bool(false)
+        let reply = try await transport.postJSON(url, headers: [], body: Data(JSONValue.object(message).jsonText.utf8), timeout: .seconds(10))
+        switch reply.status {
+        case 200..<300: return JobOutcome(result: "delivered")
+        case 404, 410: throw JobFailure.permanent("the response_url expired or was used up (HTTP \(reply.status))")
+        default: throw SlackDeliveryError(status: reply.status, body: String(decoding: reply.body.prefix(200), as: UTF8.self))
+        }
+    }
+}
+
+struct SlackDeliveryError: Error, CustomStringConvertible {
+    var status: Int
+    var body: String
+    var description: String { "Slack answered HTTP \(status): \(body)" }
+}

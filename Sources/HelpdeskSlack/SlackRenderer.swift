@@ -1,0 +1,51 @@
+import Foundation
+import HelpdeskCore
+import Mustache
+
+/// Escapes values for the inside of a JSON string, for templates that render Block Kit JSON.
+struct JSONStringContentType: MustacheContentType {
+    func escapeText(_ text: String) -> String {
+        let encoded = JSONValue.string(text).jsonText
+        return String(encoded.dropFirst().dropLast())
+    }
+}
+
+/// Renders Slack messages from the Mustache templates in `templates/slack/`.
+public struct SlackRenderer: Sendable {
+    /// Block Kit's limits, applied to view models before rendering.
+    public enum Limit {
+        public static let blocks = 50
+        public static let sectionText = 3000
+        public static let buttonLabel = 75
+        public static let buttonValue = 2000
+    }
+
+    let library: MustacheLibrary
+
+    public init(directory: String) async throws {
+        MustacheContentTypes.register(JSONStringContentType(), named: "JSON")
+        library = try await MustacheLibrary(directory: directory)
+    }
+
+    /// Renders `template` with `context`; the result is checked to be JSON, so a template mistake
+    /// becomes a plain-text message rather than a message Slack rejects.
+    public func render(_ template: String, _ context: [String: Any], fallbackText: String) -> JSONValue {
+        guard let text = library.render(context, withTemplate: template), var message = try? JSONValue(parsing: text),
+              case .object(var object) = message else {
+            return .object(["response_type": .string("ephemeral"), "text": .string(fallbackText)])
+        }
+        if case .array(let blocks)? = object["blocks"], blocks.count > Limit.blocks {
+            object["blocks"] = .array(Array(blocks.prefix(Limit.blocks - 1)) + [.object([
+                "type": .string("context"),
+                "elements": .array([.object(["type": .string("mrkdwn"), "text": .string("… \(blocks.count - Limit.blocks + 1) more not shown; see the incident.")])]),
+            ])])
+            message = .object(object)
+        }
+        return message
+    }
+}
+
+/// Cuts `text` to `limit` characters, ending in an ellipsis when it had to cut.
+public func truncated(_ text: String, _ limit: Int) -> String {
+    text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+}

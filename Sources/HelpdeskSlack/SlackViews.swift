@@ -1,0 +1,99 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskCore
+import HelpdeskGovernance
+import HelpdeskOrchestrator
+import HelpdeskStore
+
+/// View models for the Slack templates: strings cut to Block Kit's limits, lists ready to render.
+enum SlackViews {
+    static let commands: [(usage: String, what: String)] = [
+        ("help", "this list"),
+        ("diagnose TARGET [symptom…]", "run the runbooks (and the model, if configured) against a target"),
+        ("status", "what the bot is doing"),
+        ("db TOOL TARGET [key=value…]", "run a database tool through policy"),
+        ("k8s TOOL NAMESPACE [key=value…]", "run a Kubernetes tool through policy"),
+        ("incidents", "recent incidents"),
+        ("incident ID", "one incident and its bundle"),
+        ("approvals", "pending approval requests"),
+        ("approve ID [reason]", "approve a request"),
+        ("deny ID [reason]", "deny a request"),
+        ("explain EVENT_ID", "why a decision was made"),
+    ]
+
+    static func help(_ renderer: SlackRenderer, command: String, mode: String) -> JSONValue {
+        let list: [[String: Any]] = commands.enumerated().map { index, entry in
+            ["command": command, "usage": entry.usage, "what": entry.what, "sep": index == commands.count - 1 ? "" : ","]
+        }
+        return renderer.render("help", ["command": command, "commands": list, "mode": mode],
+                               fallbackText: commands.map { "\(command) \($0.usage)" }.joined(separator: "\n"))
+    }
+
+    static func diagnosis(_ renderer: SlackRenderer, _ diagnosis: Diagnosis) -> JSONValue {
+        let icons: [Severity: String] = [.critical: ":red_circle:", .warning: ":large_orange_circle:", .info: ":large_blue_circle:"]
+        let findings: [[String: Any]] = diagnosis.findings.prefix(20).map {
+            ["icon": icons[$0.severity] ?? "", "severity": $0.severity.rawValue, "summary": truncated($0.summary, SlackRenderer.Limit.sectionText - 60)]
+        }
+        let actions: [[String: Any]] = diagnosis.recommendedActions.prefix(10).map { action in
+            ["call": truncated(action.call.summary, 500), "reason": truncated(action.reason, 1000),
+             "label": truncated("Run \(action.call.tool)", SlackRenderer.Limit.buttonLabel),
+             "value": truncated(JSONValue.object(["tool": .string(action.call.tool), "target": .string(action.call.target),
+                                                  "arguments": .object(action.call.arguments)]).jsonText, SlackRenderer.Limit.buttonValue)]
+        }
+        let failed = diagnosis.tools.filter { $0.error != nil }.count
+        var context: [String: Any] = [
+            "headline": truncated(diagnosis.isHealthy ? "\(diagnosis.target) looks healthy" : "Diagnosis of \(diagnosis.target)", 150),
+            "summary": truncated(diagnosis.summary, 2000), "target": diagnosis.target, "trigger": diagnosis.trigger, "mode": diagnosis.mode,
+            "milliseconds": String(diagnosis.milliseconds), "findings": findings, "actions": actions, "incident": diagnosis.incidentID,
+            "tool_count": String(diagnosis.tools.count),
+        ]
+        if failed > 0 { context["failed"] = String(failed) }
+        if let analysis = diagnosis.analysis { context["analysis"] = truncated(analysis, SlackRenderer.Limit.sectionText) }
+        return renderer.render("diagnosis", context, fallbackText: diagnosis.summary)
+    }
+
+    static func callSummary(_ record: ApprovalRecord) -> String {
+        "\(record.request["tool"]?.description ?? "?")(\(record.request["arguments"]?.jsonText ?? "")) on \(record.request["target"]?.description ?? "?")"
+    }
+
+    static func approvalRequest(_ renderer: SlackRenderer, _ record: ApprovalRecord, reason: String) -> JSONValue {
+        let approvers = (record.decision["approvers"]?.arrayValue ?? []).map(\.description)
+        return renderer.render("approval_request", [
+            "id": record.id, "call": truncated(callSummary(record), 500), "requester": record.requester, "quorum": String(record.quorum),
+            "approvers": approvers.isEmpty ? "anyone but the requester" : approvers.joined(separator: ", "),
+            "expires": record.expiresAt.formatted(.iso8601), "reason": truncated(reason, 1000),
+        ], fallbackText: "Approval needed: \(callSummary(record)) (\(record.id))")
+    }
+
+    static func voteResult(_ renderer: SlackRenderer, _ result: VoteResult) -> JSONValue {
+        switch result {
+        case .approved(let record), .denied(let record), .recorded(let record, _):
+            let (icon, outcome): (String, String) = switch result {
+            case .approved: (":white_check_mark:", "approved; running now")
+            case .denied: (":no_entry:", "denied")
+            default: (":ballot_box_with_check:", "approval recorded")
+            }
+            return renderer.render("approval_decided", ["id": record.id, "call": truncated(callSummary(record), 500), "icon": icon,
+                                                         "outcome": outcome, "detail": result.message], fallbackText: result.message)
+        default:
+            return error(renderer, result.message)
+        }
+    }
+
+    static func lines(_ renderer: SlackRenderer, title: String, lines: [String], inChannel: Bool = false) -> JSONValue {
+        var message = renderer.render("lines", ["title": truncated(title, 300),
+                                                "lines": lines.prefix(45).map { ["text": truncated($0, SlackRenderer.Limit.sectionText)] }],
+                                      fallbackText: ([title] + lines).joined(separator: "\n"))
+        if inChannel, case .object(var object) = message {
+            object["response_type"] = .string("in_channel")
+            message = .object(object)
+        }
+        return message
+    }
+
+    static func error(_ renderer: SlackRenderer, _ message: String, hint: String? = nil) -> JSONValue {
+        var context: [String: Any] = ["message": truncated(message, SlackRenderer.Limit.sectionText - 20)]
+        if let hint { context["hint"] = truncated(hint, 1000) }
+        return renderer.render("error", context, fallbackText: message)
+    }
+}
