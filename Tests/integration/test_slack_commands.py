@@ -1,0 +1,122 @@
+"""Slash commands as Slack sends them, through a running `helpdesk serve`, with every answer
+parsed by slack-sdk's Block Kit models."""
+import json
+import os
+
+import pytest
+
+from slack_peer import SIGNING_SECRET, Recorder, SlackClient, parsed_blocks
+from test_diagnose_postgres import config as postgres_config, lock_pileup, wait_for  # noqa: F401 (fixture)
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+POLICY = """version: "1"
+policies:
+  - name: production
+    resources: [{type: database, match: {tags: [production]}}]
+    rules:
+      - {action: read, effect: allow}
+      - action: destructive
+        effect: require_approval
+        conditions: {approval_quorum: 2, approvers: [role:dba]}
+"""
+
+
+@pytest.fixture
+def slack_bot(helpdesk, postgres, tmp_path):
+    recorder = Recorder()
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.yaml").write_text(POLICY)
+    text, env = postgres_config(postgres, tmp_path)
+    text += f"""
+policies: {{dir: {tmp_path / 'policies'}}}
+slack:
+  templates_dir: {REPO}/templates/slack
+users:
+  alice: {{roles: [sre], slack_user_id: U0ALICE}}
+  carol: {{roles: [dba], slack_user_id: U0CAROL}}
+  dave: {{roles: [dba], slack_user_id: U0DAVE}}
+jobs: {{poll_interval: 50ms}}
+"""
+    hd = helpdesk(text)
+    hd.start(env={**env, "SLACK_SIGNING_SECRET": SIGNING_SECRET})
+    yield hd, SlackClient(hd.url(""), recorder), recorder
+    recorder.stop()
+
+
+def test_help_is_answered_inline_as_valid_block_kit(slack_bot):
+    _, slack, _ = slack_bot
+    status, message, elapsed, _ = slack.command("help")
+    assert status == 200
+    assert message["response_type"] == "ephemeral"
+    blocks = parsed_blocks(message)
+    assert blocks[0].type == "header"
+    assert "`/helpdesk diagnose TARGET [symptom…]`" in message["blocks"][1]["text"]["text"]
+
+
+def test_diagnose_is_acknowledged_at_once_and_answered_on_response_url(slack_bot):
+    _, slack, recorder = slack_bot
+    status, ack, elapsed, response_url = slack.command("diagnose prod-db is it healthy")
+    assert status == 200 and ack["response_type"] == "ephemeral" and ack["text"].startswith("Working on it")
+    assert elapsed < 3, f"Slack gives up after 3 s; the ack took {elapsed:.2f} s"
+    answer = recorder.wait_for(response_url)
+    parsed_blocks(answer)
+    assert answer["response_type"] == "in_channel"
+    assert answer["replace_original"] is False and answer["delete_original"] is False
+    assert answer["text"].startswith("prod-db:")
+
+
+def test_bad_signatures_stale_requests_and_unknown_commands(slack_bot):
+    hd, slack, recorder = slack_bot
+    status, body, _, _ = slack.command("help", secret="not-the-signing-secret")
+    assert status == 401 and body["error"]["message"] == "request signature is not valid"
+    status, _, _, _ = slack.command("help", timestamp=1_500_000_000)
+    assert status == 401
+    status, ack, _, response_url = slack.command("make me a sandwich")
+    assert status == 200
+    answer = recorder.wait_for(response_url)
+    parsed_blocks(answer)
+    assert answer["text"] == 'I did not understand "make me a sandwich".'
+    metrics = __import__("conftest").http("GET", hd.url("/metrics"))[2].decode()
+    assert 'helpdesk_slack_requests_total{endpoint="commands",outcome="rejected_mismatch"} 1' in metrics
+    assert 'helpdesk_slack_requests_total{endpoint="commands",outcome="rejected_stale"} 1' in metrics
+
+
+def test_a_redelivered_command_runs_once(slack_bot):
+    _, slack, recorder = slack_bot
+    _, first, _, url_one = slack.command("status", trigger_id="trigger.same")
+    _, second, _, url_two = slack.command("status", trigger_id="trigger.same")
+    assert first["text"].startswith("Working on it") and second["text"] == "Already working on that."
+    recorder.wait_for(url_one)
+    assert not [post for post in recorder.posts if post["path"] == url_two[len(recorder.url):]]
+
+
+def test_destructive_command_needs_two_dba_approvals_given_in_slack(slack_bot, postgres, lock_pileup):
+    _, slack, recorder = slack_bot
+    holder_pid, _, waiters = lock_pileup
+    _, _, _, url = slack.command(f"db terminate_backend prod-db pid={holder_pid}", user_id="U0ALICE")
+    request = recorder.wait_for(url)
+    parsed_blocks(request)
+    actions = next(block for block in request["blocks"] if block["type"] == "actions")
+    approve, deny = actions["elements"]
+    assert approve["style"] == "primary" and deny["style"] == "danger" and "confirm" in approve
+    approval_id = approve["value"]
+    assert approval_id.startswith("apr_")
+
+    _, _, _, url = slack.command(f"approve {approval_id}", user_id="U0ALICE")
+    assert "cannot decide it" in recorder.wait_for(url)["text"]
+    _, _, _, url = slack.command(f"approve {approval_id} confirmed", user_id="U0CAROL")
+    assert recorder.wait_for(url)["text"] == f"{approval_id}: approval recorded"
+    assert postgres.value(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {holder_pid}") == "1"
+    _, _, _, url = slack.command(f"approve {approval_id}", user_id="U0UNKNOWN")
+    assert "only known users" in recorder.wait_for(url)["text"]
+    _, _, _, url = slack.command(f"approve {approval_id}", user_id="U0DAVE")
+    decided = recorder.wait_for(url)
+    parsed_blocks(decided)
+    assert decided["text"] == f"{approval_id}: approved; running now"
+    assert wait_for(lambda: postgres.value(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {holder_pid}") == "0", timeout=20)
+    for waiter in waiters:
+        assert waiter.read_line() == "done"
+
+    _, _, _, url = slack.command("approvals", user_id="U0CAROL")
+    assert recorder.wait_for(url)["text"] == "No approval requests are pending"
