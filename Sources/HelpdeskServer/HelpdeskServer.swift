@@ -37,7 +37,10 @@ public enum HelpdeskServer {
     public static func jobHandlers(governance: Governance? = nil, slack: SlackCommandContext? = nil) -> [String: any JobHandler] {
         var handlers: [String: any JobHandler] = [SelftestJob.kind: SelftestJob(), SlackResponseJob.kind: SlackResponseJob(transport: AsyncHTTPTransport())]
         if let governance { handlers[Governance.executeJobKind] = ApprovalExecutionJob(governance: governance) }
-        if let slack { handlers[SlackCommandJob.kind] = SlackCommandJob(context: slack) }
+        if let slack {
+            handlers[SlackCommandJob.kind] = SlackCommandJob(context: slack)
+            handlers[SlackInteractionJob.kind] = SlackInteractionJob(context: slack)
+        }
         return handlers
     }
 

@@ -9,7 +9,7 @@ import Logging
 import Metrics
 import NIOCore
 
-/// `POST /slack/commands`: verify Slack's signature over the raw body, record the command and
+/// `POST /slack/commands` and `POST /slack/interactions`: verify Slack's signature over the raw body, record the command and
 /// its job in one transaction, and answer within Slack's 3 seconds; the real answer follows on
 /// the command's `response_url`.
 struct SlackRoutes {
@@ -20,28 +20,54 @@ struct SlackRoutes {
 
     func register(on router: Router<AppRequestContext>) {
         router.post("/slack/commands") { request, context in try await command(request, context) }
+        router.post("/slack/interactions") { request, context in try await interaction(request, context) }
     }
 
-    private func count(_ outcome: String) {
-        Counter(label: "helpdesk_slack_requests_total", dimensions: [("endpoint", "commands"), ("outcome", outcome)], factory: metrics).increment()
-    }
-
-    private func command(_ request: Request, _ requestContext: AppRequestContext) async throws -> Response {
+    /// Verifies the signature over the raw body; returns the body text, or throws 401/503.
+    private func verified(_ request: Request, _ requestContext: AppRequestContext, endpoint: String) async throws -> (String, SlackCommandContext) {
         guard let signingSecret, let context else {
-            count("not_configured")
+            count("not_configured", endpoint: endpoint)
             throw APIError(status: .serviceUnavailable, code: "slack_not_configured",
                            message: "Slack is not configured here: set SLACK_SIGNING_SECRET and keep the templates folder in place")
         }
         var request = request
-        let body = try await request.collectBody(upTo: requestContext.maxUploadSize)
-        let bytes = Array(body.readableBytesView)
+        let bytes = Array(try await request.collectBody(upTo: requestContext.maxUploadSize).readableBytesView)
         if let failure = SlackSignature.verify(body: bytes, timestamp: request.headers[slackTimestamp], signature: request.headers[slackSignature],
                                               secret: signingSecret, now: Date()) {
-            count("rejected_\(failure.rawValue)")
-            requestContext.logger.notice("Slack request refused", metadata: ["reason": "\(failure.rawValue)"])
+            count("rejected_\(failure.rawValue)", endpoint: endpoint)
+            requestContext.logger.notice("Slack request refused", metadata: ["reason": "\(failure.rawValue)", "endpoint": "\(endpoint)"])
             throw APIError(status: .unauthorized, code: "unauthorized", message: "request signature is not valid")
         }
-        let text = String(decoding: bytes, as: UTF8.self)
+        return (String(decoding: bytes, as: UTF8.self), context)
+    }
+
+    /// Button clicks (`block_actions`). Other interaction types (shortcuts, view submissions,
+    /// message actions) are acknowledged and ignored: the bot opens no modals.
+    private func interaction(_ request: Request, _ requestContext: AppRequestContext) async throws -> Response {
+        let (text, context) = try await verified(request, requestContext, endpoint: "interactions")
+        guard let payloadText = parseForm(text)["payload"], let payload = try? JSONValue(parsing: payloadText) else {
+            count("malformed", endpoint: "interactions")
+            throw APIError(status: .badRequest, code: "bad_request", message: "an interaction needs a payload form field holding JSON")
+        }
+        guard let action = BlockAction(payload: payload) else {
+            count("ignored", endpoint: "interactions")
+            return Response(status: .ok)
+        }
+        let principal = context.principal(slackUserID: action.userID)
+        let audit = AuditDraft(kind: "request_received", principal: principal.description, target: action.value, data: .object([
+            "via": .string("slack-button"), "action": .string(action.kind.rawValue), "request_id": .string(requestContext.requestID),
+        ]))
+        let outcome = try await store.apply(ChangeSet(jobs: [SlackInteractionJob.job(action)], audit: [audit]))
+        count(outcome.jobIDs.first.map { $0 == nil } ?? false ? "duplicate" : "accepted", endpoint: "interactions")
+        return Response(status: .ok)
+    }
+
+    private func count(_ outcome: String, endpoint: String = "commands") {
+        Counter(label: "helpdesk_slack_requests_total", dimensions: [("endpoint", endpoint), ("outcome", outcome)], factory: metrics).increment()
+    }
+
+    private func command(_ request: Request, _ requestContext: AppRequestContext) async throws -> Response {
+        let (text, context) = try await verified(request, requestContext, endpoint: "commands")
         if parseForm(text)["ssl_check"] == "1" {
             count("ssl_check")
             return Response(status: .ok)

@@ -56,13 +56,15 @@ enum SlackViews {
         "\(record.request["tool"]?.description ?? "?")(\(record.request["arguments"]?.jsonText ?? "")) on \(record.request["target"]?.description ?? "?")"
     }
 
-    static func approvalRequest(_ renderer: SlackRenderer, _ record: ApprovalRecord, reason: String) -> JSONValue {
+    static func approvalRequest(_ renderer: SlackRenderer, _ record: ApprovalRecord, reason: String, progress: String? = nil) -> JSONValue {
         let approvers = (record.decision["approvers"]?.arrayValue ?? []).map(\.description)
-        return renderer.render("approval_request", [
+        var context: [String: Any] = [
             "id": record.id, "call": truncated(callSummary(record), 500), "requester": record.requester, "quorum": String(record.quorum),
             "approvers": approvers.isEmpty ? "anyone but the requester" : approvers.joined(separator: ", "),
             "expires": record.expiresAt.formatted(.iso8601), "reason": truncated(reason, 1000),
-        ], fallbackText: "Approval needed: \(callSummary(record)) (\(record.id))")
+        ]
+        if let progress { context["progress"] = truncated(progress, 500) }
+        return renderer.render("approval_request", context, fallbackText: "Approval needed: \(callSummary(record)) (\(record.id))")
     }
 
     static func voteResult(_ renderer: SlackRenderer, _ result: VoteResult) -> JSONValue {
@@ -73,8 +75,9 @@ enum SlackViews {
             case .denied: (":no_entry:", "denied")
             default: (":ballot_box_with_check:", "approval recorded")
             }
+            let decidedBy = record.decidedBy.map { " by \($0) at \(record.decidedAt.map { $0.formatted(.iso8601) } ?? "?")" } ?? ""
             return renderer.render("approval_decided", ["id": record.id, "call": truncated(callSummary(record), 500), "icon": icon,
-                                                         "outcome": outcome, "detail": result.message], fallbackText: result.message)
+                                                         "outcome": outcome, "detail": result.message + decidedBy], fallbackText: "\(record.id): \(outcome)")
         default:
             return error(renderer, result.message)
         }

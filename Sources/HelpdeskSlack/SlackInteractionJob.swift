@@ -1,0 +1,98 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskCore
+import HelpdeskGovernance
+import HelpdeskJobs
+import HelpdeskStore
+import Logging
+
+/// A button click from a message: approve or deny an approval request, or run a recommended action.
+public struct BlockAction: Sendable, Equatable {
+    public enum Kind: String, Sendable { case approve, deny, runAction = "run_action" }
+
+    public var kind: Kind
+    public var value: String
+    public var userID: String
+    public var responseURL: String
+    public var actionTS: String
+
+    /// Reads a `block_actions` interaction payload; `nil` for other payload types or unknown actions.
+    public init?(payload: JSONValue) {
+        guard payload["type"]?.description == "block_actions", let action = payload["actions"]?.arrayValue?.first,
+              let kind = action["action_id"].flatMap({ Kind(rawValue: $0.description) }), let value = action["value"]?.description,
+              let userID = payload.value(at: "user.id")?.description, let responseURL = payload["response_url"]?.description
+        else { return nil }
+        self.kind = kind
+        self.value = value
+        self.userID = userID
+        self.responseURL = responseURL
+        self.actionTS = action["action_ts"]?.description ?? ""
+    }
+}
+
+/// Acts on one button click through the gate, then queues the answer: a decided request replaces
+/// the original message (so its buttons are gone and a second click is impossible); a refused or
+/// stale click is answered only to the person who clicked.
+public struct SlackInteractionJob: JobHandler {
+    public static let kind = "slack.interaction"
+    let context: SlackCommandContext
+
+    public init(context: SlackCommandContext) {
+        self.context = context
+    }
+
+    public static func job(_ action: BlockAction) -> NewJob {
+        let payload: JSONValue = .object(["kind": .string(action.kind.rawValue), "value": .string(action.value),
+                                          "user_id": .string(action.userID), "response_url": .string(action.responseURL)])
+        return NewJob(kind: kind, payload: payload.jsonText, dedupKey: action.actionTS.isEmpty ? nil : "slack-action:\(action.userID):\(action.actionTS)",
+                      maxAttempts: 3)
+    }
+
+    public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
+        guard let payload = try? JSONValue(parsing: job.payload), let kind = payload["kind"].flatMap({ BlockAction.Kind(rawValue: $0.description) }),
+              let value = payload["value"]?.description, let userID = payload["user_id"]?.description,
+              let responseURL = payload["response_url"]?.description else {
+            throw JobFailure.permanent("slack.interaction payload is incomplete")
+        }
+        let principal = context.principal(slackUserID: userID)
+        let renderer = context.renderer
+        var message: JSONValue
+        var replaceOriginal = false
+        switch kind {
+        case .approve, .deny:
+            let result = try await context.governance.vote(on: value, by: principal, approve: kind == .approve, reason: nil, via: "slack-button")
+            switch result {
+            case .approved, .denied:
+                message = SlackViews.voteResult(renderer, result)
+                replaceOriginal = true
+            case .recorded(let record, let remaining):
+                let names = record.votes.filter { $0.vote == .approve }.map(\.principal).joined(separator: ", ")
+                message = SlackViews.approvalRequest(renderer, record, reason: (record.decision["reason"]?.description ?? ""),
+                                                     progress: "approved by \(names); \(remaining) more needed")
+                replaceOriginal = true
+            default:
+                message = SlackViews.error(renderer, result.message)
+            }
+        case .runAction:
+            guard let call = try? JSONDecoder().decode(ToolCall.self, from: Data(value.utf8)) else {
+                throw JobFailure.permanent("the button's value is not a tool call")
+            }
+            switch try await context.governance.request(call, by: principal, via: "slack-button") {
+            case .ran(let output, _):
+                message = SlackViews.lines(renderer, title: call.summary, lines: ["```\(truncated(output.prettyJSONText, 2900))```"], inChannel: true)
+            case .failed(let error, _):
+                message = SlackViews.error(renderer, "\(call.summary) failed: \(error)")
+            case .denied(let decision):
+                message = SlackViews.error(renderer, "Not allowed: \(decision.message ?? decision.reason)")
+            case .pendingApproval(let record, let decision):
+                message = SlackViews.approvalRequest(renderer, record, reason: decision.reason)
+            }
+        }
+        if case .object(var object) = message {
+            object["replace_original"] = .bool(replaceOriginal)
+            if !replaceOriginal, object["response_type"] == nil { object["response_type"] = .string("ephemeral") }
+            message = .object(object)
+        }
+        return JobOutcome(result: kind.rawValue, followUp: ChangeSet(jobs: [SlackResponseJob.job(responseURL: responseURL, message: message)]))
+    }
+}
