@@ -37,6 +37,13 @@ public enum VoteResult: Sendable, Equatable {
     }
 }
 
+/// Tells people about approval requests (the Slack channel, email): what to record when a
+/// request opens and when it is decided. Its writes are applied right after the state change.
+public protocol ApprovalNotifier: Sendable {
+    func opened(_ record: ApprovalRecord, decision: Decision) -> ChangeSet
+    func decided(_ record: ApprovalRecord, summary: String) -> ChangeSet
+}
+
 /// The one gate every tool call passes: decide by policy, record the decision in the audit log,
 /// then run, refuse, or open an approval request. Approved requests run exactly once, with the
 /// exact tool and arguments that were approved.
@@ -52,9 +59,11 @@ public struct Governance: Sendable {
     let defaultTTL: Duration
     let toolTimeout: Duration
     let logger: Logger
+    let notifiers: [any ApprovalNotifier]
 
     public init(policies: PolicySet, store: any Store, agents: [any Agent], inventory: Infrastructure, directory: UserDirectory,
-                redactor: Redactor, defaultTTL: Duration, toolTimeout: Duration, logger: Logger) {
+                redactor: Redactor, defaultTTL: Duration, toolTimeout: Duration, notifiers: [any ApprovalNotifier] = [], logger: Logger) {
+        self.notifiers = notifiers
         self.policies = policies
         self.store = store
         self.agents = agents
@@ -137,6 +146,7 @@ public struct Governance: Sendable {
                     "approvers": .array(decision.approvers.map(JSONValue.string)), "expires_at": .string(now.addingTimeInterval(ttl.seconds).formatted(.iso8601)),
                 ]))])
             logger.info("approval requested", metadata: ["approval": "\(id)", "tool": "\(call.tool)", "target": "\(call.target)"])
+            await notify { $0.opened(record, decision: decision) }
             return .pendingApproval(record, decision)
         }
     }
@@ -162,12 +172,27 @@ public struct Governance: Sendable {
         case .recorded(let updated):
             let approvals = updated.votes.filter { $0.vote == .approve }.count
             return .recorded(updated, remaining: max(0, updated.quorum - approvals))
-        case .approved(let updated): return .approved(updated)
-        case .denied(let updated): return .denied(updated)
+        case .approved(let updated):
+            await notify { $0.decided(updated, summary: "approved by \(updated.decidedBy ?? "?"); running now") }
+            return .approved(updated)
+        case .denied(let updated):
+            await notify { $0.decided(updated, summary: "denied by \(updated.decidedBy ?? "?")") }
+            return .denied(updated)
         case .alreadyDecided(let updated): return .alreadyDecided(updated)
         case .expired(let updated): return .expired(updated)
         case .alreadyVoted: return .refused("\(principal) has already voted on \(id); each approver counts once")
         case .notFound: return .notFound(id)
+        }
+    }
+
+    /// Applies what the notifiers want written; a failure is logged, never fails the decision.
+    private func notify(_ changes: (any ApprovalNotifier) -> ChangeSet) async {
+        for notifier in notifiers {
+            do {
+                try await store.apply(changes(notifier))
+            } catch {
+                logger.error("cannot queue an approval notification", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -197,10 +222,16 @@ public struct Governance: Sendable {
         switch outcome {
         case .ran(let output, _):
             try await store.approvals.finishExecution(id: id, succeeded: true, result: output, now: Date())
+            if let finished = try await store.approvals.approval(id: id) {
+                await notify { $0.decided(finished, summary: "ran: \(String(output.jsonText.prefix(300)))") }
+            }
             return output
         case .failed(let error, _):
             let result: JSONValue = .object(["error": .string(error)])
             try await store.approvals.finishExecution(id: id, succeeded: false, result: result, now: Date())
+            if let finished = try await store.approvals.approval(id: id) {
+                await notify { $0.decided(finished, summary: "failed: \(error)") }
+            }
             return result
         case .denied, .pendingApproval:
             return .null

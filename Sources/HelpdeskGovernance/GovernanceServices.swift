@@ -29,11 +29,13 @@ public struct ApprovalExecutionJob: JobHandler {
 public struct ApprovalExpiryService: Service {
     let store: any Store
     let interval: Duration
+    let notifiers: [any ApprovalNotifier]
     let logger: Logger
 
-    public init(store: any Store, interval: Duration = .seconds(15), logger: Logger) {
+    public init(store: any Store, interval: Duration = .seconds(15), notifiers: [any ApprovalNotifier] = [], logger: Logger) {
         self.store = store
         self.interval = interval
+        self.notifiers = notifiers
         self.logger = logger
     }
 
@@ -42,6 +44,9 @@ public struct ApprovalExpiryService: Service {
             do {
                 for record in try await store.approvals.expire(now: Date()) {
                     logger.notice("approval request expired; nothing will run", metadata: ["approval": "\(record.id)"])
+                    for notifier in notifiers {
+                        try await store.apply(notifier.decided(record, summary: "expired at \(record.expiresAt.formatted(.iso8601)) without a decision; nothing ran"))
+                    }
                 }
             } catch {
                 logger.error("cannot expire approval requests", metadata: ["error": "\(error)"])

@@ -44,20 +44,16 @@ public enum HelpdeskServer {
         return handlers
     }
 
-    /// What slash commands need, when Slack is configured and its templates load.
-    static func slackContext(_ configuration: HelpdeskConfiguration, engine: DiagnosisEngine, governance: Governance, store: any Store,
-                             logger: Logger) async -> SlackCommandContext? {
-        guard configuration.slack.signingSecret != nil else {
-            logger.info("Slack is off (no SLACK_SIGNING_SECRET)")
+    /// The Block Kit templates, when Slack is configured at all (a signing secret or a bot token).
+    static func slackRenderer(_ configuration: HelpdeskConfiguration, logger: Logger) async -> SlackRenderer? {
+        guard configuration.slack.signingSecret != nil || configuration.slack.botToken != nil else {
+            logger.info("Slack is off (neither SLACK_SIGNING_SECRET nor SLACK_BOT_TOKEN is set)")
             return nil
         }
         do {
-            let renderer = try await SlackRenderer(directory: configuration.slack.templatesDirectory)
-            return SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: store, directory: configuration.directory,
-                                       renderer: renderer, commandName: configuration.slack.command,
-                                       clusters: configuration.infrastructure.k8sClusters.map(\.id))
+            return try await SlackRenderer(directory: configuration.slack.templatesDirectory)
         } catch {
-            logger.error("Slack templates cannot be loaded; /slack/commands answers 503", metadata: [
+            logger.error("Slack templates cannot be loaded; Slack stays off", metadata: [
                 "templates_dir": "\(configuration.slack.templatesDirectory)", "error": "\(error)"])
             return nil
         }
@@ -78,9 +74,10 @@ public enum HelpdeskServer {
 
     /// The gate over the agents, with policies, approvals and the audit log.
     public static func makeGovernance(_ configuration: HelpdeskConfiguration, policies: PolicySet, store: any Store, agents: [any Agent],
-                                      redactor: Redactor, logger: Logger) -> Governance {
+                                      redactor: Redactor, notifiers: [any ApprovalNotifier] = [], logger: Logger) -> Governance {
         Governance(policies: policies, store: store, agents: agents, inventory: configuration.infrastructure, directory: configuration.directory,
-                   redactor: redactor, defaultTTL: configuration.approvals.defaultTTL, toolTimeout: configuration.diagnosis.toolTimeout, logger: logger)
+                   redactor: redactor, defaultTTL: configuration.approvals.defaultTTL, toolTimeout: configuration.diagnosis.toolTimeout,
+                   notifiers: notifiers, logger: logger)
     }
 
     public static func workerOptions(_ configuration: HelpdeskConfiguration) -> JobWorker.Options {
@@ -102,7 +99,19 @@ public enum HelpdeskServer {
             try? await store.close()
             throw error
         }
-        let governance = makeGovernance(configuration, policies: policies, store: store, agents: agents, redactor: redactor, logger: logger)
+        let renderer = await slackRenderer(configuration, logger: logger)
+        var notifiers: [any ApprovalNotifier] = []
+        var outbox: SlackOutboxService?
+        if let renderer, let token = configuration.slack.botToken {
+            outbox = SlackOutboxService(store: store, api: SlackWebAPI(baseURL: configuration.slack.apiBaseURL, token: token), logger: logger)
+            if let channel = configuration.slack.defaultChannel {
+                notifiers.append(SlackApprovalNotifier(channel: channel, renderer: renderer))
+            } else {
+                logger.warning("slack.default_channel is not set: approval requests are not posted to a channel")
+            }
+        }
+        let governance = makeGovernance(configuration, policies: policies, store: store, agents: agents, redactor: redactor,
+                                        notifiers: notifiers, logger: logger)
         let engine: DiagnosisEngine
         do {
             // A model is offered only the tools policy would not refuse outright for the alert bot.
@@ -114,7 +123,10 @@ public enum HelpdeskServer {
             try? await store.close()
             throw ServerError.invalidRunbooks(error)
         }
-        let slack = await slackContext(configuration, engine: engine, governance: governance, store: store, logger: logger)
+        let slack = configuration.slack.signingSecret == nil ? nil : renderer.map { renderer in
+            SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: store, directory: configuration.directory,
+                                renderer: renderer, commandName: configuration.slack.command, clusters: configuration.infrastructure.k8sClusters.map(\.id))
+        }
         let worker = JobWorker(
             queue: store.jobs, handlers: jobHandlers(governance: governance, slack: slack), options: workerOptions(configuration),
             logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
@@ -135,9 +147,8 @@ public enum HelpdeskServer {
         let group = ServiceGroup(
             services: [
                 PolicyWatcher(path: configuration.policies.directory, policies: policies, logger: logger, metrics: metrics),
-                ApprovalExpiryService(store: store, logger: logger),
-                worker, http,
-            ],
+                ApprovalExpiryService(store: store, notifiers: notifiers, logger: logger),
+            ] + (outbox.map { [$0] } ?? []) + [worker, http],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()

@@ -83,6 +83,19 @@ enum SlackViews {
         }
     }
 
+    /// A request's message once it is decided: no buttons, the outcome in words.
+    static func decided(_ renderer: SlackRenderer, _ record: ApprovalRecord, outcome: String) -> JSONValue {
+        let icon = switch record.status {
+        case .approved: record.execution == "failed" ? ":x:" : ":white_check_mark:"
+        case .denied: ":no_entry:"
+        case .expired: ":hourglass:"
+        case .pending: ":lock:"
+        }
+        return renderer.render("approval_decided", ["id": record.id, "call": truncated(callSummary(record), 500), "icon": icon,
+                                                     "outcome": truncated(outcome, 1000), "detail": "requested by \(record.requester)"],
+                               fallbackText: "\(record.id): \(outcome)")
+    }
+
     static func lines(_ renderer: SlackRenderer, title: String, lines: [String], inChannel: Bool = false) -> JSONValue {
         var message = renderer.render("lines", ["title": truncated(title, 300),
                                                 "lines": lines.prefix(45).map { ["text": truncated($0, SlackRenderer.Limit.sectionText)] }],

@@ -8,14 +8,17 @@ public struct ChangeSet: Sendable, Equatable {
     public var incidents: [IncidentRecord]
     /// Appended to the hash-chained audit log in the same transaction.
     public var audit: [AuditDraft]
+    /// Queued in the Slack outbox, sent in order per channel.
+    public var slackMessages: [OutboxMessage]
 
-    public init(jobs: [NewJob] = [], incidents: [IncidentRecord] = [], audit: [AuditDraft] = []) {
+    public init(jobs: [NewJob] = [], incidents: [IncidentRecord] = [], audit: [AuditDraft] = [], slackMessages: [OutboxMessage] = []) {
         self.jobs = jobs
         self.incidents = incidents
         self.audit = audit
+        self.slackMessages = slackMessages
     }
 
-    public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty }
+    public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty && slackMessages.isEmpty }
 }
 
 /// What applying a ``ChangeSet`` did.

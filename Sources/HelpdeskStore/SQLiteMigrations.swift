@@ -98,6 +98,32 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v4-slack-outbox") { db in
+            try db.execute(sql: """
+                CREATE TABLE slack_outbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    channel TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    thread_key TEXT,
+                    is_root INTEGER NOT NULL DEFAULT 0,
+                    state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL NOT NULL,
+                    lease_until REAL,
+                    ts TEXT,
+                    error TEXT,
+                    created_at REAL NOT NULL,
+                    sent_at REAL
+                );
+                CREATE INDEX slack_outbox_pending ON slack_outbox(channel, id) WHERE state = 'pending';
+                CREATE TABLE slack_threads (
+                    thread_key TEXT PRIMARY KEY,
+                    channel TEXT NOT NULL,
+                    ts TEXT NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

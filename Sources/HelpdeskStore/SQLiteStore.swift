@@ -24,10 +24,12 @@ public final class SQLiteStore: Store {
     let writer: GroupCommitWriter
     let defaultMaxAttempts: Int
     let workSignal = WakeSignal()
+    let outboxSignal = WakeSignal()
     public var jobs: any JobQueue { SQLiteJobQueue(store: self) }
     public var incidents: any IncidentIndex { SQLiteIncidentIndex(store: self) }
     public var audit: any AuditLog { SQLiteAuditLog(store: self) }
     public var approvals: any ApprovalStore { SQLiteApprovalStore(store: self) }
+    public var slackOutbox: any SlackOutboxStore { SQLiteSlackOutbox(store: self) }
 
     /// Opens (creating when missing) the file, and applies pending migrations.
     public init(options: Options) throws {
@@ -84,6 +86,7 @@ public final class SQLiteStore: Store {
             try Self.apply(changes, in: db, now: Date(), defaultMaxAttempts: defaultMaxAttempts)
         }
         if outcome.jobIDs.contains(where: { $0 != nil }) { workSignal.signal() }
+        if !changes.slackMessages.isEmpty { outboxSignal.signal() }
         return outcome
     }
 
@@ -111,6 +114,7 @@ public final class SQLiteStore: Store {
                             incident.severity, incident.findingCount, incident.bundlePath, incident.bundleBytes])
         }
         try SQLiteAuditLog.append(changes.audit, in: db, now: now)
+        try SQLiteSlackOutbox.enqueue(changes.slackMessages, in: db, now: now)
         return ChangeSetOutcome(jobIDs: ids)
     }
 

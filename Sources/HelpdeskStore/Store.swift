@@ -18,6 +18,8 @@ public protocol Store: Sendable {
 
     var approvals: any ApprovalStore { get }
 
+    var slackOutbox: any SlackOutboxStore { get }
+
     /// Whether the store answers and its schema is current; `nil` when healthy, else the reason.
     func unhealthyReason() async -> String?
 

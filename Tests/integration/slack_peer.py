@@ -107,3 +107,49 @@ def click(slack: SlackClient, action_id: str, value: str, user_id: str, message:
         "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
         "X-Slack-Signature": slack.verifier.generate_signature(timestamp=stamp, body=body)})
     return status, response_url
+
+
+class WebAPI:
+    """A loopback stand-in for slack.com/api: records each call and answers from a script
+    (a list of (status, headers, body) used in order for chat.postMessage), then ok."""
+
+    def __init__(self, post_message_script=None):
+        self.calls = []
+        self.script = list(post_message_script or [])
+        self.next_ts = 1700000000.0
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                method = self.path.rsplit("/", 1)[-1]
+                api.calls.append({"method": method, "body": body, "auth": self.headers.get("Authorization")})
+                status, headers, reply = 200, {}, None
+                if method == "chat.postMessage" and api.script:
+                    status, headers, reply = api.script.pop(0)
+                if reply is None:
+                    api.next_ts += 1
+                    reply = {"ok": True, "channel": body.get("channel"), "ts": f"{api.next_ts:.6f}"}
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def successful(self, method):
+        """Calls of `method` that the script let through (the ones Slack would have posted)."""
+        return [call for call in self.calls if call["method"] == method and call.get("ok", True)]

@@ -1,0 +1,37 @@
+import HelpdeskCore
+import HelpdeskGovernance
+import HelpdeskStore
+
+/// Posts each approval request to the approvals channel with approve/deny buttons, as the root of
+/// its own thread; its decision and the action's result go in the thread, and the root message
+/// is edited to show where things stand.
+public struct SlackApprovalNotifier: ApprovalNotifier {
+    let channel: String
+    let renderer: SlackRenderer
+
+    public init(channel: String, renderer: SlackRenderer) {
+        self.channel = channel
+        self.renderer = renderer
+    }
+
+    public func opened(_ record: ApprovalRecord, decision: Decision) -> ChangeSet {
+        let message = SlackViews.approvalRequest(renderer, record, reason: decision.reason)
+        return ChangeSet(slackMessages: [OutboxMessage(channel: channel, body: Self.webAPIBody(message), threadKey: "approval:\(record.id)", isRoot: true)])
+    }
+
+    public func decided(_ record: ApprovalRecord, summary: String) -> ChangeSet {
+        let view = SlackViews.decided(renderer, record, outcome: summary)
+        return ChangeSet(slackMessages: [
+            OutboxMessage(channel: channel, method: .update, body: Self.webAPIBody(view), threadKey: "approval:\(record.id)"),
+            OutboxMessage(channel: channel, body: .object(["text": .string("`\(record.id)`: \(summary)")]), threadKey: "approval:\(record.id)"),
+        ])
+    }
+
+    /// `response_url` fields mean nothing to the Web API: keep text and blocks.
+    static func webAPIBody(_ message: JSONValue) -> JSONValue {
+        var body: [String: JSONValue] = [:]
+        body["text"] = message["text"] ?? .string("")
+        if let blocks = message["blocks"] { body["blocks"] = blocks }
+        return .object(body)
+    }
+}
