@@ -73,7 +73,8 @@ public struct SlackCommandJob: JobHandler {
         }
         let principal = context.principal(slackUserID: userID)
         let message = await answer(CommandRequest(text: payload["text"]?.description ?? ""), principal: principal)
-        let delivery = SlackResponseJob.job(responseURL: responseURL, message: message)
+        let delivery = SlackResponseJob.job(responseURL: responseURL, message: message,
+                                            channel: payload["channel_id"]?.description, user: userID)
         return JobOutcome(result: "answered", followUp: ChangeSet(jobs: [delivery]))
     }
 
@@ -167,8 +168,13 @@ public struct SlackResponseJob: JobHandler {
         self.transport = transport
     }
 
-    public static func job(responseURL: String, message: JSONValue) -> NewJob {
-        NewJob(kind: kind, payload: JSONValue.object(["response_url": .string(responseURL), "message": message]).jsonText, maxAttempts: 6)
+    /// `channel` and `user` let an answer reach its reader through the Web API when the
+    /// `response_url` has expired (30 minutes) or is used up (5 uses).
+    public static func job(responseURL: String, message: JSONValue, channel: String? = nil, user: String? = nil) -> NewJob {
+        var payload: [String: JSONValue] = ["response_url": .string(responseURL), "message": message]
+        if let channel, !channel.isEmpty { payload["channel"] = .string(channel) }
+        if let user { payload["user"] = .string(user) }
+        return NewJob(kind: kind, payload: JSONValue.object(payload).jsonText, maxAttempts: 6)
     }
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
@@ -181,9 +187,22 @@ public struct SlackResponseJob: JobHandler {
         message["delete_original"] = .bool(false)
         let reply = try await transport.postJSON(url, headers: [], body: Data(JSONValue.object(message).jsonText.utf8), timeout: .seconds(10))
         switch reply.status {
-        case 200..<300: return JobOutcome(result: "delivered")
-        case 404, 410: throw JobFailure.permanent("the response_url expired or was used up (HTTP \(reply.status))")
-        default: throw SlackDeliveryError(status: reply.status, body: String(decoding: reply.body.prefix(200), as: UTF8.self))
+        case 200..<300:
+            return JobOutcome(result: "delivered")
+        case 404, 410:
+            // Expired or used up: fall back to the Web API (the outbox) when we know where to post.
+            guard let channel = payload["channel"]?.description else {
+                throw JobFailure.permanent("the response_url expired or was used up (HTTP \(reply.status)) and the channel is unknown")
+            }
+            let ephemeral = message["response_type"]?.description != "in_channel"
+            var body: [String: JSONValue] = ["text": message["text"] ?? .string("")]
+            if let blocks = message["blocks"] { body["blocks"] = blocks }
+            if ephemeral, let user = payload["user"] { body["user"] = user }
+            let fallback = OutboxMessage(channel: channel, method: ephemeral && body["user"] != nil ? .postEphemeral : .postMessage, body: .object(body))
+            logger.notice("response_url no longer usable; sending through the Web API", metadata: ["status": "\(reply.status)"])
+            return JobOutcome(result: "sent through the Web API", followUp: ChangeSet(slackMessages: [fallback]))
+        default:
+            throw SlackDeliveryError(status: reply.status, body: String(decoding: reply.body.prefix(200), as: UTF8.self))
         }
     }
 }

@@ -45,6 +45,7 @@ class Recorder:
 
     def __init__(self):
         self.posts = []
+        self.gone = False  # answer 404, as an expired response_url does
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,8 +55,8 @@ class Recorder:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 recorder.posts.append({"path": self.path, "body": json.loads(body) if body else None})
-                data = b"ok"
-                self.send_response(200)
+                data = b"expired_url" if recorder.gone else b"ok"
+                self.send_response(404 if recorder.gone else 200)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -1,5 +1,6 @@
 """Kubernetes tools through the real kubectl against a loopback stub API server."""
 import json
+import os
 import shutil
 
 import pytest
@@ -33,7 +34,7 @@ def config(kubeconfig):
 store:
   path: state/hd.sqlite
 diagnosis:
-  runbooks_dir: {__import__('os').path.abspath(__import__('os').path.join(__import__('os').path.dirname(__file__), '..', '..', 'runbooks'))}
+  runbooks_dir: {os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', 'runbooks'))}
   bundles_dir: bundles
 infrastructure:
   k8s_clusters:

@@ -3,6 +3,7 @@
 import json
 import signal
 import time
+from pathlib import Path
 
 from conftest import http
 
@@ -17,7 +18,7 @@ def test_policy_check_and_govexplain(helpdesk, tmp_path):
     bad = hd.run("policy", "check", str(tmp_path / "p.yaml"))
     assert bad.returncode == 2
     assert f"{tmp_path / 'p.yaml'}:5: policies.0.rules.0.effect" in bad.stderr
-    repo_policies = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "policies")
+    repo_policies = str(Path(__file__).resolve().parents[2] / "policies")
     ok = hd.run("policy", "check", repo_policies)
     assert ok.returncode == 0 and ok.stdout.startswith(f"ok: {repo_policies}")
     (tmp_path / "helpdesk.yaml").write_text(f"policies:\n  dir: {repo_policies}\n")

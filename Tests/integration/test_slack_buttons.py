@@ -1,5 +1,7 @@
 """Buttons: approve/deny on approval requests update the message in place; a diagnosis's Run
 button asks for its action through policy; stale clicks are answered, never acted on."""
+import time
+
 from slack_peer import click, parsed_blocks
 from test_diagnose_postgres import lock_pileup, wait_for  # noqa: F401 (fixture)
 from test_slack_commands import slack_bot  # noqa: F401 (fixture)
@@ -50,5 +52,5 @@ def test_other_interaction_types_are_acknowledged_and_ignored(slack_bot):
     _, slack, recorder = slack_bot
     status, url = click(slack, "some_other_button", "x", "U0CAROL")
     assert status == 200
-    __import__("time").sleep(1)
+    time.sleep(1)
     assert not [post for post in recorder.posts if post["path"] == url[len(recorder.url):]]

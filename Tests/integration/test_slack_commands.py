@@ -2,10 +2,12 @@
 parsed by slack-sdk's Block Kit models."""
 import json
 import os
+import time
 
 import pytest
 
-from slack_peer import SIGNING_SECRET, Recorder, SlackClient, parsed_blocks
+from conftest import http
+from slack_peer import SIGNING_SECRET, Recorder, SlackClient, WebAPI, parsed_blocks
 from test_diagnose_postgres import config as postgres_config, lock_pileup, wait_for  # noqa: F401 (fixture)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -77,7 +79,7 @@ def test_bad_signatures_stale_requests_and_unknown_commands(slack_bot):
     answer = recorder.wait_for(response_url)
     parsed_blocks(answer)
     assert answer["text"] == 'I did not understand "make me a sandwich".'
-    metrics = __import__("conftest").http("GET", hd.url("/metrics"))[2].decode()
+    metrics = http("GET", hd.url("/metrics"))[2].decode()
     assert 'helpdesk_slack_requests_total{endpoint="commands",outcome="rejected_mismatch"} 1' in metrics
     assert 'helpdesk_slack_requests_total{endpoint="commands",outcome="rejected_stale"} 1' in metrics
 
@@ -120,3 +122,31 @@ def test_destructive_command_needs_two_dba_approvals_given_in_slack(slack_bot, p
 
     _, _, _, url = slack.command("approvals", user_id="U0CAROL")
     assert recorder.wait_for(url)["text"] == "No approval requests are pending"
+
+
+def test_expired_response_url_falls_back_to_the_web_api(helpdesk, postgres, tmp_path):
+    recorder = Recorder()
+    api = WebAPI()
+    try:
+        text, env = postgres_config(postgres, tmp_path)
+        hd = helpdesk(text + f"""
+slack:
+  templates_dir: {REPO}/templates/slack
+  api_base_url: {api.base_url}
+jobs: {{poll_interval: 50ms}}
+""")
+        hd.start(env={**env, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": "xoxb-test-0123456789-x"})
+        slack = SlackClient(hd.url(""), recorder)
+        recorder.gone = True
+        _, _, _, url = slack.command("incidents", user_id="U0ALICE")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not api.calls:
+            time.sleep(0.1)
+        assert api.calls, "nothing reached the Web API"
+        call = api.calls[0]
+        assert call["method"] == "chat.postEphemeral"
+        assert call["body"]["channel"] == "C1" and call["body"]["user"] == "U0ALICE"
+        assert call["body"]["text"] in ("No incidents yet", "Recent incidents")
+    finally:
+        recorder.stop()
+        api.stop()
