@@ -132,7 +132,7 @@ public struct Governance: Sendable {
         case .requireApproval:
             let now = Date()
             let ttl = decision.approvalTTLSeconds.map { Duration.milliseconds(Int64($0 * 1000)) } ?? defaultTTL
-            let id = "apr_" + Self.randomID()
+            let id = "apr_" + randomToken(length: 16)
             let requestJSON: JSONValue = .object([
                 "tool": .string(call.tool), "target": .string(call.target), "arguments": .object(call.arguments),
                 "action": .string(descriptor.action.rawValue), "resource": encode(resource(for: call)),
@@ -275,10 +275,5 @@ public struct Governance: Sendable {
 
     private func encode(_ value: some Encodable) -> JSONValue {
         (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))) ?? .null
-    }
-
-    static func randomID() -> String {
-        let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789")
-        return String((0..<16).map { _ in alphabet.randomElement()! })
     }
 }

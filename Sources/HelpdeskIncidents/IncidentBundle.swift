@@ -20,8 +20,7 @@ public struct IncidentBundle: Sendable {
     public static func newID(at date: Date = Date()) -> String {
         let stamp = date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).dateSeparator(.omitted).timeSeparator(.omitted))
             .replacingOccurrences(of: "T", with: "-").replacingOccurrences(of: "Z", with: "")
-        let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789")
-        return "inc_\(stamp)_" + String((0..<6).map { _ in alphabet.randomElement()! })
+        return "inc_\(stamp)_" + randomToken(length: 6)
     }
 
     /// The gzip-compressed tar archive.

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HelpdeskCore
 
@@ -61,6 +62,11 @@ public protocol AuditLog: Sendable {
 /// previous hash. Times are whole microseconds so the value survives a round trip through storage.
 public enum AuditHashing {
     public static let genesis = String(repeating: "0", count: 64)
+
+    /// Lowercase hex SHA-256 of the canonical encoding.
+    public static func hash(_ canonical: String) -> String {
+        SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
 
     public static func canonical(seq: Int64, id: String, atMicroseconds: Int64, kind: String, principal: String?, target: String?,
                                  data: String, prevHash: String) -> String {

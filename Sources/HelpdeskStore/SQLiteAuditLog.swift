@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GRDB
 import HelpdeskCore
@@ -16,21 +15,16 @@ struct SQLiteAuditLog: AuditLog {
         let microseconds = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
         for draft in drafts {
             let seq = last.seq + 1
-            let id = "evt_" + String(seq, radix: 10) + "_" + randomSuffix()
+            let id = "evt_" + String(seq, radix: 10) + "_" + randomToken(length: 6)
             let data = draft.data.jsonText
             let canonical = AuditHashing.canonical(seq: seq, id: id, atMicroseconds: microseconds, kind: draft.kind, principal: draft.principal,
                                                    target: draft.target, data: data, prevHash: last.hash)
-            let hash = SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+            let hash = AuditHashing.hash(canonical)
             try db.execute(
                 sql: "INSERT INTO audit_events (seq, id, at_us, kind, principal, target, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [seq, id, microseconds, draft.kind, draft.principal, draft.target, data, last.hash, hash])
             last = (seq, hash)
         }
-    }
-
-    private static func randomSuffix() -> String {
-        let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789")
-        return String((0..<6).map { _ in alphabet.randomElement()! })
     }
 
     func events(since: Date?, limit: Int) async throws -> [AuditEvent] {
@@ -70,7 +64,7 @@ struct SQLiteAuditLog: AuditLog {
                 }
                 let canonical = AuditHashing.canonical(seq: seq, id: id, atMicroseconds: row["at_us"], kind: row["kind"], principal: row["principal"],
                                                        target: row["target"], data: row["data"], prevHash: prevHash)
-                let hash = SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+                let hash = AuditHashing.hash(canonical)
                 let stored: String = row["hash"]
                 if hash != stored {
                     return broken("its contents do not match its hash (the event was edited)")
