@@ -1,3 +1,4 @@
+import HelpdeskAlerts
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskGovernance
@@ -22,6 +23,10 @@ public struct ServerDependencies: Sendable {
     /// Slack: the signing secret and what commands need; `/slack/commands` answers 503 without them.
     public var slackSigningSecret: Secret?
     public var slack: SlackCommandContext?
+    /// Alertmanager: receivers and the alert bot; the webhook answers 503 without them.
+    public var alertmanager = AlertmanagerSettings()
+    public var defaultChannel: String?
+    public var srebot: SrebotContext?
     public var api = APISettings()
     public var toolTimeout: Duration = .seconds(10)
 
@@ -52,6 +57,8 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<AppRequest
                   toolTimeout: dependencies.toolTimeout)
             .register(on: router)
     }
+    AlertmanagerRoutes(receivers: dependencies.alertmanager.receivers, defaultChannel: dependencies.defaultChannel, srebot: dependencies.srebot,
+                       store: dependencies.store, metrics: dependencies.metricsFactory).register(on: router)
     SlackRoutes(signingSecret: dependencies.slackSigningSecret, context: dependencies.slack, store: dependencies.store,
                 metrics: dependencies.metricsFactory).register(on: router)
     if let governance = dependencies.governance {

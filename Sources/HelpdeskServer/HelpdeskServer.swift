@@ -2,6 +2,7 @@ import Foundation
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskAgents
+import HelpdeskAlerts
 import HelpdeskGovernance
 import HelpdeskHTTPClient
 import HelpdeskJobs
@@ -34,8 +35,12 @@ public enum ServerError: Error, CustomStringConvertible {
 /// The `helpdesk serve` process: the store, the job worker and the HTTP server in one service group.
 public enum HelpdeskServer {
     /// The job handlers this build knows.
-    public static func jobHandlers(governance: Governance? = nil, slack: SlackCommandContext? = nil) -> [String: any JobHandler] {
+    public static func jobHandlers(governance: Governance? = nil, slack: SlackCommandContext? = nil, srebot: SrebotContext? = nil) -> [String: any JobHandler] {
         var handlers: [String: any JobHandler] = [SelftestJob.kind: SelftestJob(), SlackResponseJob.kind: SlackResponseJob(transport: AsyncHTTPTransport())]
+        if let srebot {
+            handlers[SrebotAlertJob.kind] = SrebotAlertJob(context: srebot)
+            handlers[SrebotResolvedJob.kind] = SrebotResolvedJob(context: srebot)
+        }
         if let governance { handlers[Governance.executeJobKind] = ApprovalExecutionJob(governance: governance) }
         if let slack {
             handlers[SlackCommandJob.kind] = SlackCommandJob(context: slack)
@@ -127,8 +132,10 @@ public enum HelpdeskServer {
             SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: store, directory: configuration.directory,
                                 renderer: renderer, commandName: configuration.slack.command, clusters: configuration.infrastructure.k8sClusters.map(\.id))
         }
+        let srebot = SrebotContext(orchestrator: engine.orchestrator, inventory: configuration.infrastructure, renderer: renderer,
+                                   slackEnabled: outbox != nil)
         let worker = JobWorker(
-            queue: store.jobs, handlers: jobHandlers(governance: governance, slack: slack), options: workerOptions(configuration),
+            queue: store.jobs, handlers: jobHandlers(governance: governance, slack: slack, srebot: srebot), options: workerOptions(configuration),
             logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
         var dependencies = ServerDependencies(
             settings: configuration.server, store: store, workerIsRunning: { worker.isRunning },
@@ -137,6 +144,9 @@ public enum HelpdeskServer {
         dependencies.governance = governance
         dependencies.slack = slack
         dependencies.slackSigningSecret = configuration.slack.signingSecret
+        dependencies.alertmanager = configuration.alertmanager
+        dependencies.defaultChannel = configuration.slack.defaultChannel
+        dependencies.srebot = srebot
         dependencies.api = configuration.api
         dependencies.toolTimeout = configuration.diagnosis.toolTimeout
         let http = HTTPService(

@@ -28,7 +28,7 @@ public struct SlackApprovalNotifier: ApprovalNotifier {
     }
 
     /// `response_url` fields mean nothing to the Web API: keep text and blocks.
-    static func webAPIBody(_ message: JSONValue) -> JSONValue {
+    public static func webAPIBody(_ message: JSONValue) -> JSONValue {
         var body: [String: JSONValue] = [:]
         body["text"] = message["text"] ?? .string("")
         if let blocks = message["blocks"] { body["blocks"] = blocks }

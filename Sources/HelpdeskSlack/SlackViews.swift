@@ -6,7 +6,7 @@ import HelpdeskOrchestrator
 import HelpdeskStore
 
 /// View models for the Slack templates: strings cut to Block Kit's limits, lists ready to render.
-enum SlackViews {
+public enum SlackViews {
     static let commands: [(usage: String, what: String)] = [
         ("help", "this list"),
         ("diagnose TARGET [symptom…]", "run the runbooks (and the model, if configured) against a target"),
@@ -94,6 +94,22 @@ enum SlackViews {
         return renderer.render("approval_decided", ["id": record.id, "call": truncated(callSummary(record), 500), "icon": icon,
                                                      "outcome": truncated(outcome, 1000), "detail": "requested by \(record.requester)"],
                                fallbackText: "\(record.id): \(outcome)")
+    }
+
+    /// The root message of an alert group's thread.
+    public static func alertRoot(_ renderer: SlackRenderer, alertname: String, severity: String, target: String, status: String,
+                                 summary: String?, link: String?, alerts: Int, started: String) -> JSONValue {
+        let icon = status == "resolved" ? ":large_green_circle:" : severity == "critical" ? ":red_circle:" : ":large_orange_circle:"
+        var context: [String: Any] = ["icon": icon, "alertname": truncated(alertname, 200), "severity": severity, "target": target,
+                                      "status": status, "alerts": String(alerts), "started": started]
+        if let summary, !summary.isEmpty { context["summary"] = truncated(summary, 1500) }
+        if let link, link.hasPrefix("http") { context["link"] = link }
+        return renderer.render("alert_root", context, fallbackText: "\(alertname) on \(target): \(status)")
+    }
+
+    /// A diagnosis as a channel message (thread reply), without response_url fields.
+    public static func diagnosisForChannel(_ renderer: SlackRenderer, _ diagnosis: Diagnosis) -> JSONValue {
+        SlackApprovalNotifier.webAPIBody(Self.diagnosis(renderer, diagnosis))
     }
 
     static func lines(_ renderer: SlackRenderer, title: String, lines: [String], inChannel: Bool = false) -> JSONValue {

@@ -10,19 +10,25 @@ public struct ChangeSet: Sendable, Equatable {
     public var audit: [AuditDraft]
     /// Queued in the Slack outbox, sent in order per channel.
     public var slackMessages: [OutboxMessage]
+    /// Alerts received; each new one enqueues its `onNew` jobs, a repeat enqueues nothing.
+    public var alerts: [AlertRecord]
 
-    public init(jobs: [NewJob] = [], incidents: [IncidentRecord] = [], audit: [AuditDraft] = [], slackMessages: [OutboxMessage] = []) {
+    public init(jobs: [NewJob] = [], incidents: [IncidentRecord] = [], audit: [AuditDraft] = [], slackMessages: [OutboxMessage] = [],
+                alerts: [AlertRecord] = []) {
         self.jobs = jobs
         self.incidents = incidents
         self.audit = audit
         self.slackMessages = slackMessages
+        self.alerts = alerts
     }
 
-    public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty && slackMessages.isEmpty }
+    public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty && slackMessages.isEmpty && alerts.isEmpty }
 }
 
 /// What applying a ``ChangeSet`` did.
 public struct ChangeSetOutcome: Sendable, Equatable {
     /// One entry per job in the change set: its id, or `nil` when its dedup key already existed.
     public var jobIDs: [JobID?]
+    /// One entry per alert: whether it was new.
+    public var newAlerts: [Bool] = []
 }

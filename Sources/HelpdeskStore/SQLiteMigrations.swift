@@ -124,6 +124,25 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v5-alerts") { db in
+            try db.execute(sql: """
+                CREATE TABLE alerts (
+                    fingerprint TEXT NOT NULL,
+                    starts_at TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    group_key TEXT NOT NULL,
+                    receiver TEXT NOT NULL,
+                    labels TEXT NOT NULL,
+                    annotations TEXT NOT NULL,
+                    ends_at TEXT,
+                    generator_url TEXT,
+                    received_at REAL NOT NULL,
+                    PRIMARY KEY (fingerprint, starts_at, status)
+                );
+                ALTER TABLE slack_outbox ADD COLUMN once_key TEXT;
+                CREATE UNIQUE INDEX slack_outbox_once ON slack_outbox(once_key);
+                """)
+        }
         return migrator
     }
 }

@@ -9,11 +9,11 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
         for message in messages {
             try db.execute(
                 sql: """
-                    INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at)
-                    VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
+                    INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, once_key)
+                    VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT DO NOTHING
                     """,
                 arguments: [message.channel, message.method.rawValue, message.body.jsonText, message.threadKey, message.isRoot,
-                            now.timeIntervalSince1970, now.timeIntervalSince1970])
+                            now.timeIntervalSince1970, now.timeIntervalSince1970, message.onceKey])
         }
     }
 

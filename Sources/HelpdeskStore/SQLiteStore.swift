@@ -113,9 +113,24 @@ public final class SQLiteStore: Store {
                 arguments: [incident.id, incident.createdAt.timeIntervalSince1970, incident.target, incident.trigger, incident.summary,
                             incident.severity, incident.findingCount, incident.bundlePath, incident.bundleBytes])
         }
+        var newAlerts: [Bool] = []
+        for alert in changes.alerts {
+            try db.execute(
+                sql: """
+                    INSERT INTO alerts (fingerprint, starts_at, status, group_key, receiver, labels, annotations, ends_at, generator_url, received_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    """,
+                arguments: [alert.fingerprint, alert.startsAt, alert.status, alert.groupKey, alert.receiver, alert.labels.jsonText,
+                            alert.annotations.jsonText, alert.endsAt, alert.generatorURL, alert.receivedAt.timeIntervalSince1970])
+            let isNew = db.changesCount == 1
+            newAlerts.append(isNew)
+            if isNew {
+                ids += try apply(ChangeSet(jobs: alert.onNew), in: db, now: now, defaultMaxAttempts: defaultMaxAttempts).jobIDs
+            }
+        }
         try SQLiteAuditLog.append(changes.audit, in: db, now: now)
         try SQLiteSlackOutbox.enqueue(changes.slackMessages, in: db, now: now)
-        return ChangeSetOutcome(jobIDs: ids)
+        return ChangeSetOutcome(jobIDs: ids, newAlerts: newAlerts)
     }
 
     public func unhealthyReason() async -> String? {

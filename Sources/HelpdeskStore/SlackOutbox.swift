@@ -16,13 +16,16 @@ public struct OutboxMessage: Sendable, Equatable {
     /// Names a thread: a root message starts it, follow-ups reply in it, updates edit its root.
     public var threadKey: String?
     public var isRoot: Bool
+    /// When set, a second message with the same key is never queued (one root per alert group).
+    public var onceKey: String?
 
-    public init(channel: String, method: Method = .postMessage, body: JSONValue, threadKey: String? = nil, isRoot: Bool = false) {
+    public init(channel: String, method: Method = .postMessage, body: JSONValue, threadKey: String? = nil, isRoot: Bool = false, onceKey: String? = nil) {
         self.channel = channel
         self.method = method
         self.body = body
         self.threadKey = threadKey
         self.isRoot = isRoot
+        self.onceKey = onceKey
     }
 }
 

@@ -96,3 +96,62 @@ class Session:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+class Alertmanager:
+    """A real Prometheus Alertmanager on loopback with one webhook receiver pointing at the bot."""
+
+    binary = "/usr/bin/prometheus-alertmanager"
+
+    def __init__(self, port: int, webhook_url: str, bearer_token: str):
+        if not os.path.exists(self.binary):
+            pytest.fail(f"Alertmanager is not installed ({self.binary}): run .ci/run or apt-get install prometheus-alertmanager", pytrace=False)
+        self.port = port
+        self.folder = Path(tempfile.mkdtemp(prefix="helpdesk-am-"))
+        (self.folder / "alertmanager.yml").write_text(f"""
+route:
+  receiver: helpdesk
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+receivers:
+  - name: helpdesk
+    webhook_configs:
+      - url: {webhook_url}
+        send_resolved: true
+        http_config:
+          authorization: {{type: Bearer, credentials: {bearer_token}}}
+""")
+        self.process = None
+
+    def start(self):
+        log = open(self.folder / "log", "w")
+        self.process = subprocess.Popen([self.binary, f"--config.file={self.folder / 'alertmanager.yml'}", f"--storage.path={self.folder / 'data'}",
+                                         f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
+                                        stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        import urllib.request
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"Alertmanager exited:\n{(self.folder / 'log').read_text()}", pytrace=False)
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=1)
+                return self
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail("Alertmanager did not become ready", pytrace=False)
+
+    def post_alerts(self, alerts: list):
+        import json
+        import urllib.request
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/v2/alerts", data=json.dumps(alerts).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        shutil.rmtree(self.folder, ignore_errors=True)

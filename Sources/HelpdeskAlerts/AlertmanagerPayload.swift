@@ -1,0 +1,68 @@
+import Foundation
+
+/// Alertmanager's webhook body (`version` "4").
+public struct AlertmanagerPayload: Sendable, Decodable {
+    public struct Alert: Sendable, Decodable {
+        public var status: String
+        public var labels: [String: String]
+        public var annotations: [String: String]
+        public var startsAt: String
+        public var endsAt: String?
+        public var generatorURL: String?
+        public var fingerprint: String
+    }
+
+    public var version: String
+    public var groupKey: String
+    public var truncatedAlerts: Int?
+    public var status: String
+    public var receiver: String
+    public var groupLabels: [String: String]?
+    public var commonLabels: [String: String]?
+    public var commonAnnotations: [String: String]?
+    public var externalURL: String?
+    public var alerts: [Alert]
+
+    /// The receiver name as configured: Alertmanager regex-escapes it (`chat.ops` arrives as `chat\.ops`).
+    public var receiverName: String {
+        var name = ""
+        var escaped = false
+        for character in receiver {
+            if character == "\\", !escaped { escaped = true; continue }
+            name.append(character)
+            escaped = false
+        }
+        return name
+    }
+
+    /// Parses and checks the body, or says what is wrong with it.
+    public static func parse(_ data: Data) throws(PayloadError) -> AlertmanagerPayload {
+        let payload: AlertmanagerPayload
+        do {
+            payload = try JSONDecoder().decode(AlertmanagerPayload.self, from: data)
+        } catch let error as DecodingError {
+            throw PayloadError(message: "not an Alertmanager webhook payload: \(describe(error))")
+        } catch {
+            throw PayloadError(message: "not JSON: \(error)")
+        }
+        guard payload.version == "4" else { throw PayloadError(message: "unsupported payload version \"\(payload.version)\"; expected \"4\"") }
+        for alert in payload.alerts where alert.fingerprint.isEmpty || !["firing", "resolved"].contains(alert.status) {
+            throw PayloadError(message: "every alert needs a fingerprint and a status of firing or resolved")
+        }
+        return payload
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, let context): ((context.codingPath + [key]).map { $0.intValue.map(String.init) ?? $0.stringValue }).joined(separator: ".") + " is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + ": " + context.debugDescription
+        @unknown default: "\(error)"
+        }
+    }
+}
+
+public struct PayloadError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

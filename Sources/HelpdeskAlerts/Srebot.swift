@@ -1,0 +1,119 @@
+import Foundation
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskJobs
+import HelpdeskOrchestrator
+import HelpdeskSlack
+import HelpdeskStore
+import Logging
+
+/// What the alert bot needs: the orchestrator, the inventory, and where to post.
+public struct SrebotContext: Sendable {
+    public var orchestrator: Orchestrator
+    public var inventory: Infrastructure
+    public var renderer: SlackRenderer?
+    public var slackEnabled: Bool
+
+    public init(orchestrator: Orchestrator, inventory: Infrastructure, renderer: SlackRenderer?, slackEnabled: Bool) {
+        self.orchestrator = orchestrator
+        self.inventory = inventory
+        self.renderer = renderer
+        self.slackEnabled = slackEnabled
+    }
+
+    /// Labels that may name an inventory target, in the order they are tried.
+    public static let targetLabels = ["target", "db", "datname", "database", "instance", "service", "cluster", "namespace", "pod", "job"]
+
+    /// The inventory target an alert is about: the first label whose value (or, for `host:port`,
+    /// its host) names a database, cluster or VM; else the most telling label value, unresolved.
+    public func target(for labels: [String: String]) -> (name: String, known: Bool) {
+        let names = Set(inventory.dbServers.map(\.id) + inventory.k8sClusters.map(\.id) + inventory.vms.map(\.id))
+        for label in Self.targetLabels {
+            guard let value = labels[label] else { continue }
+            if names.contains(value) { return (value, true) }
+            if let host = value.split(separator: ":").first.map(String.init), names.contains(host) { return (host, true) }
+        }
+        let guess = Self.targetLabels.lazy.compactMap { labels[$0] }.first ?? labels["alertname"] ?? "unknown"
+        return (guess, false)
+    }
+
+    static func threadKey(_ groupKey: String) -> String { "alertgroup:\(groupKey)" }
+}
+
+/// Diagnoses a newly firing alert and posts the diagnosis in its group's thread.
+public struct SrebotAlertJob: JobHandler {
+    public static let kind = "srebot.alert"
+    let context: SrebotContext
+
+    public init(context: SrebotContext) {
+        self.context = context
+    }
+
+    public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
+        guard let payload = try? JSONValue(parsing: job.payload), case .object(let labelValues)? = payload["labels"] else {
+            throw JobFailure.permanent("srebot.alert payload lacks labels")
+        }
+        let labels = labelValues.mapValues(\.description)
+        let (target, _) = context.target(for: labels)
+        let diagnosis = await context.orchestrator.diagnose(DiagnosisRequest(
+            target: target, symptom: payload.value(at: "annotations.summary")?.description, alertName: labels["alertname"]))
+        logger.info("alert diagnosed", metadata: ["alert": "\(labels["alertname"] ?? "?")", "target": "\(target)", "incident": "\(diagnosis.incidentID)"])
+        var followUp = ChangeSet()
+        if let channel = payload["channel"]?.description, let renderer = context.renderer, context.slackEnabled {
+            followUp.slackMessages.append(OutboxMessage(channel: channel, body: SlackViews.diagnosisForChannel(renderer, diagnosis),
+                                                        threadKey: SrebotContext.threadKey(payload["group_key"]?.description ?? "")))
+        }
+        return JobOutcome(result: "\(diagnosis.incidentID): \(diagnosis.summary)", followUp: followUp)
+    }
+}
+
+/// Tells an alert's thread it resolved, and how long it lasted; edits the root when the whole group has.
+public struct SrebotResolvedJob: JobHandler {
+    public static let kind = "srebot.resolved"
+    let context: SrebotContext
+
+    public init(context: SrebotContext) {
+        self.context = context
+    }
+
+    public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
+        guard let payload = try? JSONValue(parsing: job.payload), case .object(let labelValues)? = payload["labels"] else {
+            throw JobFailure.permanent("srebot.resolved payload lacks labels")
+        }
+        guard let channel = payload["channel"]?.description, let renderer = context.renderer, context.slackEnabled else {
+            return JobOutcome(result: "resolved (not posted: no Slack channel)")
+        }
+        let labels = labelValues.mapValues(\.description)
+        let (target, _) = context.target(for: labels)
+        let started = payload["starts_at"].flatMap { parseTime($0.description) }
+        let ended = payload["ends_at"].flatMap { parseTime($0.description) } ?? Date()
+        let lasted = started.map { formatDuration(ended.timeIntervalSince($0)) } ?? "an unknown time"
+        let key = SrebotContext.threadKey(payload["group_key"]?.description ?? "")
+        var messages = [OutboxMessage(channel: channel, body: .object([
+            "text": .string(":large_green_circle: \(labels["alertname"] ?? "alert") on `\(target)` resolved after \(lasted).")]), threadKey: key)]
+        if payload["group_status"]?.description == "resolved" {
+            let root = SlackViews.alertRoot(renderer, alertname: labels["alertname"] ?? "alert", severity: labels["severity"] ?? "unknown",
+                                            target: target, status: "resolved", summary: payload.value(at: "annotations.summary")?.description,
+                                            link: payload["link"]?.description, alerts: Int(payload["group_size"]?.doubleValue ?? 1),
+                                            started: payload["starts_at"]?.description ?? "?")
+            messages.append(OutboxMessage(channel: channel, method: .update, body: SlackApprovalNotifier.webAPIBody(root), threadKey: key))
+        }
+        return JobOutcome(result: "resolved after \(lasted)", followUp: ChangeSet(slackMessages: messages))
+    }
+}
+
+/// RFC 3339 with 0–9 fractional digits, as Alertmanager writes times.
+func parseTime(_ text: String) -> Date? {
+    var trimmed = text
+    if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
+        trimmed = String(text[..<dot]) + String(text[zone...])
+    }
+    return try? Date(trimmed, strategy: .iso8601)
+}
+
+func formatDuration(_ seconds: TimeInterval) -> String {
+    let whole = max(0, Int(seconds))
+    if whole < 60 { return "\(whole)s" }
+    if whole < 3600 { return "\(whole / 60)m \(whole % 60)s" }
+    return "\(whole / 3600)h \(whole % 3600 / 60)m"
+}

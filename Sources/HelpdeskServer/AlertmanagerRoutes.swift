@@ -1,0 +1,107 @@
+import Foundation
+import HelpdeskAlerts
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskSlack
+import HelpdeskStore
+import Hummingbird
+import HTTPTypes
+import Logging
+import Metrics
+
+/// `POST /webhooks/alertmanager`: authenticate as the receiver's `http_config` does (bearer token
+/// or basic auth), record every alert and its follow-up jobs in one transaction, and answer 200
+/// only then, so Alertmanager's own retries cover a crash before that. Repeats of a known
+/// (fingerprint, startsAt, status) change nothing.
+struct AlertmanagerRoutes {
+    let receivers: [AlertmanagerSettings.Receiver]
+    let defaultChannel: String?
+    let srebot: SrebotContext?
+    let store: any Store
+    let metrics: any MetricsFactory
+
+    func register(on router: Router<AppRequestContext>) {
+        router.post("/webhooks/alertmanager") { request, context in try await receive(request, context) }
+    }
+
+    private func count(_ outcome: String) {
+        Counter(label: "helpdesk_alertmanager_requests_total", dimensions: [("outcome", outcome)], factory: metrics).increment()
+    }
+
+    /// The receiver whose credentials the request carries, or `nil`.
+    func authenticate(_ headers: HTTPFields) -> AlertmanagerSettings.Receiver? {
+        let header = headers[.authorization] ?? ""
+        for receiver in receivers {
+            if let token = receiver.bearerToken {
+                let prefix = "Bearer "
+                if header.hasPrefix(prefix), constantTimeEquals(Array(header.dropFirst(prefix.count).utf8), Array(token.reveal().utf8)) { return receiver }
+            } else if let user = receiver.basicAuthUsername, let password = receiver.basicAuthPassword {
+                let expected = "Basic " + Data("\(user):\(password.reveal())".utf8).base64EncodedString()
+                if constantTimeEquals(Array(header.utf8), Array(expected.utf8)) { return receiver }
+            } else {
+                return receiver  // configured without credentials: open by choice
+            }
+        }
+        return nil
+    }
+
+    private func receive(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        guard let srebot, !receivers.isEmpty else {
+            count("not_configured")
+            throw APIError(status: .serviceUnavailable, code: "alertmanager_not_configured",
+                           message: "no Alertmanager receivers are configured (alertmanager.receivers)")
+        }
+        guard let receiver = authenticate(request.headers) else {
+            count("unauthorized")
+            context.logger.notice("Alertmanager webhook refused: bad credentials")
+            throw APIError(status: .unauthorized, code: "unauthorized", message: "the credentials do not match any configured receiver")
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        let payload: AlertmanagerPayload
+        do {
+            payload = try AlertmanagerPayload.parse(Data(body.readableBytesView))
+        } catch {
+            count("malformed")
+            throw APIError(status: .badRequest, code: "bad_request", message: error.message)
+        }
+        let channel = receiver.channel ?? defaultChannel
+        let link = payload.alerts.first?.generatorURL.flatMap { $0.isEmpty ? nil : $0 } ?? payload.externalURL
+        var changes = ChangeSet()
+        for alert in payload.alerts {
+            var job: [String: JSONValue] = [
+                "fingerprint": .string(alert.fingerprint), "starts_at": .string(alert.startsAt), "group_key": .string(payload.groupKey),
+                "group_status": .string(payload.status), "group_size": .number(Double(payload.alerts.count)),
+                "labels": .object(alert.labels.mapValues(JSONValue.string)), "annotations": .object(alert.annotations.mapValues(JSONValue.string)),
+                "ends_at": alert.endsAt.map(JSONValue.string) ?? .null,
+            ]
+            if let channel { job["channel"] = .string(channel) }
+            if let link { job["link"] = .string(link) }
+            let kind = alert.status == "firing" ? SrebotAlertJob.kind : SrebotResolvedJob.kind
+            changes.alerts.append(AlertRecord(
+                fingerprint: alert.fingerprint, startsAt: alert.startsAt, status: alert.status, groupKey: payload.groupKey, receiver: receiver.name,
+                labels: .object(alert.labels.mapValues(JSONValue.string)), annotations: .object(alert.annotations.mapValues(JSONValue.string)),
+                endsAt: alert.endsAt, generatorURL: alert.generatorURL, receivedAt: Date(),
+                onNew: [NewJob(kind: kind, payload: JSONValue.object(job).jsonText, maxAttempts: 4)]))
+        }
+        // The group's thread starts with one root message, queued before any reply can be.
+        if let channel, let renderer = srebot.renderer, srebot.slackEnabled, payload.status == "firing", let first = payload.alerts.first {
+            let target = srebot.target(for: first.labels).name
+            let root = SlackViews.alertRoot(renderer, alertname: payload.commonLabels?["alertname"] ?? first.labels["alertname"] ?? "alert",
+                                            severity: payload.commonLabels?["severity"] ?? first.labels["severity"] ?? "unknown", target: target,
+                                            status: "firing", summary: first.annotations["summary"], link: link, alerts: payload.alerts.count,
+                                            started: first.startsAt)
+            changes.slackMessages.append(OutboxMessage(channel: channel, body: SlackApprovalNotifier.webAPIBody(root),
+                                                       threadKey: "alertgroup:\(payload.groupKey)", isRoot: true, onceKey: "alert-root:\(payload.groupKey)"))
+        }
+        changes.audit.append(AuditDraft(kind: "alert_received", principal: "service:alertmanager:\(receiver.name)", target: payload.groupKey, data: .object([
+            "status": .string(payload.status), "alerts": .number(Double(payload.alerts.count)),
+            "truncated": .number(Double(payload.truncatedAlerts ?? 0)), "request_id": .string(context.requestID),
+        ])))
+        let outcome = try await store.apply(changes)
+        let fresh = outcome.newAlerts.filter { $0 }.count
+        count(fresh > 0 ? "accepted" : "repeat")
+        context.logger.info("alerts received", metadata: ["group": "\(payload.groupKey)", "alerts": "\(payload.alerts.count)", "new": "\(fresh)"])
+        return jsonResponse(status: .ok, ["status": "ok", "alerts": String(payload.alerts.count), "new": String(fresh)])
+    }
+}
