@@ -60,8 +60,11 @@ public struct SrebotAlertJob: JobHandler {
         logger.info("alert diagnosed", metadata: ["alert": "\(labels["alertname"] ?? "?")", "target": "\(target)", "incident": "\(diagnosis.incidentID)"])
         var followUp = ChangeSet()
         if let channel = payload["channel"]?.description, let renderer = context.renderer, context.slackEnabled {
-            followUp.slackMessages.append(OutboxMessage(channel: channel, body: SlackViews.diagnosisForChannel(renderer, diagnosis),
-                                                        threadKey: SrebotContext.threadKey(payload["group_key"]?.description ?? "")))
+            let thread = SrebotContext.threadKey(payload["group_key"]?.description ?? "")
+            followUp.slackMessages.append(OutboxMessage(channel: channel, body: SlackViews.diagnosisForChannel(renderer, diagnosis), threadKey: thread))
+            if let bundle = diagnosis.bundlePath {
+                followUp.jobs.append(SlackBundleUploadJob.job(bundlePath: bundle, incidentID: diagnosis.incidentID, threadKey: thread))
+            }
         }
         return JobOutcome(result: "\(diagnosis.incidentID): \(diagnosis.summary)", followUp: followUp)
     }

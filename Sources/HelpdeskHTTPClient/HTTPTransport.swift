@@ -6,7 +6,13 @@ import NIOHTTP1
 
 /// POSTs a body and returns the reply; the seam tests replace (or point at a loopback fake).
 public protocol HTTPTransport: Sendable {
-    func postJSON(_ url: URL, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data)
+    func post(_ url: URL, contentType: String, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data)
+}
+
+extension HTTPTransport {
+    public func postJSON(_ url: URL, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data) {
+        try await post(url, contentType: "application/json; charset=utf-8", headers: headers, body: body, timeout: timeout)
+    }
 }
 
 /// The peer could not be reached at all (refused, reset, timed out): worth trying again.
@@ -22,10 +28,10 @@ public struct AsyncHTTPTransport: HTTPTransport {
 
     public init() {}
 
-    public func postJSON(_ url: URL, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data) {
+    public func post(_ url: URL, contentType: String, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data) {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json; charset=utf-8")
+        request.headers.add(name: "content-type", value: contentType)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {

@@ -35,8 +35,10 @@ public enum ServerError: Error, CustomStringConvertible {
 /// The `helpdesk serve` process: the store, the job worker and the HTTP server in one service group.
 public enum HelpdeskServer {
     /// The job handlers this build knows.
-    public static func jobHandlers(governance: Governance? = nil, slack: SlackCommandContext? = nil, srebot: SrebotContext? = nil) -> [String: any JobHandler] {
+    public static func jobHandlers(governance: Governance? = nil, slack: SlackCommandContext? = nil, srebot: SrebotContext? = nil,
+                                   uploads: SlackBundleUploadJob? = nil) -> [String: any JobHandler] {
         var handlers: [String: any JobHandler] = [SelftestJob.kind: SelftestJob(), SlackResponseJob.kind: SlackResponseJob(transport: AsyncHTTPTransport())]
+        if let uploads { handlers[SlackBundleUploadJob.kind] = uploads }
         if let srebot {
             handlers[SrebotAlertJob.kind] = SrebotAlertJob(context: srebot)
             handlers[SrebotResolvedJob.kind] = SrebotResolvedJob(context: srebot)
@@ -107,8 +109,11 @@ public enum HelpdeskServer {
         let renderer = await slackRenderer(configuration, logger: logger)
         var notifiers: [any ApprovalNotifier] = []
         var outbox: SlackOutboxService?
+        var uploads: SlackBundleUploadJob?
         if let renderer, let token = configuration.slack.botToken {
-            outbox = SlackOutboxService(store: store, api: SlackWebAPI(baseURL: configuration.slack.apiBaseURL, token: token), logger: logger)
+            let api = SlackWebAPI(baseURL: configuration.slack.apiBaseURL, token: token)
+            outbox = SlackOutboxService(store: store, api: api, logger: logger)
+            uploads = SlackBundleUploadJob(api: api, store: store)
             if let channel = configuration.slack.defaultChannel {
                 notifiers.append(SlackApprovalNotifier(channel: channel, renderer: renderer))
             } else {
@@ -135,7 +140,7 @@ public enum HelpdeskServer {
         let srebot = SrebotContext(orchestrator: engine.orchestrator, inventory: configuration.infrastructure, renderer: renderer,
                                    slackEnabled: outbox != nil)
         let worker = JobWorker(
-            queue: store.jobs, handlers: jobHandlers(governance: governance, slack: slack, srebot: srebot), options: workerOptions(configuration),
+            queue: store.jobs, handlers: jobHandlers(governance: governance, slack: slack, srebot: srebot, uploads: uploads), options: workerOptions(configuration),
             logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
         var dependencies = ServerDependencies(
             settings: configuration.server, store: store, workerIsRunning: { worker.isRunning },

@@ -188,7 +188,10 @@ public struct SlackResponseJob: JobHandler {
         let reply = try await transport.postJSON(url, headers: [], body: Data(JSONValue.object(message).jsonText.utf8), timeout: .seconds(10))
         switch reply.status {
         case 200..<300:
-            return JobOutcome(result: "delivered")
+            let sent = AuditDraft(kind: "message_sent", principal: nil, target: payload["channel"]?.description, data: .object([
+                "via": .string("slack-response-url"), "text": .string(truncated(message["text"]?.description ?? "", 200)),
+            ]))
+            return JobOutcome(result: "delivered", followUp: ChangeSet(audit: [sent]))
         case 404, 410:
             // Expired or used up: fall back to the Web API (the outbox) when we know where to post.
             guard let channel = payload["channel"]?.description else {

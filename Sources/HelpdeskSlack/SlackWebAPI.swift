@@ -1,6 +1,9 @@
 import Foundation
 import HelpdeskCore
 import HelpdeskHTTPClient
+import HelpdeskJobs
+import HelpdeskStore
+import Logging
 
 /// What one Web API call came to.
 public enum SlackAPIResult: Sendable, Equatable {
@@ -45,5 +48,72 @@ public struct SlackWebAPI: Sendable {
         if body["ok"] == .bool(true) { return .ok(ts: body["ts"]?.description) }
         let code = body["error"]?.description ?? "unknown_error"
         return code == "ratelimited" ? .rateLimited(retryAfter: .seconds(1)) : .failed(code: code)
+    }
+}
+
+extension SlackWebAPI {
+    /// Uploads a file into a channel (and thread) the way Slack asks now: get an upload URL, send
+    /// the bytes there, then complete the upload naming where to share it.
+    public func upload(_ data: Data, filename: String, title: String, channel: String, threadTS: String?) async -> SlackAPIResult {
+        let url = baseURL.appendingPathComponent("files.getUploadURLExternal")
+        let reply: (status: Int, headers: [String: String], body: Data)
+        do {
+            reply = try await transport.postJSON(url, headers: [("authorization", "Bearer \(token.reveal())")],
+                                                 body: Data(JSONValue.object(["filename": .string(filename), "length": .number(Double(data.count))]).jsonText.utf8),
+                                                 timeout: .seconds(15))
+        } catch {
+            return .transient("\(error)")
+        }
+        if reply.status == 429 { return .rateLimited(retryAfter: .seconds(Int64(reply.headers["retry-after"].flatMap(Int64.init) ?? 1))) }
+        if reply.status >= 500 { return .transient("HTTP \(reply.status)") }
+        guard let body = try? JSONDecoder().decode(JSONValue.self, from: reply.body) else { return .transient("the reply is not JSON") }
+        guard body["ok"] == .bool(true), let uploadURL = body["upload_url"].flatMap({ URL(string: $0.description) }),
+              let fileID = body["file_id"]?.description else {
+            return .failed(code: body["error"]?.description ?? "no_upload_url")
+        }
+        do {
+            let sent = try await transport.post(uploadURL, contentType: "application/octet-stream", headers: [], body: data, timeout: .seconds(60))
+            guard (200..<300).contains(sent.status) else { return sent.status >= 500 ? .transient("upload HTTP \(sent.status)") : .failed(code: "upload_http_\(sent.status)") }
+        } catch {
+            return .transient("\(error)")
+        }
+        var complete: [String: JSONValue] = ["files": .array([.object(["id": .string(fileID), "title": .string(title)])]), "channel_id": .string(channel)]
+        if let threadTS { complete["thread_ts"] = .string(threadTS) }
+        return await call("files.completeUploadExternal", .object(complete))
+    }
+}
+
+/// Uploads an incident bundle into its alert thread once the thread's root is posted.
+public struct SlackBundleUploadJob: JobHandler {
+    public static let kind = "slack.upload_bundle"
+    let api: SlackWebAPI
+    let store: any Store
+
+    public init(api: SlackWebAPI, store: any Store) {
+        self.api = api
+        self.store = store
+    }
+
+    public static func job(bundlePath: String, incidentID: String, threadKey: String) -> NewJob {
+        NewJob(kind: kind, payload: JSONValue.object(["path": .string(bundlePath), "incident": .string(incidentID), "thread": .string(threadKey)]).jsonText,
+               dedupKey: "upload:\(incidentID)", maxAttempts: 8)
+    }
+
+    public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
+        guard let payload = try? JSONValue(parsing: job.payload), let path = payload["path"]?.description,
+              let incident = payload["incident"]?.description, let thread = payload["thread"]?.description else {
+            throw JobFailure.permanent("slack.upload_bundle payload is incomplete")
+        }
+        guard let root = try await store.slackOutbox.threadRoot(thread) else {
+            throw SlackDeliveryError(status: 0, body: "the thread's root message is not posted yet")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw JobFailure.permanent("the bundle \(path) is gone")
+        }
+        switch await api.upload(data, filename: "\(incident).tar.gz", title: "Incident bundle \(incident)", channel: root.channel, threadTS: root.ts) {
+        case .ok: return JobOutcome(result: "uploaded \(data.count) bytes")
+        case .failed(let code): throw JobFailure.permanent("Slack refused the upload: \(code)")
+        case .rateLimited, .transient: throw SlackDeliveryError(status: 0, body: "upload did not go through; retrying")
+        }
     }
 }

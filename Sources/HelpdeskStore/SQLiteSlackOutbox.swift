@@ -47,6 +47,12 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
         try await store.writer.write { db in
             try db.execute(sql: "UPDATE slack_outbox SET state = 'sent', ts = ?, sent_at = ?, lease_until = NULL WHERE id = ?",
                            arguments: [ts, now.timeIntervalSince1970, id])
+            if let sent = try Row.fetchOne(db, sql: "SELECT channel, method, thread_key FROM slack_outbox WHERE id = ?", arguments: [id]) {
+                try SQLiteAuditLog.append([AuditDraft(kind: "message_sent", principal: nil, target: sent["channel"], data: .object([
+                    "via": .string("slack"), "method": .string(sent["method"]), "ts": ts.map(JSONValue.string) ?? .null,
+                    "thread": (sent["thread_key"] as String?).map(JSONValue.string) ?? .null, "outbox_id": .number(Double(id)),
+                ]))], in: db, now: now)
+            }
             if let ts, let row = try Row.fetchOne(db, sql: "SELECT channel, thread_key, is_root FROM slack_outbox WHERE id = ?", arguments: [id]),
                row["is_root"] as Bool, let key = row["thread_key"] as String? {
                 try db.execute(sql: "INSERT OR REPLACE INTO slack_threads (thread_key, channel, ts) VALUES (?, ?, ?)",
@@ -75,6 +81,12 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
             let rows = try channel.map { try Row.fetchAll(db, sql: "SELECT * FROM slack_outbox WHERE channel = ? ORDER BY id", arguments: [$0]) }
                 ?? Row.fetchAll(db, sql: "SELECT * FROM slack_outbox ORDER BY id")
             return rows.map { (id: $0["id"], channel: $0["channel"], state: $0["state"], ts: $0["ts"], error: $0["error"]) }
+        }
+    }
+
+    func threadRoot(_ key: String) async throws -> (channel: String, ts: String)? {
+        try await store.database.read { db in
+            try Row.fetchOne(db, sql: "SELECT channel, ts FROM slack_threads WHERE thread_key = ?", arguments: [key]).map { ($0["channel"], $0["ts"]) }
         }
     }
 

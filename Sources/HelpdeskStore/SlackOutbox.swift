@@ -48,4 +48,6 @@ public protocol SlackOutboxStore: Sendable {
     /// Everything queued for a channel, oldest first, for tests and inspection.
     func entries(channel: String?) async throws -> [(id: Int64, channel: String, state: String, ts: String?, error: String?)]
     func waitForMessages(timeout: Duration) async
+    /// The `ts` of a thread's root once it was posted.
+    func threadRoot(_ key: String) async throws -> (channel: String, ts: String)?
 }

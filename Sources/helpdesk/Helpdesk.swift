@@ -11,7 +11,7 @@ struct Helpdesk: AsyncParsableCommand {
         commandName: "helpdesk",
         abstract: "Chat-ops bot for SRE and database teams.",
         version: "0.1.0",
-        subcommands: [ServeCommand.self, DiagnoseCommand.self, ApprovalsCommand.self, PolicyCommand.self, GovExplainCommand.self,
+        subcommands: [ServeCommand.self, DiagnoseCommand.self, SrebotCommand.self, ApprovalsCommand.self, PolicyCommand.self, GovExplainCommand.self,
                       AuditCommand.self, ConfigCommand.self, JobsCommand.self]
     )
 }

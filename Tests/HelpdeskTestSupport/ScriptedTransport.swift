@@ -33,7 +33,7 @@ public final class ScriptedTransport: HTTPTransport {
 
     public var requests: [Request] { log.withLock { $0 } }
 
-    public func postJSON(_ url: URL, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data) {
+    public func post(_ url: URL, contentType: String, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data) {
         log.withLock { $0.append(Request(url: url, headers: Dictionary(headers, uniquingKeysWith: { $1 }), body: body)) }
         let reply = replies.withLock { $0.isEmpty ? Reply(status: 599, "script exhausted") : $0.removeFirst() }
         return (reply.status, reply.headers, Data(reply.body.utf8))

@@ -116,6 +116,7 @@ class WebAPI:
 
     def __init__(self, post_message_script=None):
         self.calls = []
+        self.uploads = {}  # file id -> bytes sent to its upload URL
         self.script = list(post_message_script or [])
         self.next_ts = 1700000000.0
         api = self
@@ -125,12 +126,23 @@ class WebAPI:
                 pass
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path.startswith("/upload/"):
+                    api.uploads[self.path.rsplit("/", 1)[-1]] = raw
+                    self.send_response(200)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"OK")
+                    return
+                body = json.loads(raw or b"{}")
                 method = self.path.rsplit("/", 1)[-1]
                 api.calls.append({"method": method, "body": body, "auth": self.headers.get("Authorization")})
                 status, headers, reply = 200, {}, None
                 if method == "chat.postMessage" and api.script:
                     status, headers, reply = api.script.pop(0)
+                if method == "files.getUploadURLExternal":
+                    file_id = f"F{len(api.calls):04d}"
+                    reply = {"ok": True, "file_id": file_id, "upload_url": f"http://127.0.0.1:{api.server.server_address[1]}/upload/{file_id}"}
                 if reply is None:
                     api.next_ts += 1
                     reply = {"ok": True, "channel": body.get("channel"), "ts": f"{api.next_ts:.6f}"}

@@ -56,6 +56,18 @@ jobs: {{poll_interval: 50ms}}
         assert diagnosis["thread_ts"] == f"{1700000001:.6f}"
         assert diagnosis["text"].startswith("prod-db:")
 
+        # The incident bundle lands in the same thread.
+        complete = wait(lambda: [c for c in api.calls if c["method"] == "files.completeUploadExternal"])
+        assert complete and complete[0]["body"]["channel_id"] == "C0ALERTS" and complete[0]["body"]["thread_ts"] == f"{1700000001:.6f}"
+        asked = next(c for c in api.calls if c["method"] == "files.getUploadURLExternal")["body"]
+        file_id = complete[0]["body"]["files"][0]["id"]
+        uploaded = api.uploads[file_id]
+        assert len(uploaded) == asked["length"] and asked["filename"].endswith(".tar.gz")
+        import io
+        import tarfile
+        with tarfile.open(fileobj=io.BytesIO(uploaded)) as bundle:
+            assert any(name.endswith("/manifest.json") for name in bundle.getnames())
+
         # Alertmanager re-sends the group (every group_interval while it changes, and on repeat): no second diagnosis.
         manager.post_alerts([alert])
         time.sleep(5)

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import HelpdeskConfig
+import HelpdeskCore
+import Logging
+import HelpdeskOrchestrator
+import HelpdeskServer
+import HelpdeskSlack
+
+struct SrebotCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "srebot",
+        abstract: "One-shot check of a target for a Kubernetes Job or CronJob: diagnose, print, optionally post to Slack.",
+        discussion: "Exit status: 0 healthy, 1 findings, 2 error (the target could not be diagnosed, or posting failed).")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The inventory target.") var target: String
+    @Option(help: "What is wrong, in words; picks the runbooks.") var symptom: String?
+    @Flag(help: "Print (and post) the full diagnosis even when the target is healthy.") var force = false
+    @Flag(help: "Post the diagnosis to slack.default_channel (needs SLACK_BOT_TOKEN).") var post = false
+    @Flag(help: "Print the diagnosis as JSON.") var json = false
+
+    func run() async throws {
+        let configuration = try global.loadConfiguration()
+        let (logger, _) = global.bootstrapLogging(configuration, defaultLevel: .warning)
+        if post, configuration.slack.botToken == nil || configuration.slack.defaultChannel == nil {
+            printError("--post needs SLACK_BOT_TOKEN (or slack.bot_token_file) and slack.default_channel")
+            throw ExitCode(2)
+        }
+        let diagnosis = try await withStore(configuration) { store in
+            let agents = DiagnosisEngine.makeAgents(configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
+            let engine: DiagnosisEngine
+            do {
+                engine = try DiagnosisEngine(configuration: configuration, agents: agents, store: store, logger: logger)
+            } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+            return await engine.orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom))
+        }
+        let couldNotDiagnose = diagnosis.tools.allSatisfy { $0.error != nil }
+        if diagnosis.isHealthy && !force {
+            print("\(target): healthy (\(diagnosis.tools.count) tools, no findings); bundle: \(diagnosis.bundlePath ?? "-")")
+        } else if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            print(String(decoding: try encoder.encode(diagnosis), as: UTF8.self))
+        } else {
+            print(diagnosis.markdown, terminator: "")
+            print("\nbundle: \(diagnosis.bundlePath ?? "-")")
+        }
+        if post, !diagnosis.isHealthy || force, let token = configuration.slack.botToken, let channel = configuration.slack.defaultChannel {
+            let renderer = try await SlackRenderer(directory: configuration.slack.templatesDirectory)
+            let api = SlackWebAPI(baseURL: configuration.slack.apiBaseURL, token: token)
+            var body = SlackViews.diagnosisForChannel(renderer, diagnosis)
+            if case .object(var object) = body {
+                object["channel"] = .string(channel)
+                body = .object(object)
+            }
+            switch await api.call("chat.postMessage", body) {
+            case .ok: print("posted to \(channel)")
+            case .rateLimited(let wait):
+                printError("Slack rate-limited the post; try again in \(Int(wait.seconds)) s")
+                throw ExitCode(2)
+            case .transient(let why), .failed(code: let why):
+                printError("could not post to Slack: \(why)")
+                throw ExitCode(2)
+            }
+        }
+        if couldNotDiagnose { throw ExitCode(2) }
+        if !diagnosis.isHealthy { throw ExitCode(1) }
+    }
+}
