@@ -13,12 +13,20 @@ public struct SrebotContext: Sendable {
     public var inventory: Infrastructure
     public var renderer: SlackRenderer?
     public var slackEnabled: Bool
+    public var store: any Store
+    public var cooldown: Duration
+    /// Bounds the diagnoses of alerts running at once.
+    public var diagnoses: AsyncSemaphore
 
-    public init(orchestrator: Orchestrator, inventory: Infrastructure, renderer: SlackRenderer?, slackEnabled: Bool) {
+    public init(orchestrator: Orchestrator, inventory: Infrastructure, renderer: SlackRenderer?, slackEnabled: Bool, store: any Store,
+                cooldown: Duration = .seconds(600), maxConcurrentDiagnoses: Int = 2) {
         self.orchestrator = orchestrator
         self.inventory = inventory
         self.renderer = renderer
         self.slackEnabled = slackEnabled
+        self.store = store
+        self.cooldown = cooldown
+        self.diagnoses = AsyncSemaphore(permits: maxConcurrentDiagnoses)
     }
 
     /// Labels that may name an inventory target, in the order they are tried.
@@ -55,12 +63,26 @@ public struct SrebotAlertJob: JobHandler {
         }
         let labels = labelValues.mapValues(\.description)
         let (target, _) = context.target(for: labels)
-        let diagnosis = await context.orchestrator.diagnose(DiagnosisRequest(
-            target: target, symptom: payload.value(at: "annotations.summary")?.description, alertName: labels["alertname"]))
+        let thread = SrebotContext.threadKey(payload["group_key"]?.description ?? "")
+        // The same alert firing again soon after: say so in the thread rather than diagnose again.
+        if let fingerprint = payload["fingerprint"]?.description, let startsAt = payload["starts_at"]?.description,
+           let previous = try await context.store.alerts.previousEpisode(fingerprint: fingerprint, before: startsAt),
+           Date().timeIntervalSince(previous) < context.cooldown.seconds {
+            var followUp = ChangeSet()
+            if let channel = payload["channel"]?.description, context.slackEnabled {
+                followUp.slackMessages.append(OutboxMessage(channel: channel, body: .object([
+                    "text": .string("\(labels["alertname"] ?? "alert") on `\(target)` fired again; it was diagnosed \(formatDuration(Date().timeIntervalSince(previous))) ago, so not again yet.")]),
+                    threadKey: thread))
+            }
+            return JobOutcome(result: "within cooldown; not diagnosed", followUp: followUp)
+        }
+        let diagnosis = try await context.diagnoses.withPermit {
+            await context.orchestrator.diagnose(DiagnosisRequest(
+                target: target, symptom: payload.value(at: "annotations.summary")?.description, alertName: labels["alertname"]))
+        }
         logger.info("alert diagnosed", metadata: ["alert": "\(labels["alertname"] ?? "?")", "target": "\(target)", "incident": "\(diagnosis.incidentID)"])
         var followUp = ChangeSet()
         if let channel = payload["channel"]?.description, let renderer = context.renderer, context.slackEnabled {
-            let thread = SrebotContext.threadKey(payload["group_key"]?.description ?? "")
             followUp.slackMessages.append(OutboxMessage(channel: channel, body: SlackViews.diagnosisForChannel(renderer, diagnosis), threadKey: thread))
             if let bundle = diagnosis.bundlePath {
                 followUp.jobs.append(SlackBundleUploadJob.job(bundlePath: bundle, incidentID: diagnosis.incidentID, threadKey: thread))

@@ -42,10 +42,22 @@ public struct AlertmanagerSettings: Sendable {
     }
 
     public var receivers: [Receiver] = []
+    /// A firing episode of an alert that fired within this long before is not diagnosed again.
+    public var cooldown: Duration = .seconds(600)
+    /// Diagnoses of alerts running at once in this process.
+    public var maxConcurrentDiagnoses = 2
+    /// Firing alerts per minute per receiver above which the bot posts one summary and diagnoses only the worst few.
+    public var stormThreshold = 20
+    /// During a storm, how many alerts of each notification (the most severe) are still diagnosed.
+    public var stormDiagnoseTop = 3
 
     public init() {}
 
     init(_ section: ConfigSection) {
+        cooldown = section.duration("cooldown", default: cooldown, range: .zero ... .seconds(86400))
+        maxConcurrentDiagnoses = section.int("max_concurrent_diagnoses", default: maxConcurrentDiagnoses, range: 1...64)
+        stormThreshold = section.int("storm_threshold", default: stormThreshold, range: 1...100_000)
+        stormDiagnoseTop = section.int("storm_diagnose_top", default: stormDiagnoseTop, range: 0...100)
         for (name, receiver) in section.namedSections("receivers") {
             let variable = "HELPDESK_ALERTMANAGER_\(Self.environmentName(name))"
             receivers.append(Receiver(

@@ -14,7 +14,8 @@ import Metrics
 /// only then, so Alertmanager's own retries cover a crash before that. Repeats of a known
 /// (fingerprint, startsAt, status) change nothing.
 struct AlertmanagerRoutes {
-    let receivers: [AlertmanagerSettings.Receiver]
+    let settings: AlertmanagerSettings
+    var receivers: [AlertmanagerSettings.Receiver] { settings.receivers }
     let defaultChannel: String?
     let srebot: SrebotContext?
     let store: any Store
@@ -68,6 +69,14 @@ struct AlertmanagerRoutes {
         let channel = receiver.channel ?? defaultChannel
         let link = payload.alerts.first?.generatorURL.flatMap { $0.isEmpty ? nil : $0 } ?? payload.externalURL
         var changes = ChangeSet()
+        // Storm control: past the threshold of firing alerts a minute, diagnose only the most severe few.
+        let minuteAgo = Date().addingTimeInterval(-60)
+        let firing = payload.alerts.filter { $0.status == "firing" }
+        let recent = try await store.alerts.firingCount(receiver: receiver.name, since: minuteAgo)
+        let storm = recent + firing.count > settings.stormThreshold
+        let diagnosed: Set<String> = storm
+            ? Set(firing.sorted { Self.rank($0.labels["severity"]) > Self.rank($1.labels["severity"]) }.prefix(settings.stormDiagnoseTop).map(\.fingerprint))
+            : Set(firing.map(\.fingerprint))
         for alert in payload.alerts {
             var job: [String: JSONValue] = [
                 "fingerprint": .string(alert.fingerprint), "starts_at": .string(alert.startsAt), "group_key": .string(payload.groupKey),
@@ -78,14 +87,26 @@ struct AlertmanagerRoutes {
             if let channel { job["channel"] = .string(channel) }
             if let link { job["link"] = .string(link) }
             let kind = alert.status == "firing" ? SrebotAlertJob.kind : SrebotResolvedJob.kind
+            let jobs = alert.status == "firing" && !diagnosed.contains(alert.fingerprint) ? [] : [NewJob(kind: kind, payload: JSONValue.object(job).jsonText, maxAttempts: 4)]
             changes.alerts.append(AlertRecord(
                 fingerprint: alert.fingerprint, startsAt: alert.startsAt, status: alert.status, groupKey: payload.groupKey, receiver: receiver.name,
                 labels: .object(alert.labels.mapValues(JSONValue.string)), annotations: .object(alert.annotations.mapValues(JSONValue.string)),
                 endsAt: alert.endsAt, generatorURL: alert.generatorURL, receivedAt: Date(),
-                onNew: [NewJob(kind: kind, payload: JSONValue.object(job).jsonText, maxAttempts: 4)]))
+                onNew: jobs))
         }
         // The group's thread starts with one root message, queued before any reply can be.
-        if let channel, let renderer = srebot.renderer, srebot.slackEnabled, payload.status == "firing", let first = payload.alerts.first {
+        if let channel, srebot.renderer != nil, srebot.slackEnabled, storm {
+            // One summary per receiver and minute, edited as the storm grows.
+            let bucket = Int(Date().timeIntervalSince1970 / 60)
+            let key = "storm:\(receiver.name):\(bucket)"
+            let known = try await store.alerts.recentFiring(receiver: receiver.name, since: minuteAgo, limit: 40).map { "\($0.alertname) (\($0.severity))" }
+            let names = (firing.map { "\($0.labels["alertname"] ?? "alert") (\($0.labels["severity"] ?? "unknown"))" } + known)
+            let summary: JSONValue = .object(["text": .string(":rotating_light: Alert storm on \(receiver.name): \(recent + firing.count) alerts in a minute; diagnosing only the \(settings.stormDiagnoseTop) most severe of each notification.\n" + names.prefix(40).joined(separator: "\n"))])
+            changes.slackMessages.append(OutboxMessage(channel: channel, body: summary, threadKey: key, isRoot: true, onceKey: key))
+            changes.slackMessages.append(OutboxMessage(channel: channel, method: .update, body: summary, threadKey: key))
+        }
+        if let channel, let renderer = srebot.renderer, srebot.slackEnabled, payload.status == "firing",
+           let first = payload.alerts.first(where: { diagnosed.contains($0.fingerprint) }) ?? (storm ? nil : payload.alerts.first) {
             let target = srebot.target(for: first.labels).name
             let root = SlackViews.alertRoot(renderer, alertname: payload.commonLabels?["alertname"] ?? first.labels["alertname"] ?? "alert",
                                             severity: payload.commonLabels?["severity"] ?? first.labels["severity"] ?? "unknown", target: target,
@@ -102,6 +123,15 @@ struct AlertmanagerRoutes {
         let fresh = outcome.newAlerts.filter { $0 }.count
         count(fresh > 0 ? "accepted" : "repeat")
         context.logger.info("alerts received", metadata: ["group": "\(payload.groupKey)", "alerts": "\(payload.alerts.count)", "new": "\(fresh)"])
-        return jsonResponse(status: .ok, ["status": "ok", "alerts": String(payload.alerts.count), "new": String(fresh)])
+        return jsonResponse(status: .ok, ["status": "ok", "alerts": String(payload.alerts.count), "new": String(fresh), "storm": String(storm)])
+    }
+
+    static func rank(_ severity: String?) -> Int {
+        switch severity?.lowercased() {
+        case "critical", "page", "emergency": 3
+        case "error", "high": 2
+        case "warning", "medium": 1
+        default: 0
+        }
     }
 }

@@ -57,7 +57,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<AppRequest
                   toolTimeout: dependencies.toolTimeout)
             .register(on: router)
     }
-    AlertmanagerRoutes(receivers: dependencies.alertmanager.receivers, defaultChannel: dependencies.defaultChannel, srebot: dependencies.srebot,
+    AlertmanagerRoutes(settings: dependencies.alertmanager, defaultChannel: dependencies.defaultChannel, srebot: dependencies.srebot,
                        store: dependencies.store, metrics: dependencies.metricsFactory).register(on: router)
     SlackRoutes(signingSecret: dependencies.slackSigningSecret, context: dependencies.slack, store: dependencies.store,
                 metrics: dependencies.metricsFactory).register(on: router)

@@ -138,7 +138,8 @@ public enum HelpdeskServer {
                                 renderer: renderer, commandName: configuration.slack.command, clusters: configuration.infrastructure.k8sClusters.map(\.id))
         }
         let srebot = SrebotContext(orchestrator: engine.orchestrator, inventory: configuration.infrastructure, renderer: renderer,
-                                   slackEnabled: outbox != nil)
+                                   slackEnabled: outbox != nil, store: store, cooldown: configuration.alertmanager.cooldown,
+                                   maxConcurrentDiagnoses: configuration.alertmanager.maxConcurrentDiagnoses)
         let worker = JobWorker(
             queue: store.jobs, handlers: jobHandlers(governance: governance, slack: slack, srebot: srebot, uploads: uploads), options: workerOptions(configuration),
             logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))

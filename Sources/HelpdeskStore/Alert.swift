@@ -33,3 +33,13 @@ public struct AlertRecord: Sendable, Equatable {
         self.onNew = onNew
     }
 }
+
+/// Reads over received alerts, for storm control and cooldowns.
+public protocol AlertIndex: Sendable {
+    /// Distinct firing alerts a receiver got since `since`.
+    func firingCount(receiver: String, since: Date) async throws -> Int
+    /// Firing alerts a receiver got since `since`, newest first: (alertname, severity, fingerprint).
+    func recentFiring(receiver: String, since: Date, limit: Int) async throws -> [(alertname: String, severity: String, fingerprint: String)]
+    /// When this fingerprint last started firing before `startsAt` (an earlier episode), if ever.
+    func previousEpisode(fingerprint: String, before startsAt: String) async throws -> Date?
+}

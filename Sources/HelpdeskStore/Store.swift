@@ -20,6 +20,8 @@ public protocol Store: Sendable {
 
     var slackOutbox: any SlackOutboxStore { get }
 
+    var alerts: any AlertIndex { get }
+
     /// Whether the store answers and its schema is current; `nil` when healthy, else the reason.
     func unhealthyReason() async -> String?
 

@@ -117,3 +117,50 @@ alertmanager:
         assert reply and "mystery-host:9100 is not in the inventory" in reply[0]["body"]["text"]
     finally:
         api.stop()
+
+
+def payload(alerts, group="{}:{alertname=\"Storm\"}"):
+    return {"version": "4", "groupKey": group, "status": "firing", "receiver": "helpdesk", "groupLabels": {}, "commonLabels": {},
+            "commonAnnotations": {}, "externalURL": "http://am", "truncatedAlerts": 0, "alerts": alerts}
+
+
+def alert(name, severity, fingerprint, starts="2026-11-24T10:00:00Z"):
+    return {"status": "firing", "labels": {"alertname": name, "severity": severity, "instance": "h1"}, "annotations": {},
+            "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": fingerprint}
+
+
+def test_storm_gets_one_summary_and_only_the_worst_is_diagnosed_and_cooldown_holds(helpdesk, tmp_path):
+    api = WebAPI()
+    (tmp_path / "am-token").write_text(TOKEN)
+    hd = helpdesk(f"""
+store: {{path: state/hd.sqlite}}
+slack: {{api_base_url: {api.base_url}, default_channel: C0ALERTS, templates_dir: {REPO}/templates/slack}}
+diagnosis: {{runbooks_dir: {REPO}/runbooks}}
+alertmanager:
+  storm_threshold: 3
+  storm_diagnose_top: 1
+  cooldown: 10m
+  receivers:
+    helpdesk: {{bearer_token_file: {tmp_path / 'am-token'}}}
+jobs: {{poll_interval: 50ms}}
+""")
+    hd.start(env={"SLACK_BOT_TOKEN": "xoxb-test-0123456789-abc"})
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    try:
+        storm = [alert("CPUHigh", "warning", "f1"), alert("DiskFull", "critical", "f2"), alert("MemHigh", "warning", "f3"),
+                 alert("NetFlap", "info", "f4"), alert("LoadHigh", "warning", "f5")]
+        status, _, body = http("POST", hd.url("/webhooks/alertmanager"), body=json.dumps(payload(storm)).encode(), headers=headers)
+        assert status == 200 and json.loads(body)["storm"] == "true"
+        summary = wait(lambda: [c for c in api.calls if c["method"] == "chat.postMessage" and "Alert storm" in c["body"].get("text", "")])
+        assert summary and all(name in summary[0]["body"]["text"] for name in ("CPUHigh", "DiskFull", "NetFlap"))
+        wait(lambda: [j for j in hd.jobs() if j["kind"] == "srebot.alert" and j["state"] == "done"])
+        diagnosed = [j for j in hd.jobs() if j["kind"] == "srebot.alert"]
+        assert len(diagnosed) == 1 and '"f2"' in diagnosed[0]["payload"], "only the critical one"
+
+        # The critical alert fires again (a new episode) within the cooldown: noted, not diagnosed.
+        again = payload([alert("DiskFull", "critical", "f2", starts="2026-11-24T10:05:00Z")], group="{}:{alertname=\"DiskFull\"}")
+        http("POST", hd.url("/webhooks/alertmanager"), body=json.dumps(again).encode(), headers=headers)
+        result = wait(lambda: [j for j in hd.jobs() if j["kind"] == "srebot.alert" and j["state"] == "done" and "cooldown" in (j.get("result") or "")])
+        assert result, [j.get("result") for j in hd.jobs()]
+    finally:
+        api.stop()
