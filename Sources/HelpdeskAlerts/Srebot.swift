@@ -17,9 +17,11 @@ public struct SrebotContext: Sendable {
     public var cooldown: Duration
     /// Bounds the diagnoses of alerts running at once.
     public var diagnoses: AsyncSemaphore
+    public var targetLabels: [String]
 
     public init(orchestrator: Orchestrator, inventory: Infrastructure, renderer: SlackRenderer?, slackEnabled: Bool, store: any Store,
-                cooldown: Duration = .seconds(600), maxConcurrentDiagnoses: Int = 2) {
+                cooldown: Duration = .seconds(600), maxConcurrentDiagnoses: Int = 2, targetLabels: [String] = AlertmanagerSettings().targetLabels) {
+        self.targetLabels = targetLabels
         self.orchestrator = orchestrator
         self.inventory = inventory
         self.renderer = renderer
@@ -29,19 +31,16 @@ public struct SrebotContext: Sendable {
         self.diagnoses = AsyncSemaphore(permits: maxConcurrentDiagnoses)
     }
 
-    /// Labels that may name an inventory target, in the order they are tried.
-    public static let targetLabels = ["target", "db", "datname", "database", "instance", "service", "cluster", "namespace", "pod", "job"]
-
     /// The inventory target an alert is about: the first label whose value (or, for `host:port`,
     /// its host) names a database, cluster or VM; else the most telling label value, unresolved.
     public func target(for labels: [String: String]) -> (name: String, known: Bool) {
         let names = Set(inventory.dbServers.map(\.id) + inventory.k8sClusters.map(\.id) + inventory.vms.map(\.id))
-        for label in Self.targetLabels {
+        for label in targetLabels {
             guard let value = labels[label] else { continue }
             if names.contains(value) { return (value, true) }
             if let host = value.split(separator: ":").first.map(String.init), names.contains(host) { return (host, true) }
         }
-        let guess = Self.targetLabels.lazy.compactMap { labels[$0] }.first ?? labels["alertname"] ?? "unknown"
+        let guess = targetLabels.lazy.compactMap { labels[$0] }.first ?? labels["alertname"] ?? "unknown"
         return (guess, false)
     }
 

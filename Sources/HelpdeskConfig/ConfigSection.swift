@@ -150,6 +150,18 @@ final class ConfigSection {
         }
     }
 
+    /// Every key of this mapping with its value as a string (for free-form maps such as label matchers).
+    func stringPairs() -> [(String, String)] {
+        pairs.compactMap { pair in
+            known.insert(pair.key)
+            guard case .scalar(let scalar) = pair.value else {
+                context.report(path + [pair.key], pair.mark, "expected a string value")
+                return nil
+            }
+            return (pair.key, scalar.string)
+        }
+    }
+
     // MARK: Secrets
 
     /// A secret read from the environment variable `environmentName`, else from the file named by

@@ -41,7 +41,21 @@ public struct AlertmanagerSettings: Sendable {
         public var channel: String?
     }
 
+    public struct Route: Sendable {
+        /// Every label here must have this value.
+        public var match: [String: String]
+        public var channel: String
+
+        public func matches(_ labels: [String: String]) -> Bool {
+            match.allSatisfy { labels[$0.key] == $0.value }
+        }
+    }
+
     public var receivers: [Receiver] = []
+    /// Channel routing by labels, first match wins; then the receiver's channel; then slack.default_channel.
+    public var routes: [Route] = []
+    /// Labels that name an alert's target in the inventory, in the order they are tried.
+    public var targetLabels = ["target", "db", "datname", "database", "instance", "service", "cluster", "namespace", "pod", "job"]
     /// A firing episode of an alert that fired within this long before is not diagnosed again.
     public var cooldown: Duration = .seconds(600)
     /// Diagnoses of alerts running at once in this process.
@@ -58,6 +72,12 @@ public struct AlertmanagerSettings: Sendable {
         maxConcurrentDiagnoses = section.int("max_concurrent_diagnoses", default: maxConcurrentDiagnoses, range: 1...64)
         stormThreshold = section.int("storm_threshold", default: stormThreshold, range: 1...100_000)
         stormDiagnoseTop = section.int("storm_diagnose_top", default: stormDiagnoseTop, range: 0...100)
+        let labels = section.stringList("target_labels")
+        if !labels.isEmpty { targetLabels = labels }
+        // `routes: {CHANNEL: {label: value, …}, …}` in order of preference.
+        for (channel, matchers) in section.namedSections("routes") {
+            routes.append(Route(match: Dictionary(matchers.stringPairs(), uniquingKeysWith: { _, last in last }), channel: channel))
+        }
         for (name, receiver) in section.namedSections("receivers") {
             let variable = "HELPDESK_ALERTMANAGER_\(Self.environmentName(name))"
             receivers.append(Receiver(

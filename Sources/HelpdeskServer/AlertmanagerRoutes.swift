@@ -66,7 +66,8 @@ struct AlertmanagerRoutes {
             count("malformed")
             throw APIError(status: .badRequest, code: "bad_request", message: error.message)
         }
-        let channel = receiver.channel ?? defaultChannel
+        let labels = payload.commonLabels ?? payload.alerts.first?.labels ?? [:]
+        let channel = settings.routes.first { $0.matches(labels) }?.channel ?? receiver.channel ?? defaultChannel
         let link = payload.alerts.first?.generatorURL.flatMap { $0.isEmpty ? nil : $0 } ?? payload.externalURL
         var changes = ChangeSet()
         // Storm control: past the threshold of firing alerts a minute, diagnose only the most severe few.

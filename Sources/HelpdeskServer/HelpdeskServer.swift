@@ -139,7 +139,8 @@ public enum HelpdeskServer {
         }
         let srebot = SrebotContext(orchestrator: engine.orchestrator, inventory: configuration.infrastructure, renderer: renderer,
                                    slackEnabled: outbox != nil, store: store, cooldown: configuration.alertmanager.cooldown,
-                                   maxConcurrentDiagnoses: configuration.alertmanager.maxConcurrentDiagnoses)
+                                   maxConcurrentDiagnoses: configuration.alertmanager.maxConcurrentDiagnoses,
+                                   targetLabels: configuration.alertmanager.targetLabels)
         let worker = JobWorker(
             queue: store.jobs, handlers: jobHandlers(governance: governance, slack: slack, srebot: srebot, uploads: uploads), options: workerOptions(configuration),
             logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))

@@ -52,8 +52,8 @@ class Helpdesk:
         return subprocess.run([self.binary, *args], cwd=self.folder, capture_output=True, text=True,
                               timeout=timeout, env={**os.environ, **(env or {})})
 
-    def start(self, *extra: str, env: dict | None = None, wait: bool = True) -> subprocess.Popen:
-        self.port = free_port()
+    def start(self, *extra: str, env: dict | None = None, wait: bool = True, port: int | None = None) -> subprocess.Popen:
+        self.port = port or free_port()
         log = open(self.folder / f"serve-{len(self.servers)}.log", "w")
         process = subprocess.Popen([self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", *extra],
                                    cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,

@@ -24,6 +24,15 @@ def wait(condition, timeout=40):
     return condition()
 
 
+def shipped_config(group_wait="1s", group_interval="2s", repeat_interval="4s"):
+    """adapters/alertmanager/alertmanager.yml as shipped, pointed at this bot, with short timers."""
+    text = open(os.path.join(REPO, "adapters", "alertmanager", "alertmanager.yml")).read()
+    text = text.replace("https://helpdesk.example.org/webhooks/alertmanager", "{url}")
+    text = text.replace("/etc/alertmanager/helpdesk-token", "{token_file}")
+    text = text.replace("group_wait: 30s", f"group_wait: {group_wait}").replace("group_interval: 5m", f"group_interval: {group_interval}")
+    return text.replace("repeat_interval: 4h", f"repeat_interval: {repeat_interval}")
+
+
 def test_alert_is_diagnosed_once_and_resolved_in_its_thread(helpdesk, postgres, tmp_path):
     api = WebAPI()
     (tmp_path / "am-token").write_text(TOKEN)
@@ -31,15 +40,17 @@ def test_alert_is_diagnosed_once_and_resolved_in_its_thread(helpdesk, postgres, 
     hd = helpdesk(text + f"""
 slack: {{api_base_url: {api.base_url}, default_channel: C0ALERTS, templates_dir: {REPO}/templates/slack}}
 alertmanager:
+  routes:
+    C0DBA: {{severity: critical, team: dba}}
   receivers:
     helpdesk: {{bearer_token_file: {tmp_path / 'am-token'}}}
 jobs: {{poll_interval: 50ms}}
 """)
     hd.start(env={**env, "SLACK_BOT_TOKEN": "xoxb-test-0123456789-abc"})
-    manager = Alertmanager(free_port(), hd.url("/webhooks/alertmanager"), TOKEN).start()
+    manager = Alertmanager(free_port(), hd.url("/webhooks/alertmanager"), TOKEN, config=shipped_config()).start()
     try:
         now = datetime.datetime.now(datetime.timezone.utc)
-        alert = {"labels": {"alertname": "PostgresLockPileUp", "severity": "critical", "db": "prod-db"},
+        alert = {"labels": {"alertname": "PostgresLockPileUp", "severity": "critical", "db": "prod-db", "team": "dba"},
                  "annotations": {"summary": "sessions are waiting on locks"}, "startsAt": now.isoformat()}
         manager.post_alerts([alert])
 
@@ -50,7 +61,8 @@ jobs: {{poll_interval: 50ms}}
         roots, replies = wait(thread_reply)
         assert len(roots) == 1
         root = roots[0]["body"]
-        assert root["channel"] == "C0ALERTS" and "PostgresLockPileUp" in root["text"] and "prod-db" in root["text"]
+        assert root["channel"] == "C0DBA", "routed by its labels"
+        assert "PostgresLockPileUp" in root["text"] and "prod-db" in root["text"]
         assert "firing" in root["text"]
         diagnosis = replies[0]["body"]
         assert diagnosis["thread_ts"] == f"{1700000001:.6f}"
@@ -58,7 +70,7 @@ jobs: {{poll_interval: 50ms}}
 
         # The incident bundle lands in the same thread.
         complete = wait(lambda: [c for c in api.calls if c["method"] == "files.completeUploadExternal"])
-        assert complete and complete[0]["body"]["channel_id"] == "C0ALERTS" and complete[0]["body"]["thread_ts"] == f"{1700000001:.6f}"
+        assert complete and complete[0]["body"]["channel_id"] == "C0DBA" and complete[0]["body"]["thread_ts"] == f"{1700000001:.6f}"
         asked = next(c for c in api.calls if c["method"] == "files.getUploadURLExternal")["body"]
         file_id = complete[0]["body"]["files"][0]["id"]
         uploaded = api.uploads[file_id]
@@ -68,9 +80,10 @@ jobs: {{poll_interval: 50ms}}
         with tarfile.open(fileobj=io.BytesIO(uploaded)) as bundle:
             assert any(name.endswith("/manifest.json") for name in bundle.getnames())
 
-        # Alertmanager re-sends the group (every group_interval while it changes, and on repeat): no second diagnosis.
+        # Alertmanager re-sends the group (every group_interval while it changes, and every repeat_interval):
+        # no second diagnosis across several of them.
         manager.post_alerts([alert])
-        time.sleep(5)
+        time.sleep(9)
         jobs = [job for job in hd.jobs() if job["kind"] == "srebot.alert"]
         assert len(jobs) == 1
 
@@ -164,3 +177,87 @@ jobs: {{poll_interval: 50ms}}
         assert result, [j.get("result") for j in hd.jobs()]
     finally:
         api.stop()
+
+
+def test_storm_of_2000_alerts_over_200_fingerprints_loses_none_and_bounds_diagnoses(helpdesk, tmp_path):
+    import concurrent.futures
+    import sqlite3
+    api = WebAPI()
+    (tmp_path / "am-token").write_text(TOKEN)
+    hd = helpdesk(f"""
+store: {{path: state/hd.sqlite}}
+slack: {{api_base_url: {api.base_url}, default_channel: C0ALERTS, templates_dir: {REPO}/templates/slack}}
+diagnosis: {{runbooks_dir: {REPO}/runbooks}}
+alertmanager:
+  receivers:
+    helpdesk: {{bearer_token_file: {tmp_path / 'am-token'}}}
+""")
+    hd.start(env={"SLACK_BOT_TOKEN": "xoxb-test-0123456789-abc"})
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    try:
+        batches = []
+        for batch in range(100):  # 100 notifications × 20 alerts = 2,000 alerts over 200 fingerprints
+            alerts = [alert(f"Alert{(batch * 20 + i) % 200}", ["critical", "warning", "info"][i % 3], f"fp{(batch * 20 + i) % 200:03d}")
+                      for i in range(20)]
+            batches.append(payload(alerts, group=f"{{}}:{{batch=\"{batch % 10}\"}}"))
+
+        def send(body):
+            return http("POST", hd.url("/webhooks/alertmanager"), body=json.dumps(body).encode(), headers=headers)[0]
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(send, batches))
+        elapsed = time.monotonic() - started
+        assert statuses == [200] * 100
+        print(f"2,000 alerts in 100 notifications accepted in {elapsed:.2f} s")
+        with sqlite3.connect(hd.folder / "state" / "hd.sqlite") as db:
+            assert db.execute("SELECT COUNT(DISTINCT fingerprint) FROM alerts").fetchone()[0] == 200, "no alert lost"
+            jobs = db.execute("SELECT COUNT(*) FROM jobs WHERE kind = 'srebot.alert'").fetchone()[0]
+        assert 0 < jobs <= 20 + 3 * 100 and jobs < 200, f"{jobs} diagnoses for 200 alerts"
+        summary = wait(lambda: [c for c in api.calls if "Alert storm on helpdesk" in c["body"].get("text", "")])
+        assert summary
+    finally:
+        api.stop()
+
+
+def test_kill_9_while_alertmanager_keeps_sending_then_every_accepted_alert_is_diagnosed_once(helpdesk, tmp_path):
+    import signal
+    import sqlite3
+    (tmp_path / "am-token").write_text(TOKEN)
+    hd = helpdesk(f"""
+store: {{path: state/hd.sqlite}}
+diagnosis: {{runbooks_dir: {REPO}/runbooks}}
+alertmanager:
+  storm_threshold: 1000
+  receivers:
+    helpdesk: {{bearer_token_file: {tmp_path / 'am-token'}}}
+jobs: {{poll_interval: 50ms, lease: 2s}}
+""")
+    port = free_port()
+    first = hd.start(port=port)
+    manager = Alertmanager(free_port(), f"http://127.0.0.1:{port}/webhooks/alertmanager", TOKEN,
+                           config=shipped_config(group_wait="1s", group_interval="1s", repeat_interval="2s")).start()
+    try:
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        manager.post_alerts([{"labels": {"alertname": f"Crash{i}", "severity": "warning", "instance": f"h{i}"}, "startsAt": now}
+                             for i in range(5)])
+        wait(lambda: any(j["kind"] == "srebot.alert" for j in hd.jobs()), timeout=20)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        manager.post_alerts([{"labels": {"alertname": f"Crash{i}", "severity": "warning", "instance": f"h{i}"}, "startsAt": now}
+                             for i in range(5, 10)])
+        time.sleep(3)  # Alertmanager keeps trying a dead bot
+        hd.start(port=port)
+
+        def all_done():
+            jobs = [j for j in hd.jobs() if j["kind"] == "srebot.alert"]
+            return len(jobs) == 10 and all(j["state"] == "done" for j in jobs) and jobs
+        jobs = wait(all_done, timeout=60)
+        assert jobs, [(j["kind"], j["state"]) for j in hd.jobs()]
+        with sqlite3.connect(hd.folder / "state" / "hd.sqlite") as db:
+            fingerprints = db.execute("SELECT COUNT(DISTINCT fingerprint) FROM alerts WHERE status = 'firing'").fetchone()[0]
+            done_runs = db.execute("""SELECT j.id, COUNT(*) FROM jobs j JOIN job_runs r ON r.job_id = j.id
+                                      WHERE j.kind = 'srebot.alert' AND r.outcome = 'done' GROUP BY j.id""").fetchall()
+        assert fingerprints == 10
+        assert all(count == 1 for _, count in done_runs) and len(done_runs) == 10, done_runs
+    finally:
+        manager.stop()
