@@ -254,12 +254,15 @@ public struct UserDirectory: Sendable {
         public var email: String?
         /// Slack member id (`U…`), so a Slack user maps to this principal.
         public var slackUserID: String?
+        /// Slack workspace id (`T…`); when set, the member id counts only from that workspace.
+        public var slackTeamID: String?
 
-        public init(name: String, roles: [String] = [], email: String? = nil, slackUserID: String? = nil) {
+        public init(name: String, roles: [String] = [], email: String? = nil, slackUserID: String? = nil, slackTeamID: String? = nil) {
             self.name = name
             self.roles = roles
             self.email = email
             self.slackUserID = slackUserID
+            self.slackTeamID = slackTeamID
         }
     }
 
@@ -271,10 +274,16 @@ public struct UserDirectory: Sendable {
         for (name, entry) in section.namedSections("users") {
             let email = entry.optionalString("email")
             if let email, !email.contains("@") { entry.report("email", "expected an email address, got \"\(email)\"") }
-            users.append(User(name: name, roles: entry.stringList("roles"), email: email, slackUserID: entry.optionalString("slack_user_id")))
+            users.append(User(name: name, roles: entry.stringList("roles"), email: email, slackUserID: entry.optionalString("slack_user_id"),
+                              slackTeamID: entry.optionalString("slack_team_id")))
             entry.finish()
         }
     }
 
     public func user(named name: String) -> User? { users.first { $0.name == name } }
+
+    /// The user a Slack member is: same member id, and the same workspace when one is set.
+    public func user(slackUserID: String, teamID: String?) -> User? {
+        users.first { $0.slackUserID == slackUserID && ($0.slackTeamID == nil || $0.slackTeamID == teamID) }
+    }
 }

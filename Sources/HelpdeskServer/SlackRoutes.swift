@@ -53,7 +53,7 @@ struct SlackRoutes {
             count("ignored", endpoint: "interactions")
             return Response(status: .ok)
         }
-        let principal = context.principal(slackUserID: action.userID)
+        let principal = context.principal(slackUserID: action.userID, teamID: action.teamID)
         let audit = AuditDraft(kind: "request_received", principal: principal.description, target: action.value, data: .object([
             "via": .string("slack-button"), "action": .string(action.kind.rawValue), "request_id": .string(requestContext.requestID),
         ]))
@@ -77,7 +77,7 @@ struct SlackRoutes {
             throw APIError(status: .badRequest, code: "bad_request", message: "not a slash command: user_id, command and response_url are required")
         }
         let parsed = CommandRequest(text: command.text)
-        let principal = context.principal(slackUserID: command.userID)
+        let principal = context.principal(slackUserID: command.userID, teamID: command.teamID)
         let audit = AuditDraft(kind: "request_received", principal: principal.description, target: nil, data: .object([
             "via": .string("slack"), "command": .string(command.command), "text": .string(command.text),
             "channel": .string(command.channelID), "request_id": .string(requestContext.requestID),

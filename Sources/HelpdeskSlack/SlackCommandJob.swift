@@ -38,8 +38,8 @@ public struct SlackCommandContext: Sendable {
 
     /// The principal a Slack user acts as: a user listed under `users:` with this `slack_user_id`,
     /// else an anonymous principal that gets only what policy grants `any`.
-    public func principal(slackUserID: String) -> Principal {
-        if let user = directory.users.first(where: { $0.slackUserID == slackUserID }) {
+    public func principal(slackUserID: String, teamID: String? = nil) -> Principal {
+        if let user = directory.user(slackUserID: slackUserID, teamID: teamID) {
             return Principal(id: user.name, roles: user.roles)
         }
         return Principal(id: "slack:\(slackUserID)", kind: .anonymous)
@@ -71,7 +71,7 @@ public struct SlackCommandJob: JobHandler {
               let userID = payload["user_id"]?.description else {
             throw JobFailure.permanent("slack.command payload lacks response_url or user_id")
         }
-        let principal = context.principal(slackUserID: userID)
+        let principal = context.principal(slackUserID: userID, teamID: payload["team_id"]?.description)
         let message = await answer(CommandRequest(text: payload["text"]?.description ?? ""), principal: principal)
         let delivery = SlackResponseJob.job(responseURL: responseURL, message: message,
                                             channel: payload["channel_id"]?.description, user: userID)

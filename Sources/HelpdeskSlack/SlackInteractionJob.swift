@@ -13,6 +13,7 @@ public struct BlockAction: Sendable, Equatable {
     public var kind: Kind
     public var value: String
     public var userID: String
+    public var teamID: String?
     public var responseURL: String
     public var actionTS: String
 
@@ -25,6 +26,7 @@ public struct BlockAction: Sendable, Equatable {
         self.kind = kind
         self.value = value
         self.userID = userID
+        self.teamID = payload.value(at: "user.team_id")?.description ?? payload.value(at: "team.id")?.description
         self.responseURL = responseURL
         self.actionTS = action["action_ts"]?.description ?? ""
     }
@@ -43,7 +45,8 @@ public struct SlackInteractionJob: JobHandler {
 
     public static func job(_ action: BlockAction) -> NewJob {
         let payload: JSONValue = .object(["kind": .string(action.kind.rawValue), "value": .string(action.value),
-                                          "user_id": .string(action.userID), "response_url": .string(action.responseURL)])
+                                          "user_id": .string(action.userID), "team_id": action.teamID.map(JSONValue.string) ?? .null,
+                                          "response_url": .string(action.responseURL)])
         return NewJob(kind: kind, payload: payload.jsonText, dedupKey: action.actionTS.isEmpty ? nil : "slack-action:\(action.userID):\(action.actionTS)",
                       maxAttempts: 3)
     }
@@ -54,7 +57,7 @@ public struct SlackInteractionJob: JobHandler {
               let responseURL = payload["response_url"]?.description else {
             throw JobFailure.permanent("slack.interaction payload is incomplete")
         }
-        let principal = context.principal(slackUserID: userID)
+        let principal = context.principal(slackUserID: userID, teamID: payload["team_id"]?.description)
         let renderer = context.renderer
         var message: JSONValue
         var replaceOriginal = false

@@ -154,4 +154,16 @@ import Testing
             try HelpdeskConfiguration.load(explicitPath: folder.file("missing.yaml"), environment: [:])
         }
     }
+
+    @Test func slackMembersMapToUsersWithinTheirWorkspace() throws {
+        let configuration = try HelpdeskConfiguration(yaml: """
+            users:
+              alice: {roles: [dba], slack_user_id: U1, slack_team_id: T1}
+              bob: {roles: [sre], slack_user_id: U2}
+            """, file: "test.yaml")
+        #expect(configuration.directory.user(slackUserID: "U1", teamID: "T1")?.name == "alice")
+        #expect(configuration.directory.user(slackUserID: "U1", teamID: "T2") == nil, "same member id, other workspace")
+        #expect(configuration.directory.user(slackUserID: "U2", teamID: "T9")?.roles == ["sre"])
+        #expect(configuration.directory.user(slackUserID: "U3", teamID: "T1") == nil)
+    }
 }

@@ -150,3 +150,39 @@ jobs: {{poll_interval: 50ms}}
     finally:
         recorder.stop()
         api.stop()
+
+
+def test_ack_stays_fast_while_the_diagnosis_behind_it_takes_seconds(helpdesk, tmp_path):
+    """A database that accepts connections and never answers makes the diagnosis wait for its
+    connect timeout; the slash command's HTTP answer must not."""
+    import socket
+    import threading
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    accepted = []
+    threading.Thread(target=lambda: [accepted.append(silent.accept()) for _ in range(8)], daemon=True).start()
+    recorder = Recorder()
+    try:
+        hd = helpdesk(f"""
+store: {{path: state/hd.sqlite}}
+slack: {{templates_dir: {REPO}/templates/slack}}
+diagnosis: {{runbooks_dir: {REPO}/runbooks, tool_timeout: 6s}}
+infrastructure:
+  db_servers:
+    slow-db: {{connection_string: "host=127.0.0.1 port={silent.getsockname()[1]} user=x sslmode=disable connect_timeout=5"}}
+jobs: {{poll_interval: 50ms}}
+""")
+        hd.start(env={"SLACK_SIGNING_SECRET": SIGNING_SECRET})
+        slack = SlackClient(hd.url(""), recorder)
+        started = time.monotonic()
+        status, ack, elapsed, url = slack.command("diagnose slow-db")
+        assert status == 200 and ack["text"].startswith("Working on it")
+        assert elapsed < 1.0, f"ack took {elapsed:.2f} s"
+        answer = recorder.wait_for(url, timeout=30)
+        took = time.monotonic() - started
+        assert took > 4, f"the diagnosis really was slow ({took:.1f} s)"
+        assert answer["text"].startswith("slow-db:")
+    finally:
+        recorder.stop()
+        silent.close()
