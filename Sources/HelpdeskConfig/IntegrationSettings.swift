@@ -133,10 +133,13 @@ public struct ApprovalSettings: Sendable {
     public var defaultTTL: Duration = .seconds(3600)
     /// Signs approval links; from `HELPDESK_APPROVALS_LINK_KEY` or `approvals.link_key_file`.
     public var linkKey: Secret?
+    /// The approval confirmation page's template folder.
+    public var pagesDirectory = "templates/web"
 
     public init() {}
 
     init(_ section: ConfigSection) {
+        pagesDirectory = section.string("pages_dir", default: pagesDirectory)
         defaultTTL = section.duration("default_ttl", default: defaultTTL, range: .seconds(60) ... .seconds(7 * 86400))
         linkKey = section.secret("link_key", environment: "HELPDESK_APPROVALS_LINK_KEY")
         section.finish()

@@ -6,6 +6,7 @@ import HelpdeskSlack
 import HelpdeskStore
 import Hummingbird
 import Logging
+import Mustache
 import Metrics
 import Prometheus
 
@@ -27,6 +28,9 @@ public struct ServerDependencies: Sendable {
     public var alertmanager = AlertmanagerSettings()
     public var defaultChannel: String?
     public var srebot: SrebotContext?
+    /// Approval links and their page; the page answers 503 without a link key.
+    public var approvalLinks: ApprovalLinks?
+    public var approvalPages: MustacheLibrary?
     public var api = APISettings()
     public var toolTimeout: Duration = .seconds(10)
 
@@ -57,6 +61,8 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<AppRequest
                   toolTimeout: dependencies.toolTimeout)
             .register(on: router)
     }
+    ApprovalPageRoutes(links: dependencies.approvalLinks, pages: dependencies.approvalPages, governance: dependencies.governance,
+                       store: dependencies.store).register(on: router)
     AlertmanagerRoutes(settings: dependencies.alertmanager, defaultChannel: dependencies.defaultChannel, srebot: dependencies.srebot,
                        store: dependencies.store, metrics: dependencies.metricsFactory).register(on: router)
     SlackRoutes(signingSecret: dependencies.slackSigningSecret, context: dependencies.slack, store: dependencies.store,

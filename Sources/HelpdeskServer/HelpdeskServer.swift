@@ -11,6 +11,7 @@ import HelpdeskOrchestrator
 import HelpdeskStore
 import Hummingbird
 import Logging
+import Mustache
 import Metrics
 import NIOCore
 import Prometheus
@@ -154,6 +155,15 @@ public enum HelpdeskServer {
         dependencies.alertmanager = configuration.alertmanager
         dependencies.defaultChannel = configuration.slack.defaultChannel
         dependencies.srebot = srebot
+        if let key = configuration.approvals.linkKey {
+            dependencies.approvalLinks = ApprovalLinks(key: key)
+            do {
+                dependencies.approvalPages = try await MustacheLibrary(directory: configuration.approvals.pagesDirectory)
+            } catch {
+                logger.error("approval page templates cannot be loaded; the page falls back to plain text",
+                             metadata: ["pages_dir": "\(configuration.approvals.pagesDirectory)", "error": "\(error)"])
+            }
+        }
         dependencies.api = configuration.api
         dependencies.toolTimeout = configuration.diagnosis.toolTimeout
         let http = HTTPService(

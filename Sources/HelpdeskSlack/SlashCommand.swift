@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskCore
 
 /// The fields of a slash-command request that the bot uses (Slack sends them form-encoded).
 public struct SlashCommand: Sendable, Equatable {
@@ -22,16 +23,6 @@ public struct SlashCommand: Sendable, Equatable {
         self.responseURL = responseURL
         self.triggerID = fields["trigger_id"] ?? ""
     }
-}
-
-/// Decodes a form body into its fields (the last value wins for a repeated name).
-public func parseForm(_ body: String) -> [String: String] {
-    var components = URLComponents()
-    // In forms a space may arrive as "+", which URL query decoding leaves alone.
-    components.percentEncodedQuery = body.replacingOccurrences(of: "+", with: "%20")
-    var fields: [String: String] = [:]
-    for item in components.queryItems ?? [] { fields[item.name] = item.value ?? "" }
-    return fields
 }
 
 /// What a user can ask of `/helpdesk`.

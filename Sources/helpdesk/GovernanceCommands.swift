@@ -119,7 +119,31 @@ extension ApprovalStatus: ExpressibleByArgument {}
 struct ApprovalsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approvals", abstract: "List, inspect and decide approval requests.",
-        subcommands: [List.self, Show.self, Approve.self, Deny.self, Watch.self])
+        subcommands: [List.self, Show.self, Approve.self, Deny.self, Watch.self, Link.self])
+
+    struct Link: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print an approver's personal approval link (what the approval email carries).")
+        @OptionGroup var global: GlobalOptions
+        @Argument var id: String
+        @Option(name: .customLong("for"), help: "The approver (a user under users:).") var approver: String
+        @Option(help: "Seconds the link stays valid (default: until the request expires).") var validFor: Int?
+
+        func run() async throws {
+            let configuration = try global.loadConfiguration()
+            guard let key = configuration.approvals.linkKey, let base = configuration.server.publicBaseURL else {
+                printError("approval links need HELPDESK_APPROVALS_LINK_KEY (or approvals.link_key_file) and server.public_base_url")
+                throw ExitCode(2)
+            }
+            try await withStore(configuration) { store in
+                guard let record = try await store.approvals.approval(id: id) else {
+                    printError("no approval request \(id)")
+                    throw ExitCode(1)
+                }
+                let expires = validFor.map { min(record.expiresAt, Date().addingTimeInterval(TimeInterval($0))) } ?? record.expiresAt
+                print(ApprovalLinks(key: key).link(base: base, approvalID: id, approver: approver, expires: expires).absoluteString)
+            }
+        }
+    }
 
     struct Watch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print approval requests as they open and as they are decided, until interrupted.")
