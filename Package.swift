@@ -136,6 +136,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // libcurl for SMTP: curl_easy_setopt is variadic, so a small C shim calls it.
+        .target(
+            name: "CCurlSMTP",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .target(
+            name: "HelpdeskMail",
+            dependencies: [
+                "CCurlSMTP", "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskGovernance",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "HelpdeskIncidents",
             dependencies: [
@@ -159,7 +173,7 @@ let package = Package(
             dependencies: [
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
-                "HelpdeskHTTPClient", "HelpdeskAlerts",
+                "HelpdeskHTTPClient", "HelpdeskAlerts", "HelpdeskMail",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -111,10 +111,12 @@ public struct SMTPSettings: Sendable {
     public var timeout: Duration = .seconds(60)
     /// Domain of the tokenized Reply-To addresses for approval replies.
     public var replyDomain: String?
+    public var templatesDirectory = "templates/email"
 
     public init() {}
 
     init(_ section: ConfigSection) {
+        templatesDirectory = section.string("templates_dir", default: templatesDirectory)
         url = section.url("url", schemes: ["smtp", "smtps"])
         from = section.optionalString("from")
         username = section.optionalString("username")

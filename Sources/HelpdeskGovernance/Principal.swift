@@ -51,7 +51,7 @@ public enum PrincipalMatcher: Sendable, Equatable, Decodable, CustomStringConver
         }
     }
 
-    static func parse(_ text: String) -> PrincipalMatcher {
+    public static func parse(_ text: String) -> PrincipalMatcher {
         if text == "*" || text == "any" { return .any }
         for (prefix, make) in [("role:", PrincipalMatcher.role), ("group:", PrincipalMatcher.role), ("service:", PrincipalMatcher.service),
                                ("user:", PrincipalMatcher.user)] where text.hasPrefix(prefix) {

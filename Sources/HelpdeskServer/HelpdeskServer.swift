@@ -6,6 +6,7 @@ import HelpdeskAlerts
 import HelpdeskGovernance
 import HelpdeskHTTPClient
 import HelpdeskJobs
+import HelpdeskMail
 import HelpdeskSlack
 import HelpdeskOrchestrator
 import HelpdeskStore
@@ -37,8 +38,9 @@ public enum ServerError: Error, CustomStringConvertible {
 public enum HelpdeskServer {
     /// The job handlers this build knows.
     public static func jobHandlers(governance: Governance? = nil, slack: SlackCommandContext? = nil, srebot: SrebotContext? = nil,
-                                   uploads: SlackBundleUploadJob? = nil) -> [String: any JobHandler] {
+                                   uploads: SlackBundleUploadJob? = nil, mail: MailSendJob? = nil) -> [String: any JobHandler] {
         var handlers: [String: any JobHandler] = [SelftestJob.kind: SelftestJob(), SlackResponseJob.kind: SlackResponseJob(transport: AsyncHTTPTransport())]
+        if let mail { handlers[MailSendJob.kind] = mail }
         if let uploads { handlers[SlackBundleUploadJob.kind] = uploads }
         if let srebot {
             handlers[SrebotAlertJob.kind] = SrebotAlertJob(context: srebot)
@@ -121,6 +123,22 @@ public enum HelpdeskServer {
                 logger.warning("slack.default_channel is not set: approval requests are not posted to a channel")
             }
         }
+        var mail: MailSendJob?
+        if let smtpURL = configuration.smtp.url, let from = configuration.smtp.from {
+            mail = MailSendJob(mailer: SMTPMailer(settings: configuration.smtp))
+            if let key = configuration.approvals.linkKey, let base = configuration.server.publicBaseURL {
+                do {
+                    let templates = try await MustacheLibrary(directory: configuration.smtp.templatesDirectory)
+                    notifiers.append(EmailApprovalNotifier(links: ApprovalLinks(key: key), baseURL: base, from: from,
+                                                           directory: configuration.directory, templates: templates))
+                } catch {
+                    logger.error("email templates cannot be loaded; approval emails are off",
+                                 metadata: ["templates_dir": "\(configuration.smtp.templatesDirectory)", "error": "\(error)"])
+                }
+            } else {
+                logger.warning("approval emails need approvals.link_key and server.public_base_url; not sending them", metadata: ["smtp": "\(smtpURL.host ?? "")"])
+            }
+        }
         let governance = makeGovernance(configuration, policies: policies, store: store, agents: agents, redactor: redactor,
                                         notifiers: notifiers, logger: logger)
         let engine: DiagnosisEngine
@@ -143,7 +161,7 @@ public enum HelpdeskServer {
                                    maxConcurrentDiagnoses: configuration.alertmanager.maxConcurrentDiagnoses,
                                    targetLabels: configuration.alertmanager.targetLabels)
         let worker = JobWorker(
-            queue: store.jobs, handlers: jobHandlers(governance: governance, slack: slack, srebot: srebot, uploads: uploads), options: workerOptions(configuration),
+            queue: store.jobs, handlers: jobHandlers(governance: governance, slack: slack, srebot: srebot, uploads: uploads, mail: mail), options: workerOptions(configuration),
             logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
         var dependencies = ServerDependencies(
             settings: configuration.server, store: store, workerIsRunning: { worker.isRunning },

@@ -1,0 +1,100 @@
+import Foundation
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskGovernance
+import HelpdeskJobs
+import HelpdeskStore
+import Logging
+import Mustache
+
+/// Sends one email, retried with backoff; a permanent SMTP refusal (5xx) dead-letters the job
+/// with the server's reply.
+public struct MailSendJob: JobHandler {
+    public static let kind = "mail.send"
+    let mailer: SMTPMailer
+
+    public init(mailer: SMTPMailer) {
+        self.mailer = mailer
+    }
+
+    public static func job(_ message: MailMessage) -> NewJob {
+        let json = String(decoding: (try? JSONEncoder().encode(message)) ?? Data(), as: UTF8.self)
+        return NewJob(kind: kind, payload: json, dedupKey: "mail:\(message.messageID)", maxAttempts: 8)
+    }
+
+    public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
+        guard let message = try? JSONDecoder().decode(MailMessage.self, from: Data(job.payload.utf8)) else {
+            throw JobFailure.permanent("mail.send payload is not a message")
+        }
+        do {
+            try await mailer.send(message, envelopeFrom: message.from)
+        } catch let error as MailError where !error.retryable {
+            throw JobFailure.permanent(error.description)
+        }
+        let sent = AuditDraft(kind: "message_sent", principal: nil, target: message.to.joined(separator: ", "), data: .object([
+            "via": .string("email"), "subject": .string(message.subject), "message_id": .string(message.messageID),
+        ]))
+        return JobOutcome(result: "sent to \(message.to.joined(separator: ", "))", followUp: ChangeSet(audit: [sent]))
+    }
+}
+
+/// Emails each approver their own approval link when a request opens, and the requester the
+/// outcome when it is decided.
+public struct EmailApprovalNotifier: ApprovalNotifier {
+    let links: ApprovalLinks
+    let baseURL: URL
+    let from: String
+    let domain: String
+    let directory: UserDirectory
+    let templates: MustacheLibrary
+
+    public init(links: ApprovalLinks, baseURL: URL, from: String, directory: UserDirectory, templates: MustacheLibrary) {
+        self.links = links
+        self.baseURL = baseURL
+        self.from = from
+        self.domain = from.split(separator: "@").last.map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: ">")) } ?? "helpdesk"
+        self.directory = directory
+        self.templates = templates
+    }
+
+    /// The users who may approve: those the request's approvers name (users or roles), or anyone
+    /// with an address but the requester when it names none.
+    func approvers(of record: ApprovalRecord) -> [UserDirectory.User] {
+        let matchers = (record.decision["approvers"]?.arrayValue ?? []).map { PrincipalMatcher.parse($0.description) }
+        return directory.users.filter { user in
+            guard user.email != nil, user.name != record.requester else { return false }
+            return matchers.isEmpty || matchers.contains { $0.matches(Principal(id: user.name, roles: user.roles)) }
+        }
+    }
+
+    public func opened(_ record: ApprovalRecord, decision: Decision) -> ChangeSet {
+        let call = "\(record.request["tool"]?.description ?? "?")(\(record.request["arguments"]?.jsonText ?? ""))"
+        var jobs: [NewJob] = []
+        for user in approvers(of: record) {
+            guard let email = user.email else { continue }
+            let link = links.link(base: baseURL, approvalID: record.id, approver: user.name, expires: record.expiresAt).absoluteString
+            let context: [String: Any] = [
+                "approver": user.name, "requester": record.requester, "call": call, "target": record.request["target"]?.description ?? "?",
+                "reason": decision.reason, "policy": decision.policy ?? "-", "quorum": String(record.quorum),
+                "expires": record.expiresAt.formatted(.iso8601), "link": link, "id": record.id,
+            ]
+            let text = templates.render(context, withTemplate: "approval_request.txt") ?? "Approve or deny \(record.id): \(link)"
+            let message = MailMessage(from: from, to: [email], subject: "Approval needed: \(call) on \(context["target"] ?? "?")",
+                                      text: text, html: templates.render(context, withTemplate: "approval_request.html"),
+                                      messageID: "\(record.id).\(user.name)@\(domain)")
+            jobs.append(MailSendJob.job(message))
+        }
+        return ChangeSet(jobs: jobs)
+    }
+
+    public func decided(_ record: ApprovalRecord, summary: String) -> ChangeSet {
+        guard let requester = directory.user(named: record.requester), let email = requester.email else { return ChangeSet() }
+        let call = "\(record.request["tool"]?.description ?? "?")(\(record.request["arguments"]?.jsonText ?? ""))"
+        let context: [String: Any] = ["requester": requester.name, "id": record.id, "call": call,
+                                      "target": record.request["target"]?.description ?? "?", "outcome": summary]
+        let message = MailMessage(from: from, to: [email], subject: "\(record.id): \(summary)",
+                                  text: templates.render(context, withTemplate: "approval_decided.txt") ?? "\(record.id): \(summary)",
+                                  messageID: "\(record.id).\(record.status.rawValue).\(randomToken(length: 6))@\(domain)")
+        return ChangeSet(jobs: [MailSendJob.job(message)])
+    }
+}

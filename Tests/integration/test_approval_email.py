@@ -1,0 +1,123 @@
+"""Approval emails through a real SMTP server (aiosmtpd on loopback): each approver gets their own
+link; following it and submitting the page decides; the requester hears the outcome; a recipient
+the server refuses dead-letters its job with the SMTP reply."""
+import email
+import json
+import os
+import re
+import time
+import urllib.parse
+from email import policy as email_policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import free_port, http
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+POLICY = ('version: "1"\npolicies:\n  - name: all\n    rules:\n      - action: write\n        effect: require_approval\n'
+          '        conditions: {approval_quorum: 2, approvers: [role:dba]}\n')
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("refused@"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.original_content, policy=email_policy.default)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+def wait(condition, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_each_approver_gets_a_link_that_decides_only_through_its_page(helpdesk, tmp_path, smtp):
+    controller, inbox = smtp
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.yaml").write_text(POLICY)
+    (tmp_path / "token").write_text("token-bob-0123456789")
+    (tmp_path / "link-key").write_text("approval-link-key-0123456789")
+    hd = helpdesk(f"""
+store: {{path: state/hd.sqlite}}
+policies: {{dir: {tmp_path / 'policies'}}}
+approvals: {{link_key_file: {tmp_path / 'link-key'}, pages_dir: {REPO}/templates/web}}
+smtp: {{url: "smtp://127.0.0.1:{controller.port}/helpdesk.test", from: "helpdesk <helpdesk@example.org>", allow_plaintext: true,
+        templates_dir: {REPO}/templates/email}}
+infrastructure: {{k8s_clusters: {{prod: {{context: nowhere}}}}}}
+users:
+  alice: {{roles: [dba], email: alice@example.org}}
+  carol: {{roles: [dba], email: carol@example.org}}
+  dave: {{roles: [dba], email: refused@example.org}}
+  bob: {{roles: [sre], email: bob@example.org}}
+api: {{tokens: {{bob: {{token_file: {tmp_path / 'token'}}}}}}}
+jobs: {{poll_interval: 50ms, backoff_base: 50ms, backoff_max: 100ms}}
+""")
+    port = free_port()
+    hd_config = hd.config.read_text().replace("store:", f"server: {{public_base_url: \"http://127.0.0.1:{port}\"}}\nstore:", 1)
+    hd.config.write_text(hd_config)
+    hd.start(port=port)
+
+    status, _, body = http("POST", hd.url("/api/v1/k8s/rollout_restart"),
+                           body=json.dumps({"target": "prod", "arguments": {"namespace": "orders", "name": "api"}}).encode(),
+                           headers={"Authorization": "Bearer token-bob-0123456789", "Content-Type": "application/json"})
+    assert status == 202
+    approval_id = json.loads(body)["approval"]["id"]
+
+    assert wait(lambda: len(inbox.messages) >= 2)
+    by_recipient = {rcpts[0]: message for rcpts, message in inbox.messages}
+    assert set(by_recipient) == {"alice@example.org", "carol@example.org"}, "approvers only: not the requester, not the refused one"
+    links = {}
+    for address, message in by_recipient.items():
+        assert message["Subject"].startswith("Approval needed: rollout_restart")
+        assert message["Message-ID"] and message["Date"] and message["From"] == "helpdesk <helpdesk@example.org>"
+        assert message.get_content_type() == "multipart/alternative"
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        html_part = message.get_body(preferencelist=("html",)).get_content()
+        link = re.search(r"http://\S+", text).group(0)
+        assert link in html_part.replace("&amp;", "&") or urllib.parse.unquote(link) in html_part
+        links[address] = link
+    assert links["alice@example.org"] != links["carol@example.org"], "each approver has their own link"
+
+    # The refused recipient's job ends dead with the server's reply.
+    def dead_mail():
+        return [j for j in hd.jobs() if j["kind"] == "mail.send" and j["state"] == "dead"]
+    assert wait(dead_mail)
+    assert "550" in dead_mail()[0]["lastError"]
+
+    for address in ("alice@example.org", "carol@example.org"):
+        parsed = urllib.parse.urlparse(links[address])
+        status, _, page = http("GET", hd.url(parsed.path + "?" + parsed.query))
+        assert status == 200
+        page = page.decode()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        token = urllib.parse.parse_qs(parsed.query)["t"][0]
+        form = urllib.parse.urlencode({"t": token, "csrf": csrf.replace("&#x3D;", "="), "decision": "approve"}).encode()
+        status, _, _ = http("POST", hd.url(parsed.path), body=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 200
+    record = json.loads(hd.run("approvals", "show", approval_id).stdout)
+    assert record["status"] == "approved" and {v["via"] for v in record["votes"]} == {"email-link"}
+
+    assert wait(lambda: any(rcpts == ["bob@example.org"] for rcpts, _ in inbox.messages))
+    decision = next(message for rcpts, message in inbox.messages if rcpts == ["bob@example.org"])
+    assert decision["Subject"].startswith(f"{approval_id}: approved by carol")
