@@ -112,6 +112,9 @@ public struct SMTPSettings: Sendable {
     /// Domain of the tokenized Reply-To addresses for approval replies.
     public var replyDomain: String?
     public var templatesDirectory = "templates/email"
+    /// When set, an emailed approval reply counts only if an `Authentication-Results` header added
+    /// by this authserv-id (your own receiving MTA) says DMARC, DKIM or SPF passed for the sender's domain.
+    public var inboundAuthservID: String?
 
     public init() {}
 
@@ -125,6 +128,7 @@ public struct SMTPSettings: Sendable {
         connectTimeout = section.duration("connect_timeout", default: connectTimeout, range: .seconds(1) ... .seconds(300))
         timeout = section.duration("timeout", default: timeout, range: .seconds(1) ... .seconds(3600))
         replyDomain = section.optionalString("reply_domain")
+        inboundAuthservID = section.optionalString("inbound_authserv_id")
         section.finish()
     }
 }

@@ -47,8 +47,12 @@ public struct EmailApprovalNotifier: ApprovalNotifier {
     let domain: String
     let directory: UserDirectory
     let templates: MustacheLibrary
+    /// When set, each approver's email carries a Reply-To their reply can decide through.
+    let replies: ApprovalReplyAddress?
 
-    public init(links: ApprovalLinks, baseURL: URL, from: String, directory: UserDirectory, templates: MustacheLibrary) {
+    public init(links: ApprovalLinks, baseURL: URL, from: String, directory: UserDirectory, templates: MustacheLibrary,
+                replies: ApprovalReplyAddress? = nil) {
+        self.replies = replies
         self.links = links
         self.baseURL = baseURL
         self.from = from
@@ -76,10 +80,11 @@ public struct EmailApprovalNotifier: ApprovalNotifier {
             let context: [String: Any] = [
                 "approver": user.name, "requester": record.requester, "call": call, "target": record.request["target"]?.description ?? "?",
                 "reason": decision.reason, "policy": decision.policy ?? "-", "quorum": String(record.quorum),
-                "expires": record.expiresAt.formatted(.iso8601), "link": link, "id": record.id,
+                "expires": record.expiresAt.formatted(.iso8601), "link": link, "id": record.id, "can_reply": replies != nil,
             ]
             let text = templates.render(context, withTemplate: "approval_request.txt") ?? "Approve or deny \(record.id): \(link)"
-            let message = MailMessage(from: from, to: [email], subject: "Approval needed: \(call) on \(context["target"] ?? "?")",
+            let message = MailMessage(from: from, to: [email], replyTo: replies?.address(approvalID: record.id, approver: user.name),
+                                      subject: "Approval needed: \(call) on \(context["target"] ?? "?")",
                                       text: text, html: templates.render(context, withTemplate: "approval_request.html"),
                                       messageID: "\(record.id).\(user.name)@\(domain)")
             jobs.append(MailSendJob.job(message))

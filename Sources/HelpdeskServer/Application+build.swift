@@ -5,6 +5,7 @@ import HelpdeskGovernance
 import HelpdeskSlack
 import HelpdeskStore
 import Hummingbird
+import HelpdeskMail
 import Logging
 import Mustache
 import Metrics
@@ -31,6 +32,8 @@ public struct ServerDependencies: Sendable {
     /// Approval links and their page; the page answers 503 without a link key.
     public var approvalLinks: ApprovalLinks?
     public var approvalPages: MustacheLibrary?
+    /// Approval replies by email; `/webhooks/email` answers 503 without them.
+    public var mailReplies: MailReplyProcessor?
     public var api = APISettings()
     public var toolTimeout: Duration = .seconds(10)
 
@@ -63,6 +66,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<AppRequest
     }
     ApprovalPageRoutes(links: dependencies.approvalLinks, pages: dependencies.approvalPages, governance: dependencies.governance,
                        store: dependencies.store).register(on: router)
+    InboundMailRoutes(processor: dependencies.mailReplies).register(on: router)
     AlertmanagerRoutes(settings: dependencies.alertmanager, defaultChannel: dependencies.defaultChannel, srebot: dependencies.srebot,
                        store: dependencies.store, metrics: dependencies.metricsFactory).register(on: router)
     SlackRoutes(signingSecret: dependencies.slackSigningSecret, context: dependencies.slack, store: dependencies.store,

@@ -82,6 +82,20 @@ public enum HelpdeskServer {
         }
     }
 
+    /// Reply-To addresses for approval emails, when `smtp.reply_domain` and the link key are set.
+    public static func replyAddresses(_ configuration: HelpdeskConfiguration) -> ApprovalReplyAddress? {
+        guard let key = configuration.approvals.linkKey, let domain = configuration.smtp.replyDomain else { return nil }
+        return ApprovalReplyAddress(key: key, domain: domain)
+    }
+
+    /// Reads approval replies (the webhook and `helpdesk mail-ingest`), when replies are configured.
+    public static func mailReplies(_ configuration: HelpdeskConfiguration, governance: Governance, store: any Store) -> MailReplyProcessor? {
+        replyAddresses(configuration).map {
+            MailReplyProcessor(governance: governance, store: store, addresses: $0, directory: configuration.directory,
+                               authservID: configuration.smtp.inboundAuthservID)
+        }
+    }
+
     /// The gate over the agents, with policies, approvals and the audit log.
     public static func makeGovernance(_ configuration: HelpdeskConfiguration, policies: PolicySet, store: any Store, agents: [any Agent],
                                       redactor: Redactor, notifiers: [any ApprovalNotifier] = [], logger: Logger) -> Governance {
@@ -130,7 +144,8 @@ public enum HelpdeskServer {
                 do {
                     let templates = try await MustacheLibrary(directory: configuration.smtp.templatesDirectory)
                     notifiers.append(EmailApprovalNotifier(links: ApprovalLinks(key: key), baseURL: base, from: from,
-                                                           directory: configuration.directory, templates: templates))
+                                                           directory: configuration.directory, templates: templates,
+                                                           replies: replyAddresses(configuration)))
                 } catch {
                     logger.error("email templates cannot be loaded; approval emails are off",
                                  metadata: ["templates_dir": "\(configuration.smtp.templatesDirectory)", "error": "\(error)"])
@@ -173,6 +188,7 @@ public enum HelpdeskServer {
         dependencies.alertmanager = configuration.alertmanager
         dependencies.defaultChannel = configuration.slack.defaultChannel
         dependencies.srebot = srebot
+        dependencies.mailReplies = mailReplies(configuration, governance: governance, store: store)
         if let key = configuration.approvals.linkKey {
             dependencies.approvalLinks = ApprovalLinks(key: key)
             do {

@@ -2,6 +2,7 @@
 link; following it and submitting the page decides; the requester hears the outcome; a recipient
 the server refuses dead-letters its job with the SMTP reply."""
 import email
+import subprocess
 import json
 import os
 import re
@@ -121,3 +122,81 @@ jobs: {{poll_interval: 50ms, backoff_base: 50ms, backoff_max: 100ms}}
     assert wait(lambda: any(rcpts == ["bob@example.org"] for rcpts, _ in inbox.messages))
     decision = next(message for rcpts, message in inbox.messages if rcpts == ["bob@example.org"])
     assert decision["Subject"].startswith(f"{approval_id}: approved by carol")
+
+
+def reply(to, sender, first_line, authentication=True, extra_headers="", encoding=None):
+    auth = "Authentication-Results: mx.example.org; dkim=pass header.d=example.org; spf=pass smtp.mailfrom=" + sender + "\r\n" if authentication else ""
+    if encoding == "quoted-printable":
+        body = first_line.encode("utf-8")
+        import quopri
+        body = quopri.encodestring(body).decode()
+        transfer = "Content-Transfer-Encoding: quoted-printable\r\n"
+    else:
+        body, transfer = first_line, ""
+    return (f"From: {sender}\r\nTo: {to}\r\nSubject: Re: Approval needed\r\n{auth}{extra_headers}"
+            f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n{transfer}\r\n"
+            f"{body}\r\n\r\nOn Tue, helpdesk wrote:\r\n> Approval needed\r\n").encode()
+
+
+def test_replies_decide_only_from_the_right_sender_with_passing_authentication(helpdesk, tmp_path, smtp):
+    controller, inbox = smtp
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.yaml").write_text(POLICY)
+    (tmp_path / "token").write_text("token-bob-0123456789")
+    (tmp_path / "link-key").write_text("approval-link-key-0123456789")
+    port = free_port()
+    hd = helpdesk(f"""
+server: {{public_base_url: "http://127.0.0.1:{port}"}}
+store: {{path: state/hd.sqlite}}
+policies: {{dir: {tmp_path / 'policies'}}}
+approvals: {{link_key_file: {tmp_path / 'link-key'}, pages_dir: {REPO}/templates/web}}
+smtp: {{url: "smtp://127.0.0.1:{controller.port}/helpdesk.test", from: "helpdesk@example.org", allow_plaintext: true,
+        templates_dir: {REPO}/templates/email, reply_domain: replies.example.org, inbound_authserv_id: mx.example.org}}
+infrastructure: {{k8s_clusters: {{prod: {{context: nowhere}}}}}}
+users:
+  alice: {{roles: [dba], email: alice@example.org}}
+  carol: {{roles: [dba], email: carol@example.org}}
+api: {{tokens: {{bob: {{token_file: {tmp_path / 'token'}}}}}}}
+jobs: {{poll_interval: 50ms}}
+""")
+    hd.start(port=port)
+    status, _, body = http("POST", hd.url("/api/v1/k8s/rollout_restart"),
+                           body=json.dumps({"target": "prod", "arguments": {"namespace": "orders", "name": "api"}}).encode(),
+                           headers={"Authorization": "Bearer token-bob-0123456789", "Content-Type": "application/json"})
+    approval_id = json.loads(body)["approval"]["id"]
+    assert wait(lambda: len(inbox.messages) >= 2)
+    reply_to = {rcpts[0]: message["Reply-To"] for rcpts, message in inbox.messages}
+    assert all(address.startswith(f"approvals+{approval_id}.") and address.endswith("@replies.example.org") for address in reply_to.values())
+    assert reply_to["alice@example.org"] != reply_to["carol@example.org"]
+    assert len(reply_to["alice@example.org"].split("@")[0]) <= 64
+    mime = {"Content-Type": "message/rfc822"}
+
+    def post(raw):
+        status, _, body = http("POST", hd.url("/webhooks/email"), body=raw, headers=mime)
+        return status, json.loads(body)
+
+    # Refused, and audited: another sender, no authentication, an out-of-office, a forged token.
+    status, body = post(reply(reply_to["carol@example.org"], "mallory@example.org", "approve"))
+    assert status == 406 and "is not the approver" in body["message"]
+    status, body = post(reply(reply_to["alice@example.org"], "alice@example.org", "approve", authentication=False))
+    assert status == 406 and "DMARC, DKIM or SPF" in body["message"]
+    status, body = post(reply(reply_to["alice@example.org"], "alice@example.org", "approve", extra_headers="Auto-Submitted: auto-replied\r\n"))
+    assert status == 406 and "automatic" in body["message"]
+    forged = reply_to["alice@example.org"].replace(".", ".x", 1)
+    status, body = post(reply(forged, "alice@example.org", "approve"))
+    assert status == 406
+    assert json.loads(hd.run("approvals", "show", approval_id).stdout)["votes"] == []
+
+    status, body = post(reply(reply_to["alice@example.org"], "Alice <alice@example.org>", "Approve: blocker confirmed"))
+    assert status == 200 and body["result"] == "decided", body
+
+    # Carol's reply arrives through the Postfix pipe door, quoted-printable, and denies.
+    ingest = subprocess.run([hd.binary, "mail-ingest", "--config", str(hd.config)], cwd=hd.folder, capture_output=True, text=True,
+                            input=reply(reply_to["carol@example.org"], "carol@example.org", "deny — not during the sale", encoding="quoted-printable").decode())
+    assert ingest.returncode == 0 and ingest.stdout.startswith("decided:"), ingest.stdout + ingest.stderr
+    record = json.loads(hd.run("approvals", "show", approval_id).stdout)
+    assert record["status"] == "denied"
+    assert [(v["principal"], v["vote"], v["via"], v["reason"]) for v in record["votes"]] == [
+        ("alice", "approve", "email-reply", "blocker confirmed"), ("carol", "deny", "email-reply", "— not during the sale")]
+    events = [json.loads(line) for line in hd.run("audit", "export").stdout.splitlines()]
+    assert sum(1 for e in events if e["kind"] == "email_rejected") == 4
