@@ -9,8 +9,12 @@ public struct MailError: Error, Sendable, CustomStringConvertible {
     public var code: Int32
     public var smtpReply: Int
     public var message: String
-    /// Connection problems and 4xx replies are worth retrying; 5xx replies are not.
-    public var retryable: Bool { smtpReply == 0 || (400..<500).contains(smtpReply) }
+    /// Connection problems and 4xx replies are worth retrying; 5xx replies, a server without the
+    /// TLS we require (CURLE_USE_SSL_FAILED) and refused logins (CURLE_LOGIN_DENIED) are not.
+    public var retryable: Bool {
+        if code == 64 || code == 67 { return false }
+        return smtpReply == 0 || (400..<500).contains(smtpReply)
+    }
     public var description: String { smtpReply == 0 ? message : "SMTP \(smtpReply): \(message)" }
 }
 

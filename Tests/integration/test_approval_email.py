@@ -200,3 +200,31 @@ jobs: {{poll_interval: 50ms}}
         ("alice", "approve", "email-reply", "blocker confirmed"), ("carol", "deny", "email-reply", "— not during the sale")]
     events = [json.loads(line) for line in hd.run("audit", "export").stdout.splitlines()]
     assert sum(1 for e in events if e["kind"] == "email_rejected") == 4
+
+
+def test_tls_is_required_unless_plaintext_is_allowed(helpdesk, tmp_path, smtp):
+    controller, inbox = smtp
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.yaml").write_text(POLICY)
+    (tmp_path / "token").write_text("token-bob-0123456789")
+    (tmp_path / "link-key").write_text("approval-link-key-0123456789")
+    hd = helpdesk(f"""
+server: {{public_base_url: "http://127.0.0.1:1"}}
+store: {{path: state/hd.sqlite}}
+policies: {{dir: {tmp_path / 'policies'}}}
+approvals: {{link_key_file: {tmp_path / 'link-key'}}}
+smtp: {{url: "smtp://127.0.0.1:{controller.port}/helpdesk.test", from: "helpdesk@example.org", templates_dir: {REPO}/templates/email}}
+infrastructure: {{k8s_clusters: {{prod: {{context: nowhere}}}}}}
+users: {{alice: {{roles: [dba], email: alice@example.org}}}}
+api: {{tokens: {{bob: {{token_file: {tmp_path / 'token'}}}}}}}
+jobs: {{poll_interval: 50ms}}
+""")
+    hd.start()
+    http("POST", hd.url("/api/v1/k8s/rollout_restart"), body=json.dumps({"target": "prod", "arguments": {"namespace": "o", "name": "x"}}).encode(),
+         headers={"Authorization": "Bearer token-bob-0123456789", "Content-Type": "application/json"})
+
+    def dead():
+        return [j for j in hd.jobs() if j["kind"] == "mail.send" and j["state"] == "dead"]
+    assert wait(dead), [j for j in hd.jobs() if j["kind"] == "mail.send"]
+    assert dead()[0]["attempts"] == 1, "a server without STARTTLS is not retried"
+    assert inbox.messages == [], "nothing went out in plain text"
