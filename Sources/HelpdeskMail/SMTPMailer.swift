@@ -15,7 +15,10 @@ public struct MailError: Error, Sendable, CustomStringConvertible {
         if code == 64 || code == 67 { return false }
         return smtpReply == 0 || (400..<500).contains(smtpReply)
     }
-    public var description: String { smtpReply == 0 ? message : "SMTP \(smtpReply): \(message)" }
+    public var description: String {
+        if code == 64 { return "the SMTP server does not offer STARTTLS, which smtp:// requires (smtp.allow_plaintext: true sends without TLS)" }
+        return smtpReply == 0 || smtpReply < 400 ? message : "SMTP \(smtpReply): \(message)"
+    }
 }
 
 /// Sends mail through libcurl: `smtp://` with STARTTLS (required unless smtp.allow_plaintext),

@@ -106,6 +106,14 @@ jobs: {{poll_interval: 50ms, backoff_base: 50ms, backoff_max: 100ms}}
     assert wait(dead_mail)
     assert "550" in dead_mail()[0]["lastError"]
 
+    # What a person sees: the page in headless Chromium at phone size.
+    shot = tmp_path / "approval-page.png"
+    chromium = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={shot}",
+                               "--window-size=414,896", links["alice@example.org"]], capture_output=True, text=True, timeout=60)
+    assert shot.exists() and shot.stat().st_size > 10_000, chromium.stderr[-500:]
+    record = json.loads(hd.run("approvals", "show", approval_id).stdout)
+    assert record["votes"] == [], "a browser opening the link decides nothing"
+
     for address in ("alice@example.org", "carol@example.org"):
         parsed = urllib.parse.urlparse(links[address])
         status, _, page = http("GET", hd.url(parsed.path + "?" + parsed.query))
@@ -227,4 +235,5 @@ jobs: {{poll_interval: 50ms}}
         return [j for j in hd.jobs() if j["kind"] == "mail.send" and j["state"] == "dead"]
     assert wait(dead), [j for j in hd.jobs() if j["kind"] == "mail.send"]
     assert dead()[0]["attempts"] == 1, "a server without STARTTLS is not retried"
+    assert dead()[0]["lastError"].startswith("the SMTP server does not offer STARTTLS")
     assert inbox.messages == [], "nothing went out in plain text"
