@@ -3,9 +3,11 @@ import HelpdeskCore
 import HelpdeskMail
 import Hummingbird
 import Logging
+import MultipartKit
 
 /// `POST /webhooks/email`: an approval reply as raw MIME (`message/rfc822`), or as an inbound-parse
-/// service posts it in a form (Mailgun's `body-mime` and `recipient`, SendGrid's raw `email`).
+/// service posts it in a form (Mailgun's urlencoded `body-mime` and `recipient`, SendGrid's
+/// multipart `email` with "POST the raw, full MIME message").
 /// 200 when it decided; 406 (which tells Mailgun not to retry) when it was refused, with why.
 struct InboundMailRoutes {
     let processor: MailReplyProcessor?
@@ -31,6 +33,20 @@ struct InboundMailRoutes {
             }
             raw = mime
             recipient = form["recipient"]
+        } else if contentType.hasPrefix("multipart/form-data") {
+            // SendGrid Inbound Parse with "POST the raw, full MIME message": the field `email`.
+            struct SendGridRaw: Decodable {
+                var email: String
+                var to: String?
+            }
+            // The boundary is case-sensitive: read it from the header as sent.
+            guard let boundary = (request.headers[.contentType] ?? "").split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) })
+                    .first(where: { $0.hasPrefix("boundary=") })?.dropFirst("boundary=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
+                  let form = try? FormDataDecoder().decode(SendGridRaw.self, from: text, boundary: boundary) else {
+                throw APIError(status: .badRequest, code: "bad_request", message: "the multipart form has no raw message (email)")
+            }
+            raw = form.email
+            recipient = form.to
         } else if !(contentType.hasPrefix("message/rfc822") || contentType.hasPrefix("text/plain")) {
             throw APIError(status: .unsupportedMediaType, code: "unsupported_media_type",
                            message: "send message/rfc822, or a form with body-mime (Mailgun) or email (SendGrid raw)")

@@ -195,7 +195,13 @@ jobs: {{poll_interval: 50ms}}
     assert status == 406
     assert json.loads(hd.run("approvals", "show", approval_id).stdout)["votes"] == []
 
-    status, body = post(reply(reply_to["alice@example.org"], "Alice <alice@example.org>", "Approve: blocker confirmed"))
+    # Alice's reply comes the way SendGrid Inbound Parse posts raw mail: multipart/form-data, field `email`.
+    boundary = "xYzZY"
+    raw = reply(reply_to["alice@example.org"], "Alice <alice@example.org>", "Approve: blocker confirmed").decode()
+    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n{reply_to['alice@example.org']}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n{raw}\r\n--{boundary}--\r\n").encode()
+    status, _, body = http("POST", hd.url("/webhooks/email"), body=form, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body = json.loads(body)
     assert status == 200 and body["result"] == "decided", body
 
     # Carol's reply arrives through the Postfix pipe door, quoted-printable, and denies.
