@@ -59,7 +59,12 @@ struct ApprovalPageRoutes {
             "reason": record.decision["reason"]?.description ?? "", "policy": record.decision["policy"]?.description ?? "-",
             "status": record.status.rawValue, "approvals": String(record.votes.filter { $0.vote == .approve }.count), "quorum": String(record.quorum),
             "time_left": left > 0 ? "\(Int(left / 60)) min" : "expired",
-            "votes": record.votes.map { ["principal": $0.principal, "vote": $0.vote.rawValue, "reason": $0.reason ?? ""] as [String: Any] },
+            // Mustache treats an empty string as present: leave the reason out when there is none.
+            "votes": record.votes.map { vote -> [String: Any] in
+                var entry: [String: Any] = ["principal": vote.principal, "vote": vote.vote.rawValue]
+                if let reason = vote.reason, !reason.isEmpty { entry["reason"] = reason }
+                return entry
+            },
         ]
     }
 

@@ -13,6 +13,7 @@ from email import policy as email_policy
 import pytest
 from aiosmtpd.controller import Controller
 
+from browser import Browser
 from conftest import free_port, http
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -106,24 +107,31 @@ jobs: {{poll_interval: 50ms, backoff_base: 50ms, backoff_max: 100ms}}
     assert wait(dead_mail)
     assert "550" in dead_mail()[0]["lastError"]
 
-    # What a person sees: the page in headless Chromium at phone size.
-    shot = tmp_path / "approval-page.png"
-    chromium = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={shot}",
-                               "--window-size=414,896", links["alice@example.org"]], capture_output=True, text=True, timeout=60)
-    assert shot.exists() and shot.stat().st_size > 10_000, chromium.stderr[-500:]
-    record = json.loads(hd.run("approvals", "show", approval_id).stdout)
-    assert record["votes"] == [], "a browser opening the link decides nothing"
+    # Alice, as a person: opens her link in a browser (phone-sized), looks, and presses Approve.
+    browser = Browser()
+    try:
+        browser.open(links["alice@example.org"])
+        browser.screenshot(tmp_path / "approval-page.png")
+        assert (tmp_path / "approval-page.png").stat().st_size > 10_000
+        assert "Approve as alice" in browser.evaluate("document.body.innerText")
+        record = json.loads(hd.run("approvals", "show", approval_id).stdout)
+        assert record["votes"] == [], "opening the link decided nothing"
+        browser.click("button.approve")
+        text = browser.evaluate("document.body.innerText")
+        assert "approval recorded" in text and "alice: approve" in text and "()" not in text
+        browser.screenshot(tmp_path / "approval-recorded.png")
+    finally:
+        browser.close()
 
-    for address in ("alice@example.org", "carol@example.org"):
-        parsed = urllib.parse.urlparse(links[address])
-        status, _, page = http("GET", hd.url(parsed.path + "?" + parsed.query))
-        assert status == 200
-        page = page.decode()
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-        token = urllib.parse.parse_qs(parsed.query)["t"][0]
-        form = urllib.parse.urlencode({"t": token, "csrf": csrf.replace("&#x3D;", "="), "decision": "approve"}).encode()
-        status, _, _ = http("POST", hd.url(parsed.path), body=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
-        assert status == 200
+    # Carol's mail client follows the link and submits the form without a browser.
+    parsed = urllib.parse.urlparse(links["carol@example.org"])
+    status, _, page = http("GET", hd.url(parsed.path + "?" + parsed.query))
+    assert status == 200
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.decode()).group(1)
+    token = urllib.parse.parse_qs(parsed.query)["t"][0]
+    form = urllib.parse.urlencode({"t": token, "csrf": csrf, "decision": "approve"}).encode()
+    status, _, _ = http("POST", hd.url(parsed.path), body=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200
     record = json.loads(hd.run("approvals", "show", approval_id).stdout)
     assert record["status"] == "approved" and {v["via"] for v in record["votes"]} == {"email-link"}
 

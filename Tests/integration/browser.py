@@ -1,0 +1,82 @@
+"""Headless Chromium driven over the DevTools protocol: open a page, click, read the result, as
+a person at a browser would (no JavaScript of the page is needed; the clicks submit real forms)."""
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+import websocket
+
+from conftest import free_port
+
+
+class Browser:
+    def __init__(self):
+        binary = shutil.which("chromium") or shutil.which("chromium-browser")
+        if not binary:
+            pytest.fail("Chromium is not installed: run .ci/run or apt-get install chromium", pytrace=False)
+        self.port = free_port()
+        self.profile = tempfile.mkdtemp(prefix="helpdesk-chromium-")
+        self.process = subprocess.Popen([binary, "--headless", "--no-sandbox", "--disable-gpu", f"--remote-debugging-port={self.port}",
+                                         f"--user-data-dir={self.profile}", "--window-size=414,896", "about:blank"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json", timeout=1))
+                page = next(t for t in targets if t["type"] == "page")
+                self.socket = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30, suppress_origin=True)
+                break
+            except Exception:
+                time.sleep(0.2)
+        else:
+            self.close()
+            pytest.fail("Chromium's DevTools endpoint did not come up", pytrace=False)
+        self.next_id = 0
+
+    def send(self, method, **params):
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self.next_id:
+                return message.get("result", {})
+
+    def open(self, url):
+        self.send("Page.enable")
+        self.send("Page.navigate", url=url)
+        self.wait_for_load()
+
+    def wait_for_load(self, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.evaluate("document.readyState")
+            if state == "complete":
+                return
+            time.sleep(0.1)
+
+    def evaluate(self, expression):
+        return self.send("Runtime.evaluate", expression=expression, returnByValue=True).get("result", {}).get("value")
+
+    def click(self, selector):
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+        time.sleep(0.5)
+        self.wait_for_load()
+
+    def screenshot(self, path):
+        import base64
+        data = self.send("Page.captureScreenshot", format="png")["data"]
+        with open(path, "wb") as file:
+            file.write(base64.b64decode(data))
+
+    def close(self):
+        try:
+            self.socket.close()
+        except Exception:
+            pass
+        self.process.kill()
+        self.process.wait(timeout=10)
+        shutil.rmtree(self.profile, ignore_errors=True)
