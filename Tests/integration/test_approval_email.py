@@ -54,37 +54,43 @@ def wait(condition, timeout=20):
     return condition()
 
 
-def test_each_approver_gets_a_link_that_decides_only_through_its_page(helpdesk, tmp_path, smtp):
-    controller, inbox = smtp
+def approvals_bot(helpdesk, tmp_path, controller, smtp_extra="allow_plaintext: true", users=None, port=None):
+    """A bot whose policy wants two dba approvals for writes, with mail to the aiosmtpd server."""
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "p.yaml").write_text(POLICY)
     (tmp_path / "token").write_text("token-bob-0123456789")
     (tmp_path / "link-key").write_text("approval-link-key-0123456789")
-    hd = helpdesk(f"""
+    users = users or "  alice: {roles: [dba], email: alice@example.org}\n  carol: {roles: [dba], email: carol@example.org}\n"
+    return helpdesk(f"""
+server: {{public_base_url: "http://127.0.0.1:{port or 1}"}}
 store: {{path: state/hd.sqlite}}
 policies: {{dir: {tmp_path / 'policies'}}}
 approvals: {{link_key_file: {tmp_path / 'link-key'}, pages_dir: {REPO}/templates/web}}
-smtp: {{url: "smtp://127.0.0.1:{controller.port}/helpdesk.test", from: "helpdesk <helpdesk@example.org>", allow_plaintext: true,
-        templates_dir: {REPO}/templates/email}}
+smtp: {{url: "smtp://127.0.0.1:{controller.port}/helpdesk.test", from: "helpdesk <helpdesk@example.org>", templates_dir: {REPO}/templates/email,
+        {smtp_extra}}}
 infrastructure: {{k8s_clusters: {{prod: {{context: nowhere}}}}}}
 users:
-  alice: {{roles: [dba], email: alice@example.org}}
-  carol: {{roles: [dba], email: carol@example.org}}
-  dave: {{roles: [dba], email: refused@example.org}}
-  bob: {{roles: [sre], email: bob@example.org}}
-api: {{tokens: {{bob: {{token_file: {tmp_path / 'token'}}}}}}}
+{users}api: {{tokens: {{bob: {{token_file: {tmp_path / 'token'}}}}}}}
 jobs: {{poll_interval: 50ms, backoff_base: 50ms, backoff_max: 100ms}}
 """)
-    port = free_port()
-    hd_config = hd.config.read_text().replace("store:", f"server: {{public_base_url: \"http://127.0.0.1:{port}\"}}\nstore:", 1)
-    hd.config.write_text(hd_config)
-    hd.start(port=port)
 
+
+def request_restart(hd):
     status, _, body = http("POST", hd.url("/api/v1/k8s/rollout_restart"),
                            body=json.dumps({"target": "prod", "arguments": {"namespace": "orders", "name": "api"}}).encode(),
                            headers={"Authorization": "Bearer token-bob-0123456789", "Content-Type": "application/json"})
-    assert status == 202
-    approval_id = json.loads(body)["approval"]["id"]
+    assert status == 202, body
+    return json.loads(body)["approval"]["id"]
+
+
+def test_each_approver_gets_a_link_that_decides_only_through_its_page(helpdesk, tmp_path, smtp):
+    controller, inbox = smtp
+    port = free_port()
+    hd = approvals_bot(helpdesk, tmp_path, controller, port=port, users=(
+        "  alice: {roles: [dba], email: alice@example.org}\n  carol: {roles: [dba], email: carol@example.org}\n"
+        "  dave: {roles: [dba], email: refused@example.org}\n  bob: {roles: [sre], email: bob@example.org}\n"))
+    hd.start(port=port)
+    approval_id = request_restart(hd)
 
     assert wait(lambda: len(inbox.messages) >= 2)
     by_recipient = {rcpts[0]: message for rcpts, message in inbox.messages}
@@ -156,30 +162,11 @@ def reply(to, sender, first_line, authentication=True, extra_headers="", encodin
 
 def test_replies_decide_only_from_the_right_sender_with_passing_authentication(helpdesk, tmp_path, smtp):
     controller, inbox = smtp
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.yaml").write_text(POLICY)
-    (tmp_path / "token").write_text("token-bob-0123456789")
-    (tmp_path / "link-key").write_text("approval-link-key-0123456789")
     port = free_port()
-    hd = helpdesk(f"""
-server: {{public_base_url: "http://127.0.0.1:{port}"}}
-store: {{path: state/hd.sqlite}}
-policies: {{dir: {tmp_path / 'policies'}}}
-approvals: {{link_key_file: {tmp_path / 'link-key'}, pages_dir: {REPO}/templates/web}}
-smtp: {{url: "smtp://127.0.0.1:{controller.port}/helpdesk.test", from: "helpdesk@example.org", allow_plaintext: true,
-        templates_dir: {REPO}/templates/email, reply_domain: replies.example.org, inbound_authserv_id: mx.example.org}}
-infrastructure: {{k8s_clusters: {{prod: {{context: nowhere}}}}}}
-users:
-  alice: {{roles: [dba], email: alice@example.org}}
-  carol: {{roles: [dba], email: carol@example.org}}
-api: {{tokens: {{bob: {{token_file: {tmp_path / 'token'}}}}}}}
-jobs: {{poll_interval: 50ms}}
-""")
+    hd = approvals_bot(helpdesk, tmp_path, controller, port=port,
+                       smtp_extra="allow_plaintext: true, reply_domain: replies.example.org, inbound_authserv_id: mx.example.org")
     hd.start(port=port)
-    status, _, body = http("POST", hd.url("/api/v1/k8s/rollout_restart"),
-                           body=json.dumps({"target": "prod", "arguments": {"namespace": "orders", "name": "api"}}).encode(),
-                           headers={"Authorization": "Bearer token-bob-0123456789", "Content-Type": "application/json"})
-    approval_id = json.loads(body)["approval"]["id"]
+    approval_id = request_restart(hd)
     assert wait(lambda: len(inbox.messages) >= 2)
     reply_to = {rcpts[0]: message["Reply-To"] for rcpts, message in inbox.messages}
     assert all(address.startswith(f"approvals+{approval_id}.") and address.endswith("@replies.example.org") for address in reply_to.values())
@@ -226,24 +213,9 @@ jobs: {{poll_interval: 50ms}}
 
 def test_tls_is_required_unless_plaintext_is_allowed(helpdesk, tmp_path, smtp):
     controller, inbox = smtp
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.yaml").write_text(POLICY)
-    (tmp_path / "token").write_text("token-bob-0123456789")
-    (tmp_path / "link-key").write_text("approval-link-key-0123456789")
-    hd = helpdesk(f"""
-server: {{public_base_url: "http://127.0.0.1:1"}}
-store: {{path: state/hd.sqlite}}
-policies: {{dir: {tmp_path / 'policies'}}}
-approvals: {{link_key_file: {tmp_path / 'link-key'}}}
-smtp: {{url: "smtp://127.0.0.1:{controller.port}/helpdesk.test", from: "helpdesk@example.org", templates_dir: {REPO}/templates/email}}
-infrastructure: {{k8s_clusters: {{prod: {{context: nowhere}}}}}}
-users: {{alice: {{roles: [dba], email: alice@example.org}}}}
-api: {{tokens: {{bob: {{token_file: {tmp_path / 'token'}}}}}}}
-jobs: {{poll_interval: 50ms}}
-""")
+    hd = approvals_bot(helpdesk, tmp_path, controller, smtp_extra="allow_plaintext: false")
     hd.start()
-    http("POST", hd.url("/api/v1/k8s/rollout_restart"), body=json.dumps({"target": "prod", "arguments": {"namespace": "o", "name": "x"}}).encode(),
-         headers={"Authorization": "Bearer token-bob-0123456789", "Content-Type": "application/json"})
+    request_restart(hd)
 
     def dead():
         return [j for j in hd.jobs() if j["kind"] == "mail.send" and j["state"] == "dead"]
