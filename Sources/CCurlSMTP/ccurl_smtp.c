@@ -20,7 +20,7 @@ static size_t read_message(char *buffer, size_t size, size_t count, void *contex
 
 int helpdesk_smtp_send(const char *url, const char *username, const char *password, const char *mail_from,
                        const char *const *recipients, size_t recipient_count, const char *message, size_t message_length,
-                       int require_tls, long connect_timeout_ms, long timeout_ms, long *response_code, char *error) {
+                       int require_tls, const char *ca_file, long connect_timeout_ms, long timeout_ms, long *response_code, char *error) {
     error[0] = '\0';
     *response_code = 0;
     CURL *curl = curl_easy_init();
@@ -39,6 +39,7 @@ int helpdesk_smtp_send(const char *url, const char *username, const char *passwo
     if (username && username[0]) curl_easy_setopt(curl, CURLOPT_USERNAME, username);
     if (password && password[0]) curl_easy_setopt(curl, CURLOPT_PASSWORD, password);
     curl_easy_setopt(curl, CURLOPT_USE_SSL, require_tls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_TRY);
+    if (ca_file && ca_file[0]) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file);
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_message);
     curl_easy_setopt(curl, CURLOPT_READDATA, &upload);

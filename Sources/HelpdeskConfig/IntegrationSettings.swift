@@ -107,6 +107,8 @@ public struct SMTPSettings: Sendable {
     public var password: Secret?
     /// Send over plain `smtp://` when the server offers no STARTTLS. Off unless set.
     public var allowPlaintext = false
+    /// A CA bundle to verify the mail server against, for a private CA.
+    public var caFile: String?
     public var connectTimeout: Duration = .seconds(10)
     public var timeout: Duration = .seconds(60)
     /// Domain of the tokenized Reply-To addresses for approval replies.
@@ -125,6 +127,7 @@ public struct SMTPSettings: Sendable {
         username = section.optionalString("username")
         password = section.secret("password", environment: "HELPDESK_SMTP_PASSWORD")
         allowPlaintext = section.bool("allow_plaintext", default: allowPlaintext)
+        caFile = section.optionalString("ca_file")
         connectTimeout = section.duration("connect_timeout", default: connectTimeout, range: .seconds(1) ... .seconds(300))
         timeout = section.duration("timeout", default: timeout, range: .seconds(1) ... .seconds(3600))
         replyDomain = section.optionalString("reply_domain")

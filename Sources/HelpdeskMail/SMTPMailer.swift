@@ -46,7 +46,7 @@ public struct SMTPMailer: Sendable {
                 let result = pointers.withUnsafeBufferPointer { list in
                     text.withCString { body in
                         helpdesk_smtp_send(url.absoluteString, settings.username ?? "", settings.password?.reveal() ?? "", Self.address(envelopeFrom),
-                                           list.baseAddress, list.count, body, strlen(body), settings.allowPlaintext ? 0 : 1,
+                                           list.baseAddress, list.count, body, strlen(body), settings.allowPlaintext ? 0 : 1, settings.caFile ?? "",
                                            Int(settings.connectTimeout.nanoseconds / 1_000_000), Int(settings.timeout.nanoseconds / 1_000_000),
                                            &responseCode, &errorBuffer)
                     }

@@ -223,3 +223,48 @@ def test_tls_is_required_unless_plaintext_is_allowed(helpdesk, tmp_path, smtp):
     assert dead()[0]["attempts"] == 1, "a server without STARTTLS is not retried"
     assert dead()[0]["lastError"].startswith("the SMTP server does not offer STARTTLS")
     assert inbox.messages == [], "nothing went out in plain text"
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    result = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+                             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"openssl could not make a test certificate: {result.stderr}", pytrace=False)
+    return cert, key
+
+
+@pytest.mark.parametrize("mode", ["starttls", "smtps"])
+def test_tls_and_auth_against_a_server_with_a_private_ca(helpdesk, tmp_path, certificate, mode):
+    import ssl
+    from aiosmtpd.smtp import AuthResult
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    inbox = Inbox()
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.login == b"helpdesk" and auth_data.password == b"mail-password-0123")
+    port = free_port()
+    if mode == "smtps":  # TLS from the first byte
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False, ssl_context=context)
+    else:  # plain first, then STARTTLS, which the server insists on before AUTH
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=True,
+                                tls_context=context, require_starttls=True)
+    controller.start()
+    try:
+        scheme = "smtp" if mode == "starttls" else "smtps"
+        hd = approvals_bot(helpdesk, tmp_path, controller,
+                           smtp_extra=f"username: helpdesk, password_file: {tmp_path / 'smtp-password'}, ca_file: {cert}")
+        hd.config.write_text(hd.config.read_text().replace("smtp://127.0.0.1", f"{scheme}://127.0.0.1"))
+        (tmp_path / "smtp-password").write_text("mail-password-0123\n")
+        hd.start()
+        request_restart(hd)
+        assert wait(lambda: len(inbox.messages) >= 2), [j.get("lastError") for j in hd.jobs() if j["kind"] == "mail.send"]
+        assert (b"helpdesk", b"mail-password-0123") in logins
+        assert "mail-password-0123" not in "".join(hd.log(p) for p in hd.servers)
+    finally:
+        controller.stop()
