@@ -86,7 +86,7 @@ def request_restart(hd):
 def test_each_approver_gets_a_link_that_decides_only_through_its_page(helpdesk, tmp_path, smtp):
     controller, inbox = smtp
     port = free_port()
-    hd = approvals_bot(helpdesk, tmp_path, controller, port=port, users=(
+    hd = approvals_bot(helpdesk, tmp_path, controller, port=port, smtp_extra="allow_plaintext: true, reply_domain: replies.example.org", users=(
         "  alice: {roles: [dba], email: alice@example.org}\n  carol: {roles: [dba], email: carol@example.org}\n"
         "  dave: {roles: [dba], email: refused@example.org}\n  bob: {roles: [sre], email: bob@example.org}\n"))
     hd.start(port=port)
@@ -129,17 +129,19 @@ def test_each_approver_gets_a_link_that_decides_only_through_its_page(helpdesk, 
     finally:
         browser.close()
 
-    # Carol's mail client follows the link and submits the form without a browser.
-    parsed = urllib.parse.urlparse(links["carol@example.org"])
-    status, _, page = http("GET", hd.url(parsed.path + "?" + parsed.query))
-    assert status == 200
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.decode()).group(1)
-    token = urllib.parse.parse_qs(parsed.query)["t"][0]
-    form = urllib.parse.urlencode({"t": token, "csrf": csrf, "decision": "approve"}).encode()
-    status, _, _ = http("POST", hd.url(parsed.path), body=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert status == 200
+    # Carol answers by replying to her email.
+    carol_reply_to = by_recipient["carol@example.org"]["Reply-To"]
+    status, _, body = http("POST", hd.url("/webhooks/email"), body=reply(carol_reply_to, "carol@example.org", "approve"),
+                           headers={"Content-Type": "message/rfc822"})
+    assert status == 200, body
     record = json.loads(hd.run("approvals", "show", approval_id).stdout)
-    assert record["status"] == "approved" and {v["via"] for v in record["votes"]} == {"email-link"}
+    assert record["status"] == "approved"
+    assert [(v["principal"], v["via"]) for v in record["votes"]] == [("alice", "email-link"), ("carol", "email-reply")]
+    events = [json.loads(line) for line in hd.run("audit", "export").stdout.splitlines()]
+    votes = [json.loads(e["data"])["via"] for e in events if e["kind"] == "approval_vote" and e["target"] == approval_id]
+    assert votes == ["email-link", "email-reply"]
+    assert any(e["kind"] == "approval_decided" and e["principal"] == "carol" for e in events)
+    assert hd.run("audit", "verify").returncode == 0
 
     assert wait(lambda: any(rcpts == ["bob@example.org"] for rcpts, _ in inbox.messages))
     decision = next(message for rcpts, message in inbox.messages if rcpts == ["bob@example.org"])
