@@ -24,6 +24,22 @@ def wait(condition, timeout=40):
     return condition()
 
 
+def alert_bot(helpdesk, tmp_path, api, alertmanager_extra=""):
+    """A running bot with one bearer-token receiver, posting to the Web API stand-in."""
+    (tmp_path / "am-token").write_text(TOKEN)
+    hd = helpdesk(f"""
+store: {{path: state/hd.sqlite}}
+slack: {{api_base_url: {api.base_url}, default_channel: C0ALERTS, templates_dir: {REPO}/templates/slack}}
+diagnosis: {{runbooks_dir: {REPO}/runbooks}}
+alertmanager:
+{alertmanager_extra}  receivers:
+    helpdesk: {{bearer_token_file: {tmp_path / 'am-token'}}}
+jobs: {{poll_interval: 50ms}}
+""")
+    hd.start(env={"SLACK_BOT_TOKEN": "xoxb-test-0123456789-abc"})
+    return hd
+
+
 def shipped_config(group_wait="1s", group_interval="2s", repeat_interval="4s"):
     """adapters/alertmanager/alertmanager.yml as shipped, pointed at this bot, with short timers."""
     text = open(os.path.join(REPO, "adapters", "alertmanager", "alertmanager.yml")).read()
@@ -100,16 +116,7 @@ jobs: {{poll_interval: 50ms}}
 
 def test_webhook_rejects_bad_credentials_and_malformed_payloads_and_posts_unknown_targets(helpdesk, tmp_path):
     api = WebAPI()
-    (tmp_path / "am-token").write_text(TOKEN)
-    hd = helpdesk(f"""
-store: {{path: state/hd.sqlite}}
-slack: {{api_base_url: {api.base_url}, default_channel: C0ALERTS, templates_dir: {REPO}/templates/slack}}
-diagnosis: {{runbooks_dir: {REPO}/runbooks}}
-alertmanager:
-  receivers:
-    helpdesk: {{bearer_token_file: {tmp_path / 'am-token'}}}
-""")
-    hd.start(env={"SLACK_BOT_TOKEN": "xoxb-test-0123456789-abc"})
+    hd = alert_bot(helpdesk, tmp_path, api)
     try:
         payload = {"version": "4", "groupKey": "{}:{alertname=\"DiskFull\"}", "status": "firing", "receiver": "helpdesk",
                    "groupLabels": {"alertname": "DiskFull"}, "commonLabels": {"alertname": "DiskFull"}, "commonAnnotations": {},
@@ -144,20 +151,7 @@ def alert(name, severity, fingerprint, starts="2026-11-24T10:00:00Z"):
 
 def test_storm_gets_one_summary_and_only_the_worst_is_diagnosed_and_cooldown_holds(helpdesk, tmp_path):
     api = WebAPI()
-    (tmp_path / "am-token").write_text(TOKEN)
-    hd = helpdesk(f"""
-store: {{path: state/hd.sqlite}}
-slack: {{api_base_url: {api.base_url}, default_channel: C0ALERTS, templates_dir: {REPO}/templates/slack}}
-diagnosis: {{runbooks_dir: {REPO}/runbooks}}
-alertmanager:
-  storm_threshold: 3
-  storm_diagnose_top: 1
-  cooldown: 10m
-  receivers:
-    helpdesk: {{bearer_token_file: {tmp_path / 'am-token'}}}
-jobs: {{poll_interval: 50ms}}
-""")
-    hd.start(env={"SLACK_BOT_TOKEN": "xoxb-test-0123456789-abc"})
+    hd = alert_bot(helpdesk, tmp_path, api, alertmanager_extra="  storm_threshold: 3\n  storm_diagnose_top: 1\n  cooldown: 10m\n")
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     try:
         storm = [alert("CPUHigh", "warning", "f1"), alert("DiskFull", "critical", "f2"), alert("MemHigh", "warning", "f3"),
@@ -183,16 +177,7 @@ def test_storm_of_2000_alerts_over_200_fingerprints_loses_none_and_bounds_diagno
     import concurrent.futures
     import sqlite3
     api = WebAPI()
-    (tmp_path / "am-token").write_text(TOKEN)
-    hd = helpdesk(f"""
-store: {{path: state/hd.sqlite}}
-slack: {{api_base_url: {api.base_url}, default_channel: C0ALERTS, templates_dir: {REPO}/templates/slack}}
-diagnosis: {{runbooks_dir: {REPO}/runbooks}}
-alertmanager:
-  receivers:
-    helpdesk: {{bearer_token_file: {tmp_path / 'am-token'}}}
-""")
-    hd.start(env={"SLACK_BOT_TOKEN": "xoxb-test-0123456789-abc"})
+    hd = alert_bot(helpdesk, tmp_path, api)
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     try:
         batches = []
