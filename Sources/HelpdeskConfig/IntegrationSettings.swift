@@ -249,7 +249,8 @@ public struct APISettings: Sendable {
             let variable = "HELPDESK_API_\(AlertmanagerSettings.environmentName(principal))_TOKEN"
             if let token = entry.secret("token", environment: variable) {
                 tokens.append(Token(principal: principal, token: token))
-            } else {
+            } else if entry.optionalString("token_file") == nil {
+                // (An unreadable token_file has been reported already.)
                 entry.report("token_file", "required: the token for \(principal), from \(variable) or token_file")
             }
             entry.finish()
