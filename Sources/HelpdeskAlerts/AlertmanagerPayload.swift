@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskCore
 
 /// Alertmanager's webhook body (`version` "4").
 public struct AlertmanagerPayload: Sendable, Decodable {
@@ -41,7 +42,7 @@ public struct AlertmanagerPayload: Sendable, Decodable {
         do {
             payload = try JSONDecoder().decode(AlertmanagerPayload.self, from: data)
         } catch let error as DecodingError {
-            throw PayloadError(message: "not an Alertmanager webhook payload: \(describe(error))")
+            throw PayloadError(message: "not an Alertmanager webhook payload: \(describeDecodingError(error))")
         } catch {
             throw PayloadError(message: "not JSON: \(error)")
         }
@@ -50,15 +51,6 @@ public struct AlertmanagerPayload: Sendable, Decodable {
             throw PayloadError(message: "every alert needs a fingerprint and a status of firing or resolved")
         }
         return payload
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        switch error {
-        case .keyNotFound(let key, let context): ((context.codingPath + [key]).map { $0.intValue.map(String.init) ?? $0.stringValue }).joined(separator: ".") + " is missing"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + ": " + context.debugDescription
-        @unknown default: "\(error)"
-        }
     }
 }
 

@@ -120,7 +120,7 @@ public struct SrebotResolvedJob: JobHandler {
                                             target: target, status: "resolved", summary: payload.value(at: "annotations.summary")?.description,
                                             link: payload["link"]?.description, alerts: Int(payload["group_size"]?.doubleValue ?? 1),
                                             started: payload["starts_at"]?.description ?? "?")
-            messages.append(OutboxMessage(channel: channel, method: .update, body: SlackApprovalNotifier.webAPIBody(root), threadKey: key))
+            messages.append(OutboxMessage(channel: channel, method: .update, body: SlackViews.webAPIBody(root), threadKey: key))
         }
         return JobOutcome(result: "resolved after \(lasted)", followUp: ChangeSet(slackMessages: messages))
     }

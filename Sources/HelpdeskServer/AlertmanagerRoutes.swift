@@ -113,7 +113,7 @@ struct AlertmanagerRoutes {
                                             severity: payload.commonLabels?["severity"] ?? first.labels["severity"] ?? "unknown", target: target,
                                             status: "firing", summary: first.annotations["summary"], link: link, alerts: payload.alerts.count,
                                             started: first.startsAt)
-            changes.slackMessages.append(OutboxMessage(channel: channel, body: SlackApprovalNotifier.webAPIBody(root),
+            changes.slackMessages.append(OutboxMessage(channel: channel, body: SlackViews.webAPIBody(root),
                                                        threadKey: "alertgroup:\(payload.groupKey)", isRoot: true, onceKey: "alert-root:\(payload.groupKey)"))
         }
         changes.audit.append(AuditDraft(kind: "alert_received", principal: "service:alertmanager:\(receiver.name)", target: payload.groupKey, data: .object([

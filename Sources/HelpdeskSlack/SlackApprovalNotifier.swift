@@ -16,22 +16,14 @@ public struct SlackApprovalNotifier: ApprovalNotifier {
 
     public func opened(_ record: ApprovalRecord, decision: Decision) -> ChangeSet {
         let message = SlackViews.approvalRequest(renderer, record, reason: decision.reason)
-        return ChangeSet(slackMessages: [OutboxMessage(channel: channel, body: Self.webAPIBody(message), threadKey: "approval:\(record.id)", isRoot: true)])
+        return ChangeSet(slackMessages: [OutboxMessage(channel: channel, body: SlackViews.webAPIBody(message), threadKey: "approval:\(record.id)", isRoot: true)])
     }
 
     public func decided(_ record: ApprovalRecord, summary: String) -> ChangeSet {
         let view = SlackViews.decided(renderer, record, outcome: summary)
         return ChangeSet(slackMessages: [
-            OutboxMessage(channel: channel, method: .update, body: Self.webAPIBody(view), threadKey: "approval:\(record.id)"),
+            OutboxMessage(channel: channel, method: .update, body: SlackViews.webAPIBody(view), threadKey: "approval:\(record.id)"),
             OutboxMessage(channel: channel, body: .object(["text": .string("`\(record.id)`: \(summary)")]), threadKey: "approval:\(record.id)"),
         ])
-    }
-
-    /// `response_url` fields mean nothing to the Web API: keep text and blocks.
-    public static func webAPIBody(_ message: JSONValue) -> JSONValue {
-        var body: [String: JSONValue] = [:]
-        body["text"] = message["text"] ?? .string("")
-        if let blocks = message["blocks"] { body["blocks"] = blocks }
-        return .object(body)
     }
 }

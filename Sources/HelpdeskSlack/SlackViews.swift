@@ -107,9 +107,17 @@ public enum SlackViews {
         return renderer.render("alert_root", context, fallbackText: "\(alertname) on \(target): \(status)")
     }
 
+    /// `response_url` fields mean nothing to the Web API: keep text and blocks.
+    public static func webAPIBody(_ message: JSONValue) -> JSONValue {
+        var body: [String: JSONValue] = [:]
+        body["text"] = message["text"] ?? .string("")
+        if let blocks = message["blocks"] { body["blocks"] = blocks }
+        return .object(body)
+    }
+
     /// A diagnosis as a channel message (thread reply), without response_url fields.
     public static func diagnosisForChannel(_ renderer: SlackRenderer, _ diagnosis: Diagnosis) -> JSONValue {
-        SlackApprovalNotifier.webAPIBody(Self.diagnosis(renderer, diagnosis))
+        webAPIBody(Self.diagnosis(renderer, diagnosis))
     }
 
     static func lines(_ renderer: SlackRenderer, title: String, lines: [String], inChannel: Bool = false) -> JSONValue {

@@ -60,7 +60,12 @@ struct SQLiteApprovalStore: ApprovalStore {
     }
 
     func expire(now: Date) async throws -> [ApprovalRecord] {
-        try await store.writer.write { db in
+        let anyDue = try await store.database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM approvals WHERE status = 'pending' AND expires_at <= ?)",
+                              arguments: [now.timeIntervalSince1970]) ?? false
+        }
+        guard anyDue else { return [] }
+        return try await store.writer.write { db in
             let due = try Row.fetchAll(db, sql: "SELECT id FROM approvals WHERE status = 'pending' AND expires_at <= ?",
                                        arguments: [now.timeIntervalSince1970]).compactMap { try Self.fetch(db, id: $0["id"]) }
             try Self.markExpired(db, due, now: now)

@@ -19,6 +19,14 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
 
     func due(now: Date, lease: Duration) async throws -> [OutboxEntry] {
         let seconds = now.timeIntervalSince1970
+        // Polled twice a second: an idle outbox must not take the write lock.
+        let anyDue = try await store.database.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM slack_outbox WHERE state = 'pending' AND next_attempt_at <= ?
+                               AND (lease_until IS NULL OR lease_until <= ?))
+                """, arguments: [seconds, seconds]) ?? false
+        }
+        guard anyDue else { return [] }
         return try await store.writer.write { db in
             // Head of each channel's line only: a later message never overtakes an earlier one.
             let rows = try Row.fetchAll(db, sql: """
