@@ -1,12 +1,78 @@
-import Foundation
+/// Why a form body could not be decoded.
+public enum FormDecodingError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A `%` not followed by two hex digits, at this byte offset.
+    case badPercentEscape(offset: Int)
+    /// Decoded bytes that are not UTF-8 (in the name or value starting at this offset).
+    case notUTF8(offset: Int)
 
-/// Decodes a form body into its fields (the last value wins for a repeated name).
-public func parseForm(_ body: String) -> [String: String] {
-    var components = URLComponents()
-    // In forms a space may arrive as "+", which URL query decoding leaves alone.
-    components.percentEncodedQuery = body.replacingOccurrences(of: "+", with: "%20")
+    public var description: String {
+        switch self {
+        case .badPercentEscape(let offset): "bad percent-encoding at byte \(offset): % must be followed by two hex digits"
+        case .notUTF8(let offset): "the field at byte \(offset) does not decode to UTF-8 text"
+        }
+    }
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body (the last value wins for a repeated name).
+///
+/// Split on `&` and `=`, `+` as a space, percent-escapes decoded byte by byte: malformed input is
+/// reported, never trapped on (Foundation's `URLComponents` traps on bad escapes).
+public func decodeForm(_ body: some Collection<UInt8>) throws(FormDecodingError) -> [String: String] {
     var fields: [String: String] = [:]
-    for item in components.queryItems ?? [] { fields[item.name] = item.value ?? "" }
+    var start = 0
+    let bytes = Array(body)
+    while start <= bytes.count {
+        let end = bytes[start...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.count
+        if end > start {
+            let pair = bytes[start..<end]
+            let equals = pair.firstIndex(of: UInt8(ascii: "="))
+            let name = try decodeComponent(pair[..<(equals ?? end)], offset: start)
+            var value = ""
+            if let equals { value = try decodeComponent(pair[(equals + 1)...], offset: equals + 1) }
+            if !name.isEmpty { fields[name] = value }
+        }
+        start = end + 1
+    }
     return fields
 }
 
+/// ``decodeForm(_:)`` for callers that treat a malformed body as an empty one (every field then
+/// missing, so their own "required field" check answers 400).
+public func parseForm(_ body: String) -> [String: String] {
+    (try? decodeForm(body.utf8)) ?? [:]
+}
+
+private func decodeComponent(_ component: ArraySlice<UInt8>, offset: Int) throws(FormDecodingError) -> String {
+    var decoded: [UInt8] = []
+    decoded.reserveCapacity(component.count)
+    var index = component.startIndex
+    while index < component.endIndex {
+        let byte = component[index]
+        switch byte {
+        case UInt8(ascii: "+"):
+            decoded.append(UInt8(ascii: " "))
+            index += 1
+        case UInt8(ascii: "%"):
+            guard let high = hexValue(at: index + 1, in: component), let low = hexValue(at: index + 2, in: component) else {
+                throw .badPercentEscape(offset: index)
+            }
+            decoded.append(high << 4 | low)
+            index += 3
+        default:
+            decoded.append(byte)
+            index += 1
+        }
+    }
+    guard let text = String(validating: decoded, as: UTF8.self) else { throw .notUTF8(offset: offset) }
+    return text
+}
+
+private func hexValue(at index: Int, in bytes: ArraySlice<UInt8>) -> UInt8? {
+    guard index < bytes.endIndex else { return nil }
+    switch bytes[index] {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return bytes[index] - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return bytes[index] - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return bytes[index] - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+}

@@ -100,7 +100,10 @@ struct ApprovalPageRoutes {
         guard let body = try? await request.collectBody(upTo: context.maxUploadSize) else {
             return refusal("Request too large", "", .contentTooLarge)
         }
-        let form = parseForm(String(buffer: body))
+        guard let form = try? decodeForm(body.readableBytesView) else {
+            context.logger.notice("approval page form refused: malformed body", metadata: ["approval": "\(id)"])
+            return refusal("Form not valid", "The form could not be read; nothing was decided.", .badRequest)
+        }
         let checked = claims(form["t"], id: id)
         guard let claims = checked.claims, let links, let governance, let token = form["t"] else {
             return checked.refused ?? refusal("Link not valid", "", .forbidden)

@@ -23,8 +23,8 @@ struct SlackRoutes {
         router.post("/slack/interactions") { request, context in try await interaction(request, context) }
     }
 
-    /// Verifies the signature over the raw body; returns the body text, or throws 401/503.
-    private func verified(_ request: Request, _ requestContext: AppRequestContext, endpoint: String) async throws -> (String, SlackCommandContext) {
+    /// Verifies the signature over the raw body; returns its form fields, or throws 401/503 (400 for a malformed form).
+    private func verified(_ request: Request, _ requestContext: AppRequestContext, endpoint: String) async throws -> ([String: String], SlackCommandContext) {
         guard let signingSecret, let context else {
             count("not_configured", endpoint: endpoint)
             throw APIError(status: .serviceUnavailable, code: "slack_not_configured",
@@ -38,14 +38,19 @@ struct SlackRoutes {
             requestContext.logger.notice("Slack request refused", metadata: ["reason": "\(failure.rawValue)", "endpoint": "\(endpoint)"])
             throw APIError(status: .unauthorized, code: "unauthorized", message: "request signature is not valid")
         }
-        return (String(decoding: bytes, as: UTF8.self), context)
+        do {
+            return (try decodeForm(bytes), context)
+        } catch {
+            count("malformed", endpoint: endpoint)
+            throw APIError(status: .badRequest, code: "bad_request", message: "the form body is malformed: \(error)")
+        }
     }
 
     /// Button clicks (`block_actions`). Other interaction types (shortcuts, view submissions,
     /// message actions) are acknowledged and ignored: the bot opens no modals.
     private func interaction(_ request: Request, _ requestContext: AppRequestContext) async throws -> Response {
-        let (text, context) = try await verified(request, requestContext, endpoint: "interactions")
-        guard let payloadText = parseForm(text)["payload"], let payload = try? JSONValue(parsing: payloadText) else {
+        let (fields, context) = try await verified(request, requestContext, endpoint: "interactions")
+        guard let payloadText = fields["payload"], let payload = try? JSONValue(parsing: payloadText) else {
             count("malformed", endpoint: "interactions")
             throw APIError(status: .badRequest, code: "bad_request", message: "an interaction needs a payload form field holding JSON")
         }
@@ -67,12 +72,12 @@ struct SlackRoutes {
     }
 
     private func command(_ request: Request, _ requestContext: AppRequestContext) async throws -> Response {
-        let (text, context) = try await verified(request, requestContext, endpoint: "commands")
-        if parseForm(text)["ssl_check"] == "1" {
+        let (fields, context) = try await verified(request, requestContext, endpoint: "commands")
+        if fields["ssl_check"] == "1" {
             count("ssl_check")
             return Response(status: .ok)
         }
-        guard let command = SlashCommand(formBody: text) else {
+        guard let command = SlashCommand(fields: fields) else {
             count("malformed")
             throw APIError(status: .badRequest, code: "bad_request", message: "not a slash command: user_id, command and response_url are required")
         }

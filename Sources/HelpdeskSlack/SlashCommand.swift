@@ -11,9 +11,13 @@ public struct SlashCommand: Sendable, Equatable {
     public var responseURL: String
     public var triggerID: String
 
-    /// Parses an `application/x-www-form-urlencoded` body; `nil` when required fields are missing.
+    /// Parses an `application/x-www-form-urlencoded` body; `nil` when it is malformed or required fields are missing.
     public init?(formBody: String) {
-        let fields = parseForm(formBody)
+        self.init(fields: parseForm(formBody))
+    }
+
+    /// Reads the decoded form fields; `nil` when required fields are missing.
+    public init?(fields: [String: String]) {
         guard let userID = fields["user_id"], let command = fields["command"], let responseURL = fields["response_url"] else { return nil }
         self.teamID = fields["team_id"] ?? ""
         self.channelID = fields["channel_id"] ?? ""
