@@ -136,7 +136,8 @@ func parseTime(_ text: String) -> Date? {
 }
 
 func formatDuration(_ seconds: TimeInterval) -> String {
-    let whole = max(0, Int(seconds))
+    // Alert timestamps come from outside: a far-off date must not trap the conversion.
+    let whole = seconds.isFinite ? Int(min(max(seconds, 0), 1e12)) : 0
     if whole < 60 { return "\(whole)s" }
     if whole < 3600 { return "\(whole / 60)m \(whole % 60)s" }
     return "\(whole / 3600)h \(whole % 3600 / 60)m"

@@ -70,8 +70,8 @@ public struct AnthropicClient: LLMClient {
             default: continue  // thinking and other block types carry nothing we act on
             }
         }
-        let usage = LLMUsage(inputTokens: Int(reply.value(at: "usage.input_tokens")?.doubleValue ?? 0),
-                             outputTokens: Int(reply.value(at: "usage.output_tokens")?.doubleValue ?? 0))
+        let usage = LLMUsage(inputTokens: tokenCount(reply.value(at: "usage.input_tokens")),
+                             outputTokens: tokenCount(reply.value(at: "usage.output_tokens")))
         return LLMTurn(text: text.joined(separator: "\n"), toolCalls: calls, stopReason: reply["stop_reason"]?.description ?? "", usage: usage)
     }
 }

@@ -20,7 +20,7 @@ struct JSONPoster: Sendable {
                 guard (200..<300).contains(reply.status) else {
                     let detail = parsed.flatMap(errorMessage) ?? String(decoding: reply.body.prefix(300), as: UTF8.self)
                     let retryable = reply.status == 429 || reply.status == 529 || reply.status >= 500
-                    let retryAfter = reply.headers["retry-after"].flatMap(Double.init).map { Duration.milliseconds(Int64($0 * 1000)) }
+                    let retryAfter = RetryAfter.parse(reply.headers["retry-after"])
                     throw LLMError("HTTP \(reply.status): \(detail)", retryable: retryable, retryAfter: retryAfter)
                 }
                 guard let parsed else {

@@ -53,6 +53,13 @@ public struct LLMToolSpec: Sendable {
     }
 }
 
+/// A token count from a model server's reply: missing, negative, fractional or absurd values
+/// (which would trap `Int(_:)`) count as what they can safely be.
+func tokenCount(_ value: JSONValue?) -> Int {
+    guard let number = value?.doubleValue, number.isFinite, number > 0 else { return 0 }
+    return number >= Double(Int32.max) ? Int(Int32.max) : Int(number)
+}
+
 public struct LLMUsage: Sendable, Equatable {
     public var inputTokens = 0
     public var outputTokens = 0

@@ -88,8 +88,8 @@ public struct OpenAIClient: LLMClient {
             calls.append(LLMToolCall(id: id, name: name, input: input))
         }
         let content = message["content"]
-        let usage = LLMUsage(inputTokens: Int(reply.value(at: "usage.prompt_tokens")?.doubleValue ?? 0),
-                             outputTokens: Int(reply.value(at: "usage.completion_tokens")?.doubleValue ?? 0))
+        let usage = LLMUsage(inputTokens: tokenCount(reply.value(at: "usage.prompt_tokens")),
+                             outputTokens: tokenCount(reply.value(at: "usage.completion_tokens")))
         return LLMTurn(text: content == .null ? "" : content?.description ?? "", toolCalls: calls,
                        stopReason: choice["finish_reason"]?.description ?? "", usage: usage)
     }

@@ -38,8 +38,7 @@ public struct SlackWebAPI: Sendable {
             return .transient("\(error)")
         }
         if reply.status == 429 {
-            let seconds = reply.headers["retry-after"].flatMap(Double.init) ?? 1
-            return .rateLimited(retryAfter: .milliseconds(Int64(max(seconds, 0) * 1000)))
+            return .rateLimited(retryAfter: RetryAfter.parse(reply.headers["retry-after"]) ?? .seconds(1))
         }
         if reply.status >= 500 { return .transient("HTTP \(reply.status)") }
         guard let body = try? JSONDecoder().decode(JSONValue.self, from: reply.body) else {
@@ -64,7 +63,7 @@ extension SlackWebAPI {
         } catch {
             return .transient("\(error)")
         }
-        if reply.status == 429 { return .rateLimited(retryAfter: .seconds(Int64(reply.headers["retry-after"].flatMap(Int64.init) ?? 1))) }
+        if reply.status == 429 { return .rateLimited(retryAfter: RetryAfter.parse(reply.headers["retry-after"]) ?? .seconds(1)) }
         if reply.status >= 500 { return .transient("HTTP \(reply.status)") }
         guard let body = try? JSONDecoder().decode(JSONValue.self, from: reply.body) else { return .transient("the reply is not JSON") }
         guard body["ok"] == .bool(true), let uploadURL = body["upload_url"].flatMap({ URL(string: $0.description) }),
