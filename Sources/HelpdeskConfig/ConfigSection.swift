@@ -206,6 +206,11 @@ final class ConfigSection {
         context.report(path + [key], markOf(key) ?? mark, message)
     }
 
+    /// Reports a problem with this section as a whole, at its own line.
+    func reportSection(_ message: String) {
+        context.report(path, mark, message)
+    }
+
     /// Reports every key in this mapping that no getter asked for.
     func finish() {
         let expected = known.sorted().joined(separator: ", ")

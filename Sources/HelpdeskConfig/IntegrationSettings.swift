@@ -34,11 +34,27 @@ public struct SlackSettings: Sendable {
 /// `alertmanager:` — receivers that may post alerts, each with the credentials its `http_config` sends.
 public struct AlertmanagerSettings: Sendable {
     public struct Receiver: Sendable {
+        /// What a request must carry; `none` only when the configuration says `auth: none`.
+        public enum Credentials: Sendable {
+            case bearer(Secret)
+            case basic(username: String, password: Secret)
+            case none
+        }
+
+        /// `auth:` in the configuration: optional, but `none` must be written out to open a receiver.
+        enum AuthChoice: String, CaseIterable {
+            case bearer, basic, none
+        }
+
         public var name: String
-        public var bearerToken: Secret?
-        public var basicAuthUsername: String?
-        public var basicAuthPassword: Secret?
+        public var credentials: Credentials
         public var channel: String?
+
+        public init(name: String, credentials: Credentials, channel: String? = nil) {
+            self.name = name
+            self.credentials = credentials
+            self.channel = channel
+        }
     }
 
     public struct Route: Sendable {
@@ -79,17 +95,53 @@ public struct AlertmanagerSettings: Sendable {
             routes.append(Route(match: Dictionary(matchers.stringPairs(), uniquingKeysWith: { _, last in last }), channel: channel))
         }
         for (name, receiver) in section.namedSections("receivers") {
-            let variable = "HELPDESK_ALERTMANAGER_\(Self.environmentName(name))"
-            receivers.append(Receiver(
-                name: name,
-                bearerToken: receiver.secret("bearer_token", environment: variable + "_BEARER_TOKEN"),
-                basicAuthUsername: receiver.optionalString("basic_auth_username"),
-                basicAuthPassword: receiver.secret("basic_auth_password", environment: variable + "_BASIC_AUTH_PASSWORD"),
-                channel: receiver.optionalString("channel")
-            ))
+            if let credentials = Self.credentials(of: receiver, named: name) {
+                receivers.append(Receiver(name: name, credentials: credentials, channel: receiver.optionalString("channel")))
+            } else {
+                _ = receiver.optionalString("channel")
+            }
             receiver.finish()
         }
         section.finish()
+    }
+
+    /// A receiver's credentials, or `nil` after reporting why they resolve to nothing: a receiver
+    /// left open by a missing environment variable would let anyone post alerts.
+    private static func credentials(of receiver: ConfigSection, named name: String) -> Receiver.Credentials? {
+        let variable = "HELPDESK_ALERTMANAGER_\(environmentName(name))"
+        let choice: Receiver.AuthChoice? = receiver.optionalChoice("auth")
+        let token = receiver.secret("bearer_token", environment: variable + "_BEARER_TOKEN")
+        let username = receiver.optionalString("basic_auth_username")
+        let password = receiver.secret("basic_auth_password", environment: variable + "_BASIC_AUTH_PASSWORD")
+        let how = "set \(variable)_BEARER_TOKEN or bearer_token_file, or basic_auth_username with " +
+            "\(variable)_BASIC_AUTH_PASSWORD or basic_auth_password_file"
+        switch choice {
+        case .none?:
+            guard token == nil, username == nil, password == nil else {
+                receiver.report("auth", "auth: none accepts unauthenticated posts, but credentials are configured too; remove one")
+                return nil
+            }
+            return Receiver.Credentials.none
+        case .bearer?, .basic?, nil:
+            if let token, choice != .basic {
+                guard username == nil else {
+                    receiver.report("basic_auth_username", "a receiver takes a bearer token or basic auth, not both")
+                    return nil
+                }
+                return .bearer(token)
+            }
+            if let username, choice != .bearer {
+                guard let password else {
+                    receiver.report("basic_auth_username", "basic_auth_username is set but no password resolves: set " +
+                                    "\(variable)_BASIC_AUTH_PASSWORD or basic_auth_password_file")
+                    return nil
+                }
+                return .basic(username: username, password: password)
+            }
+            let wanted = choice.map { "auth: \($0.rawValue) is set but its credential resolves to nothing: " } ?? "no credentials resolve: "
+            receiver.reportSection(wanted + how + "; or write `auth: none` to accept unauthenticated posts")
+            return nil
+        }
     }
 
     static func environmentName(_ name: String) -> String {

@@ -33,14 +33,17 @@ struct AlertmanagerRoutes {
     func authenticate(_ headers: HTTPFields) -> AlertmanagerSettings.Receiver? {
         let header = headers[.authorization] ?? ""
         for receiver in receivers {
-            if let token = receiver.bearerToken {
+            switch receiver.credentials {
+            case .bearer(let token):
                 let prefix = "Bearer "
-                if header.hasPrefix(prefix), constantTimeEquals(Array(header.dropFirst(prefix.count).utf8), Array(token.reveal().utf8)) { return receiver }
-            } else if let user = receiver.basicAuthUsername, let password = receiver.basicAuthPassword {
+                if header.hasPrefix(prefix), constantTimeEquals(Array(header.dropFirst(prefix.count).utf8), Array(token.reveal().utf8)) {
+                    return receiver
+                }
+            case .basic(let user, let password):
                 let expected = "Basic " + Data("\(user):\(password.reveal())".utf8).base64EncodedString()
                 if constantTimeEquals(Array(header.utf8), Array(expected.utf8)) { return receiver }
-            } else {
-                return receiver  // configured without credentials: open by choice
+            case .none:
+                return receiver  // `auth: none` written out in the configuration
             }
         }
         return nil
