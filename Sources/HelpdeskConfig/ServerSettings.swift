@@ -40,6 +40,23 @@ public struct ServerSettings: Sendable {
     public var maxBodyBytes = 1_048_576
     /// How long a shutdown waits for running jobs before giving their leases back.
     public var shutdownGrace: Duration = .seconds(10)
+    /// A total deadline for reading one request, head and body together, however slowly it arrives.
+    public var requestReadTimeout: Duration = .seconds(30)
+    /// A connection with no request in flight is closed after this long.
+    public var idleTimeout: Duration = .seconds(60)
+    /// Connections accepted at once per listener; more wait in the kernel's backlog.
+    public var maxConnections = 1024
+    /// Where `/metrics`, `/readyz` and the REST API are served instead of `listen`, when set.
+    public var adminListen: ListenAddress?
+    /// TLS on the listeners, for single-machine installs; reloaded when the files change.
+    public var tlsCertificateFile: String?
+    public var tlsKeyFile: String?
+    /// Calls a minute one address may make to the routes that need no credential.
+    public var unauthenticatedPerMinute = 60
+    /// Failed credentials a minute one address may present before it gets 429 everywhere.
+    public var failedAuthPerMinute = 20
+    /// Reverse proxies whose `X-Forwarded-For` names the caller for rate limits.
+    public var trustedProxies = TrustedProxies()
 
     public init() {}
 
@@ -50,6 +67,28 @@ public struct ServerSettings: Sendable {
         publicBaseURL = section.url("public_base_url", schemes: ["http", "https"])
         maxBodyBytes = section.int("max_body_bytes", default: maxBodyBytes, range: 1024...(64 * 1_048_576))
         shutdownGrace = section.duration("shutdown_grace", default: shutdownGrace, range: .zero ... .seconds(600))
+        requestReadTimeout = section.duration("request_read_timeout", default: requestReadTimeout, range: .seconds(1) ... .seconds(3600))
+        idleTimeout = section.duration("idle_timeout", default: idleTimeout, range: .seconds(1) ... .seconds(3600))
+        maxConnections = section.int("max_connections", default: maxConnections, range: 1...1_000_000)
+        if let text = section.optionalString("admin_listen") {
+            if let address = ListenAddress(parsing: text) { adminListen = address } else {
+                section.report("admin_listen", "expected HOST:PORT such as 127.0.0.1:9090, got \"\(text)\"")
+            }
+        }
+        tlsCertificateFile = section.optionalString("tls_cert_file")
+        tlsKeyFile = section.optionalString("tls_key_file")
+        if (tlsCertificateFile == nil) != (tlsKeyFile == nil) {
+            section.report(tlsCertificateFile == nil ? "tls_key_file" : "tls_cert_file", "TLS needs both tls_cert_file and tls_key_file")
+        }
+        unauthenticatedPerMinute = section.int("unauthenticated_per_minute", default: unauthenticatedPerMinute, range: 1...1_000_000)
+        failedAuthPerMinute = section.int("failed_auth_per_minute", default: failedAuthPerMinute, range: 1...1_000_000)
+        var ranges: [TrustedProxies.Range] = []
+        for text in section.stringList("trusted_proxies") {
+            if let range = TrustedProxies.range(text) { ranges.append(range) } else {
+                section.report("trusted_proxies", "expected addresses or CIDR ranges such as 10.0.0.0/8, got \"\(text)\"")
+            }
+        }
+        trustedProxies = TrustedProxies(ranges: ranges)
         section.finish()
     }
 }

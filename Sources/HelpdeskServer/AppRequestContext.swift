@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Per-request state shared by the middleware and the routes.
 public struct AppRequestContext: RequestContext {
@@ -11,7 +12,11 @@ public struct AppRequestContext: RequestContext {
     /// Who an authenticated API request acts as.
     public var principal: String?
 
+    /// The peer's IP address (a proxy's, behind one: see `server.trusted_proxies`).
+    public var remoteAddress: String
+
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 }

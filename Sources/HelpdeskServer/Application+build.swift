@@ -5,6 +5,7 @@ import HelpdeskGovernance
 import HelpdeskSlack
 import HelpdeskStore
 import Hummingbird
+import HummingbirdCore
 import HelpdeskMail
 import Logging
 import Mustache
@@ -36,6 +37,8 @@ public struct ServerDependencies: Sendable {
     public var mailReplies: MailReplyProcessor?
     public var api = APISettings()
     public var toolTimeout: Duration = .seconds(10)
+    /// Per-source buckets, shared by every listener of the process.
+    public var limits: RateLimits
 
     public init(settings: ServerSettings, store: any Store, workerIsRunning: @escaping @Sendable () -> Bool,
                 registry: PrometheusCollectorRegistry, logger: Logger) {
@@ -44,26 +47,66 @@ public struct ServerDependencies: Sendable {
         self.workerIsRunning = workerIsRunning
         self.registry = registry
         self.logger = logger
+        self.limits = RateLimits(settings)
     }
 
     var metricsFactory: any MetricsFactory { PrometheusMetricsFactory(registry: registry) }
 }
 
-/// The router with every route and middleware; tests drive it directly.
-public func buildRouter(_ dependencies: ServerDependencies) -> Router<AppRequestContext> {
+/// Which routes a listener serves: everything on one address, or the public edge (what Slack,
+/// Alertmanager, mail providers and approvers must reach) apart from the admin side (`/metrics`,
+/// `/readyz`, the REST API) when `server.admin_listen` is set.
+public enum ListenerSurface: Sendable {
+    case all, edge, admin
+
+    var servesEdge: Bool { self != .admin }
+    var servesAdmin: Bool { self != .edge }
+}
+
+/// The rate limits of ``RateLimitMiddleware``, made once per process so every listener shares them.
+public struct RateLimits: Sendable {
+    let open: SourceRateLimiter
+    let failures: SourceRateLimiter
+
+    public init(_ settings: ServerSettings) {
+        open = SourceRateLimiter(perMinute: settings.unauthenticatedPerMinute)
+        failures = SourceRateLimiter(perMinute: settings.failedAuthPerMinute)
+    }
+}
+
+/// The router with the routes of `surface` and every middleware; tests drive it directly.
+public func buildRouter(_ dependencies: ServerDependencies, surface: ListenerSurface = .all) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: MetricsMiddleware(factory: dependencies.metricsFactory))
+    router.add(middleware: RateLimitMiddleware(
+        open: dependencies.limits.open, failures: dependencies.limits.failures,
+        proxies: dependencies.settings.trustedProxies, metrics: dependencies.metricsFactory))
     router.add(middleware: ErrorResponseMiddleware())
     router.add(middleware: BodyLimitMiddleware(limit: dependencies.settings.maxBodyBytes))
     HealthRoutes(store: dependencies.store, workerIsRunning: dependencies.workerIsRunning,
                  registry: dependencies.registry, metrics: dependencies.metricsFactory)
-        .register(on: router)
+        .register(on: router, surface: surface)
+    if surface.servesAdmin { registerAdminRoutes(dependencies, on: router) }
+    if surface.servesEdge { registerEdgeRoutes(dependencies, on: router) }
+    return router
+}
+
+/// The REST API and its description.
+private func registerAdminRoutes(_ dependencies: ServerDependencies, on router: Router<AppRequestContext>) {
+    OpenAPIRoute().register(on: router)
     if let engine = dependencies.engine {
         APIRoutes(engine: engine, governance: dependencies.governance, store: dependencies.store, tokens: dependencies.api.tokens,
                   toolTimeout: dependencies.toolTimeout)
             .register(on: router)
     }
+    if let governance = dependencies.governance {
+        ApprovalRoutes(governance: governance, store: dependencies.store, tokens: dependencies.api.tokens).register(on: router)
+    }
+}
+
+/// What the outside must reach: Slack, Alertmanager, mail providers and approvers.
+private func registerEdgeRoutes(_ dependencies: ServerDependencies, on router: Router<AppRequestContext>) {
     ApprovalPageRoutes(links: dependencies.approvalLinks, pages: dependencies.approvalPages, governance: dependencies.governance,
                        store: dependencies.store).register(on: router)
     InboundMailRoutes(processor: dependencies.mailReplies).register(on: router)
@@ -71,19 +114,24 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<AppRequest
                        store: dependencies.store, metrics: dependencies.metricsFactory).register(on: router)
     SlackRoutes(signingSecret: dependencies.slackSigningSecret, context: dependencies.slack, store: dependencies.store,
                 metrics: dependencies.metricsFactory).register(on: router)
-    if let governance = dependencies.governance {
-        ApprovalRoutes(governance: governance, store: dependencies.store, tokens: dependencies.api.tokens).register(on: router)
-    }
-    return router
 }
 
-/// The HTTP application listening on `server.listen`.
-public func buildApplication(_ dependencies: ServerDependencies,
+/// The HTTP application listening on `server.listen` (or on `address` with the routes of `surface`).
+public func buildApplication(_ dependencies: ServerDependencies, surface: ListenerSurface = .all, address: ListenAddress? = nil,
+                             tls: TLSContextBox? = nil,
                              onServerRunning: @escaping @Sendable (ListenAddress) async -> Void = { _ in }) -> some ApplicationProtocol {
-    let listen = dependencies.settings.listen
+    let listen = address ?? dependencies.settings.listen
+    let settings = dependencies.settings
+    let metrics = dependencies.metricsFactory
+    let logger = dependencies.logger
     return Application(
-        router: buildRouter(dependencies),
-        configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "helpdesk"),
+        router: buildRouter(dependencies, surface: surface),
+        server: .guarded(readDeadline: settings.requestReadTimeout, idleTimeout: settings.idleTimeout, tls: tls) {
+            Counter(label: "helpdesk_http_read_timeouts_total", factory: metrics).increment()
+            logger.notice("connection closed: the request was not read within server.request_read_timeout")
+        },
+        configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "helpdesk",
+                             availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? listen.port
             await onServerRunning(ListenAddress(host: listen.host, port: port))

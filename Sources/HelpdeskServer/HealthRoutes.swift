@@ -18,10 +18,11 @@ struct HealthRoutes {
         var reasons: [String]?
     }
 
-    func register(on router: Router<AppRequestContext>) {
+    func register(on router: Router<AppRequestContext>, surface: ListenerSurface = .all) {
         router.get("/healthz") { _, _ in
             jsonResponse(status: .ok, Status(status: "ok"))
         }
+        guard surface.servesAdmin else { return }
         router.get("/readyz") { _, _ in
             await readiness()
         }

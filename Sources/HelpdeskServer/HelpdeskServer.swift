@@ -24,12 +24,14 @@ public enum ServerError: Error, CustomStringConvertible {
     case cannotListen(ListenAddress, reason: String)
     case invalidRunbooks(RunbookLoader.LoadError)
     case invalidPolicies(PolicyLoadErrors)
+    case invalidTLS(file: String, reason: String)
 
     public var description: String {
         switch self {
         case .cannotListen(let address, let reason): "cannot listen on \(address): \(reason)"
         case .invalidRunbooks(let error): "\(error)"
         case .invalidPolicies(let errors): errors.description
+        case .invalidTLS(let file, let reason): "cannot load the TLS certificate and key (\(file)): \(reason)"
         }
     }
 }
@@ -92,7 +94,7 @@ public enum HelpdeskServer {
     public static func mailReplies(_ configuration: HelpdeskConfiguration, governance: Governance, store: any Store) -> MailReplyProcessor? {
         replyAddresses(configuration).map {
             MailReplyProcessor(governance: governance, store: store, addresses: $0, directory: configuration.directory,
-                               authservID: configuration.smtp.inboundAuthservID)
+                               authservID: configuration.smtp.inboundAuthservID, inbound: configuration.inboundEmail)
         }
     }
 
@@ -200,16 +202,21 @@ public enum HelpdeskServer {
         }
         dependencies.api = configuration.api
         dependencies.toolTimeout = configuration.diagnosis.toolTimeout
-        let http = HTTPService(
-            application: buildApplication(dependencies),
-            address: configuration.server.listen)
+        let listeners: [any Service]
+        var reloader: TLSCertificateReloader?
+        do {
+            (listeners, reloader) = try httpListeners(configuration.server, dependencies: dependencies, logger: logger)
+        } catch {
+            try? await store.close()
+            throw error
+        }
         // Shut down in reverse: stop taking requests first, then let the worker finish its jobs.
         let metrics = PrometheusMetricsFactory(registry: registry)
         let group = ServiceGroup(
             services: [
                 PolicyWatcher(path: configuration.policies.directory, policies: policies, logger: logger, metrics: metrics),
                 ApprovalExpiryService(store: store, notifiers: notifiers, logger: logger),
-            ] + (outbox.map { [$0] } ?? []) + [worker, http],
+            ] + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
@@ -219,6 +226,32 @@ public enum HelpdeskServer {
         }
         try await store.close()
         logger.info("stopped; store closed")
+    }
+}
+
+extension HelpdeskServer {
+    /// The public listener, and the admin one when `server.admin_listen` is set; TLS on both when
+    /// configured, with the reloader that swaps the certificate when its files change.
+    static func httpListeners(_ settings: ServerSettings, dependencies: ServerDependencies,
+                              logger: Logger) throws(ServerError) -> ([any Service], TLSCertificateReloader?) {
+        var tls: TLSContextBox?
+        var reloader: TLSCertificateReloader?
+        if let certificate = settings.tlsCertificateFile, let key = settings.tlsKeyFile {
+            do {
+                let box = TLSContextBox(try TLSCertificateReloader.load(certificateFile: certificate, keyFile: key))
+                tls = box
+                reloader = TLSCertificateReloader(certificateFile: certificate, keyFile: key, box: box, interval: .seconds(2), logger: logger)
+            } catch {
+                throw .invalidTLS(file: certificate, reason: "\(error)")
+            }
+        }
+        guard let admin = settings.adminListen else {
+            return ([HTTPService(application: buildApplication(dependencies, tls: tls), address: settings.listen)], reloader)
+        }
+        return ([
+            HTTPService(application: buildApplication(dependencies, surface: .edge, tls: tls), address: settings.listen),
+            HTTPService(application: buildApplication(dependencies, surface: .admin, address: admin, tls: tls), address: admin),
+        ], reloader)
     }
 }
 
