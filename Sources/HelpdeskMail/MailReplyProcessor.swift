@@ -6,8 +6,9 @@ import HelpdeskStore
 import Logging
 
 /// Decides approvals from email replies: the reply must go to the request's tokenized address,
-/// come from the approver that address was issued to (and, when configured, pass your MTA's
-/// DMARC/DKIM/SPF check), and start with "approve" or "deny". Anything else is refused and audited.
+/// come from the approver that address was issued to (and, when `smtp.inbound_authserv_id` is set,
+/// carry your MTA's DMARC or aligned DKIM pass; see ``SenderAuthentication``), and start with "approve"
+/// or "deny". Anything else is refused and audited, with the fields copied from it capped.
 public struct MailReplyProcessor: Sendable {
     public enum Outcome: Sendable, Equatable {
         case decided(String)
@@ -19,24 +20,41 @@ public struct MailReplyProcessor: Sendable {
     let addresses: ApprovalReplyAddress
     let directory: UserDirectory
     let authservID: String?
+    /// `inbound_email:`: the webhook's credentials and the MIME bounds every message is read within.
+    public let inbound: InboundEmailSettings
 
-    public init(governance: Governance, store: any Store, addresses: ApprovalReplyAddress, directory: UserDirectory, authservID: String?) {
+    public init(governance: Governance, store: any Store, addresses: ApprovalReplyAddress, directory: UserDirectory, authservID: String?,
+                inbound: InboundEmailSettings = InboundEmailSettings()) {
         self.governance = governance
         self.store = store
         self.addresses = addresses
         self.directory = directory
         self.authservID = authservID
+        self.inbound = inbound
     }
 
+    var limits: InboundMail.Limits { InboundMail.Limits(maxDepth: inbound.maxMIMEDepth, maxParts: inbound.maxMIMEParts) }
+
     public func process(raw: String, envelopeRecipient: String? = nil) async -> Outcome {
-        let mail = InboundMail(raw: raw)
+        let mail: InboundMail
+        do {
+            mail = try InboundMail(raw: raw, limits: limits)
+        } catch {
+            let why = "the message was not read: \(error)"
+            await audit(reason: why, sender: nil, subject: nil)
+            return .rejected(why)
+        }
         let outcome = await decide(mail, envelopeRecipient: envelopeRecipient)
         if case .rejected(let why) = outcome {
-            try? await store.apply(ChangeSet(audit: [AuditDraft(kind: "email_rejected", principal: mail.header("From").map(InboundMail.address),
-                                                                target: nil, data: .object(["reason": .string(why),
-                                                                                            "subject": .string(mail.header("Subject") ?? "")]))]))
+            await audit(reason: why, sender: mail.header("From").map(InboundMail.address), subject: mail.header("Subject"))
         }
         return outcome
+    }
+
+    /// One `email_rejected` event; every field from the message is capped (``AuditField``).
+    private func audit(reason: String, sender: String?, subject: String?) async {
+        let data: JSONValue = .object(["reason": .string(AuditField.cap(reason)), "subject": .string(AuditField.cap(subject ?? ""))])
+        try? await store.apply(ChangeSet(audit: [AuditDraft(kind: "email_rejected", principal: sender.map { AuditField.cap($0) }, target: nil, data: data)]))
     }
 
     private func decide(_ mail: InboundMail, envelopeRecipient: String?) async -> Outcome {
@@ -52,10 +70,14 @@ public struct MailReplyProcessor: Sendable {
               let expected = directory.user(named: approver)?.email?.lowercased() else {
             return .rejected("the reply address's token is not valid")
         }
+        guard mail.all("From").count == 1 else { return .rejected("the message has \(mail.all("From").count) From headers, not one") }
         let sender = InboundMail.address(mail.header("From") ?? "")
-        guard sender == expected else { return .rejected("the sender \(sender) is not the approver this address was sent to") }
-        if let authservID, !authenticated(mail, sender: sender, authservID: authservID) {
-            return .rejected("no passing DMARC, DKIM or SPF result from \(authservID) for \(sender)")
+        guard sender == expected else {
+            return .rejected("the sender \(AuditField.cap(sender, bytes: 100)) is not the approver this address was sent to")
+        }
+        if let authservID,
+           let failure = SenderAuthentication.check(mail, senderDomain: SenderAuthentication.domain(of: sender), authservID: authservID) {
+            return .rejected("the sender's domain is not authenticated by \(authservID) (DMARC pass, or aligned DKIM pass): \(failure)")
         }
         guard let line = mail.firstReplyLine?.lowercased() else { return .rejected("the reply has no first line to read") }
         let approve: Bool
@@ -72,18 +94,6 @@ public struct MailReplyProcessor: Sendable {
             }
         } catch {
             return .rejected("the vote could not be recorded: \(error)")
-        }
-    }
-
-    /// An `Authentication-Results` header from our own authserv-id saying the sender's domain passed.
-    func authenticated(_ mail: InboundMail, sender: String, authservID: String) -> Bool {
-        let domain = sender.split(separator: "@").last.map(String.init) ?? ""
-        return mail.all("Authentication-Results").contains { value in
-            let lower = value.lowercased()
-            guard lower.hasPrefix(authservID.lowercased() + ";") || lower.hasPrefix(authservID.lowercased() + " ") else { return false }
-            return lower.contains("dmarc=pass") && lower.contains("header.from=\(domain)")
-                || lower.contains("dkim=pass") && lower.contains("header.d=\(domain)")
-                || lower.contains("spf=pass") && lower.contains("smtp.mailfrom=") && lower.contains("@\(domain)")
         }
     }
 }
