@@ -32,8 +32,10 @@ public final class JobWorker: Service {
         }
     }
 
-    /// Names this process in leases and job runs: host, pid and a random suffix.
-    public let owner: String
+    /// Names this process in leases and job runs: host, pid and an instance id.
+    public let owner: LeaseOwner
+    /// Whether a pid on this host is running; injected so tests need no real processes.
+    private let isAlive: @Sendable (Int32) -> Bool
     private let queue: any JobQueue
     private let handlers: [String: any JobHandler]
     private let options: Options
@@ -46,20 +48,16 @@ public final class JobWorker: Service {
     private let slotFreed = WakeSignal()
 
     public init(queue: any JobQueue, handlers: [String: any JobHandler], options: Options, logger: Logger,
-                redactor: Redactor, metrics: any MetricsFactory) {
+                redactor: Redactor, metrics: any MetricsFactory, owner: LeaseOwner = .thisProcess,
+                isAlive: @escaping @Sendable (Int32) -> Bool = LeaseOwner.processIsRunning) {
         self.queue = queue
         self.handlers = handlers
         self.options = options
         self.logger = logger
         self.redactor = redactor
         self.metrics = metrics
-        self.owner = "\(Self.hostName()):\(getpid()):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
-    }
-
-    /// The kernel's host name; unlike Foundation's, never waits on DNS.
-    private static func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        return gethostname(&buffer, buffer.count) == 0 ? String(cString: buffer) : "unknown-host"
+        self.owner = owner
+        self.isAlive = isAlive
     }
 
     /// True between the start of ``run()`` and its return; `/readyz` reports it.
@@ -69,6 +67,7 @@ public final class JobWorker: Service {
         running.store(true, ordering: .relaxed)
         defer { running.store(false, ordering: .relaxed) }
         logger.info("job worker started", metadata: ["worker": "\(owner)", "concurrency": "\(options.concurrency)"])
+        await reclaimOrphanedLeases()
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 await leaseLoop(group: &group)
@@ -82,6 +81,25 @@ public final class JobWorker: Service {
         logger.info("job worker stopped", metadata: ["worker": "\(owner)"])
     }
 
+    /// Takes back at once the leases of this host's processes that are gone (a crash, a restarted
+    /// container), instead of leaving their work until the leases expire. On error, expiry still applies.
+    private func reclaimOrphanedLeases() async {
+        let reclaimed: [ReclaimedLease]
+        do {
+            reclaimed = try await queue.reclaimOrphanedLeases(seenFrom: owner, isAlive: isAlive, now: Date())
+        } catch {
+            logger.error("cannot take back the leases of stopped processes; they are taken up when they expire",
+                         metadata: ["error": "\(error)"])
+            return
+        }
+        Counter(label: "helpdesk_job_lease_reclaims_total", factory: metrics).increment(by: reclaimed.count)
+        guard !reclaimed.isEmpty else { return }
+        let owners = Set(reclaimed.map { "\($0.owner.host):\($0.owner.pid)" }).sorted()
+        logger.notice("took back job leases of stopped processes", metadata: [
+            "jobs": "\(reclaimed.count)", "dead_lettered": "\(reclaimed.filter(\.deadLettered).count)",
+            "previous_owners": "\(owners.prefix(10).joined(separator: ", "))"])
+    }
+
     private var shouldStop: Bool { stopping.load(ordering: .relaxed) || Task.isCancelled }
 
     private func leaseLoop(group: inout DiscardingTaskGroup) async {
@@ -93,7 +111,7 @@ public final class JobWorker: Service {
             }
             let jobs: [LeasedJob]
             do {
-                jobs = try await queue.lease(owner: owner, limit: free, duration: options.lease, now: Date())
+                jobs = try await queue.lease(owner: owner.description, limit: free, duration: options.lease, now: Date())
             } catch {
                 logger.error("cannot lease jobs", metadata: ["error": "\(error)"])
                 await slotFreed.wait(timeout: options.pollInterval)

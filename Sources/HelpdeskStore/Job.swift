@@ -78,6 +78,20 @@ public struct JobRun: Sendable, Equatable, Codable {
     public var error: String?
 }
 
+/// A lease taken back at start from a process that is gone, before the lease expired.
+public struct ReclaimedLease: Sendable, Equatable {
+    public var jobID: JobID
+    public var owner: LeaseOwner
+    /// Out of attempts: dead-lettered instead of queued again.
+    public var deadLettered: Bool
+
+    public init(jobID: JobID, owner: LeaseOwner, deadLettered: Bool) {
+        self.jobID = jobID
+        self.owner = owner
+        self.deadLettered = deadLettered
+    }
+}
+
 /// What happened to a failed attempt.
 public enum FailureDisposition: Sendable, Equatable {
     case willRetry(at: Date)

@@ -45,6 +45,13 @@ public protocol JobQueue: Sendable {
     /// `nil` or the job is out of attempts.
     func fail(_ job: LeasedJob, error: String, retryAt: Date?, now: Date) async throws -> FailureDisposition
 
+    /// Takes back at once the leases held by processes of `current`'s host that are gone (see
+    /// ``LeaseOwner/isOrphaned(seenFrom:isAlive:)``), in one write: each run is closed as abandoned and
+    /// its job queued again with the attempt counted, or dead-lettered when out of attempts. Leases of
+    /// other hosts, of live processes and with unreadable owners are left to expire.
+    func reclaimOrphanedLeases(seenFrom current: LeaseOwner, isAlive: @escaping @Sendable (Int32) -> Bool,
+                               now: Date) async throws -> [ReclaimedLease]
+
     /// Gives a job back without counting the attempt (graceful shutdown).
     func release(_ job: LeasedJob, now: Date) async throws
 

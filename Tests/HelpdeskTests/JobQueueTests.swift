@@ -1,6 +1,7 @@
 import Foundation
 import HelpdeskStore
 import HelpdeskTestSupport
+import Synchronization
 import Testing
 
 /// The queue's state machine, driven with explicit times so leases and backoff need no waiting.
@@ -148,6 +149,83 @@ import Testing
         let followUp = ChangeSet(jobs: [NewJob(kind: "slack.post", payload: "{}")])
         #expect(try await queue.complete(job, result: nil, followUp: followUp, now: start))
         #expect(try await queue.list(state: .queued, limit: 10).map(\.kind) == ["slack.post"])
+    }
+
+    // MARK: Taking back the leases of stopped processes at start
+
+    private let me = LeaseOwner(host: "bot-1", pid: 200, instance: "now")
+
+    /// Leases one job per owner text, a minute long, so only reclaiming (not expiry) can free them.
+    private func leaseOne(each owners: [String], maxAttempts: Int? = nil) async throws -> [JobID] {
+        let jobs = owners.indices.map { NewJob(kind: "test", payload: "{\"n\":\($0)}", runAt: start, maxAttempts: maxAttempts) }
+        let ids = try await store.apply(ChangeSet(jobs: jobs)).jobIDs.compactMap { $0 }
+        for owner in owners {
+            #expect(try await queue.lease(owner: owner, limit: 1, duration: .seconds(60), now: start).count == 1)
+        }
+        return ids
+    }
+
+    @Test func reclaimsLeasesOfADeadPidOnThisHost() async throws {
+        defer { folder.remove() }
+        let ids = try await leaseOne(each: ["bot-1:100:crashed", "bot-1:101:alive"])
+        let later = start.addingTimeInterval(1)
+        let reclaimed = try await queue.reclaimOrphanedLeases(seenFrom: me, isAlive: { $0 != 100 }, now: later)
+        #expect(reclaimed == [ReclaimedLease(jobID: ids[0], owner: LeaseOwner(host: "bot-1", pid: 100, instance: "crashed"),
+                                             deadLettered: false)])
+        let record = try #require(try await queue.job(id: ids[0]))
+        #expect(record.state == .queued)
+        #expect(record.attempts == 1, "the crashed attempt stays counted")
+        #expect(record.leaseOwner == nil)
+        #expect(record.lastError == "the process holding the lease (bot-1:100) is gone")
+        let runs = try await queue.runs(jobID: ids[0])
+        #expect(runs.map(\.outcome) == [.abandoned])
+        #expect(runs.first?.error == "the process holding the lease (bot-1:100) is gone")
+        #expect(runs.first?.finishedAt == later)
+        #expect(try await queue.job(id: ids[1])?.state == .running, "a live process keeps its lease")
+        let again = try #require(try await queue.lease(owner: me.description, limit: 5, duration: .seconds(60), now: later).first)
+        #expect(again.id == ids[0])
+        #expect(again.attempt == 2)
+    }
+
+    @Test func reclaimsOurOwnPidUnderAnotherInstance() async throws {
+        defer { folder.remove() }
+        let ids = try await leaseOne(each: ["bot-1:200:before-restart", me.description])
+        let reclaimed = try await queue.reclaimOrphanedLeases(seenFrom: me, isAlive: { _ in true }, now: start)
+        #expect(reclaimed.map(\.jobID) == [ids[0]])
+        #expect(try await queue.job(id: ids[0])?.state == .queued)
+        #expect(try await queue.job(id: ids[1])?.state == .running, "our own instance's lease is ours")
+        #expect(try await queue.runs(jobID: ids[0]).map(\.outcome) == [.abandoned])
+    }
+
+    @Test func leavesOtherHostsLivePidsAndUnreadableOwnersToExpire() async throws {
+        defer { folder.remove() }
+        let owners = ["bot-2:100:x", "bot-10:100:x", "bot-1:300:x", "bot-1", "bot-1:zero:x", "bot-1:0:x", "bot-1:-5:x",
+                      "bot-1:100:", "legacy-worker"]
+        let ids = try await leaseOne(each: owners)
+        let asked = Mutex<[Int32]>([])
+        let reclaimed = try await queue.reclaimOrphanedLeases(seenFrom: me, isAlive: { pid in
+            asked.withLock { $0.append(pid) }
+            return pid == 300
+        }, now: start)
+        #expect(reclaimed.isEmpty)
+        #expect(asked.withLock { $0 } == [300], "only this host's readable pids are checked")
+        for id in ids {
+            #expect(try await queue.job(id: id)?.state == .running)
+            #expect(try await queue.runs(jobID: id).map(\.outcome) == [nil])
+        }
+    }
+
+    @Test func reclaimingOnTheLastAttemptDeadLetters() async throws {
+        defer { folder.remove() }
+        let id = try #require(try await leaseOne(each: ["bot-1:100:crashed"], maxAttempts: 1).first)
+        let reclaimed = try await queue.reclaimOrphanedLeases(seenFrom: me, isAlive: { _ in false }, now: start)
+        #expect(reclaimed.map(\.deadLettered) == [true])
+        let record = try #require(try await queue.job(id: id))
+        #expect(record.state == .dead)
+        #expect(record.finishedAt == start)
+        #expect(record.lastError == "the process holding the lease (bot-1:100) is gone, on the job's last attempt (1 of 1)")
+        #expect(try await queue.runs(jobID: id).map(\.outcome) == [.abandoned])
+        #expect(try await queue.lease(owner: me.description, limit: 1, duration: .seconds(60), now: start).isEmpty)
     }
 
     @Test func statsCountByStateAndAgeOfOldestDueJob() async throws {

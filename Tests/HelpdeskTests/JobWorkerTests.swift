@@ -28,13 +28,15 @@ import Testing
 
 @Suite struct JobWorkerTests {
     private func makeWorker(_ store: SQLiteStore, handlers: [String: any JobHandler], registry: PrometheusCollectorRegistry = .init(),
-                            lease: Duration = .seconds(30), timeout: Duration = .seconds(30), grace: Duration = .seconds(5)) -> JobWorker {
+                            lease: Duration = .seconds(30), timeout: Duration = .seconds(30), grace: Duration = .seconds(5),
+                            owner: LeaseOwner = .thisProcess,
+                            isAlive: @escaping @Sendable (Int32) -> Bool = LeaseOwner.processIsRunning) -> JobWorker {
         JobWorker(
             queue: store.jobs, handlers: handlers,
             options: .init(concurrency: 4, lease: lease, pollInterval: .milliseconds(20), timeout: timeout,
                            retry: RetryPolicy(base: .milliseconds(10), max: .milliseconds(40)), shutdownGrace: grace),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), redactor: Redactor(),
-            metrics: PrometheusMetricsFactory(registry: registry))
+            metrics: PrometheusMetricsFactory(registry: registry), owner: owner, isAlive: isAlive)
     }
 
     /// Runs `worker` in a service group while `body` runs, then shuts it down gracefully.
@@ -156,6 +158,33 @@ import Testing
             #expect(await eventually { try await store.jobs.job(id: id)?.state == .done })
         }
         #expect(try await store.jobs.runs(jobID: id).map(\.outcome) == [.done], "renewals kept other leasers away")
+        try await store.close()
+    }
+
+    @Test func startTakesBackTheLeasesOfAStoppedProcessOnThisHost() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite")))
+        let ids = try await store.apply(ChangeSet(jobs: [NewJob(kind: "work", payload: "{}"), NewJob(kind: "work", payload: "{}")]))
+            .jobIDs.compactMap { $0 }
+        // A crashed predecessor on this host, and a live worker on another: both hold hour-long leases.
+        _ = try await store.jobs.lease(owner: "bot-1:100:crashed", limit: 1, duration: .seconds(3600), now: Date())
+        _ = try await store.jobs.lease(owner: "bot-2:100:busy", limit: 1, duration: .seconds(3600), now: Date())
+        let handler = ScriptedJobHandler { _ in .succeed("resumed") }
+        let registry = PrometheusCollectorRegistry()
+        let worker = makeWorker(store, handlers: ["work": handler], registry: registry,
+                                owner: LeaseOwner(host: "bot-1", pid: 200, instance: "new"), isAlive: { $0 != 100 })
+        try await whileRunning(worker) {
+            #expect(await eventually { try await store.jobs.job(id: ids[0])?.state == .done })
+        }
+        let runs = try await store.jobs.runs(jobID: ids[0])
+        #expect(runs.map(\.outcome) == [.abandoned, .done])
+        #expect(runs.map(\.worker) == ["bot-1:100:crashed", "bot-1:200:new"])
+        #expect(try await store.jobs.job(id: ids[1])?.state == .running, "another host's lease waits for expiry")
+        #expect(handler.received.map(\.id) == [ids[0]])
+        var text: [UInt8] = []
+        registry.emit(into: &text)
+        #expect(String(decoding: text, as: UTF8.self).contains("helpdesk_job_lease_reclaims_total 1"))
         try await store.close()
     }
 }
