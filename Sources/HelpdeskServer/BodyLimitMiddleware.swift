@@ -13,13 +13,12 @@ struct BodyLimitMiddleware: RouterMiddleware {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             throw HTTPError(.contentTooLarge, message: "request body of \(declared) bytes is over the limit of \(limit) bytes")
         }
+        // Every method: a GET or DELETE with a chunked body must not get past the limit either.
         var request = request
-        if request.method == .post || request.method == .put || request.method == .patch {
-            do {
-                _ = try await request.collectBody(upTo: limit)
-            } catch is NIOTooManyBytesError {
-                throw HTTPError(.contentTooLarge, message: "request body is over the limit of \(limit) bytes")
-            }
+        do {
+            _ = try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw HTTPError(.contentTooLarge, message: "request body is over the limit of \(limit) bytes")
         }
         return try await next(request, context)
     }

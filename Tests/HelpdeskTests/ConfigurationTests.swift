@@ -23,7 +23,10 @@ import Testing
             .split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.contains("_file:") }
             .joined(separator: "\n")
-        let configuration = try HelpdeskConfiguration(yaml: text, file: path, environment: ["SLACK_SIGNING_SECRET": "s3cret-signing", "HELPDESK_API_OPS_AUTOMATION_TOKEN": "token-1234"])
+        let configuration = try HelpdeskConfiguration(yaml: text, file: path, environment: [
+            "SLACK_SIGNING_SECRET": "s3cret-signing", "HELPDESK_API_OPS_AUTOMATION_TOKEN": "token-1234",
+            "HELPDESK_ALERTMANAGER_HELPDESK_BEARER_TOKEN": "am-token-1234",
+        ])
         #expect(configuration.server.listen == ListenAddress(host: "127.0.0.1", port: 8080))
         #expect(configuration.jobs.maxAttempts == 8)
         #expect(configuration.infrastructure.dbServers.map(\.id) == ["prod-db", "analytics-db"])
