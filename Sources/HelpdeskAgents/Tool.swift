@@ -138,6 +138,13 @@ public protocol Agent: Sendable {
     func run(_ call: ToolCall) async throws -> JSONValue
     /// Whether this agent has anything to look at for `target` (a database on a VM has no pods).
     func applies(to target: String) -> Bool
+    /// What `call` would change (pods, rows, sessions), read from the target when it depends on
+    /// its state (`scale` compares with the current replica count). Asked before policy decides.
+    func impact(of call: ToolCall) async throws -> ToolImpact
+    /// `call` with the identity of what it acts on added, when that identity can change between
+    /// request and execution (a PID that another session may reuse): recorded with the approval
+    /// request, and checked by the tool when the approved call runs, which refuses on a mismatch.
+    func pin(_ call: ToolCall) async throws -> ToolCall
 }
 
 extension Agent {
