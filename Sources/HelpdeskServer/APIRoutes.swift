@@ -41,6 +41,7 @@ struct APIRoutes {
         api.post("/k8s/:tool") { request, context in try await callTool(request, context, agent: "kubernetes") }
         api.post("/query") { request, context in
             let query = try await decode(QueryRequest.self, request, context)
+            try checkTarget(query.target)
             let diagnosis = await engine.orchestrator.diagnose(DiagnosisRequest(target: query.target, symptom: query.symptom, namespace: query.namespace))
             context.logger.info("diagnosis via API", metadata: ["target": "\(query.target)", "incident": "\(diagnosis.incidentID)"])
             return jsonResponse(status: .ok, diagnosis)
@@ -100,6 +101,13 @@ struct APIRoutes {
         }
     }
 
+    /// Inventory names never hold control characters, and the audit log's target column is cut at
+    /// NUL, which would break the hash chain: such a target is refused before it reaches the gate.
+    private func checkTarget(_ target: String) throws {
+        guard target.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return }
+        throw APIError(status: .badRequest, code: "bad_request", message: "the target must not contain control characters")
+    }
+
     /// Passes one tool call through the gate as the token's principal: 200 with the output when
     /// policy allows it, 202 with the approval request when it needs approval, 403 when denied.
     /// Without a gate (tests, embedding) only read tools run.
@@ -110,6 +118,7 @@ struct APIRoutes {
             throw APIError(status: .notFound, code: "unknown_tool", message: "the \(agentName) agent has no tool \(name); it has: \(known)")
         }
         let body = try await decode(ToolRequest.self, request, context)
+        try checkTarget(body.target)
         let call = ToolCall(tool: name, target: body.target, arguments: body.arguments ?? [:])
         if let problem = descriptor.validate(call.arguments) {
             throw APIError(status: .unprocessableContent, code: "invalid_arguments", message: problem)
