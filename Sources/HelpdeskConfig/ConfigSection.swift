@@ -179,7 +179,7 @@ final class ConfigSection {
         do {
             var value = try String(contentsOfFile: filePath, encoding: .utf8)
             while value.last?.isNewline == true { value.removeLast() }  // files written by echo or editors end in a newline
-            guard !value.isEmpty else {
+            guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
                 context.report(path + [fileKey], markOf(fileKey), "the secret file \(filePath) is empty")
                 return nil
             }

@@ -46,7 +46,7 @@ public struct TrustedProxies: Sendable, Equatable {
     /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
     public func clientAddress(peer: String, forwardedFor: [String]) -> String {
         guard !ranges.isEmpty, isTrusted(peer) else { return peer }
-        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { Self.hostPart(String($0)) }
         for hop in hops.reversed() where !hop.isEmpty {
             guard Self.bytes(hop) != nil else { return peer }  // garbage in the header: trust nothing after it
             if !isTrusted(hop) { return hop }
@@ -59,11 +59,34 @@ public struct TrustedProxies: Sendable, Equatable {
         return ranges.contains { $0.contains(bytes) }
     }
 
+    /// One bucket per caller, however its address is written: IPv4-mapped IPv6 as IPv4, one
+    /// bucket per IPv6 /64 (a single host usually owns a whole /64), text normalised.
+    public static func bucketKey(_ address: String) -> String {
+        guard let bytes = bytes(address) else { return address }
+        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
+        return bytes.prefix(8).map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
+    }
+
+    /// `1.2.3.4:80`, `[2001:db8::1]:443` and `[::1]` as their address alone.
+    public static func hostPart(_ hop: String) -> String {
+        var text = hop.trimmingCharacters(in: .whitespaces)
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            text = String(text[text.index(after: text.startIndex)..<close])
+        } else if text.filter({ $0 == ":" }).count == 1, let colon = text.firstIndex(of: ":") {
+            text = String(text[..<colon])
+        }
+        return text
+    }
+
+    /// The address's bytes; an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`, as a dual-stack
+    /// listener sees IPv4 peers) as its IPv4 bytes.
     static func bytes(_ address: String) -> [UInt8]? {
         var v4 = in_addr()
         if inet_pton(AF_INET, address, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
         var v6 = in6_addr()
-        if inet_pton(AF_INET6, address, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
-        return nil
+        guard inet_pton(AF_INET6, address, &v6) == 1 else { return nil }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        if bytes.prefix(10).allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF { return Array(bytes.suffix(4)) }
+        return bytes
     }
 }

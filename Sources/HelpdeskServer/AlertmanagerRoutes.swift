@@ -43,7 +43,9 @@ struct AlertmanagerRoutes {
                 let expected = "Basic " + Data("\(user):\(password.reveal())".utf8).base64EncodedString()
                 if constantTimeEquals(Array(header.utf8), Array(expected.utf8)) { return receiver }
             case .none:
-                return receiver  // `auth: none` written out in the configuration
+                // `auth: none` written out in the configuration; a request carrying credentials
+                // that match no receiver is refused rather than routed to the open one.
+                if header.isEmpty { return receiver }
             }
         }
         return nil

@@ -13,13 +13,23 @@ struct RateLimitMiddleware: RouterMiddleware {
     let proxies: TrustedProxies
     let metrics: any MetricsFactory
 
-    /// Routes anyone may call without a credential; each call takes a token.
+    /// Routes anyone may call without a credential; each call takes a token. Compared by segment,
+    /// as the router matches (`//webhooks/email/` reaches the same route).
     static func isUnauthenticated(_ path: String) -> Bool {
-        path.hasPrefix("/approvals/") || path == "/webhooks/email"
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        return segments.first == "approvals" || segments == ["webhooks", "email"]
+    }
+
+    /// Probes from the orchestrator and the load balancer are never limited.
+    static func isHealthProbe(_ path: String) -> Bool {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        return segments == ["healthz"] || segments == ["readyz"]
     }
 
     func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response) async throws -> Response {
-        let source = proxies.clientAddress(peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        if Self.isHealthProbe(request.uri.path) { return try await next(request, context) }
+        let client = proxies.clientAddress(peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        let source = TrustedProxies.bucketKey(client)
         if let wait = failures.isExhausted(source) {
             return refuse(context, source: source, wait: wait, why: "too many failed credentials from this address")
         }

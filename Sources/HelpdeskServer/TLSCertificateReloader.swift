@@ -57,13 +57,16 @@ struct TLSCertificateReloader: Service {
         }
     }
 
-    /// Modification times and sizes of both files: a change in either means reload.
+    /// Where both files really are, with their modification times and sizes: a change in any
+    /// means reload. Resolving links matters: a Kubernetes Secret volume swaps a `..data` link
+    /// and leaves the `tls.crt` link itself untouched.
     private func stamp() -> [String] {
-        [certificateFile, keyFile].map { path in
+        [certificateFile, keyFile].map { file in
+            let path = URL(fileURLWithPath: file).resolvingSymlinksInPath().path
             let attributes = try? FileManager.default.attributesOfItem(atPath: path)
             let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
             let size = (attributes?[.size] as? NSNumber)?.intValue ?? -1
-            return "\(modified):\(size)"
+            return "\(path):\(modified):\(size)"
         }
     }
 }

@@ -56,6 +56,10 @@ import Testing
             #expect(limited.status == .tooManyRequests)
             #expect(Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok, "other routes are not limited")
+            for variant in ["//webhooks/email", "/webhooks/email/", "/webhooks//email", "//approvals/x"] {
+                #expect(try await client.execute(uri: variant, method: .post, body: ByteBuffer(string: "x")).status == .tooManyRequests,
+                        "\(variant) is the same route and the same limit")
+            }
         }
         try await store.close()
         folder.remove()
@@ -78,6 +82,7 @@ import Testing
                                                  headers: [.authorization: "Bearer \(APITests.token)"])
             #expect(right.status == .tooManyRequests, "the source stays limited until its bucket refills")
             #expect(right.headers[.retryAfter] != nil)
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok, "health probes are never limited")
         }
     }
 

@@ -51,6 +51,18 @@ import Testing
         #expect(bad.count == 2 && bad.allSatisfy { $0.keyPath == "server.trusted_proxies" })
     }
 
+    @Test func oneBucketPerCallerHoweverItsAddressIsWritten() throws {
+        #expect(TrustedProxies.bucketKey("::ffff:10.0.0.1") == "10.0.0.1")
+        #expect(TrustedProxies.bucketKey("2001:DB8::1") == TrustedProxies.bucketKey("2001:db8:0:0:ffff::2"), "one bucket per /64")
+        #expect(TrustedProxies.bucketKey("2001:db8:0:1::1") != TrustedProxies.bucketKey("2001:db8:0:2::1"))
+        #expect(TrustedProxies.hostPart(" 1.2.3.4:80 ") == "1.2.3.4")
+        #expect(TrustedProxies.hostPart("[2001:db8::1]:443") == "2001:db8::1")
+        #expect(TrustedProxies.hostPart("2001:db8::1") == "2001:db8::1")
+        let configuration = try HelpdeskConfiguration(yaml: "server:\n  trusted_proxies: [10.0.0.0/8]\n", file: "t.yaml")
+        #expect(configuration.server.trustedProxies.clientAddress(peer: "::ffff:10.1.2.3", forwardedFor: ["198.51.100.7:5555"]) == "198.51.100.7",
+                "a dual-stack listener sees IPv4 proxies as mapped addresses")
+    }
+
     @Test func serverLimitsAreReadAndChecked() throws {
         let configuration = try HelpdeskConfiguration(yaml: """
             server:

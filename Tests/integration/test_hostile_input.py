@@ -75,6 +75,18 @@ def test_a_client_sending_one_byte_a_second_is_cut_off(helpdesk):
     assert http("GET", hd.url("/healthz"))[0] == 200
 
 
+def test_a_connection_that_never_sends_is_closed_at_the_read_deadline(helpdesk):
+    hd = helpdesk("store: {path: state/hd.sqlite}\nserver: {request_read_timeout: 2s, idle_timeout: 60s}\n")
+    hd.start()
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", hd.port), timeout=10) as sock:
+        try:
+            assert sock.recv(1) == b""
+        except ConnectionResetError:
+            pass
+    assert time.monotonic() - started < 5, "a silent connection must not hold a slot until the idle timeout"
+
+
 def test_approval_pages_are_rate_limited_per_source(helpdesk):
     hd = helpdesk("store: {path: state/hd.sqlite}\nserver: {unauthenticated_per_minute: 5}\n")
     hd.start()
