@@ -1,36 +1,6 @@
 import Foundation
 import HelpdeskCore
 
-/// `slack:` — the Slack app this server answers for.
-public struct SlackSettings: Sendable {
-    /// From `SLACK_SIGNING_SECRET` or `slack.signing_secret_file`.
-    public var signingSecret: Secret?
-    /// From `SLACK_BOT_TOKEN` or `slack.bot_token_file`.
-    public var botToken: Secret?
-    /// Web API base; tests point it at a loopback recorder.
-    public var apiBaseURL = URL(string: "https://slack.com/api/")!
-    /// The slash command this app registers.
-    public var command = "/helpdesk"
-    public var defaultChannel: String?
-    /// Block Kit templates (Mustache).
-    public var templatesDirectory = "templates/slack"
-
-    public init() {}
-
-    init(_ section: ConfigSection) {
-        templatesDirectory = section.string("templates_dir", default: templatesDirectory)
-        signingSecret = section.secret("signing_secret", environment: "SLACK_SIGNING_SECRET")
-        botToken = section.secret("bot_token", environment: "SLACK_BOT_TOKEN")
-        apiBaseURL = section.url("api_base_url", schemes: ["http", "https"]) ?? apiBaseURL
-        command = section.string("command", default: command)
-        if !command.hasPrefix("/") || command.count < 2 || command.contains(" ") {
-            section.report("command", "expected a slash command such as /helpdesk, got \"\(command)\"")
-        }
-        defaultChannel = section.optionalString("default_channel")
-        section.finish()
-    }
-}
-
 /// `alertmanager:` — receivers that may post alerts, each with the credentials its `http_config` sends.
 public struct AlertmanagerSettings: Sendable {
     public struct Receiver: Sendable {
@@ -184,25 +154,6 @@ public struct SMTPSettings: Sendable {
         timeout = section.duration("timeout", default: timeout, range: .seconds(1) ... .seconds(3600))
         replyDomain = section.optionalString("reply_domain")
         inboundAuthservID = section.optionalString("inbound_authserv_id")
-        section.finish()
-    }
-}
-
-/// `approvals:` — how approval requests behave.
-public struct ApprovalSettings: Sendable {
-    /// Used when a policy rule sets no `approval_ttl`.
-    public var defaultTTL: Duration = .seconds(3600)
-    /// Signs approval links; from `HELPDESK_APPROVALS_LINK_KEY` or `approvals.link_key_file`.
-    public var linkKey: Secret?
-    /// The approval confirmation page's template folder.
-    public var pagesDirectory = "templates/web"
-
-    public init() {}
-
-    init(_ section: ConfigSection) {
-        pagesDirectory = section.string("pages_dir", default: pagesDirectory)
-        defaultTTL = section.duration("default_ttl", default: defaultTTL, range: .seconds(60) ... .seconds(7 * 86400))
-        linkKey = section.secret("link_key", environment: "HELPDESK_APPROVALS_LINK_KEY")
         section.finish()
     }
 }

@@ -25,6 +25,8 @@ public struct ServerDependencies: Sendable {
     public var governance: Governance?
     /// Slack: the signing secret and what commands need; `/slack/commands` answers 503 without them.
     public var slackSigningSecret: Secret?
+    /// During a Slack signing-secret rotation, the previous secret and when it stops counting.
+    public var slackPreviousSigningSecret: SlackSettings.PreviousSigningSecret?
     public var slack: SlackCommandContext?
     /// Alertmanager: receivers and the alert bot; the webhook answers 503 without them.
     public var alertmanager = AlertmanagerSettings()
@@ -113,7 +115,7 @@ private func registerEdgeRoutes(_ dependencies: ServerDependencies, on router: R
     AlertmanagerRoutes(settings: dependencies.alertmanager, defaultChannel: dependencies.defaultChannel, srebot: dependencies.srebot,
                        store: dependencies.store, metrics: dependencies.metricsFactory).register(on: router)
     SlackRoutes(signingSecret: dependencies.slackSigningSecret, context: dependencies.slack, store: dependencies.store,
-                metrics: dependencies.metricsFactory).register(on: router)
+                metrics: dependencies.metricsFactory, previousSigningSecret: dependencies.slackPreviousSigningSecret).register(on: router)
 }
 
 /// The HTTP application listening on `server.listen` (or on `address` with the routes of `surface`).

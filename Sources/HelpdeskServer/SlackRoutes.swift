@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskGovernance
 import HelpdeskSlack
@@ -7,6 +8,7 @@ import Hummingbird
 import HTTPTypes
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// `POST /slack/commands` and `POST /slack/interactions`: verify Slack's signature over the raw body, record the command and
@@ -17,6 +19,10 @@ struct SlackRoutes {
     let context: SlackCommandContext?
     let store: any Store
     let metrics: any MetricsFactory
+    /// During a rotation, the secret Slack signed with before, accepted until its `until`.
+    var previousSigningSecret: SlackSettings.PreviousSigningSecret? = nil
+    /// Whether the end of the rotation window has been logged (once per process is enough).
+    let rotationEndLogged = NIOLockedValueBox(false)
 
     func register(on router: Router<AppRequestContext>) {
         router.post("/slack/commands") { request, context in try await command(request, context) }
@@ -32,8 +38,11 @@ struct SlackRoutes {
         }
         var request = request
         let bytes = Array(try await request.collectBody(upTo: requestContext.maxUploadSize).readableBytesView)
+        let now = Date()
+        let secrets = SlackSignature.acceptedSecrets(current: signingSecret, previous: previousSigningSecret, now: now)
+        if let previousSigningSecret, secrets.count == 1 { logRotationEnd(previousSigningSecret.until, logger: requestContext.logger) }
         if let failure = SlackSignature.verify(body: bytes, timestamp: request.headers[slackTimestamp], signature: request.headers[slackSignature],
-                                              secret: signingSecret, now: Date()) {
+                                              secrets: secrets, now: now) {
             count("rejected_\(failure.rawValue)", endpoint: endpoint)
             requestContext.logger.notice("Slack request refused", metadata: ["reason": "\(failure.rawValue)", "endpoint": "\(endpoint)"])
             throw APIError(status: .unauthorized, code: "unauthorized", message: "request signature is not valid")
@@ -65,6 +74,14 @@ struct SlackRoutes {
         let outcome = try await store.apply(ChangeSet(jobs: [SlackInteractionJob.job(action)], audit: [audit]))
         count(outcome.jobIDs.first.map { $0 == nil } ?? false ? "duplicate" : "accepted", endpoint: "interactions")
         return Response(status: .ok)
+    }
+
+    private func logRotationEnd(_ until: Date, logger: Logger) {
+        guard rotationEndLogged.withLockedValue({ logged in defer { logged = true }; return !logged }) else { return }
+        logger.notice("""
+            the previous Slack signing secret is refused since slack.previous_signing_secret_until; \
+            remove it and previous_signing_secret_until from the configuration
+            """, metadata: ["until": "\(until.formatted(.iso8601))"])
     }
 
     private func count(_ outcome: String, endpoint: String = "commands") {
