@@ -130,7 +130,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try global.loadConfiguration()
-            guard let key = configuration.approvals.linkKey, let base = configuration.server.publicBaseURL else {
+            guard let keys = ApprovalKeyRing(configuration.approvals), let base = configuration.server.publicBaseURL else {
                 printError("approval links need HELPDESK_APPROVALS_LINK_KEY (or approvals.link_key_file) and server.public_base_url")
                 throw ExitCode(2)
             }
@@ -140,7 +140,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
                     throw ExitCode(1)
                 }
                 let expires = validFor.map { min(record.expiresAt, Date().addingTimeInterval(TimeInterval($0))) } ?? record.expiresAt
-                print(ApprovalLinks(key: key).link(base: base, approvalID: id, approver: approver, expires: expires).absoluteString)
+                print(ApprovalLinks(keys: keys).link(base: base, approvalID: id, approver: approver, expires: expires).absoluteString)
             }
         }
     }
