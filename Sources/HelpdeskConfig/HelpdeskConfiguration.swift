@@ -25,6 +25,7 @@ public struct HelpdeskConfiguration: Sendable {
     public var api = APISettings()
     public var directory = UserDirectory()
     public var policies = PolicySettings()
+    public var audit = AuditSettings()
     /// Every secret loaded, so the log redactor can mask their values.
     public var secrets: [Secret] = []
 
@@ -59,6 +60,7 @@ public struct HelpdeskConfiguration: Sendable {
         api = APISettings(top.section("api"))
         directory = UserDirectory(top)
         policies = PolicySettings(top.section("policies"))
+        audit = AuditSettings(top.section("audit"))
         top.finish()
         secrets = context.secrets
         if !context.issues.isEmpty {

@@ -31,13 +31,26 @@ public struct AuditEvent: Sendable, Equatable, Codable {
     public var data: String
     public var prevHash: String
     public var hash: String
+    /// The audit key the hash was made with; `nil` for a plain SHA-256 (unkeyed) event.
+    public var keyID: String?
 
     enum CodingKeys: String, CodingKey {
-        case seq, id, at, kind, principal, target, data, prevHash = "prev_hash", hash
+        case seq, id, at, kind, principal, target, data, prevHash = "prev_hash", hash, keyID = "key_id"
     }
 }
 
-/// The result of checking the chain from its first event.
+/// The last event of the chain: what a checkpoint seals.
+public struct AuditHead: Sendable, Equatable {
+    public var seq: Int64
+    public var hash: String
+
+    public init(seq: Int64, hash: String) {
+        self.seq = seq
+        self.hash = hash
+    }
+}
+
+/// The result of checking the chain from its first event, and its end against a checkpoint.
 public struct AuditVerification: Sendable, Equatable, Codable {
     public var ok: Bool
     public var checked: Int
@@ -45,9 +58,27 @@ public struct AuditVerification: Sendable, Equatable, Codable {
     public var brokenAt: Int64?
     public var brokenID: String?
     public var problem: String?
+    /// Set when verification stopped at an event hashed with a key id that is not configured.
+    public var unverifiableKeyID: String?
+    /// Events sealed with an audit key, and plain SHA-256 ones (written before a key was set).
+    public var keyed = 0
+    public var unkeyed = 0
+    /// The last sequence number in the log (0 when empty).
+    public var lastSeq: Int64 = 0
+    /// How the end of the log compares with the checkpoint, when there was one to compare with.
+    public var checkpoint: AuditCheckpointCheck?
+
+    public init(ok: Bool, checked: Int, brokenAt: Int64? = nil, brokenID: String? = nil, problem: String? = nil) {
+        self.ok = ok
+        self.checked = checked
+        self.brokenAt = brokenAt
+        self.brokenID = brokenID
+        self.problem = problem
+    }
 
     enum CodingKeys: String, CodingKey {
         case ok, checked, brokenAt = "broken_at_seq", brokenID = "broken_event_id", problem
+        case unverifiableKeyID = "unverifiable_key_id", keyed, unkeyed, lastSeq = "last_seq", checkpoint
     }
 }
 
@@ -55,19 +86,33 @@ public struct AuditVerification: Sendable, Equatable, Codable {
 public protocol AuditLog: Sendable {
     func events(since: Date?, limit: Int) async throws -> [AuditEvent]
     func event(id: String) async throws -> AuditEvent?
-    func verify() async throws -> AuditVerification
+    /// The last event's place and hash; `nil` while the log is empty. One indexed read.
+    func head() async throws -> AuditHead?
+    /// The hash stored for `seq`, or `nil` when there is no such event. One indexed read.
+    func hash(at seq: Int64) async throws -> String?
+    /// Walks the chain with the store's audit keys, then compares its end with `checkpoint`.
+    func verify(checkpoint: AuditCheckpointSource) async throws -> AuditVerification
 }
 
-/// The canonical encoding an event's hash covers: every field, in a fixed order, plus the
-/// previous hash. Times are whole microseconds so the value survives a round trip through storage.
+extension AuditLog {
+    /// Verifies against the checkpoint file configured for the store (if any).
+    public func verify() async throws -> AuditVerification {
+        try await verify(checkpoint: .configured)
+    }
+}
+
+/// The canonical encodings an event's hash covers: every field, in a fixed order, plus the previous
+/// hash. Times are whole microseconds so the value survives a round trip through storage.
 public enum AuditHashing {
     public static let genesis = String(repeating: "0", count: 64)
 
-    /// Lowercase hex SHA-256 of the canonical encoding.
+    /// Lowercase hex SHA-256 of the canonical encoding (unkeyed events).
     public static func hash(_ canonical: String) -> String {
-        SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(canonical.utf8)))
     }
 
+    /// The unkeyed (version 1) encoding: sorted-key JSON. Kept byte for byte so chains written
+    /// before audit keys existed still verify.
     public static func canonical(seq: Int64, id: String, atMicroseconds: Int64, kind: String, principal: String?, target: String?,
                                  data: String, prevHash: String) -> String {
         let fields: [String: JSONValue] = [
@@ -76,5 +121,27 @@ public enum AuditHashing {
             "data": .string(data), "prev_hash": .string(prevHash),
         ]
         return JSONValue.object(fields).jsonText
+    }
+
+    /// The keyed (version 2) seal: HMAC-SHA256(key, previous hash + fields as length-prefixed text).
+    /// Length prefixes make the encoding unambiguous without escaping, so it costs one pass over
+    /// the bytes; the key id is sealed too, so an event cannot be moved under another key.
+    public static func keyedHash(key: SymmetricKey, keyID: String, seq: Int64, id: String, atMicroseconds: Int64, kind: String,
+                                 principal: String?, target: String?, data: String, prevHash: String) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity(prevHash.utf8.count + data.utf8.count + id.utf8.count + kind.utf8.count + 128)
+        text.append(contentsOf: prevHash.utf8)
+        text.append(contentsOf: "helpdesk-audit-2\n".utf8)
+        for field in [String(seq), id, String(atMicroseconds), kind, principal, target, data, keyID] {
+            guard let field else {
+                text.append(contentsOf: "~\n".utf8)
+                continue
+            }
+            text.append(contentsOf: String(field.utf8.count).utf8)
+            text.append(UInt8(ascii: ":"))
+            text.append(contentsOf: field.utf8)
+            text.append(UInt8(ascii: "\n"))
+        }
+        return Hex.encode(HMAC<SHA256>.authenticationCode(for: text, using: key))
     }
 }

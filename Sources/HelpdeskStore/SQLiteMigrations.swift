@@ -143,6 +143,10 @@ enum SQLiteMigrations {
                 CREATE UNIQUE INDEX slack_outbox_once ON slack_outbox(once_key);
                 """)
         }
+        // The audit key each event was sealed with; NULL (the rows before it) means plain SHA-256.
+        migrator.registerMigration("v6-audit-key-id") { db in
+            try db.execute(sql: "ALTER TABLE audit_events ADD COLUMN key_id TEXT")
+        }
         return migrator
     }
 }

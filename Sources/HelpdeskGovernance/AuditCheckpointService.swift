@@ -1,0 +1,115 @@
+import Foundation
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskStore
+import Logging
+import ServiceLifecycle
+
+extension AuditChain {
+    /// The chain `settings` describe, for the store file at `storePath`.
+    public static func configured(_ settings: AuditSettings, storePath: String) -> AuditChain {
+        let current = settings.key.map { AuditKey(id: settings.keyID, secret: $0) }
+        let previous = zip(settings.previousKey, settings.previousKeyID).map { AuditKey(id: $1, secret: $0) }
+        return AuditChain(keyring: AuditKeyring(current: current, previous: previous),
+                          checkpointFile: settings.checkpointPath(storePath: storePath), checkpointEvery: settings.checkpointEvery)
+    }
+}
+
+private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+    guard let a, let b else { return nil }
+    return (a, b)
+}
+
+/// Writes a signed checkpoint of the audit log's head to the chain's checkpoint file, and as a log
+/// line, every `checkpoint_every` events and at shutdown, so events deleted from the end of the
+/// log can be noticed. It never replaces a checkpoint the log no longer reaches: that one is the
+/// evidence, so checkpoints pause (with an error in the log) until someone has looked.
+///
+/// Appends in this process wake it when a checkpoint is due; appends by other processes (the
+/// command line) are seen by a cheap read of the head every `pollInterval`.
+public struct AuditCheckpointService: Service {
+    let log: any AuditLog
+    let chain: AuditChain
+    let logger: Logger
+    let pollInterval: Duration
+    let now: @Sendable () -> Date
+
+    public init(log: any AuditLog, chain: AuditChain, logger: Logger, pollInterval: Duration = .seconds(5),
+                now: @escaping @Sendable () -> Date = Date.init) {
+        self.log = log
+        self.chain = chain
+        self.logger = logger
+        self.pollInterval = pollInterval
+        self.now = now
+    }
+
+    public func run() async throws {
+        if !chain.keyring.isKeyed {
+            logger.warning("""
+                the audit log is not keyed: anyone who can write the store file can rewrite it undetected; \
+                set HELPDESK_AUDIT_KEY (or audit.key_file)
+                """)
+        }
+        guard let path = chain.checkpointFile else { return }
+        var writer = CheckpointWriter(path: path, service: self)
+        await writer.start()
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { await chain.waitUntilCheckpointDue(timeout: pollInterval) }
+            await writer.write(onlyIfDue: true)
+        }
+        await writer.write(onlyIfDue: false)
+    }
+}
+
+/// The service's state: the head last sealed, and whether the log still reaches it.
+private struct CheckpointWriter {
+    let path: String
+    let service: AuditCheckpointService
+    var last = AuditHead(seq: 0, hash: AuditHashing.genesis)
+    var paused = false
+
+    /// Takes up where the file left off, or writes a first checkpoint when there is none.
+    mutating func start() async {
+        let stored: AuditCheckpoint?
+        do {
+            stored = try AuditCheckpoint.read(file: path)
+        } catch {
+            return pause("\(error)")
+        }
+        guard let stored else { return await write(onlyIfDue: false) }
+        do {
+            let verification = try await service.log.verify(checkpoint: .given(stored, source: path))
+            if let check = verification.checkpoint, check.failed { return pause(check.message) }
+        } catch {
+            return pause("cannot read the audit log: \(error)")
+        }
+        last = AuditHead(seq: stored.seq, hash: stored.hash)
+    }
+
+    mutating func write(onlyIfDue: Bool) async {
+        guard !paused else { return }
+        do {
+            guard let head = try await service.log.head(), head != last else { return }
+            let every = Int64(service.chain.checkpointEvery)
+            if onlyIfDue, head.seq / every == last.seq / every { return }
+            let sealed = last.seq > 0 && head.seq >= last.seq ? try await service.log.hash(at: last.seq) : last.hash
+            if head.seq < last.seq || sealed != last.hash {
+                return pause("the log no longer reaches the last checkpoint (seq \(last.seq)): events were deleted or rewritten")
+            }
+            let checkpoint = AuditCheckpoint.sign(head, at: service.now(), keyring: service.chain.keyring)
+            try checkpoint.write(to: path)
+            service.logger.info("\(checkpoint.line)")
+            last = head
+        } catch {
+            service.logger.error("audit checkpoint not written: \(error)")
+        }
+    }
+
+    private mutating func pause(_ reason: String) {
+        paused = true
+        service.logger.error("""
+            audit checkpoints paused: \(reason). Run `helpdesk audit verify`; once investigated, move \(path) \
+            aside and restart to start a new series of checkpoints
+            """)
+    }
+}

@@ -1,0 +1,75 @@
+import GRDB
+
+/// One pass over the chain, oldest first: each event's seal must match its fields (under the key its
+/// `key_id` names, or plain SHA-256 when it has none), its `prev_hash` the event before, and its
+/// `seq` the next number. The first event that does not fit is where the chain was broken.
+struct AuditChainWalk {
+    let keyring: AuditKeyring
+    private var expectedPrev = AuditHashing.genesis
+    private var expectedSeq: Int64 = 1
+    private var checked = 0
+    private var keyed = 0
+    private var unkeyed = 0
+
+    init(keyring: AuditKeyring) {
+        self.keyring = keyring
+    }
+
+    var result: AuditVerification {
+        var result = AuditVerification(ok: true, checked: checked)
+        result.keyed = keyed
+        result.unkeyed = unkeyed
+        result.lastSeq = expectedSeq - 1
+        return result
+    }
+
+    /// `nil` while the chain holds; else the verification that names where it broke.
+    mutating func check(_ row: Row) -> AuditVerification? {
+        let seq: Int64 = row["seq"]
+        let id: String = row["id"]
+        func broken(_ problem: String, keyID: String? = nil) -> AuditVerification {
+            var result = AuditVerification(ok: false, checked: checked, brokenAt: seq, brokenID: id, problem: problem)
+            result.unverifiableKeyID = keyID
+            result.keyed = keyed
+            result.unkeyed = unkeyed
+            result.lastSeq = seq
+            return result
+        }
+        if seq != expectedSeq {
+            return broken(seq > expectedSeq ? "events \(expectedSeq)…\(seq - 1) are missing (deleted)" : "sequence number \(seq) repeats or goes back")
+        }
+        let prevHash: String = row["prev_hash"]
+        if prevHash != expectedPrev {
+            return broken("its prev_hash does not match the event before it (an event was inserted, deleted or reordered)")
+        }
+        let keyID: String? = row["key_id"]
+        let hash: String
+        if let keyID {
+            guard let key = keyring.key(id: keyID) else {
+                return broken("it was sealed with audit key id \"\(keyID)\", which is not configured (configured: \(keyring.idsDescription)), " +
+                              "so it and the events after it cannot be verified: set that key as audit.key or audit.previous_key", keyID: keyID)
+            }
+            hash = AuditHashing.keyedHash(key: key.key, keyID: keyID, seq: seq, id: id, atMicroseconds: row["at_us"], kind: row["kind"],
+                                          principal: row["principal"], target: row["target"], data: row["data"], prevHash: prevHash)
+        } else {
+            if keyed > 0 {
+                return broken("it is unkeyed but follows keyed events: the chain was re-hashed without the audit key " +
+                              "(or audit.key was removed from the configuration)")
+            }
+            hash = AuditHashing.hash(AuditHashing.canonical(seq: seq, id: id, atMicroseconds: row["at_us"], kind: row["kind"],
+                                                            principal: row["principal"], target: row["target"], data: row["data"],
+                                                            prevHash: prevHash))
+        }
+        let stored: String = row["hash"]
+        if hash != stored {
+            return broken(keyID == nil ? "its contents do not match its hash (the event was edited)"
+                          : "its contents do not match its HMAC under audit key \(keyID) (the event was edited, " +
+                            "or the chain was re-hashed without the key)")
+        }
+        if keyID == nil { unkeyed += 1 } else { keyed += 1 }
+        expectedPrev = stored
+        expectedSeq += 1
+        checked += 1
+        return nil
+    }
+}
