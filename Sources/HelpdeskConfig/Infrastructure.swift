@@ -12,9 +12,11 @@ public struct Infrastructure: Sendable {
         public var k8sNamespace: String?
         public var vmName: String?
         public var tags: [String]
+        /// Data classes held here (`pii`, `pci`, …), matched by a policy's `sensitivity:`.
+        public var sensitivity: [String]
 
         public init(id: String, name: String? = nil, connectionString: String, k8sCluster: String? = nil, k8sNamespace: String? = nil,
-                    vmName: String? = nil, tags: [String] = []) {
+                    vmName: String? = nil, tags: [String] = [], sensitivity: [String] = []) {
             self.id = id
             self.name = name
             self.connectionString = connectionString
@@ -22,6 +24,7 @@ public struct Infrastructure: Sendable {
             self.k8sNamespace = k8sNamespace
             self.vmName = vmName
             self.tags = tags
+            self.sensitivity = sensitivity
         }
     }
 
@@ -32,13 +35,16 @@ public struct Infrastructure: Sendable {
         public var context: String?
         public var kubeconfig: String?
         public var tags: [String]
+        public var sensitivity: [String]
 
-        public init(id: String, name: String? = nil, context: String? = nil, kubeconfig: String? = nil, tags: [String] = []) {
+        public init(id: String, name: String? = nil, context: String? = nil, kubeconfig: String? = nil, tags: [String] = [],
+                    sensitivity: [String] = []) {
             self.id = id
             self.name = name
             self.context = context
             self.kubeconfig = kubeconfig
             self.tags = tags
+            self.sensitivity = sensitivity
         }
     }
 
@@ -47,6 +53,15 @@ public struct Infrastructure: Sendable {
         public var name: String?
         public var host: String
         public var tags: [String]
+        public var sensitivity: [String]
+
+        public init(id: String, name: String? = nil, host: String, tags: [String] = [], sensitivity: [String] = []) {
+            self.id = id
+            self.name = name
+            self.host = host
+            self.tags = tags
+            self.sensitivity = sensitivity
+        }
     }
 
     /// Where database passwords come from when the connection string has none: libpq's
@@ -76,13 +91,14 @@ public struct Infrastructure: Sendable {
         for (id, entry) in section.namedSections("k8s_clusters") {
             k8sClusters.append(KubernetesCluster(
                 id: id, name: entry.optionalString("name"), context: entry.optionalString("context"),
-                kubeconfig: entry.optionalString("kubeconfig"), tags: entry.stringList("tags")))
+                kubeconfig: entry.optionalString("kubeconfig"), tags: entry.stringList("tags"), sensitivity: Self.sensitivity(entry)))
             entry.finish()
         }
         for (id, entry) in section.namedSections("vms") {
             let host = entry.optionalString("host")
             if host == nil { entry.report("host", "required: the VM's host name or address") }
-            vms.append(VirtualMachine(id: id, name: entry.optionalString("name"), host: host ?? "", tags: entry.stringList("tags")))
+            vms.append(VirtualMachine(id: id, name: entry.optionalString("name"), host: host ?? "", tags: entry.stringList("tags"),
+                                      sensitivity: Self.sensitivity(entry)))
             entry.finish()
         }
         let clusterIDs = Set(k8sClusters.map(\.id))
@@ -100,9 +116,37 @@ public struct Infrastructure: Sendable {
             }
             dbServers.append(DatabaseServer(
                 id: id, name: entry.optionalString("name"), connectionString: connection ?? "", k8sCluster: cluster,
-                k8sNamespace: entry.optionalString("k8s_namespace"), vmName: vm, tags: entry.stringList("tags")))
+                k8sNamespace: entry.optionalString("k8s_namespace"), vmName: vm, tags: entry.stringList("tags"),
+                sensitivity: Self.sensitivity(entry)))
             entry.finish()
         }
         section.finish()
+    }
+
+    /// The data classes of the inventory entry named `id` (a database, cluster or VM), for policy
+    /// matching; a database also carries those of the VM it runs on.
+    public func sensitivity(of id: String) -> [String] {
+        var classes: [String] = []
+        if let server = dbServers.first(where: { $0.id == id }) {
+            classes += server.sensitivity
+            if let vm = server.vmName { classes += vms.first { $0.id == vm }?.sensitivity ?? [] }
+        }
+        classes += k8sClusters.first { $0.id == id }?.sensitivity ?? []
+        classes += vms.first { $0.id == id }?.sensitivity ?? []
+        var seen = Set<String>()
+        return classes.filter { seen.insert($0).inserted }
+    }
+
+    /// `sensitivity: [pii, pci]`: lowercase words, since a policy matches them exactly and a
+    /// misspelt class would silently match nothing.
+    private static func sensitivity(_ entry: ConfigSection) -> [String] {
+        let classes = entry.stringList("sensitivity")
+        let allowed = { (character: Character) in
+            character.isASCII && (character.isLowercase || character.isNumber || character == "_" || character == "-")
+        }
+        for value in classes where value.isEmpty || !value.allSatisfy(allowed) {
+            entry.report("sensitivity", "\"\(value)\" is not a data class: use lowercase words such as pii, pci, phi")
+        }
+        return classes
     }
 }

@@ -27,8 +27,45 @@ public final class Redactor: Sendable {
 
     /// Returns `text` with every known secret and every secret-looking pattern masked.
     public func redact(_ text: String) -> String {
+        Self.redact(text, secrets: knownSecrets.withLock { $0 })
+    }
+
+    /// Returns `value` with every string in it redacted as text is, at any depth, and keys kept.
+    /// A string under a key that names a secret (`password`, `token`, `api_key`, …) is masked
+    /// whole, since its value alone (`hunter2`) looks like nothing. Meant for every tool output
+    /// before it leaves: bundles, Slack uploads, model requests.
+    public func redact(_ value: JSONValue) -> JSONValue {
+        let secrets = knownSecrets.withLock { $0 }
+        return Self.redact(value, secrets: secrets)
+    }
+
+    private static func redact(_ value: JSONValue, secrets: [String]) -> JSONValue {
+        switch value {
+        case .string(let text): .string(redact(text, secrets: secrets))
+        case .array(let items): .array(items.map { redact($0, secrets: secrets) })
+        case .object(let fields):
+            .object(Dictionary(uniqueKeysWithValues: fields.map { key, field in
+                if case .string(let text) = field, !text.isEmpty, namesSecret(key) { return (key, .string(mask)) }
+                return (key, redact(field, secrets: secrets))
+            }))
+        case .null, .bool, .number: value
+        }
+    }
+
+    /// `password`, `db_password`, `apiKey`, `X-Auth-Token`; not `secretName` or `token_count`-style
+    /// names of things that are not the secret itself.
+    static func namesSecret(_ key: String) -> Bool {
+        let lowered = key.lowercased()
+        guard secretKeyWords.contains(where: lowered.contains) else { return false }
+        return !nonSecretKeySuffixes.contains(where: lowered.hasSuffix)
+    }
+
+    private static let secretKeyWords = ["password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "api-key", "credential"]
+    private static let nonSecretKeySuffixes = ["name", "ref", "file", "path", "count", "_at", "type", "_id"]
+
+    private static func redact(_ text: String, secrets: [String]) -> String {
         var result = text
-        for secret in knownSecrets.withLock({ $0 }) where result.contains(secret) {
+        for secret in secrets where result.contains(secret) {
             result = result.replacingOccurrences(of: secret, with: Self.mask)
         }
         guard Self.mightHoldSecret(result) else { return result }
@@ -66,6 +103,8 @@ public final class Redactor: Sendable {
         Rule(#"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+):[^@\s]+@"#, "$1:\(mask)@"),
         // Authorization header values.
         Rule(#"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"#, "$1 \(mask)"),
+        // SQL's CREATE/ALTER ROLE … PASSWORD 'x', as query text from pg_stat_activity shows it.
+        Rule(#"(?i)(\bpassword\s+)'(?:[^']|'')*'"#, "$1'\(mask)'"),
         // key=value and key: value pairs whose key names a secret (libpq's password=, env dumps, JSON).
         Rule(#"(?i)([A-Za-z_]*(?:password|passwd|pwd|secret|token|api[_-]?key)[A-Za-z_]*"?\s*[=:]\s*"?)([^\s"&,;}]+)"#, "$1\(mask)"),
     ]

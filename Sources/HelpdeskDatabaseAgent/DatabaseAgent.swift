@@ -34,20 +34,49 @@ public struct DatabaseAgent: Agent {
     public func applies(to target: String) -> Bool { servers[target] != nil }
 
     public func run(_ call: ToolCall) async throws -> JSONValue {
-        guard let descriptor = tools.first(where: { $0.name == call.tool }), let body = bodies[call.tool] else {
-            throw ToolError("the database agent has no tool \(call.tool); it has: \(tools.map(\.name).joined(separator: ", "))")
-        }
+        guard let body = bodies[call.tool] else { throw unknownTool(call.tool) }
+        try validate(call)
+        return try await withSession(call.target) { session, limits in try await body(session, call, limits) }
+    }
+
+    /// Session tools end or interrupt one session and change no rows themselves; reads change nothing.
+    public func impact(of call: ToolCall) async throws -> ToolImpact {
+        guard let descriptor = tools.first(where: { $0.name == call.tool }) else { throw unknownTool(call.tool) }
+        if DatabaseTools.sessionTools.contains(call.tool) { return ToolImpact(rows: 0, pods: 0, sessions: 1) }
+        return descriptor.action == .read ? .none : ToolImpact()
+    }
+
+    /// Session tools get the identity of the session their PID names now (`backend_start`, and
+    /// user, application, client, state and statement for approvers); other calls are returned as they are.
+    public func pin(_ call: ToolCall) async throws -> ToolCall {
+        guard DatabaseTools.sessionTools.contains(call.tool) else { return call }
+        try validate(call)
+        return try await withSession(call.target) { session, limits in try await DatabaseTools.pin(session, call, limits: limits) }
+    }
+
+    private func validate(_ call: ToolCall) throws {
+        guard let descriptor = tools.first(where: { $0.name == call.tool }) else { throw unknownTool(call.tool) }
         if let problem = descriptor.validate(call.arguments) { throw ToolError(problem) }
-        guard let server = servers[call.target] else {
-            throw ToolError("\(call.target) is not a database in the inventory; known: \(targets.joined(separator: ", "))")
+    }
+
+    private func unknownTool(_ tool: String) -> ToolError {
+        ToolError("the database agent has no tool \(tool); it has: \(tools.map(\.name).joined(separator: ", "))")
+    }
+
+    /// Runs `body` on a fresh connection to `target`, within the target's connection permits.
+    private func withSession<Value: Sendable>(
+        _ target: String, _ body: @escaping @Sendable (PostgresSession, DatabaseTools.Limits) async throws -> Value
+    ) async throws -> Value {
+        guard let server = servers[target] else {
+            throw ToolError("\(target) is not a database in the inventory; known: \(targets.joined(separator: ", "))")
         }
-        let target = try DatabaseTarget.resolve(server, credentials: credentials)
+        let resolved = try DatabaseTarget.resolve(server, credentials: credentials)
         let limits = limits
         let logger = logger
-        return try await permits[call.target]!.withPermit {
-            let session = try await PostgresSession.connect(target, logger: logger)
+        return try await permits[target]!.withPermit {
+            let session = try await PostgresSession.connect(resolved, logger: logger)
             do {
-                let output = try await body(session, call, limits)
+                let output = try await body(session, limits)
                 await session.close()
                 return output
             } catch {

@@ -36,10 +36,10 @@ enum DatabaseTools {
                         summary: "Statements by total time, when pg_stat_statements is installed.",
                         parameters: [ToolParameter("limit", .integer, "how many statements (default 10)")]), topQueries),
         (ToolDescriptor(name: "cancel_query", agent: agent, action: .write, summary: "Cancel the statement a session is running.",
-                        parameters: [ToolParameter("pid", .integer, required: true, "the backend PID")]), cancelQuery),
+                        parameters: sessionParameters), cancelQuery),
         (ToolDescriptor(name: "terminate_backend", agent: agent, action: .destructive,
                         summary: "End a session, rolling back its transaction and releasing its locks.",
-                        parameters: [ToolParameter("pid", .integer, required: true, "the backend PID")]), terminateBackend),
+                        parameters: sessionParameters), terminateBackend),
     ]
 
     // MARK: Reads
@@ -207,41 +207,5 @@ enum DatabaseTools {
             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1
             """, [limit], rowCap: limit, statementTimeout: limits.statementTimeout).rows
         return .object(["available": .bool(true), "queries": .array(rows)])
-    }
-
-    // MARK: Writes
-
-    /// The session's state right before a write, so the write acts on what was approved and the
-    /// result records what it hit.
-    private static func currentSession(_ session: PostgresSession, pid: Int, limits: Limits) async throws -> JSONValue {
-        let row = try await session.readRow("""
-            SELECT pid, usename AS user, application_name AS application, state, backend_type,
-                   left(query, 500) AS query, pid = pg_backend_pid() AS is_self
-            FROM pg_stat_activity WHERE pid = $1
-            """, [pid], statementTimeout: limits.statementTimeout)
-        guard row != .null else {
-            throw ToolError("no session with PID \(pid) on \(session.targetID); it may have ended already")
-        }
-        guard row["backend_type"] == .string("client backend"), row["is_self"] != .bool(true) else {
-            throw ToolError("PID \(pid) is a \(row["backend_type"]?.description ?? "server") process, not a client session; refusing")
-        }
-        return row
-    }
-
-    static let cancelQuery: Body = { session, call, limits in
-        let pid = Int(call.integer("pid") ?? 0)
-        let before = try await currentSession(session, pid: pid, limits: limits)
-        let result = try await session.writeRow("SELECT pg_cancel_backend($1::integer) AS cancelled", [pid], statementTimeout: limits.statementTimeout)
-        return .object(["pid": .number(Double(pid)), "cancelled": result["cancelled"] ?? .bool(false), "session": before])
-    }
-
-    static let terminateBackend: Body = { session, call, limits in
-        let pid = Int(call.integer("pid") ?? 0)
-        let before = try await currentSession(session, pid: pid, limits: limits)
-        // With a timeout, PostgreSQL waits until the backend has actually exited (PostgreSQL 14+).
-        let waitMilliseconds = Int(min(limits.statementTimeout.nanoseconds / 1_000_000, 5000))
-        let result = try await session.writeRow("SELECT pg_terminate_backend($1::integer, \(waitMilliseconds)::bigint) AS terminated", [pid],
-                                                statementTimeout: limits.statementTimeout + .seconds(1))
-        return .object(["pid": .number(Double(pid)), "terminated": result["terminated"] ?? .bool(false), "session": before])
     }
 }

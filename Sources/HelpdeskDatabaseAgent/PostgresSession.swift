@@ -61,12 +61,12 @@ struct PostgresSession {
     }
 
     /// Runs `sql` (a SELECT with `$1…` placeholders) read-only and returns at most `rowCap` rows as JSON objects.
-    func readRows(_ sql: String, _ binds: [Int] = [], rowCap: Int, statementTimeout: Duration) async throws -> (rows: [JSONValue], truncated: Bool) {
+    func readRows(_ sql: String, _ binds: [any PostgresEncodable] = [], rowCap: Int, statementTimeout: Duration) async throws -> (rows: [JSONValue], truncated: Bool) {
         try await run("BEGIN TRANSACTION READ ONLY")
         do {
             try await run("SET LOCAL statement_timeout = \(max(1, statementTimeout.nanoseconds / 1_000_000))")
             var bindings = PostgresBindings()
-            for value in binds { bindings.append(value) }
+            for value in binds { try bindings.append(value) }
             let wrapped = "SELECT row_to_json(result)::text FROM (\(sql)) AS result LIMIT \(rowCap + 1)"
             var rows: [JSONValue] = []
             for try await row in try await connection.query(PostgresQuery(unsafeSQL: wrapped, binds: bindings), logger: logger) {
@@ -83,16 +83,17 @@ struct PostgresSession {
     }
 
     /// One value from a read-only query returning a single row, such as a setting.
-    func readRow(_ sql: String, _ binds: [Int] = [], statementTimeout: Duration) async throws -> JSONValue {
+    func readRow(_ sql: String, _ binds: [any PostgresEncodable] = [], statementTimeout: Duration) async throws -> JSONValue {
         try await readRows(sql, binds, rowCap: 1, statementTimeout: statementTimeout).rows.first ?? .null
     }
 
     /// Runs a statement that changes state (cancel, terminate), outside a read-only transaction.
-    func writeRow(_ sql: String, _ binds: [Int], statementTimeout: Duration) async throws -> JSONValue {
+    /// Returns its first row, or `.null` when it returned none (a `WHERE` that no longer matched).
+    func writeRow(_ sql: String, _ binds: [any PostgresEncodable], statementTimeout: Duration) async throws -> JSONValue {
         do {
             try await run("SET statement_timeout = \(max(1, statementTimeout.nanoseconds / 1_000_000))")
             var bindings = PostgresBindings()
-            for value in binds { bindings.append(value) }
+            for value in binds { try bindings.append(value) }
             let wrapped = "SELECT row_to_json(result)::text FROM (\(sql)) AS result"
             for try await row in try await connection.query(PostgresQuery(unsafeSQL: wrapped, binds: bindings), logger: logger) {
                 return try JSONValue(parsing: try row.makeRandomAccess()[0].decode(String.self))

@@ -57,9 +57,7 @@ public struct KubernetesAgent: Agent {
             throw ToolError("the kubernetes agent has no tool \(call.tool); it has: \(tools.map(\.name).joined(separator: ", "))")
         }
         if let problem = descriptor.validate(call.arguments) { throw ToolError(problem) }
-        let (cluster, defaultNamespace) = try resolve(call.target)
-        let namespace = try Self.validName(call.arguments["namespace"]?.description ?? defaultNamespace, what: "namespace", maxLength: 63)
-        let base = connectionArguments(cluster) + ["--namespace", namespace]
+        let (base, namespace) = try baseArguments(call)
         switch call.tool {
         case "pods":
             var arguments = ["get", "pods", "-o", "json"]
@@ -75,7 +73,8 @@ public struct KubernetesAgent: Agent {
             let name = try Self.validName(call.arguments["name"]?.description, what: "pod name", maxLength: 253)
             let pod = try await json(base + ["get", "pod", name, "-o", "json"])
             let events = try await json(base + ["get", "events", "-o", "json", "--field-selector", "involvedObject.name=\(name)"])
-            return .object(["summary": KubernetesSummaries.pod(pod), "pod": pod,
+            // Environment values (and Secrets' through them) never leave: names and references only.
+            return .object(["summary": KubernetesSummaries.pod(pod), "pod": PodEnvironmentRedaction.namesOnly(pod),
                             "events": .array(KubernetesSummaries.events(events["items"]?.arrayValue ?? []))])
         case "events":
             let list = try await json(base + ["get", "events", "-o", "json"])
@@ -115,6 +114,13 @@ public struct KubernetesAgent: Agent {
         (try? resolve(target)) != nil
     }
 
+    /// kubectl's connection arguments and `--namespace` for a call, and the namespace.
+    func baseArguments(_ call: ToolCall) throws -> (arguments: [String], namespace: String) {
+        let (cluster, defaultNamespace) = try resolve(call.target)
+        let namespace = try Self.validName(call.arguments["namespace"]?.description ?? defaultNamespace, what: "namespace", maxLength: 63)
+        return (connectionArguments(cluster) + ["--namespace", namespace], namespace)
+    }
+
     /// The cluster for a target, and the namespace it implies.
     private func resolve(_ target: String) throws -> (Infrastructure.KubernetesCluster, String?) {
         if let cluster = clusters[target] { return (cluster, nil) }
@@ -134,7 +140,7 @@ public struct KubernetesAgent: Agent {
         return arguments
     }
 
-    private func kubectlRun(_ arguments: [String]) async throws -> CommandOutput {
+    func kubectlRun(_ arguments: [String]) async throws -> CommandOutput {
         let output = try await runner.run(kubectl, arguments, environment: environment, timeout: timeout + .seconds(2))
         guard output.status == 0 else {
             let message = output.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -143,7 +149,7 @@ public struct KubernetesAgent: Agent {
         return output
     }
 
-    private func json(_ arguments: [String]) async throws -> JSONValue {
+    func json(_ arguments: [String]) async throws -> JSONValue {
         let output = try await kubectlRun(arguments)
         do {
             return try JSONDecoder().decode(JSONValue.self, from: output.stdout)
