@@ -3,6 +3,8 @@ import HelpdeskCore
 
 /// The SQL behind each database tool. Every read is a plain SELECT run inside a read-only
 /// transaction by ``PostgresSession``; rows come back as JSON objects named by the column aliases.
+/// Reads that list sessions give each one's `backend_start`, so a recommended session action can
+/// carry it and act only on the session the diagnosis saw.
 enum DatabaseTools {
     static let agent = "database"
 
@@ -78,7 +80,7 @@ enum DatabaseTools {
     static let longRunningQueries: Body = { session, call, limits in
         let minimum = Int(call.integer("min_seconds") ?? 60)
         let (rows, truncated) = try await session.readRows("""
-            SELECT pid, usename AS user, application_name AS application, client_addr::text AS client, state,
+            SELECT pid, backend_start, usename AS user, application_name AS application, client_addr::text AS client, state,
                    extract(epoch FROM now() - query_start)::bigint AS running_seconds,
                    wait_event_type, wait_event, left(query, 1000) AS query
             FROM pg_stat_activity
@@ -92,7 +94,7 @@ enum DatabaseTools {
     static let idleInTransaction: Body = { session, call, limits in
         let minimum = Int(call.integer("min_seconds") ?? 60)
         let (rows, truncated) = try await session.readRows("""
-            SELECT a.pid, a.usename AS user, a.application_name AS application, a.client_addr::text AS client, a.state,
+            SELECT a.pid, a.backend_start, a.usename AS user, a.application_name AS application, a.client_addr::text AS client, a.state,
                    extract(epoch FROM now() - a.state_change)::bigint AS idle_seconds,
                    extract(epoch FROM now() - a.xact_start)::bigint AS transaction_seconds,
                    (SELECT count(*) FROM pg_stat_activity w WHERE a.pid = ANY (pg_blocking_pids(w.pid))) AS blocked_count,
@@ -118,7 +120,7 @@ enum DatabaseTools {
             edges AS (SELECT w.pid AS waiter, unnest(w.blocked_by) AS blocker FROM waiting w),
             tree AS (SELECT blocker AS root, waiter FROM edges
                      UNION SELECT t.root, e.waiter FROM tree t JOIN edges e ON e.blocker = t.waiter)
-            SELECT b.pid, b.usename AS user, b.application_name AS application, b.client_addr::text AS client, b.state,
+            SELECT b.pid, b.backend_start, b.usename AS user, b.application_name AS application, b.client_addr::text AS client, b.state,
                    CASE WHEN b.state LIKE 'idle in transaction%'
                         THEN extract(epoch FROM now() - b.state_change)::bigint ELSE 0 END AS idle_seconds,
                    extract(epoch FROM now() - b.xact_start)::bigint AS transaction_seconds,
@@ -130,7 +132,7 @@ enum DatabaseTools {
                    json_agg(json_build_object('pid', w.pid, 'user', w.usename, 'application', w.application_name,
                                               'waiting_seconds', w.waiting_seconds, 'query', w.query) ORDER BY w.pid) AS blocked
             FROM pg_stat_activity b JOIN waiting w ON b.pid = ANY (w.blocked_by)
-            GROUP BY b.pid, b.usename, b.application_name, b.client_addr, b.state, b.state_change, b.xact_start, b.query
+            GROUP BY b.pid, b.backend_start, b.usename, b.application_name, b.client_addr, b.state, b.state_change, b.xact_start, b.query
             ORDER BY is_root DESC, blocked_total DESC, b.pid
             """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout)
         let waiting = try await session.readRow(

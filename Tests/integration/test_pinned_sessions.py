@@ -42,9 +42,9 @@ api:
     return call
 
 
-def idle_session(postgres, application):
+def idle_session(postgres, application, transaction=False):
     session = postgres.session()
-    session.send(f"SET application_name = '{application}'; SELECT pg_backend_pid();")
+    session.send(f"SET application_name = '{application}'; {'BEGIN; ' if transaction else ''}SELECT pg_backend_pid();")
     return session, int(session.read_line())
 
 
@@ -59,9 +59,13 @@ def alive(postgres, pid):
 
 def test_terminate_refuses_another_session_on_the_pid_and_ends_the_pinned_one(helpdesk, postgres, tmp_path):
     call = start(helpdesk, postgres, tmp_path)
-    session, pid = idle_session(postgres, "pinned-victim")
+    session, pid = idle_session(postgres, "pinned-victim", transaction=True)
     try:
         backend_start = pin(postgres, pid)
+        # The read a diagnosis runs shows the same identity, so its recommended action can carry it.
+        status, body = call("idle_in_transaction", {"min_seconds": 0})
+        assert status == 200, body
+        assert [s["backend_start"] for s in body["output"]["sessions"] if s["pid"] == pid] == [backend_start]
         # The PID as it would be after the approved session ended and another took its number.
         status, body = call("terminate_backend", {"pid": pid, "backend_start": "2020-01-01T00:00:00+00:00"})
         assert status == 502, body
