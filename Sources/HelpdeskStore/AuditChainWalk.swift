@@ -53,8 +53,8 @@ struct AuditChainWalk {
                                           principal: row["principal"], target: row["target"], data: row["data"], prevHash: prevHash)
         } else {
             if keyed > 0 {
-                return broken("it is unkeyed but follows keyed events: the chain was re-hashed without the audit key " +
-                              "(or audit.key was removed from the configuration)")
+                return broken("it is unkeyed but follows keyed events: the chain was re-hashed without the audit key, " +
+                              "or a process without HELPDESK_AUDIT_KEY (or audit.key_file) wrote to the store")
             }
             hash = AuditHashing.hash(AuditHashing.canonical(seq: seq, id: id, atMicroseconds: row["at_us"], kind: row["kind"],
                                                             principal: row["principal"], target: row["target"], data: row["data"],

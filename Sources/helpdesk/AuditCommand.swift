@@ -68,7 +68,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print events as JSON lines, oldest first, then a checkpoint of the log's head signed with the audit key.",
+            abstract: "Print events as JSON lines, oldest first; with an audit key, then a signed checkpoint of the log's head.",
             discussion: "Keep an export: `helpdesk audit verify --checkpoint EXPORT` later shows whether events were deleted since.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Only events at or after this ISO 8601 time.") var since: String?
@@ -90,11 +90,12 @@ struct AuditCommand: AsyncParsableCommand {
                 for event in events {
                     print(String(decoding: try encoder.encode(event), as: UTF8.self))
                 }
+                // Only a keyed checkpoint proves anything (anyone can forge a checksum), and readers
+                // of unkeyed exports have always found events on every line.
+                guard let keyring = store.auditChain?.keyring, keyring.isKeyed else { return }
                 var head = events.last.map { AuditHead(seq: $0.seq, hash: $0.hash) }
                 if head == nil { head = try await store.audit.head() }
-                if let head, let chain = store.auditChain {
-                    print(AuditCheckpoint.sign(head, at: Date(), keyring: chain.keyring).jsonLine)
-                }
+                if let head { print(AuditCheckpoint.sign(head, at: Date(), keyring: keyring).jsonLine) }
             }
         }
     }
