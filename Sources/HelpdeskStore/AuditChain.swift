@@ -71,9 +71,9 @@ public final class AuditChain: Sendable {
 extension SQLiteStore {
     /// Seals this store's new audit events with `chain`'s current key, and makes ``AuditLog/verify()``
     /// use its keys and checkpoint file. Call once, right after opening the store.
-    public func attachAuditChain(_ chain: AuditChain) throws {
+    public func attachAuditChain(_ chain: AuditChain) {
         let pool = database
-        try database.writeWithoutTransaction { db in AuditChainRegistry.attach(chain, writer: db, pool: pool) }
+        database.writeWithoutTransaction { db in AuditChainRegistry.attach(chain, writer: db, pool: pool) }
     }
 
     /// The chain attached to this store, if any.

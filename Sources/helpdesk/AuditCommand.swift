@@ -105,7 +105,7 @@ struct AuditCommand: AsyncParsableCommand {
 private func withAuditStore<Result>(_ configuration: HelpdeskConfiguration,
                                     _ body: (SQLiteStore) async throws -> Result) async throws -> Result {
     try await withStore(configuration) { store in
-        try store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.path))
+        store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.path))
         return try await body(store)
     }
 }

@@ -49,7 +49,7 @@ import Testing
         defer { folder.remove() }
         let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
         let chain = AuditChain(keyring: Self.keyring, checkpointFile: folder.file("hd.sqlite.audit-checkpoint"), checkpointEvery: 3)
-        try store.attachAuditChain(chain)
+        store.attachAuditChain(chain)
         let lines = try await whileRunning(store, chain) {
             try await append(4, to: store)
             let atThree = await eventually {
@@ -73,7 +73,7 @@ import Testing
         let path = folder.file("hd.sqlite.audit-checkpoint")
         let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
         let chain = AuditChain(keyring: Self.keyring, checkpointFile: path, checkpointEvery: 1)
-        try store.attachAuditChain(chain)
+        store.attachAuditChain(chain)
         try await append(3, to: store)
         // A checkpoint from a longer log than this one: events 4 and 5 were deleted since.
         let evidence = AuditCheckpoint.sign(AuditHead(seq: 5, hash: String(repeating: "e", count: 64)), at: Date(), keyring: Self.keyring)

@@ -24,7 +24,7 @@ import Testing
         /// Opens the store with `keyring` attached, runs `body`, closes it.
         func with<T>(_ keyring: AuditKeyring?, _ body: (SQLiteStore) async throws -> T) async throws -> T {
             let store = try SQLiteStore(options: .init(path: path))
-            if let keyring { try store.attachAuditChain(AuditChain(keyring: keyring, checkpointFile: checkpointPath, checkpointEvery: 2)) }
+            if let keyring { store.attachAuditChain(AuditChain(keyring: keyring, checkpointFile: checkpointPath, checkpointEvery: 2)) }
             do {
                 let result = try await body(store)
                 try await store.close()
