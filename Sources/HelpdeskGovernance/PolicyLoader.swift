@@ -53,6 +53,11 @@ public enum PolicyLoader {
         } catch {
             throw LoadError(file: file, line: nil, message: "cannot read: \(describeFileError(error))")
         }
+        return try parse(yaml: text, file: file)
+    }
+
+    /// Parses the text of a policy file; `file` names it in errors and in each policy.
+    public static func parse(yaml text: String, file: String) throws(LoadError) -> [Policy] {
         do {
             var parsed = try YAMLDecoder().decode(PolicyFile.self, from: text)
             for index in parsed.policies.indices { parsed.policies[index].file = file }

@@ -114,13 +114,23 @@ public enum RunbookLoader {
     }
 
     public static func load(file path: String) throws(LoadError) -> Runbook {
+        let text: String
         do {
-            let text = try String(contentsOfFile: path, encoding: .utf8)
-            return try YAMLDecoder().decode(Runbook.self, from: text)
-        } catch let error as DecodingError {
-            throw LoadError(file: path, message: describe(error))
+            text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw LoadError(file: path, message: "\(error)")
+        }
+        return try parse(yaml: text, file: path)
+    }
+
+    /// Parses the text of a runbook file; `file` names it in errors.
+    public static func parse(yaml text: String, file: String) throws(LoadError) -> Runbook {
+        do {
+            return try YAMLDecoder().decode(Runbook.self, from: text)
+        } catch let error as DecodingError {
+            throw LoadError(file: file, message: describe(error))
+        } catch {
+            throw LoadError(file: file, message: "\(error)")
         }
     }
 
