@@ -244,3 +244,19 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer harness (scripts/fuzz), declared only when HELPDESK_FUZZ=1 so `swift build` and the tests
+// never build it. SwiftPM compiles an executable as a library under --sanitize=fuzzer: libFuzzer owns main.
+if Context.environment["HELPDESK_FUZZ"] == "1" {
+    package.products.append(.executable(name: "helpdesk-fuzz", targets: ["helpdesk-fuzz"]))
+    package.targets.append(.executableTarget(
+        name: "helpdesk-fuzz",
+        dependencies: [
+            "HelpdeskCore", "HelpdeskConfig", "HelpdeskGovernance", "HelpdeskOrchestrator", "HelpdeskSlack",
+            "HelpdeskAlerts", "HelpdeskMail",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ],
+        path: "Fuzz/Sources",
+        swiftSettings: strictSettings
+    ))
+}
