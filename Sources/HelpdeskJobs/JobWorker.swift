@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskCore
+import HelpdeskHTTPClient
 import HelpdeskStore
 import Logging
 import Metrics

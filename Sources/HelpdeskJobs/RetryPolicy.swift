@@ -1,24 +1,4 @@
-import Foundation
-import HelpdeskCore
+import HelpdeskHTTPClient
 
-/// Exponential backoff with a cap and jitter: attempt n waits `base * 2^(n-1)`, at most `max`, then
-/// a random share of that between a half and the whole, so jobs that failed together do not retry
-/// together.
-public struct RetryPolicy: Sendable {
-    public var base: Duration
-    public var max: Duration
-
-    public init(base: Duration, max: Duration) {
-        self.base = base
-        self.max = max
-    }
-
-    /// The delay after failed attempt `attempt` (1-based); `jitter` in 0...1 picks within the band.
-    public func delay(afterAttempt attempt: Int, jitter: Double) -> Duration {
-        let exponent = Swift.min(Swift.max(attempt - 1, 0), 62)
-        let raw = base.seconds * pow(2, Double(exponent))
-        let capped = Swift.min(raw, max.seconds)
-        let jittered = capped * (0.5 + 0.5 * Swift.min(Swift.max(jitter, 0), 1))
-        return .milliseconds(Int64((jittered * 1000).rounded()))
-    }
-}
+/// The job queue's retry delays: the shared backoff formula.
+public typealias RetryPolicy = Backoff

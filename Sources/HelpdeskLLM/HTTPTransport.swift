@@ -30,11 +30,12 @@ struct JSONPoster: Sendable {
             } catch let error as HTTPTransportError {
                 lastError = LLMError(error.description, retryable: true)
                 guard attempt < attempts else { throw lastError }
-                try await Task.sleep(for: backoff * (1 << (attempt - 1)))
+                try await Task.sleep(for: Backoff(base: backoff, max: .seconds(30)).delay(afterAttempt: attempt, jitter: .random(in: 0...1)))
             } catch let error as LLMError {
                 lastError = error
                 guard error.retryable, attempt < attempts else { throw error }
-                let wait = min(error.retryAfter ?? backoff * (1 << (attempt - 1)), .seconds(30))
+                let wait = min(error.retryAfter ?? Backoff(base: backoff, max: .seconds(30)).delay(afterAttempt: attempt, jitter: .random(in: 0...1)),
+                               .seconds(30))
                 try await Task.sleep(for: wait)
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskCore
+import HelpdeskHTTPClient
 import HelpdeskStore
 import Logging
 import ServiceLifecycle
@@ -82,7 +83,7 @@ public struct SlackOutboxService: Service {
                     try await store.slackOutbox.markFailed(entry.id, error: why, now: Date())
                     logger.error("Slack message failed for good", metadata: ["outbox_id": "\(entry.id)", "error": "\(why)"])
                 } else {
-                    let delay = min(pow(2, Double(entry.attempts)), 60)
+                    let delay = Backoff(base: .seconds(1), max: .seconds(60)).delay(afterAttempt: entry.attempts + 1, jitter: 1).seconds
                     try await store.slackOutbox.retry(entry.id, at: Date().addingTimeInterval(delay), error: why, countAttempt: true)
                 }
             case .failed(let code):

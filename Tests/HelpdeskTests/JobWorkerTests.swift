@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskCore
+import HelpdeskHTTPClient
 import HelpdeskJobs
 import HelpdeskStore
 import HelpdeskTestSupport
