@@ -147,6 +147,20 @@ enum SQLiteMigrations {
         migrator.registerMigration("v6-audit-key-id") { db in
             try db.execute(sql: "ALTER TABLE audit_events ADD COLUMN key_id TEXT")
         }
+        // Writes done under an execution key (a Slack trigger id, an API Idempotency-Key), so a retry never repeats one.
+        migrator.registerMigration("v7-executions") { db in
+            try db.execute(sql: """
+                CREATE TABLE executions (
+                    key TEXT PRIMARY KEY,
+                    principal TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed', 'pending_approval')),
+                    approval_id TEXT,
+                    result TEXT,
+                    created_at REAL NOT NULL,
+                    finished_at REAL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -31,6 +31,7 @@ public final class SQLiteStore: Store {
     public var approvals: any ApprovalStore { SQLiteApprovalStore(store: self) }
     public var slackOutbox: any SlackOutboxStore { SQLiteSlackOutbox(store: self) }
     public var alerts: any AlertIndex { SQLiteAlertIndex(store: self) }
+    public var executions: any ExecutionLog { SQLiteExecutionLog(store: self) }
 
     /// Opens (creating when missing) the file, and applies pending migrations.
     public init(options: Options) throws {

@@ -22,6 +22,8 @@ public protocol Store: Sendable {
 
     var alerts: any AlertIndex { get }
 
+    var executions: any ExecutionLog { get }
+
     /// Whether the store answers and its schema is current; `nil` when healthy, else the reason.
     func unhealthyReason() async -> String?
 
