@@ -5,6 +5,8 @@ import HelpdeskCore
 public struct ApprovalSettings: Sendable {
     /// Used when a policy rule sets no `approval_ttl`.
     public var defaultTTL: Duration = .seconds(3600)
+    /// An approved request that has not started within this long of its approval expires unrun.
+    public var executeWithin: Duration = .seconds(600)
     /// Signs approval links; from `HELPDESK_APPROVALS_LINK_KEY` or `approvals.link_key_file`.
     public var linkKey: Secret?
     /// Written into every new link and reply address, so the key can be rotated.
@@ -24,6 +26,7 @@ public struct ApprovalSettings: Sendable {
         pagesDirectory = section.string("pages_dir", default: pagesDirectory)
         defaultTTL = section.duration("default_ttl", default: defaultTTL, range: .seconds(60) ... .seconds(7 * 86400))
         linkKey = section.secret("link_key", environment: "HELPDESK_APPROVALS_LINK_KEY")
+        executeWithin = section.duration("execute_within", default: executeWithin, range: .seconds(1) ... .seconds(86400))
         linkKeyID = section.string("link_key_id", default: linkKeyID)
         if !Self.isValidKeyID(linkKeyID) {
             section.report("link_key_id", Self.keyIDRule + ", got \"\(linkKeyID)\"")

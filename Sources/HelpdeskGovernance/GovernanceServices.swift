@@ -16,7 +16,7 @@ public struct ApprovalExecutionJob: JobHandler {
     }
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
-        guard let id = (try? JSONValue(parsing: job.payload))?["approval_id"]?.description else {
+        guard let id = (try? JSONDecoder().decode(ApprovalExecution.self, from: Data(job.payload.utf8)))?.approvalID else {
             throw JobFailure.permanent("approval.execute payload has no approval_id")
         }
         let result = try await governance.executeApproved(id, retryingAfterInterruption: job.attempt > 1)

@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskGovernance
@@ -64,7 +65,7 @@ public struct EmailApprovalNotifier: ApprovalNotifier {
     /// The users who may approve: those the request's approvers name (users or roles), or anyone
     /// with an address but the requester when it names none.
     func approvers(of record: ApprovalRecord) -> [UserDirectory.User] {
-        let matchers = (record.decision["approvers"]?.arrayValue ?? []).map { PrincipalMatcher.parse($0.description) }
+        let matchers = (record.policyDecision?.approvers ?? []).map(PrincipalMatcher.parse)
         return directory.users.filter { user in
             guard user.email != nil, user.name != record.requester else { return false }
             return matchers.isEmpty || matchers.contains { $0.matches(Principal(id: user.name, roles: user.roles)) }
@@ -72,13 +73,13 @@ public struct EmailApprovalNotifier: ApprovalNotifier {
     }
 
     public func opened(_ record: ApprovalRecord, decision: Decision) -> ChangeSet {
-        let call = "\(record.request["tool"]?.description ?? "?")(\(record.request["arguments"]?.jsonText ?? ""))"
+        let call = record.call?.callText ?? "?"
         var jobs: [NewJob] = []
         for user in approvers(of: record) {
             guard let email = user.email else { continue }
             let link = links.link(base: baseURL, approvalID: record.id, approver: user.name, expires: record.expiresAt).absoluteString
             let context: [String: Any] = [
-                "approver": user.name, "requester": record.requester, "call": call, "target": record.request["target"]?.description ?? "?",
+                "approver": user.name, "requester": record.requester, "call": call, "target": record.call?.target ?? "?",
                 "reason": decision.reason, "policy": decision.policy ?? "-", "quorum": String(record.quorum),
                 "expires": record.expiresAt.formatted(.iso8601), "link": link, "id": record.id, "can_reply": replies != nil,
             ]
@@ -94,9 +95,9 @@ public struct EmailApprovalNotifier: ApprovalNotifier {
 
     public func decided(_ record: ApprovalRecord, summary: String) -> ChangeSet {
         guard let requester = directory.user(named: record.requester), let email = requester.email else { return ChangeSet() }
-        let call = "\(record.request["tool"]?.description ?? "?")(\(record.request["arguments"]?.jsonText ?? ""))"
+        let call = record.call?.callText ?? "?"
         let context: [String: Any] = ["requester": requester.name, "id": record.id, "call": call,
-                                      "target": record.request["target"]?.description ?? "?", "outcome": summary]
+                                      "target": record.call?.target ?? "?", "outcome": summary]
         let message = MailMessage(from: from, to: [email], subject: "\(record.id): \(summary)",
                                   text: templates.render(context, withTemplate: "approval_decided.txt") ?? "\(record.id): \(summary)",
                                   messageID: "\(record.id).\(record.status.rawValue).\(randomToken(length: 6))@\(domain)")

@@ -54,9 +54,9 @@ struct ApprovalPageRoutes {
     private func view(_ record: ApprovalRecord) -> [String: Any] {
         let left = record.expiresAt.timeIntervalSinceNow
         return [
-            "call": "\(record.request["tool"]?.description ?? "?")(\(record.request["arguments"]?.jsonText ?? ""))",
-            "target": record.request["target"]?.description ?? "?", "requester": record.requester,
-            "reason": record.decision["reason"]?.description ?? "", "policy": record.decision["policy"]?.description ?? "-",
+            "call": record.call?.callText ?? "?",
+            "target": record.call?.target ?? "?", "requester": record.requester,
+            "reason": record.policyDecision?.reason ?? "", "policy": record.policyDecision?.policy ?? "-",
             "status": record.status.rawValue, "approvals": String(record.votes.filter { $0.vote == .approve }.count), "quorum": String(record.quorum),
             "time_left": left > 0 ? "\(Int(left / 60)) min" : "expired",
             // Mustache treats an empty string as present: leave the reason out when there is none.

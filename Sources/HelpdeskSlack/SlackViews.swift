@@ -53,11 +53,11 @@ public enum SlackViews {
     }
 
     static func callSummary(_ record: ApprovalRecord) -> String {
-        "\(record.request["tool"]?.description ?? "?")(\(record.request["arguments"]?.jsonText ?? "")) on \(record.request["target"]?.description ?? "?")"
+        "\(record.call?.callText ?? "?") on \(record.call?.target ?? "?")"
     }
 
     static func approvalRequest(_ renderer: SlackRenderer, _ record: ApprovalRecord, reason: String, progress: String? = nil) -> JSONValue {
-        let approvers = (record.decision["approvers"]?.arrayValue ?? []).map(\.description)
+        let approvers = record.policyDecision?.approvers ?? []
         var context: [String: Any] = [
             "id": record.id, "call": truncated(callSummary(record), 500), "requester": record.requester, "quorum": String(record.quorum),
             "approvers": approvers.isEmpty ? "anyone but the requester" : approvers.joined(separator: ", "),

@@ -81,7 +81,13 @@ public enum VoteOutcome: Sendable, Equatable {
 public protocol ApprovalStore: Sendable {
     func create(_ approval: NewApproval, audit: [AuditDraft]) async throws -> ApprovalRecord
     /// `execute` is enqueued (with a dedup key, so at most once) when this vote completes the quorum.
-    func vote(id: String, principal: String, choice: ApprovalVote.Choice, reason: String?, via: String, now: Date, execute: NewJob) async throws -> VoteOutcome
+    /// Earlier approvals count only while `qualifies` says their voter may still approve (people
+    /// removed from `users:` since they voted do not count).
+    func vote(id: String, principal: String, choice: ApprovalVote.Choice, reason: String?, via: String, now: Date, execute: NewJob,
+              qualifies: @escaping @Sendable (String) -> Bool) async throws -> VoteOutcome
+    /// Puts an approved request whose execution was claimed back to pending, with the requirement
+    /// in force now (a stricter policy loaded since it was approved); votes are kept.
+    func reopen(id: String, quorum: Int, decision: JSONValue, expiresAt: Date, now: Date, audit: [AuditDraft]) async throws -> ApprovalRecord?
     /// Marks every pending request past its expiry as expired, and returns them.
     func expire(now: Date) async throws -> [ApprovalRecord]
     /// Moves an approved request's execution from queued to running; `nil` when it is not queued
@@ -90,4 +96,12 @@ public protocol ApprovalStore: Sendable {
     func finishExecution(id: String, succeeded: Bool, result: JSONValue, now: Date) async throws
     func approval(id: String) async throws -> ApprovalRecord?
     func list(status: ApprovalStatus?, limit: Int) async throws -> [ApprovalRecord]
+}
+
+extension ApprovalStore {
+    /// A vote where every earlier approval still counts.
+    public func vote(id: String, principal: String, choice: ApprovalVote.Choice, reason: String?, via: String, now: Date,
+                     execute: NewJob) async throws -> VoteOutcome {
+        try await vote(id: id, principal: principal, choice: choice, reason: reason, via: via, now: now, execute: execute, qualifies: { _ in true })
+    }
 }

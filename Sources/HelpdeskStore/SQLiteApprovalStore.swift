@@ -20,7 +20,8 @@ struct SQLiteApprovalStore: ApprovalStore {
         }
     }
 
-    func vote(id: String, principal: String, choice: ApprovalVote.Choice, reason: String?, via: String, now: Date, execute: NewJob) async throws -> VoteOutcome {
+    func vote(id: String, principal: String, choice: ApprovalVote.Choice, reason: String?, via: String, now: Date, execute: NewJob,
+              qualifies: @escaping @Sendable (String) -> Bool) async throws -> VoteOutcome {
         let defaultMaxAttempts = store.defaultMaxAttempts
         let outcome = try await store.writer.write { db -> VoteOutcome in
             guard let current = try Self.fetch(db, id: id) else { return .notFound }
@@ -36,7 +37,7 @@ struct SQLiteApprovalStore: ApprovalStore {
                 arguments: [id, principal, choice.rawValue, reason, seconds, via])
             var audit = [AuditDraft(kind: "approval_vote", principal: principal, target: id,
                                     data: .object(["vote": .string(choice.rawValue), "reason": reason.map(JSONValue.string) ?? .null, "via": .string(via)]))]
-            let approvals = current.votes.filter { $0.vote == .approve }.count + (choice == .approve ? 1 : 0)
+            let approvals = current.votes.filter { $0.vote == .approve && qualifies($0.principal) }.count + (choice == .approve ? 1 : 0)
             let result: VoteOutcome
             if choice == .deny {
                 try db.execute(sql: "UPDATE approvals SET status = 'denied', decided_at = ?, decided_by = ? WHERE id = ?", arguments: [seconds, principal, id])
@@ -95,6 +96,20 @@ struct SQLiteApprovalStore: ApprovalStore {
         try await store.writer.write { db in
             try db.execute(sql: "UPDATE approvals SET execution = ?, result = ?, executed_at = ? WHERE id = ? AND execution = 'running'",
                            arguments: [succeeded ? "succeeded" : "failed", result.jsonText, now.timeIntervalSince1970, id])
+        }
+    }
+
+    func reopen(id: String, quorum: Int, decision: JSONValue, expiresAt: Date, now: Date, audit: [AuditDraft]) async throws -> ApprovalRecord? {
+        try await store.writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE approvals SET status = 'pending', execution = NULL, decided_at = NULL, decided_by = NULL,
+                        quorum = ?, decision = ?, expires_at = ? WHERE id = ? AND status = 'approved' AND execution = 'running'
+                    """,
+                arguments: [quorum, decision.jsonText, expiresAt.timeIntervalSince1970, id])
+            guard db.changesCount == 1 else { return nil }
+            try SQLiteAuditLog.append(audit, in: db, now: now)
+            return try Self.fetch(db, id: id)
         }
     }
 

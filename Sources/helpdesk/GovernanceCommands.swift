@@ -159,7 +159,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
                         let state = "\(record.status.rawValue) \(approvals)/\(record.quorum) \(record.execution ?? "")"
                         guard seen[record.id] != state else { continue }
                         seen[record.id] = state
-                        let call = "\(record.request["tool"]?.description ?? "?") on \(record.request["target"]?.description ?? "?")"
+                        let call = "\(record.call?.tool ?? "?") on \(record.call?.target ?? "?")"
                         print("\(Date().formatted(.iso8601))  \(record.id)  \(state)  \(call)  by \(record.requester)")
                     }
                     try await Task.sleep(for: .seconds(max(1, interval)))
@@ -175,7 +175,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
         func run() async throws {
             try await withStore(try global.loadConfiguration()) { store in
                 for record in try await store.approvals.list(status: status, limit: 200) {
-                    let call = "\(record.request["tool"]?.description ?? "?")(\(record.request["arguments"]?.jsonText ?? "")) on \(record.request["target"]?.description ?? "?")"
+                    let call = "\(record.call?.callText ?? "?") on \(record.call?.target ?? "?")"
                     let approvals = record.votes.filter { $0.vote == .approve }.count
                     print("\(record.id)  \(record.status.rawValue)  \(approvals)/\(record.quorum)  \(call)  by \(record.requester)  expires \(record.expiresAt.formatted(.iso8601))")
                 }
@@ -223,11 +223,8 @@ struct ApprovalsCommand: AsyncParsableCommand {
     static func decide(global: GlobalOptions, id: String, principal: String, approve: Bool, reason: String?) async throws {
         let configuration = try global.loadConfiguration()
         let (logger, redactor) = global.bootstrapLogging(configuration, defaultLevel: .warning)
-        try await withStore(configuration) { store in
-            let governance = HelpdeskServer.makeGovernance(
-                configuration, policies: PolicySet(PolicyEngine(policies: [])), store: store,
-                agents: DiagnosisEngine.makeAgents(configuration, environment: ProcessInfo.processInfo.environment, logger: logger),
-                redactor: redactor, logger: logger)
+        try await withComposition(configuration, logger: logger, redactor: redactor) { app in
+            let governance = app.governance
             let result = try await governance.vote(on: id, by: governance.principal(named: principal), approve: approve, reason: reason, via: "cli")
             switch result {
             case .recorded, .approved, .denied:
