@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "HelpdeskJobs",
             dependencies: [
-                "HelpdeskCore", "HelpdeskStore",
+                "HelpdeskCore", "HelpdeskStore", "HelpdeskHTTPClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -73,7 +73,7 @@ let package = Package(
         ),
         .target(
             name: "HelpdeskAgents",
-            dependencies: ["HelpdeskCore", "HelpdeskConfig"],
+            dependencies: ["HelpdeskCore", "HelpdeskConfig", "HelpdeskStore"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -104,7 +104,7 @@ let package = Package(
         ),
         .target(
             name: "HelpdeskLLM",
-            dependencies: ["HelpdeskCore", "HelpdeskAgents", "HelpdeskHTTPClient"],
+            dependencies: ["HelpdeskCore", "HelpdeskAgents", "HelpdeskStore", "HelpdeskHTTPClient"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "HelpdeskAlerts",
             dependencies: [
-                "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskOrchestrator", "HelpdeskSlack",
+                "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskAgents", "HelpdeskOrchestrator", "HelpdeskSlack",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -147,7 +147,7 @@ let package = Package(
         .target(
             name: "HelpdeskMail",
             dependencies: [
-                "CCurlSMTP", "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskGovernance",
+                "CCurlSMTP", "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskAgents", "HelpdeskGovernance",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
@@ -228,7 +228,7 @@ let package = Package(
             name: "HelpdeskTests",
             dependencies: [
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer", "HelpdeskTestSupport",
-                "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack", "HelpdeskAlerts",
+                "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack", "HelpdeskAlerts", "HelpdeskHTTPClient",
                 "HelpdeskMail",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskJobs
@@ -77,7 +78,8 @@ public struct SrebotAlertJob: JobHandler {
         }
         let diagnosis = try await context.diagnoses.withPermit {
             await context.orchestrator.diagnose(DiagnosisRequest(
-                target: target, symptom: payload.value(at: "annotations.summary")?.description, alertName: labels["alertname"]))
+                target: target, symptom: payload.value(at: "annotations.summary")?.description, alertName: labels["alertname"],
+                principal: .alertBot, via: "alert"))
         }
         logger.info("alert diagnosed", metadata: ["alert": "\(labels["alertname"] ?? "?")", "target": "\(target)", "incident": "\(diagnosis.incidentID)"])
         var followUp = ChangeSet()

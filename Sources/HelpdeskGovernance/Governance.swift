@@ -11,6 +11,8 @@ public enum GateOutcome: Sendable {
     case failed(error: String, decision: Decision)
     case denied(Decision)
     case pendingApproval(ApprovalRecord, Decision)
+    /// An earlier attempt under the same execution key acted already (or started to): not again.
+    case repeated(ExecutionRecord)
 }
 
 /// What a vote did, worded for whoever voted.
@@ -60,10 +62,17 @@ public struct Governance: Sendable {
     let toolTimeout: Duration
     let logger: Logger
     let notifiers: [any ApprovalNotifier]
+    /// An approved request must start within this long of its approval, or it expires unrun.
+    let executeWithin: Duration
+    /// The clock every decision uses (tests move it across a schedule's edge).
+    let now: @Sendable () -> Date
 
     public init(policies: PolicySet, store: any Store, agents: [any Agent], inventory: Infrastructure, directory: UserDirectory,
-                redactor: Redactor, defaultTTL: Duration, toolTimeout: Duration, notifiers: [any ApprovalNotifier] = [], logger: Logger) {
+                redactor: Redactor, defaultTTL: Duration, toolTimeout: Duration, notifiers: [any ApprovalNotifier] = [],
+                executeWithin: Duration = .seconds(600), now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
         self.notifiers = notifiers
+        self.executeWithin = executeWithin
+        self.now = now
         self.policies = policies
         self.store = store
         self.agents = agents
@@ -77,51 +86,116 @@ public struct Governance: Sendable {
 
     /// A known user with their roles, or the principal as given.
     public func principal(named name: String) -> Principal {
+        if name.hasPrefix("service:") { return Principal(id: String(name.dropFirst("service:".count)), kind: .service) }
         guard let user = directory.user(named: name) else { return Principal(id: name) }
         return Principal(id: user.name, roles: user.roles)
     }
 
-    /// The resource a call touches, with the inventory's tags.
+    /// The agent offering `name`, and the tool's descriptor.
+    func tool(named name: String) -> (any Agent, ToolDescriptor)? {
+        for agent in agents {
+            if let descriptor = agent.tools.first(where: { $0.name == name }) { return (agent, descriptor) }
+        }
+        return nil
+    }
+
+    /// The resource a call touches, with the inventory's tags and sensitivity (`pii` on a database
+    /// reaches a Kubernetes call about its pods too: they hold the same data).
     public func resource(for call: ToolCall) -> Resource {
-        let agent = agents.first { $0.tools.contains { $0.name == call.tool } }?.name
+        let agent = tool(named: call.tool)?.0.name
         if agent == "kubernetes" {
             if let cluster = inventory.k8sClusters.first(where: { $0.id == call.target }) {
-                return Resource(type: .kubernetes, name: cluster.id, tags: cluster.tags, namespace: call.arguments["namespace"]?.description)
+                return Resource(type: .kubernetes, name: cluster.id, tags: cluster.tags, sensitivity: cluster.sensitivity,
+                                namespace: call.arguments["namespace"]?.description)
             }
             if let database = inventory.dbServers.first(where: { $0.id == call.target }), let clusterID = database.k8sCluster {
-                let tags = inventory.k8sClusters.first { $0.id == clusterID }?.tags ?? []
-                return Resource(type: .kubernetes, name: clusterID, tags: tags,
+                let cluster = inventory.k8sClusters.first { $0.id == clusterID }
+                return Resource(type: .kubernetes, name: clusterID, tags: cluster?.tags ?? [],
+                                sensitivity: Array(Set((cluster?.sensitivity ?? []) + inventory.sensitivity(of: database.id))).sorted(),
                                 namespace: call.arguments["namespace"]?.description ?? database.k8sNamespace)
             }
         }
         if let database = inventory.dbServers.first(where: { $0.id == call.target }) {
-            return Resource(type: .database, name: database.id, tags: database.tags)
+            return Resource(type: .database, name: database.id, tags: database.tags, sensitivity: inventory.sensitivity(of: database.id))
         }
         if let vm = inventory.vms.first(where: { $0.id == call.target }) {
-            return Resource(type: .host, name: vm.id, tags: vm.tags)
+            return Resource(type: .host, name: vm.id, tags: vm.tags, sensitivity: vm.sensitivity)
         }
         return Resource(type: agent == "kubernetes" ? .kubernetes : .database, name: call.target)
     }
 
-    /// The decision alone, without acting or recording: what a caller may be offered.
-    public func decide(_ call: ToolCall, by principal: Principal, purpose: String? = nil, at: Date = Date()) throws -> (Decision, ToolDescriptor, any Agent) {
-        guard let agent = agents.first(where: { $0.tools.contains { $0.name == call.tool } }),
-              let descriptor = agent.tools.first(where: { $0.name == call.tool }) else {
-            throw ToolError("no agent offers the tool \(call.tool)")
-        }
+    /// The decision alone, without acting or recording. `impact` is what the call would change
+    /// (``measure(_:agent:)``); `nil` where it is unknown, which a `max_*_affected` rule refuses.
+    public func decide(_ call: ToolCall, by principal: Principal, impact: ToolImpact?, purpose: String? = nil,
+                       at: Date? = nil) throws -> (Decision, ToolDescriptor, any Agent) {
+        guard let (agent, descriptor) = tool(named: call.tool) else { throw ToolError("no agent offers the tool \(call.tool)") }
         let request = ActionRequest(principal: principal, resource: resource(for: call), tool: call.tool, action: descriptor.action,
-                                    rowsAffected: call.integer("rows_affected").map(Int.init), podsAffected: call.integer("pods_affected").map(Int.init),
-                                    purpose: purpose, at: at)
+                                    rowsAffected: impact?.rows, podsAffected: impact?.pods, purpose: purpose, at: at ?? now())
         return (policies.engine.decide(request), descriptor, agent)
     }
 
-    /// Passes one call through the gate.
-    public func request(_ call: ToolCall, by principal: Principal, purpose: String? = nil, via: String) async throws -> GateOutcome {
-        let (decision, descriptor, agent) = try decide(call, by: principal, purpose: purpose)
+    /// What `call` would change, as its agent says; `nil` when it cannot tell (the read failed).
+    func measure(_ call: ToolCall, agent: any Agent) async -> ToolImpact? {
+        do {
+            return try await withTimeout(toolTimeout) { try await agent.impact(of: call) }
+        } catch {
+            logger.notice("cannot measure what a call would change", metadata: ["tool": "\(call.tool)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Passes one action through the gate: measured, decided as `principal`, audited, then run,
+    /// refused, or opened as an approval request for the pinned call.
+    ///
+    /// `executionKey` names one invocation (a Slack command's job, an API `Idempotency-Key`): a
+    /// write already done, started or sent for approval under it is not acted on again — the
+    /// earlier outcome is returned, or its approval request.
+    public func request(_ call: ToolCall, by principal: Principal, purpose: String? = nil, via: String,
+                        executionKey: String? = nil) async throws -> GateOutcome {
+        guard let (_, descriptor) = tool(named: call.tool) else { throw ToolError("no agent offers the tool \(call.tool)") }
         if let problem = descriptor.validate(call.arguments) { throw ToolError(problem) }
-        let decisionEvent = AuditDraft(kind: "policy_decision", principal: principal.description, target: call.target, data: .object([
-            "call": callJSON(call, action: descriptor.action), "via": .string(via), "decision": encode(decision),
-        ]))
+        guard let executionKey, descriptor.action != .read else {
+            return try await decideAndAct(call, descriptor: descriptor, by: principal, purpose: purpose, via: via)
+        }
+        if let earlier = try await store.executions.claim(key: executionKey, principal: principal.description, now: now()) {
+            if earlier.state == .pendingApproval, let id = earlier.approvalID, let record = try await store.approvals.approval(id: id),
+               let decision = record.policyDecision {
+                return .pendingApproval(record, decision)
+            }
+            return .repeated(earlier)
+        }
+        let outcome: GateOutcome
+        do {
+            outcome = try await decideAndAct(call, descriptor: descriptor, by: principal, purpose: purpose, via: via)
+        } catch {
+            try? await store.executions.finish(key: executionKey, state: .failed, approvalID: nil,
+                                               result: .object(["error": .string(redactor.redact("\(error)"))]), now: now())
+            throw error
+        }
+        switch outcome {
+        case .ran(let output, _):
+            try await store.executions.finish(key: executionKey, state: .succeeded, approvalID: nil, result: output, now: now())
+        case .failed(let error, _):
+            try await store.executions.finish(key: executionKey, state: .failed, approvalID: nil, result: .object(["error": .string(error)]), now: now())
+        case .denied(let decision):
+            try await store.executions.finish(key: executionKey, state: .failed, approvalID: nil, result: .object(["denied": .string(decision.reason)]),
+                                              now: now())
+        case .pendingApproval(let record, _):
+            try await store.executions.finish(key: executionKey, state: .pendingApproval, approvalID: record.id, result: nil, now: now())
+        case .repeated:
+            break
+        }
+        return outcome
+    }
+
+    private func decideAndAct(_ call: ToolCall, descriptor: ToolDescriptor, by principal: Principal, purpose: String?,
+                              via: String) async throws -> GateOutcome {
+        guard let (agent, _) = tool(named: call.tool) else { throw ToolError("no agent offers the tool \(call.tool)") }
+        let impact = descriptor.action == .read ? ToolImpact.none : await measure(call, agent: agent)
+        let (decision, _, _) = try decide(call, by: principal, impact: impact, purpose: purpose)
+        var eventData: [String: JSONValue] = ["call": callJSON(call, action: descriptor.action), "via": .string(via), "decision": encode(decision)]
+        if let impact { eventData["impact"] = encode(impact) }
+        let decisionEvent = AuditDraft(kind: "policy_decision", principal: principal.description, target: call.target, data: .object(eventData))
         switch decision.effect {
         case .deny:
             try await store.apply(ChangeSet(audit: [decisionEvent]))
@@ -130,115 +204,39 @@ public struct Governance: Sendable {
             try await store.apply(ChangeSet(audit: [decisionEvent]))
             return await run(call, descriptor: descriptor, agent: agent, principal: principal.description, decision: decision, approvalID: nil)
         case .requireApproval:
-            let now = Date()
-            let ttl = decision.approvalTTLSeconds.map { Duration.milliseconds(Int64($0 * 1000)) } ?? defaultTTL
-            let id = "apr_" + randomToken(length: 16)
-            let requestJSON: JSONValue = .object([
-                "tool": .string(call.tool), "target": .string(call.target), "arguments": .object(call.arguments),
-                "action": .string(descriptor.action.rawValue), "resource": encode(resource(for: call)),
-                "purpose": purpose.map(JSONValue.string) ?? .null, "via": .string(via),
-            ])
-            let record = try await store.approvals.create(
-                NewApproval(id: id, requester: principal.description, request: requestJSON, decision: encode(decision), quorum: decision.quorum,
-                            createdAt: now, expiresAt: now.addingTimeInterval(ttl.seconds)),
-                audit: [decisionEvent, AuditDraft(kind: "approval_created", principal: principal.description, target: id, data: .object([
-                    "call": callJSON(call, action: descriptor.action), "quorum": .number(Double(decision.quorum)),
-                    "approvers": .array(decision.approvers.map(JSONValue.string)), "expires_at": .string(now.addingTimeInterval(ttl.seconds).formatted(.iso8601)),
-                ]))])
-            logger.info("approval requested", metadata: ["approval": "\(id)", "tool": "\(call.tool)", "target": "\(call.target)"])
-            await notify { $0.opened(record, decision: decision) }
-            return .pendingApproval(record, decision)
-        }
-    }
-
-    /// Records a vote by `principal` after checking they may cast it.
-    public func vote(on id: String, by principal: Principal, approve: Bool, reason: String?, via: String) async throws -> VoteResult {
-        guard let record = try await store.approvals.approval(id: id) else { return .notFound(id) }
-        if record.status != .pending { return .alreadyDecided(record) }
-        if principal.kind == .anonymous {
-            return .refused("only known users may decide approval requests; ask an administrator to add you under users:")
-        }
-        if principal.description == record.requester {
-            return .refused("\(principal) asked for \(id) and cannot decide it; another approver must")
-        }
-        let approvers = (record.decision["approvers"]?.arrayValue ?? []).map { PrincipalMatcher.parse($0.description) }
-        if !approvers.isEmpty, !approvers.contains(where: { $0.matches(principal) }) {
-            return .refused("\(principal) is not among the approvers of \(id) (\(approvers.map(\.description).joined(separator: ", ")))")
-        }
-        let job = NewJob(kind: Self.executeJobKind, payload: JSONValue.object(["approval_id": .string(id)]).jsonText, dedupKey: "approval-execute:\(id)",
-                         maxAttempts: 3)
-        switch try await store.approvals.vote(id: id, principal: principal.description, choice: approve ? .approve : .deny, reason: reason,
-                                              via: via, now: Date(), execute: job) {
-        case .recorded(let updated):
-            let approvals = updated.votes.filter { $0.vote == .approve }.count
-            return .recorded(updated, remaining: max(0, updated.quorum - approvals))
-        case .approved(let updated):
-            await notify { $0.decided(updated, summary: "approved by \(updated.decidedBy ?? "?"); running now") }
-            return .approved(updated)
-        case .denied(let updated):
-            await notify { $0.decided(updated, summary: "denied by \(updated.decidedBy ?? "?")") }
-            return .denied(updated)
-        case .alreadyDecided(let updated): return .alreadyDecided(updated)
-        case .expired(let updated): return .expired(updated)
-        case .alreadyVoted: return .refused("\(principal) has already voted on \(id); each approver counts once")
-        case .notFound: return .notFound(id)
-        }
-    }
-
-    /// Applies what the notifiers want written; a failure is logged, never fails the decision.
-    private func notify(_ changes: (any ApprovalNotifier) -> ChangeSet) async {
-        for notifier in notifiers {
+            // What the approvers see is what runs: the call pinned to the session or object it names now.
+            let pinned: ToolCall
             do {
-                try await store.apply(changes(notifier))
+                pinned = try await withTimeout(toolTimeout) { try await agent.pin(call) }
             } catch {
-                logger.error("cannot queue an approval notification", metadata: ["error": "\(error)"])
+                try await store.apply(ChangeSet(audit: [decisionEvent]))
+                throw ToolError("cannot open an approval request: \(error)")
             }
+            return try await openApproval(pinned, descriptor: descriptor, decision: decision, impact: impact, principal: principal,
+                                          purpose: purpose, via: via, audit: decisionEvent)
         }
     }
 
-    /// Runs an approved request: once, with exactly the approved tool and arguments.
-    /// `retryingAfterInterruption` is set when an earlier attempt of the execution job died: a
-    /// request still marked running is then closed as interrupted, never run a second time.
-    public func executeApproved(_ id: String, retryingAfterInterruption: Bool = false) async throws -> JSONValue {
-        guard let record = try await store.approvals.claimExecution(id: id, now: Date()) else {
-            guard let current = try await store.approvals.approval(id: id) else { return .string("no approval \(id)") }
-            if current.execution == "running", retryingAfterInterruption {
-                let result: JSONValue = .object(["error": .string("interrupted before its result was recorded; not run again, so it never runs twice")])
-                try await store.approvals.finishExecution(id: id, succeeded: false, result: result, now: Date())
-                return result
-            }
-            return .string("\(id) has nothing to run (status \(current.status.rawValue), execution \(current.execution ?? "none"))")
-        }
-        let call = ToolCall(tool: record.request["tool"]?.description ?? "", target: record.request["target"]?.description ?? "",
-                            arguments: { if case .object(let arguments)? = record.request["arguments"] { arguments } else { [:] } }())
-        guard let agent = agents.first(where: { $0.tools.contains { $0.name == call.tool } }),
-              let descriptor = agent.tools.first(where: { $0.name == call.tool }) else {
-            let result: JSONValue = .object(["error": .string("no agent offers \(call.tool) any more")])
-            try await store.approvals.finishExecution(id: id, succeeded: false, result: result, now: Date())
-            return result
-        }
-        let decision = (try? JSONDecoder().decode(Decision.self, from: Data(record.decision.jsonText.utf8)))
-        let outcome = await run(call, descriptor: descriptor, agent: agent, principal: record.requester, decision: decision, approvalID: id)
-        switch outcome {
-        case .ran(let output, _):
-            try await store.approvals.finishExecution(id: id, succeeded: true, result: output, now: Date())
-            if let finished = try await store.approvals.approval(id: id) {
-                await notify { $0.decided(finished, summary: "ran: \(String(output.jsonText.prefix(300)))") }
-            }
-            return output
-        case .failed(let error, _):
-            let result: JSONValue = .object(["error": .string(error)])
-            try await store.approvals.finishExecution(id: id, succeeded: false, result: result, now: Date())
-            if let finished = try await store.approvals.approval(id: id) {
-                await notify { $0.decided(finished, summary: "failed: \(error)") }
-            }
-            return result
-        case .denied, .pendingApproval:
-            return .null
-        }
+    private func openApproval(_ call: ToolCall, descriptor: ToolDescriptor, decision: Decision, impact: ToolImpact?, principal: Principal,
+                              purpose: String?, via: String, audit decisionEvent: AuditDraft) async throws -> GateOutcome {
+        let now = now()
+        let ttl = decision.approvalTTLSeconds.map { Duration.milliseconds(Int64($0 * 1000)) } ?? defaultTTL
+        let id = "apr_" + randomToken(length: 16)
+        let request = ApprovalRequest(tool: call.tool, target: call.target, arguments: call.arguments, action: descriptor.action,
+                                      resource: resource(for: call), purpose: purpose, via: via, impact: impact)
+        let record = try await store.approvals.create(
+            NewApproval(id: id, requester: principal.description, request: encode(request), decision: encode(decision), quorum: decision.quorum,
+                        createdAt: now, expiresAt: now.addingTimeInterval(ttl.seconds)),
+            audit: [decisionEvent, AuditDraft(kind: "approval_created", principal: principal.description, target: id, data: .object([
+                "call": callJSON(call, action: descriptor.action), "quorum": .number(Double(decision.quorum)),
+                "approvers": .array(decision.approvers.map(JSONValue.string)), "expires_at": .string(now.addingTimeInterval(ttl.seconds).formatted(.iso8601)),
+            ]))])
+        logger.info("approval requested", metadata: ["approval": "\(id)", "tool": "\(call.tool)", "target": "\(call.target)"])
+        await notify { $0.opened(record, decision: decision) }
+        return .pendingApproval(record, decision)
     }
 
-    private func run(_ call: ToolCall, descriptor: ToolDescriptor, agent: any Agent, principal: String, decision: Decision?, approvalID: String?) async -> GateOutcome {
+    func run(_ call: ToolCall, descriptor: ToolDescriptor, agent: any Agent, principal: String, decision: Decision?, approvalID: String?) async -> GateOutcome {
         let started = ContinuousClock.now
         var outcome: GateOutcome
         var data: [String: JSONValue] = ["call": callJSON(call, action: descriptor.action)]
@@ -263,7 +261,7 @@ public struct Governance: Sendable {
     }
 
     /// The call as the audit log keeps it: arguments passed through the redactor.
-    private func callJSON(_ call: ToolCall, action: ActionClass) -> JSONValue {
+    func callJSON(_ call: ToolCall, action: ActionClass) -> JSONValue {
         .object([
             "tool": .string(call.tool), "target": .string(call.target), "action": .string(action.rawValue),
             "arguments": .object(call.arguments.mapValues { value in
@@ -273,7 +271,7 @@ public struct Governance: Sendable {
         ])
     }
 
-    private func encode(_ value: some Encodable) -> JSONValue {
+    func encode(_ value: some Encodable) -> JSONValue {
         (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))) ?? .null
     }
 }

@@ -101,11 +101,14 @@ public struct PolicyEngine: Sendable {
             if let blocked = conditions.blockedPurposes, let purpose = request.purpose, blocked.contains(purpose) {
                 return deny("the purpose \"\(purpose)\" is blocked")
             }
-            if let limit = conditions.maxRowsAffected, let rows = request.rowsAffected, rows > limit {
-                return deny("it would affect \(rows) rows, over the limit of \(limit)")
+            // A limit the call cannot be measured against refuses: skipping it would fail open.
+            if let limit = conditions.maxRowsAffected, request.action != .read {
+                guard let rows = request.rowsAffected else { return deny("\(request.tool) cannot say how many rows it would affect (max_rows_affected \(limit))") }
+                if rows > limit { return deny("it would affect \(rows) rows, over the limit of \(limit)") }
             }
-            if let limit = conditions.maxPodsAffected, let pods = request.podsAffected, pods > limit {
-                return deny("it would affect \(pods) pods, over the limit of \(limit)")
+            if let limit = conditions.maxPodsAffected, request.action != .read {
+                guard let pods = request.podsAffected else { return deny("\(request.tool) cannot say how many pods it would affect (max_pods_affected \(limit))") }
+                if pods > limit { return deny("it would affect \(pods) pods, over the limit of \(limit)") }
             }
         }
         let needsApproval = rule.effect == .requireApproval || (rule.effect == .allow && conditions.requireApproval == true)

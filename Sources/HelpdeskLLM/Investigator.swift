@@ -1,6 +1,7 @@
 import Foundation
 import HelpdeskAgents
 import HelpdeskCore
+import HelpdeskStore
 
 /// What a model-led investigation produced.
 public struct LLMInvestigation: Sendable {
@@ -8,17 +9,21 @@ public struct LLMInvestigation: Sendable {
     public var analysis: String?
     /// Write tools the model asked for: recorded, never run.
     public var proposedActions: [ToolCall]
-    /// Read tools the model ran, for the bundle.
+    /// Read tools the model ran (or was refused), for the bundle.
     public var toolResults: [ToolResult]
+    /// The gate's audit events for every call the model made, to be written with the diagnosis.
+    public var audit: [AuditDraft]
     public var steps: Int
     public var usage: LLMUsage
     /// Why it stopped early (step cap, token budget, a failed call), if it did.
     public var stoppedBecause: String?
 }
 
-/// Lets a model investigate one target with the agents' tools: read tools run at once (each under
-/// the tool timeout); write and destructive tools are only recorded as proposals. Bounded by a
-/// step cap and a token budget; any failure ends it with what it has so far.
+/// Lets a model investigate one target through the gate: it is offered what policy allows the
+/// principal the investigation runs for, and every call it makes is decided again as that
+/// principal with the model's actual arguments. Allowed reads run at once (each under the tool
+/// timeout); write and destructive tools are only recorded as proposals, unless policy denies
+/// them outright. Bounded by a step cap and a token budget; any failure ends it with what it has.
 public struct Investigator: Sendable {
     public struct Limits: Sendable {
         public var maxSteps: Int
@@ -45,9 +50,11 @@ public struct Investigator: Sendable {
 
     public var providerName: String { client.providerName }
 
-    /// `tools` are what the model may call (the caller filters them, e.g. by policy); `briefing`
-    /// tells it what is known already (trigger, runbook findings, tool outputs).
-    public func investigate(target: String, briefing: String, agents: [any Agent], tools: [ToolDescriptor]) async -> LLMInvestigation {
+    /// `briefing` tells the model what is known already (trigger, runbook findings, tool outputs);
+    /// `scope` is what the investigation is about (its namespace), for the tool offer.
+    public func investigate(target: String, briefing: String, gate: any ToolGate, principal: Principal, via: String,
+                            scope: [String: JSONValue] = [:]) async -> LLMInvestigation {
+        let tools = gate.offer(for: target, to: principal, scope: scope)
         let system = """
             You are helpdesk, an on-call assistant for SRE and database teams, diagnosing "\(target)". \
             Use the tools to gather evidence before concluding. Read tools run immediately. Write and destructive \
@@ -55,7 +62,7 @@ public struct Investigator: Sendable {
             Finish with plain text: a one-sentence summary on the first line, then the evidence and the recommended actions.
             """
         var messages = [LLMMessage(role: .user, content: [.text(briefing)])]
-        var result = LLMInvestigation(analysis: nil, proposedActions: [], toolResults: [], steps: 0, usage: LLMUsage(), stoppedBecause: nil)
+        var result = LLMInvestigation(analysis: nil, proposedActions: [], toolResults: [], audit: [], steps: 0, usage: LLMUsage(), stoppedBecause: nil)
         let specs = tools.map(LLMToolSpec.init)
         while result.steps < limits.maxSteps {
             result.steps += 1
@@ -80,7 +87,7 @@ public struct Investigator: Sendable {
             }
             var replies: [LLMContent] = []
             for call in turn.toolCalls {
-                replies.append(await answer(call, target: target, agents: agents, tools: tools, into: &result))
+                replies.append(await answer(call, target: target, gate: gate, principal: principal, via: via, into: &result))
             }
             messages.append(LLMMessage(role: .user, content: replies))
         }
@@ -88,9 +95,11 @@ public struct Investigator: Sendable {
         return result
     }
 
-    private func answer(_ call: LLMToolCall, target: String, agents: [any Agent], tools: [ToolDescriptor], into result: inout LLMInvestigation) async -> LLMContent {
-        guard let descriptor = tools.first(where: { $0.name == call.name }),
-              let agent = agents.first(where: { $0.tools.contains { $0.name == call.name } }) else {
+    /// A call for a tool that exists but was not offered still goes to the gate: it is refused
+    /// there, and the refusal is audited like any other.
+    private func answer(_ call: LLMToolCall, target: String, gate: any ToolGate, principal: Principal, via: String,
+                        into result: inout LLMInvestigation) async -> LLMContent {
+        guard let descriptor = gate.catalog(for: target).first(where: { $0.name == call.name }) else {
             return .toolResult(callID: call.id, content: "there is no tool \(call.name) available to you", isError: true)
         }
         let toolCall = ToolCall(tool: call.name, target: target, arguments: call.input)
@@ -98,17 +107,21 @@ public struct Investigator: Sendable {
             return .toolResult(callID: call.id, content: problem, isError: true)
         }
         guard descriptor.action == .read else {
+            let (verdict, audit) = gate.assess(toolCall, for: principal, via: via)
+            result.audit.append(audit)
+            if verdict.effect == .deny {
+                return .toolResult(callID: call.id, content: "refused: \(verdict.explanation); do not recommend it", isError: true)
+            }
             if !result.proposedActions.contains(toolCall) { result.proposedActions.append(toolCall) }
             return .toolResult(callID: call.id, content: "recorded as a recommended action; it runs only if a human approves it", isError: false)
         }
-        let started = ContinuousClock.now
-        do {
-            let output = try await withTimeout(limits.toolTimeout) { try await agent.run(toolCall) }
-            result.toolResults.append(ToolResult(call: toolCall, action: .read, output: output, error: nil, duration: ContinuousClock.now - started))
+        let read = await gate.read(toolCall, for: principal, timeout: limits.toolTimeout, via: via)
+        result.toolResults.append(read.result)
+        result.audit.append(read.audit)
+        if let output = read.result.output {
             return .toolResult(callID: call.id, content: String(output.jsonText.prefix(limits.maxResultCharacters)), isError: false)
-        } catch {
-            result.toolResults.append(ToolResult(call: toolCall, action: .read, output: nil, error: "\(error)", duration: ContinuousClock.now - started))
-            return .toolResult(callID: call.id, content: "the tool failed: \(error)", isError: true)
         }
+        let why = read.verdict.effect == .allow ? "the tool failed: " : "refused: "
+        return .toolResult(callID: call.id, content: why + (read.result.error ?? "no output"), isError: true)
     }
 }

@@ -15,12 +15,20 @@ public struct DiagnosisRequest: Sendable {
     public var alertName: String?
     /// For a cluster target: the namespace to look at.
     public var namespace: String?
+    /// Whom the diagnosis runs for: every tool call is decided by policy as them (the person who
+    /// asked, or the alert bot's service principal for an alert).
+    public var principal: Principal
+    /// How the request arrived (`slack`, `api`, `cli`, `alert`), for the audit log.
+    public var via: String
 
-    public init(target: String, symptom: String? = nil, alertName: String? = nil, namespace: String? = nil) {
+    public init(target: String, symptom: String? = nil, alertName: String? = nil, namespace: String? = nil,
+                principal: Principal, via: String) {
         self.target = target
         self.symptom = symptom
         self.alertName = alertName
         self.namespace = namespace
+        self.principal = principal
+        self.via = via
     }
 
     var trigger: String {
@@ -31,8 +39,9 @@ public struct DiagnosisRequest: Sendable {
 }
 
 /// The deterministic runbook orchestrator: picks runbooks for the request, runs their tools
-/// concurrently (each under its own timeout), turns results into findings with the runbooks'
-/// rules, and writes the incident bundle. It never runs a write tool: those become recommendations.
+/// concurrently through the gate (each decided as the request's principal, under its own
+/// timeout), turns results into findings with the runbooks' rules, and writes the incident
+/// bundle with the calls' audit events. It never runs a write tool: those become recommendations.
 public struct Orchestrator: Sendable {
     public struct Options: Sendable {
         public var toolTimeout: Duration
@@ -47,21 +56,19 @@ public struct Orchestrator: Sendable {
     }
 
     let runbooks: [Runbook]
-    let agents: [any Agent]
+    /// The only way to the agents.
+    let gate: any ToolGate
     let inventory: Infrastructure
     let options: Options
     let store: (any Store)?
     let logger: Logger
     /// When set, a model investigates after the runbooks (LLM mode).
     let investigator: Investigator?
-    /// Which tools the model may be offered for a target (policy: only what could be proposed).
-    let offerable: @Sendable (ToolDescriptor, String) -> Bool
 
-    public init(runbooks: [Runbook], agents: [any Agent], inventory: Infrastructure, options: Options, store: (any Store)?,
-                investigator: Investigator? = nil, offerable: @escaping @Sendable (ToolDescriptor, String) -> Bool = { _, _ in true }, logger: Logger) {
-        self.offerable = offerable
+    public init(runbooks: [Runbook], gate: any ToolGate, inventory: Infrastructure, options: Options, store: (any Store)?,
+                investigator: Investigator? = nil, logger: Logger) {
         self.runbooks = runbooks
-        self.agents = agents
+        self.gate = gate
         self.inventory = inventory
         self.options = options
         self.store = store
@@ -101,6 +108,7 @@ public struct Orchestrator: Sendable {
         var problems: [String] = []
         var selected: [Runbook] = []
         var results: [ToolResult] = []
+        var audit: [AuditDraft] = []
         if let type = targets[request.target] {
             selected = select(request, type: type)
             if selected.isEmpty { problems.append("no runbook matches \(request.trigger) for a \(type.rawValue) target") }
@@ -108,7 +116,10 @@ public struct Orchestrator: Sendable {
                 problems.append("\(request.target) is a cluster: name the namespace to look at")
                 selected = []
             }
-            results = await run(steps(of: selected, request: request))
+            let reads = await run(steps(of: selected, request: request), for: request)
+            results = reads.map(\.result)
+            audit = reads.map(\.audit)
+            problems += reads.filter { $0.verdict.effect != .allow }.map { "\($0.result.call.tool): \($0.verdict.explanation)" }
         } else {
             let known = targets.keys.sorted().joined(separator: ", ")
             problems.append("\(request.target) is not in the inventory" + (known.isEmpty ? " (the inventory is empty)" : "; known targets: \(known)"))
@@ -134,10 +145,11 @@ public struct Orchestrator: Sendable {
         diagnosis.summary = Self.summarize(diagnosis)
         if let investigator, targets[request.target] != nil {
             let investigation = await investigator.investigate(
-                target: request.target, briefing: Self.briefing(diagnosis, results: results),
-                agents: agents.filter { $0.applies(to: request.target) },
-                tools: agents.filter { $0.applies(to: request.target) }.flatMap(\.tools).filter { offerable($0, request.target) })
+                target: request.target, briefing: Self.briefing(diagnosis, results: results), gate: gate,
+                principal: request.principal, via: "\(request.via)+model",
+                scope: request.namespace.map { ["namespace": .string($0)] } ?? [:])
             results += investigation.toolResults
+            audit += investigation.audit
             diagnosis.tools += investigation.toolResults.map { result in
                 ToolRun(tool: result.call.tool, arguments: result.call.arguments, action: result.action,
                         milliseconds: Int(result.duration.nanoseconds / 1_000_000), error: result.error)
@@ -151,7 +163,7 @@ public struct Orchestrator: Sendable {
             }
         }
         diagnosis.milliseconds = Int((ContinuousClock.now - clock).nanoseconds / 1_000_000)
-        await writeBundle(&diagnosis, results: results)
+        await writeBundle(&diagnosis, results: results, audit: audit)
         return diagnosis
     }
 
@@ -173,13 +185,16 @@ public struct Orchestrator: Sendable {
     private func steps(of runbooks: [Runbook], request: DiagnosisRequest) -> [(ToolCall, Duration)] {
         var seen: Set<ToolCall> = []
         var steps: [(ToolCall, Duration)] = []
+        let catalog = gate.catalog(for: request.target)
+        let known = Set(gate.catalog(for: nil).map(\.name))
         for runbook in runbooks {
             for step in runbook.tools {
-                let agent = agents.first { $0.tools.contains { $0.name == step.tool } }
-                if let agent, !agent.applies(to: request.target) { continue }
+                // A tool of an agent with nothing to see on this target is skipped; an unknown one fails in the gate.
+                let descriptor = catalog.first { $0.name == step.tool }
+                if descriptor == nil, known.contains(step.tool) { continue }
                 var arguments = step.args
                 if let namespace = request.namespace, arguments["namespace"] == nil,
-                   agent?.tools.first(where: { $0.name == step.tool })?.parameters.contains(where: { $0.name == "namespace" }) == true {
+                   descriptor?.parameters.contains(where: { $0.name == "namespace" }) == true {
                     arguments["namespace"] = .string(namespace)
                 }
                 let call = ToolCall(tool: step.tool, target: request.target, arguments: arguments)
@@ -189,42 +204,22 @@ public struct Orchestrator: Sendable {
         return steps
     }
 
-    /// Runs every call at once; a call that fails or outlives its timeout becomes a result with an error.
-    func run(_ steps: [(ToolCall, Duration)]) async -> [ToolResult] {
-        await withTaskGroup(of: (Int, ToolResult).self) { group in
+    /// Runs every call at once through the gate; a call that is refused, fails or outlives its
+    /// timeout becomes a result with an error.
+    func run(_ steps: [(ToolCall, Duration)], for request: DiagnosisRequest) async -> [GatedRead] {
+        await withTaskGroup(of: (Int, GatedRead).self) { group in
             for (index, (call, timeout)) in steps.enumerated() {
-                group.addTask { (index, await runOne(call, timeout: timeout)) }
+                group.addTask { (index, await gate.read(call, for: request.principal, timeout: timeout, via: request.via)) }
             }
-            var results: [(Int, ToolResult)] = []
-            for await result in group { results.append(result) }
+            var results: [(Int, GatedRead)] = []
+            for await result in group {
+                if let error = result.1.result.error, result.1.verdict.effect == .allow {
+                    logger.warning("tool failed", metadata: ["tool": "\(result.1.result.call.tool)", "target": "\(result.1.result.call.target)",
+                                                             "error": "\(error)"])
+                }
+                results.append(result)
+            }
             return results.sorted { $0.0 < $1.0 }.map(\.1)
-        }
-    }
-
-    private func runOne(_ call: ToolCall, timeout: Duration) async -> ToolResult {
-        let started = ContinuousClock.now
-        guard let agent = agents.first(where: { $0.tools.contains { $0.name == call.tool } }),
-              let descriptor = agent.tools.first(where: { $0.name == call.tool }) else {
-            return ToolResult(call: call, action: .read, output: nil, error: "no agent offers the tool \(call.tool)", duration: .zero)
-        }
-        // Diagnosis only reads; a runbook that lists a write tool gets it as an error, not an action.
-        guard descriptor.action == .read else {
-            return ToolResult(call: call, action: descriptor.action, output: nil,
-                              error: "\(call.tool) is a \(descriptor.action.rawValue) tool; diagnoses run read tools only", duration: .zero)
-        }
-        let outcome: Result<JSONValue, any Error>
-        do {
-            outcome = .success(try await withTimeout(timeout) { try await agent.run(call) })
-        } catch {
-            outcome = .failure(error)
-        }
-        let duration = ContinuousClock.now - started
-        switch outcome {
-        case .success(let output):
-            return ToolResult(call: call, action: descriptor.action, output: output, error: nil, duration: duration)
-        case .failure(let error):
-            logger.warning("tool failed", metadata: ["tool": "\(call.tool)", "target": "\(call.target)", "error": "\(error)"])
-            return ToolResult(call: call, action: descriptor.action, output: nil, error: "\(error)", duration: duration)
         }
     }
 
@@ -235,8 +230,10 @@ public struct Orchestrator: Sendable {
         let failed = diagnosis.tools.filter { $0.error != nil }.count
         let failedNote = failed == 0 ? "" : " (\(failed) of \(diagnosis.tools.count) tools failed)"
         guard let worst = diagnosis.findings.first else {
+            // Say why: a refusal by policy, or what stopped the first tool.
+            let why = diagnosis.problems.first.map { " — \($0)" } ?? ""
             return failed == diagnosis.tools.count && failed > 0
-                ? "\(diagnosis.target): no tool could run\(failedNote)"
+                ? "\(diagnosis.target): no tool could run\(failedNote)\(why)"
                 : "\(diagnosis.target): no problems found by \(diagnosis.tools.count) tools\(failedNote)"
         }
         let counts = Severity.allCases.reversed().compactMap { severity -> String? in
@@ -248,7 +245,7 @@ public struct Orchestrator: Sendable {
 
     // MARK: Bundle
 
-    private func writeBundle(_ diagnosis: inout Diagnosis, results: [ToolResult]) async {
+    private func writeBundle(_ diagnosis: inout Diagnosis, results: [ToolResult], audit: [AuditDraft]) async {
         var files: [(String, Data)] = []
         var toolEntries: [JSONValue] = []
         for (index, result) in results.enumerated() {
@@ -288,11 +285,19 @@ public struct Orchestrator: Sendable {
                 id: diagnosis.incidentID, createdAt: diagnosis.startedAt, target: diagnosis.target, trigger: diagnosis.trigger,
                 summary: diagnosis.summary, severity: diagnosis.worstSeverity?.rawValue ?? (diagnosis.isHealthy ? "healthy" : "unknown"),
                 findingCount: diagnosis.findings.count, bundlePath: path, bundleBytes: bytes)
+            // The calls' audit events commit with the incident they produced: one transaction per diagnosis.
             if let store {
-                try await store.apply(ChangeSet(incidents: [record]))
+                try await store.apply(ChangeSet(incidents: [record], audit: audit))
                 await prune(store)
             }
         } catch {
+            if let store, !audit.isEmpty {
+                do {
+                    try await store.apply(ChangeSet(audit: audit))
+                } catch {
+                    logger.error("cannot write the audit events of a diagnosis", metadata: ["incident": "\(diagnosis.incidentID)", "error": "\(error)"])
+                }
+            }
             diagnosis.problems.append("the incident bundle could not be saved: \(error)")
             logger.error("cannot save incident bundle", metadata: ["incident": "\(diagnosis.incidentID)", "error": "\(error)"])
         }

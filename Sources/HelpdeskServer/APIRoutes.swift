@@ -12,14 +12,15 @@ import NIOCore
 
 /// Requests may declare why they act (`remediation`, `emergency`, …) for purpose-based policies.
 let purposeHeader = HTTPField.Name("X-Purpose")!
+let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
+let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
 
 /// The REST API under `/api/v1`: agents and tools, direct read-tool calls, diagnoses, incidents.
 struct APIRoutes {
     let engine: DiagnosisEngine
-    let governance: Governance?
+    let governance: Governance
     let store: any Store
     let tokens: [APISettings.Token]
-    let toolTimeout: Duration
 
     struct ToolRequest: Decodable {
         var target: String
@@ -42,7 +43,9 @@ struct APIRoutes {
         api.post("/query") { request, context in
             let query = try await decode(QueryRequest.self, request, context)
             try checkTarget(query.target)
-            let diagnosis = await engine.orchestrator.diagnose(DiagnosisRequest(target: query.target, symptom: query.symptom, namespace: query.namespace))
+            let principal = governance.principal(named: context.principal ?? "anonymous")
+            let diagnosis = await engine.orchestrator.diagnose(DiagnosisRequest(target: query.target, symptom: query.symptom, namespace: query.namespace,
+                                                                                principal: principal, via: "api"))
             context.logger.info("diagnosis via API", metadata: ["target": "\(query.target)", "incident": "\(diagnosis.incidentID)"])
             return jsonResponse(status: .ok, diagnosis)
         }
@@ -110,10 +113,9 @@ struct APIRoutes {
 
     /// Passes one tool call through the gate as the token's principal: 200 with the output when
     /// policy allows it, 202 with the approval request when it needs approval, 403 when denied.
-    /// Without a gate (tests, embedding) only read tools run.
     private func callTool(_ request: Request, _ context: AppRequestContext, agent agentName: String) async throws -> Response {
         let name = context.parameters.get("tool") ?? ""
-        guard let (agent, descriptor) = engine.tool(name, agent: agentName) else {
+        guard let descriptor = engine.tool(name, agent: agentName) else {
             let known = engine.agents.first { $0.name == agentName }?.tools.map(\.name).joined(separator: ", ") ?? ""
             throw APIError(status: .notFound, code: "unknown_tool", message: "the \(agentName) agent has no tool \(name); it has: \(known)")
         }
@@ -123,35 +125,35 @@ struct APIRoutes {
         if let problem = descriptor.validate(call.arguments) {
             throw APIError(status: .unprocessableContent, code: "invalid_arguments", message: problem)
         }
-        if let governance {
-            let principal = governance.principal(named: context.principal ?? "anonymous")
-            let started = ContinuousClock.now
-            switch try await governance.request(call, by: principal, purpose: request.headers[purposeHeader], via: "api") {
-            case .ran(let output, _):
-                return jsonResponse(status: .ok, ToolResponse(tool: name, target: call.target, action: descriptor.action,
-                                                              milliseconds: Int((ContinuousClock.now - started).nanoseconds / 1_000_000), output: output))
-            case .failed(let error, _):
-                throw APIError(status: .badGateway, code: "tool_failed", message: error)
-            case .denied(let decision):
-                throw APIError(status: .forbidden, code: "denied", message: decision.message.map { "\($0) (\(decision.reason))" } ?? decision.reason)
-            case .pendingApproval(let record, let decision):
-                return jsonResponse(status: .accepted, PendingResponse(status: "pending_approval", approval: record, reason: decision.reason))
-            }
-        }
-        guard descriptor.action == .read else {
-            throw APIError(status: .forbidden, code: "approval_required",
-                           message: "\(name) is a \(descriptor.action.rawValue) tool: it runs only after approval, not as a direct API call")
-        }
+        let principal = governance.principal(named: context.principal ?? "anonymous")
         let started = ContinuousClock.now
-        let output: JSONValue
-        do {
-            output = try await withTimeout(toolTimeout) { try await agent.run(call) }
-        } catch {
-            context.logger.warning("API tool call failed", metadata: ["tool": "\(name)", "target": "\(call.target)", "error": "\(error)"])
-            throw APIError(status: .badGateway, code: "tool_failed", message: "\(error)")
+        let key = try idempotencyKey(request).map { "api:\(principal.description):\($0)" }
+        switch try await governance.request(call, by: principal, purpose: request.headers[purposeHeader], via: "api", executionKey: key) {
+        case .ran(let output, _):
+            return jsonResponse(status: .ok, ToolResponse(tool: name, target: call.target, action: descriptor.action,
+                                                          milliseconds: Int((ContinuousClock.now - started).nanoseconds / 1_000_000), output: output))
+        case .failed(let error, _):
+            throw APIError(status: .badGateway, code: "tool_failed", message: error)
+        case .denied(let decision):
+            throw APIError(status: .forbidden, code: "denied", message: decision.message.map { "\($0) (\(decision.reason))" } ?? decision.reason)
+        case .pendingApproval(let record, let decision):
+            return jsonResponse(status: .accepted, PendingResponse(status: "pending_approval", approval: record, reason: decision.reason))
+        case .repeated(let earlier):
+            guard earlier.state == .succeeded, let output = earlier.result else {
+                throw APIError(status: .conflict, code: "already_attempted",
+                               message: "a request with this Idempotency-Key was already made (\(earlier.state.rawValue)); it is not run again")
+            }
+            return jsonResponse(status: .ok, extraHeaders: [idempotentReplayed: "true"],
+                                ToolResponse(tool: name, target: call.target, action: descriptor.action, milliseconds: 0, output: output))
         }
-        context.logger.info("API tool call", metadata: ["tool": "\(name)", "target": "\(call.target)"])
-        return jsonResponse(status: .ok, ToolResponse(tool: name, target: call.target, action: descriptor.action,
-                                                      milliseconds: Int((ContinuousClock.now - started).nanoseconds / 1_000_000), output: output))
+    }
+
+    /// `Idempotency-Key`: a retried write with the same key is answered from the first attempt, not run again.
+    private func idempotencyKey(_ request: Request) throws -> String? {
+        guard let key = request.headers[idempotencyHeader] else { return nil }
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError(status: .badRequest, code: "bad_request", message: "Idempotency-Key must be 1 to 255 visible ASCII characters")
+        }
+        return key
     }
 }

@@ -38,7 +38,6 @@ public struct ServerDependencies: Sendable {
     /// Approval replies by email; `/webhooks/email` answers 503 without them.
     public var mailReplies: MailReplyProcessor?
     public var api = APISettings()
-    public var toolTimeout: Duration = .seconds(10)
     /// Per-source buckets, shared by every listener of the process.
     public var limits: RateLimits
 
@@ -97,9 +96,8 @@ public func buildRouter(_ dependencies: ServerDependencies, surface: ListenerSur
 /// The REST API and its description.
 private func registerAdminRoutes(_ dependencies: ServerDependencies, on router: Router<AppRequestContext>) {
     OpenAPIRoute().register(on: router)
-    if let engine = dependencies.engine {
-        APIRoutes(engine: engine, governance: dependencies.governance, store: dependencies.store, tokens: dependencies.api.tokens,
-                  toolTimeout: dependencies.toolTimeout)
+    if let engine = dependencies.engine, let governance = dependencies.governance {
+        APIRoutes(engine: engine, governance: governance, store: dependencies.store, tokens: dependencies.api.tokens)
             .register(on: router)
     }
     if let governance = dependencies.governance {

@@ -8,17 +8,15 @@ import HelpdeskOrchestrator
 import HelpdeskStore
 import Logging
 
-/// The agents and the orchestrator over them, built once from the configuration and shared by
-/// the server, the API and the command line.
+/// The orchestrator over the gate, built once from the configuration (by ``Composition``) and
+/// shared by the server, the API and the command line. It lists the agents' tools; it never runs them.
 public struct DiagnosisEngine: Sendable {
     public let agents: [any Agent]
     public let orchestrator: Orchestrator
 
-    /// Loads the runbooks (throwing their first problem) and builds the agents over the inventory.
-    /// `environment` is what kubectl runs with (PATH, HOME, in-cluster variables).
-    /// `offerable` says which tools a model may be offered (the server asks policy).
-    public init(configuration: HelpdeskConfiguration, agents: [any Agent], store: (any Store)?, logger: Logger,
-                offerable: @escaping @Sendable (ToolDescriptor, String) -> Bool = { _, _ in true }) throws(RunbookLoader.LoadError) {
+    /// Loads the runbooks (throwing their first problem); every tool call goes through `gate`.
+    public init(configuration: HelpdeskConfiguration, gate: any ToolGate, agents: [any Agent], store: (any Store)?,
+                logger: Logger) throws(RunbookLoader.LoadError) {
         let settings = configuration.diagnosis
         var runbooks: [Runbook] = []
         if FileManager.default.fileExists(atPath: settings.runbooksDirectory) {
@@ -30,10 +28,10 @@ public struct DiagnosisEngine: Sendable {
         }
         self.agents = agents
         orchestrator = Orchestrator(
-            runbooks: runbooks, agents: agents, inventory: configuration.infrastructure,
+            runbooks: runbooks, gate: gate, inventory: configuration.infrastructure,
             options: .init(toolTimeout: settings.toolTimeout, bundleDirectory: settings.bundlesDirectory, bundleRetention: settings.bundleRetention),
             store: store, investigator: Self.investigator(configuration.llm, toolTimeout: settings.toolTimeout, logger: logger),
-            offerable: offerable, logger: logger)
+            logger: logger)
     }
 
     /// The model-led investigator the configuration asks for, or `nil` (runbook mode) when there is
@@ -77,11 +75,8 @@ public struct DiagnosisEngine: Sendable {
         self.orchestrator = orchestrator
     }
 
-    /// The agent offering `tool`, and the tool's descriptor.
-    public func tool(_ name: String, agent agentName: String? = nil) -> (any Agent, ToolDescriptor)? {
-        for agent in agents where agentName == nil || agent.name == agentName {
-            if let descriptor = agent.tools.first(where: { $0.name == name }) { return (agent, descriptor) }
-        }
-        return nil
+    /// The descriptor of `tool` in `agentName`'s list, for validating a request before it reaches the gate.
+    public func tool(_ name: String, agent agentName: String? = nil) -> ToolDescriptor? {
+        agents.filter { agentName == nil || $0.name == agentName }.flatMap(\.tools).first { $0.name == name }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskConfig
+import HelpdeskAgents
 import HelpdeskCore
 import HelpdeskGovernance
 import HelpdeskSlack

@@ -72,21 +72,23 @@ public struct SlackCommandJob: JobHandler {
             throw JobFailure.permanent("slack.command payload lacks response_url or user_id")
         }
         let principal = context.principal(slackUserID: userID, teamID: payload["team_id"]?.description)
-        let message = await answer(CommandRequest(text: payload["text"]?.description ?? ""), principal: principal)
+        // The job's id names this invocation across retries: a write it started is never repeated.
+        let message = await answer(CommandRequest(text: payload["text"]?.description ?? ""), principal: principal,
+                                   executionKey: "slack-command:\(job.id)")
         let delivery = SlackResponseJob.job(responseURL: responseURL, message: message,
                                             channel: payload["channel_id"]?.description, user: userID)
         return JobOutcome(result: "answered", followUp: ChangeSet(jobs: [delivery]))
     }
 
     /// The message for one command, as Block Kit JSON.
-    func answer(_ request: CommandRequest, principal: Principal) async -> JSONValue {
+    func answer(_ request: CommandRequest, principal: Principal, executionKey: String? = nil) async -> JSONValue {
         let renderer = context.renderer
         do {
             switch request {
             case .help:
                 return SlackViews.help(renderer, command: context.commandName, mode: context.orchestrator.modeDescription)
             case .diagnose(let target, let symptom):
-                let diagnosis = await context.orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom))
+                let diagnosis = await context.orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom, principal: principal, via: "slack"))
                 return SlackViews.diagnosis(renderer, diagnosis)
             case .status:
                 let stats = try await context.store.jobs.stats(now: Date())
@@ -108,7 +110,7 @@ public struct SlackCommandJob: JobHandler {
                     callTarget = cluster
                 }
                 let call = ToolCall(tool: tool, target: callTarget, arguments: values)
-                switch try await context.governance.request(call, by: principal, via: "slack") {
+                switch try await context.governance.request(call, by: principal, via: "slack", executionKey: executionKey) {
                 case .ran(let output, _):
                     return SlackViews.lines(renderer, title: "\(call.summary)", lines: ["```\(truncated(output.prettyJSONText, 2900))```"], inChannel: true)
                 case .failed(let error, _):
@@ -117,6 +119,8 @@ public struct SlackCommandJob: JobHandler {
                     return SlackViews.error(renderer, "Not allowed: \(decision.message ?? decision.reason)", hint: decision.message == nil ? nil : decision.reason)
                 case .pendingApproval(let record, let decision):
                     return SlackViews.approvalRequest(renderer, record, reason: decision.reason)
+                case .repeated(let earlier):
+                    return SlackViews.error(renderer, "\(call.summary) was already acted on for this command (\(earlier.state.rawValue)); not run again.")
                 }
             case .incidents:
                 let incidents = try await context.store.incidents.list(limit: 10)

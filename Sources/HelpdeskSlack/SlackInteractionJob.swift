@@ -70,7 +70,7 @@ public struct SlackInteractionJob: JobHandler {
                 replaceOriginal = true
             case .recorded(let record, let remaining):
                 let names = record.votes.filter { $0.vote == .approve }.map(\.principal).joined(separator: ", ")
-                message = SlackViews.approvalRequest(renderer, record, reason: (record.decision["reason"]?.description ?? ""),
+                message = SlackViews.approvalRequest(renderer, record, reason: record.policyDecision?.reason ?? "",
                                                      progress: "approved by \(names); \(remaining) more needed")
                 replaceOriginal = true
             default:
@@ -80,7 +80,7 @@ public struct SlackInteractionJob: JobHandler {
             guard let call = try? JSONDecoder().decode(ToolCall.self, from: Data(value.utf8)) else {
                 throw JobFailure.permanent("the button's value is not a tool call")
             }
-            switch try await context.governance.request(call, by: principal, via: "slack-button") {
+            switch try await context.governance.request(call, by: principal, via: "slack-button", executionKey: "slack-button:\(job.id)") {
             case .ran(let output, _):
                 message = SlackViews.lines(renderer, title: call.summary, lines: ["```\(truncated(output.prettyJSONText, 2900))```"], inChannel: true)
             case .failed(let error, _):
@@ -89,6 +89,8 @@ public struct SlackInteractionJob: JobHandler {
                 message = SlackViews.error(renderer, "Not allowed: \(decision.message ?? decision.reason)")
             case .pendingApproval(let record, let decision):
                 message = SlackViews.approvalRequest(renderer, record, reason: decision.reason)
+            case .repeated(let earlier):
+                message = SlackViews.error(renderer, "\(call.summary) was already acted on for this click (\(earlier.state.rawValue)); not run again.")
             }
         }
         if case .object(var object) = message {

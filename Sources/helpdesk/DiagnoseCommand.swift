@@ -26,19 +26,16 @@ struct DiagnoseCommand: AsyncParsableCommand {
     @Flag(help: "Print the diagnosis as JSON.")
     var json = false
 
+    @Option(name: .customLong("as"), help: "Who asks (a user under users:); policy decides every tool call as them. Default: the login name.")
+    var principal: String?
+
     func run() async throws {
         let configuration = try global.loadConfiguration()
-        let (logger, _) = global.bootstrapLogging(configuration, defaultLevel: .warning)
-        let diagnosis = try await withStore(configuration) { store in
-            let engine: DiagnosisEngine
-            do {
-                let agents = DiagnosisEngine.makeAgents(configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
-                engine = try DiagnosisEngine(configuration: configuration, agents: agents, store: store, logger: logger)
-            } catch {
-                printError("\(error)")
-                throw ExitCode(2)
-            }
-            return await engine.orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom, namespace: namespace))
+        let (logger, redactor) = global.bootstrapLogging(configuration, defaultLevel: .warning)
+        let diagnosis = try await withComposition(configuration, logger: logger, redactor: redactor) { app in
+            await app.engine.orchestrator.diagnose(DiagnosisRequest(
+                target: target, symptom: symptom, namespace: namespace,
+                principal: commandLinePrincipal(principal, governance: app.governance), via: "cli"))
         }
         if json {
             let encoder = JSONEncoder()

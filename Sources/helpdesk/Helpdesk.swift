@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
 import HelpdeskConfig
+import HelpdeskAgents
 import HelpdeskCore
+import HelpdeskGovernance
+import HelpdeskServer
 import HelpdeskStore
 import Logging
 
@@ -77,11 +80,39 @@ func withStore<Result>(_ configuration: HelpdeskConfiguration, _ body: (SQLiteSt
 /// Opens the configured store, or explains why it cannot and exits with 1.
 func openStore(_ configuration: HelpdeskConfiguration) throws -> SQLiteStore {
     do {
-        return try SQLiteStore(options: .init(
+        let store = try SQLiteStore(options: .init(
             path: configuration.store.path, busyTimeout: configuration.store.busyTimeout,
             defaultMaxAttempts: configuration.jobs.maxAttempts))
+        // Every process that writes the store seals its events the same way (keyed when audit.key is set).
+        store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.path))
+        return store
     } catch {
         printError("\(error)")
         throw ExitCode(1)
     }
+}
+
+/// Runs `body` over the whole process graph, built by the same ``Composition`` as `helpdesk serve`,
+/// so a command's diagnoses pass the gate and its votes notify Slack and email like the server's.
+/// A configuration whose policies or runbooks do not load exits with 2, naming the problem.
+func withComposition<Result>(_ configuration: HelpdeskConfiguration, logger: Logger, redactor: Redactor,
+                             _ body: (Composition) async throws -> Result) async throws -> Result {
+    try await withStore(configuration) { store in
+        let app: Composition
+        do {
+            app = try await Composition.build(configuration, store: store, redactor: redactor,
+                                              environment: ProcessInfo.processInfo.environment, logger: logger)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(2)
+        }
+        return try await body(app)
+    }
+}
+
+/// Who a command acts as: `--as NAME`, else the login name, looked up under `users:` (an unknown
+/// name is decided by policy as a person with no roles).
+func commandLinePrincipal(_ name: String?, governance: Governance) -> Principal {
+    let login = name ?? ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "cli"
+    return governance.principal(named: login)
 }

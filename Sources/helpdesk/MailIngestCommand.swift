@@ -26,13 +26,8 @@ struct MailIngestCommand: AsyncParsableCommand {
             throw ExitCode(75)
         }
         do {
-            try await withStore(configuration) { store in
-                let policies = PolicySet(PolicyEngine(policies: []))
-                let governance = HelpdeskServer.makeGovernance(
-                    configuration, policies: policies, store: store,
-                    agents: DiagnosisEngine.makeAgents(configuration, environment: ProcessInfo.processInfo.environment, logger: logger),
-                    redactor: redactor, logger: logger)
-                guard let processor = HelpdeskServer.mailReplies(configuration, governance: governance, store: store) else {
+            try await withComposition(configuration, logger: logger, redactor: redactor) { app in
+                guard let processor = app.mailReplies else {
                     printError("approval replies by email are off: set smtp.reply_domain and approvals.link_key")
                     throw ExitCode(75)
                 }

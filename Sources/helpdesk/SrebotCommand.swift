@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
 import Logging
@@ -22,21 +23,14 @@ struct SrebotCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.loadConfiguration()
-        let (logger, _) = global.bootstrapLogging(configuration, defaultLevel: .warning)
+        let (logger, redactor) = global.bootstrapLogging(configuration, defaultLevel: .warning)
         if post, configuration.slack.botToken == nil || configuration.slack.defaultChannel == nil {
             printError("--post needs SLACK_BOT_TOKEN (or slack.bot_token_file) and slack.default_channel")
             throw ExitCode(2)
         }
-        let diagnosis = try await withStore(configuration) { store in
-            let agents = DiagnosisEngine.makeAgents(configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
-            let engine: DiagnosisEngine
-            do {
-                engine = try DiagnosisEngine(configuration: configuration, agents: agents, store: store, logger: logger)
-            } catch {
-                printError("\(error)")
-                throw ExitCode(2)
-            }
-            return await engine.orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom))
+        // The alert bot's job: decided as the alert bot's service principal, like an alert's diagnosis.
+        let diagnosis = try await withComposition(configuration, logger: logger, redactor: redactor) { app in
+            await app.engine.orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom, principal: .alertBot, via: "srebot"))
         }
         let couldNotDiagnose = diagnosis.tools.allSatisfy { $0.error != nil }
         if diagnosis.isHealthy && !force {

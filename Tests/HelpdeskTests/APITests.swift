@@ -1,6 +1,7 @@
 import Foundation
 import HelpdeskAgents
 import HelpdeskConfig
+import HelpdeskGovernance
 import HelpdeskCore
 import HelpdeskOrchestrator
 import HelpdeskServer
@@ -41,13 +42,24 @@ import Yams
             var inventory = Infrastructure()
             inventory.dbServers = [.init(id: "prod-db", connectionString: "host=x")]
             let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            let policies = PolicySet(PolicyEngine(policies: try YAMLDecoder().decode(PolicyFile.self, from: """
+                version: "1"
+                policies:
+                  - name: api-test
+                    rules:
+                      - {action: read, effect: allow}
+                      - {action: destructive, effect: require_approval}
+                """).policies))
+            let governance = Governance(policies: policies, store: store, agents: [agent], inventory: inventory, directory: UserDirectory(),
+                                        redactor: Redactor(), defaultTTL: .seconds(3600), toolTimeout: .seconds(5), logger: logger)
             let orchestrator = Orchestrator(
-                runbooks: [runbook], agents: [agent], inventory: inventory,
+                runbooks: [runbook], gate: governance, inventory: inventory,
                 options: .init(toolTimeout: .seconds(5), bundleDirectory: folder.file("bundles"), bundleRetention: .seconds(86400)),
                 store: store, logger: logger)
             var dependencies = ServerDependencies(settings: ServerSettings(), store: store, workerIsRunning: { true },
                                                   registry: PrometheusCollectorRegistry(), logger: logger)
             dependencies.engine = DiagnosisEngine(agents: [agent], orchestrator: orchestrator)
+            dependencies.governance = governance
             dependencies.api = try HelpdeskConfiguration(yaml: "api:\n  tokens:\n    ops:\n      token_file: \(try folder.write("token", APITests.token))\n",
                                                          file: "test.yaml").api
             self.dependencies = dependencies
@@ -92,7 +104,7 @@ import Yams
         }
     }
 
-    @Test func readToolRunsAndWriteToolIsRefusedWithoutApproval() async throws {
+    @Test func readToolRunsAndDestructiveToolWaitsForApproval() async throws {
         let harness = try Harness()
         defer { harness.folder.remove() }
         try await Application(router: buildRouter(harness.dependencies)).test(.router) { client in
@@ -102,8 +114,8 @@ import Yams
             #expect((try json(read.body)["output"] as? [String: Any])?["total"] as? Int == 12)
             let write = try await client.execute(uri: "/api/v1/db/terminate_backend", method: .post, headers: auth,
                                                  body: ByteBuffer(string: #"{"target": "prod-db", "arguments": {"pid": 42}}"#))
-            #expect(write.status == .forbidden)
-            #expect(try errorCode(write) == "approval_required")
+            #expect(write.status == .accepted)
+            #expect(try json(write.body)["status"] as? String == "pending_approval")
             #expect(!harness.agent.received.contains { $0.tool == "terminate_backend" })
             let badArguments = try await client.execute(uri: "/api/v1/db/terminate_backend", method: .post, headers: auth,
                                                         body: ByteBuffer(string: #"{"target": "prod-db", "arguments": {"pid": "x"}}"#))

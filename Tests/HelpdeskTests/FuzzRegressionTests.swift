@@ -23,6 +23,8 @@ import Testing
     static let knownCrashes = [
         "mime/multipart-non-ascii-header-name": "MultipartKit 4.7.1 traps on a part header name byte >= 0x80 (MultipartParser.swift:316)",
         "mime/crash-56afcd692813a13a4471e1031075b665001230c0": "MultipartKit 4.7.1 traps on a part header name byte >= 0x80",
+        "mime/multipart-empty-part": "InboundMail.bodyParts traps on a delimiter line right after another (InboundMail.swift:139)",
+        "mime/crash-123542e909b801f60dfc687d92ca7c24f6374075": "InboundMail.bodyParts traps on a delimiter line right after another",
     ]
 
     /// Each in a child process, so one that still traps fails this test instead of ending the run. The

@@ -44,7 +44,7 @@ import Yams
             inventory.dbServers = [.init(id: "prod-db", connectionString: "host=x", tags: ["production"])]
             var directory = UserDirectory()
             directory.users = [.init(name: "alice", roles: ["dba"]), .init(name: "carol", roles: ["dba"]), .init(name: "dave", roles: ["dba"]),
-                               .init(name: "bob", roles: ["developer"])]
+                               .init(name: "bob", roles: ["developer"])] + (0..<12).map { .init(name: "dba\($0)", roles: ["dba"]) }
             let policies = PolicySet(PolicyEngine(policies: try YAMLDecoder().decode(PolicyFile.self, from: GovernanceTests.policy).policies))
             governance = Governance(policies: policies, store: store, agents: [agent], inventory: inventory, directory: directory,
                                     redactor: Redactor(), defaultTTL: .seconds(3600), toolTimeout: .seconds(5),

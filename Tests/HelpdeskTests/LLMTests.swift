@@ -151,7 +151,7 @@ import Testing
             .init(#"{"content": [{"type": "tool_use", "id": "t2", "name": "terminate_backend", "input": {"pid": 4242}}], "stop_reason": "tool_use", "usage": {"input_tokens": 10, "output_tokens": 5}}"#),
             .init(#"{"content": [{"type": "text", "text": "PID 4242 blocks everyone.\nTerminate it."}], "stop_reason": "end_turn", "usage": {"input_tokens": 10, "output_tokens": 5}}"#),
         ])
-        let result = await investigator.investigate(target: "prod-db", briefing: "locks", agents: [agent], tools: agent.tools)
+        let result = await investigator.investigate(target: "prod-db", briefing: "locks", gate: OpenGate(agents: [agent]), principal: .tester, via: "test")
         #expect(result.analysis == "PID 4242 blocks everyone.\nTerminate it.")
         #expect(result.proposedActions == [ToolCall(tool: "terminate_backend", target: "prod-db", arguments: ["pid": .number(4242)])])
         #expect(agent.received.map(\.tool) == ["blocking_locks"], "the destructive tool never ran")
@@ -170,19 +170,19 @@ import Testing
     @Test func stepCapAndTokenBudgetEndTheInvestigation() async throws {
         let looping = #"{"content": [{"type": "tool_use", "id": "t", "name": "blocking_locks", "input": {}}], "stop_reason": "tool_use", "usage": {"input_tokens": 100, "output_tokens": 10}}"#
         let (_, capped) = anthropic(Array(repeating: .init(looping), count: 10))
-        let byCap = await capped.investigate(target: "prod-db", briefing: "", agents: [agent], tools: agent.tools)
+        let byCap = await capped.investigate(target: "prod-db", briefing: "", gate: OpenGate(agents: [agent]), principal: .tester, via: "test")
         #expect(byCap.stoppedBecause == "step cap of 4 reached")
         #expect(byCap.analysis == nil)
 
         let expensive = #"{"content": [{"type": "tool_use", "id": "t", "name": "blocking_locks", "input": {}}], "stop_reason": "tool_use", "usage": {"input_tokens": 9000, "output_tokens": 2000}}"#
         let (_, budgeted) = anthropic([.init(expensive), .init(expensive)])
-        let byBudget = await budgeted.investigate(target: "prod-db", briefing: "", agents: [agent], tools: agent.tools)
+        let byBudget = await budgeted.investigate(target: "prod-db", briefing: "", gate: OpenGate(agents: [agent]), principal: .tester, via: "test")
         #expect(byBudget.stoppedBecause == "token budget of 10000 reached after 1 step(s)")
     }
 
     @Test func aFailingModelEndsTheInvestigationWithTheReason() async throws {
         let (_, investigator) = anthropic([.init(status: 529, #"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#)])
-        let result = await investigator.investigate(target: "prod-db", briefing: "", agents: [agent], tools: agent.tools)
+        let result = await investigator.investigate(target: "prod-db", briefing: "", gate: OpenGate(agents: [agent]), principal: .tester, via: "test")
         #expect(result.stoppedBecause == "the anthropic model could not be asked: HTTP 529: Overloaded")
     }
 }

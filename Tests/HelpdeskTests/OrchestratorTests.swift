@@ -52,7 +52,7 @@ import Yams
             var inventory = Infrastructure()
             inventory.dbServers = [.init(id: "prod-db", connectionString: "host=x")]
             orchestrator = Orchestrator(
-                runbooks: [locks, fallback], agents: [agent], inventory: inventory,
+                runbooks: [locks, fallback], gate: OpenGate(agents: [agent]), inventory: inventory,
                 options: .init(toolTimeout: .seconds(10), bundleDirectory: folder.file("bundles"), bundleRetention: .seconds(86400)),
                 store: store, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
@@ -61,7 +61,7 @@ import Yams
     @Test func diagnosisRunsToolsConcurrentlyAndSurvivesSlowAndFailingOnes() async throws {
         let harness = try Harness()
         defer { harness.folder.remove() }
-        let diagnosis = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", symptom: "everything is stuck"))
+        let diagnosis = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", symptom: "everything is stuck", principal: .tester, via: "test"))
         #expect(diagnosis.runbooks == ["locks"])
         #expect(diagnosis.findings.map(\.summary) == ["PID 7 blocks 2"])
         #expect(diagnosis.recommendedActions.map(\.call) == [ToolCall(tool: "terminate_backend", target: "prod-db", arguments: ["pid": .number(7)])])
@@ -78,8 +78,8 @@ import Yams
     @Test func runbooksAreChosenByAlertThenSymptomThenFallback() async throws {
         let harness = try Harness(slowSeconds: 0)
         defer { harness.folder.remove() }
-        #expect(await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", alertName: "PostgresLockPileUp")).runbooks == ["locks"])
-        let fallback = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", symptom: "disk full"))
+        #expect(await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", alertName: "PostgresLockPileUp", principal: .tester, via: "test")).runbooks == ["locks"])
+        let fallback = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", symptom: "disk full", principal: .tester, via: "test"))
         #expect(fallback.runbooks == ["health"])
         #expect(fallback.isHealthy)
         try await harness.store.close()
@@ -88,7 +88,7 @@ import Yams
     @Test func unknownTargetStillGivesADiagnosisThatSaysWhy() async throws {
         let harness = try Harness()
         defer { harness.folder.remove() }
-        let diagnosis = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-dbb"))
+        let diagnosis = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-dbb", principal: .tester, via: "test"))
         #expect(diagnosis.problems == ["prod-dbb is not in the inventory; known targets: prod-db"])
         #expect(diagnosis.summary == "prod-dbb: cannot diagnose: prod-dbb is not in the inventory; known targets: prod-db")
         #expect(diagnosis.bundlePath != nil)
@@ -98,7 +98,7 @@ import Yams
     @Test func bundleHoldsEveryToolResultAndIsIndexed() async throws {
         let harness = try Harness(slowSeconds: 0)
         defer { harness.folder.remove() }
-        let diagnosis = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", symptom: "stuck"))
+        let diagnosis = await harness.orchestrator.diagnose(DiagnosisRequest(target: "prod-db", symptom: "stuck", principal: .tester, via: "test"))
         let path = try #require(diagnosis.bundlePath)
         let unpacked = harness.folder.file("unpacked")
         try FileManager.default.createDirectory(atPath: unpacked, withIntermediateDirectories: true)
@@ -144,10 +144,10 @@ import Yams
         inventory.dbServers = [.init(id: "prod-db", connectionString: "host=x")]
         let runbook = try YAMLDecoder().decode(Runbook.self, from: "name: h\nmatch: {fallback: true}\ntools: [{tool: idle}]\n")
         let orchestrator = Orchestrator(
-            runbooks: [runbook], agents: [agent], inventory: inventory,
+            runbooks: [runbook], gate: OpenGate(agents: [agent]), inventory: inventory,
             options: .init(toolTimeout: .seconds(5), bundleDirectory: bundles, bundleRetention: .seconds(7 * 86400)),
             store: store, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let fresh = await orchestrator.diagnose(DiagnosisRequest(target: "prod-db"))
+        let fresh = await orchestrator.diagnose(DiagnosisRequest(target: "prod-db", principal: .tester, via: "test"))
         #expect(!FileManager.default.fileExists(atPath: oldPath))
         #expect(try await store.incidents.incident(id: "inc_old") == nil)
         #expect(try await store.incidents.list(limit: 10).map(\.id) == [fresh.incidentID])
@@ -164,11 +164,11 @@ import Yams
         inventory.dbServers = [.init(id: "prod-db", connectionString: "host=x")]
         let runbook = try YAMLDecoder().decode(Runbook.self, from: "name: h\nmatch: {fallback: true}\ntools: [{tool: idle}]\n")
         let orchestrator = Orchestrator(
-            runbooks: [runbook], agents: [agent], inventory: inventory,
+            runbooks: [runbook], gate: OpenGate(agents: [agent], denied: ["drop_everything"]), inventory: inventory,
             options: .init(toolTimeout: .seconds(5), bundleDirectory: folder.file("b"), bundleRetention: .seconds(86400)), store: nil,
             investigator: Investigator(client: AnthropicClient(baseURL: nil, apiKey: Secret("k"), model: "m", transport: transport), limits: .init()),
-            offerable: { tool, _ in tool.action != .destructive }, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let diagnosis = await orchestrator.diagnose(DiagnosisRequest(target: "prod-db"))
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let diagnosis = await orchestrator.diagnose(DiagnosisRequest(target: "prod-db", principal: .tester, via: "test"))
         #expect(diagnosis.mode == "llm")
         let offered = (transport.requests.first?.json["tools"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
         #expect(offered == ["idle"])

@@ -1,0 +1,146 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskAlerts
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskGovernance
+import HelpdeskHTTPClient
+import HelpdeskJobs
+import HelpdeskMail
+import HelpdeskSlack
+import HelpdeskStore
+import Logging
+import Mustache
+import Prometheus
+
+/// Everything the process runs on, wired once from a configuration: `helpdesk serve`, every
+/// command and the tests build it here, so a vote from the command line notifies Slack and email
+/// exactly as one from the server does, and a diagnosis from any door passes the same gate.
+public struct Composition: Sendable {
+    public let configuration: HelpdeskConfiguration
+    public let store: any Store
+    public let redactor: Redactor
+    public let logger: Logger
+    public let policies: PolicySet
+    /// The gate: policies, approvals, the audit log, and the only holder of the agents.
+    public let governance: Governance
+    public let engine: DiagnosisEngine
+    public let notifiers: [any ApprovalNotifier]
+    /// The Web API when a bot token is set (the outbox and uploads deliver through it).
+    public let slackAPI: SlackWebAPI?
+    public let slack: SlackCommandContext?
+    public let srebot: SrebotContext
+    public let mail: MailSendJob?
+    public let mailReplies: MailReplyProcessor?
+    public let approvalLinks: ApprovalLinks?
+    public let approvalPages: MustacheLibrary?
+
+    /// Builds the whole graph. Throws for what must stop a start (policies or runbooks that do not
+    /// load); optional parts that cannot load (templates) are logged and left off.
+    public static func build(_ configuration: HelpdeskConfiguration, store: any Store, redactor: Redactor,
+                             environment: [String: String], logger: Logger,
+                             now: @escaping @Sendable () -> Date = { Date() }) async throws(ServerError) -> Composition {
+        let agents = DiagnosisEngine.makeAgents(configuration, environment: environment, logger: logger)
+        let policies = try HelpdeskServer.loadPolicies(configuration, logger: logger)
+        let renderer = await HelpdeskServer.slackRenderer(configuration, logger: logger)
+        let slackAPI = configuration.slack.botToken.map { SlackWebAPI(baseURL: configuration.slack.apiBaseURL, token: $0) }
+        var notifiers: [any ApprovalNotifier] = []
+        if let renderer, slackAPI != nil {
+            if let channel = configuration.slack.defaultChannel {
+                notifiers.append(SlackApprovalNotifier(channel: channel, renderer: renderer))
+            } else {
+                logger.warning("slack.default_channel is not set: approval requests are not posted to a channel")
+            }
+        }
+        let mail = configuration.smtp.url != nil && configuration.smtp.from != nil ? MailSendJob(mailer: SMTPMailer(settings: configuration.smtp)) : nil
+        if let notifier = await emailNotifier(configuration, logger: logger) { notifiers.append(notifier) }
+        let governance = Governance(
+            policies: policies, store: store, agents: agents, inventory: configuration.infrastructure, directory: configuration.directory,
+            redactor: redactor, defaultTTL: configuration.approvals.defaultTTL, toolTimeout: configuration.diagnosis.toolTimeout,
+            notifiers: notifiers, executeWithin: configuration.approvals.executeWithin, now: now, logger: logger)
+        let engine: DiagnosisEngine
+        do {
+            engine = try DiagnosisEngine(configuration: configuration, gate: governance, agents: agents, store: store, logger: logger)
+        } catch {
+            throw .invalidRunbooks(error)
+        }
+        let slack = configuration.slack.signingSecret == nil ? nil : renderer.map { renderer in
+            SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: store, directory: configuration.directory,
+                                renderer: renderer, commandName: configuration.slack.command, clusters: configuration.infrastructure.k8sClusters.map(\.id))
+        }
+        let srebot = SrebotContext(orchestrator: engine.orchestrator, inventory: configuration.infrastructure, renderer: renderer,
+                                   slackEnabled: slackAPI != nil && renderer != nil, store: store, cooldown: configuration.alertmanager.cooldown,
+                                   maxConcurrentDiagnoses: configuration.alertmanager.maxConcurrentDiagnoses,
+                                   targetLabels: configuration.alertmanager.targetLabels)
+        var links: ApprovalLinks?
+        var pages: MustacheLibrary?
+        if let keys = ApprovalKeyRing(configuration.approvals) {
+            links = ApprovalLinks(keys: keys)
+            do {
+                pages = try await MustacheLibrary(directory: configuration.approvals.pagesDirectory)
+            } catch {
+                logger.error("approval page templates cannot be loaded; the page falls back to plain text",
+                             metadata: ["pages_dir": "\(configuration.approvals.pagesDirectory)", "error": "\(error)"])
+            }
+        }
+        return Composition(
+            configuration: configuration, store: store, redactor: redactor, logger: logger, policies: policies, governance: governance,
+            engine: engine, notifiers: notifiers, slackAPI: slackAPI, slack: slack, srebot: srebot, mail: mail,
+            mailReplies: HelpdeskServer.mailReplies(configuration, governance: governance, store: store),
+            approvalLinks: links, approvalPages: pages)
+    }
+
+    /// Approval emails, when SMTP, the link key and the public URL are all set.
+    private static func emailNotifier(_ configuration: HelpdeskConfiguration, logger: Logger) async -> EmailApprovalNotifier? {
+        guard let smtpURL = configuration.smtp.url, let from = configuration.smtp.from else { return nil }
+        guard let keys = ApprovalKeyRing(configuration.approvals), let base = configuration.server.publicBaseURL else {
+            logger.warning("approval emails need approvals.link_key and server.public_base_url; not sending them",
+                           metadata: ["smtp": "\(smtpURL.host ?? "")"])
+            return nil
+        }
+        do {
+            let templates = try await MustacheLibrary(directory: configuration.smtp.templatesDirectory)
+            return EmailApprovalNotifier(links: ApprovalLinks(keys: keys), baseURL: base, from: from, directory: configuration.directory,
+                                         templates: templates, replies: HelpdeskServer.replyAddresses(configuration))
+        } catch {
+            logger.error("email templates cannot be loaded; approval emails are off",
+                         metadata: ["templates_dir": "\(configuration.smtp.templatesDirectory)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Every job this process can run.
+    public var jobHandlers: [String: any JobHandler] {
+        var handlers: [String: any JobHandler] = [
+            SelftestJob.kind: SelftestJob(), SlackResponseJob.kind: SlackResponseJob(transport: AsyncHTTPTransport()),
+            SrebotAlertJob.kind: SrebotAlertJob(context: srebot), SrebotResolvedJob.kind: SrebotResolvedJob(context: srebot),
+            Governance.executeJobKind: ApprovalExecutionJob(governance: governance),
+        ]
+        if let mail { handlers[MailSendJob.kind] = mail }
+        if let slackAPI { handlers[SlackBundleUploadJob.kind] = SlackBundleUploadJob(api: slackAPI, store: store) }
+        if let slack {
+            handlers[SlackCommandJob.kind] = SlackCommandJob(context: slack)
+            handlers[SlackInteractionJob.kind] = SlackInteractionJob(context: slack)
+        }
+        return handlers
+    }
+
+    /// What the HTTP routes need.
+    public func serverDependencies(registry: PrometheusCollectorRegistry, workerIsRunning: @escaping @Sendable () -> Bool) -> ServerDependencies {
+        var dependencies = ServerDependencies(settings: configuration.server, store: store, workerIsRunning: workerIsRunning,
+                                              registry: registry, logger: logger)
+        dependencies.engine = engine
+        dependencies.governance = governance
+        dependencies.slack = slack
+        dependencies.slackSigningSecret = configuration.slack.signingSecret
+        dependencies.slackPreviousSigningSecret = configuration.slack.previousSigningSecret
+        dependencies.alertmanager = configuration.alertmanager
+        dependencies.defaultChannel = configuration.slack.defaultChannel
+        dependencies.srebot = srebot
+        dependencies.mailReplies = mailReplies
+        dependencies.approvalLinks = approvalLinks
+        dependencies.approvalPages = approvalPages
+        dependencies.api = configuration.api
+        return dependencies
+    }
+}
