@@ -7,8 +7,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeLLM:
-    def __init__(self, fail_first_with=None, always_fail_with=None):
+    def __init__(self, fail_first_with=None, always_fail_with=None, script=None):
         self.requests = []
+        # When given, the investigation follows it: [{"tool": name, "input": {...}}, …, {"text": "…"}], one step a request.
+        self.script = script
         self.fail_first_with = fail_first_with  # e.g. 429: the first request gets that status
         self.always_fail_with = always_fail_with  # e.g. 500: every request does
         fake = self
@@ -51,9 +53,11 @@ class FakeLLM:
         self.server.shutdown()
         self.server.server_close()
 
-    @staticmethod
-    def next_step(last_tool_result):
-        """(tool_name, input) to call next, or the final text."""
+    def next_step(self, last_tool_result):
+        """(tool_name, input) to call next, or None for the final text."""
+        if self.script is not None:
+            step = self.script[min(len(self.requests) - 1, len(self.script) - 1)]
+            return (step["tool"], step["input"]) if "tool" in step else None
         if last_tool_result is None:
             return ("blocking_locks", {})
         if last_tool_result.startswith("recorded as a recommended action"):

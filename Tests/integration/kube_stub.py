@@ -85,9 +85,15 @@ class KubeStub:
                 length = int(self.headers.get("Content-Length", 0))
                 stub.requests.append(("PATCH", self.path, self.rfile.read(length).decode()))
                 parts = [p for p in urlparse(self.path).path.split("/") if p]
-                namespace, name = parts[parts.index("namespaces") + 1], parts[-1]
+                subresource = parts[-1] if parts[-1] == "scale" else None
+                namespace, name = parts[parts.index("namespaces") + 1], parts[-2] if subresource else parts[-1]
                 for item in stub.objects["deployments"].get(namespace, []):
                     if item["metadata"]["name"] == name:
+                        if subresource:
+                            replicas = item["spec"].get("replicas", 1)
+                            return self._send(200, {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                                                    "metadata": {"name": name, "namespace": namespace},
+                                                    "spec": {"replicas": replicas}, "status": {"replicas": replicas}})
                         return self._send(200, item)
                 return self._not_found("deployments", name)
 
