@@ -12,10 +12,16 @@ public struct AuditDraft: Sendable, Equatable {
     public var data: JSONValue
 
     public init(kind: String, principal: String? = nil, target: String? = nil, data: JSONValue = .object([:])) {
-        self.kind = kind
-        self.principal = principal
-        self.target = target
+        // SQLite text ends at a NUL while the hash covers the whole string: a NUL from outside
+        // would make the stored event differ from its hash, so it is stored as U+FFFD.
+        self.kind = Self.storable(kind)
+        self.principal = principal.map(Self.storable)
+        self.target = target.map(Self.storable)
         self.data = data
+    }
+
+    static func storable(_ text: String) -> String {
+        text.contains("\0") ? text.replacingOccurrences(of: "\0", with: "\u{FFFD}") : text
     }
 }
 

@@ -2,6 +2,8 @@ import Foundation
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskHTTPClient
+import HelpdeskStore
+import HelpdeskTestSupport
 import Testing
 
 /// Parsers and limits that see outside bytes: malformed input is an error value, never a trap.
@@ -79,6 +81,18 @@ import Testing
         #expect(configuration.server.unauthenticatedPerMinute == 10)
         #expect(issues("server:\n  tls_cert_file: /x.crt\n").map(\.keyPath) == ["server.tls_cert_file"])
         #expect(issues("server:\n  admin_listen: nowhere\n").map(\.keyPath) == ["server.admin_listen"])
+    }
+
+    @Test func aNulFromOutsideCannotBreakTheAuditChain() async throws {
+        let folder = try TemporaryDirectory()
+        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
+        try await store.apply(ChangeSet(audit: [AuditDraft(kind: "request_received", principal: "anonymous:slack:U\0X", target: "prod\0db",
+                                                           data: .object(["text": .string("a\0b")]))]))
+        let verification = try await store.audit.verify()
+        #expect(verification.ok, "\(verification)")
+        #expect(try await store.audit.events(since: nil, limit: 10).first?.principal == "anonymous:slack:U\u{FFFD}X")
+        try await store.close()
+        folder.remove()
     }
 
     // MARK: Alertmanager receivers must be authenticated or explicitly open
