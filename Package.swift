@@ -32,7 +32,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
-        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         .target(
@@ -150,7 +149,6 @@ let package = Package(
                 "CCurlSMTP", "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskAgents", "HelpdeskGovernance",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -180,7 +178,6 @@ let package = Package(
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
                 "HelpdeskHTTPClient", "HelpdeskAlerts", "HelpdeskMail",
                 .product(name: "Mustache", package: "swift-mustache"),
-                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -136,7 +136,8 @@ public struct InboundMail: Sendable {
         var cursor = text.startIndex
         var partStart: String.Index?
         while parts.count < limit, let found = text.range(of: delimiter, range: cursor..<text.endIndex) {
-            if let start = partStart { parts.append(text[start..<found.lowerBound]) }
+            // A delimiter line right after another leaves an empty part (its start is past this delimiter).
+            if let start = partStart { parts.append(start < found.lowerBound ? text[start..<found.lowerBound] : text[found.lowerBound..<found.lowerBound]) }
             let after = text[found.upperBound...]
             if after.hasPrefix("--") { return parts }  // the closing delimiter
             // The rest of the delimiter line (transport padding) is not part of the part.

@@ -1,6 +1,5 @@
 import Foundation
 import HelpdeskCore
-import MultipartKit
 
 /// Why a post to `/webhooks/email` could not be read; each maps to a 4xx.
 public enum InboundMailPostError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -66,20 +65,14 @@ public enum InboundMailPost: Sendable, Equatable {
             return try fromForm(Form(fields))
         case "multipart/form-data":
             guard let boundary = boundary(in: contentType) else { throw .malformedForm("the content type has no usable boundary") }
-            let form: Form
-            do {
-                form = try FormDataDecoder(nestingDepth: 2).decode(Form.self, from: body, boundary: boundary)
-            } catch {
-                throw .malformedForm("not multipart/form-data with the boundary given")
-            }
-            return try fromForm(form)
+            return try fromForm(Form(try formData(body, boundary: boundary)))
         default:
             throw .unsupportedMediaType(mediaType)
         }
     }
 
     /// The fields either service sends; everything else in the form is ignored.
-    struct Form: Decodable {
+    struct Form {
         var bodyMIME: String?
         var recipient: String?
         var timestamp: String?
@@ -87,11 +80,6 @@ public enum InboundMailPost: Sendable, Equatable {
         var signature: String?
         var email: String?
         var to: String?
-
-        enum CodingKeys: String, CodingKey {
-            case bodyMIME = "body-mime"
-            case recipient, timestamp, token, signature, email, to
-        }
 
         init(_ fields: [String: String]) {
             bodyMIME = fields["body-mime"]
@@ -116,6 +104,32 @@ public enum InboundMailPost: Sendable, Equatable {
     }
 
     /// The `boundary` parameter as sent (it is case-sensitive), unquoted; 1 to 200 characters.
+    /// The text fields of a multipart/form-data body (RFC 7578), split by the same bounded splitter as
+    /// MIME parts: each part names its field in `Content-Disposition: form-data; name="…"`. A repeated
+    /// field keeps its first value; file parts are read like any other field.
+    static func formData(_ body: [UInt8], boundary: String) throws(InboundMailPostError) -> [String: String] {
+        let limits = InboundMail.Limits()
+        let text = String(decoding: body, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+        let parts = InboundMail.bodyParts(text[...], boundary: boundary, limit: limits.maxParts + 1)
+        guard !parts.isEmpty else { throw .malformedForm("not multipart/form-data with the boundary given") }
+        guard parts.count <= limits.maxParts else { throw .malformedForm("more than \(limits.maxParts) parts") }
+        var fields: [String: String] = [:]
+        for part in parts {
+            let (head, value) = InboundMail.split(part)
+            let headers: [(name: String, value: String)]
+            do {
+                headers = try InboundMail.parseHeaders(head, limits: limits)
+            } catch {
+                throw .malformedForm(error.description)
+            }
+            guard let disposition = headers.first(where: { $0.name.lowercased() == "content-disposition" })?.value,
+                  disposition.lowercased().hasPrefix("form-data"), let name = InboundMail.parameter("name", in: disposition)
+            else { throw .malformedForm("a part has no Content-Disposition: form-data; name=…") }
+            if fields[name] == nil { fields[name] = String(value) }
+        }
+        return fields
+    }
+
     static func boundary(in contentType: String) -> String? {
         for parameter in contentType.split(separator: ";").dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1)

@@ -20,12 +20,7 @@ import Testing
 
     /// Crashers still unfixed in a parser another part of the code owns, and why: replayed all the same,
     /// their crash recorded as a known issue, so this test fails once they are fixed and the entry is stale.
-    static let knownCrashes = [
-        "mime/multipart-non-ascii-header-name": "MultipartKit 4.7.1 traps on a part header name byte >= 0x80 (MultipartParser.swift:316)",
-        "mime/crash-56afcd692813a13a4471e1031075b665001230c0": "MultipartKit 4.7.1 traps on a part header name byte >= 0x80",
-        "mime/multipart-empty-part": "InboundMail.bodyParts traps on a delimiter line right after another (InboundMail.swift:139)",
-        "mime/crash-123542e909b801f60dfc687d92ca7c24f6374075": "InboundMail.bodyParts traps on a delimiter line right after another",
-    ]
+    static let knownCrashes: [String: String] = [:]
 
     /// Each in a child process, so one that still traps fails this test instead of ending the run. The
     /// child exits 0 when the input is refused (or accepted, for a name starting with `accepted-`), 3 if not.
