@@ -58,18 +58,24 @@ public struct SrebotAlertJob: JobHandler {
     }
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
-        guard let payload = try? JSONValue(parsing: job.payload), case .object(let labelValues)? = payload["labels"] else {
-            throw JobFailure.permanent("srebot.alert payload lacks labels")
-        }
-        let labels = labelValues.mapValues(\.description)
+        guard let payload = AlertJobPayload.decode(job.payload) else { throw JobFailure.permanent("srebot.alert payload does not decode") }
+        let labels = payload.labels
         let (target, _) = context.target(for: labels)
-        let thread = SrebotContext.threadKey(payload["group_key"]?.description ?? "")
+        // In a storm only its most severe alerts are diagnosed, in the storm's thread.
+        var thread = SrebotContext.threadKey(payload.groupKey)
+        switch try await context.store.storms.claimDiagnosis(fingerprint: payload.fingerprint, startsAt: payload.startsAt) {
+        case .calm:
+            break
+        case .chosen(let storm):
+            thread = StormSnapshot.threadKey(storm)
+        case .skipped(let storm):
+            return JobOutcome(result: "not diagnosed: more severe alerts of storm \(storm) were chosen")
+        }
         // The same alert firing again soon after: say so in the thread rather than diagnose again.
-        if let fingerprint = payload["fingerprint"]?.description, let startsAt = payload["starts_at"]?.description,
-           let previous = try await context.store.alerts.previousEpisode(fingerprint: fingerprint, before: startsAt),
+        if let previous = try await context.store.alerts.previousEpisode(fingerprint: payload.fingerprint, before: payload.startsAt),
            Date().timeIntervalSince(previous) < context.cooldown.seconds {
             var followUp = ChangeSet()
-            if let channel = payload["channel"]?.description, context.slackEnabled {
+            if let channel = payload.channel, context.slackEnabled {
                 followUp.slackMessages.append(OutboxMessage(channel: channel, body: .object([
                     "text": .string("\(labels["alertname"] ?? "alert") on `\(target)` fired again; it was diagnosed \(formatDuration(Date().timeIntervalSince(previous))) ago, so not again yet.")]),
                     threadKey: thread))
@@ -78,12 +84,11 @@ public struct SrebotAlertJob: JobHandler {
         }
         let diagnosis = try await context.diagnoses.withPermit {
             await context.orchestrator.diagnose(DiagnosisRequest(
-                target: target, symptom: payload.value(at: "annotations.summary")?.description, alertName: labels["alertname"],
-                principal: .alertBot, via: "alert"))
+                target: target, symptom: payload.annotations["summary"], alertName: labels["alertname"], principal: .alertBot, via: "alert"))
         }
         logger.info("alert diagnosed", metadata: ["alert": "\(labels["alertname"] ?? "?")", "target": "\(target)", "incident": "\(diagnosis.incidentID)"])
         var followUp = ChangeSet()
-        if let channel = payload["channel"]?.description, let renderer = context.renderer, context.slackEnabled {
+        if let channel = payload.channel, let renderer = context.renderer, context.slackEnabled {
             followUp.slackMessages.append(OutboxMessage(channel: channel, body: SlackViews.diagnosisForChannel(renderer, diagnosis), threadKey: thread))
             if let bundle = diagnosis.bundlePath {
                 followUp.jobs.append(SlackBundleUploadJob.job(bundlePath: bundle, incidentID: diagnosis.incidentID, threadKey: thread))
@@ -103,25 +108,22 @@ public struct SrebotResolvedJob: JobHandler {
     }
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
-        guard let payload = try? JSONValue(parsing: job.payload), case .object(let labelValues)? = payload["labels"] else {
-            throw JobFailure.permanent("srebot.resolved payload lacks labels")
-        }
-        guard let channel = payload["channel"]?.description, let renderer = context.renderer, context.slackEnabled else {
+        guard let payload = AlertJobPayload.decode(job.payload) else { throw JobFailure.permanent("srebot.resolved payload does not decode") }
+        guard let channel = payload.channel, let renderer = context.renderer, context.slackEnabled else {
             return JobOutcome(result: "resolved (not posted: no Slack channel)")
         }
-        let labels = labelValues.mapValues(\.description)
+        let labels = payload.labels
         let (target, _) = context.target(for: labels)
-        let started = payload["starts_at"].flatMap { parseTime($0.description) }
-        let ended = payload["ends_at"].flatMap { parseTime($0.description) } ?? Date()
+        let started = parseTime(payload.startsAt)
+        let ended = payload.endsAt.flatMap(parseTime) ?? Date()
         let lasted = started.map { formatDuration(ended.timeIntervalSince($0)) } ?? "an unknown time"
-        let key = SrebotContext.threadKey(payload["group_key"]?.description ?? "")
+        let key = SrebotContext.threadKey(payload.groupKey)
         var messages = [OutboxMessage(channel: channel, body: .object([
             "text": .string(":large_green_circle: \(labels["alertname"] ?? "alert") on `\(target)` resolved after \(lasted).")]), threadKey: key)]
-        if payload["group_status"]?.description == "resolved" {
+        if payload.groupStatus == "resolved" {
             let root = SlackViews.alertRoot(renderer, alertname: labels["alertname"] ?? "alert", severity: labels["severity"] ?? "unknown",
-                                            target: target, status: "resolved", summary: payload.value(at: "annotations.summary")?.description,
-                                            link: payload["link"]?.description, alerts: Int(payload["group_size"]?.doubleValue ?? 1),
-                                            started: payload["starts_at"]?.description ?? "?")
+                                            target: target, status: "resolved", summary: payload.annotations["summary"],
+                                            link: payload.link, alerts: payload.groupSize, started: payload.startsAt)
             messages.append(OutboxMessage(channel: channel, method: .update, body: SlackViews.webAPIBody(root), threadKey: key))
         }
         return JobOutcome(result: "resolved after \(lasted)", followUp: ChangeSet(slackMessages: messages))

@@ -46,10 +46,17 @@ public struct AlertmanagerSettings: Sendable {
     public var cooldown: Duration = .seconds(600)
     /// Diagnoses of alerts running at once in this process.
     public var maxConcurrentDiagnoses = 2
-    /// Firing alerts per minute per receiver above which the bot posts one summary and diagnoses only the worst few.
+    /// New firing alerts a minute on one channel above which the channel is in a storm: one root
+    /// with a digest instead of a root per group, and only the most severe few diagnosed.
     public var stormThreshold = 20
-    /// During a storm, how many alerts of each notification (the most severe) are still diagnosed.
+    /// How many alerts of the whole storm (the most severe) are diagnosed.
     public var stormDiagnoseTop = 3
+    /// In a storm, diagnoses wait this long after it starts so a more severe alert can displace them.
+    public var stormSettle: Duration = .seconds(15)
+    /// The storm digest is edited at most this often.
+    public var stormDigestInterval: Duration = .seconds(10)
+    /// A storm ends this long after its last new firing alert, or once all its alerts resolved.
+    public var stormQuietPeriod: Duration = .seconds(300)
 
     public init() {}
 
@@ -58,6 +65,9 @@ public struct AlertmanagerSettings: Sendable {
         maxConcurrentDiagnoses = section.int("max_concurrent_diagnoses", default: maxConcurrentDiagnoses, range: 1...64)
         stormThreshold = section.int("storm_threshold", default: stormThreshold, range: 1...100_000)
         stormDiagnoseTop = section.int("storm_diagnose_top", default: stormDiagnoseTop, range: 0...100)
+        stormSettle = section.duration("storm_settle", default: stormSettle, range: .zero ... .seconds(600))
+        stormDigestInterval = section.duration("storm_digest_interval", default: stormDigestInterval, range: .seconds(1) ... .seconds(600))
+        stormQuietPeriod = section.duration("storm_quiet_period", default: stormQuietPeriod, range: .seconds(1) ... .seconds(86400))
         let labels = section.stringList("target_labels")
         if !labels.isEmpty { targetLabels = labels }
         // `routes: {CHANNEL: {label: value, …}, …}` in order of preference.

@@ -29,6 +29,8 @@ public struct SlackSettings: Sendable {
     public var defaultChannel: String?
     /// Block Kit templates (Mustache).
     public var templatesDirectory = "templates/slack"
+    /// Messages (posts and edits) a minute the bot sends to one channel, whatever happens; the rest wait.
+    public var channelMessagesPerMinute = 20
 
     public init() {}
 
@@ -43,6 +45,7 @@ public struct SlackSettings: Sendable {
             section.report("command", "expected a slash command such as /helpdesk, got \"\(command)\"")
         }
         defaultChannel = section.optionalString("default_channel")
+        channelMessagesPerMinute = section.int("channel_messages_per_minute", default: channelMessagesPerMinute, range: 1...600)
         section.finish()
     }
 

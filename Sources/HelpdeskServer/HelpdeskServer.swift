@@ -101,7 +101,11 @@ public enum HelpdeskServer {
         let worker = JobWorker(queue: store.jobs, handlers: app.jobHandlers, options: workerOptions(configuration),
                                logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
         let dependencies = app.serverDependencies(registry: registry, workerIsRunning: { worker.isRunning })
-        let outbox = app.slackAPI.map { SlackOutboxService(store: store, api: $0, logger: logger) }
+        let stormMessages = app.srebot.renderer.map { StormMessages(store: store, renderer: $0, diagnoseTop: configuration.alertmanager.stormDiagnoseTop) }
+        let outbox = app.slackAPI.map {
+            SlackOutboxService(store: store, api: $0, budgetPerMinute: configuration.slack.channelMessagesPerMinute,
+                               render: { body in try await stormMessages?.render(body) }, logger: logger)
+        }
         let listeners: [any Service]
         var reloader: TLSCertificateReloader?
         do {
@@ -118,6 +122,7 @@ public enum HelpdeskServer {
                 AuditCheckpointService(store: store, settings: configuration.audit, storePath: configuration.store.path, logger: logger),
                 PolicyWatcher(path: configuration.policies.directory, policies: app.policies, logger: logger, metrics: metrics),
                 ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),
+                StormService(store: store, logger: logger),
             ] + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {

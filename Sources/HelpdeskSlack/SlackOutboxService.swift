@@ -13,13 +13,19 @@ public struct SlackOutboxService: Service {
     let api: SlackWebAPI
     let pacing: Duration
     let maxAttempts: Int
+    let budgetPerMinute: Int
+    /// Bodies made from stored state when they are sent (a storm's digest and summary).
+    let render: @Sendable (RenderedBody) async throws -> JSONValue?
     let logger: Logger
 
-    public init(store: any Store, api: SlackWebAPI, pacing: Duration = .seconds(1), maxAttempts: Int = 8, logger: Logger) {
+    public init(store: any Store, api: SlackWebAPI, pacing: Duration = .seconds(1), maxAttempts: Int = 8, budgetPerMinute: Int = 20,
+                render: @escaping @Sendable (RenderedBody) async throws -> JSONValue? = { _ in nil }, logger: Logger) {
         self.store = store
         self.api = api
         self.pacing = pacing
         self.maxAttempts = maxAttempts
+        self.budgetPerMinute = budgetPerMinute
+        self.render = render
         self.logger = logger
     }
 
@@ -28,7 +34,7 @@ public struct SlackOutboxService: Service {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             let entries: [OutboxEntry]
             do {
-                entries = try await store.slackOutbox.due(now: Date(), lease: .seconds(60))
+                entries = try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: budgetPerMinute)
             } catch {
                 logger.error("cannot read the Slack outbox", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
@@ -57,7 +63,20 @@ public struct SlackOutboxService: Service {
     /// Sends one message; returns whether a request went to Slack (for pacing).
     func send(_ entry: OutboxEntry) async -> Bool {
         var arguments: [String: JSONValue] = [:]
-        if case .object(let body) = entry.message.body { arguments = body }
+        var body = entry.message.body
+        if let rendered = entry.message.rendered {
+            do {
+                guard let made = try await render(rendered) else {
+                    try? await store.slackOutbox.markFailed(entry.id, error: "nothing renders \(rendered)", now: Date())
+                    return false
+                }
+                body = made
+            } catch {
+                logger.error("cannot render a Slack message; it is retried after its lease", metadata: ["error": "\(error)"])
+                return false
+            }
+        }
+        if case .object(let fields) = body { arguments = fields }
         arguments["channel"] = .string(entry.message.channel)
         let now = Date()
         switch entry.message.method {
@@ -74,7 +93,7 @@ public struct SlackOutboxService: Service {
         do {
             switch result {
             case .ok(let ts):
-                try await store.slackOutbox.markSent(entry.id, ts: ts, now: Date())
+                try await store.slackOutbox.markSent(entry.id, version: entry.version, ts: ts, now: Date())
             case .rateLimited(let wait):
                 logger.notice("Slack rate limit; waiting", metadata: ["channel": "\(entry.message.channel)", "seconds": "\(wait.seconds)"])
                 try await store.slackOutbox.retry(entry.id, at: Date().addingTimeInterval(wait.seconds), error: "rate limited", countAttempt: false)

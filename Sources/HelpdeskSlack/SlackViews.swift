@@ -137,3 +137,42 @@ public enum SlackViews {
         return renderer.render("error", context, fallbackText: message)
     }
 }
+
+extension SlackViews {
+    /// The storm's one root message, edited as it grows: counts, largest groups, what is diagnosed.
+    public static func stormDigest(_ renderer: SlackRenderer, _ storm: StormSnapshot, diagnoseTop: Int) -> JSONValue {
+        var context = stormContext(storm)
+        context["icon"] = storm.closedAt == nil ? ":rotating_light:" : ":white_check_mark:"
+        context["top"] = String(diagnoseTop)
+        if let closed = storm.closedAt { context["ended"] = closed.formatted(.iso8601) }
+        return webAPIBody(renderer.render("storm_digest", context, fallbackText: "Alert storm: \(storm.firing) alerts in \(storm.groupCount) groups"))
+    }
+
+    /// Posted in the storm's thread when it ends: how many alerts, which groups, which were diagnosed, which resolved.
+    public static func stormSummary(_ renderer: SlackRenderer, _ storm: StormSnapshot) -> JSONValue {
+        var context = stormContext(storm)
+        context["lasted"] = lasted((storm.closedAt ?? storm.lastAlertAt).timeIntervalSince(storm.startedAt))
+        return webAPIBody(renderer.render("storm_summary", context, fallbackText: "Alert storm over: \(storm.firing) alerts in \(storm.groupCount) groups"))
+    }
+
+    private static func stormContext(_ storm: StormSnapshot) -> [String: Any] {
+        let groupLines = storm.groups.map { group in
+            ["text": truncated("\(group.name) (\(group.severity)): \(group.firing) firing\(group.resolved > 0 ? ", \(group.resolved) resolved" : "")", 300)]
+        }
+        let diagnosed = storm.candidates.filter { $0.state != .displaced }.map { candidate in
+            ["text": truncated("\(candidate.alertname) (\(candidate.severity))\(candidate.state == .queued ? " · waiting" : "")\(candidate.resolved ? " · resolved" : "")", 300)]
+        }
+        var context: [String: Any] = [
+            "firing": String(storm.firing), "resolved": String(storm.resolved), "groups": String(storm.groupCount),
+            "started": storm.startedAt.formatted(.iso8601), "groupLines": groupLines, "hasGroups": !groupLines.isEmpty,
+            "diagnosed": diagnosed, "hasDiagnosed": !diagnosed.isEmpty,
+        ]
+        if storm.groupCount > storm.groups.count { context["moreGroups"] = String(storm.groupCount - storm.groups.count) }
+        return context
+    }
+
+    private static func lasted(_ seconds: TimeInterval) -> String {
+        let whole = seconds.isFinite ? Int(min(max(seconds, 0), 1e9)) : 0
+        return whole < 3600 ? "\(whole / 60)m \(whole % 60)s" : "\(whole / 3600)h \(whole % 3600 / 60)m"
+    }
+}

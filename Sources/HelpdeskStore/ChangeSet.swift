@@ -12,9 +12,13 @@ public struct ChangeSet: Sendable, Equatable {
     public var slackMessages: [OutboxMessage]
     /// Alerts received; each new one enqueues its `onNew` jobs, a repeat enqueues nothing.
     public var alerts: [AlertRecord]
+    /// The notification `alerts` came in: its storm bookkeeping decides which of their jobs and
+    /// messages are queued (all of them on a calm channel).
+    public var notification: AlertNotificationIntake?
 
     public init(jobs: [NewJob] = [], incidents: [IncidentRecord] = [], audit: [AuditDraft] = [], slackMessages: [OutboxMessage] = [],
-                alerts: [AlertRecord] = []) {
+                alerts: [AlertRecord] = [], notification: AlertNotificationIntake? = nil) {
+        self.notification = notification
         self.jobs = jobs
         self.incidents = incidents
         self.audit = audit
@@ -31,4 +35,6 @@ public struct ChangeSetOutcome: Sendable, Equatable {
     public var jobIDs: [JobID?]
     /// One entry per alert: whether it was new.
     public var newAlerts: [Bool] = []
+    /// The channel's open storm after this change set, when it came with a notification.
+    public var storm: StormID?
 }

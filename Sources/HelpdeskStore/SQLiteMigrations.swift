@@ -161,6 +161,62 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        // Storms: O(1) bookkeeping per notification, shared by every process using the store; the
+        // outbox coalesces edits of a message, renders bodies from stored state and keeps a per-channel budget.
+        migrator.registerMigration("v8-storms") { db in
+            try db.execute(sql: """
+                ALTER TABLE slack_outbox ADD COLUMN rendered TEXT;
+                ALTER TABLE slack_outbox ADD COLUMN coalesce_key TEXT;
+                ALTER TABLE slack_outbox ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE slack_outbox ADD COLUMN edit_gap REAL;
+                CREATE UNIQUE INDEX slack_outbox_coalesce ON slack_outbox(coalesce_key) WHERE state = 'pending';
+                CREATE INDEX slack_outbox_sent ON slack_outbox(channel, sent_at) WHERE state = 'sent';
+                CREATE TABLE alert_minutes (
+                    channel TEXT NOT NULL,
+                    minute INTEGER NOT NULL,
+                    firing INTEGER NOT NULL,
+                    PRIMARY KEY (channel, minute)
+                ) WITHOUT ROWID;
+                CREATE TABLE storms (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    channel TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    last_alert_at REAL NOT NULL,
+                    closed_at REAL,
+                    firing INTEGER NOT NULL DEFAULT 0,
+                    resolved INTEGER NOT NULL DEFAULT 0,
+                    group_count INTEGER NOT NULL DEFAULT 0,
+                    diagnose_top INTEGER NOT NULL,
+                    settle REAL NOT NULL,
+                    digest_interval REAL NOT NULL,
+                    quiet REAL NOT NULL,
+                    posts INTEGER NOT NULL
+                );
+                CREATE UNIQUE INDEX storms_open ON storms(channel) WHERE closed_at IS NULL;
+                CREATE TABLE storm_groups (
+                    storm_id INTEGER NOT NULL,
+                    group_key TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    firing INTEGER NOT NULL,
+                    resolved INTEGER NOT NULL,
+                    PRIMARY KEY (storm_id, group_key)
+                );
+                CREATE TABLE storm_candidates (
+                    storm_id INTEGER NOT NULL,
+                    fingerprint TEXT NOT NULL,
+                    starts_at TEXT NOT NULL,
+                    alertname TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    rank INTEGER NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('queued', 'started', 'displaced')),
+                    resolved INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (storm_id, fingerprint, starts_at)
+                );
+                CREATE INDEX storm_candidates_alert ON storm_candidates(fingerprint, starts_at);
+                CREATE INDEX alerts_received ON alerts(received_at);
+                """)
+        }
         return migrator
     }
 }

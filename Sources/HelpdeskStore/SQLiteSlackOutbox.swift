@@ -7,17 +7,25 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
 
     static func enqueue(_ messages: [OutboxMessage], in db: Database, now: Date) throws {
         for message in messages {
+            let due = now.addingTimeInterval(message.editGap?.seconds ?? 0)
+            // A newer edit of a message with one pending replaces its body (and bumps its version,
+            // so a send already under way leaves it pending); a repeated once_key queues nothing.
             try db.execute(
                 sql: """
-                    INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, once_key)
-                    VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT DO NOTHING
+                    INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, once_key,
+                                              rendered, coalesce_key, edit_gap)
+                    VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (coalesce_key) WHERE state = 'pending' DO UPDATE SET body = excluded.body, rendered = excluded.rendered,
+                        version = version + 1
+                    ON CONFLICT DO NOTHING
                     """,
                 arguments: [message.channel, message.method.rawValue, message.body.jsonText, message.threadKey, message.isRoot,
-                            now.timeIntervalSince1970, now.timeIntervalSince1970, message.onceKey])
+                            due.timeIntervalSince1970, now.timeIntervalSince1970, message.onceKey, message.rendered?.description,
+                            message.coalesceKey, message.editGap?.seconds])
         }
     }
 
-    func due(now: Date, lease: Duration) async throws -> [OutboxEntry] {
+    func due(now: Date, lease: Duration, budgetPerMinute: Int) async throws -> [OutboxEntry] {
         let seconds = now.timeIntervalSince1970
         // Polled twice a second: an idle outbox must not take the write lock.
         let anyDue = try await store.database.read { db in
@@ -38,33 +46,53 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
             var entries: [OutboxEntry] = []
             for row in rows {
                 let id: Int64 = row["id"]
+                let channel: String = row["channel"]
+                // The channel's budget: past it, the head waits until the oldest send of the minute leaves the window.
+                let sentInWindow = try Row.fetchAll(db, sql: """
+                    SELECT sent_at FROM slack_outbox WHERE channel = ? AND state = 'sent' AND sent_at > ? ORDER BY sent_at LIMIT ?
+                    """, arguments: [channel, seconds - 60, budgetPerMinute])
+                if sentInWindow.count >= budgetPerMinute, let oldest = sentInWindow.first?["sent_at"] as Double? {
+                    try db.execute(sql: "UPDATE slack_outbox SET next_attempt_at = ? WHERE id = ?", arguments: [oldest + 60, id])
+                    continue
+                }
                 try db.execute(sql: "UPDATE slack_outbox SET lease_until = ? WHERE id = ?", arguments: [seconds + lease.seconds, id])
                 let key: String? = row["thread_key"]
                 let threadTS = try key.flatMap { try String.fetchOne(db, sql: "SELECT ts FROM slack_threads WHERE thread_key = ?", arguments: [$0]) }
                 entries.append(OutboxEntry(
                     id: id,
-                    message: OutboxMessage(channel: row["channel"], method: OutboxMessage.Method(rawValue: row["method"]) ?? .postMessage,
-                                           body: (try? JSONValue(parsing: row["body"])) ?? .null, threadKey: key, isRoot: row["is_root"]),
-                    attempts: row["attempts"], threadTS: threadTS))
+                    message: OutboxMessage(channel: channel, method: OutboxMessage.Method(rawValue: row["method"]) ?? .postMessage,
+                                           body: (try? JSONValue(parsing: row["body"])) ?? .null, threadKey: key, isRoot: row["is_root"],
+                                           rendered: (row["rendered"] as String?).flatMap(RenderedBody.init),
+                                           editGap: (row["edit_gap"] as Double?).map { .seconds($0) }),
+                    attempts: row["attempts"], threadTS: threadTS, version: row["version"]))
             }
             return entries
         }
     }
 
-    func markSent(_ id: Int64, ts: String?, now: Date) async throws {
+    func markSent(_ id: Int64, version: Int, ts: String?, now: Date) async throws {
         try await store.writer.write { db in
-            try db.execute(sql: "UPDATE slack_outbox SET state = 'sent', ts = ?, sent_at = ?, lease_until = NULL WHERE id = ?",
-                           arguments: [ts, now.timeIntervalSince1970, id])
-            if let sent = try Row.fetchOne(db, sql: "SELECT channel, method, thread_key FROM slack_outbox WHERE id = ?", arguments: [id]) {
-                try SQLiteAuditLog.append([AuditDraft(kind: "message_sent", principal: nil, target: sent["channel"], data: .object([
-                    "via": .string("slack"), "method": .string(sent["method"]), "ts": ts.map(JSONValue.string) ?? .null,
-                    "thread": (sent["thread_key"] as String?).map(JSONValue.string) ?? .null, "outbox_id": .number(Double(id)),
-                ]))], in: db, now: now)
+            guard let sent = try Row.fetchOne(db, sql: "SELECT channel, method, thread_key, is_root, version, edit_gap FROM slack_outbox WHERE id = ?",
+                                              arguments: [id]) else { return }
+            try SQLiteAuditLog.append([AuditDraft(kind: "message_sent", principal: nil, target: sent["channel"], data: .object([
+                "via": .string("slack"), "method": .string(sent["method"]), "ts": ts.map(JSONValue.string) ?? .null,
+                "thread": (sent["thread_key"] as String?).map(JSONValue.string) ?? .null, "outbox_id": .number(Double(id)),
+            ]))], in: db, now: now)
+            if (sent["version"] as Int) != version {
+                // A newer edit arrived while this one was on its way: send that one too, after the gap.
+                try db.execute(sql: "UPDATE slack_outbox SET lease_until = NULL, next_attempt_at = ? WHERE id = ?",
+                               arguments: [now.timeIntervalSince1970 + ((sent["edit_gap"] as Double?) ?? 0), id])
+                try db.execute(sql: """
+                    INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, ts, sent_at)
+                    SELECT channel, method, body, thread_key, is_root, 'sent', next_attempt_at, created_at, ?, ? FROM slack_outbox WHERE id = ?
+                    """, arguments: [ts, now.timeIntervalSince1970, id])
+            } else {
+                try db.execute(sql: "UPDATE slack_outbox SET state = 'sent', ts = ?, sent_at = ?, lease_until = NULL WHERE id = ?",
+                               arguments: [ts, now.timeIntervalSince1970, id])
             }
-            if let ts, let row = try Row.fetchOne(db, sql: "SELECT channel, thread_key, is_root FROM slack_outbox WHERE id = ?", arguments: [id]),
-               row["is_root"] as Bool, let key = row["thread_key"] as String? {
+            if let ts, sent["is_root"] as Bool, let key = sent["thread_key"] as String? {
                 try db.execute(sql: "INSERT OR REPLACE INTO slack_threads (thread_key, channel, ts) VALUES (?, ?, ?)",
-                               arguments: [key, row["channel"] as String, ts])
+                               arguments: [key, sent["channel"] as String, ts])
             }
         }
     }

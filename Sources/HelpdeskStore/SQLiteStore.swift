@@ -32,6 +32,7 @@ public final class SQLiteStore: Store {
     public var slackOutbox: any SlackOutboxStore { SQLiteSlackOutbox(store: self) }
     public var alerts: any AlertIndex { SQLiteAlertIndex(store: self) }
     public var executions: any ExecutionLog { SQLiteExecutionLog(store: self) }
+    public var storms: any StormStore { SQLiteStorms(store: self) }
 
     /// Opens (creating when missing) the file, and applies pending migrations.
     public init(options: Options) throws {
@@ -88,7 +89,7 @@ public final class SQLiteStore: Store {
             try Self.apply(changes, in: db, now: Date(), defaultMaxAttempts: defaultMaxAttempts)
         }
         if outcome.jobIDs.contains(where: { $0 != nil }) { workSignal.signal() }
-        if !changes.slackMessages.isEmpty { outboxSignal.signal() }
+        if !changes.slackMessages.isEmpty || changes.notification != nil { outboxSignal.signal() }
         return outcome
     }
 
@@ -126,13 +127,20 @@ public final class SQLiteStore: Store {
                             alert.annotations.jsonText, alert.endsAt, alert.generatorURL, alert.receivedAt.timeIntervalSince1970])
             let isNew = db.changesCount == 1
             newAlerts.append(isNew)
-            if isNew {
+            if isNew, changes.notification == nil {
                 ids += try apply(ChangeSet(jobs: alert.onNew), in: db, now: now, defaultMaxAttempts: defaultMaxAttempts).jobIDs
             }
         }
+        var storm: StormID?
+        if let notification = changes.notification {
+            let effects = try SQLiteStorms.apply(notification, alerts: changes.alerts, isNew: newAlerts, in: db, now: now)
+            ids += try apply(ChangeSet(jobs: effects.jobs), in: db, now: now, defaultMaxAttempts: defaultMaxAttempts).jobIDs
+            try SQLiteSlackOutbox.enqueue(effects.messages, in: db, now: now)
+            storm = try Int64.fetchOne(db, sql: "SELECT id FROM storms WHERE channel = ? AND closed_at IS NULL", arguments: [notification.channel])
+        }
         try SQLiteAuditLog.append(changes.audit, in: db, now: now)
         try SQLiteSlackOutbox.enqueue(changes.slackMessages, in: db, now: now)
-        return ChangeSetOutcome(jobIDs: ids, newAlerts: newAlerts)
+        return ChangeSetOutcome(jobIDs: ids, newAlerts: newAlerts, storm: storm)
     }
 
     public func unhealthyReason() async -> String? {

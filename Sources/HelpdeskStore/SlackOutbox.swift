@@ -18,14 +18,55 @@ public struct OutboxMessage: Sendable, Equatable {
     public var isRoot: Bool
     /// When set, a second message with the same key is never queued (one root per alert group).
     public var onceKey: String?
+    /// When set, the body is rendered when the message is sent, from the state it names, so the
+    /// newest state goes out however many changes were queued.
+    public var rendered: RenderedBody?
+    /// For edits: at least this long between two sends of the message (a storm digest), each
+    /// queued edit waiting that long, so edits in between coalesce.
+    public var editGap: Duration?
 
-    public init(channel: String, method: Method = .postMessage, body: JSONValue, threadKey: String? = nil, isRoot: Bool = false, onceKey: String? = nil) {
+    public init(channel: String, method: Method = .postMessage, body: JSONValue, threadKey: String? = nil, isRoot: Bool = false, onceKey: String? = nil,
+                rendered: RenderedBody? = nil, editGap: Duration? = nil) {
         self.channel = channel
         self.method = method
         self.body = body
         self.threadKey = threadKey
         self.isRoot = isRoot
         self.onceKey = onceKey
+        self.rendered = rendered
+        self.editGap = editGap
+    }
+
+    /// Edits of one message coalesce: while an edit is pending, a newer one replaces its body
+    /// instead of queueing a second (also when the first is being sent: it is sent again after).
+    var coalesceKey: String? {
+        guard method == .update, let threadKey else { return nil }
+        return "update:\(threadKey)"
+    }
+}
+
+/// A message body made from stored state when it is sent.
+public enum RenderedBody: Sendable, Equatable, LosslessStringConvertible {
+    /// The storm's root: counts, largest groups, what is diagnosed.
+    case stormDigest(StormID)
+    /// Posted in the storm's thread when it ends.
+    case stormSummary(StormID)
+
+    public init?(_ description: String) {
+        let parts = description.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let id = StormID(parts[1]) else { return nil }
+        switch parts[0] {
+        case "storm-digest": self = .stormDigest(id)
+        case "storm-summary": self = .stormSummary(id)
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .stormDigest(let id): "storm-digest:\(id)"
+        case .stormSummary(let id): "storm-summary:\(id)"
+        }
     }
 }
 
@@ -35,13 +76,17 @@ public struct OutboxEntry: Sendable, Equatable {
     public var attempts: Int
     /// The thread's root `ts` when the message belongs to a thread whose root was sent.
     public var threadTS: String?
+    /// Bumped by every coalesced edit: a send of an older version leaves the message pending.
+    public var version: Int = 0
 }
 
 /// The durable Slack outbox: messages leave in order per channel, one at a time.
 public protocol SlackOutboxStore: Sendable {
-    /// The oldest pending message of each channel that is due, leased to the caller for `lease`.
-    func due(now: Date, lease: Duration) async throws -> [OutboxEntry]
-    func markSent(_ id: Int64, ts: String?, now: Date) async throws
+    /// The oldest pending message of each channel that is due, leased to the caller for `lease`;
+    /// a channel that had `budgetPerMinute` messages sent in the last minute waits.
+    func due(now: Date, lease: Duration, budgetPerMinute: Int) async throws -> [OutboxEntry]
+    /// Sent as `version`; a newer version queued meanwhile stays pending (its `editGap` after `now`).
+    func markSent(_ id: Int64, version: Int, ts: String?, now: Date) async throws
     /// Tries again at `at`; `countAttempt` is false for rate limits, which are not failures.
     func retry(_ id: Int64, at: Date, error: String, countAttempt: Bool) async throws
     func markFailed(_ id: Int64, error: String, now: Date) async throws

@@ -24,6 +24,8 @@ public protocol Store: Sendable {
 
     var executions: any ExecutionLog { get }
 
+    var storms: any StormStore { get }
+
     /// Whether the store answers and its schema is current; `nil` when healthy, else the reason.
     func unhealthyReason() async -> String?
 

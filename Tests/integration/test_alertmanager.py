@@ -149,22 +149,28 @@ def alert(name, severity, fingerprint, starts="2026-11-24T10:00:00Z"):
             "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": fingerprint}
 
 
-def test_storm_gets_one_summary_and_only_the_worst_is_diagnosed_and_cooldown_holds(helpdesk, tmp_path):
+def test_storm_gets_one_root_and_only_the_worst_is_diagnosed_in_its_thread_and_cooldown_holds(helpdesk, tmp_path):
     api = WebAPI()
-    hd = alert_bot(helpdesk, tmp_path, api, alertmanager_extra="  storm_threshold: 3\n  storm_diagnose_top: 1\n  cooldown: 10m\n")
+    hd = alert_bot(helpdesk, tmp_path, api, alertmanager_extra="  storm_threshold: 3\n  storm_diagnose_top: 1\n  storm_settle: 1s\n"
+                                                              "  storm_quiet_period: 3s\n  cooldown: 10m\n")
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     try:
         storm = [alert("CPUHigh", "warning", "f1"), alert("DiskFull", "critical", "f2"), alert("MemHigh", "warning", "f3"),
                  alert("NetFlap", "info", "f4"), alert("LoadHigh", "warning", "f5")]
         status, _, body = http("POST", hd.url("/webhooks/alertmanager"), body=json.dumps(payload(storm)).encode(), headers=headers)
         assert status == 200 and json.loads(body)["storm"] == "true"
-        summary = wait(lambda: [c for c in api.calls if c["method"] == "chat.postMessage" and "Alert storm" in c["body"].get("text", "")])
-        assert summary and all(name in summary[0]["body"]["text"] for name in ("CPUHigh", "DiskFull", "NetFlap"))
+        root = wait(lambda: [c for c in api.calls if c["method"] == "chat.postMessage" and "Alert storm" in c["body"].get("text", "")])
+        assert root and "5 alerts firing in 1 groups" in root[0]["body"]["text"], root
         wait(lambda: [j for j in hd.jobs() if j["kind"] == "srebot.alert" and j["state"] == "done"])
         diagnosed = [j for j in hd.jobs() if j["kind"] == "srebot.alert"]
         assert len(diagnosed) == 1 and '"f2"' in diagnosed[0]["payload"], "only the critical one"
+        replies = wait(lambda: [c for c in api.calls if c["method"] == "chat.postMessage" and c["body"].get("thread_ts")])
+        assert replies, "the diagnosis goes into the storm's thread"
+        # Quiet for its quiet period: one closing summary in the storm's thread.
+        over = wait(lambda: [c for c in api.calls if "Alert storm over" in c["body"].get("text", "")], timeout=30)
+        assert len(over) == 1 and over[0]["body"].get("thread_ts"), over
 
-        # The critical alert fires again (a new episode) within the cooldown: noted, not diagnosed.
+        # The critical alert fires again (a new episode) within the cooldown, on a calm channel: noted, not diagnosed.
         again = payload([alert("DiskFull", "critical", "f2", starts="2026-11-24T10:05:00Z")], group="{}:{alertname=\"DiskFull\"}")
         http("POST", hd.url("/webhooks/alertmanager"), body=json.dumps(again).encode(), headers=headers)
         result = wait(lambda: [j for j in hd.jobs() if j["kind"] == "srebot.alert" and j["state"] == "done" and "cooldown" in (j.get("result") or "")])
@@ -197,9 +203,14 @@ def test_storm_of_2000_alerts_over_200_fingerprints_loses_none_and_bounds_diagno
         with sqlite3.connect(hd.folder / "state" / "hd.sqlite") as db:
             assert db.execute("SELECT COUNT(DISTINCT fingerprint) FROM alerts").fetchone()[0] == 200, "no alert lost"
             jobs = db.execute("SELECT COUNT(*) FROM jobs WHERE kind = 'srebot.alert'").fetchone()[0]
-        assert 0 < jobs <= 20 + 3 * 100 and jobs < 200, f"{jobs} diagnoses for 200 alerts"
-        summary = wait(lambda: [c for c in api.calls if "Alert storm on helpdesk" in c["body"].get("text", "")])
-        assert summary
+            storms = db.execute("SELECT COUNT(*) FROM storms").fetchone()[0]
+        assert storms == 1
+        # The first notification (20 alerts, not above the threshold of 20) was calm and diagnosed in full.
+        assert 20 < jobs <= 20 + 3 * 4, f"{jobs} diagnosis jobs: the calm first 20, then the 3 most severe of the storm and any displaced before they started"
+        root = wait(lambda: [c for c in api.calls if "Alert storm" in c["body"].get("text", "")])
+        assert len([c for c in api.calls if c["method"] == "chat.postMessage" and "thread_ts" not in c["body"]]) <= 3, \
+            "group roots only before the storm started, then the storm's one root"
+        assert root
     finally:
         api.stop()
 

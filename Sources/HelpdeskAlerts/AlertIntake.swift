@@ -1,0 +1,113 @@
+import Foundation
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskJobs
+import HelpdeskSlack
+import HelpdeskStore
+
+/// Turns one verified, decoded Alertmanager notification into what the store records: every alert,
+/// the diagnosis or resolution job each new one starts, the group's root message, and the storm
+/// bookkeeping that decides, inside the same write, which of those a stormy channel still gets.
+public struct AlertIntake: Sendable {
+    public let settings: AlertmanagerSettings
+    public let defaultChannel: String?
+    public let srebot: SrebotContext
+
+    public init(settings: AlertmanagerSettings, defaultChannel: String?, srebot: SrebotContext) {
+        self.settings = settings
+        self.defaultChannel = defaultChannel
+        self.srebot = srebot
+    }
+
+    public var stormRules: StormRules {
+        StormRules(threshold: settings.stormThreshold, diagnoseTop: settings.stormDiagnoseTop, settle: settings.stormSettle,
+                   digestInterval: settings.stormDigestInterval, quietPeriod: settings.stormQuietPeriod)
+    }
+
+    /// The channel a notification goes to: the first matching route, the receiver's channel, the default.
+    public func channel(for payload: AlertmanagerPayload, receiver: AlertmanagerSettings.Receiver) -> String? {
+        let labels = payload.commonLabels ?? payload.alerts.first?.labels ?? [:]
+        return settings.routes.first { $0.matches(labels) }?.channel ?? receiver.channel ?? defaultChannel
+    }
+
+    public func changes(for payload: AlertmanagerPayload, receiver: AlertmanagerSettings.Receiver, requestID: String, now: Date = Date()) -> ChangeSet {
+        let channel = channel(for: payload, receiver: receiver)
+        let link = payload.alerts.first?.generatorURL.flatMap { $0.isEmpty ? nil : $0 } ?? payload.externalURL
+        var changes = ChangeSet()
+        for alert in payload.alerts {
+            let job = AlertJobPayload(fingerprint: alert.fingerprint, startsAt: alert.startsAt, endsAt: alert.endsAt, groupKey: payload.groupKey,
+                                      groupStatus: payload.status, groupSize: payload.alerts.count, labels: alert.labels,
+                                      annotations: alert.annotations, channel: channel, link: link)
+            let kind = alert.status == "firing" ? SrebotAlertJob.kind : SrebotResolvedJob.kind
+            changes.alerts.append(AlertRecord(
+                fingerprint: alert.fingerprint, startsAt: alert.startsAt, status: alert.status, groupKey: payload.groupKey, receiver: receiver.name,
+                labels: .object(alert.labels.mapValues(JSONValue.string)), annotations: .object(alert.annotations.mapValues(JSONValue.string)),
+                endsAt: alert.endsAt, generatorURL: alert.generatorURL, receivedAt: now,
+                onNew: [NewJob(kind: kind, payload: job.jsonText, maxAttempts: 4)]))
+        }
+        changes.audit.append(AuditDraft(kind: "alert_received", principal: "service:alertmanager:\(receiver.name)", target: payload.groupKey, data: .object([
+            "status": .string(payload.status), "alerts": .number(Double(payload.alerts.count)),
+            "truncated": .number(Double(payload.truncatedAlerts ?? 0)), "request_id": .string(requestID),
+        ])))
+        // Without a channel nothing is posted and nothing can storm; alerts are still recorded and diagnosed.
+        guard let channel else { return changes }
+        let posts = srebot.renderer != nil && srebot.slackEnabled
+        var calm: [OutboxMessage] = []
+        // The group's thread starts with one root message, queued before any reply can be.
+        if posts, let renderer = srebot.renderer, payload.status == "firing", let first = payload.alerts.first(where: { $0.status == "firing" }) {
+            let root = SlackViews.alertRoot(renderer, alertname: payload.commonLabels?["alertname"] ?? first.labels["alertname"] ?? "alert",
+                                            severity: payload.commonLabels?["severity"] ?? first.labels["severity"] ?? "unknown",
+                                            target: srebot.target(for: first.labels).name, status: "firing", summary: first.annotations["summary"],
+                                            link: link, alerts: payload.alerts.count, started: first.startsAt)
+            calm.append(OutboxMessage(channel: channel, body: SlackViews.webAPIBody(root), threadKey: SrebotContext.threadKey(payload.groupKey),
+                                      isRoot: true, onceKey: "alert-root:\(payload.groupKey)"))
+        }
+        let common = payload.commonLabels ?? [:]
+        // A group's name in the digest: its common alertname, else what Alertmanager grouped by, else its first alert's name.
+        let grouping = (payload.groupLabels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        let name = common["alertname"] ?? (grouping.isEmpty ? nil : grouping) ?? payload.alerts.first?.labels["alertname"] ?? "alert"
+        changes.notification = AlertNotificationIntake(
+            channel: channel, groupKey: payload.groupKey, groupName: name,
+            severity: common["severity"] ?? payload.alerts.first?.labels["severity"] ?? "unknown",
+            ranks: payload.alerts.map { Self.rank($0.labels["severity"]) }, rules: stormRules, calmMessages: calm, postsToSlack: posts)
+        return changes
+    }
+
+    public static func rank(_ severity: String?) -> Int {
+        switch severity?.lowercased() {
+        case "critical", "page", "emergency": 3
+        case "error", "high": 2
+        case "warning", "medium": 1
+        default: 0
+        }
+    }
+}
+
+/// What a `srebot.alert` or `srebot.resolved` job carries.
+public struct AlertJobPayload: Sendable, Codable, Equatable {
+    public var fingerprint: String
+    public var startsAt: String
+    public var endsAt: String?
+    public var groupKey: String
+    public var groupStatus: String
+    public var groupSize: Int
+    public var labels: [String: String]
+    public var annotations: [String: String]
+    public var channel: String?
+    public var link: String?
+
+    enum CodingKeys: String, CodingKey {
+        case fingerprint, labels, annotations, channel, link
+        case startsAt = "starts_at", endsAt = "ends_at", groupKey = "group_key", groupStatus = "group_status", groupSize = "group_size"
+    }
+
+    public var jsonText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> AlertJobPayload? {
+        try? JSONDecoder().decode(AlertJobPayload.self, from: Data(text.utf8))
+    }
+}

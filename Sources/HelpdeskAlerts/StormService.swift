@@ -1,0 +1,55 @@
+import Foundation
+import HelpdeskCore
+import HelpdeskSlack
+import HelpdeskStore
+import Logging
+import ServiceLifecycle
+
+/// Ends quiet storms: every replica runs it, and the store closes each storm exactly once, queueing
+/// its last digest edit and its closing summary in the same write.
+public struct StormService: Service {
+    let store: any Store
+    let interval: Duration
+    let logger: Logger
+
+    public init(store: any Store, interval: Duration = .seconds(5), logger: Logger) {
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                for storm in try await store.storms.closeQuiet(now: Date()) {
+                    logger.notice("alert storm ended", metadata: ["storm": "\(storm)"])
+                }
+            } catch {
+                logger.error("cannot close quiet storms", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+/// The bodies of a storm's messages, made from the stored storm when the outbox sends them.
+public struct StormMessages: Sendable {
+    let store: any Store
+    let renderer: SlackRenderer
+    let diagnoseTop: Int
+
+    public init(store: any Store, renderer: SlackRenderer, diagnoseTop: Int) {
+        self.store = store
+        self.renderer = renderer
+        self.diagnoseTop = diagnoseTop
+    }
+
+    public func render(_ body: RenderedBody) async throws -> JSONValue? {
+        switch body {
+        case .stormDigest(let id):
+            return try await store.storms.snapshot(id, groupLimit: 10).map { SlackViews.stormDigest(renderer, $0, diagnoseTop: diagnoseTop) }
+        case .stormSummary(let id):
+            return try await store.storms.snapshot(id, groupLimit: 30).map { SlackViews.stormSummary(renderer, $0) }
+        }
+    }
+}

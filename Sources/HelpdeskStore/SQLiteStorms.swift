@@ -1,0 +1,204 @@
+import Foundation
+import GRDB
+import HelpdeskCore
+
+/// Storm bookkeeping in SQLite. Per notification it costs a fixed number of indexed row reads and
+/// writes (a counter row per channel and minute, the open storm, one group row, at most
+/// `diagnoseTop` candidates), never a scan of the alerts received.
+struct SQLiteStorms: StormStore {
+    let store: SQLiteStore
+
+    /// What the notification's alerts start and post, once the storm state is known.
+    struct Effects {
+        var jobs: [NewJob] = []
+        var messages: [OutboxMessage] = []
+    }
+
+    /// Called inside the notification's write, after its alerts were inserted (`isNew` per alert).
+    static func apply(_ intake: AlertNotificationIntake, alerts: [AlertRecord], isNew: [Bool], in db: Database, now: Date) throws -> Effects {
+        let fresh = alerts.indices.filter { isNew[$0] }
+        let firing = fresh.filter { alerts[$0].status == "firing" }
+        let resolved = fresh.filter { alerts[$0].status != "firing" }
+        let seconds = now.timeIntervalSince1970
+        let minute = Int64((seconds / 60).rounded(.down))
+        if !firing.isEmpty {
+            try db.execute(sql: """
+                INSERT INTO alert_minutes (channel, minute, firing) VALUES (?, ?, ?)
+                ON CONFLICT (channel, minute) DO UPDATE SET firing = firing + excluded.firing
+                """, arguments: [intake.channel, minute, firing.count])
+        }
+        var storm = try Row.fetchOne(db, sql: "SELECT id, started_at, settle, digest_interval, diagnose_top, posts FROM storms WHERE channel = ? AND closed_at IS NULL",
+                                     arguments: [intake.channel])
+        if storm == nil, !firing.isEmpty {
+            // A sliding minute from two counter rows: the previous minute weighted by how much of it is still inside the window.
+            let counts = try Row.fetchAll(db, sql: "SELECT minute, firing FROM alert_minutes WHERE channel = ? AND minute IN (?, ?)",
+                                          arguments: [intake.channel, minute, minute - 1])
+            let current = counts.first { ($0["minute"] as Int64) == minute }.map { $0["firing"] as Int } ?? 0
+            let previous = counts.first { ($0["minute"] as Int64) == minute - 1 }.map { $0["firing"] as Int } ?? 0
+            let elapsed = seconds / 60 - Double(minute)
+            if Double(current) + Double(previous) * (1 - elapsed) > Double(intake.rules.threshold) {
+                storm = try open(intake, in: db, now: now)
+            }
+        }
+        guard let storm else {
+            return Effects(jobs: fresh.flatMap { alerts[$0].onNew }, messages: intake.calmMessages)
+        }
+        let id: StormID = storm["id"]
+        var effects = Effects()
+        guard !fresh.isEmpty else { return effects }
+        try db.execute(sql: """
+            UPDATE storms SET firing = firing + ?, resolved = resolved + ?, last_alert_at = CASE WHEN ? > 0 THEN ? ELSE last_alert_at END WHERE id = ?
+            """, arguments: [firing.count, resolved.count, firing.count, seconds, id])
+        try db.execute(sql: """
+            INSERT INTO storm_groups (storm_id, group_key, name, severity, firing, resolved) VALUES (?, ?, ?, ?, 0, 0)
+            ON CONFLICT (storm_id, group_key) DO NOTHING
+            """, arguments: [id, intake.groupKey, intake.groupName, intake.severity])
+        if db.changesCount == 1 { try db.execute(sql: "UPDATE storms SET group_count = group_count + 1 WHERE id = ?", arguments: [id]) }
+        try db.execute(sql: "UPDATE storm_groups SET firing = firing + ?, resolved = resolved + ? WHERE storm_id = ? AND group_key = ?",
+                       arguments: [firing.count, resolved.count, id, intake.groupKey])
+
+        // The storm's most severe alerts, chosen across every notification; they run after the settle window.
+        let runAt = max(now, Date(timeIntervalSince1970: storm["started_at"] as Double + storm["settle"] as Double))
+        let top: Int = storm["diagnose_top"]
+        for index in firing.sorted(by: { intake.ranks[$0] > intake.ranks[$1] }) {
+            let alert = alerts[index]
+            let rank = intake.ranks[index]
+            let chosen = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM storm_candidates WHERE storm_id = ? AND state != 'displaced'",
+                                          arguments: [id]) ?? 0
+            if chosen >= top {
+                guard let weakest = try Row.fetchOne(db, sql: """
+                    SELECT fingerprint, starts_at FROM storm_candidates WHERE storm_id = ? AND state = 'queued' AND rank < ?
+                    ORDER BY rank, rowid DESC LIMIT 1
+                    """, arguments: [id, rank]) else { continue }
+                try db.execute(sql: "UPDATE storm_candidates SET state = 'displaced' WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?",
+                               arguments: [id, weakest["fingerprint"] as String, weakest["starts_at"] as String])
+            }
+            try db.execute(sql: """
+                INSERT INTO storm_candidates (storm_id, fingerprint, starts_at, alertname, severity, rank, state) VALUES (?, ?, ?, ?, ?, ?, 'queued')
+                ON CONFLICT DO NOTHING
+                """, arguments: [id, alert.fingerprint, alert.startsAt, alert.labels["alertname"]?.description ?? "alert",
+                                 alert.labels["severity"]?.description ?? "unknown", rank])
+            effects.jobs += alert.onNew.map { job in
+                var job = job
+                job.runAt = max(job.runAt ?? runAt, runAt)
+                return job
+            }
+        }
+        for index in resolved {
+            try db.execute(sql: "UPDATE storm_candidates SET resolved = 1 WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?",
+                           arguments: [id, alerts[index].fingerprint, alerts[index].startsAt])
+        }
+        if storm["posts"] as Bool {
+            effects.messages.append(digestEdit(id, channel: intake.channel, gap: .seconds(storm["digest_interval"] as Double)))
+        }
+        return effects
+    }
+
+    private static func open(_ intake: AlertNotificationIntake, in db: Database, now: Date) throws -> Row? {
+        let rules = intake.rules
+        try db.execute(sql: """
+            INSERT INTO storms (channel, started_at, last_alert_at, diagnose_top, settle, digest_interval, quiet, posts)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [intake.channel, now.timeIntervalSince1970, now.timeIntervalSince1970, rules.diagnoseTop, rules.settle.seconds,
+                             rules.digestInterval.seconds, rules.quietPeriod.seconds, intake.postsToSlack])
+        let id = db.lastInsertedRowID
+        try SQLiteAuditLog.append([AuditDraft(kind: "storm_started", principal: "service:alertmanager", target: intake.channel,
+                                              data: .object(["storm": .number(Double(id)), "threshold": .number(Double(rules.threshold))]))],
+                                  in: db, now: now)
+        if intake.postsToSlack {
+            try SQLiteSlackOutbox.enqueue([OutboxMessage(channel: intake.channel, body: .object(["text": .string("Alert storm")]),
+                                                         threadKey: StormSnapshot.threadKey(id), isRoot: true, onceKey: "storm-root:\(id)",
+                                                         rendered: .stormDigest(id))], in: db, now: now)
+        }
+        return try Row.fetchOne(db, sql: "SELECT id, started_at, settle, digest_interval, diagnose_top, posts FROM storms WHERE id = ?", arguments: [id])
+    }
+
+    private static func digestEdit(_ id: StormID, channel: String, gap: Duration) -> OutboxMessage {
+        OutboxMessage(channel: channel, method: .update, body: .object([:]), threadKey: StormSnapshot.threadKey(id),
+                      rendered: .stormDigest(id), editGap: gap)
+    }
+
+    func active(channel: String) async throws -> StormSnapshot? {
+        try await store.database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT id FROM storms WHERE channel = ? AND closed_at IS NULL", arguments: [channel])
+                .flatMap { try Self.snapshot($0, groupLimit: 10, in: db) }
+        }
+    }
+
+    func snapshot(_ id: StormID, groupLimit: Int) async throws -> StormSnapshot? {
+        try await store.database.read { db in try Self.snapshot(id, groupLimit: groupLimit, in: db) }
+    }
+
+    static func snapshot(_ id: StormID, groupLimit: Int, in db: Database) throws -> StormSnapshot? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM storms WHERE id = ?", arguments: [id]) else { return nil }
+        let groups = try Row.fetchAll(db, sql: """
+            SELECT group_key, name, severity, firing, resolved FROM storm_groups WHERE storm_id = ? ORDER BY firing DESC, group_key LIMIT ?
+            """, arguments: [id, groupLimit]).map {
+            StormSnapshot.Group(groupKey: $0["group_key"], name: $0["name"], severity: $0["severity"], firing: $0["firing"], resolved: $0["resolved"])
+        }
+        let candidates = try Row.fetchAll(db, sql: """
+            SELECT fingerprint, alertname, severity, rank, state, resolved FROM storm_candidates WHERE storm_id = ? ORDER BY rank DESC, rowid
+            """, arguments: [id]).map {
+            StormSnapshot.Candidate(fingerprint: $0["fingerprint"], alertname: $0["alertname"], severity: $0["severity"], rank: $0["rank"],
+                                    state: StormSnapshot.Candidate.State(rawValue: $0["state"]) ?? .displaced, resolved: $0["resolved"])
+        }
+        return StormSnapshot(id: id, channel: row["channel"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
+                             lastAlertAt: Date(timeIntervalSince1970: row["last_alert_at"]),
+                             closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                             firing: row["firing"], resolved: row["resolved"], groupCount: row["group_count"], groups: groups, candidates: candidates)
+    }
+
+    func claimDiagnosis(fingerprint: String, startsAt: String) async throws -> StormDiagnosisClaim {
+        try await store.writer.write { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT storm_id, state FROM storm_candidates WHERE fingerprint = ? AND starts_at = ? ORDER BY storm_id DESC LIMIT 1
+                """, arguments: [fingerprint, startsAt]) else { return .calm }
+            let id: StormID = row["storm_id"]
+            switch StormSnapshot.Candidate.State(rawValue: row["state"]) {
+            case .queued:
+                try db.execute(sql: "UPDATE storm_candidates SET state = 'started' WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?",
+                               arguments: [id, fingerprint, startsAt])
+                return .chosen(id)
+            case .started:
+                return .chosen(id)  // a retry of the same job after a crash
+            case .displaced, nil:
+                return .skipped(id)
+            }
+        }
+    }
+
+    func closeQuiet(now: Date) async throws -> [StormID] {
+        let seconds = now.timeIntervalSince1970
+        let anyOpen = try await store.database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM storms WHERE closed_at IS NULL)") ?? false
+        }
+        guard anyOpen else { return [] }
+        let closed = try await store.writer.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, channel, digest_interval, posts FROM storms WHERE closed_at IS NULL
+                  AND (last_alert_at + quiet <= ? OR (resolved >= firing AND last_alert_at + settle <= ?))
+                """, arguments: [seconds, seconds])
+            for row in rows {
+                let id: StormID = row["id"]
+                try db.execute(sql: "UPDATE storms SET closed_at = ? WHERE id = ?", arguments: [seconds, id])
+                let snapshot = try Self.snapshot(id, groupLimit: 0, in: db)
+                try SQLiteAuditLog.append([AuditDraft(kind: "storm_ended", principal: "service:alertmanager", target: row["channel"], data: .object([
+                    "storm": .number(Double(id)), "firing": .number(Double(snapshot?.firing ?? 0)), "resolved": .number(Double(snapshot?.resolved ?? 0)),
+                    "groups": .number(Double(snapshot?.groupCount ?? 0)),
+                    "diagnosed": .array((snapshot?.candidates ?? []).filter { $0.state != .displaced }.map { .string($0.fingerprint) }),
+                ]))], in: db, now: now)
+                if row["posts"] as Bool {
+                    let channel: String = row["channel"]
+                    try SQLiteSlackOutbox.enqueue([
+                        Self.digestEdit(id, channel: channel, gap: .zero),
+                        OutboxMessage(channel: channel, body: .object(["text": .string("Alert storm ended")]), threadKey: StormSnapshot.threadKey(id),
+                                      onceKey: "storm-summary:\(id)", rendered: .stormSummary(id)),
+                    ], in: db, now: now)
+                }
+            }
+            return rows.map { $0["id"] as StormID }
+        }
+        if !closed.isEmpty { store.outboxSignal.signal() }
+        return closed
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+
+/// How a channel stays calm in an alert storm. Applied by the store inside the notification's
+/// grouped write, so replicas sharing a store and Alertmanager HA pairs delivering a notification
+/// twice see one storm, one digest and one set of diagnoses.
+public struct StormRules: Sendable, Equatable {
+    /// New firing alerts a minute on one channel above which a storm starts.
+    public var threshold: Int
+    /// The most severe alerts of the whole storm that are diagnosed.
+    public var diagnoseTop: Int
+    /// Diagnoses in a storm wait this long after it starts, so a more severe alert can still displace them.
+    public var settle: Duration
+    /// The digest is edited at most this often.
+    public var digestInterval: Duration
+    /// A storm ends this long after its last new firing alert (sooner once all of its alerts resolved).
+    public var quietPeriod: Duration
+
+    public init(threshold: Int = 50, diagnoseTop: Int = 3, settle: Duration = .seconds(15), digestInterval: Duration = .seconds(10),
+                quietPeriod: Duration = .seconds(300)) {
+        self.threshold = threshold
+        self.diagnoseTop = diagnoseTop
+        self.settle = settle
+        self.digestInterval = digestInterval
+        self.quietPeriod = quietPeriod
+    }
+}
+
+/// One Alertmanager notification as the storm bookkeeping sees it; goes with the alerts it carries
+/// (`ChangeSet.alerts`, in the same order as `ranks`).
+public struct AlertNotificationIntake: Sendable, Equatable {
+    public var channel: String
+    public var groupKey: String
+    /// The group's name in the digest (its common `alertname`).
+    public var groupName: String
+    public var severity: String
+    /// Each alert's severity rank, higher is more severe; index-aligned with `ChangeSet.alerts`.
+    public var ranks: [Int]
+    public var rules: StormRules
+    /// Queued only when the channel is calm (the group's own root message).
+    public var calmMessages: [OutboxMessage]
+    /// Whether the storm's root, digest and summary are posted (Slack configured for the channel).
+    public var postsToSlack: Bool
+
+    public init(channel: String, groupKey: String, groupName: String, severity: String, ranks: [Int], rules: StormRules,
+                calmMessages: [OutboxMessage], postsToSlack: Bool) {
+        self.channel = channel
+        self.groupKey = groupKey
+        self.groupName = groupName
+        self.severity = severity
+        self.ranks = ranks
+        self.rules = rules
+        self.calmMessages = calmMessages
+        self.postsToSlack = postsToSlack
+    }
+}
+
+public typealias StormID = Int64
+
+/// A storm as stored, for the digest, the closing summary and `helpdesk alerts`.
+public struct StormSnapshot: Sendable, Equatable {
+    public struct Group: Sendable, Equatable {
+        public var groupKey: String
+        public var name: String
+        public var severity: String
+        public var firing: Int
+        public var resolved: Int
+    }
+
+    public struct Candidate: Sendable, Equatable {
+        public enum State: String, Sendable {
+            /// Chosen and waiting for the settle window.
+            case queued
+            case started
+            /// A more severe alert took its place before it started.
+            case displaced
+        }
+
+        public var fingerprint: String
+        public var alertname: String
+        public var severity: String
+        public var rank: Int
+        public var state: State
+        public var resolved: Bool
+    }
+
+    public var id: StormID
+    public var channel: String
+    public var startedAt: Date
+    public var lastAlertAt: Date
+    public var closedAt: Date?
+    public var firing: Int
+    public var resolved: Int
+    public var groupCount: Int
+    /// The largest groups first, at most the number asked for.
+    public var groups: [Group]
+    public var candidates: [Candidate]
+
+    public var threadKey: String { StormSnapshot.threadKey(id) }
+    public static func threadKey(_ id: StormID) -> String { "storm:\(id)" }
+}
+
+/// Where a diagnosis of an alert goes, decided when its job starts.
+public enum StormDiagnosisClaim: Sendable, Equatable {
+    /// The alert is not part of a storm: diagnose it in its group's thread.
+    case calm
+    /// Chosen among the storm's most severe: diagnose it in the storm's thread.
+    case chosen(StormID)
+    /// A more severe alert displaced it, or it already ran: do not diagnose.
+    case skipped(StormID)
+}
+
+/// Storm state kept by the store.
+public protocol StormStore: Sendable {
+    /// The open storm of a channel, if any.
+    func active(channel: String) async throws -> StormSnapshot?
+    func snapshot(_ id: StormID, groupLimit: Int) async throws -> StormSnapshot?
+    /// Claims the diagnosis of one alert: a queued candidate becomes started exactly once.
+    func claimDiagnosis(fingerprint: String, startsAt: String) async throws -> StormDiagnosisClaim
+    /// Closes storms quiet for their quiet period (or all resolved and past their settle window),
+    /// queueing their closing summary in the same write; returns the storms closed.
+    func closeQuiet(now: Date) async throws -> [StormID]
+}

@@ -1,0 +1,143 @@
+import Foundation
+import HelpdeskCore
+import HelpdeskStore
+import HelpdeskTestSupport
+import Testing
+
+/// Storm bookkeeping and outbox coalescing, against a real SQLite store.
+@Suite struct StormTests {
+    let rules = StormRules(threshold: 5, diagnoseTop: 2, settle: .seconds(15), digestInterval: .seconds(10), quietPeriod: .seconds(60))
+
+    private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
+        let folder = try TemporaryDirectory()
+        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
+        try await body(store)
+        try await store.close()
+        folder.remove()
+    }
+
+    /// One notification of `alerts` (fingerprint, severity rank), firing or resolved, for one group.
+    private func notification(_ alerts: [(String, Int)], group: String, status: String = "firing", channel: String = "C1") -> ChangeSet {
+        var changes = ChangeSet()
+        for (fingerprint, _) in alerts {
+            changes.alerts.append(AlertRecord(
+                fingerprint: fingerprint, startsAt: "2026-12-03T10:00:00Z", status: status, groupKey: group, receiver: "am",
+                labels: .object(["alertname": .string("A-\(fingerprint)"), "severity": .string("s")]), annotations: .object([:]),
+                endsAt: nil, generatorURL: nil, receivedAt: Date(),
+                onNew: [NewJob(kind: status == "firing" ? "srebot.alert" : "srebot.resolved", payload: fingerprint)]))
+        }
+        changes.notification = AlertNotificationIntake(
+            channel: channel, groupKey: group, groupName: group, severity: "warning", ranks: alerts.map(\.1), rules: rules,
+            calmMessages: [OutboxMessage(channel: channel, body: .object(["text": .string("root \(group)")]), threadKey: "alertgroup:\(group)",
+                                         isRoot: true, onceKey: "alert-root:\(group)")],
+            postsToSlack: true)
+        return changes
+    }
+
+    private func pending(_ store: SQLiteStore) async throws -> [(id: Int64, channel: String, state: String, ts: String?, error: String?)] {
+        try await store.slackOutbox.entries(channel: nil).filter { $0.state == "pending" }
+    }
+
+    @Test func aCalmChannelGetsEveryRootAndJob() async throws {
+        try await withStore { store in
+            let outcome = try await store.apply(notification([("a", 1), ("b", 1)], group: "g1"))
+            #expect(outcome.storm == nil)
+            #expect(outcome.jobIDs.compactMap { $0 }.count == 2)
+            #expect(try await pending(store).count == 1, "the group's root")
+        }
+    }
+
+    @Test func pastTheThresholdOneStormRootTakesEveryGroupAndOnlyTheMostSevereAreDiagnosed() async throws {
+        try await withStore { store in
+            _ = try await store.apply(notification([("a", 0), ("b", 0), ("c", 0)], group: "g1"))  // calm: 3 ≤ 5
+            let stormy = try await store.apply(notification([("d", 1), ("e", 0), ("f", 0)], group: "g2"))  // 6 > 5
+            let storm = try #require(stormy.storm)
+            #expect(stormy.jobIDs.compactMap { $0 }.count == 2, "d and one of e/f fill the two places")
+            // Many more groups: none gets its own root, and only a more severe alert displaces a queued one.
+            for group in 3...40 {
+                let outcome = try await store.apply(notification([("x\(group)", group == 30 ? 3 : 0)], group: "g\(group)"))
+                #expect(outcome.storm == storm)
+            }
+            let snapshot = try #require(try await store.storms.snapshot(storm, groupLimit: 100))
+            #expect(snapshot.firing == 3 + 38, "counted from the alert that started it")
+            #expect(snapshot.groupCount == 39)
+            let chosen = snapshot.candidates.filter { $0.state != .displaced }.map(\.fingerprint)
+            #expect(chosen.sorted() == ["d", "x30"])
+            let roots = try await store.slackOutbox.entries(channel: "C1").count
+            #expect(roots == 1 + 1 + 1, "g1's root, the storm root and one coalesced digest edit")
+            #expect(try await store.storms.claimDiagnosis(fingerprint: "x30", startsAt: "2026-12-03T10:00:00Z") == .chosen(storm))
+            #expect(try await store.storms.claimDiagnosis(fingerprint: "x30", startsAt: "2026-12-03T10:00:00Z") == .chosen(storm), "a retry still runs")
+            #expect(try await store.storms.claimDiagnosis(fingerprint: "x5", startsAt: "2026-12-03T10:00:00Z") == .calm, "never a candidate")
+            let displaced = try #require(snapshot.candidates.first { $0.state == .displaced })
+            #expect(try await store.storms.claimDiagnosis(fingerprint: displaced.fingerprint, startsAt: "2026-12-03T10:00:00Z") == .skipped(storm))
+        }
+    }
+
+    @Test func aNotificationDeliveredTwiceCountsOnce() async throws {
+        try await withStore { store in
+            let first = notification([("a", 0), ("b", 0), ("c", 0), ("d", 0)], group: "g1")
+            _ = try await store.apply(first)
+            _ = try await store.apply(first)  // the other Alertmanager of an HA pair
+            _ = try await store.apply(first)
+            #expect(try await store.storms.active(channel: "C1") == nil, "4 distinct alerts, not 12")
+        }
+    }
+
+    @Test func aQuietOrResolvedStormClosesOnceWithOneSummary() async throws {
+        try await withStore { store in
+            let stormy = try await store.apply(notification((0..<8).map { ("f\($0)", 0) }, group: "g1"))
+            let storm = try #require(stormy.storm)
+            #expect(try await store.storms.closeQuiet(now: Date()) == [], "still firing, inside its quiet period")
+            _ = try await store.apply(notification((0..<8).map { ("f\($0)", 0) }, group: "g1", status: "resolved"))
+            #expect(try await store.storms.closeQuiet(now: Date().addingTimeInterval(16)) == [storm], "all resolved, past the settle window")
+            #expect(try await store.storms.closeQuiet(now: Date().addingTimeInterval(17)) == [])
+            let snapshot = try #require(try await store.storms.snapshot(storm, groupLimit: 10))
+            #expect(snapshot.closedAt != nil && snapshot.resolved == 8)
+            let summaries = try await store.slackOutbox.entries(channel: "C1")
+            #expect(summaries.count == 3, "storm root, one coalesced digest edit, the closing summary")
+            // Alerts still arriving at a storm's rate start a new storm, never reopen the closed one.
+            let next = try await store.apply(notification([("z", 0)], group: "g9"))
+            #expect(next.storm != storm)
+        }
+    }
+
+    @Test func editsOfOneMessageCoalesceAndANewerEditIsSentAfterOneInFlight() async throws {
+        try await withStore { store in
+            let root = OutboxMessage(channel: "C1", body: .object(["text": .string("root")]), threadKey: "t", isRoot: true)
+            try await store.apply(ChangeSet(slackMessages: [root]))
+            let first = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
+            try await store.slackOutbox.markSent(first.id, version: first.version, ts: "1.0", now: Date())
+            for edit in 1...100 {
+                try await store.apply(ChangeSet(slackMessages: [OutboxMessage(channel: "C1", method: .update, body: .object(["text": .string("edit \(edit)")]),
+                                                                              threadKey: "t")]))
+            }
+            #expect(try await pending(store).count == 1, "100 edits, one pending")
+            let due = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
+            #expect(due.message.body["text"] == .string("edit 100"))
+            // An edit queued while that one is on its way is not lost: it stays pending, newest body.
+            try await store.apply(ChangeSet(slackMessages: [OutboxMessage(channel: "C1", method: .update, body: .object(["text": .string("edit 101")]),
+                                                                          threadKey: "t")]))
+            try await store.slackOutbox.markSent(due.id, version: due.version, ts: "1.0", now: Date())
+            let again = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
+            #expect(again.message.body["text"] == .string("edit 101"))
+        }
+    }
+
+    @Test func aChannelNeverExceedsItsBudgetAMinute() async throws {
+        try await withStore { store in
+            try await store.apply(ChangeSet(slackMessages: (0..<10).map { OutboxMessage(channel: "C1", body: .object(["text": .string("m\($0)")])) }
+                                            + [OutboxMessage(channel: "C2", body: .object(["text": .string("other")]))]))
+            var sent: [String: Int] = [:]
+            let now = Date()
+            for _ in 0..<20 {
+                for entry in try await store.slackOutbox.due(now: now, lease: .seconds(60), budgetPerMinute: 4) {
+                    try await store.slackOutbox.markSent(entry.id, version: entry.version, ts: "1", now: now)
+                    sent[entry.message.channel, default: 0] += 1
+                }
+            }
+            #expect(sent == ["C1": 4, "C2": 1])
+            let later = try await store.slackOutbox.due(now: now.addingTimeInterval(61), lease: .seconds(60), budgetPerMinute: 4)
+            #expect(later.map(\.message.channel) == ["C1"], "the next minute sends again")
+        }
+    }
+}
