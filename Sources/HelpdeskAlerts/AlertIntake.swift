@@ -43,7 +43,8 @@ public struct AlertIntake: Sendable {
                 fingerprint: alert.fingerprint, startsAt: alert.startsAt, status: alert.status, groupKey: payload.groupKey, receiver: receiver.name,
                 labels: .object(alert.labels.mapValues(JSONValue.string)), annotations: .object(alert.annotations.mapValues(JSONValue.string)),
                 endsAt: alert.endsAt, generatorURL: alert.generatorURL, receivedAt: now,
-                onNew: [NewJob(kind: kind, payload: job.jsonText, maxAttempts: 4)]))
+                onNew: [NewJob(kind: kind, payload: job.jsonText,
+                               runAt: alert.status == "firing" ? now.addingTimeInterval(settings.diagnosisDelay.seconds) : nil, maxAttempts: 4)]))
         }
         changes.audit.append(AuditDraft(kind: "alert_received", principal: "service:alertmanager:\(receiver.name)", target: payload.groupKey, data: .object([
             "status": .string(payload.status), "alerts": .number(Double(payload.alerts.count)),

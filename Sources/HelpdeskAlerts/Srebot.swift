@@ -63,13 +63,21 @@ public struct SrebotAlertJob: JobHandler {
         let (target, _) = context.target(for: labels)
         // In a storm only its most severe alerts are diagnosed, in the storm's thread.
         var thread = SrebotContext.threadKey(payload.groupKey)
-        switch try await context.store.storms.claimDiagnosis(fingerprint: payload.fingerprint, startsAt: payload.startsAt) {
+        let claim = StormDiagnosisRequest(fingerprint: payload.fingerprint, startsAt: payload.startsAt, channel: payload.channel,
+                                          alertname: labels["alertname"] ?? "alert", severity: labels["severity"] ?? "unknown",
+                                          rank: AlertIntake.rank(labels["severity"]))
+        switch try await context.store.storms.claimDiagnosis(claim, now: Date()) {
         case .calm:
             break
         case .chosen(let storm):
             thread = StormSnapshot.threadKey(storm)
         case .skipped(let storm):
             return JobOutcome(result: "not diagnosed: more severe alerts of storm \(storm) were chosen")
+        case .later(let storm, let settled):
+            // Asked again once the storm settles, when a more severe alert may have taken its place.
+            let again = NewJob(kind: job.kind, payload: job.payload, dedupKey: "storm-settle:\(storm):\(payload.fingerprint):\(payload.startsAt)",
+                               runAt: settled, maxAttempts: job.maxAttempts)
+            return JobOutcome(result: "waits for storm \(storm) to settle", followUp: ChangeSet(jobs: [again]))
         }
         // The same alert firing again soon after: say so in the thread rather than diagnose again.
         if let previous = try await context.store.alerts.previousEpisode(fingerprint: payload.fingerprint, before: payload.startsAt),

@@ -26,6 +26,7 @@ public struct HelpdeskConfiguration: Sendable {
     public var directory = UserDirectory()
     public var policies = PolicySettings()
     public var audit = AuditSettings()
+    public var retention = RetentionSettings()
     /// Every secret loaded, so the log redactor can mask their values.
     public var secrets: [Secret] = []
 
@@ -61,6 +62,7 @@ public struct HelpdeskConfiguration: Sendable {
         directory = UserDirectory(top)
         policies = PolicySettings(top.section("policies"))
         audit = AuditSettings(top.section("audit"))
+        retention = RetentionSettings(top.section("retention"))
         top.finish()
         secrets = context.secrets
         if !context.issues.isEmpty {

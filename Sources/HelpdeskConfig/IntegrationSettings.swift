@@ -57,6 +57,9 @@ public struct AlertmanagerSettings: Sendable {
     public var stormDigestInterval: Duration = .seconds(10)
     /// A storm ends this long after its last new firing alert, or once all its alerts resolved.
     public var stormQuietPeriod: Duration = .seconds(300)
+    /// A calm channel's diagnoses start this long after their alert arrives, so a storm that begins
+    /// right after still takes them into its selection instead of each posting its own.
+    public var diagnosisDelay: Duration = .seconds(5)
 
     public init() {}
 
@@ -68,6 +71,7 @@ public struct AlertmanagerSettings: Sendable {
         stormSettle = section.duration("storm_settle", default: stormSettle, range: .zero ... .seconds(600))
         stormDigestInterval = section.duration("storm_digest_interval", default: stormDigestInterval, range: .seconds(1) ... .seconds(600))
         stormQuietPeriod = section.duration("storm_quiet_period", default: stormQuietPeriod, range: .seconds(1) ... .seconds(86400))
+        diagnosisDelay = section.duration("diagnosis_delay", default: diagnosisDelay, range: .zero ... .seconds(600))
         let labels = section.stringList("target_labels")
         if !labels.isEmpty { targetLabels = labels }
         // `routes: {CHANNEL: {label: value, …}, …}` in order of preference.

@@ -53,6 +53,19 @@ struct APIRoutes {
             let limit = request.uri.queryParameters.get("limit", as: Int.self).map { min(max($0, 1), 1000) } ?? 100
             return jsonResponse(status: .ok, ["incidents": try await store.incidents.list(limit: limit)])
         }
+        api.get("/alerts") { request, _ in
+            let parameters = request.uri.queryParameters
+            let limit = parameters.get("limit", as: Int.self).map { min(max($0, 1), 10_000) } ?? 100
+            var since: Date?
+            if let text = parameters.get("since") {
+                guard let window = Duration(parsing: String(text)), window > .zero else {
+                    throw APIError(status: .badRequest, code: "bad_request", message: "since: expected a duration such as 30m or 2h")
+                }
+                since = Date().addingTimeInterval(-window.seconds)
+            }
+            let firing = parameters.get("firing").map { $0 == "true" || $0 == "1" } ?? false
+            return jsonResponse(status: .ok, ["alerts": try await store.alerts.list(AlertQuery(firingOnly: firing, since: since, limit: limit))])
+        }
         api.get("/incidents/:id") { _, context in
             jsonResponse(status: .ok, try await incident(context))
         }

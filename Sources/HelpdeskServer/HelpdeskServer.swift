@@ -123,6 +123,7 @@ public enum HelpdeskServer {
                 PolicyWatcher(path: configuration.policies.directory, policies: app.policies, logger: logger, metrics: metrics),
                 ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),
                 StormService(store: store, logger: logger),
+                RetentionService(store: store, settings: configuration.retention, logger: logger),
             ] + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {

@@ -42,4 +42,6 @@ public protocol AlertIndex: Sendable {
     func recentFiring(receiver: String, since: Date, limit: Int) async throws -> [(alertname: String, severity: String, fingerprint: String)]
     /// When this fingerprint last started firing before `startsAt` (an earlier episode), if ever.
     func previousEpisode(fingerprint: String, before startsAt: String) async throws -> Date?
+    /// Stored alert records, newest first (`helpdesk alerts list`, `GET /api/v1/alerts`).
+    func list(_ query: AlertQuery) async throws -> [StoredAlert]
 }

@@ -215,6 +215,7 @@ enum SQLiteMigrations {
                 );
                 CREATE INDEX storm_candidates_alert ON storm_candidates(fingerprint, starts_at);
                 CREATE INDEX alerts_received ON alerts(received_at);
+                CREATE INDEX jobs_finished ON jobs(finished_at) WHERE state IN ('done', 'dead');
                 """)
         }
         return migrator

@@ -33,6 +33,7 @@ public final class SQLiteStore: Store {
     public var alerts: any AlertIndex { SQLiteAlertIndex(store: self) }
     public var executions: any ExecutionLog { SQLiteExecutionLog(store: self) }
     public var storms: any StormStore { SQLiteStorms(store: self) }
+    public var retention: any RetentionStore { SQLiteRetention(store: self) }
 
     /// Opens (creating when missing) the file, and applies pending migrations.
     public init(options: Options) throws {

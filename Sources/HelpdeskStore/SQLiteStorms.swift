@@ -59,25 +59,11 @@ struct SQLiteStorms: StormStore {
 
         // The storm's most severe alerts, chosen across every notification; they run after the settle window.
         let runAt = max(now, Date(timeIntervalSince1970: storm["started_at"] as Double + storm["settle"] as Double))
-        let top: Int = storm["diagnose_top"]
         for index in firing.sorted(by: { intake.ranks[$0] > intake.ranks[$1] }) {
             let alert = alerts[index]
-            let rank = intake.ranks[index]
-            let chosen = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM storm_candidates WHERE storm_id = ? AND state != 'displaced'",
-                                          arguments: [id]) ?? 0
-            if chosen >= top {
-                guard let weakest = try Row.fetchOne(db, sql: """
-                    SELECT fingerprint, starts_at FROM storm_candidates WHERE storm_id = ? AND state = 'queued' AND rank < ?
-                    ORDER BY rank, rowid DESC LIMIT 1
-                    """, arguments: [id, rank]) else { continue }
-                try db.execute(sql: "UPDATE storm_candidates SET state = 'displaced' WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?",
-                               arguments: [id, weakest["fingerprint"] as String, weakest["starts_at"] as String])
-            }
-            try db.execute(sql: """
-                INSERT INTO storm_candidates (storm_id, fingerprint, starts_at, alertname, severity, rank, state) VALUES (?, ?, ?, ?, ?, ?, 'queued')
-                ON CONFLICT DO NOTHING
-                """, arguments: [id, alert.fingerprint, alert.startsAt, alert.labels["alertname"]?.description ?? "alert",
-                                 alert.labels["severity"]?.description ?? "unknown", rank])
+            guard try select(storm: id, top: storm["diagnose_top"], fingerprint: alert.fingerprint, startsAt: alert.startsAt,
+                             alertname: alert.labels["alertname"]?.description ?? "alert", severity: alert.labels["severity"]?.description ?? "unknown",
+                             rank: intake.ranks[index], in: db) else { continue }
             effects.jobs += alert.onNew.map { job in
                 var job = job
                 job.runAt = max(job.runAt ?? runAt, runAt)
@@ -111,6 +97,27 @@ struct SQLiteStorms: StormStore {
                                                          rendered: .stormDigest(id))], in: db, now: now)
         }
         return try Row.fetchOne(db, sql: "SELECT id, started_at, settle, digest_interval, diagnose_top, posts FROM storms WHERE id = ?", arguments: [id])
+    }
+
+    /// Makes an alert one of the storm's chosen few when there is room, or when it is more severe
+    /// than a chosen one that has not started (which is displaced); `false` when it is not chosen.
+    static func select(storm id: StormID, top: Int, fingerprint: String, startsAt: String, alertname: String, severity: String, rank: Int,
+                       in db: Database) throws -> Bool {
+        let chosen = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM storm_candidates WHERE storm_id = ? AND state != 'displaced'",
+                                      arguments: [id]) ?? 0
+        if chosen >= top {
+            guard let weakest = try Row.fetchOne(db, sql: """
+                SELECT fingerprint, starts_at FROM storm_candidates WHERE storm_id = ? AND state = 'queued' AND rank < ?
+                ORDER BY rank, rowid DESC LIMIT 1
+                """, arguments: [id, rank]) else { return false }
+            try db.execute(sql: "UPDATE storm_candidates SET state = 'displaced' WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?",
+                           arguments: [id, weakest["fingerprint"] as String, weakest["starts_at"] as String])
+        }
+        try db.execute(sql: """
+            INSERT INTO storm_candidates (storm_id, fingerprint, starts_at, alertname, severity, rank, state) VALUES (?, ?, ?, ?, ?, ?, 'queued')
+            ON CONFLICT DO NOTHING
+            """, arguments: [id, fingerprint, startsAt, alertname, severity, rank])
+        return true
     }
 
     private static func digestEdit(_ id: StormID, channel: String, gap: Duration) -> OutboxMessage {
@@ -148,16 +155,31 @@ struct SQLiteStorms: StormStore {
                              firing: row["firing"], resolved: row["resolved"], groupCount: row["group_count"], groups: groups, candidates: candidates)
     }
 
-    func claimDiagnosis(fingerprint: String, startsAt: String) async throws -> StormDiagnosisClaim {
+    func claimDiagnosis(_ alert: StormDiagnosisRequest, now: Date) async throws -> StormDiagnosisClaim {
         try await store.writer.write { db in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT storm_id, state FROM storm_candidates WHERE fingerprint = ? AND starts_at = ? ORDER BY storm_id DESC LIMIT 1
-                """, arguments: [fingerprint, startsAt]) else { return .calm }
+            var row = try Row.fetchOne(db, sql: """
+                SELECT c.storm_id, c.state, s.started_at + s.settle AS settled FROM storm_candidates c JOIN storms s ON s.id = c.storm_id
+                WHERE c.fingerprint = ? AND c.starts_at = ? ORDER BY c.storm_id DESC LIMIT 1
+                """, arguments: [alert.fingerprint, alert.startsAt])
+            if row == nil, let channel = alert.channel,
+               let storm = try Row.fetchOne(db, sql: "SELECT id, diagnose_top FROM storms WHERE channel = ? AND closed_at IS NULL", arguments: [channel]) {
+                // Queued before its channel's storm began: it competes with the storm's alerts like one of them.
+                guard try Self.select(storm: storm["id"], top: storm["diagnose_top"], fingerprint: alert.fingerprint, startsAt: alert.startsAt,
+                                      alertname: alert.alertname, severity: alert.severity, rank: alert.rank, in: db)
+                else { return .skipped(storm["id"]) }
+                row = try Row.fetchOne(db, sql: """
+                    SELECT c.storm_id, c.state, s.started_at + s.settle AS settled FROM storm_candidates c JOIN storms s ON s.id = c.storm_id
+                    WHERE c.storm_id = ? AND c.fingerprint = ? AND c.starts_at = ?
+                    """, arguments: [storm["id"] as StormID, alert.fingerprint, alert.startsAt])
+            }
+            guard let row else { return .calm }
             let id: StormID = row["storm_id"]
             switch StormSnapshot.Candidate.State(rawValue: row["state"]) {
             case .queued:
+                let settled = Date(timeIntervalSince1970: row["settled"])
+                if settled > now { return .later(id, settled) }
                 try db.execute(sql: "UPDATE storm_candidates SET state = 'started' WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?",
-                               arguments: [id, fingerprint, startsAt])
+                               arguments: [id, alert.fingerprint, alert.startsAt])
                 return .chosen(id)
             case .started:
                 return .chosen(id)  // a retry of the same job after a crash

@@ -26,6 +26,9 @@ public protocol Store: Sendable {
 
     var storms: any StormStore { get }
 
+    /// Prunes old alerts, finished jobs, sent messages and storm state; never the audit log.
+    var retention: any RetentionStore { get }
+
     /// Whether the store answers and its schema is current; `nil` when healthy, else the reason.
     func unhealthyReason() async -> String?
 

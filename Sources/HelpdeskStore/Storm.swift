@@ -105,8 +105,30 @@ public enum StormDiagnosisClaim: Sendable, Equatable {
     case calm
     /// Chosen among the storm's most severe: diagnose it in the storm's thread.
     case chosen(StormID)
-    /// A more severe alert displaced it, or it already ran: do not diagnose.
+    /// A more severe alert displaced it, or there was no room: do not diagnose.
     case skipped(StormID)
+    /// Chosen for now, but the storm's settle window is still open: ask again then.
+    case later(StormID, Date)
+}
+
+/// The alert a diagnosis job is about, as the storm bookkeeping needs it.
+public struct StormDiagnosisRequest: Sendable, Equatable {
+    public var fingerprint: String
+    public var startsAt: String
+    /// Where the alert posts; a diagnosis queued before its channel's storm began joins the storm's selection.
+    public var channel: String?
+    public var alertname: String
+    public var severity: String
+    public var rank: Int
+
+    public init(fingerprint: String, startsAt: String, channel: String?, alertname: String, severity: String, rank: Int) {
+        self.fingerprint = fingerprint
+        self.startsAt = startsAt
+        self.channel = channel
+        self.alertname = alertname
+        self.severity = severity
+        self.rank = rank
+    }
 }
 
 /// Storm state kept by the store.
@@ -114,8 +136,9 @@ public protocol StormStore: Sendable {
     /// The open storm of a channel, if any.
     func active(channel: String) async throws -> StormSnapshot?
     func snapshot(_ id: StormID, groupLimit: Int) async throws -> StormSnapshot?
-    /// Claims the diagnosis of one alert: a queued candidate becomes started exactly once.
-    func claimDiagnosis(fingerprint: String, startsAt: String) async throws -> StormDiagnosisClaim
+    /// Claims the diagnosis of one alert when its job runs: a queued candidate past the settle
+    /// window becomes started; an alert of a channel now in a storm competes for a place first.
+    func claimDiagnosis(_ alert: StormDiagnosisRequest, now: Date) async throws -> StormDiagnosisClaim
     /// Closes storms quiet for their quiet period (or all resolved and past their settle window),
     /// queueing their closing summary in the same write; returns the storms closed.
     func closeQuiet(now: Date) async throws -> [StormID]

@@ -114,6 +114,6 @@ struct JobsCommand: AsyncParsableCommand {
     }
 }
 
-private func pad(_ text: String, _ width: Int) -> String {
+func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
 }

@@ -34,6 +34,10 @@ import Testing
         return changes
     }
 
+    private func claim(_ fingerprint: String, channel: String? = "C1", rank: Int = 0) -> StormDiagnosisRequest {
+        StormDiagnosisRequest(fingerprint: fingerprint, startsAt: "2026-12-03T10:00:00Z", channel: channel, alertname: "A", severity: "s", rank: rank)
+    }
+
     private func pending(_ store: SQLiteStore) async throws -> [(id: Int64, channel: String, state: String, ts: String?, error: String?)] {
         try await store.slackOutbox.entries(channel: nil).filter { $0.state == "pending" }
     }
@@ -65,11 +69,14 @@ import Testing
             #expect(chosen.sorted() == ["d", "x30"])
             let roots = try await store.slackOutbox.entries(channel: "C1").count
             #expect(roots == 1 + 1 + 1, "g1's root, the storm root and one coalesced digest edit")
-            #expect(try await store.storms.claimDiagnosis(fingerprint: "x30", startsAt: "2026-12-03T10:00:00Z") == .chosen(storm))
-            #expect(try await store.storms.claimDiagnosis(fingerprint: "x30", startsAt: "2026-12-03T10:00:00Z") == .chosen(storm), "a retry still runs")
-            #expect(try await store.storms.claimDiagnosis(fingerprint: "x5", startsAt: "2026-12-03T10:00:00Z") == .calm, "never a candidate")
+            #expect(try await store.storms.claimDiagnosis(claim("x30"), now: Date().addingTimeInterval(20)) == .chosen(storm))
+            #expect(try await store.storms.claimDiagnosis(claim("x30"), now: Date().addingTimeInterval(20)) == .chosen(storm), "a retry still runs")
+            #expect(try await store.storms.claimDiagnosis(claim("x5"), now: Date().addingTimeInterval(20)) == .skipped(storm), "no room left")
+            #expect(try await store.storms.claimDiagnosis(claim("elsewhere", channel: "C9"), now: Date()) == .calm)
+            #expect(try await store.storms.claimDiagnosis(claim("d"), now: Date()) == .later(storm, snapshot.startedAt.addingTimeInterval(15)),
+                    "chosen, but the settle window is open")
             let displaced = try #require(snapshot.candidates.first { $0.state == .displaced })
-            #expect(try await store.storms.claimDiagnosis(fingerprint: displaced.fingerprint, startsAt: "2026-12-03T10:00:00Z") == .skipped(storm))
+            #expect(try await store.storms.claimDiagnosis(claim(displaced.fingerprint), now: Date().addingTimeInterval(20)) == .skipped(storm))
         }
     }
 
@@ -139,5 +146,50 @@ import Testing
             let later = try await store.slackOutbox.due(now: now.addingTimeInterval(61), lease: .seconds(60), budgetPerMinute: 4)
             #expect(later.map(\.message.channel) == ["C1"], "the next minute sends again")
         }
+    }
+}
+
+/// Retention prunes old alerts, finished jobs, sent messages and closed storms in batches; never the audit log.
+@Suite struct RetentionTests {
+    @Test func oldRowsGoTheAuditLogStays() async throws {
+        let folder = try TemporaryDirectory()
+        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
+        var changes = ChangeSet(audit: [AuditDraft(kind: "test_event")])
+        for index in 0..<30 {
+            changes.alerts.append(AlertRecord(fingerprint: "f\(index)", startsAt: "2026-12-03T10:00:00Z", status: "firing", groupKey: "g", receiver: "am",
+                                              labels: .object([:]), annotations: .object([:]), endsAt: nil, generatorURL: nil,
+                                              receivedAt: Date().addingTimeInterval(index < 20 ? -40 * 86400 : 0), onNew: []))
+        }
+        try await store.apply(changes)
+        let auditBefore = try await store.audit.events(since: nil, limit: 1000).count
+        var deleted = 0
+        while true {
+            let batch = try await store.retention.prune(.alerts, olderThan: Date().addingTimeInterval(-30 * 86400), limit: 7)
+            #expect(batch <= 7 + 7 + 7, "one small batch a call")
+            deleted += batch
+            if batch == 0 { break }
+        }
+        #expect(deleted == 20)
+        #expect(try await store.alerts.list(AlertQuery(limit: 100)).count == 10)
+        #expect(try await store.audit.events(since: nil, limit: 1000).count == auditBefore)
+        #expect(try await store.audit.verify().ok)
+        try await store.close()
+        folder.remove()
+    }
+
+    @Test func listingFiringLeavesOutResolvedEpisodesAndHonoursSince() async throws {
+        let folder = try TemporaryDirectory()
+        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
+        func record(_ fingerprint: String, _ status: String, age: TimeInterval) -> AlertRecord {
+            AlertRecord(fingerprint: fingerprint, startsAt: "2026-12-03T10:00:00Z", status: status, groupKey: "g", receiver: "am",
+                        labels: .object(["alertname": .string(fingerprint)]), annotations: .object([:]), endsAt: nil, generatorURL: nil,
+                        receivedAt: Date().addingTimeInterval(-age), onNew: [])
+        }
+        try await store.apply(ChangeSet(alerts: [record("a", "firing", age: 7200), record("b", "firing", age: 60), record("b", "resolved", age: 30),
+                                                 record("c", "firing", age: 10)]))
+        #expect(try await store.alerts.list(AlertQuery(firingOnly: true)).map(\.fingerprint) == ["c", "a"])
+        #expect(try await store.alerts.list(AlertQuery(since: Date().addingTimeInterval(-3600))).map(\.fingerprint) == ["c", "b", "b"])
+        try await store.close()
+        folder.remove()
     }
 }

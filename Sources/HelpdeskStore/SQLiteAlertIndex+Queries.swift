@@ -1,0 +1,37 @@
+import Foundation
+import GRDB
+import HelpdeskCore
+
+extension SQLiteAlertIndex {
+    func list(_ query: AlertQuery) async throws -> [StoredAlert] {
+        var conditions = ["1 = 1"]
+        var arguments: StatementArguments = []
+        if let since = query.since {
+            conditions.append("a.received_at >= ?")
+            arguments += [since.timeIntervalSince1970]
+        }
+        if query.firingOnly {
+            conditions.append("""
+                a.status = 'firing' AND NOT EXISTS (SELECT 1 FROM alerts r WHERE r.fingerprint = a.fingerprint
+                AND r.starts_at = a.starts_at AND r.status = 'resolved')
+                """)
+        }
+        arguments += [max(1, min(query.limit, 10_000))]
+        let sql = "SELECT a.* FROM alerts a WHERE \(conditions.joined(separator: " AND ")) ORDER BY a.received_at DESC LIMIT ?"
+        let bound = arguments
+        return try await store.database.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.alert)
+        }
+    }
+
+    static func alert(_ row: Row) -> StoredAlert {
+        func strings(_ text: String?) -> [String: String] {
+            guard let text, case .object(let object)? = try? JSONValue(parsing: text) else { return [:] }
+            return object.mapValues(\.description)
+        }
+        return StoredAlert(fingerprint: row["fingerprint"], startsAt: row["starts_at"], status: row["status"], groupKey: row["group_key"],
+                           receiver: row["receiver"], labels: strings(row["labels"]), annotations: strings(row["annotations"]),
+                           endsAt: row["ends_at"], generatorURL: row["generator_url"],
+                           receivedAt: Date(timeIntervalSince1970: row["received_at"]))
+    }
+}
