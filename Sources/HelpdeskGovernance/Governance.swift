@@ -100,19 +100,23 @@ public struct Governance: Sendable {
     }
 
     /// The resource a call touches, with the inventory's tags and sensitivity (`pii` on a database
-    /// reaches a Kubernetes call about its pods too: they hold the same data).
+    /// reaches a Kubernetes call about its pods too: they hold the same data, whether the call
+    /// names the database or the cluster and namespace its pods run in).
     public func resource(for call: ToolCall) -> Resource {
         let agent = tool(named: call.tool)?.0.name
         if agent == "kubernetes" {
             if let cluster = inventory.k8sClusters.first(where: { $0.id == call.target }) {
-                return Resource(type: .kubernetes, name: cluster.id, tags: cluster.tags, sensitivity: cluster.sensitivity,
-                                namespace: call.arguments["namespace"]?.description)
+                let namespace = call.arguments["namespace"]?.description
+                return Resource(type: .kubernetes, name: cluster.id, tags: cluster.tags,
+                                sensitivity: Array(Set(cluster.sensitivity + podSensitivity(cluster: cluster.id, namespace: namespace))).sorted(),
+                                namespace: namespace)
             }
             if let database = inventory.dbServers.first(where: { $0.id == call.target }), let clusterID = database.k8sCluster {
                 let cluster = inventory.k8sClusters.first { $0.id == clusterID }
-                return Resource(type: .kubernetes, name: clusterID, tags: cluster?.tags ?? [],
-                                sensitivity: Array(Set((cluster?.sensitivity ?? []) + inventory.sensitivity(of: database.id))).sorted(),
-                                namespace: call.arguments["namespace"]?.description ?? database.k8sNamespace)
+                let namespace = call.arguments["namespace"]?.description ?? database.k8sNamespace
+                let classes = (cluster?.sensitivity ?? []) + inventory.sensitivity(of: database.id) + podSensitivity(cluster: clusterID, namespace: namespace)
+                return Resource(type: .kubernetes, name: clusterID, tags: cluster?.tags ?? [], sensitivity: Array(Set(classes)).sorted(),
+                                namespace: namespace)
             }
         }
         if let database = inventory.dbServers.first(where: { $0.id == call.target }) {
@@ -122,6 +126,17 @@ public struct Governance: Sendable {
             return Resource(type: .host, name: vm.id, tags: vm.tags, sensitivity: vm.sensitivity)
         }
         return Resource(type: agent == "kubernetes" ? .kubernetes : .database, name: call.target)
+    }
+
+    /// The data classes of every database whose pods run in `namespace` on the cluster `clusterID`.
+    /// Fails closed: without a namespace, every database on the cluster counts, and so does one
+    /// that names the cluster but not its namespace.
+    func podSensitivity(cluster clusterID: String, namespace: String?) -> [String] {
+        inventory.dbServers
+            .filter { database in
+                database.k8sCluster == clusterID && (namespace == nil || database.k8sNamespace == nil || database.k8sNamespace == namespace)
+            }
+            .flatMap { inventory.sensitivity(of: $0.id) }
     }
 
     /// The decision alone, without acting or recording. `impact` is what the call would change

@@ -1,0 +1,166 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskGovernance
+import HelpdeskStore
+import HelpdeskTestSupport
+import Logging
+import Testing
+import Yams
+
+/// Regressions for the findings of the security review of the one gate.
+@Suite struct SecurityReviewTests {
+    /// The real Governance over a fresh store, with the policy, agents and inventory a test gives.
+    struct Harness {
+        let folder: TemporaryDirectory
+        let store: SQLiteStore
+        let governance: Governance
+
+        init(policy: String, agents: [any Agent], inventory: Infrastructure = Infrastructure(),
+             users: [UserDirectory.User] = [.init(name: "alice", roles: ["sre"]), .init(name: "bob", roles: ["sre"])]) throws {
+            folder = try TemporaryDirectory()
+            store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
+            var directory = UserDirectory()
+            directory.users = users
+            let policies = PolicySet(PolicyEngine(policies: try YAMLDecoder().decode(PolicyFile.self, from: policy).policies))
+            governance = Governance(policies: policies, store: store, agents: agents, inventory: inventory, directory: directory,
+                                    redactor: Redactor(), defaultTTL: .seconds(3600), toolTimeout: .seconds(5),
+                                    logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        }
+
+        func events(_ kind: String) async throws -> [AuditEvent] {
+            try await store.audit.events(since: nil, limit: 1000).filter { $0.kind == kind }
+        }
+
+        func finish() async throws {
+            try await store.close()
+            folder.remove()
+        }
+    }
+
+    static let secretOutput: JSONValue = .object([
+        "note": .string("rotated; new bot token xoxb-1234567890-abcdefghij"),
+        "password": .string("hunter22"),
+        "ok": .bool(true),
+    ])
+
+    // MARK: 1. A cluster call carries the sensitivity of the databases whose pods it reads.
+
+    @Test func aClusterCallCarriesTheSensitivityOfTheDatabasesWhosePodsRunInItsNamespace() async throws {
+        let kubernetes = FakeAgent(name: "kubernetes", tools: [
+            ToolDescriptor(name: "pod_logs", agent: "kubernetes", action: .read, summary: "",
+                           parameters: [ToolParameter("namespace", .string, "ns"), ToolParameter("name", .string, "pod")]),
+        ], answers: ["pod_logs": .output(.object(["lines": .array([])]))])
+        var inventory = Infrastructure()
+        inventory.k8sClusters = [.init(id: "shared")]
+        inventory.dbServers = [
+            .init(id: "orders-db", connectionString: "host=orders", k8sCluster: "shared", k8sNamespace: "orders", sensitivity: ["pii"]),
+            .init(id: "metrics-db", connectionString: "host=metrics", k8sCluster: "shared", k8sNamespace: "metrics"),
+        ]
+        let harness = try Harness(policy: """
+            version: "1"
+            policies:
+              - name: no-pii-for-contractors
+                priority: 100
+                principals: [{role: contractor}]
+                resources: [{type: kubernetes, match: {sensitivity: [pii]}}]
+                rules: [{action: read, effect: deny, message: contractors do not read PII}]
+              - name: reads
+                rules: [{action: read, effect: allow}]
+            """, agents: [kubernetes], inventory: inventory)
+        let contractor = Principal(id: "eve", roles: ["contractor"])
+        func decision(_ target: String, _ arguments: [String: JSONValue]) throws -> Decision {
+            try harness.governance.decide(ToolCall(tool: "pod_logs", target: target, arguments: arguments), by: contractor, impact: .none).0
+        }
+        let viaCluster = try decision("shared", ["namespace": .string("orders"), "name": .string("orders-api-0")])
+        #expect(viaCluster.effect == .deny && viaCluster.policy == "no-pii-for-contractors",
+                "the orders database's pods hold its PII, whichever target names them")
+        #expect(harness.governance.resource(for: ToolCall(tool: "pod_logs", target: "shared", arguments: ["namespace": .string("orders")])).sensitivity == ["pii"])
+        #expect(try decision("shared", ["namespace": .string("metrics"), "name": .string("m-0")]).effect == .allow, "no PII database in metrics")
+        #expect(try decision("shared", ["name": .string("orders-api-0")]).effect == .deny, "no namespace: every database on the cluster counts")
+        #expect(try decision("metrics-db", ["namespace": .string("orders"), "name": .string("orders-api-0")]).effect == .deny,
+                "naming another database's namespace through a database target counts that database too")
+        // Through the gate: the denied read never reaches the agent.
+        let outcome = try await harness.governance.request(
+            ToolCall(tool: "pod_logs", target: "shared", arguments: ["namespace": .string("orders"), "name": .string("orders-api-0")]),
+            by: contractor, via: "test")
+        guard case .denied = outcome else { Issue.record("expected a denial, got \(outcome)"); return }
+        #expect(kubernetes.received.isEmpty)
+        try await harness.finish()
+    }
+
+    // MARK: 2. Output of gated calls is redacted once, for every consumer.
+
+    @Test func outputOfGatedCallsIsRedactedForTheCallerTheExecutionLogAndTheApproval() async throws {
+        let agent = FakeAgent(tools: [
+            ToolDescriptor(name: "rotate", agent: "database", action: .write, summary: ""),
+            ToolDescriptor(name: "drop_role", agent: "database", action: .destructive, summary: ""),
+        ], answers: ["rotate": .output(Self.secretOutput), "drop_role": .output(Self.secretOutput)])
+        var inventory = Infrastructure()
+        inventory.dbServers = [.init(id: "db", connectionString: "host=db")]
+        let harness = try Harness(policy: """
+            version: "1"
+            policies:
+              - name: p
+                rules:
+                  - {action: write, effect: allow}
+                  - {action: destructive, effect: require_approval, conditions: {approval_quorum: 1}}
+            """, agents: [agent], inventory: inventory)
+        func expectRedacted(_ value: JSONValue?, _ place: String) {
+            #expect(value?.jsonText.contains("xoxb-1234567890") == false, "\(place) keeps a token")
+            #expect(value?.jsonText.contains("hunter22") == false, "\(place) keeps a password")
+            #expect(value?["ok"] == .bool(true), "\(place) keeps the rest")
+        }
+        let call = ToolCall(tool: "rotate", target: "db")
+        guard case .ran(let output, _) = try await harness.governance.request(call, by: Principal(id: "alice"), via: "api",
+                                                                             executionKey: "api:k1") else {
+            Issue.record("the write should run"); return
+        }
+        expectRedacted(output, "the caller's copy")
+        guard case .repeated(let earlier) = try await harness.governance.request(call, by: Principal(id: "alice"), via: "api",
+                                                                                 executionKey: "api:k1") else {
+            Issue.record("the replay should return the stored execution"); return
+        }
+        expectRedacted(earlier.result, "the executions table")
+
+        guard case .pendingApproval(let record, _) = try await harness.governance.request(ToolCall(tool: "drop_role", target: "db"),
+                                                                                         by: harness.governance.principal(named: "alice"), via: "api") else {
+            Issue.record("the destructive call needs approval"); return
+        }
+        guard case .approved = try await harness.governance.vote(on: record.id, by: harness.governance.principal(named: "bob"), approve: true,
+                                                                  reason: nil, via: "test") else { Issue.record("bob approves"); return }
+        expectRedacted(try await harness.governance.executeApproved(record.id), "the approved run's result")
+        expectRedacted(try #require(try await harness.store.approvals.approval(id: record.id)).result, "approvals.result")
+        try await harness.finish()
+    }
+
+    // MARK: 3. An hours range the schedule cannot represent is a load error, not a trap.
+
+    @Test func anHoursRangeStartingAt24IsAPolicyLoadError() throws {
+        for hours in ["24:00-06:00", "24:00-00:00"] {
+            do {
+                _ = try PolicyLoader.parse(yaml: """
+                    version: "1"
+                    policies:
+                      - name: night
+                        rules:
+                          - {action: write, effect: deny, conditions: {schedule: {hours: "\(hours)"}}}
+                    """, file: "night.yaml")
+                Issue.record("\(hours) loaded")
+            } catch {
+                #expect(error.message.contains("24:00"), "\(error)")
+            }
+        }
+        // What ends at 24:00 or wraps past midnight still loads.
+        let evening = try PolicyLoader.parse(yaml: """
+            version: "1"
+            policies:
+              - name: evening
+                rules:
+                  - {action: write, effect: deny, conditions: {schedule: {hours: "18:00-24:00"}}}
+                  - {action: write, effect: deny, conditions: {schedule: {hours: "22:00-06:00"}}}
+            """, file: "evening.yaml")
+        #expect(evening.first?.rules.count == 2)
+    }
+}
