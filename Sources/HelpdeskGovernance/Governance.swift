@@ -258,8 +258,10 @@ public struct Governance: Sendable {
         if let approvalID { data["approval"] = .string(approvalID) }
         let fallbackDecision = decision ?? Decision(effect: .allow, policy: nil, rule: nil, message: nil, reason: "approved", quorum: 0, approvers: [], approvalTTLSeconds: nil)
         do {
+            // Redacted here, once, as the diagnosis path does: every consumer of a gated write or read
+            // (Slack, the API, the executions table, approvals.result, the thread) gets this copy.
             let output = try await withTimeout(toolTimeout) { try await agent.run(call) }
-            outcome = .ran(output: output, decision: fallbackDecision)
+            outcome = .ran(output: redactor.redact(output), decision: fallbackDecision)
             data["outcome"] = .string("ok")
         } catch {
             outcome = .failed(error: redactor.redact("\(error)"), decision: fallbackDecision)
