@@ -3,6 +3,7 @@ import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskGovernance
+import HelpdeskOrchestrator
 import HelpdeskStore
 import HelpdeskTestSupport
 import Logging
@@ -162,5 +163,48 @@ import Yams
                   - {action: write, effect: deny, conditions: {schedule: {hours: "22:00-06:00"}}}
             """, file: "evening.yaml")
         #expect(evening.first?.rules.count == 2)
+    }
+
+    // MARK: 4. Huge durations are refused where they are parsed, and conversions clamp.
+
+    @Test func hugeOrNonFiniteDurationsAreRefusedAndConversionsDoNotTrap() throws {
+        for text in ["1e16s", "1e300d", "infs", "nans", "3651d", "87601h"] {
+            #expect(Duration(parsing: text) == nil, "\(text)")
+        }
+        #expect(Duration(parsing: "3650d") == .seconds(3650 * 86400), "ten years is the longest accepted")
+        #expect(Duration(parsing: "90s")?.nanoseconds == 90_000_000_000)
+        #expect(Duration.seconds(Int64.max).nanoseconds == .max)
+        #expect(Duration.seconds(Int64.min).nanoseconds == .min)
+        #expect(!Duration.seconds(Int64.max).compactText.isEmpty)
+
+        // Every parser of durations reports the error instead.
+        do {
+            _ = try HelpdeskConfiguration(yaml: "jobs:\n  lease: 1e16s\n", file: "test.yaml")
+            Issue.record("a lease of 1e16s loaded")
+        } catch {
+            #expect(error.issues.map(\.keyPath) == ["jobs.lease"])
+        }
+        do {
+            _ = try Runbook.parse(yaml: """
+                name: pods
+                target_type: kubernetes
+                match: {fallback: true}
+                tools: [{tool: pods, timeout: 1e16s}]
+                """, file: "pods.yaml")
+            Issue.record("a runbook timeout of 1e16s loaded")
+        } catch {
+            #expect(error.message.contains("1e16s"), "\(error)")
+        }
+        do {
+            _ = try PolicyLoader.parse(yaml: """
+                version: "1"
+                policies:
+                  - name: p
+                    rules: [{action: write, effect: require_approval, conditions: {approval_ttl: 1e16s}}]
+                """, file: "p.yaml")
+            Issue.record("an approval_ttl of 1e16s loaded")
+        } catch {
+            #expect(error.message.contains("1e16s"), "\(error)")
+        }
     }
 }
