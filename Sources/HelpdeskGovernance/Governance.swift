@@ -222,7 +222,8 @@ public struct Governance: Sendable {
             // What the approvers see is what runs: the call pinned to the session or object it names now.
             let pinned: ToolCall
             do {
-                pinned = try await withTimeout(toolTimeout) { try await agent.pin(call) }
+                let fresh = try await withTimeout(toolTimeout) { try await agent.pin(call) }
+                pinned = redactingPinnedArguments(fresh, asked: call)
             } catch {
                 try await store.apply(ChangeSet(audit: [decisionEvent]))
                 throw ToolError("cannot open an approval request: \(error)")
@@ -230,6 +231,20 @@ public struct Governance: Sendable {
             return try await openApproval(pinned, descriptor: descriptor, decision: decision, impact: impact, principal: principal,
                                           purpose: purpose, via: via, audit: decisionEvent)
         }
+    }
+
+    /// `pinned` with every string argument the pin added or changed passed through the redactor.
+    /// They describe what the call acts on as read from the target — another session's SQL text
+    /// among them — and approvers see them in Slack, email and on the approval page. Only identity
+    /// arguments such as `backend_start` are checked when the call runs; they hold no secrets, and
+    /// should redaction ever change one, the run refuses on the mismatch (fails closed).
+    /// Arguments the requester gave are kept as given: they are what was asked for.
+    func redactingPinnedArguments(_ pinned: ToolCall, asked call: ToolCall) -> ToolCall {
+        var redacted = pinned
+        for (name, value) in pinned.arguments where call.arguments[name] != value {
+            if case .string(let text) = value { redacted.arguments[name] = .string(redactor.redact(text)) }
+        }
+        return redacted
     }
 
     private func openApproval(_ call: ToolCall, descriptor: ToolDescriptor, decision: Decision, impact: ToolImpact?, principal: Principal,

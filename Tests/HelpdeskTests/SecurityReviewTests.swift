@@ -207,4 +207,47 @@ import Yams
             #expect(error.message.contains("1e16s"), "\(error)")
         }
     }
+
+    // MARK: 5. What a pin reads from the target is redacted before approvers see it.
+
+    /// A session tool whose pin adds what it read of the session, as the database agent's does.
+    struct PinningAgent: Agent {
+        let name = "database"
+        let tools = [
+            ToolDescriptor(name: "terminate_backend", agent: "database", action: .destructive, summary: "",
+                           parameters: [ToolParameter("pid", .integer, required: true, "pid"), ToolParameter("backend_start", .string, "pinned"),
+                                        ToolParameter("session_query", .string, "pinned"), ToolParameter("comment", .string, "given")]),
+        ]
+
+        func run(_ call: ToolCall) async throws -> JSONValue { .object(["terminated": .bool(true)]) }
+
+        func pin(_ call: ToolCall) async throws -> ToolCall {
+            var pinned = call
+            pinned.arguments["backend_start"] = .string("2026-11-25T11:34:23.123456+00:00")
+            pinned.arguments["session_query"] = .string("ALTER ROLE app PASSWORD 'hunter22'; -- xoxb-1234567890-abcdefghij")
+            return pinned
+        }
+    }
+
+    @Test func pinnedDescriptionsAreRedactedInTheApprovalRequest() async throws {
+        var inventory = Infrastructure()
+        inventory.dbServers = [.init(id: "db", connectionString: "host=db")]
+        let harness = try Harness(policy: """
+            version: "1"
+            policies:
+              - name: p
+                rules: [{action: destructive, effect: require_approval}]
+            """, agents: [PinningAgent()], inventory: inventory)
+        let outcome = try await harness.governance.request(
+            ToolCall(tool: "terminate_backend", target: "db", arguments: ["pid": .number(4242), "comment": .string("stuck")]),
+            by: harness.governance.principal(named: "alice"), via: "test")
+        guard case .pendingApproval(let record, _) = outcome else { Issue.record("expected a request, got \(outcome)"); return }
+        let request = try #require(record.call)
+        #expect(!request.callText.contains("hunter22") && !request.callText.contains("xoxb-1234567890"), "\(request.callText)")
+        #expect(request.arguments["session_query"]?.description.contains("ALTER ROLE app PASSWORD") == true, "the rest stays readable")
+        #expect(request.arguments["backend_start"] == .string("2026-11-25T11:34:23.123456+00:00"), "the checked identity is unchanged")
+        #expect(request.arguments["comment"] == .string("stuck") && request.arguments["pid"] == .number(4242))
+        #expect(!record.request.jsonText.contains("hunter22"), "nor in the stored request")
+        try await harness.finish()
+    }
 }
