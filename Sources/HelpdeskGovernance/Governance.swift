@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HelpdeskAgents
 import HelpdeskConfig
@@ -13,6 +14,18 @@ public enum GateOutcome: Sendable {
     case pendingApproval(ApprovalRecord, Decision)
     /// An earlier attempt under the same execution key acted already (or started to): not again.
     case repeated(ExecutionRecord)
+}
+
+/// An execution key (an API `Idempotency-Key`) used again for a different tool, target or
+/// arguments than the call it was first used with: refused, nothing runs or is replayed.
+public struct ExecutionKeyReused: Error, Sendable, CustomStringConvertible {
+    public var key: String
+
+    public init(key: String) {
+        self.key = key
+    }
+
+    public var description: String { "the execution key \(key) was first used for a different call; a new call needs a new key" }
 }
 
 /// What a vote did, worded for whoever voted.
@@ -172,7 +185,10 @@ public struct Governance: Sendable {
         guard let executionKey, descriptor.action != .read else {
             return try await decideAndAct(call, descriptor: descriptor, by: principal, purpose: purpose, via: via)
         }
-        if let earlier = try await store.executions.claim(key: executionKey, principal: principal.description, now: now()) {
+        let fingerprint = Self.fingerprint(of: call)
+        if let earlier = try await store.executions.claim(key: executionKey, principal: principal.description, fingerprint: fingerprint, now: now()) {
+            // A key names one call: reused for another, it must not answer with the first call's result.
+            if let first = earlier.fingerprint, first != fingerprint { throw ExecutionKeyReused(key: executionKey) }
             if earlier.state == .pendingApproval, let id = earlier.approvalID, let record = try await store.approvals.approval(id: id),
                let decision = record.policyDecision {
                 return .pendingApproval(record, decision)
@@ -290,6 +306,13 @@ public struct Governance: Sendable {
             logger.error("cannot write the audit event of a tool call", metadata: ["tool": "\(call.tool)", "error": "\(error)"])
         }
         return outcome
+    }
+
+    /// SHA-256 (hex) of the call's tool, target and arguments as canonical JSON (sorted keys): what
+    /// an execution key is tied to when it is first used.
+    static func fingerprint(of call: ToolCall) -> String {
+        let canonical = JSONValue.object(["tool": .string(call.tool), "target": .string(call.target), "arguments": .object(call.arguments)]).jsonText
+        return SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// The call as the audit log keeps it: arguments passed through the redactor.

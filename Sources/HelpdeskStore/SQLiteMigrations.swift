@@ -161,6 +161,11 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        // What each execution key was first used for (SHA-256 of tool, target and arguments), so a
+        // key reused for another call is refused. Must stay the LAST migration: after v8-storms.
+        migrator.registerMigration("v9-execution-fingerprint") { db in
+            try db.execute(sql: "ALTER TABLE executions ADD COLUMN fingerprint TEXT")
+        }
         return migrator
     }
 }

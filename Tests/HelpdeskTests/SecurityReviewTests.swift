@@ -13,7 +13,7 @@ import Yams
 /// Regressions for the findings of the security review of the one gate.
 @Suite struct SecurityReviewTests {
     /// The real Governance over a fresh store, with the policy, agents and inventory a test gives.
-    struct Harness {
+    struct Harness: Sendable {
         let folder: TemporaryDirectory
         let store: SQLiteStore
         let governance: Governance
@@ -248,6 +248,39 @@ import Yams
         #expect(request.arguments["backend_start"] == .string("2026-11-25T11:34:23.123456+00:00"), "the checked identity is unchanged")
         #expect(request.arguments["comment"] == .string("stuck") && request.arguments["pid"] == .number(4242))
         #expect(!record.request.jsonText.contains("hunter22"), "nor in the stored request")
+        try await harness.finish()
+    }
+
+    // MARK: 7. An execution key is tied to the call it was first used with.
+
+    @Test func anExecutionKeyReusedForAnotherCallIsRefusedAndNothingRuns() async throws {
+        let agent = FakeAgent(tools: [ToolDescriptor(name: "rotate", agent: "database", action: .write, summary: "",
+                                                     parameters: [ToolParameter("role", .string, "role")])],
+                              answers: ["rotate": .output(.object(["ok": .bool(true)]))])
+        var inventory = Infrastructure()
+        inventory.dbServers = [.init(id: "db", connectionString: "host=db"), .init(id: "other-db", connectionString: "host=other")]
+        let harness = try Harness(policy: """
+            version: "1"
+            policies:
+              - name: p
+                rules: [{action: write, effect: allow}]
+            """, agents: [agent], inventory: inventory)
+        let call = ToolCall(tool: "rotate", target: "db", arguments: ["role": .string("app")])
+        guard case .ran = try await harness.governance.request(call, by: Principal(id: "alice"), via: "api", executionKey: "api:alice:k") else {
+            Issue.record("the first call runs"); return
+        }
+        guard case .repeated(let earlier) = try await harness.governance.request(call, by: Principal(id: "alice"), via: "api",
+                                                                                 executionKey: "api:alice:k") else {
+            Issue.record("the same call again is a replay"); return
+        }
+        #expect(earlier.fingerprint?.count == 64, "a SHA-256 in hex is stored with the key")
+        for reused in [ToolCall(tool: "rotate", target: "other-db", arguments: ["role": .string("app")]),
+                       ToolCall(tool: "rotate", target: "db", arguments: ["role": .string("admin")])] {
+            await #expect(throws: ExecutionKeyReused.self) {
+                try await harness.governance.request(reused, by: Principal(id: "alice"), via: "api", executionKey: "api:alice:k")
+            }
+        }
+        #expect(agent.received == [call], "only the first call ran")
         try await harness.finish()
     }
 }
