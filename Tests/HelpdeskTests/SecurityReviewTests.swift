@@ -131,8 +131,10 @@ import Yams
         }
         guard case .approved = try await harness.governance.vote(on: record.id, by: harness.governance.principal(named: "bob"), approve: true,
                                                                   reason: nil, via: "test") else { Issue.record("bob approves"); return }
-        expectRedacted(try await harness.governance.executeApproved(record.id), "the approved run's result")
-        expectRedacted(try #require(try await harness.store.approvals.approval(id: record.id)).result, "approvals.result")
+        let executed = try await harness.governance.executeApproved(record.id)
+        expectRedacted(executed, "the approved run's result")
+        let stored = try #require(try await harness.store.approvals.approval(id: record.id))
+        expectRedacted(stored.result, "approvals.result")
         try await harness.finish()
     }
 
