@@ -52,4 +52,7 @@ public protocol ToolGate: Sendable {
     func read(_ call: ToolCall, for principal: Principal, timeout: Duration, via: String) async -> GatedRead
     /// Policy's verdict on a call without running it (what a diagnosis recommends, what a model proposes).
     func assess(_ call: ToolCall, for principal: Principal, via: String) -> (GateVerdict, AuditDraft)
+    /// The audit event for a call refused before policy could decide it (a model asking for a
+    /// tool it was not offered, or with arguments that do not fit): refusals are audited too.
+    func refusal(_ call: ToolCall, for principal: Principal, via: String, reason: String) -> AuditDraft
 }

@@ -80,6 +80,11 @@ extension Governance: ToolGate {
                                        outcome: verdict.effect.rawValue, error: nil, milliseconds: 0, kind: "policy_decision"))
     }
 
+    public func refusal(_ call: ToolCall, for principal: Principal, via: String, reason: String) -> AuditDraft {
+        toolCallEvent(call, action: tool(named: call.tool)?.1.action ?? .read, principal: principal, via: via, decision: nil,
+                      outcome: "denied", error: reason, milliseconds: 0)
+    }
+
     /// A decision in the words answers show: "denied by policy production, rule 2 (…)".
     static func verdict(_ decision: Decision) -> GateVerdict {
         let effect: GateVerdict.Effect = switch decision.effect {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HelpdeskAgents
 import HelpdeskConfig
@@ -13,6 +14,18 @@ public enum GateOutcome: Sendable {
     case pendingApproval(ApprovalRecord, Decision)
     /// An earlier attempt under the same execution key acted already (or started to): not again.
     case repeated(ExecutionRecord)
+}
+
+/// An execution key (an API `Idempotency-Key`) used again for a different tool, target or
+/// arguments than the call it was first used with: refused, nothing runs or is replayed.
+public struct ExecutionKeyReused: Error, Sendable, CustomStringConvertible {
+    public var key: String
+
+    public init(key: String) {
+        self.key = key
+    }
+
+    public var description: String { "the execution key \(key) was first used for a different call; a new call needs a new key" }
 }
 
 /// What a vote did, worded for whoever voted.
@@ -100,19 +113,23 @@ public struct Governance: Sendable {
     }
 
     /// The resource a call touches, with the inventory's tags and sensitivity (`pii` on a database
-    /// reaches a Kubernetes call about its pods too: they hold the same data).
+    /// reaches a Kubernetes call about its pods too: they hold the same data, whether the call
+    /// names the database or the cluster and namespace its pods run in).
     public func resource(for call: ToolCall) -> Resource {
         let agent = tool(named: call.tool)?.0.name
         if agent == "kubernetes" {
             if let cluster = inventory.k8sClusters.first(where: { $0.id == call.target }) {
-                return Resource(type: .kubernetes, name: cluster.id, tags: cluster.tags, sensitivity: cluster.sensitivity,
-                                namespace: call.arguments["namespace"]?.description)
+                let namespace = call.arguments["namespace"]?.description
+                return Resource(type: .kubernetes, name: cluster.id, tags: cluster.tags,
+                                sensitivity: Array(Set(cluster.sensitivity + podSensitivity(cluster: cluster.id, namespace: namespace))).sorted(),
+                                namespace: namespace)
             }
             if let database = inventory.dbServers.first(where: { $0.id == call.target }), let clusterID = database.k8sCluster {
                 let cluster = inventory.k8sClusters.first { $0.id == clusterID }
-                return Resource(type: .kubernetes, name: clusterID, tags: cluster?.tags ?? [],
-                                sensitivity: Array(Set((cluster?.sensitivity ?? []) + inventory.sensitivity(of: database.id))).sorted(),
-                                namespace: call.arguments["namespace"]?.description ?? database.k8sNamespace)
+                let namespace = call.arguments["namespace"]?.description ?? database.k8sNamespace
+                let classes = (cluster?.sensitivity ?? []) + inventory.sensitivity(of: database.id) + podSensitivity(cluster: clusterID, namespace: namespace)
+                return Resource(type: .kubernetes, name: clusterID, tags: cluster?.tags ?? [], sensitivity: Array(Set(classes)).sorted(),
+                                namespace: namespace)
             }
         }
         if let database = inventory.dbServers.first(where: { $0.id == call.target }) {
@@ -122,6 +139,17 @@ public struct Governance: Sendable {
             return Resource(type: .host, name: vm.id, tags: vm.tags, sensitivity: vm.sensitivity)
         }
         return Resource(type: agent == "kubernetes" ? .kubernetes : .database, name: call.target)
+    }
+
+    /// The data classes of every database whose pods run in `namespace` on the cluster `clusterID`.
+    /// Fails closed: without a namespace, every database on the cluster counts, and so does one
+    /// that names the cluster but not its namespace.
+    func podSensitivity(cluster clusterID: String, namespace: String?) -> [String] {
+        inventory.dbServers
+            .filter { database in
+                database.k8sCluster == clusterID && (namespace == nil || database.k8sNamespace == nil || database.k8sNamespace == namespace)
+            }
+            .flatMap { inventory.sensitivity(of: $0.id) }
     }
 
     /// The decision alone, without acting or recording. `impact` is what the call would change
@@ -157,7 +185,10 @@ public struct Governance: Sendable {
         guard let executionKey, descriptor.action != .read else {
             return try await decideAndAct(call, descriptor: descriptor, by: principal, purpose: purpose, via: via)
         }
-        if let earlier = try await store.executions.claim(key: executionKey, principal: principal.description, now: now()) {
+        let fingerprint = Self.fingerprint(of: call)
+        if let earlier = try await store.executions.claim(key: executionKey, principal: principal.description, fingerprint: fingerprint, now: now()) {
+            // A key names one call: reused for another, it must not answer with the first call's result.
+            if let first = earlier.fingerprint, first != fingerprint { throw ExecutionKeyReused(key: executionKey) }
             if earlier.state == .pendingApproval, let id = earlier.approvalID, let record = try await store.approvals.approval(id: id),
                let decision = record.policyDecision {
                 return .pendingApproval(record, decision)
@@ -207,7 +238,8 @@ public struct Governance: Sendable {
             // What the approvers see is what runs: the call pinned to the session or object it names now.
             let pinned: ToolCall
             do {
-                pinned = try await withTimeout(toolTimeout) { try await agent.pin(call) }
+                let fresh = try await withTimeout(toolTimeout) { try await agent.pin(call) }
+                pinned = redactingPinnedArguments(fresh, asked: call)
             } catch {
                 try await store.apply(ChangeSet(audit: [decisionEvent]))
                 throw ToolError("cannot open an approval request: \(error)")
@@ -215,6 +247,20 @@ public struct Governance: Sendable {
             return try await openApproval(pinned, descriptor: descriptor, decision: decision, impact: impact, principal: principal,
                                           purpose: purpose, via: via, audit: decisionEvent)
         }
+    }
+
+    /// `pinned` with every string argument the pin added or changed passed through the redactor.
+    /// They describe what the call acts on as read from the target — another session's SQL text
+    /// among them — and approvers see them in Slack, email and on the approval page. Only identity
+    /// arguments such as `backend_start` are checked when the call runs; they hold no secrets, and
+    /// should redaction ever change one, the run refuses on the mismatch (fails closed).
+    /// Arguments the requester gave are kept as given: they are what was asked for.
+    func redactingPinnedArguments(_ pinned: ToolCall, asked call: ToolCall) -> ToolCall {
+        var redacted = pinned
+        for (name, value) in pinned.arguments where call.arguments[name] != value {
+            if case .string(let text) = value { redacted.arguments[name] = .string(redactor.redact(text)) }
+        }
+        return redacted
     }
 
     private func openApproval(_ call: ToolCall, descriptor: ToolDescriptor, decision: Decision, impact: ToolImpact?, principal: Principal,
@@ -243,8 +289,10 @@ public struct Governance: Sendable {
         if let approvalID { data["approval"] = .string(approvalID) }
         let fallbackDecision = decision ?? Decision(effect: .allow, policy: nil, rule: nil, message: nil, reason: "approved", quorum: 0, approvers: [], approvalTTLSeconds: nil)
         do {
+            // Redacted here, once, as the diagnosis path does: every consumer of a gated write or read
+            // (Slack, the API, the executions table, approvals.result, the thread) gets this copy.
             let output = try await withTimeout(toolTimeout) { try await agent.run(call) }
-            outcome = .ran(output: output, decision: fallbackDecision)
+            outcome = .ran(output: redactor.redact(output), decision: fallbackDecision)
             data["outcome"] = .string("ok")
         } catch {
             outcome = .failed(error: redactor.redact("\(error)"), decision: fallbackDecision)
@@ -258,6 +306,13 @@ public struct Governance: Sendable {
             logger.error("cannot write the audit event of a tool call", metadata: ["tool": "\(call.tool)", "error": "\(error)"])
         }
         return outcome
+    }
+
+    /// SHA-256 (hex) of the call's tool, target and arguments as canonical JSON (sorted keys): what
+    /// an execution key is tied to when it is first used.
+    static func fingerprint(of call: ToolCall) -> String {
+        let canonical = JSONValue.object(["tool": .string(call.tool), "target": .string(call.target), "arguments": .object(call.arguments)]).jsonText
+        return SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// The call as the audit log keeps it: arguments passed through the redactor.

@@ -166,7 +166,7 @@ public struct PolicyRule: Sendable, Decodable {
             approvers = try container.decodeIfPresent([PrincipalMatcher].self, forKey: .approvers) ?? []
             if let text = try container.decodeIfPresent(String.self, forKey: .approvalTTL) {
                 guard let ttl = Duration(parsing: text), ttl > .zero else {
-                    throw DecodingError.dataCorruptedError(forKey: .approvalTTL, in: container, debugDescription: "expected a duration like 30m, got \"\(text)\"")
+                    throw DecodingError.dataCorruptedError(forKey: .approvalTTL, in: container, debugDescription: "expected a duration like 30m, at most 3650d, got \"\(text)\"")
                 }
                 approvalTTL = ttl
             }

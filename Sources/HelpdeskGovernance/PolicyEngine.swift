@@ -62,8 +62,12 @@ public struct Decision: Sendable, Equatable, Codable {
 }
 
 /// Evaluates requests against a set of policies: by priority (highest first, file order among
-/// equals); within the first policy whose principals and resources match, the first rule for the
-/// action whose schedule is active decides; nothing matching denies.
+/// equals). The first policy whose principals and resources match and that has a rule for the
+/// action decides: its first rule for the action whose schedule is active. When its only rules
+/// that would allow (or allow with approval) are outside their schedule, it denies — a grant
+/// limited to business hours must not fall through to a broader policy after hours. A policy with
+/// no rule for the action, or whose only rules for it are scheduled denials now inactive (a change
+/// freeze outside its window), leaves the decision to the next. Nothing matching denies.
 public struct PolicyEngine: Sendable {
     public let policies: [Policy]
 
@@ -77,9 +81,18 @@ public struct PolicyEngine: Sendable {
         for policy in policies where policy.enabled {
             guard policy.principals.isEmpty || policy.principals.contains(where: { $0.matches(request.principal) }) else { continue }
             guard policy.resources.isEmpty || policy.resources.contains(where: { $0.matches(request.resource, tool: request.tool) }) else { continue }
+            var closedGrant: Int?
             for (index, rule) in policy.rules.enumerated() where rule.actions.contains(request.action) {
-                if let schedule = rule.conditions.schedule, !schedule.contains(request.at) { continue }
+                if let schedule = rule.conditions.schedule, !schedule.contains(request.at) {
+                    if rule.effect != .deny, closedGrant == nil { closedGrant = index }
+                    continue
+                }
                 return decision(policy, index, rule, request)
+            }
+            if let closedGrant {
+                return Decision(effect: .deny, policy: policy.name, rule: closedGrant, message: nil,
+                                reason: "policy \(policy.name) grants \(request.action.rawValue) only while its schedule is active (rule \(closedGrant + 1)), and it is not now; the first matching policy decides, so it is denied",
+                                quorum: 0, approvers: [], approvalTTLSeconds: nil)
             }
         }
         return Decision(effect: .deny, policy: nil, rule: nil, message: nil,

@@ -25,6 +25,9 @@ public struct Schedule: Sendable, Decodable {
             }
             minutes = list.map { $0 * 60...$0 * 60 + 59 }
         } else if let text = try container.decodeIfPresent(String.self, forKey: .hours) {
+            if let start = text.split(separator: "-").first.flatMap({ Self.minuteOfDay($0.trimmingCharacters(in: .whitespaces)) }), start >= 1440 {
+                throw DecodingError.dataCorruptedError(forKey: .hours, in: container, debugDescription: "hours cannot start at 24:00 (\"\(text)\"); write 00:00 for midnight")
+            }
             guard let range = Self.parseRange(text) else {
                 throw DecodingError.dataCorruptedError(forKey: .hours, in: container, debugDescription: "expected hours like \"09:00-17:00\" or a list such as [9, 10, 11], got \"\(text)\"")
             }
@@ -52,7 +55,8 @@ public struct Schedule: Sendable, Decodable {
 
     static func parseRange(_ text: String) -> [ClosedRange<Int>]? {
         let parts = text.split(separator: "-").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard parts.count == 2, let start = minuteOfDay(parts[0]), let end = minuteOfDay(parts[1]), start != end else { return nil }
+        // 24:00 ends a range; as a start it would build 1440...1439, which traps.
+        guard parts.count == 2, let start = minuteOfDay(parts[0]), let end = minuteOfDay(parts[1]), start != end, start < 1440 else { return nil }
         return start < end ? [start...end - 1] : [start...1439, 0...max(0, end - 1)].filter { end > 0 || $0.lowerBound == start }
     }
 

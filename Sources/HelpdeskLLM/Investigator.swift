@@ -96,14 +96,18 @@ public struct Investigator: Sendable {
     }
 
     /// A call for a tool that exists but was not offered still goes to the gate: it is refused
-    /// there, and the refusal is audited like any other.
+    /// there, and the refusal is audited like any other. So are calls for a tool outside the
+    /// catalog or with arguments that do not fit: refused before policy, and audited by the gate.
     private func answer(_ call: LLMToolCall, target: String, gate: any ToolGate, principal: Principal, via: String,
                         into result: inout LLMInvestigation) async -> LLMContent {
-        guard let descriptor = gate.catalog(for: target).first(where: { $0.name == call.name }) else {
-            return .toolResult(callID: call.id, content: "there is no tool \(call.name) available to you", isError: true)
-        }
         let toolCall = ToolCall(tool: call.name, target: target, arguments: call.input)
+        guard let descriptor = gate.catalog(for: target).first(where: { $0.name == call.name }) else {
+            let why = "there is no tool \(call.name) available to you"
+            result.audit.append(gate.refusal(toolCall, for: principal, via: via, reason: why))
+            return .toolResult(callID: call.id, content: why, isError: true)
+        }
         if let problem = descriptor.validate(call.input) {
+            result.audit.append(gate.refusal(toolCall, for: principal, via: via, reason: problem))
             return .toolResult(callID: call.id, content: problem, isError: true)
         }
         guard descriptor.action == .read else {

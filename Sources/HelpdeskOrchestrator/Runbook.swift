@@ -43,7 +43,7 @@ public struct Runbook: Sendable, Decodable {
             args = try container.decodeIfPresent([String: JSONValue].self, forKey: .args) ?? [:]
             if let text = try container.decodeIfPresent(String.self, forKey: .timeout) {
                 guard let duration = Duration(parsing: text), duration > .zero else {
-                    throw DecodingError.dataCorruptedError(forKey: .timeout, in: container, debugDescription: "expected a duration like 10s, got \"\(text)\"")
+                    throw DecodingError.dataCorruptedError(forKey: .timeout, in: container, debugDescription: "expected a duration like 10s, at most 3650d, got \"\(text)\"")
                 }
                 timeout = duration
             }

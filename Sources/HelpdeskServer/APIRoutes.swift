@@ -141,7 +141,14 @@ struct APIRoutes {
         let principal = governance.principal(named: context.principal ?? "anonymous")
         let started = ContinuousClock.now
         let key = try idempotencyKey(request).map { "api:\(principal.description):\($0)" }
-        switch try await governance.request(call, by: principal, purpose: request.headers[purposeHeader], via: "api", executionKey: key) {
+        let outcome: GateOutcome
+        do {
+            outcome = try await governance.request(call, by: principal, purpose: request.headers[purposeHeader], via: "api", executionKey: key)
+        } catch is ExecutionKeyReused {
+            throw APIError(status: .unprocessableContent, code: "idempotency_key_reused",
+                           message: "this Idempotency-Key was first used with a different tool, target or arguments; a new request needs a new key")
+        }
+        switch outcome {
         case .ran(let output, _):
             return jsonResponse(status: .ok, ToolResponse(tool: name, target: call.target, action: descriptor.action,
                                                           milliseconds: Int((ContinuousClock.now - started).nanoseconds / 1_000_000), output: output))

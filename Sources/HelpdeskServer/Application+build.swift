@@ -38,6 +38,8 @@ public struct ServerDependencies: Sendable {
     /// Approval replies by email; `/webhooks/email` answers 503 without them.
     public var mailReplies: MailReplyProcessor?
     public var api = APISettings()
+    /// The process's redactor (with the configured secrets), for what routes write to the audit log.
+    public var redactor = Redactor()
     /// Per-source buckets, shared by every listener of the process.
     public var limits: RateLimits
 
@@ -113,7 +115,8 @@ private func registerEdgeRoutes(_ dependencies: ServerDependencies, on router: R
     AlertmanagerRoutes(settings: dependencies.alertmanager, defaultChannel: dependencies.defaultChannel, srebot: dependencies.srebot,
                        store: dependencies.store, metrics: dependencies.metricsFactory).register(on: router)
     SlackRoutes(signingSecret: dependencies.slackSigningSecret, context: dependencies.slack, store: dependencies.store,
-                metrics: dependencies.metricsFactory, previousSigningSecret: dependencies.slackPreviousSigningSecret).register(on: router)
+                metrics: dependencies.metricsFactory, previousSigningSecret: dependencies.slackPreviousSigningSecret,
+                redactor: dependencies.redactor).register(on: router)
 }
 
 /// The HTTP application listening on `server.listen` (or on `address` with the routes of `surface`).

@@ -141,6 +141,7 @@ public struct Composition: Sendable {
         dependencies.approvalLinks = approvalLinks
         dependencies.approvalPages = approvalPages
         dependencies.api = configuration.api
+        dependencies.redactor = redactor
         return dependencies
     }
 }

@@ -22,6 +22,8 @@ struct SlackRoutes {
     let metrics: any MetricsFactory
     /// During a rotation, the secret Slack signed with before, accepted until its `until`.
     var previousSigningSecret: SlackSettings.PreviousSigningSecret? = nil
+    /// Masks secrets in what goes into the audit log: people paste tokens and `password=…` into commands.
+    var redactor = Redactor()
     /// Whether the end of the rotation window has been logged (once per process is enough).
     let rotationEndLogged = NIOLockedValueBox(false)
 
@@ -101,8 +103,9 @@ struct SlackRoutes {
         }
         let parsed = CommandRequest(text: command.text)
         let principal = context.principal(slackUserID: command.userID, teamID: command.teamID)
+        // Redacted: the audit log keeps it forever, in the hash chain, where it cannot be edited out.
         let audit = AuditDraft(kind: "request_received", principal: principal.description, target: nil, data: .object([
-            "via": .string("slack"), "command": .string(command.command), "text": .string(command.text),
+            "via": .string("slack"), "command": .string(command.command), "text": .string(redactor.redact(command.text)),
             "channel": .string(command.channelID), "request_id": .string(requestContext.requestID),
         ]))
         if case .help = parsed {

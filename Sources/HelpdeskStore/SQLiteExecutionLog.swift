@@ -7,10 +7,10 @@ import HelpdeskCore
 struct SQLiteExecutionLog: ExecutionLog {
     let store: SQLiteStore
 
-    func claim(key: String, principal: String, now: Date) async throws -> ExecutionRecord? {
+    func claim(key: String, principal: String, fingerprint: String?, now: Date) async throws -> ExecutionRecord? {
         try await store.writer.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO executions (key, principal, state, created_at) VALUES (?, ?, 'running', ?)",
-                           arguments: [key, principal, now.timeIntervalSince1970])
+            try db.execute(sql: "INSERT OR IGNORE INTO executions (key, principal, fingerprint, state, created_at) VALUES (?, ?, ?, 'running', ?)",
+                           arguments: [key, principal, fingerprint, now.timeIntervalSince1970])
             if db.changesCount == 1 { return nil }
             return try Row.fetchOne(db, sql: "SELECT * FROM executions WHERE key = ?", arguments: [key]).map(Self.record)
         }
@@ -26,6 +26,6 @@ struct SQLiteExecutionLog: ExecutionLog {
     private static func record(_ row: Row) -> ExecutionRecord {
         ExecutionRecord(key: row["key"], principal: row["principal"], state: ExecutionRecord.State(rawValue: row["state"]) ?? .running,
                         approvalID: row["approval_id"], result: (row["result"] as String?).flatMap { try? JSONValue(parsing: $0) },
-                        createdAt: Date(timeIntervalSince1970: row["created_at"]))
+                        createdAt: Date(timeIntervalSince1970: row["created_at"]), fingerprint: row["fingerprint"])
     }
 }

@@ -218,6 +218,11 @@ enum SQLiteMigrations {
                 CREATE INDEX jobs_finished ON jobs(finished_at) WHERE state IN ('done', 'dead');
                 """)
         }
+        // What each execution key was first used for (SHA-256 of tool, target and arguments), so a
+        // key reused for another call is refused.
+        migrator.registerMigration("v9-execution-fingerprint") { db in
+            try db.execute(sql: "ALTER TABLE executions ADD COLUMN fingerprint TEXT")
+        }
         return migrator
     }
 }

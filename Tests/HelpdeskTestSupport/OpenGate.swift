@@ -54,6 +54,11 @@ public struct OpenGate: ToolGate {
             : GateVerdict(effect: .requireApproval, explanation: "needs 1 approval")
         return (verdict, AuditDraft(kind: "policy_decision", principal: principal.description, target: call.target))
     }
+
+    public func refusal(_ call: ToolCall, for principal: Principal, via: String, reason: String) -> AuditDraft {
+        AuditDraft(kind: "tool_call", principal: principal.description, target: call.target,
+                   data: .object(["tool": .string(call.tool), "via": .string(via), "outcome": .string("denied"), "error": .string(reason)]))
+    }
 }
 
 extension Principal {

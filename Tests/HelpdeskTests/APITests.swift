@@ -131,6 +131,27 @@ import Yams
         }
     }
 
+    @Test func anIdempotencyKeyReusedForAnotherCallIsRefused() async throws {
+        let harness = try Harness()
+        defer { harness.folder.remove() }
+        let headers: HTTPFields = {
+            var fields = auth
+            fields[HTTPField.Name("Idempotency-Key")!] = "retry-1"
+            return fields
+        }()
+        try await Application(router: buildRouter(harness.dependencies)).test(.router) { client in
+            let body = { (pid: Int) in ByteBuffer(string: "{\"target\": \"prod-db\", \"arguments\": {\"pid\": \(pid)}}") }
+            let first = try await client.execute(uri: "/api/v1/db/terminate_backend", method: .post, headers: headers, body: body(42))
+            #expect(first.status == .accepted)
+            let retry = try await client.execute(uri: "/api/v1/db/terminate_backend", method: .post, headers: headers, body: body(42))
+            #expect(retry.status == .accepted, "the same call under the same key answers with its approval request")
+            let other = try await client.execute(uri: "/api/v1/db/terminate_backend", method: .post, headers: headers, body: body(4242))
+            #expect(other.status == .unprocessableContent, "the key was first used for pid 42, not 4242")
+            #expect(try errorCode(other) == "idempotency_key_reused")
+        }
+        #expect(!harness.agent.received.contains { $0.tool == "terminate_backend" })
+    }
+
     @Test func queryDiagnosesAndTheIncidentAndBundleCanBeFetched() async throws {
         let harness = try Harness()
         defer { harness.folder.remove() }

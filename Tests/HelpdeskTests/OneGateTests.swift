@@ -162,6 +162,26 @@ import Yams
         try await harness.finish()
     }
 
+    @Test func modelCallsOutsideTheCatalogOrWithBadArgumentsAreRefusedAndAudited() async throws {
+        let harness = try Harness(policy: Self.readsForSREOnly)
+        let transport = ScriptedTransport([
+            .init(#"{"content": [{"type": "tool_use", "id": "t1", "name": "drop_everything", "input": {}}], "stop_reason": "tool_use", "usage": {}}"#),
+            .init(#"{"content": [{"type": "tool_use", "id": "t2", "name": "pods", "input": {"namespace": 5}}], "stop_reason": "tool_use", "usage": {}}"#),
+            .init(#"{"content": [{"type": "text", "text": "done"}], "stop_reason": "end_turn", "usage": {}}"#),
+        ])
+        let investigator = Investigator(client: AnthropicClient(baseURL: nil, apiKey: Secret("k"), model: "m", attempts: 1, transport: transport),
+                                        limits: .init(maxSteps: 4, tokenBudget: 10_000))
+        let result = await investigator.investigate(target: "prod", briefing: "", gate: harness.governance,
+                                                    principal: harness.governance.principal(named: "alice"), via: "alert+model")
+        #expect(harness.agent.received.isEmpty, "neither call ran")
+        #expect(result.audit.map(\.kind) == ["tool_call", "tool_call"])
+        #expect(result.audit.map(\.target) == ["prod", "prod"])
+        #expect(result.audit.allSatisfy { $0.principal == "alice" && $0.data["outcome"] == .string("denied") })
+        #expect(result.audit.first?.data.value(at: "call.tool") == .string("drop_everything"))
+        #expect(result.audit.last?.data["error"]?.description.contains("namespace") == true)
+        try await harness.finish()
+    }
+
     @Test func maxPodsAffectedIsMeasuredAndSensitivityComesFromTheInventory() async throws {
         let harness = try Harness(policy: """
             version: "1"

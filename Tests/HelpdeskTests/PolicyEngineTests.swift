@@ -105,6 +105,33 @@ import Yams
         #expect(engine.decide(request(.read, at: Self.tuesdayNoon.addingTimeInterval(14.5 * 3600))).effect == .allow)
     }
 
+    @Test func theFirstMatchingPolicyDecidesAndAClosedGrantDoesNotFallThrough() throws {
+        let engine = try Self.engine("""
+            version: "1"
+            policies:
+              - name: business-hours-writes
+                priority: 100
+                resources: [{type: database, match: {tags: [production]}}]
+                rules:
+                  - {action: write, effect: allow, conditions: {schedule: {days: [mon, tue, wed, thu, fri], hours: "09:00-17:00", timezone: UTC}}}
+              - name: freeze
+                priority: 90
+                rules:
+                  - {action: destructive, effect: deny, message: frozen, conditions: {schedule: {days: [sat, sun], timezone: UTC}}}
+              - name: broad
+                rules: [{action: [read, write, destructive], effect: allow}]
+            """)
+        #expect(engine.decide(request(.write)).policy == "business-hours-writes", "Tuesday noon: inside the schedule")
+        #expect(engine.decide(request(.write)).effect == .allow)
+        let late = engine.decide(request(.write, at: Self.tuesdayLate))
+        #expect(late.effect == .deny && late.policy == "business-hours-writes", "after hours it does not fall through to broad")
+        #expect(late.reason.contains("only while its schedule is active"))
+        #expect(engine.decide(request(.read)).policy == "broad", "no rule for read: the next policy decides")
+        let frozen = engine.decide(request(.destructive, at: Self.saturdayNoon))
+        #expect(frozen.effect == .deny && frozen.message == "frozen")
+        #expect(engine.decide(request(.destructive)).policy == "broad", "a freeze outside its window hands over")
+    }
+
     @Test func conditionsOnAllowRules() throws {
         let engine = try Self.engine("""
             version: "1"
