@@ -44,4 +44,7 @@ public protocol AlertIndex: Sendable {
     func previousEpisode(fingerprint: String, before startsAt: String) async throws -> Date?
     /// Stored alert records, newest first (`helpdesk alerts list`, `GET /api/v1/alerts`).
     func list(_ query: AlertQuery) async throws -> [StoredAlert]
+    /// The newest stored record of one alert (any status), for acting on it by its fingerprint
+    /// (`/helpdesk silence ALERT_ID 1h`); `nil` when no alert with it was received (or it was pruned).
+    func latest(fingerprint: String) async throws -> StoredAlert?
 }

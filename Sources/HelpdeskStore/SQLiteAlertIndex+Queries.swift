@@ -24,6 +24,14 @@ extension SQLiteAlertIndex {
         }
     }
 
+    func latest(fingerprint: String) async throws -> StoredAlert? {
+        try await store.database.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT * FROM alerts WHERE fingerprint = ? ORDER BY received_at DESC, starts_at DESC LIMIT 1
+                """, arguments: [fingerprint]).map(Self.alert)
+        }
+    }
+
     static func alert(_ row: Row) -> StoredAlert {
         func strings(_ text: String?) -> [String: String] {
             guard let text, case .object(let object)? = try? JSONValue(parsing: text) else { return [:] }
