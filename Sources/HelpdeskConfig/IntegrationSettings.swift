@@ -19,11 +19,15 @@ public struct AlertmanagerSettings: Sendable {
         public var name: String
         public var credentials: Credentials
         public var channel: String?
+        /// The Alertmanager that sends this receiver's notifications (`http://alertmanager:9093`):
+        /// silences made from an alert's thread are created there. `nil`: no silences for it.
+        public var url: URL?
 
-        public init(name: String, credentials: Credentials, channel: String? = nil) {
+        public init(name: String, credentials: Credentials, channel: String? = nil, url: URL? = nil) {
             self.name = name
             self.credentials = credentials
             self.channel = channel
+            self.url = url
         }
     }
 
@@ -79,8 +83,9 @@ public struct AlertmanagerSettings: Sendable {
             routes.append(Route(match: Dictionary(matchers.stringPairs(), uniquingKeysWith: { _, last in last }), channel: channel))
         }
         for (name, receiver) in section.namedSections("receivers") {
+            let url = receiver.url("url", schemes: ["http", "https"])
             if let credentials = Self.credentials(of: receiver, named: name) {
-                receivers.append(Receiver(name: name, credentials: credentials, channel: receiver.optionalString("channel")))
+                receivers.append(Receiver(name: name, credentials: credentials, channel: receiver.optionalString("channel"), url: url))
             } else {
                 _ = receiver.optionalString("channel")
             }

@@ -117,6 +117,9 @@ public struct Governance: Sendable {
     /// names the database or the cluster and namespace its pods run in).
     public func resource(for call: ToolCall) -> Resource {
         let agent = tool(named: call.tool)?.0.name
+        // A silence acts on the receiver's Alertmanager, never on the database or cluster the alert
+        // is about, even when a receiver shares an inventory name.
+        if agent == "alertmanager" { return Resource(type: .alertmanager, name: call.target) }
         if agent == "kubernetes" {
             if let cluster = inventory.k8sClusters.first(where: { $0.id == call.target }) {
                 let namespace = call.arguments["namespace"]?.description

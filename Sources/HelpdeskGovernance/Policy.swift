@@ -21,7 +21,8 @@ public struct PolicyFile: Sendable, Decodable {
 }
 
 public enum ResourceType: String, Sendable, Codable, CaseIterable {
-    case database, kubernetes, host
+    /// `alertmanager`: the Alertmanager of a receiver, named by the receiver (silences are made there).
+    case database, kubernetes, host, alertmanager
 }
 
 public enum Effect: String, Sendable, Codable {

@@ -69,7 +69,7 @@ struct GovExplainCommand: AsyncParsableCommand {
         }
         guard let resource, let action, let colon = resource.firstIndex(of: ":"),
               let type = ResourceType(rawValue: String(resource[..<colon])) else {
-            printError("give --event ID, or --resource TYPE:NAME (database, kubernetes or host) and --action read|write|destructive")
+            printError("give --event ID, or --resource TYPE:NAME (database, kubernetes, host or alertmanager) and --action read|write|destructive")
             throw ExitCode(3)
         }
         let name = String(resource[resource.index(after: colon)...])

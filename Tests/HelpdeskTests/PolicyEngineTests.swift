@@ -41,6 +41,9 @@ import Yams
         let elsewhere = engine.decide(request(.destructive, Self.alice, Self.staging))
         #expect(elsewhere.effect == .requireApproval && elsewhere.quorum == 1 && elsewhere.policy == "everything-else")
         #expect(engine.decide(request(.read, Self.alice, Resource(type: .host, name: "vm1"))).effect == .allow)
+        // A silence is a write on the receiver's Alertmanager: one approval, as writes off production.
+        let silence = engine.decide(request(.write, Self.bob, Resource(type: .alertmanager, name: "default"), tool: "create_silence"))
+        #expect(silence.effect == .requireApproval && silence.quorum == 1 && silence.policy == "everything-else")
     }
 
     @Test func priorityDecidesAndEqualPrioritiesKeepFileOrder() throws {
