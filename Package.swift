@@ -92,6 +92,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "HelpdeskAlertmanagerAgent",
+            dependencies: ["HelpdeskCore", "HelpdeskConfig", "HelpdeskAgents", "HelpdeskHTTPClient"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "HelpdeskHTTPClient",
             dependencies: [
                 "HelpdeskCore",
@@ -177,7 +182,7 @@ let package = Package(
             dependencies: [
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
-                "HelpdeskHTTPClient", "HelpdeskAlerts", "HelpdeskMail",
+                "HelpdeskHTTPClient", "HelpdeskAlerts", "HelpdeskMail", "HelpdeskAlertmanagerAgent",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -227,7 +232,7 @@ let package = Package(
             dependencies: [
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer", "HelpdeskTestSupport",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack", "HelpdeskAlerts", "HelpdeskHTTPClient",
-                "HelpdeskMail",
+                "HelpdeskMail", "HelpdeskAlertmanagerAgent",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

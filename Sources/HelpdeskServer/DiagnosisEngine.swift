@@ -1,7 +1,9 @@
 import Foundation
 import HelpdeskAgents
+import HelpdeskAlertmanagerAgent
 import HelpdeskConfig
 import HelpdeskDatabaseAgent
+import HelpdeskHTTPClient
 import HelpdeskKubernetesAgent
 import HelpdeskLLM
 import HelpdeskOrchestrator
@@ -66,6 +68,8 @@ public struct DiagnosisEngine: Sendable {
         return [
             DatabaseAgent(inventory: configuration.infrastructure, statementTimeout: settings.statementTimeout, rowCap: settings.rowCap, logger: logger),
             KubernetesAgent(inventory: configuration.infrastructure, environment: environment, timeout: settings.toolTimeout),
+            // Silences at each receiver's Alertmanager (alertmanager.receivers.NAME.url); a write, so never run by a diagnosis.
+            AlertmanagerAgent(receivers: configuration.alertmanager.receivers, transport: AsyncHTTPTransport(), timeout: settings.toolTimeout),
         ]
     }
 
