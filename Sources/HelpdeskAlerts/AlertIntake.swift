@@ -59,7 +59,9 @@ public struct AlertIntake: Sendable {
             let root = SlackViews.alertRoot(renderer, alertname: payload.commonLabels?["alertname"] ?? first.labels["alertname"] ?? "alert",
                                             severity: payload.commonLabels?["severity"] ?? first.labels["severity"] ?? "unknown",
                                             target: srebot.target(for: first.labels).name, status: "firing", summary: first.annotations["summary"],
-                                            link: link, alerts: payload.alerts.count, started: first.startsAt)
+                                            link: link, alerts: payload.alerts.count, started: first.startsAt,
+                                            // Only where a silence can be made: the receiver names its Alertmanager.
+                                            silence: receiver.url == nil ? nil : SilenceButton(fingerprint: first.fingerprint))
             calm.append(OutboxMessage(channel: channel, body: SlackViews.webAPIBody(root), threadKey: SrebotContext.threadKey(payload.groupKey),
                                       isRoot: true, onceKey: "alert-root:\(payload.groupKey)"))
         }

@@ -45,7 +45,7 @@ public struct SrebotContext: Sendable {
         return (guess, false)
     }
 
-    static func threadKey(_ groupKey: String) -> String { "alertgroup:\(groupKey)" }
+    static func threadKey(_ groupKey: String) -> String { SlackViews.alertThreadKey(groupKey) }
 }
 
 /// Diagnoses a newly firing alert and posts the diagnosis in its group's thread.

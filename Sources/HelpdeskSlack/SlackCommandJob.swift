@@ -73,15 +73,17 @@ public struct SlackCommandJob: JobHandler {
         }
         let principal = context.principal(slackUserID: userID, teamID: payload["team_id"]?.description)
         // The job's id names this invocation across retries: a write it started is never repeated.
+        var thread: [OutboxMessage] = []
         let message = await answer(CommandRequest(text: payload["text"]?.description ?? ""), principal: principal,
-                                   executionKey: "slack-command:\(job.id)")
+                                   executionKey: "slack-command:\(job.id)", thread: &thread)
         let delivery = SlackResponseJob.job(responseURL: responseURL, message: message,
                                             channel: payload["channel_id"]?.description, user: userID)
-        return JobOutcome(result: "answered", followUp: ChangeSet(jobs: [delivery]))
+        return JobOutcome(result: "answered", followUp: ChangeSet(jobs: [delivery], slackMessages: thread))
     }
 
-    /// The message for one command, as Block Kit JSON.
-    func answer(_ request: CommandRequest, principal: Principal, executionKey: String? = nil) async -> JSONValue {
+    /// The message for one command, as Block Kit JSON; `thread` gets what goes in an alert's thread
+    /// besides (a silence is told there).
+    func answer(_ request: CommandRequest, principal: Principal, executionKey: String? = nil, thread: inout [OutboxMessage]) async -> JSONValue {
         let renderer = context.renderer
         do {
             switch request {
@@ -153,6 +155,11 @@ public struct SlackCommandJob: JobHandler {
                     lines.append("decision: *\(decision["effect"]?.description ?? "?")* — \(decision["reason"]?.description ?? "")")
                 }
                 return SlackViews.lines(renderer, title: "Audit event \(event.id)", lines: lines)
+            case .silence(let alertID, let duration):
+                let silenced = try await context.silence(fingerprint: alertID, duration: duration, principal: principal, via: "slack",
+                                                         executionKey: executionKey, inChannel: true)
+                thread = silenced.thread
+                return silenced.message
             case .unknown(let text):
                 return SlackViews.error(renderer, "I did not understand \"\(truncated(text, 200))\".",
                                         hint: "Try `\(context.commandName) help`.")

@@ -6,9 +6,10 @@ import HelpdeskJobs
 import HelpdeskStore
 import Logging
 
-/// A button click from a message: approve or deny an approval request, or run a recommended action.
+/// A button click from a message: approve or deny an approval request, run a recommended action,
+/// or silence an alert from its group's root message.
 public struct BlockAction: Sendable, Equatable {
-    public enum Kind: String, Sendable { case approve, deny, runAction = "run_action" }
+    public enum Kind: String, Sendable { case approve, deny, runAction = "run_action", silence }
 
     public var kind: Kind
     public var value: String
@@ -61,6 +62,7 @@ public struct SlackInteractionJob: JobHandler {
         let renderer = context.renderer
         var message: JSONValue
         var replaceOriginal = false
+        var thread: [OutboxMessage] = []
         switch kind {
         case .approve, .deny:
             let result = try await context.governance.vote(on: value, by: principal, approve: kind == .approve, reason: nil, via: "slack-button")
@@ -92,12 +94,23 @@ public struct SlackInteractionJob: JobHandler {
             case .repeated(let earlier):
                 message = SlackViews.error(renderer, "\(call.summary) was already acted on for this click (\(earlier.state.rawValue)); not run again.")
             }
+        case .silence:
+            // The value names the alert only; what is matched and where comes from the stored alert.
+            guard let button = SilenceButton(value: value) else {
+                throw JobFailure.permanent("the button's value is not a silence request")
+            }
+            // Answered to the clicker only: the alert's thread, which everyone sees, gets the record.
+            let silenced = try await context.silence(fingerprint: button.fingerprint, duration: button.duration, principal: principal,
+                                                     via: "slack-button", executionKey: "slack-button:\(job.id)", inChannel: false)
+            message = silenced.message
+            thread = silenced.thread
         }
         if case .object(var object) = message {
             object["replace_original"] = .bool(replaceOriginal)
             if !replaceOriginal, object["response_type"] == nil { object["response_type"] = .string("ephemeral") }
             message = .object(object)
         }
-        return JobOutcome(result: kind.rawValue, followUp: ChangeSet(jobs: [SlackResponseJob.job(responseURL: responseURL, message: message)]))
+        return JobOutcome(result: kind.rawValue, followUp: ChangeSet(jobs: [SlackResponseJob.job(responseURL: responseURL, message: message)],
+                                                                     slackMessages: thread))
     }
 }

@@ -19,6 +19,7 @@ public enum SlackViews {
         ("approve ID [reason]", "approve a request"),
         ("deny ID [reason]", "deny a request"),
         ("explain EVENT_ID", "why a decision was made"),
+        ("silence ALERT_ID DURATION", "silence an alert at its Alertmanager through policy (ALERT_ID: its fingerprint, from `helpdesk alerts list`)"),
     ]
 
     static func help(_ renderer: SlackRenderer, command: String, mode: String) -> JSONValue {
@@ -96,14 +97,22 @@ public enum SlackViews {
                                fallbackText: "\(record.id): \(outcome)")
     }
 
-    /// The root message of an alert group's thread.
+    /// The thread of an alert group: its root message starts it, diagnoses and silences reply in it.
+    public static func alertThreadKey(_ groupKey: String) -> String { "alertgroup:\(groupKey)" }
+
+    /// The root message of an alert group's thread; `silence` adds its "Silence 1h" button (firing groups).
     public static func alertRoot(_ renderer: SlackRenderer, alertname: String, severity: String, target: String, status: String,
-                                 summary: String?, link: String?, alerts: Int, started: String) -> JSONValue {
+                                 summary: String?, link: String?, alerts: Int, started: String, silence: SilenceButton? = nil) -> JSONValue {
         let icon = status == "resolved" ? ":large_green_circle:" : severity == "critical" ? ":red_circle:" : ":large_orange_circle:"
         var context: [String: Any] = ["icon": icon, "alertname": truncated(alertname, 200), "severity": severity, "target": target,
                                       "status": status, "alerts": String(alerts), "started": started]
         if let summary, !summary.isEmpty { context["summary"] = truncated(summary, 1500) }
         if let link, link.hasPrefix("http") { context["link"] = link }
+        if let silence, status == "firing", silence.value.count <= SlackRenderer.Limit.buttonValue {
+            let button: [String: Any] = ["value": silence.value, "duration": silence.duration,
+                                         "label": truncated("Silence \(silence.duration)", SlackRenderer.Limit.buttonLabel)]
+            context["silence"] = [button]
+        }
         return renderer.render("alert_root", context, fallbackText: "\(alertname) on \(target): \(status)")
     }
 
