@@ -136,7 +136,8 @@ class WebAPI:
                     return
                 body = json.loads(raw or b"{}")
                 method = self.path.rsplit("/", 1)[-1]
-                api.calls.append({"method": method, "body": body, "auth": self.headers.get("Authorization")})
+                call = {"method": method, "body": body, "auth": self.headers.get("Authorization")}
+                api.calls.append(call)
                 status, headers, reply = 200, {}, None
                 if method == "chat.postMessage" and api.script:
                     status, headers, reply = api.script.pop(0)
@@ -146,6 +147,7 @@ class WebAPI:
                 if reply is None:
                     api.next_ts += 1
                     reply = {"ok": True, "channel": body.get("channel"), "ts": f"{api.next_ts:.6f}"}
+                call["reply"] = reply  # the ts a root got, for finding its thread's replies
                 data = json.dumps(reply).encode()
                 self.send_response(status)
                 for name, value in headers.items():
