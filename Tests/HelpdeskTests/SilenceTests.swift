@@ -104,8 +104,9 @@ import Yams
             let orchestrator = Orchestrator(runbooks: [], gate: governance, inventory: Infrastructure(),
                                             options: .init(toolTimeout: .seconds(5), bundleDirectory: folder.file("b"), bundleRetention: .seconds(60)),
                                             store: store, logger: logger)
+            let renderer = try await SlackRenderer(directory: SilenceTests.templates)
             slack = SlackCommandContext(orchestrator: orchestrator, governance: governance, store: store, directory: directory,
-                                        renderer: try await SlackRenderer(directory: SilenceTests.templates), commandName: "/helpdesk", clusters: [])
+                                        renderer: renderer, commandName: "/helpdesk", clusters: [])
         }
 
         /// One stored firing alert of `receiver`, and its group's root message posted as ts 1700000000.000100 in C1.
