@@ -43,7 +43,7 @@ public struct AlertIntake: Sendable {
                 fingerprint: alert.fingerprint, startsAt: alert.startsAt, status: alert.status, groupKey: payload.groupKey, receiver: receiver.name,
                 labels: .object(alert.labels.mapValues(JSONValue.string)), annotations: .object(alert.annotations.mapValues(JSONValue.string)),
                 endsAt: alert.endsAt, generatorURL: alert.generatorURL, receivedAt: now,
-                onNew: [NewJob(kind: kind, payload: job.jsonText,
+                onNew: [NewJob(kind: kind, payload: job.jobText,
                                runAt: alert.status == "firing" ? now.addingTimeInterval(settings.diagnosisDelay.seconds) : nil, maxAttempts: 4)]))
         }
         changes.audit.append(AuditDraft(kind: "alert_received", principal: "service:alertmanager:\(receiver.name)", target: payload.groupKey, data: .object([
@@ -87,7 +87,7 @@ public struct AlertIntake: Sendable {
 }
 
 /// What a `srebot.alert` or `srebot.resolved` job carries.
-public struct AlertJobPayload: Sendable, Codable, Equatable {
+public struct AlertJobPayload: JobPayload, Equatable {
     public var fingerprint: String
     public var startsAt: String
     public var endsAt: String?
@@ -104,13 +104,4 @@ public struct AlertJobPayload: Sendable, Codable, Equatable {
         case startsAt = "starts_at", endsAt = "ends_at", groupKey = "group_key", groupStatus = "group_status", groupSize = "group_size"
     }
 
-    public var jsonText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
-    }
-
-    public static func decode(_ text: String) -> AlertJobPayload? {
-        try? JSONDecoder().decode(AlertJobPayload.self, from: Data(text.utf8))
-    }
 }

@@ -58,7 +58,7 @@ public struct SrebotAlertJob: JobHandler {
     }
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
-        guard let payload = AlertJobPayload.decode(job.payload) else { throw JobFailure.permanent("srebot.alert payload does not decode") }
+        let payload = try AlertJobPayload.decode(job)
         let labels = payload.labels
         let (target, _) = context.target(for: labels)
         // In a storm only its most severe alerts are diagnosed, in the storm's thread.
@@ -116,7 +116,7 @@ public struct SrebotResolvedJob: JobHandler {
     }
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
-        guard let payload = AlertJobPayload.decode(job.payload) else { throw JobFailure.permanent("srebot.resolved payload does not decode") }
+        let payload = try AlertJobPayload.decode(job)
         guard let channel = payload.channel, let renderer = context.renderer, context.slackEnabled else {
             return JobOutcome(result: "resolved (not posted: no Slack channel)")
         }

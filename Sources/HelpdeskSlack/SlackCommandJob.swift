@@ -57,27 +57,36 @@ public struct SlackCommandJob: JobHandler {
         self.context = context
     }
 
+    /// What a `slack.command` job carries: the signed command's fields the answer needs.
+    struct Payload: JobPayload {
+        var userID: String
+        var teamID: String?
+        var channelID: String?
+        var text: String
+        var responseURL: String
+
+        enum CodingKeys: String, CodingKey {
+            case text, userID = "user_id", teamID = "team_id", channelID = "channel_id", responseURL = "response_url"
+        }
+    }
+
     public static func job(_ command: SlashCommand) -> NewJob {
-        let payload: JSONValue = .object([
-            "user_id": .string(command.userID), "team_id": .string(command.teamID), "channel_id": .string(command.channelID),
-            "text": .string(command.text), "response_url": .string(command.responseURL),
-        ])
+        let payload = Payload(userID: command.userID, teamID: command.teamID, channelID: command.channelID, text: command.text,
+                              responseURL: command.responseURL)
         // Slack may deliver the same command twice; its trigger id names one invocation.
-        return NewJob(kind: kind, payload: payload.jsonText, dedupKey: command.triggerID.isEmpty ? nil : "slack-command:\(command.triggerID)", maxAttempts: 3)
+        return NewJob(kind: kind, payload: payload.jobText, dedupKey: command.triggerID.isEmpty ? nil : "slack-command:\(command.triggerID)", maxAttempts: 3)
     }
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
-        guard let payload = try? JSONValue(parsing: job.payload), let responseURL = payload["response_url"]?.description,
-              let userID = payload["user_id"]?.description else {
-            throw JobFailure.permanent("slack.command payload lacks response_url or user_id")
-        }
-        let principal = context.principal(slackUserID: userID, teamID: payload["team_id"]?.description)
+        let payload = try Payload.decode(job)
+        let (responseURL, userID) = (payload.responseURL, payload.userID)
+        let principal = context.principal(slackUserID: userID, teamID: payload.teamID)
         // The job's id names this invocation across retries: a write it started is never repeated.
         var thread: [OutboxMessage] = []
-        let message = await answer(CommandRequest(text: payload["text"]?.description ?? ""), principal: principal,
+        let message = await answer(CommandRequest(text: payload.text), principal: principal,
                                    executionKey: "slack-command:\(job.id)", thread: &thread)
         let delivery = SlackResponseJob.job(responseURL: responseURL, message: message,
-                                            channel: payload["channel_id"]?.description, user: userID)
+                                            channel: payload.channelID, user: userID)
         return JobOutcome(result: "answered", followUp: ChangeSet(jobs: [delivery], slackMessages: thread))
     }
 
@@ -181,17 +190,27 @@ public struct SlackResponseJob: JobHandler {
 
     /// `channel` and `user` let an answer reach its reader through the Web API when the
     /// `response_url` has expired (30 minutes) or is used up (5 uses).
+    /// What a `slack.respond` job carries.
+    struct Payload: JobPayload {
+        var responseURL: String
+        var message: JSONValue
+        var channel: String?
+        var user: String?
+
+        enum CodingKeys: String, CodingKey {
+            case message, channel, user, responseURL = "response_url"
+        }
+    }
+
     public static func job(responseURL: String, message: JSONValue, channel: String? = nil, user: String? = nil) -> NewJob {
-        var payload: [String: JSONValue] = ["response_url": .string(responseURL), "message": message]
-        if let channel, !channel.isEmpty { payload["channel"] = .string(channel) }
-        if let user { payload["user"] = .string(user) }
-        return NewJob(kind: kind, payload: JSONValue.object(payload).jsonText, maxAttempts: 6)
+        let payload = Payload(responseURL: responseURL, message: message, channel: channel?.isEmpty == false ? channel : nil, user: user)
+        return NewJob(kind: kind, payload: payload.jobText, maxAttempts: 6)
     }
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
-        guard let payload = try? JSONValue(parsing: job.payload), let url = payload["response_url"].flatMap({ URL(string: $0.description) }),
-              case .object(var message)? = payload["message"] else {
-            throw JobFailure.permanent("slack.respond payload lacks response_url or message")
+        let payload = try Payload.decode(job)
+        guard let url = URL(string: payload.responseURL), case .object(var message) = payload.message else {
+            throw JobFailure.permanent("slack.respond payload has no usable response_url or message")
         }
         // Some clients treat missing flags unexpectedly: always send both.
         message["replace_original"] = message["replace_original"] ?? .bool(false)
@@ -199,19 +218,19 @@ public struct SlackResponseJob: JobHandler {
         let reply = try await transport.postJSON(url, headers: [], body: Data(JSONValue.object(message).jsonText.utf8), timeout: .seconds(10))
         switch reply.status {
         case 200..<300:
-            let sent = AuditDraft(kind: "message_sent", principal: nil, target: payload["channel"]?.description, data: .object([
+            let sent = AuditDraft(kind: "message_sent", principal: nil, target: payload.channel, data: .object([
                 "via": .string("slack-response-url"), "text": .string(truncated(message["text"]?.description ?? "", 200)),
             ]))
             return JobOutcome(result: "delivered", followUp: ChangeSet(audit: [sent]))
         case 404, 410:
             // Expired or used up: fall back to the Web API (the outbox) when we know where to post.
-            guard let channel = payload["channel"]?.description else {
+            guard let channel = payload.channel else {
                 throw JobFailure.permanent("the response_url expired or was used up (HTTP \(reply.status)) and the channel is unknown")
             }
             let ephemeral = message["response_type"]?.description != "in_channel"
             var body: [String: JSONValue] = ["text": message["text"] ?? .string("")]
             if let blocks = message["blocks"] { body["blocks"] = blocks }
-            if ephemeral, let user = payload["user"] { body["user"] = user }
+            if ephemeral, let user = payload.user { body["user"] = .string(user) }
             let fallback = OutboxMessage(channel: channel, method: ephemeral && body["user"] != nil ? .postEphemeral : .postMessage, body: .object(body))
             logger.notice("response_url no longer usable; sending through the Web API", metadata: ["status": "\(reply.status)"])
             return JobOutcome(result: "sent through the Web API", followUp: ChangeSet(slackMessages: [fallback]))

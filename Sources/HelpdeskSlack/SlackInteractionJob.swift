@@ -9,7 +9,7 @@ import Logging
 /// A button click from a message: approve or deny an approval request, run a recommended action,
 /// or silence an alert from its group's root message.
 public struct BlockAction: Sendable, Equatable {
-    public enum Kind: String, Sendable { case approve, deny, runAction = "run_action", silence }
+    public enum Kind: String, Sendable, Codable { case approve, deny, runAction = "run_action", silence }
 
     public var kind: Kind
     public var value: String
@@ -44,21 +44,29 @@ public struct SlackInteractionJob: JobHandler {
         self.context = context
     }
 
+    /// What a `slack.interaction` job carries: the click, as verified.
+    struct Payload: JobPayload {
+        var kind: BlockAction.Kind
+        var value: String
+        var userID: String
+        var teamID: String?
+        var responseURL: String
+
+        enum CodingKeys: String, CodingKey {
+            case kind, value, userID = "user_id", teamID = "team_id", responseURL = "response_url"
+        }
+    }
+
     public static func job(_ action: BlockAction) -> NewJob {
-        let payload: JSONValue = .object(["kind": .string(action.kind.rawValue), "value": .string(action.value),
-                                          "user_id": .string(action.userID), "team_id": action.teamID.map(JSONValue.string) ?? .null,
-                                          "response_url": .string(action.responseURL)])
-        return NewJob(kind: kind, payload: payload.jsonText, dedupKey: action.actionTS.isEmpty ? nil : "slack-action:\(action.userID):\(action.actionTS)",
+        let payload = Payload(kind: action.kind, value: action.value, userID: action.userID, teamID: action.teamID, responseURL: action.responseURL)
+        return NewJob(kind: kind, payload: payload.jobText, dedupKey: action.actionTS.isEmpty ? nil : "slack-action:\(action.userID):\(action.actionTS)",
                       maxAttempts: 3)
     }
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
-        guard let payload = try? JSONValue(parsing: job.payload), let kind = payload["kind"].flatMap({ BlockAction.Kind(rawValue: $0.description) }),
-              let value = payload["value"]?.description, let userID = payload["user_id"]?.description,
-              let responseURL = payload["response_url"]?.description else {
-            throw JobFailure.permanent("slack.interaction payload is incomplete")
-        }
-        let principal = context.principal(slackUserID: userID, teamID: payload["team_id"]?.description)
+        let payload = try Payload.decode(job)
+        let (kind, value, userID, responseURL) = (payload.kind, payload.value, payload.userID, payload.responseURL)
+        let principal = context.principal(slackUserID: userID, teamID: payload.teamID)
         let renderer = context.renderer
         var message: JSONValue
         var replaceOriginal = false

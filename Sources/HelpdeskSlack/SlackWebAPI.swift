@@ -93,16 +93,20 @@ public struct SlackBundleUploadJob: JobHandler {
         self.store = store
     }
 
+    /// What a `slack.upload_bundle` job carries.
+    struct Payload: JobPayload {
+        var path: String
+        var incident: String
+        var thread: String
+    }
+
     public static func job(bundlePath: String, incidentID: String, threadKey: String) -> NewJob {
-        NewJob(kind: kind, payload: JSONValue.object(["path": .string(bundlePath), "incident": .string(incidentID), "thread": .string(threadKey)]).jsonText,
-               dedupKey: "upload:\(incidentID)", maxAttempts: 8)
+        NewJob(kind: kind, payload: Payload(path: bundlePath, incident: incidentID, thread: threadKey).jobText, dedupKey: "upload:\(incidentID)", maxAttempts: 8)
     }
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
-        guard let payload = try? JSONValue(parsing: job.payload), let path = payload["path"]?.description,
-              let incident = payload["incident"]?.description, let thread = payload["thread"]?.description else {
-            throw JobFailure.permanent("slack.upload_bundle payload is incomplete")
-        }
+        let payload = try Payload.decode(job)
+        let (path, incident, thread) = (payload.path, payload.incident, payload.thread)
         guard let root = try await store.slackOutbox.threadRoot(thread) else {
             throw SlackDeliveryError(status: 0, body: "the thread's root message is not posted yet")
         }
