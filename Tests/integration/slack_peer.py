@@ -119,15 +119,34 @@ class WebAPI:
         self.uploads = {}  # file id -> bytes sent to its upload URL
         self.script = list(post_message_script or [])
         self.next_ts = 1700000000.0
+        # Until this time.monotonic(), every Web API call and upload answers 429 (Retry-After: 2),
+        # every fourth 500: Slack having a bad minute.
+        self.outage_until = 0.0
+        self.outage_calls = 0
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
+            def outage(self):
+                if time.monotonic() >= api.outage_until:
+                    return False
+                api.outage_calls += 1
+                data = json.dumps({"ok": False, "error": "ratelimited"}).encode()
+                self.send_response(500 if api.outage_calls % 4 == 0 else 429)
+                self.send_header("Retry-After", "2")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return True
+
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.path.startswith("/upload/"):
+                    if self.outage():
+                        return
                     api.uploads[self.path.rsplit("/", 1)[-1]] = raw
                     self.send_response(200)
                     self.send_header("Content-Length", "2")
@@ -138,6 +157,9 @@ class WebAPI:
                 method = self.path.rsplit("/", 1)[-1]
                 call = {"method": method, "body": body, "auth": self.headers.get("Authorization")}
                 api.calls.append(call)
+                if self.outage():
+                    call["ok"] = False
+                    return
                 status, headers, reply = 200, {}, None
                 if method == "chat.postMessage" and api.script:
                     status, headers, reply = api.script.pop(0)
@@ -148,6 +170,7 @@ class WebAPI:
                     api.next_ts += 1
                     reply = {"ok": True, "channel": body.get("channel"), "ts": f"{api.next_ts:.6f}"}
                 call["reply"] = reply  # the ts a root got, for finding its thread's replies
+                call["ok"] = status == 200 and bool(reply.get("ok"))
                 data = json.dumps(reply).encode()
                 self.send_response(status)
                 for name, value in headers.items():
