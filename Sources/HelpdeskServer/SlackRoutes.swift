@@ -112,7 +112,7 @@ struct SlackRoutes {
             // Help needs no work: answer it inline.
             try await store.apply(ChangeSet(audit: [audit]))
             count("answered_inline")
-            return slackJSON(context.helpMessage())
+            return slackJSON(text: context.helpMessageText)
         }
         let outcome = try await store.apply(ChangeSet(jobs: [SlackCommandJob.job(command)], audit: [audit]))
         let duplicate = outcome.jobIDs.first.map { $0 == nil } ?? false
@@ -124,8 +124,11 @@ struct SlackRoutes {
     }
 
     private func slackJSON(_ value: JSONValue) -> Response {
-        let data = Data(value.jsonText.utf8)
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        slackJSON(text: value.jsonText)
+    }
+
+    private func slackJSON(text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }
 

@@ -20,6 +20,12 @@ public struct SlackCommandContext: Sendable {
     /// Kubernetes clusters of the inventory, for `k8s TOOL NAMESPACE` (which needs one, or `cluster=`).
     public var clusters: [String]
 
+    /// The help message, rendered once: it is answered inline, and rendering the template on every
+    /// request was most of the signed ack's CPU.
+    public let helpMessage: JSONValue
+    /// `helpMessage` as the JSON text of the response.
+    public let helpMessageText: String
+
     public init(orchestrator: Orchestrator, governance: Governance, store: any Store, directory: UserDirectory, renderer: SlackRenderer,
                 commandName: String, clusters: [String]) {
         self.clusters = clusters
@@ -29,11 +35,8 @@ public struct SlackCommandContext: Sendable {
         self.directory = directory
         self.renderer = renderer
         self.commandName = commandName
-    }
-
-    /// The help message, rendered (answered inline: it needs no work).
-    public func helpMessage() -> JSONValue {
-        SlackViews.help(renderer, command: commandName, mode: orchestrator.modeDescription)
+        helpMessage = SlackViews.help(renderer, command: commandName, mode: orchestrator.modeDescription)
+        helpMessageText = helpMessage.jsonText
     }
 
     /// The principal a Slack user acts as: a user listed under `users:` with this `slack_user_id`,

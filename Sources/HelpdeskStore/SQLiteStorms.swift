@@ -22,17 +22,15 @@ struct SQLiteStorms: StormStore {
         let seconds = now.timeIntervalSince1970
         let minute = Int64((seconds / 60).rounded(.down))
         if !firing.isEmpty {
-            try db.execute(sql: """
+            try db.run("""
                 INSERT INTO alert_minutes (channel, minute, firing) VALUES (?, ?, ?)
                 ON CONFLICT (channel, minute) DO UPDATE SET firing = firing + excluded.firing
-                """, arguments: [intake.channel, minute, firing.count])
+                """, [intake.channel, minute, firing.count])
         }
-        var storm = try Row.fetchOne(db, sql: "SELECT id, started_at, settle, digest_interval, diagnose_top, posts FROM storms WHERE channel = ? AND closed_at IS NULL",
-                                     arguments: [intake.channel])
+        var storm = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, started_at, settle, digest_interval, diagnose_top, posts FROM storms WHERE channel = ? AND closed_at IS NULL"), arguments: [intake.channel])
         if storm == nil, !firing.isEmpty {
             // A sliding minute from two counter rows: the previous minute weighted by how much of it is still inside the window.
-            let counts = try Row.fetchAll(db, sql: "SELECT minute, firing FROM alert_minutes WHERE channel = ? AND minute IN (?, ?)",
-                                          arguments: [intake.channel, minute, minute - 1])
+            let counts = try Row.fetchAll(db.cachedStatement(sql: "SELECT minute, firing FROM alert_minutes WHERE channel = ? AND minute IN (?, ?)"), arguments: [intake.channel, minute, minute - 1])
             let current = counts.first { ($0["minute"] as Int64) == minute }.map { $0["firing"] as Int } ?? 0
             let previous = counts.first { ($0["minute"] as Int64) == minute - 1 }.map { $0["firing"] as Int } ?? 0
             let elapsed = seconds / 60 - Double(minute)
@@ -46,16 +44,15 @@ struct SQLiteStorms: StormStore {
         let id: StormID = storm["id"]
         var effects = Effects()
         guard !fresh.isEmpty else { return effects }
-        try db.execute(sql: """
+        try db.run("""
             UPDATE storms SET firing = firing + ?, resolved = resolved + ?, last_alert_at = CASE WHEN ? > 0 THEN ? ELSE last_alert_at END WHERE id = ?
-            """, arguments: [firing.count, resolved.count, firing.count, seconds, id])
-        try db.execute(sql: """
+            """, [firing.count, resolved.count, firing.count, seconds, id])
+        try db.run("""
             INSERT INTO storm_groups (storm_id, group_key, name, severity, firing, resolved) VALUES (?, ?, ?, ?, 0, 0)
             ON CONFLICT (storm_id, group_key) DO NOTHING
-            """, arguments: [id, intake.groupKey, intake.groupName, intake.severity])
-        if db.changesCount == 1 { try db.execute(sql: "UPDATE storms SET group_count = group_count + 1 WHERE id = ?", arguments: [id]) }
-        try db.execute(sql: "UPDATE storm_groups SET firing = firing + ?, resolved = resolved + ? WHERE storm_id = ? AND group_key = ?",
-                       arguments: [firing.count, resolved.count, id, intake.groupKey])
+            """, [id, intake.groupKey, intake.groupName, intake.severity])
+        if db.changesCount == 1 { try db.run("UPDATE storms SET group_count = group_count + 1 WHERE id = ?", [id]) }
+        try db.run("UPDATE storm_groups SET firing = firing + ?, resolved = resolved + ? WHERE storm_id = ? AND group_key = ?", [firing.count, resolved.count, id, intake.groupKey])
 
         // The storm's most severe alerts, chosen across every notification; they run after the settle window.
         let runAt = max(now, Date(timeIntervalSince1970: storm["started_at"] as Double + storm["settle"] as Double))
@@ -71,8 +68,7 @@ struct SQLiteStorms: StormStore {
             }
         }
         for index in resolved {
-            try db.execute(sql: "UPDATE storm_candidates SET resolved = 1 WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?",
-                           arguments: [id, alerts[index].fingerprint, alerts[index].startsAt])
+            try db.run("UPDATE storm_candidates SET resolved = 1 WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?", [id, alerts[index].fingerprint, alerts[index].startsAt])
         }
         if storm["posts"] as Bool {
             effects.messages.append(digestEdit(id, channel: intake.channel, gap: .seconds(storm["digest_interval"] as Double)))
@@ -82,10 +78,10 @@ struct SQLiteStorms: StormStore {
 
     private static func open(_ intake: AlertNotificationIntake, in db: Database, now: Date) throws -> Row? {
         let rules = intake.rules
-        try db.execute(sql: """
+        try db.run("""
             INSERT INTO storms (channel, started_at, last_alert_at, diagnose_top, settle, digest_interval, quiet, posts)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [intake.channel, now.timeIntervalSince1970, now.timeIntervalSince1970, rules.diagnoseTop, rules.settle.seconds,
+            """, [intake.channel, now.timeIntervalSince1970, now.timeIntervalSince1970, rules.diagnoseTop, rules.settle.seconds,
                              rules.digestInterval.seconds, rules.quietPeriod.seconds, intake.postsToSlack])
         let id = db.lastInsertedRowID
         try SQLiteAuditLog.append([AuditDraft(kind: "storm_started", principal: "service:alertmanager", target: intake.channel,
@@ -96,27 +92,25 @@ struct SQLiteStorms: StormStore {
                                                          threadKey: StormSnapshot.threadKey(id), isRoot: true, onceKey: "storm-root:\(id)",
                                                          rendered: .stormDigest(id))], in: db, now: now)
         }
-        return try Row.fetchOne(db, sql: "SELECT id, started_at, settle, digest_interval, diagnose_top, posts FROM storms WHERE id = ?", arguments: [id])
+        return try Row.fetchOne(db.cachedStatement(sql: "SELECT id, started_at, settle, digest_interval, diagnose_top, posts FROM storms WHERE id = ?"), arguments: [id])
     }
 
     /// Makes an alert one of the storm's chosen few when there is room, or when it is more severe
     /// than a chosen one that has not started (which is displaced); `false` when it is not chosen.
     static func select(storm id: StormID, top: Int, fingerprint: String, startsAt: String, alertname: String, severity: String, rank: Int,
                        in db: Database) throws -> Bool {
-        let chosen = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM storm_candidates WHERE storm_id = ? AND state != 'displaced'",
-                                      arguments: [id]) ?? 0
+        let chosen = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM storm_candidates WHERE storm_id = ? AND state != 'displaced'"), arguments: [id]) ?? 0
         if chosen >= top {
-            guard let weakest = try Row.fetchOne(db, sql: """
+            guard let weakest = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT fingerprint, starts_at FROM storm_candidates WHERE storm_id = ? AND state = 'queued' AND rank < ?
                 ORDER BY rank, rowid DESC LIMIT 1
-                """, arguments: [id, rank]) else { return false }
-            try db.execute(sql: "UPDATE storm_candidates SET state = 'displaced' WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?",
-                           arguments: [id, weakest["fingerprint"] as String, weakest["starts_at"] as String])
+                """), arguments: [id, rank]) else { return false }
+            try db.run("UPDATE storm_candidates SET state = 'displaced' WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?", [id, weakest["fingerprint"] as String, weakest["starts_at"] as String])
         }
-        try db.execute(sql: """
+        try db.run("""
             INSERT INTO storm_candidates (storm_id, fingerprint, starts_at, alertname, severity, rank, state) VALUES (?, ?, ?, ?, ?, ?, 'queued')
             ON CONFLICT DO NOTHING
-            """, arguments: [id, fingerprint, startsAt, alertname, severity, rank])
+            """, [id, fingerprint, startsAt, alertname, severity, rank])
         return true
     }
 
@@ -137,15 +131,15 @@ struct SQLiteStorms: StormStore {
     }
 
     static func snapshot(_ id: StormID, groupLimit: Int, in db: Database) throws -> StormSnapshot? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM storms WHERE id = ?", arguments: [id]) else { return nil }
-        let groups = try Row.fetchAll(db, sql: """
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM storms WHERE id = ?"), arguments: [id]) else { return nil }
+        let groups = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT group_key, name, severity, firing, resolved FROM storm_groups WHERE storm_id = ? ORDER BY firing DESC, group_key LIMIT ?
-            """, arguments: [id, groupLimit]).map {
+            """), arguments: [id, groupLimit]).map {
             StormSnapshot.Group(groupKey: $0["group_key"], name: $0["name"], severity: $0["severity"], firing: $0["firing"], resolved: $0["resolved"])
         }
-        let candidates = try Row.fetchAll(db, sql: """
+        let candidates = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT fingerprint, alertname, severity, rank, state, resolved FROM storm_candidates WHERE storm_id = ? ORDER BY rank DESC, rowid
-            """, arguments: [id]).map {
+            """), arguments: [id]).map {
             StormSnapshot.Candidate(fingerprint: $0["fingerprint"], alertname: $0["alertname"], severity: $0["severity"], rank: $0["rank"],
                                     state: StormSnapshot.Candidate.State(rawValue: $0["state"]) ?? .displaced, resolved: $0["resolved"])
         }
@@ -157,20 +151,20 @@ struct SQLiteStorms: StormStore {
 
     func claimDiagnosis(_ alert: StormDiagnosisRequest, now: Date) async throws -> StormDiagnosisClaim {
         try await store.writer.write { db in
-            var row = try Row.fetchOne(db, sql: """
+            var row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT c.storm_id, c.state, s.started_at + s.settle AS settled FROM storm_candidates c JOIN storms s ON s.id = c.storm_id
                 WHERE c.fingerprint = ? AND c.starts_at = ? ORDER BY c.storm_id DESC LIMIT 1
-                """, arguments: [alert.fingerprint, alert.startsAt])
+                """), arguments: [alert.fingerprint, alert.startsAt])
             if row == nil, let channel = alert.channel,
-               let storm = try Row.fetchOne(db, sql: "SELECT id, diagnose_top FROM storms WHERE channel = ? AND closed_at IS NULL", arguments: [channel]) {
+               let storm = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, diagnose_top FROM storms WHERE channel = ? AND closed_at IS NULL"), arguments: [channel]) {
                 // Queued before its channel's storm began: it competes with the storm's alerts like one of them.
                 guard try Self.select(storm: storm["id"], top: storm["diagnose_top"], fingerprint: alert.fingerprint, startsAt: alert.startsAt,
                                       alertname: alert.alertname, severity: alert.severity, rank: alert.rank, in: db)
                 else { return .skipped(storm["id"]) }
-                row = try Row.fetchOne(db, sql: """
+                row = try Row.fetchOne(db.cachedStatement(sql: """
                     SELECT c.storm_id, c.state, s.started_at + s.settle AS settled FROM storm_candidates c JOIN storms s ON s.id = c.storm_id
                     WHERE c.storm_id = ? AND c.fingerprint = ? AND c.starts_at = ?
-                    """, arguments: [storm["id"] as StormID, alert.fingerprint, alert.startsAt])
+                    """), arguments: [storm["id"] as StormID, alert.fingerprint, alert.startsAt])
             }
             guard let row else { return .calm }
             let id: StormID = row["storm_id"]
@@ -178,8 +172,7 @@ struct SQLiteStorms: StormStore {
             case .queued:
                 let settled = Date(timeIntervalSince1970: row["settled"])
                 if settled > now { return .later(id, settled) }
-                try db.execute(sql: "UPDATE storm_candidates SET state = 'started' WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?",
-                               arguments: [id, alert.fingerprint, alert.startsAt])
+                try db.run("UPDATE storm_candidates SET state = 'started' WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?", [id, alert.fingerprint, alert.startsAt])
                 return .chosen(id)
             case .started:
                 return .chosen(id)  // a retry of the same job after a crash
@@ -196,13 +189,13 @@ struct SQLiteStorms: StormStore {
         }
         guard anyOpen else { return [] }
         let closed = try await store.writer.write { db in
-            let rows = try Row.fetchAll(db, sql: """
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT id, channel, digest_interval, posts FROM storms WHERE closed_at IS NULL
                   AND (last_alert_at + quiet <= ? OR (resolved >= firing AND last_alert_at + settle <= ?))
-                """, arguments: [seconds, seconds])
+                """), arguments: [seconds, seconds])
             for row in rows {
                 let id: StormID = row["id"]
-                try db.execute(sql: "UPDATE storms SET closed_at = ? WHERE id = ?", arguments: [seconds, id])
+                try db.run("UPDATE storms SET closed_at = ? WHERE id = ?", [seconds, id])
                 let snapshot = try Self.snapshot(id, groupLimit: 0, in: db)
                 try SQLiteAuditLog.append([AuditDraft(kind: "storm_ended", principal: "service:alertmanager", target: row["channel"], data: .object([
                     "storm": .number(Double(id)), "firing": .number(Double(snapshot?.firing ?? 0)), "resolved": .number(Double(snapshot?.resolved ?? 0)),

@@ -11,6 +11,7 @@ import urllib.request
 from conftest import free_port
 from peers import Alertmanager
 from slack_peer import SIGNING_SECRET, Recorder, SlackClient, WebAPI, click, parsed_blocks
+from test_alertmanager import wait
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOKEN = "alertmanager-bearer-0123456789"
@@ -47,16 +48,6 @@ receivers:
             type: Bearer
             credentials_file: {token_file}
 """
-
-
-def wait(condition, timeout=40):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    return condition()
 
 
 def get_json(url):
