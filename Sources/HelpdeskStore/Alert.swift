@@ -10,8 +10,11 @@ public struct AlertRecord: Sendable, Equatable {
     public var status: String
     public var groupKey: String
     public var receiver: String
-    public var labels: JSONValue
-    public var annotations: JSONValue
+    public private(set) var labels: JSONValue
+    public private(set) var annotations: JSONValue
+    /// Encoded at init, on the request's thread, not in the single writer.
+    let labelsText: String
+    let annotationsText: String
     public var endsAt: String?
     public var generatorURL: String?
     public var receivedAt: Date
@@ -27,6 +30,8 @@ public struct AlertRecord: Sendable, Equatable {
         self.receiver = receiver
         self.labels = labels
         self.annotations = annotations
+        labelsText = labels.jsonText
+        annotationsText = annotations.jsonText
         self.endsAt = endsAt
         self.generatorURL = generatorURL
         self.receivedAt = receivedAt

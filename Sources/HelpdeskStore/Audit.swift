@@ -6,10 +6,14 @@ import HelpdeskCore
 public struct AuditDraft: Sendable, Equatable {
     /// `request_received`, `policy_decision`, `tool_call`, `approval_created`, `approval_decided`,
     /// `approval_expired`, `message_sent`, `alert_received`, …
-    public var kind: String
-    public var principal: String?
-    public var target: String?
-    public var data: JSONValue
+    // Read-only after init, which also cleans them and encodes `data`, on the caller's thread:
+    // the single writer then only hashes and inserts.
+    public private(set) var kind: String
+    public private(set) var principal: String?
+    public private(set) var target: String?
+    public private(set) var data: JSONValue
+    /// `data` as the JSON text that is stored and hashed.
+    let dataText: String
 
     public init(kind: String, principal: String? = nil, target: String? = nil, data: JSONValue = .object([:])) {
         // SQLite text ends at a NUL while the hash covers the whole string: a NUL from outside
@@ -18,6 +22,7 @@ public struct AuditDraft: Sendable, Equatable {
         self.principal = principal.map(Self.storable)
         self.target = target.map(Self.storable)
         self.data = data
+        dataText = data.jsonText
     }
 
     static func storable(_ text: String) -> String {

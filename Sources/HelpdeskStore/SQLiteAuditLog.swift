@@ -24,7 +24,7 @@ struct SQLiteAuditLog: AuditLog {
         for draft in drafts {
             let seq = last.seq + 1
             let id = "evt_" + String(seq, radix: 10) + "_" + randomToken(length: 6)
-            let data = draft.data.jsonText
+            let data = draft.dataText
             let hash: String
             if let key {
                 hash = AuditHashing.keyedHash(key: key.key, keyID: key.id, seq: seq, id: id, atMicroseconds: microseconds, kind: draft.kind,

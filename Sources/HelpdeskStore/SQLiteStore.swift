@@ -118,8 +118,8 @@ public final class SQLiteStore: Store {
             try db.run("""
                     INSERT INTO alerts (fingerprint, starts_at, status, group_key, receiver, labels, annotations, ends_at, generator_url, received_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                    """, [alert.fingerprint, alert.startsAt, alert.status, alert.groupKey, alert.receiver, alert.labels.jsonText,
-                            alert.annotations.jsonText, alert.endsAt, alert.generatorURL, alert.receivedAt.timeIntervalSince1970])
+                    """, [alert.fingerprint, alert.startsAt, alert.status, alert.groupKey, alert.receiver, alert.labelsText,
+                            alert.annotationsText, alert.endsAt, alert.generatorURL, alert.receivedAt.timeIntervalSince1970])
             let isNew = db.changesCount == 1
             newAlerts.append(isNew)
             if isNew, changes.notification == nil {
