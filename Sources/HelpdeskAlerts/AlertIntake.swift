@@ -99,6 +99,34 @@ public struct AlertJobPayload: JobPayload, Equatable {
     public var channel: String?
     public var link: String?
 
+    public init(fingerprint: String, startsAt: String, endsAt: String?, groupKey: String, groupStatus: String, groupSize: Int,
+                labels: [String: String], annotations: [String: String], channel: String?, link: String?) {
+        self.fingerprint = fingerprint
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+        self.groupKey = groupKey
+        self.groupStatus = groupStatus
+        self.groupSize = groupSize
+        self.labels = labels
+        self.annotations = annotations
+        self.channel = channel
+        self.link = link
+    }
+
+    /// Written through ``JSONValue/jsonText``: one is queued for every alert received, and
+    /// `JSONEncoder` was a tenth of the webhook's CPU. Decoded by the synthesized `Decodable`.
+    public var jobText: String {
+        var object: [String: JSONValue] = [
+            "fingerprint": .string(fingerprint), "starts_at": .string(startsAt), "group_key": .string(groupKey), "group_status": .string(groupStatus),
+            "group_size": .number(Double(groupSize)), "labels": .object(labels.mapValues(JSONValue.string)),
+            "annotations": .object(annotations.mapValues(JSONValue.string)),
+        ]
+        if let endsAt { object["ends_at"] = .string(endsAt) }
+        if let channel { object["channel"] = .string(channel) }
+        if let link { object["link"] = .string(link) }
+        return JSONValue.object(object).jsonText
+    }
+
     enum CodingKeys: String, CodingKey {
         case fingerprint, labels, annotations, channel, link
         case startsAt = "starts_at", endsAt = "ends_at", groupKey = "group_key", groupStatus = "group_status", groupSize = "group_size"

@@ -3,7 +3,10 @@ import HelpdeskStore
 
 /// A job's payload as a typed value owned by the module that handles the job: encoded once when
 /// the job is queued, decoded once when it runs; a payload that does not decode is dead-lettered.
-public protocol JobPayload: Codable, Sendable {}
+public protocol JobPayload: Codable, Sendable {
+    /// The payload as stored; a type queued at high rates may write it faster than `JSONEncoder`.
+    var jobText: String { get }
+}
 
 extension JobPayload {
     public var jobText: String {
