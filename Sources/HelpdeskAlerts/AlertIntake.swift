@@ -33,11 +33,14 @@ public struct AlertIntake: Sendable {
     public func changes(for payload: AlertmanagerPayload, receiver: AlertmanagerSettings.Receiver, requestID: String, now: Date = Date()) -> ChangeSet {
         let channel = channel(for: payload, receiver: receiver)
         let link = payload.alerts.first?.generatorURL.flatMap { $0.isEmpty ? nil : $0 } ?? payload.externalURL
+        // Storms are kept per channel; alerts that post nowhere storm per receiver, so their diagnoses stay bounded too.
+        let stormKey = channel ?? "receiver:\(receiver.name)"
         var changes = ChangeSet()
         for alert in payload.alerts {
-            let job = AlertJobPayload(fingerprint: alert.fingerprint, startsAt: alert.startsAt, endsAt: alert.endsAt, groupKey: payload.groupKey,
+            var job = AlertJobPayload(fingerprint: alert.fingerprint, startsAt: alert.startsAt, endsAt: alert.endsAt, groupKey: payload.groupKey,
                                       groupStatus: payload.status, groupSize: payload.alerts.count, labels: alert.labels,
                                       annotations: alert.annotations, channel: channel, link: link)
+            job.stormKey = channel == nil ? stormKey : nil
             let kind = alert.status == "firing" ? SrebotAlertJob.kind : SrebotResolvedJob.kind
             changes.alerts.append(AlertRecord(
                 fingerprint: alert.fingerprint, startsAt: alert.startsAt, status: alert.status, groupKey: payload.groupKey, receiver: receiver.name,
@@ -50,12 +53,10 @@ public struct AlertIntake: Sendable {
             "status": .string(payload.status), "alerts": .number(Double(payload.alerts.count)),
             "truncated": .number(Double(payload.truncatedAlerts ?? 0)), "request_id": .string(requestID),
         ])))
-        // Without a channel nothing is posted and nothing can storm; alerts are still recorded and diagnosed.
-        guard let channel else { return changes }
-        let posts = srebot.renderer != nil && srebot.slackEnabled
+        let posts = channel != nil && srebot.renderer != nil && srebot.slackEnabled
         var calm: [OutboxMessage] = []
         // The group's thread starts with one root message, queued before any reply can be.
-        if posts, let renderer = srebot.renderer, payload.status == "firing", let first = payload.alerts.first(where: { $0.status == "firing" }) {
+        if posts, let channel, let renderer = srebot.renderer, payload.status == "firing", let first = payload.alerts.first(where: { $0.status == "firing" }) {
             let root = SlackViews.alertRoot(renderer, alertname: payload.commonLabels?["alertname"] ?? first.labels["alertname"] ?? "alert",
                                             severity: payload.commonLabels?["severity"] ?? first.labels["severity"] ?? "unknown",
                                             target: srebot.target(for: first.labels).name, status: "firing", summary: first.annotations["summary"],
@@ -70,7 +71,7 @@ public struct AlertIntake: Sendable {
         let grouping = (payload.groupLabels ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         let name = common["alertname"] ?? (grouping.isEmpty ? nil : grouping) ?? payload.alerts.first?.labels["alertname"] ?? "alert"
         changes.notification = AlertNotificationIntake(
-            channel: channel, groupKey: payload.groupKey, groupName: name,
+            channel: stormKey, groupKey: payload.groupKey, groupName: name,
             severity: common["severity"] ?? payload.alerts.first?.labels["severity"] ?? "unknown",
             ranks: payload.alerts.map { Self.rank($0.labels["severity"]) }, rules: stormRules, calmMessages: calm, postsToSlack: posts)
         return changes
@@ -98,6 +99,8 @@ public struct AlertJobPayload: JobPayload, Equatable {
     public var annotations: [String: String]
     public var channel: String?
     public var link: String?
+    /// Where the alert storms when it posts to no channel (`receiver:NAME`).
+    public var stormKey: String?
 
     public init(fingerprint: String, startsAt: String, endsAt: String?, groupKey: String, groupStatus: String, groupSize: Int,
                 labels: [String: String], annotations: [String: String], channel: String?, link: String?) {
@@ -124,11 +127,12 @@ public struct AlertJobPayload: JobPayload, Equatable {
         if let endsAt { object["ends_at"] = .string(endsAt) }
         if let channel { object["channel"] = .string(channel) }
         if let link { object["link"] = .string(link) }
+        if let stormKey { object["storm_key"] = .string(stormKey) }
         return JSONValue.object(object).jsonText
     }
 
     enum CodingKeys: String, CodingKey {
-        case fingerprint, labels, annotations, channel, link
+        case fingerprint, labels, annotations, channel, link, stormKey = "storm_key"
         case startsAt = "starts_at", endsAt = "ends_at", groupKey = "group_key", groupStatus = "group_status", groupSize = "group_size"
     }
 

@@ -63,7 +63,7 @@ public struct SrebotAlertJob: JobHandler {
         let (target, _) = context.target(for: labels)
         // In a storm only its most severe alerts are diagnosed, in the storm's thread.
         var thread = SrebotContext.threadKey(payload.groupKey)
-        let claim = StormDiagnosisRequest(fingerprint: payload.fingerprint, startsAt: payload.startsAt, channel: payload.channel,
+        let claim = StormDiagnosisRequest(fingerprint: payload.fingerprint, startsAt: payload.startsAt, channel: payload.channel ?? payload.stormKey,
                                           alertname: labels["alertname"] ?? "alert", severity: labels["severity"] ?? "unknown",
                                           rank: AlertIntake.rank(labels["severity"]))
         switch try await context.store.storms.claimDiagnosis(claim, now: Date()) {

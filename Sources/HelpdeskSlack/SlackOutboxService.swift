@@ -67,7 +67,7 @@ public struct SlackOutboxService: Service {
         if let rendered = entry.message.rendered {
             do {
                 guard let made = try await render(rendered) else {
-                    try? await store.slackOutbox.markFailed(entry.id, error: "nothing renders \(rendered)", now: Date())
+                    try? await store.slackOutbox.markFailed(entry.id, version: entry.version, error: "nothing renders \(rendered)", now: Date())
                     return false
                 }
                 body = made
@@ -82,7 +82,7 @@ public struct SlackOutboxService: Service {
         switch entry.message.method {
         case .update:
             guard let ts = entry.threadTS else {
-                try? await store.slackOutbox.markFailed(entry.id, error: "the message to update was never posted", now: now)
+                try? await store.slackOutbox.markFailed(entry.id, version: entry.version, error: "the message to update was never posted", now: now)
                 return false
             }
             arguments["ts"] = .string(ts)
@@ -99,14 +99,14 @@ public struct SlackOutboxService: Service {
                 try await store.slackOutbox.retry(entry.id, at: Date().addingTimeInterval(wait.seconds), error: "rate limited", countAttempt: false)
             case .transient(let why):
                 if entry.attempts + 1 >= maxAttempts {
-                    try await store.slackOutbox.markFailed(entry.id, error: why, now: Date())
+                    try await store.slackOutbox.markFailed(entry.id, version: entry.version, error: why, now: Date())
                     logger.error("Slack message failed for good", metadata: ["outbox_id": "\(entry.id)", "error": "\(why)"])
                 } else {
                     let delay = Backoff(base: .seconds(1), max: .seconds(60)).delay(afterAttempt: entry.attempts + 1, jitter: 1).seconds
                     try await store.slackOutbox.retry(entry.id, at: Date().addingTimeInterval(delay), error: why, countAttempt: true)
                 }
             case .failed(let code):
-                try await store.slackOutbox.markFailed(entry.id, error: code, now: Date())
+                try await store.slackOutbox.markFailed(entry.id, version: entry.version, error: code, now: Date())
                 logger.error("Slack refused a message", metadata: ["outbox_id": "\(entry.id)", "error": "\(code)", "channel": "\(entry.message.channel)"])
             }
         } catch {

@@ -165,19 +165,26 @@ extension SlackViews {
     }
 
     private static func stormContext(_ storm: StormSnapshot) -> [String: Any] {
-        let groupLines = storm.groups.map { group in
-            ["text": truncated("\(group.name) (\(group.severity)): \(group.firing) firing\(group.resolved > 0 ? ", \(group.resolved) resolved" : "")", 300)]
+        // Alert text comes from outside: mrkdwn control characters are escaped, and each section stays
+        // far below Block Kit's 3,000 characters (at most 25 lines of 100).
+        let groupLines = storm.groups.prefix(25).map { group in
+            ["text": mrkdwnEscaped(truncated("\(group.name) (\(group.severity)): \(group.firing) firing\(group.resolved > 0 ? ", \(group.resolved) resolved" : "")", 100))]
         }
-        let diagnosed = storm.candidates.filter { $0.state != .displaced }.map { candidate in
-            ["text": truncated("\(candidate.alertname) (\(candidate.severity))\(candidate.state == .queued ? " · waiting" : "")\(candidate.resolved ? " · resolved" : "")", 300)]
+        let diagnosed = storm.candidates.filter { $0.state != .displaced }.prefix(25).map { candidate in
+            ["text": mrkdwnEscaped(truncated("\(candidate.alertname) (\(candidate.severity))\(candidate.state == .queued ? " · waiting" : "")\(candidate.resolved ? " · resolved" : "")", 100))]
         }
         var context: [String: Any] = [
             "firing": String(storm.firing), "resolved": String(storm.resolved), "groups": String(storm.groupCount),
             "started": storm.startedAt.formatted(.iso8601), "groupLines": groupLines, "hasGroups": !groupLines.isEmpty,
             "diagnosed": diagnosed, "hasDiagnosed": !diagnosed.isEmpty,
         ]
-        if storm.groupCount > storm.groups.count { context["moreGroups"] = String(storm.groupCount - storm.groups.count) }
+        if storm.groupCount > groupLines.count { context["moreGroups"] = String(storm.groupCount - groupLines.count) }
         return context
+    }
+
+    /// Slack's mrkdwn treats `<…>` as links and mentions (`<!channel>`): escaped as Slack asks.
+    static func mrkdwnEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
 
     private static func lasted(_ seconds: TimeInterval) -> String {

@@ -75,15 +75,11 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
                 "via": .string("slack"), "method": .string(sent["method"]), "ts": ts.map(JSONValue.string) ?? .null,
                 "thread": (sent["thread_key"] as String?).map(JSONValue.string) ?? .null, "outbox_id": .number(Double(id)),
             ]))], in: db, now: now)
+            try db.run("UPDATE slack_outbox SET state = 'sent', ts = ?, sent_at = ?, lease_until = NULL WHERE id = ?", [ts, now.timeIntervalSince1970, id])
             if (sent["version"] as Int) != version {
-                // A newer edit arrived while this one was on its way: send that one too, after the gap.
-                try db.run("UPDATE slack_outbox SET lease_until = NULL, next_attempt_at = ? WHERE id = ?", [now.timeIntervalSince1970 + ((sent["edit_gap"] as Double?) ?? 0), id])
-                try db.run("""
-                    INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, ts, sent_at)
-                    SELECT channel, method, body, thread_key, is_root, 'sent', next_attempt_at, created_at, ?, ? FROM slack_outbox WHERE id = ?
-                    """, [ts, now.timeIntervalSince1970, id])
-            } else {
-                try db.run("UPDATE slack_outbox SET state = 'sent', ts = ?, sent_at = ?, lease_until = NULL WHERE id = ?", [ts, now.timeIntervalSince1970, id])
+                // A newer edit arrived while this one was on its way: it is queued again, after the gap
+                // and at the back of the channel's line, so a storm's digest never holds the line.
+                try Self.requeueNewerVersion(of: id, in: db, now: now)
             }
             if let ts, sent["is_root"] as Bool, let key = sent["thread_key"] as String? {
                 try db.run("INSERT OR REPLACE INTO slack_threads (thread_key, channel, ts) VALUES (?, ?, ?)", [key, sent["channel"] as String, ts])
@@ -99,10 +95,24 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
         }
     }
 
-    func markFailed(_ id: Int64, error: String, now: Date) async throws {
+    func markFailed(_ id: Int64, version: Int, error: String, now: Date) async throws {
         try await store.writer.write { db in
             try db.run("UPDATE slack_outbox SET state = 'failed', error = ?, lease_until = NULL, sent_at = ? WHERE id = ?", [error, now.timeIntervalSince1970, id])
+            // The version that failed is not the newest: that one still goes (a storm's closing digest).
+            if try Int.fetchOne(db.cachedStatement(sql: "SELECT version FROM slack_outbox WHERE id = ?"), arguments: [id]) != version {
+                try Self.requeueNewerVersion(of: id, in: db, now: now)
+            }
         }
+    }
+
+    /// Queues the newest body of a coalesced edit as a new pending message, `edit_gap` from now.
+    static func requeueNewerVersion(of id: Int64, in db: Database, now: Date) throws {
+        try db.run("""
+            INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, rendered, coalesce_key, edit_gap)
+            SELECT channel, method, body, thread_key, is_root, 'pending', ? + COALESCE(edit_gap, 0), ?, rendered, coalesce_key, edit_gap
+            FROM slack_outbox WHERE id = ?
+            ON CONFLICT DO NOTHING
+            """, [now.timeIntervalSince1970, now.timeIntervalSince1970, id])
     }
 
     func entries(channel: String?) async throws -> [(id: Int64, channel: String, state: String, ts: String?, error: String?)] {

@@ -21,14 +21,15 @@ struct SQLiteStorms: StormStore {
         let resolved = fresh.filter { alerts[$0].status != "firing" }
         let seconds = now.timeIntervalSince1970
         let minute = Int64((seconds / 60).rounded(.down))
-        if !firing.isEmpty {
+        // Resolutions count too: a flood of them would otherwise post one message each.
+        if !fresh.isEmpty {
             try db.run("""
                 INSERT INTO alert_minutes (channel, minute, firing) VALUES (?, ?, ?)
                 ON CONFLICT (channel, minute) DO UPDATE SET firing = firing + excluded.firing
-                """, [intake.channel, minute, firing.count])
+                """, [intake.channel, minute, fresh.count])
         }
         var storm = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, started_at, settle, digest_interval, diagnose_top, posts FROM storms WHERE channel = ? AND closed_at IS NULL"), arguments: [intake.channel])
-        if storm == nil, !firing.isEmpty {
+        if storm == nil, !fresh.isEmpty {
             // A sliding minute from two counter rows: the previous minute weighted by how much of it is still inside the window.
             let counts = try Row.fetchAll(db.cachedStatement(sql: "SELECT minute, firing FROM alert_minutes WHERE channel = ? AND minute IN (?, ?)"), arguments: [intake.channel, minute, minute - 1])
             let current = counts.first { ($0["minute"] as Int64) == minute }.map { $0["firing"] as Int } ?? 0

@@ -89,7 +89,8 @@ public protocol SlackOutboxStore: Sendable {
     func markSent(_ id: Int64, version: Int, ts: String?, now: Date) async throws
     /// Tries again at `at`; `countAttempt` is false for rate limits, which are not failures.
     func retry(_ id: Int64, at: Date, error: String, countAttempt: Bool) async throws
-    func markFailed(_ id: Int64, error: String, now: Date) async throws
+    /// Failed for good as `version`; a newer version queued meanwhile is queued again.
+    func markFailed(_ id: Int64, version: Int, error: String, now: Date) async throws
     /// Everything queued for a channel, oldest first, for tests and inspection.
     func entries(channel: String?) async throws -> [(id: Int64, channel: String, state: String, ts: String?, error: String?)]
     func waitForMessages(timeout: Duration) async

@@ -4,7 +4,7 @@ import Foundation
 /// grouped write, so replicas sharing a store and Alertmanager HA pairs delivering a notification
 /// twice see one storm, one digest and one set of diagnoses.
 public struct StormRules: Sendable, Equatable {
-    /// New firing alerts a minute on one channel above which a storm starts.
+    /// New alerts a minute (firing or resolved) on one channel above which a storm starts.
     public var threshold: Int
     /// The most severe alerts of the whole storm that are diagnosed.
     public var diagnoseTop: Int

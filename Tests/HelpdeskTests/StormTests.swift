@@ -130,6 +130,41 @@ import Testing
         }
     }
 
+    @Test func anEditCoalescedDuringItsSendGoesAgainBehindWhatWasQueuedMeanwhileAndAFailedOneIsNotLost() async throws {
+        try await withStore { store in
+            let root = OutboxMessage(channel: "C1", body: .object(["text": .string("root")]), threadKey: "t", isRoot: true)
+            try await store.apply(ChangeSet(slackMessages: [root]))
+            let first = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
+            try await store.slackOutbox.markSent(first.id, version: first.version, ts: "1.0", now: Date())
+            func edit(_ text: String) -> ChangeSet {
+                ChangeSet(slackMessages: [OutboxMessage(channel: "C1", method: .update, body: .object(["text": .string(text)]), threadKey: "t")])
+            }
+            try await store.apply(edit("v1"))
+            let sending = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
+            try await store.apply(edit("v2"))  // coalesces into the one being sent
+            try await store.apply(ChangeSet(slackMessages: [OutboxMessage(channel: "C1", body: .object(["text": .string("reply")]), threadKey: "t")]))
+            try await store.slackOutbox.markSent(sending.id, version: sending.version, ts: "1.0", now: Date())
+            let next = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
+            #expect(next.message.body["text"] == .string("reply"), "the edit does not hold the channel's line")
+            try await store.slackOutbox.markSent(next.id, version: next.version, ts: "2.0", now: Date())
+            let requeued = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
+            #expect(requeued.message.body["text"] == .string("v2"))
+            // Slack refuses it while a newer edit coalesces: the newer one is still sent.
+            try await store.apply(edit("v3"))
+            try await store.slackOutbox.markFailed(requeued.id, version: requeued.version, error: "invalid_blocks", now: Date())
+            let last = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
+            #expect(last.message.body["text"] == .string("v3"))
+        }
+    }
+
+    @Test func aFloodOfResolutionsStormsInsteadOfPostingOneMessageEach() async throws {
+        try await withStore { store in
+            let outcome = try await store.apply(notification((0..<8).map { ("r\($0)", 0) }, group: "g1", status: "resolved"))
+            #expect(outcome.storm != nil)
+            #expect(outcome.jobIDs.compactMap { $0 }.isEmpty, "no resolution message per alert")
+        }
+    }
+
     @Test func aChannelNeverExceedsItsBudgetAMinute() async throws {
         try await withStore { store in
             try await store.apply(ChangeSet(slackMessages: (0..<10).map { OutboxMessage(channel: "C1", body: .object(["text": .string("m\($0)")])) }

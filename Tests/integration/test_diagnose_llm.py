@@ -22,9 +22,26 @@ def fake_llm():
         server.stop()
 
 
+# The shipped default denies destructive actions on production at night and at weekends; these tests
+# are about the model, not the clock, so they bring a policy without a schedule.
+CLOCK_FREE_POLICY = """version: "1"
+policies:
+  - name: all
+    rules:
+      - {action: read, effect: allow}
+      - {action: write, effect: require_approval}
+      - action: destructive
+        effect: require_approval
+        conditions: {approval_quorum: 2}
+"""
+
+
 def run(helpdesk, postgres, tmp_path, llm_section, env_extra):
     text, env = postgres_config(postgres, tmp_path)
-    hd = helpdesk(text + llm_section)
+    policies = tmp_path / "llm-policies"
+    policies.mkdir(exist_ok=True)
+    (policies / "all.yaml").write_text(CLOCK_FREE_POLICY)
+    hd = helpdesk(text + llm_section + f"policies: {{dir: {policies}}}\n")
     return hd.run("diagnose", "prod-db", "--symptom", "payments are stuck", "--json", env={**env, **env_extra})
 
 
