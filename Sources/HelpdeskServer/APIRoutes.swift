@@ -55,7 +55,8 @@ struct APIRoutes {
         }
         api.get("/alerts") { request, _ in
             let parameters = request.uri.queryParameters
-            let limit = parameters.get("limit", as: Int.self).map { min(max($0, 1), 10_000) } ?? 100
+            // An annotation may be near the body limit: a page of 1,000 keeps one response bounded.
+            let limit = parameters.get("limit", as: Int.self).map { min(max($0, 1), 1000) } ?? 100
             var since: Date?
             if let text = parameters.get("since") {
                 guard let window = Duration(parsing: String(text)), window > .zero else {

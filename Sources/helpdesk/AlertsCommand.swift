@@ -36,9 +36,13 @@ struct AlertsCommand: AsyncParsableCommand {
                 return
             }
             print(pad("RECEIVED", 22) + pad("STATUS", 10) + pad("SEVERITY", 10) + pad("ALERTNAME", 30) + "FINGERPRINT")
+            // Label text comes from outside: control characters (terminal escapes) are not printed.
+            func printable(_ text: String) -> String {
+                String(text.unicodeScalars.filter { $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) }.map(Character.init))
+            }
             for alert in alerts {
-                print(pad(alert.receivedAt.formatted(.iso8601), 22) + pad(alert.status, 10) + pad(alert.labels["severity"] ?? "-", 10)
-                      + pad(String((alert.labels["alertname"] ?? "-").prefix(28)), 30) + alert.fingerprint)
+                print(pad(alert.receivedAt.formatted(.iso8601), 22) + pad(printable(alert.status), 10) + pad(printable(alert.labels["severity"] ?? "-"), 10)
+                      + pad(printable(String((alert.labels["alertname"] ?? "-").prefix(28))), 30) + printable(alert.fingerprint))
             }
         }
     }
