@@ -83,35 +83,56 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         return true
     }
 
-    private static let hexDigits: [Character] = Array("0123456789abcdef")
+    /// `value` as a JSON string literal, quotes included: what ``jsonText`` writes for `.string(value)`.
+    public static func stringLiteral(_ value: String) -> String {
+        var text = ""
+        text.reserveCapacity(value.utf8.count + 2)
+        writeString(value, into: &text)
+        return text
+    }
 
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Works on UTF-8 bytes: every byte that needs an escape is ASCII, and bytes of multi-byte
+    /// characters are all ≥ 0x80, so text without one is appended whole (walking it by Unicode
+    /// scalars was most of the audit log's CPU).
     private static func writeString(_ value: String, into text: inout String) {
         text += "\""
-        var plainStart = value.unicodeScalars.startIndex
-        var index = plainStart
-        let scalars = value.unicodeScalars
-        while index < scalars.endIndex {
-            let scalar = scalars[index]
-            if scalar.value < 0x20 || scalar == "\"" || scalar == "\\" {
-                text.unicodeScalars.append(contentsOf: scalars[plainStart..<index])
-                switch scalar {
-                case "\"": text += "\\\""
-                case "\\": text += "\\\\"
-                case "\n": text += "\\n"
-                case "\r": text += "\\r"
-                case "\t": text += "\\t"
-                case "\u{8}": text += "\\b"
-                case "\u{c}": text += "\\f"
+        var value = value
+        let escaped: [UInt8]? = value.withUTF8 { bytes in
+            guard bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return nil }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count + 16)
+            for byte in bytes {
+                let escape: UInt8
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): escape = byte
+                case UInt8(ascii: "\n"): escape = UInt8(ascii: "n")
+                case UInt8(ascii: "\r"): escape = UInt8(ascii: "r")
+                case UInt8(ascii: "\t"): escape = UInt8(ascii: "t")
+                case 0x08: escape = UInt8(ascii: "b")
+                case 0x0C: escape = UInt8(ascii: "f")
+                case ..<0x20: escape = UInt8(ascii: "u")
                 default:
-                    text += "\\u00"
-                    text.append(hexDigits[Int(scalar.value >> 4)])
-                    text.append(hexDigits[Int(scalar.value & 0xF)])
+                    out.append(byte)
+                    continue
                 }
-                plainStart = scalars.index(after: index)
+                out.append(UInt8(ascii: "\\"))
+                out.append(escape)
+                if escape == UInt8(ascii: "u") {
+                    out.append(UInt8(ascii: "0"))
+                    out.append(UInt8(ascii: "0"))
+                    out.append(hexDigits[Int(byte >> 4)])
+                    out.append(hexDigits[Int(byte & 0xF)])
+                }
             }
-            index = scalars.index(after: index)
+            return out
         }
-        text.unicodeScalars.append(contentsOf: scalars[plainStart..<scalars.endIndex])
+        if let escaped {
+            text += String(decoding: escaped, as: UTF8.self)
+        } else {
+            text += value
+        }
         text += "\""
     }
 

@@ -1,7 +1,23 @@
 /// Random lowercase letters and digits, without look-alikes (no l, o, 0, 1): for ids people read
 /// out loud (`apr_…`, `inc_…`, `evt_…`). Uses the system's secure random generator.
 public func randomToken(length: Int) -> String {
-    let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789")
+    // 32 symbols: five random bits each, so one 64-bit draw gives twelve without bias (a draw per
+    // symbol was a getrandom call each, inside the store's single writer).
     var generator = SystemRandomNumberGenerator()
-    return String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(max(length, 0))
+    var bits: UInt64 = 0
+    var left = 0
+    for _ in 0..<max(length, 0) {
+        if left == 0 {
+            bits = generator.next()
+            left = 12
+        }
+        bytes.append(tokenAlphabet[Int(bits & 0x1F)])
+        bits >>= 5
+        left -= 1
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
+
+private let tokenAlphabet: [UInt8] = Array("abcdefghijkmnpqrstuvwxyz23456789".utf8)

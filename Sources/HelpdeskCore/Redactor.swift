@@ -65,7 +65,7 @@ public final class Redactor: Sendable {
 
     private static func redact(_ text: String, secrets: [String]) -> String {
         var result = text
-        for secret in secrets where result.contains(secret) {
+        for secret in secrets where occurs(secret, in: result) {
             result = result.replacingOccurrences(of: secret, with: Self.mask)
         }
         guard Self.mightHoldSecret(result) else { return result }
@@ -76,11 +76,45 @@ public final class Redactor: Sendable {
         return result
     }
 
-    // Cheap pre-check so ordinary log lines skip the regular expressions.
-    private static let triggers = ["xox", "sk-", "://", "assword", "ecret", "oken", "earer", "asic ", "pwd", "key", "KEY", "PASSWORD", "TOKEN", "SECRET"]
+    // Cheap pre-check so ordinary log lines skip the regular expressions: one of these, in any
+    // ASCII case, for every rule below (the rules that ignore case would miss `BEARER …` otherwise).
+    private static let triggers: [[UInt8]] = ["xox", "xapp-", "sk-", "://", "assw", "pwd", "ecret", "oken", "earer", "asic", "key"]
+        .map { Array($0.utf8) }
 
     private static func mightHoldSecret(_ text: String) -> Bool {
-        triggers.contains { text.contains($0) }
+        var lowered = Array(text.utf8)
+        for index in lowered.indices where lowered[index] >= UInt8(ascii: "A") && lowered[index] <= UInt8(ascii: "Z") {
+            lowered[index] |= 0x20
+        }
+        return lowered.withUnsafeBytes { haystack in
+            triggers.contains { trigger in
+                trigger.withUnsafeBytes { needle in occurs(needle, in: haystack) }
+            }
+        }
+    }
+
+    /// A byte search: Foundation's `contains` goes through `NSString` and was most of the time a
+    /// slash command's redaction took, and this runs on every audited command.
+    private static func occurs(_ needle: String, in text: String) -> Bool {
+        var needle = needle, text = text
+        return text.withUTF8 { haystack in
+            needle.withUTF8 { needle in occurs(UnsafeRawBufferPointer(needle), in: UnsafeRawBufferPointer(haystack)) }
+        }
+    }
+
+    private static func occurs(_ needle: UnsafeRawBufferPointer, in haystack: UnsafeRawBufferPointer) -> Bool {
+        guard let needleStart = needle.baseAddress else { return true }
+        guard let haystackStart = haystack.baseAddress, needle.count <= haystack.count else { return false }
+        let lastStart = haystack.count - needle.count
+        var offset = 0
+        while offset <= lastStart {
+            // memchr finds the next candidate first byte; memcmp checks the rest.
+            guard let found = memchr(haystackStart + offset, Int32(needle[0]), lastStart - offset + 1) else { return false }
+            let candidate = UnsafeRawPointer(found)
+            if memcmp(candidate, needleStart, needle.count) == 0 { return true }
+            offset = candidate - haystackStart + 1
+        }
+        return false
     }
 
     private struct Rule: @unchecked Sendable {  // NSRegularExpression is immutable once built.

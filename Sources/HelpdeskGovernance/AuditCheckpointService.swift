@@ -32,14 +32,18 @@ public struct AuditCheckpointService: Service {
     let chain: AuditChain
     let logger: Logger
     let pollInterval: Duration
+    /// Checkpoints are fsynced files: under load `checkpoint_every` events came many times a
+    /// second, so a checkpoint follows the previous one after at least this long.
+    let minInterval: Duration
     let now: @Sendable () -> Date
 
     public init(log: any AuditLog, chain: AuditChain, logger: Logger, pollInterval: Duration = .seconds(5),
-                now: @escaping @Sendable () -> Date = Date.init) {
+                minInterval: Duration = .seconds(1), now: @escaping @Sendable () -> Date = Date.init) {
         self.log = log
         self.chain = chain
         self.logger = logger
         self.pollInterval = pollInterval
+        self.minInterval = minInterval
         self.now = now
     }
 
@@ -62,7 +66,9 @@ public struct AuditCheckpointService: Service {
         await writer.start()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { await chain.waitUntilCheckpointDue(timeout: pollInterval) }
-            await writer.write(onlyIfDue: true)
+            if await writer.write(onlyIfDue: true) {
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: minInterval) }
+            }
         }
         await writer.write(onlyIfDue: false)
     }
@@ -83,7 +89,10 @@ private struct CheckpointWriter {
         } catch {
             return pause("\(error)")
         }
-        guard let stored else { return await write(onlyIfDue: false) }
+        guard let stored else {
+            await write(onlyIfDue: false)
+            return
+        }
         do {
             let verification = try await service.log.verify(checkpoint: .given(stored, source: path))
             if let check = verification.checkpoint, check.failed { return pause(check.message) }
@@ -93,22 +102,27 @@ private struct CheckpointWriter {
         last = AuditHead(seq: stored.seq, hash: stored.hash)
     }
 
-    mutating func write(onlyIfDue: Bool) async {
-        guard !paused else { return }
+    /// Whether a checkpoint was written.
+    @discardableResult
+    mutating func write(onlyIfDue: Bool) async -> Bool {
+        guard !paused else { return false }
         do {
-            guard let head = try await service.log.head(), head != last else { return }
+            guard let head = try await service.log.head(), head != last else { return false }
             let every = Int64(service.chain.checkpointEvery)
-            if onlyIfDue, head.seq / every == last.seq / every { return }
+            if onlyIfDue, head.seq / every == last.seq / every { return false }
             let sealed = last.seq > 0 && head.seq >= last.seq ? try await service.log.hash(at: last.seq) : last.hash
             if head.seq < last.seq || sealed != last.hash {
-                return pause("the log no longer reaches the last checkpoint (seq \(last.seq)): events were deleted or rewritten")
+                pause("the log no longer reaches the last checkpoint (seq \(last.seq)): events were deleted or rewritten")
+                return false
             }
             let checkpoint = AuditCheckpoint.sign(head, at: service.now(), keyring: service.chain.keyring)
             try checkpoint.write(to: path)
             service.logger.info("\(checkpoint.line)")
             last = head
+            return true
         } catch {
             service.logger.error("audit checkpoint not written: \(error)")
+            return false
         }
     }
 

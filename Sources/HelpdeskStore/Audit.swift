@@ -14,6 +14,9 @@ public struct AuditDraft: Sendable, Equatable {
     public private(set) var data: JSONValue
     /// `data` as the JSON text that is stored and hashed.
     let dataText: String
+    /// The fields as JSON string literals for the unkeyed canonical text, escaped here so the
+    /// writer only concatenates (escaping inside the single write section was most of its CPU).
+    let literals: AuditHashing.Literals
 
     public init(kind: String, principal: String? = nil, target: String? = nil, data: JSONValue = .object([:])) {
         // SQLite text ends at a NUL while the hash covers the whole string: a NUL from outside
@@ -23,6 +26,7 @@ public struct AuditDraft: Sendable, Equatable {
         self.target = target.map(Self.storable)
         self.data = data
         dataText = data.jsonText
+        literals = AuditHashing.Literals(kind: self.kind, principal: self.principal, target: self.target, data: dataText)
     }
 
     static func storable(_ text: String) -> String {
@@ -119,7 +123,8 @@ public enum AuditHashing {
 
     /// Lowercase hex SHA-256 of the canonical encoding (unkeyed events).
     public static func hash(_ canonical: String) -> String {
-        Hex.encode(SHA256.hash(data: Data(canonical.utf8)))
+        var canonical = canonical
+        return canonical.withUTF8 { Hex.encode(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
     }
 
     /// The unkeyed (version 1) encoding: sorted-key JSON. Kept byte for byte so chains written
@@ -132,6 +137,48 @@ public enum AuditHashing {
             "data": .string(data), "prev_hash": .string(prevHash),
         ]
         return JSONValue.object(fields).jsonText
+    }
+
+    /// An event's own fields as JSON literals (`null` for an absent one): the parts of the
+    /// canonical text that do not depend on the event's place in the chain.
+    public struct Literals: Sendable, Equatable {
+        let kind: String
+        let principal: String
+        let target: String
+        let data: String
+
+        init(kind: String, principal: String?, target: String?, data: String) {
+            self.kind = JSONValue.stringLiteral(kind)
+            self.principal = principal.map(JSONValue.stringLiteral) ?? "null"
+            self.target = target.map(JSONValue.stringLiteral) ?? "null"
+            self.data = JSONValue.stringLiteral(data)
+        }
+    }
+
+    /// ``canonical(seq:id:atMicroseconds:kind:principal:target:data:prevHash:)`` from literals
+    /// made beforehand: the same bytes, keys in the same sorted order. `id` and `prevHash` are
+    /// written unescaped: the writer makes both (`evt_…` and lowercase hex).
+    static func canonical(seq: Int64, id: String, atMicroseconds: Int64, literals: Literals, prevHash: String) -> String {
+        var text = #"{"at_us":""#
+        text.reserveCapacity(literals.data.utf8.count + literals.kind.utf8.count + literals.principal.utf8.count
+                             + literals.target.utf8.count + 200)
+        text += String(atMicroseconds)
+        text += #"","data":"#
+        text += literals.data
+        text += #","id":""#
+        text += id
+        text += #"","kind":"#
+        text += literals.kind
+        text += #","prev_hash":""#
+        text += prevHash
+        text += #"","principal":"#
+        text += literals.principal
+        text += #","seq":"#
+        text += String(seq)
+        text += #","target":"#
+        text += literals.target
+        text += "}"
+        return text
     }
 
     /// The keyed (version 2) seal: HMAC-SHA256(key, previous hash + fields as length-prefixed text).

@@ -30,8 +30,8 @@ struct SQLiteAuditLog: AuditLog {
                 hash = AuditHashing.keyedHash(key: key.key, keyID: key.id, seq: seq, id: id, atMicroseconds: microseconds, kind: draft.kind,
                                               principal: draft.principal, target: draft.target, data: data, prevHash: last.hash)
             } else {
-                hash = AuditHashing.hash(AuditHashing.canonical(seq: seq, id: id, atMicroseconds: microseconds, kind: draft.kind,
-                                                                principal: draft.principal, target: draft.target, data: data, prevHash: last.hash))
+                hash = AuditHashing.hash(AuditHashing.canonical(seq: seq, id: id, atMicroseconds: microseconds, literals: draft.literals,
+                                                                prevHash: last.hash))
             }
             try insert.execute(arguments: [seq, id, microseconds, draft.kind, draft.principal, draft.target, data, last.hash, hash, key?.id])
             last = (seq, hash)

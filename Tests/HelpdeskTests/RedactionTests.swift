@@ -21,6 +21,11 @@ import Testing
         ("Authorization: Bearer abcdefghijklmnop", "Authorization: Bearer <redacted>"),
         (#"{"api_key": "abc123def456"}"#, #"{"api_key": "<redacted>"}"#),
         ("SLACK_SIGNING_SECRET=8f742231b10e8888abcd99yyyzzz85a5", "SLACK_SIGNING_SECRET=<redacted>"),
+        // The cheap pre-check must let each of these through to its rule.
+        ("app token xapp-1-A0B1C2-123456-abcdef here", "app token <redacted> here"),
+        ("AUTHORIZATION: BEARER abcdefghijklmnop", "AUTHORIZATION: BEARER <redacted>"),
+        ("passwd=hunter2 and more", "passwd=<redacted> and more"),
+        ("é then password=hunter2", "é then password=<redacted>"),
     ])
     func secretPatternsAreMasked(input: String, expected: String) {
         #expect(Redactor().redact(input) == expected)
