@@ -1,5 +1,6 @@
 """Slack's side of the conversation for tests: requests signed by the official slack-sdk the way
 Slack signs them, and a loopback recorder standing in for response_url and the Web API."""
+import itertools
 import json
 import threading
 import time
@@ -21,14 +22,20 @@ class SlackClient:
         self.bot_url = bot_url
         self.recorder = recorder
         self.verifier = SignatureVerifier(SIGNING_SECRET)
-        self.count = 0
+        # Numbers each request's response_url, trigger_id and action_ts. `next()` on an
+        # itertools.count is atomic, so requests sent from many threads never share a number
+        # (`self.count += 1` could: two clicks with one action_ts are one dedup key, one job).
+        self._numbers = itertools.count(1)
+
+    def next_number(self) -> int:
+        return next(self._numbers)
 
     def command(self, text: str, user_id: str = "U0ALICE", trigger_id: str | None = None, timestamp: int | None = None,
                 secret: str | None = None):
-        self.count += 1
+        number = self.next_number()
         fields = {"token": "legacy", "team_id": "T1", "team_domain": "example", "channel_id": "C1", "channel_name": "sre",
                   "user_id": user_id, "user_name": user_id.lower(), "command": "/helpdesk", "text": text,
-                  "response_url": f"{self.recorder.url}/commands/{self.count}", "trigger_id": trigger_id or f"trigger.{self.count}.{time.time()}",
+                  "response_url": f"{self.recorder.url}/commands/{number}", "trigger_id": trigger_id or f"trigger.{number}.{time.time()}",
                   "api_app_id": "A1", "is_enterprise_install": "false"}
         body = urllib.parse.urlencode(fields)
         stamp = str(timestamp or int(time.time()))
@@ -93,15 +100,15 @@ def parsed_blocks(message: dict) -> list:
 
 def click(slack: SlackClient, action_id: str, value: str, user_id: str, message: dict | None = None):
     """A button click as Slack delivers it: a signed form with one `payload` field of JSON."""
-    slack.count += 1
-    response_url = f"{slack.recorder.url}/actions/{slack.count}"
-    payload = {"type": "block_actions", "api_app_id": "A1", "token": "legacy", "trigger_id": f"t.{slack.count}",
+    number = slack.next_number()
+    response_url = f"{slack.recorder.url}/actions/{number}"
+    payload = {"type": "block_actions", "api_app_id": "A1", "token": "legacy", "trigger_id": f"t.{number}",
                "team": {"id": "T1", "domain": "example"}, "user": {"id": user_id, "username": user_id.lower(), "team_id": "T1"},
                "channel": {"id": "C1", "name": "sre"}, "response_url": response_url,
                "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C1", "is_ephemeral": False},
                "message": message or {"type": "message", "ts": "1700000000.000100", "text": "", "blocks": []},
                "actions": [{"action_id": action_id, "block_id": "b", "value": value, "type": "button",
-                            "action_ts": f"{time.time():.6f}.{slack.count}"}]}
+                            "action_ts": f"{time.time():.6f}.{number}"}]}
     body = urllib.parse.urlencode({"payload": json.dumps(payload)})
     stamp = str(int(time.time()))
     status, _, data = http("POST", f"{slack.bot_url}/slack/interactions", body=body.encode(), headers={
