@@ -223,6 +223,14 @@ enum SQLiteMigrations {
         migrator.registerMigration("v9-execution-fingerprint") { db in
             try db.execute(sql: "ALTER TABLE executions ADD COLUMN fingerprint TEXT")
         }
+        // Edits coalesce per channel: one key (a thread key) reused in two channels names two
+        // messages, and a pending edit of one must not take the other's body.
+        migrator.registerMigration("v10-outbox-coalesce-per-channel") { db in
+            try db.execute(sql: """
+                DROP INDEX slack_outbox_coalesce;
+                CREATE UNIQUE INDEX slack_outbox_coalesce ON slack_outbox(channel, coalesce_key) WHERE state = 'pending';
+                """)
+        }
         return migrator
     }
 }

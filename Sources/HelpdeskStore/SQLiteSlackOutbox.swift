@@ -14,7 +14,7 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
                     INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, once_key,
                                               rendered, coalesce_key, edit_gap)
                     VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (coalesce_key) WHERE state = 'pending' DO UPDATE SET body = excluded.body, rendered = excluded.rendered,
+                    ON CONFLICT (channel, coalesce_key) WHERE state = 'pending' DO UPDATE SET body = excluded.body, rendered = excluded.rendered,
                         version = version + 1
                     ON CONFLICT DO NOTHING
                     """, [message.channel, message.method.rawValue, message.body.jsonText, message.threadKey, message.isRoot,

@@ -39,6 +39,8 @@ public struct OutboxMessage: Sendable, Equatable {
 
     /// Edits of one message coalesce: while an edit is pending, a newer one replaces its body
     /// instead of queueing a second (also when the first is being sent: it is sent again after).
+    /// The key is unique per channel (`slack_outbox_coalesce`): the same thread key in two
+    /// channels names two messages.
     var coalesceKey: String? {
         guard method == .update, let threadKey else { return nil }
         return "update:\(threadKey)"
