@@ -23,6 +23,7 @@ import Testing
         OutboxMessage(channel: channel, method: .update, body: .object(["text": .string(text)]), threadKey: thread, editGap: gap)
     }
 
+    /// Leases what is due at `now` (messages are due from when they were queued: take `now` after).
     private func due(_ store: SQLiteStore, at now: Date, budget: Int = 20, skipping: Set<String> = []) async throws -> [OutboxEntry] {
         try await store.slackOutbox.due(now: now, lease: .seconds(60), budgetPerMinute: budget, skipping: skipping)
     }
@@ -49,13 +50,12 @@ import Testing
 
     @Test func aKeyReusedInTwoChannelsNamesTwoMessages() async throws {
         try await withStore { store in
-            let now = Date()
             try await store.apply(ChangeSet(slackMessages: [post("C1", "root", thread: "t", root: true)]))
-            let root = try #require(try await drain(store, at: now).first)
+            let root = try #require(try await drain(store, at: Date()).first)
             try await store.apply(ChangeSet(slackMessages: (1...50).flatMap { [edit("C1", "C1 edit \($0)", thread: "t"), edit("C2", "C2 edit \($0)", thread: "t")] }))
             let pending = try await store.slackOutbox.entries(channel: nil).filter { $0.state == "pending" }
             #expect(pending.map(\.channel).sorted() == ["C1", "C2"], "one pending edit per channel, not one in all")
-            let edits = try await due(store, at: now).sorted { $0.message.channel < $1.message.channel }
+            let edits = try await due(store, at: Date()).sorted { $0.message.channel < $1.message.channel }
             #expect(texts(edits) == [.string("C1 edit 50"), .string("C2 edit 50")])
             #expect(edits.first?.threadTS == "\(root.id).0")
             #expect(edits.last?.threadTS == nil, "C1's root is not a message of C2")
@@ -64,11 +64,11 @@ import Testing
 
     @Test func aReplyWaitsForItsRootWithoutHoldingOtherThreadsOrTheChannel() async throws {
         try await withStore { store in
-            let now = Date()
             try await store.apply(ChangeSet(slackMessages: [
                 post("C1", "root A", thread: "a", root: true), post("C1", "reply A", thread: "a"),
                 post("C1", "root B", thread: "b", root: true), post("C1", "reply B", thread: "b"), post("C1", "top"),
             ]))
+            let now = Date()
             let rootA = try #require(try await due(store, at: now).first)
             #expect(texts([rootA]) == [.string("root A")])
             try await store.slackOutbox.retry(rootA.id, at: now.addingTimeInterval(30), error: "HTTP 500", countAttempt: true)
@@ -97,10 +97,10 @@ import Testing
 
     @Test func aRootGivenUpHoldsItsRepliesNoLonger() async throws {
         try await withStore { store in
-            let now = Date()
             try await store.apply(ChangeSet(slackMessages: [
                 post("C1", "root G", thread: "g", root: true), post("C1", "reply G", thread: "g"), edit("C1", "edit G", thread: "g"),
             ]))
+            let now = Date()
             let root = try #require(try await due(store, at: now).first)
             try await store.slackOutbox.retry(root.id, at: now.addingTimeInterval(30), error: "HTTP 500", countAttempt: true)
             #expect(try await due(store, at: now).isEmpty, "its reply and its edit wait while the root is retried")
@@ -116,10 +116,10 @@ import Testing
 
     @Test func anEditWaitingForItsGapHoldsNoReply() async throws {
         try await withStore { store in
-            let now = Date()
             try await store.apply(ChangeSet(slackMessages: [post("C1", "storm", thread: "s", root: true)]))
-            _ = try await drain(store, at: now)
+            _ = try await drain(store, at: Date())
             try await store.apply(ChangeSet(slackMessages: [edit("C1", "digest", thread: "s", gap: .seconds(10)), post("C1", "diagnosis", thread: "s")]))
+            let now = Date()
             let rightAway = try await drain(store, at: now)
             #expect(texts(rightAway) == [.string("diagnosis")], "the edit waits for its gap; the reply does not wait for the edit")
             let afterTheGap = try await drain(store, at: now.addingTimeInterval(11))
@@ -129,9 +129,9 @@ import Testing
 
     @Test func aChannelSendsOneAtATimeWithinItsBudgetAndAPausedOrSpentChannelHoldsNoOther() async throws {
         try await withStore { store in
-            let now = Date()
             try await store.apply(ChangeSet(slackMessages: (0..<10).map { post("C1", "root \($0)", thread: "t\($0)", root: true) }
                                             + (0..<3).map { post("C2", "other \($0)") }))
+            let now = Date()
             let first = try await due(store, at: now)
             #expect(first.map(\.message.channel).sorted() == ["C1", "C2"], "one message per channel, however many threads")
             #expect(try await due(store, at: now).isEmpty, "each channel has a send in flight")
