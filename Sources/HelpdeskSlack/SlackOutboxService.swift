@@ -125,7 +125,8 @@ public struct SlackOutboxService: Service {
             case .ok(let ts):
                 try await store.slackOutbox.markSent(entry.id, version: entry.version, ts: ts, now: Date())
             case .rateLimited(let wait):
-                logger.notice("Slack rate limit; the channel waits", metadata: ["channel": "\(entry.message.channel)", "seconds": "\(wait.seconds)"])
+                logger.notice("Slack rate limit; the channel waits",
+                              metadata: ["channel": "\(entry.message.channel)", "seconds": "\(wait.seconds)"])
                 outcome = .rateLimited(wait)
                 try await store.slackOutbox.retry(entry.id, at: Date().addingTimeInterval(wait.seconds), error: "rate limited", countAttempt: false)
             case .transient(let why):

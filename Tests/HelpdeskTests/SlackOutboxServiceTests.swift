@@ -45,7 +45,9 @@ import Testing
         try await withService(slack) { store in
             try await store.apply(ChangeSet(slackMessages: [post("C1", "root", thread: "t", root: true)]))
             #expect(await eventually { try await settled(store) })
-            let edit = { (text: String) in OutboxMessage(channel: "C1", method: .update, body: .object(["text": .string(text)]), threadKey: "t") }
+            let edit = { (text: String) in
+                OutboxMessage(channel: "C1", method: .update, body: .object(["text": .string(text)]), threadKey: "t")
+            }
             try await store.apply(ChangeSet(slackMessages: [edit("edit 1")]))
             #expect(await eventually { slack.calls.contains { $0.method == "chat.update" } })
             // Queued one by one while the channel waits out the Retry-After.
@@ -92,7 +94,8 @@ import Testing
         }
         try await withService(slack) { store in
             try await store.apply(ChangeSet(slackMessages: [
-                post("C1", "root A", thread: "a", root: true), post("C1", "reply A", thread: "a"), post("C1", "root B", thread: "b", root: true),
+                post("C1", "root A", thread: "a", root: true), post("C1", "reply A", thread: "a"),
+                post("C1", "root B", thread: "b", root: true),
             ]))
             #expect(await eventually { try await settled(store) })
             let calls = slack.calls

@@ -52,13 +52,14 @@ import Testing
         try await withStore { store in
             try await store.apply(ChangeSet(slackMessages: [post("C1", "root", thread: "t", root: true)]))
             let root = try #require(try await drain(store, at: Date()).first)
-            try await store.apply(ChangeSet(slackMessages: (1...50).flatMap { [edit("C1", "C1 edit \($0)", thread: "t"), edit("C2", "C2 edit \($0)", thread: "t")] }))
+            let edits = (1...50).flatMap { [edit("C1", "C1 edit \($0)", thread: "t"), edit("C2", "C2 edit \($0)", thread: "t")] }
+            try await store.apply(ChangeSet(slackMessages: edits))
             let pending = try await store.slackOutbox.entries(channel: nil).filter { $0.state == "pending" }
             #expect(pending.map(\.channel).sorted() == ["C1", "C2"], "one pending edit per channel, not one in all")
-            let edits = try await due(store, at: Date()).sorted { $0.message.channel < $1.message.channel }
-            #expect(texts(edits) == [.string("C1 edit 50"), .string("C2 edit 50")])
-            #expect(edits.first?.threadTS == "\(root.id).0")
-            #expect(edits.last?.threadTS == nil, "C1's root is not a message of C2")
+            let leased = try await due(store, at: Date()).sorted { $0.message.channel < $1.message.channel }
+            #expect(texts(leased) == [.string("C1 edit 50"), .string("C2 edit 50")])
+            #expect(leased.first?.threadTS == "\(root.id).0")
+            #expect(leased.last?.threadTS == nil, "C1's root is not a message of C2")
         }
     }
 
@@ -87,7 +88,9 @@ import Testing
 
     @Test func aReplyQueuedBeforeItsRootStillWaitsForIt() async throws {
         try await withStore { store in
-            try await store.apply(ChangeSet(slackMessages: [post("C1", "early reply", thread: "c"), post("C1", "root C", thread: "c", root: true)]))
+            try await store.apply(ChangeSet(slackMessages: [
+                post("C1", "early reply", thread: "c"), post("C1", "root C", thread: "c", root: true),
+            ]))
             let order = try await drain(store, at: Date())
             #expect(texts(order) == [.string("root C"), .string("early reply")])
             try #require(order.count == 2)
@@ -110,7 +113,8 @@ import Testing
             try await store.slackOutbox.markFailed(again.id, version: again.version, error: "HTTP 500", now: now)
             let rest = try await drain(store, at: now.addingTimeInterval(31))
             #expect(texts(rest) == [.string("reply G"), .string("edit G")])
-            #expect(rest.allSatisfy { $0.threadTS == nil }, "the reply goes to the channel; the edit has nothing to edit and fails when sent")
+            #expect(rest.allSatisfy { $0.threadTS == nil },
+                    "the reply goes to the channel; the edit has nothing to edit and fails when sent")
         }
     }
 
@@ -118,7 +122,9 @@ import Testing
         try await withStore { store in
             try await store.apply(ChangeSet(slackMessages: [post("C1", "storm", thread: "s", root: true)]))
             _ = try await drain(store, at: Date())
-            try await store.apply(ChangeSet(slackMessages: [edit("C1", "digest", thread: "s", gap: .seconds(10)), post("C1", "diagnosis", thread: "s")]))
+            try await store.apply(ChangeSet(slackMessages: [
+                edit("C1", "digest", thread: "s", gap: .seconds(10)), post("C1", "diagnosis", thread: "s"),
+            ]))
             let now = Date()
             let rightAway = try await drain(store, at: now)
             #expect(texts(rightAway) == [.string("diagnosis")], "the edit waits for its gap; the reply does not wait for the edit")
@@ -149,7 +155,8 @@ import Testing
                 }
             }
             #expect(count == ["C1": 4, "C2": 3], "C1 stops at 4 a minute across all its threads; C2 is not held up")
-            #expect(try await due(store, at: now.addingTimeInterval(61), budget: 4).map(\.message.channel) == ["C1"], "the next minute sends again")
+            let nextMinute = try await due(store, at: now.addingTimeInterval(61), budget: 4)
+            #expect(nextMinute.map(\.message.channel) == ["C1"], "the next minute sends again")
         }
     }
 }
