@@ -5,9 +5,10 @@ import HelpdeskStore
 import Logging
 import ServiceLifecycle
 
-/// Sends the Slack outbox: per channel in order and about one message a second; a 429 waits its
-/// `Retry-After`, 5xx and network errors back off and retry, and `ok:false` is recorded with its
-/// error code. Messages in a thread go out after their root and reply in it; updates edit the root.
+/// Sends the Slack outbox: in order per thread, after the thread's root, and about one message a
+/// second per channel; a 429 pauses its whole channel for its `Retry-After` (other channels keep
+/// going), 5xx and network errors back off and retry that message, and `ok:false` is recorded with
+/// its error code. Replies go into their root's thread; updates edit the root.
 public struct SlackOutboxService: Service {
     let store: any Store
     let api: SlackWebAPI
@@ -31,20 +32,28 @@ public struct SlackOutboxService: Service {
 
     public func run() async throws {
         var lastSent: [String: ContinuousClock.Instant] = [:]
+        // Channels Slack rate-limited, until their Retry-After is over: their messages stay queued
+        // (each also carries its own retry time, so a restart still waits), other channels go on.
+        var pausedUntil: [String: ContinuousClock.Instant] = [:]
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            let now = ContinuousClock.now
+            pausedUntil = pausedUntil.filter { $0.value > now }
             let entries: [OutboxEntry]
             do {
-                entries = try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: budgetPerMinute)
+                entries = try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: budgetPerMinute,
+                                                          skipping: Set(pausedUntil.keys))
             } catch {
                 logger.error("cannot read the Slack outbox", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
                 continue
             }
             if entries.isEmpty {
-                await store.slackOutbox.waitForMessages(timeout: .milliseconds(500))
+                // Woken by new messages, or when the first pause ends.
+                let nextResume = pausedUntil.values.min().map { $0 - now } ?? .milliseconds(500)
+                await store.slackOutbox.waitForMessages(timeout: max(.milliseconds(10), min(.milliseconds(500), nextResume)))
                 continue
             }
-            let sent = await withTaskGroup(of: (String, Bool).self) { group in
+            let outcomes = await withTaskGroup(of: (String, SendOutcome).self) { group in
                 for entry in entries {
                     let wait = lastSent[entry.message.channel].map { $0 + pacing - ContinuousClock.now } ?? .zero
                     group.addTask {
@@ -52,28 +61,48 @@ public struct SlackOutboxService: Service {
                         return (entry.message.channel, await send(entry))
                     }
                 }
-                var sent: [String] = []
-                for await (channel, didSend) in group where didSend { sent.append(channel) }
-                return sent
+                var outcomes: [(String, SendOutcome)] = []
+                for await outcome in group { outcomes.append(outcome) }
+                return outcomes
             }
-            for channel in sent { lastSent[channel] = ContinuousClock.now }
+            for (channel, outcome) in outcomes {
+                switch outcome {
+                case .notSent:
+                    break
+                case .sent:
+                    lastSent[channel] = ContinuousClock.now
+                case .rateLimited(let wait):
+                    lastSent[channel] = ContinuousClock.now
+                    pausedUntil[channel] = ContinuousClock.now + wait
+                }
+            }
         }
     }
 
-    /// Sends one message; returns whether a request went to Slack (for pacing).
-    func send(_ entry: OutboxEntry) async -> Bool {
+    /// What one attempt came to, for pacing and pausing its channel.
+    enum SendOutcome: Sendable, Equatable {
+        /// No request went to Slack (nothing to render, nothing to edit).
+        case notSent
+        /// A request went to Slack and was answered (sent, refused or failed).
+        case sent
+        /// Slack answered 429: the channel waits this long.
+        case rateLimited(Duration)
+    }
+
+    /// Sends one message and records what came of it.
+    func send(_ entry: OutboxEntry) async -> SendOutcome {
         var arguments: [String: JSONValue] = [:]
         var body = entry.message.body
         if let rendered = entry.message.rendered {
             do {
                 guard let made = try await render(rendered) else {
                     try? await store.slackOutbox.markFailed(entry.id, version: entry.version, error: "nothing renders \(rendered)", now: Date())
-                    return false
+                    return .notSent
                 }
                 body = made
             } catch {
                 logger.error("cannot render a Slack message; it is retried after its lease", metadata: ["error": "\(error)"])
-                return false
+                return .notSent
             }
         }
         if case .object(let fields) = body { arguments = fields }
@@ -83,19 +112,22 @@ public struct SlackOutboxService: Service {
         case .update:
             guard let ts = entry.threadTS else {
                 try? await store.slackOutbox.markFailed(entry.id, version: entry.version, error: "the message to update was never posted", now: now)
-                return false
+                return .notSent
             }
             arguments["ts"] = .string(ts)
         case .postMessage, .postEphemeral:
             if !entry.message.isRoot, let ts = entry.threadTS { arguments["thread_ts"] = .string(ts) }
         }
         let result = await api.call(entry.message.method.rawValue, .object(arguments))
+        var outcome = SendOutcome.sent
         do {
             switch result {
             case .ok(let ts):
                 try await store.slackOutbox.markSent(entry.id, version: entry.version, ts: ts, now: Date())
             case .rateLimited(let wait):
-                logger.notice("Slack rate limit; waiting", metadata: ["channel": "\(entry.message.channel)", "seconds": "\(wait.seconds)"])
+                logger.notice("Slack rate limit; the channel waits",
+                              metadata: ["channel": "\(entry.message.channel)", "seconds": "\(wait.seconds)"])
+                outcome = .rateLimited(wait)
                 try await store.slackOutbox.retry(entry.id, at: Date().addingTimeInterval(wait.seconds), error: "rate limited", countAttempt: false)
             case .transient(let why):
                 if entry.attempts + 1 >= maxAttempts {
@@ -112,6 +144,6 @@ public struct SlackOutboxService: Service {
         } catch {
             logger.error("cannot record a Slack send; it is retried after its lease", metadata: ["error": "\(error)"])
         }
-        return true
+        return outcome
     }
 }

@@ -8,7 +8,7 @@ public struct ChangeSet: Sendable, Equatable {
     public var incidents: [IncidentRecord]
     /// Appended to the hash-chained audit log in the same transaction.
     public var audit: [AuditDraft]
-    /// Queued in the Slack outbox, sent in order per channel.
+    /// Queued in the Slack outbox, sent in order per thread, after the thread's root.
     public var slackMessages: [OutboxMessage]
     /// Alerts received; each new one enqueues its `onNew` jobs, a repeat enqueues nothing.
     public var alerts: [AlertRecord]

@@ -223,6 +223,24 @@ enum SQLiteMigrations {
         migrator.registerMigration("v9-execution-fingerprint") { db in
             try db.execute(sql: "ALTER TABLE executions ADD COLUMN fingerprint TEXT")
         }
+        // Edits coalesce per channel: one key (a thread key) reused in two channels names two
+        // messages, and a pending edit of one must not take the other's body.
+        migrator.registerMigration("v10-outbox-coalesce-per-channel") { db in
+            try db.execute(sql: """
+                DROP INDEX slack_outbox_coalesce;
+                CREATE UNIQUE INDEX slack_outbox_coalesce ON slack_outbox(channel, coalesce_key) WHERE state = 'pending';
+                """)
+        }
+        // Messages leave in order per thread (a "thread line"), not per channel: a reply waits for its
+        // thread's root without holding other threads. The line checks, the due check and the
+        // channels with a send in flight each read a few index entries, never the sent rows.
+        migrator.registerMigration("v11-outbox-thread-lines") { db in
+            try db.execute(sql: """
+                CREATE INDEX slack_outbox_thread_line ON slack_outbox(channel, thread_key, is_root, id) WHERE state = 'pending';
+                CREATE INDEX slack_outbox_due ON slack_outbox(next_attempt_at) WHERE state = 'pending';
+                CREATE INDEX slack_outbox_leased ON slack_outbox(lease_until) WHERE state = 'pending';
+                """)
+        }
         return migrator
     }
 }

@@ -14,7 +14,7 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
                     INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, once_key,
                                               rendered, coalesce_key, edit_gap)
                     VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (coalesce_key) WHERE state = 'pending' DO UPDATE SET body = excluded.body, rendered = excluded.rendered,
+                    ON CONFLICT (channel, coalesce_key) WHERE state = 'pending' DO UPDATE SET body = excluded.body, rendered = excluded.rendered,
                         version = version + 1
                     ON CONFLICT DO NOTHING
                     """, [message.channel, message.method.rawValue, message.body.jsonText, message.threadKey, message.isRoot,
@@ -23,49 +23,104 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
         }
     }
 
-    func due(now: Date, lease: Duration, budgetPerMinute: Int) async throws -> [OutboxEntry] {
+    func due(now: Date, lease: Duration, budgetPerMinute: Int, skipping: Set<String>) async throws -> [OutboxEntry] {
         let seconds = now.timeIntervalSince1970
-        // Polled twice a second: an idle outbox must not take the write lock.
-        let anyDue = try await store.database.read { db in
-            try Bool.fetchOne(db, sql: """
-                SELECT EXISTS (SELECT 1 FROM slack_outbox WHERE state = 'pending' AND next_attempt_at <= ?
-                               AND (lease_until IS NULL OR lease_until <= ?))
-                """, arguments: [seconds, seconds]) ?? false
+        // Polled twice a second: a poll that finds nothing to send (idle, every channel paused or
+        // spent, replies waiting for their root) only reads and never takes the write lock.
+        let found = try await store.database.read { db in
+            try !Self.heads(in: db, now: seconds, budgetPerMinute: budgetPerMinute, skipping: skipping).isEmpty
         }
-        guard anyDue else { return [] }
+        guard found else { return [] }
         return try await store.writer.write { db in
-            // Head of each channel's line only: a later message never overtakes an earlier one.
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT o.* FROM slack_outbox o
-                WHERE o.id IN (SELECT MIN(id) FROM slack_outbox WHERE state = 'pending' GROUP BY channel)
-                  AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until <= ?)
-                ORDER BY o.id
-                """), arguments: [seconds, seconds])
-            var entries: [OutboxEntry] = []
-            for row in rows {
+            // Chosen again under the write lock: another process sharing the store may have leased one meanwhile.
+            try Self.heads(in: db, now: seconds, budgetPerMinute: budgetPerMinute, skipping: skipping).map { row in
                 let id: Int64 = row["id"]
-                let channel: String = row["channel"]
-                // The channel's budget: past it, the head waits until the oldest send of the minute leaves the window.
-                let sentInWindow = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT sent_at FROM slack_outbox WHERE channel = ? AND state = 'sent' AND sent_at > ? ORDER BY sent_at LIMIT ?
-                    """), arguments: [channel, seconds - 60, budgetPerMinute])
-                if sentInWindow.count >= budgetPerMinute, let oldest = sentInWindow.first?["sent_at"] as Double? {
-                    try db.run("UPDATE slack_outbox SET next_attempt_at = ? WHERE id = ?", [oldest + 60, id])
-                    continue
-                }
                 try db.run("UPDATE slack_outbox SET lease_until = ? WHERE id = ?", [seconds + lease.seconds, id])
-                let key: String? = row["thread_key"]
-                let threadTS = try key.flatMap { try String.fetchOne(db, sql: "SELECT ts FROM slack_threads WHERE thread_key = ?", arguments: [$0]) }
-                entries.append(OutboxEntry(
-                    id: id,
-                    message: OutboxMessage(channel: channel, method: OutboxMessage.Method(rawValue: row["method"]) ?? .postMessage,
-                                           body: (try? JSONValue(parsing: row["body"])) ?? .null, threadKey: key, isRoot: row["is_root"],
-                                           rendered: (row["rendered"] as String?).flatMap(RenderedBody.init),
-                                           editGap: (row["edit_gap"] as Double?).map { .seconds($0) }),
-                    attempts: row["attempts"], threadTS: threadTS, version: row["version"]))
+                return try Self.entry(row, in: db)
             }
-            return entries
         }
+    }
+
+    /// What may go now: at most one message per channel, from each channel that is not `skipping`,
+    /// has no send in flight (one at a time per channel) and sent fewer than `budgetPerMinute` in the
+    /// last minute; a channel that may not send is passed over and holds nobody else up.
+    static func heads(in db: Database, now: Double, budgetPerMinute: Int, skipping: Set<String>) throws -> [Row] {
+        let anyDue = try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT EXISTS (SELECT 1 FROM slack_outbox WHERE state = 'pending' AND next_attempt_at <= ?
+                           AND (lease_until IS NULL OR lease_until <= ?))
+            """), arguments: [now, now]) ?? false
+        guard anyDue else { return [] }
+        // Not DISTINCT: that would walk slack_outbox_pending for its order instead of the few leases.
+        let inFlight = Set(try String.fetchAll(db.cachedStatement(sql: """
+            SELECT channel FROM slack_outbox WHERE state = 'pending' AND lease_until > ?
+            """), arguments: [now]))
+        var heads: [Row] = []
+        for channel in try String.fetchAll(db.cachedStatement(sql: pendingChannels))
+        where !skipping.contains(channel) && !inFlight.contains(channel) {
+            // The budget counts at most `budgetPerMinute` sends of the last minute, from slack_outbox_sent.
+            let spent = try Int.fetchOne(db.cachedStatement(sql: """
+                SELECT COUNT(*) FROM (SELECT 1 FROM slack_outbox WHERE channel = ? AND state = 'sent' AND sent_at > ? LIMIT ?)
+                """), arguments: [channel, now - 60, budgetPerMinute]) ?? 0
+            guard spent < budgetPerMinute else { continue }
+            if let row = try Row.fetchOne(db.cachedStatement(sql: lineHead), arguments: [channel, now, now]) {
+                heads.append(row)
+            }
+        }
+        return heads
+    }
+
+    /// The channels with a pending message, one index probe each (a skip-scan of slack_outbox_pending).
+    static let pendingChannels = """
+        WITH RECURSIVE pending(channel) AS (
+            SELECT (SELECT MIN(channel) FROM slack_outbox WHERE state = 'pending')
+            UNION ALL
+            SELECT (SELECT MIN(channel) FROM slack_outbox WHERE state = 'pending' AND channel > pending.channel)
+            FROM pending WHERE pending.channel IS NOT NULL
+        )
+        SELECT channel FROM pending WHERE channel IS NOT NULL
+        """
+
+    /// A channel's oldest due message that nothing holds back. Its lines:
+    /// - a thread's root waits only for an earlier pending root of the same thread in the channel;
+    /// - every other message of a thread waits while the thread's root is pending in the channel
+    ///   (queued, leased or retrying), however old the root; a root that was sent, given up or never
+    ///   queued holds nothing (a reply then goes to the channel, an edit fails: there is nothing to edit);
+    /// - replies wait for the thread's earlier pending replies, and messages without a thread for the
+    ///   channel's earlier ones;
+    /// - an edit (`chat.update`, at most one pending per message) waits for its root only, so an edit
+    ///   held back by its `edit_gap` never holds a reply.
+    /// The walk reads the channel's pending rows in order until one may go, two index probes each
+    /// (slack_outbox_thread_line); sent rows are never read.
+    static let lineHead = """
+        SELECT o.* FROM slack_outbox o
+        WHERE o.state = 'pending' AND o.channel = ? AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until <= ?)
+          AND NOT EXISTS (
+              SELECT 1 FROM slack_outbox r
+              WHERE r.state = 'pending' AND r.channel = o.channel AND r.thread_key = o.thread_key AND r.is_root = 1
+                AND r.id != o.id AND (o.is_root = 0 OR r.id < o.id))
+          AND (o.method = 'chat.update' OR (o.is_root = 1 AND o.thread_key IS NOT NULL) OR NOT EXISTS (
+              SELECT 1 FROM slack_outbox p
+              WHERE p.state = 'pending' AND p.channel = o.channel AND p.thread_key IS o.thread_key AND p.is_root = 0
+                AND p.method != 'chat.update' AND p.id < o.id))
+        ORDER BY o.id
+        LIMIT 1
+        """
+
+    static func entry(_ row: Row, in db: Database) throws -> OutboxEntry {
+        let channel: String = row["channel"]
+        let key: String? = row["thread_key"]
+        // Its root in this channel: a root of the same key in another channel is another message.
+        let threadTS = try key.flatMap {
+            try String.fetchOne(db.cachedStatement(sql: "SELECT ts FROM slack_threads WHERE thread_key = ? AND channel = ?"),
+                                arguments: [$0, channel])
+        }
+        return OutboxEntry(
+            id: row["id"],
+            message: OutboxMessage(channel: channel, method: OutboxMessage.Method(rawValue: row["method"]) ?? .postMessage,
+                                   body: (try? JSONValue(parsing: row["body"])) ?? .null, threadKey: key, isRoot: row["is_root"],
+                                   rendered: (row["rendered"] as String?).flatMap(RenderedBody.init),
+                                   editGap: (row["edit_gap"] as Double?).map { .seconds($0) }),
+            attempts: row["attempts"], threadTS: threadTS, version: row["version"])
     }
 
     func markSent(_ id: Int64, version: Int, ts: String?, now: Date) async throws {
@@ -77,8 +132,8 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
             ]))], in: db, now: now)
             try db.run("UPDATE slack_outbox SET state = 'sent', ts = ?, sent_at = ?, lease_until = NULL WHERE id = ?", [ts, now.timeIntervalSince1970, id])
             if (sent["version"] as Int) != version {
-                // A newer edit arrived while this one was on its way: it is queued again, after the gap
-                // and at the back of the channel's line, so a storm's digest never holds the line.
+                // A newer edit arrived while this one was on its way: it is queued again, after the gap,
+                // as a new message (an edit holds no line but waits for its root).
                 try Self.requeueNewerVersion(of: id, in: db, now: now)
             }
             if let ts, sent["is_root"] as Bool, let key = sent["thread_key"] as String? {

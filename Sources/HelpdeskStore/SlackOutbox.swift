@@ -39,6 +39,8 @@ public struct OutboxMessage: Sendable, Equatable {
 
     /// Edits of one message coalesce: while an edit is pending, a newer one replaces its body
     /// instead of queueing a second (also when the first is being sent: it is sent again after).
+    /// The key is unique per channel (`slack_outbox_coalesce`): the same thread key in two
+    /// channels names two messages.
     var coalesceKey: String? {
         guard method == .update, let threadKey else { return nil }
         return "update:\(threadKey)"
@@ -74,17 +76,22 @@ public struct OutboxEntry: Sendable, Equatable {
     public var id: Int64
     public var message: OutboxMessage
     public var attempts: Int
-    /// The thread's root `ts` when the message belongs to a thread whose root was sent.
+    /// The thread's root `ts` when the message belongs to a thread whose root was sent in its channel.
     public var threadTS: String?
     /// Bumped by every coalesced edit: a send of an older version leaves the message pending.
     public var version: Int = 0
 }
 
-/// The durable Slack outbox: messages leave in order per channel, one at a time.
+/// The durable Slack outbox: messages leave in order per thread, after the thread's root, and one
+/// at a time per channel. A reply whose root is not posted yet waits without holding other threads
+/// or the channel's messages outside threads. A root given up for good (refused, or out of attempts)
+/// holds its thread no longer: its replies go to the channel without a thread, and edits of it fail.
 public protocol SlackOutboxStore: Sendable {
-    /// The oldest pending message of each channel that is due, leased to the caller for `lease`;
-    /// a channel that had `budgetPerMinute` messages sent in the last minute waits.
-    func due(now: Date, lease: Duration, budgetPerMinute: Int) async throws -> [OutboxEntry]
+    /// At most one due message per channel, leased to the caller for `lease`: the oldest that no
+    /// earlier message of its thread (or its thread's unsent root) holds back. Channels in `skipping`
+    /// (paused by a rate limit), with a send in flight, or that had `budgetPerMinute` messages sent
+    /// in the last minute are passed over; other channels are not held up by them.
+    func due(now: Date, lease: Duration, budgetPerMinute: Int, skipping: Set<String>) async throws -> [OutboxEntry]
     /// Sent as `version`; a newer version queued meanwhile stays pending (its `editGap` after `now`).
     func markSent(_ id: Int64, version: Int, ts: String?, now: Date) async throws
     /// Tries again at `at`; `countAttempt` is false for rate limits, which are not failures.
@@ -96,4 +103,11 @@ public protocol SlackOutboxStore: Sendable {
     func waitForMessages(timeout: Duration) async
     /// The `ts` of a thread's root once it was posted.
     func threadRoot(_ key: String) async throws -> (channel: String, ts: String)?
+}
+
+extension SlackOutboxStore {
+    /// Due messages of every channel.
+    public func due(now: Date, lease: Duration, budgetPerMinute: Int) async throws -> [OutboxEntry] {
+        try await due(now: now, lease: lease, budgetPerMinute: budgetPerMinute, skipping: [])
+    }
 }

@@ -162,7 +162,7 @@ class WebAPI:
                     return
                 body = json.loads(raw or b"{}")
                 method = self.path.rsplit("/", 1)[-1]
-                call = {"method": method, "body": body, "auth": self.headers.get("Authorization")}
+                call = {"method": method, "body": body, "auth": self.headers.get("Authorization"), "at": time.monotonic()}
                 api.calls.append(call)
                 if self.outage():
                     call["ok"] = False
