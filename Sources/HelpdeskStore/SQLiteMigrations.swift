@@ -223,6 +223,20 @@ enum SQLiteMigrations {
         migrator.registerMigration("v9-execution-fingerprint") { db in
             try db.execute(sql: "ALTER TABLE executions ADD COLUMN fingerprint TEXT")
         }
+        // A storm keeps the threshold it opened with (NULL for storms opened before: the configured one
+        // applies) and ends once the channel's rate has stayed at or below it for the quiet period
+        // (`calm_from`: when the rate fell, or falls, to it). Resolutions count only for alerts that
+        // fired from `first_alert` (an alerts rowid) on. Places among the diagnoses are found through a
+        // partial index holding at most `diagnose_top` rows per storm.
+        migrator.registerMigration("v12-storm-lifecycle") { db in
+            try db.execute(sql: """
+                ALTER TABLE storms ADD COLUMN threshold INTEGER;
+                ALTER TABLE storms ADD COLUMN calm_from REAL NOT NULL DEFAULT 0;
+                ALTER TABLE storms ADD COLUMN first_alert INTEGER NOT NULL DEFAULT 0;
+                UPDATE storms SET calm_from = last_alert_at;
+                CREATE INDEX storm_candidates_places ON storm_candidates(storm_id) WHERE state != 'displaced' AND resolved = 0;
+                """)
+        }
         return migrator
     }
 }
