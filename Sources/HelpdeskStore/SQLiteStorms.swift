@@ -63,11 +63,13 @@ struct SQLiteStorms: StormStore {
                 """), arguments: [alert.fingerprint, alert.startsAt])
             if let fired, fired >= firstAlert { counted += 1 }
         }
+        // Below the threshold, calm_from stays where it was: only a rate above it pushes the storm's end out.
+        let calmFrom: Double = pace.isAbove ? pace.calmFrom : 0
         try db.run("""
             UPDATE storms SET firing = firing + ?, resolved = resolved + ?,
                 last_alert_at = CASE WHEN ? > 0 THEN max(last_alert_at, ?) ELSE last_alert_at END, calm_from = max(calm_from, ?)
             WHERE id = ?
-            """, [firing.count, counted, firing.count, clock, pace.isAbove ? pace.calmFrom : 0, id])
+            """, [firing.count, counted, firing.count, clock, calmFrom, id])
         try db.run("""
             INSERT INTO storm_groups (storm_id, group_key, name, severity, firing, resolved) VALUES (?, ?, ?, ?, 0, 0)
             ON CONFLICT (storm_id, group_key) DO NOTHING
