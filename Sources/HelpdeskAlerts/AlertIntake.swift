@@ -30,6 +30,8 @@ public struct AlertIntake: Sendable {
         return settings.routes.first { $0.matches(labels) }?.channel ?? receiver.channel ?? defaultChannel
     }
 
+    /// - Parameter now: when the webhook was received, by this server's clock: the storm's clock,
+    ///   whatever the alerts' `startsAt` say.
     public func changes(for payload: AlertmanagerPayload, receiver: AlertmanagerSettings.Receiver, requestID: String, now: Date = Date()) -> ChangeSet {
         let channel = channel(for: payload, receiver: receiver)
         let link = payload.alerts.first?.generatorURL.flatMap { $0.isEmpty ? nil : $0 } ?? payload.externalURL
@@ -73,7 +75,8 @@ public struct AlertIntake: Sendable {
         changes.notification = AlertNotificationIntake(
             channel: stormKey, groupKey: payload.groupKey, groupName: name,
             severity: common["severity"] ?? payload.alerts.first?.labels["severity"] ?? "unknown",
-            ranks: payload.alerts.map { Self.rank($0.labels["severity"]) }, rules: stormRules, calmMessages: calm, postsToSlack: posts)
+            ranks: payload.alerts.map { Self.rank($0.labels["severity"]) }, rules: stormRules, calmMessages: calm, postsToSlack: posts,
+            receivedAt: now)
         return changes
     }
 

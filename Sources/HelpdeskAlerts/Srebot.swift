@@ -66,6 +66,25 @@ public struct SrebotAlertJob: JobHandler {
         let claim = StormDiagnosisRequest(fingerprint: payload.fingerprint, startsAt: payload.startsAt, channel: payload.channel ?? payload.stormKey,
                                           alertname: labels["alertname"] ?? "alert", severity: labels["severity"] ?? "unknown",
                                           rank: AlertIntake.rank(labels["severity"]))
+        // The same alert firing again soon after: say so rather than diagnose again. Asked before a
+        // place among a storm's diagnoses is claimed, and a place it was given on arrival goes back,
+        // so an alert in its cooldown never uses one up.
+        if let previous = try await context.store.alerts.previousEpisode(fingerprint: payload.fingerprint, before: payload.startsAt),
+           Date().timeIntervalSince(previous) < context.cooldown.seconds {
+            let noteThread: String?
+            switch try await context.store.storms.releaseDiagnosis(claim) {
+            case .calm: noteThread = thread
+            case .released(let storm): noteThread = StormSnapshot.threadKey(storm)
+            case .notHeld: noteThread = nil  // one of a storm's many: its digest is enough
+            }
+            var followUp = ChangeSet()
+            if let channel = payload.channel, let noteThread, context.slackEnabled {
+                followUp.slackMessages.append(OutboxMessage(channel: channel, body: .object([
+                    "text": .string("\(labels["alertname"] ?? "alert") on `\(target)` fired again; it was diagnosed \(formatDuration(Date().timeIntervalSince(previous))) ago, so not again yet.")]),
+                    threadKey: noteThread))
+            }
+            return JobOutcome(result: "within cooldown; not diagnosed", followUp: followUp)
+        }
         switch try await context.store.storms.claimDiagnosis(claim, now: Date()) {
         case .calm:
             break
@@ -78,17 +97,6 @@ public struct SrebotAlertJob: JobHandler {
             let again = NewJob(kind: job.kind, payload: job.payload, dedupKey: "storm-settle:\(storm):\(payload.fingerprint):\(payload.startsAt)",
                                runAt: settled, maxAttempts: job.maxAttempts)
             return JobOutcome(result: "waits for storm \(storm) to settle", followUp: ChangeSet(jobs: [again]))
-        }
-        // The same alert firing again soon after: say so in the thread rather than diagnose again.
-        if let previous = try await context.store.alerts.previousEpisode(fingerprint: payload.fingerprint, before: payload.startsAt),
-           Date().timeIntervalSince(previous) < context.cooldown.seconds {
-            var followUp = ChangeSet()
-            if let channel = payload.channel, context.slackEnabled {
-                followUp.slackMessages.append(OutboxMessage(channel: channel, body: .object([
-                    "text": .string("\(labels["alertname"] ?? "alert") on `\(target)` fired again; it was diagnosed \(formatDuration(Date().timeIntervalSince(previous))) ago, so not again yet.")]),
-                    threadKey: thread))
-            }
-            return JobOutcome(result: "within cooldown; not diagnosed", followUp: followUp)
         }
         let diagnosis = try await context.diagnoses.withPermit {
             await context.orchestrator.diagnose(DiagnosisRequest(

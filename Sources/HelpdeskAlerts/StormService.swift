@@ -32,22 +32,21 @@ public struct StormService: Service {
     }
 }
 
-/// The bodies of a storm's messages, made from the stored storm when the outbox sends them.
+/// The bodies of a storm's messages, made from the stored storm when the outbox sends them; the
+/// number of diagnoses the digest names is the one the storm opened with, not today's configuration.
 public struct StormMessages: Sendable {
     let store: any Store
     let renderer: SlackRenderer
-    let diagnoseTop: Int
 
-    public init(store: any Store, renderer: SlackRenderer, diagnoseTop: Int) {
+    public init(store: any Store, renderer: SlackRenderer) {
         self.store = store
         self.renderer = renderer
-        self.diagnoseTop = diagnoseTop
     }
 
     public func render(_ body: RenderedBody) async throws -> JSONValue? {
         switch body {
         case .stormDigest(let id):
-            return try await store.storms.snapshot(id, groupLimit: 10).map { SlackViews.stormDigest(renderer, $0, diagnoseTop: diagnoseTop) }
+            return try await store.storms.snapshot(id, groupLimit: 10).map { SlackViews.stormDigest(renderer, $0) }
         case .stormSummary(let id):
             return try await store.storms.snapshot(id, groupLimit: 30).map { SlackViews.stormSummary(renderer, $0) }
         }

@@ -50,16 +50,19 @@ public struct AlertmanagerSettings: Sendable {
     public var cooldown: Duration = .seconds(600)
     /// Diagnoses of alerts running at once in this process.
     public var maxConcurrentDiagnoses = 2
-    /// New firing alerts a minute on one channel above which the channel is in a storm: one root
-    /// with a digest instead of a root per group, and only the most severe few diagnosed.
+    /// New alerts a minute (firing or resolved) on one channel above which the channel is in a storm:
+    /// one root with a digest instead of a root per group, and only the most severe few diagnosed.
+    /// A storm keeps the threshold it opened with.
     public var stormThreshold = 20
-    /// How many alerts of the whole storm (the most severe) are diagnosed.
+    /// Places for diagnoses in a storm: its most severe alerts take them, a diagnosed one keeps its
+    /// place until it resolves. A storm keeps the number it opened with.
     public var stormDiagnoseTop = 3
     /// In a storm, diagnoses wait this long after it starts so a more severe alert can displace them.
     public var stormSettle: Duration = .seconds(15)
     /// The storm digest is edited at most this often.
     public var stormDigestInterval: Duration = .seconds(10)
-    /// A storm ends this long after its last new firing alert, or once all its alerts resolved.
+    /// A storm ends once the channel's rate has stayed at or under the storm's threshold this long
+    /// (a trickle below it does not keep the storm open), or once all its alerts resolved.
     public var stormQuietPeriod: Duration = .seconds(300)
     /// A calm channel's diagnoses start this long after their alert arrives, so a storm that begins
     /// right after still takes them into its selection instead of each posting its own.

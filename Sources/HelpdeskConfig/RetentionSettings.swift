@@ -4,7 +4,8 @@ import HelpdeskCore
 /// `retention:` — how long finished work is kept before the retention service prunes it, in small
 /// batches. The audit log is never pruned (export it with `helpdesk audit export`).
 public struct RetentionSettings: Sendable {
-    /// Received alerts (and the storm bookkeeping they fed).
+    /// Received alerts: a resolved one by the age of its resolution, a firing one once not received
+    /// for this long (never while still sent); alert groups' threads and ended storms likewise.
     public var alerts: Duration = .seconds(30 * 86400)
     /// Finished jobs (done or dead) and their runs.
     public var jobs: Duration = .seconds(14 * 86400)

@@ -101,7 +101,7 @@ public enum HelpdeskServer {
         let worker = JobWorker(queue: store.jobs, handlers: app.jobHandlers, options: workerOptions(configuration),
                                logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
         let dependencies = app.serverDependencies(registry: registry, workerIsRunning: { worker.isRunning })
-        let stormMessages = app.srebot.renderer.map { StormMessages(store: store, renderer: $0, diagnoseTop: configuration.alertmanager.stormDiagnoseTop) }
+        let stormMessages = app.srebot.renderer.map { StormMessages(store: store, renderer: $0) }
         let outbox = app.slackAPI.map {
             SlackOutboxService(store: store, api: $0, budgetPerMinute: configuration.slack.channelMessagesPerMinute,
                                render: { body in try await stormMessages?.render(body) }, logger: logger)

@@ -148,11 +148,12 @@ public enum SlackViews {
 }
 
 extension SlackViews {
-    /// The storm's one root message, edited as it grows: counts, largest groups, what is diagnosed.
-    public static func stormDigest(_ renderer: SlackRenderer, _ storm: StormSnapshot, diagnoseTop: Int) -> JSONValue {
+    /// The storm's one root message, edited as it grows: counts, largest groups, what is diagnosed
+    /// (out of the places the storm opened with).
+    public static func stormDigest(_ renderer: SlackRenderer, _ storm: StormSnapshot) -> JSONValue {
         var context = stormContext(storm)
         context["icon"] = storm.closedAt == nil ? ":rotating_light:" : ":white_check_mark:"
-        context["top"] = String(diagnoseTop)
+        context["top"] = String(storm.diagnoseTop)
         if let closed = storm.closedAt { context["ended"] = closed.formatted(.iso8601) }
         return webAPIBody(renderer.render("storm_digest", context, fallbackText: "Alert storm: \(storm.firing) alerts in \(storm.groupCount) groups"))
     }

@@ -241,6 +241,52 @@ enum SQLiteMigrations {
                 CREATE INDEX slack_outbox_leased ON slack_outbox(lease_until) WHERE state = 'pending';
                 """)
         }
+        // A storm keeps the threshold it opened with (NULL for storms opened before: the configured one
+        // applies) and ends once the channel's rate has stayed at or below it for the quiet period
+        // (`calm_from`: when the rate fell, or falls, to it). Resolutions count only for alerts that
+        // fired from `first_alert` (an alerts rowid) on. Places among the diagnoses are found through a
+        // partial index holding at most `diagnose_top` rows per storm.
+        migrator.registerMigration("v12-storm-lifecycle") { db in
+            try db.execute(sql: """
+                ALTER TABLE storms ADD COLUMN threshold INTEGER;
+                ALTER TABLE storms ADD COLUMN calm_from REAL NOT NULL DEFAULT 0;
+                ALTER TABLE storms ADD COLUMN first_alert INTEGER NOT NULL DEFAULT 0;
+                UPDATE storms SET calm_from = last_alert_at;
+                CREATE INDEX storm_candidates_places ON storm_candidates(storm_id) WHERE state != 'displaced' AND resolved = 0;
+                """)
+        }
+        // When a firing alert was last received (a repeat refreshes it at most every 10 minutes, a
+        // resolution sets it too), so retention prunes an alert still firing only once Alertmanager
+        // stopped sending it, and a resolved one by the age of its resolution.
+        migrator.registerMigration("v13-alert-seen-at") { db in
+            try db.execute(sql: """
+                ALTER TABLE alerts ADD COLUMN seen_at REAL NOT NULL DEFAULT 0;
+                UPDATE alerts SET seen_at = received_at WHERE status = 'resolved';
+                UPDATE alerts SET seen_at = COALESCE((SELECT MAX(r.received_at) FROM alerts r WHERE r.fingerprint = alerts.fingerprint
+                    AND r.starts_at = alerts.starts_at AND r.status = 'resolved'), received_at) WHERE status = 'firing';
+                CREATE INDEX alerts_firing_seen ON alerts(seen_at) WHERE status = 'firing';
+                CREATE INDEX alerts_resolved_at ON alerts(received_at) WHERE status = 'resolved';
+                """)
+        }
+        // Alert groups, so a group's thread (its slack_threads row and its root's once key) is pruned
+        // with the group, by index: seen_at is refreshed at most every 10 minutes. Seeded from the
+        // alerts and the roots already sent (the key formats are SlackViews.alertThreadKey's and AlertIntake's).
+        migrator.registerMigration("v14-alert-groups") { db in
+            try db.execute(sql: """
+                CREATE TABLE alert_groups (
+                    group_key TEXT PRIMARY KEY,
+                    thread_key TEXT,
+                    once_key TEXT,
+                    seen_at REAL NOT NULL
+                );
+                CREATE INDEX alert_groups_seen ON alert_groups(seen_at);
+                INSERT INTO alert_groups (group_key, thread_key, once_key, seen_at)
+                    SELECT group_key, 'alertgroup:' || group_key, 'alert-root:' || group_key, MAX(seen_at) FROM alerts GROUP BY group_key;
+                INSERT OR IGNORE INTO alert_groups (group_key, thread_key, once_key, seen_at)
+                    SELECT substr(once_key, 12), 'alertgroup:' || substr(once_key, 12), once_key, MAX(COALESCE(sent_at, created_at))
+                    FROM slack_outbox WHERE once_key LIKE 'alert-root:%' GROUP BY once_key;
+                """)
+        }
         return migrator
     }
 }

@@ -114,21 +114,27 @@ public final class SQLiteStore: Store {
                             incident.severity, incident.findingCount, incident.bundlePath, incident.bundleBytes])
         }
         var newAlerts: [Bool] = []
+        var inserted: [Int64?] = []
         for alert in changes.alerts {
+            let received = alert.receivedAt.timeIntervalSince1970
             try db.run("""
-                    INSERT INTO alerts (fingerprint, starts_at, status, group_key, receiver, labels, annotations, ends_at, generator_url, received_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    INSERT INTO alerts (fingerprint, starts_at, status, group_key, receiver, labels, annotations, ends_at, generator_url,
+                                        received_at, seen_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                     """, [alert.fingerprint, alert.startsAt, alert.status, alert.groupKey, alert.receiver, alert.labelsText,
-                            alert.annotationsText, alert.endsAt, alert.generatorURL, alert.receivedAt.timeIntervalSince1970])
+                            alert.annotationsText, alert.endsAt, alert.generatorURL, received, received])
             let isNew = db.changesCount == 1
             newAlerts.append(isNew)
+            inserted.append(isNew ? db.lastInsertedRowID : nil)
             if isNew, changes.notification == nil {
                 ids += try apply(ChangeSet(jobs: alert.onNew), in: db, now: now, defaultMaxAttempts: defaultMaxAttempts).jobIDs
             }
+            try SQLiteAlertGroups.markSeen(alert, isNew: isNew, in: db)
         }
         var storm: StormID?
         if let notification = changes.notification {
-            let effects = try SQLiteStorms.apply(notification, alerts: changes.alerts, isNew: newAlerts, in: db, now: now)
+            try SQLiteAlertGroups.touch(notification, in: db)
+            let effects = try SQLiteStorms.apply(notification, alerts: changes.alerts, inserted: inserted, in: db, now: now)
             ids += try apply(ChangeSet(jobs: effects.jobs), in: db, now: now, defaultMaxAttempts: defaultMaxAttempts).jobIDs
             try SQLiteSlackOutbox.enqueue(effects.messages, in: db, now: now)
             storm = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM storms WHERE channel = ? AND closed_at IS NULL"), arguments: [notification.channel])

@@ -3,8 +3,9 @@ import GRDB
 import HelpdeskCore
 
 /// Storm bookkeeping in SQLite. Per notification it costs a fixed number of indexed row reads and
-/// writes (a counter row per channel and minute, the open storm, one group row, at most
-/// `diagnoseTop` candidates), never a scan of the alerts received.
+/// writes (a counter row per channel and minute, the open storm, one group row, one primary-key read
+/// per resolution, the at most `diagnoseTop` places held, read once through a partial index), never
+/// a scan of the alerts received or of the storm's past candidates.
 struct SQLiteStorms: StormStore {
     let store: SQLiteStore
 
@@ -14,62 +15,91 @@ struct SQLiteStorms: StormStore {
         var messages: [OutboxMessage] = []
     }
 
-    /// Called inside the notification's write, after its alerts were inserted (`isNew` per alert).
-    static func apply(_ intake: AlertNotificationIntake, alerts: [AlertRecord], isNew: [Bool], in db: Database, now: Date) throws -> Effects {
-        let fresh = alerts.indices.filter { isNew[$0] }
+    /// The open storm's columns a notification needs.
+    static let openStormSQL = """
+        SELECT id, started_at, settle, digest_interval, diagnose_top, posts, threshold, first_alert FROM storms
+        WHERE channel = ? AND closed_at IS NULL
+        """
+
+    /// Called inside the notification's write, after its alerts were inserted (`inserted`: each new
+    /// alert's rowid, `nil` for a repeat). The storm's clock is the webhook's receive time.
+    static func apply(_ intake: AlertNotificationIntake, alerts: [AlertRecord], inserted: [Int64?], in db: Database, now: Date) throws -> Effects {
+        let fresh = alerts.indices.filter { inserted[$0] != nil }
         let firing = fresh.filter { alerts[$0].status == "firing" }
         let resolved = fresh.filter { alerts[$0].status != "firing" }
-        let seconds = now.timeIntervalSince1970
-        let minute = Int64((seconds / 60).rounded(.down))
-        // Resolutions count too: a flood of them would otherwise post one message each.
-        if !fresh.isEmpty {
-            try db.run("""
-                INSERT INTO alert_minutes (channel, minute, firing) VALUES (?, ?, ?)
-                ON CONFLICT (channel, minute) DO UPDATE SET firing = firing + excluded.firing
-                """, [intake.channel, minute, fresh.count])
+        let clock = intake.receivedAt.timeIntervalSince1970
+        let minute = Int64((clock / 60).rounded(.down))
+        var storm = try Row.fetchOne(db.cachedStatement(sql: openStormSQL), arguments: [intake.channel])
+        guard !fresh.isEmpty else {
+            return storm == nil ? Effects(messages: intake.calmMessages) : Effects()
         }
-        var storm = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, started_at, settle, digest_interval, diagnose_top, posts FROM storms WHERE channel = ? AND closed_at IS NULL"), arguments: [intake.channel])
-        if storm == nil, !fresh.isEmpty {
-            // A sliding minute from two counter rows: the previous minute weighted by how much of it is still inside the window.
-            let counts = try Row.fetchAll(db.cachedStatement(sql: "SELECT minute, firing FROM alert_minutes WHERE channel = ? AND minute IN (?, ?)"), arguments: [intake.channel, minute, minute - 1])
-            let current = counts.first { ($0["minute"] as Int64) == minute }.map { $0["firing"] as Int } ?? 0
-            let previous = counts.first { ($0["minute"] as Int64) == minute - 1 }.map { $0["firing"] as Int } ?? 0
-            let elapsed = seconds / 60 - Double(minute)
-            if Double(current) + Double(previous) * (1 - elapsed) > Double(intake.rules.threshold) {
-                storm = try open(intake, in: db, now: now)
-            }
+        // Resolutions count too: a flood of them would otherwise post one message each.
+        try db.run("""
+            INSERT INTO alert_minutes (channel, minute, firing) VALUES (?, ?, ?)
+            ON CONFLICT (channel, minute) DO UPDATE SET firing = firing + excluded.firing
+            """, [intake.channel, minute, fresh.count])
+        // An open storm is measured against the threshold it opened with (NULL: opened before it was kept).
+        let threshold = storm.flatMap { $0["threshold"] as Int? } ?? intake.rules.threshold
+        let counts = try Row.fetchAll(db.cachedStatement(sql: "SELECT minute, firing FROM alert_minutes WHERE channel = ? AND minute IN (?, ?)"),
+                                      arguments: [intake.channel, minute, minute - 1])
+        let pace = Pace(current: counts.first { ($0["minute"] as Int64) == minute }.map { $0["firing"] as Int } ?? 0,
+                        previous: counts.first { ($0["minute"] as Int64) == minute - 1 }.map { $0["firing"] as Int } ?? 0,
+                        minute: minute, at: clock, threshold: threshold)
+        if storm == nil, pace.isAbove {
+            storm = try open(intake, firstAlert: fresh.compactMap { inserted[$0] }.min() ?? 0, calmFrom: pace.calmFrom, in: db, now: now)
         }
         guard let storm else {
             return Effects(jobs: fresh.flatMap { alerts[$0].onNew }, messages: intake.calmMessages)
         }
         let id: StormID = storm["id"]
-        var effects = Effects()
-        guard !fresh.isEmpty else { return effects }
+        // Resolutions count only for alerts that fired in the storm: their firing record was inserted
+        // at or after the storm's first alert (rowids grow with every insert; no sender's timestamp involved).
+        let firstAlert: Int64 = storm["first_alert"]
+        var counted = 0
+        for index in resolved {
+            let alert = alerts[index]
+            let fired = try Int64.fetchOne(db.cachedStatement(sql: """
+                SELECT rowid FROM alerts WHERE fingerprint = ? AND starts_at = ? AND status = 'firing'
+                """), arguments: [alert.fingerprint, alert.startsAt])
+            if let fired, fired >= firstAlert { counted += 1 }
+        }
+        // Below the threshold, calm_from stays where it was: only a rate above it pushes the storm's end out.
+        let calmFrom: Double = pace.isAbove ? pace.calmFrom : 0
         try db.run("""
-            UPDATE storms SET firing = firing + ?, resolved = resolved + ?, last_alert_at = CASE WHEN ? > 0 THEN ? ELSE last_alert_at END WHERE id = ?
-            """, [firing.count, resolved.count, firing.count, seconds, id])
+            UPDATE storms SET firing = firing + ?, resolved = resolved + ?,
+                last_alert_at = CASE WHEN ? > 0 THEN max(last_alert_at, ?) ELSE last_alert_at END, calm_from = max(calm_from, ?)
+            WHERE id = ?
+            """, [firing.count, counted, firing.count, clock, calmFrom, id])
         try db.run("""
             INSERT INTO storm_groups (storm_id, group_key, name, severity, firing, resolved) VALUES (?, ?, ?, ?, 0, 0)
             ON CONFLICT (storm_id, group_key) DO NOTHING
             """, [id, intake.groupKey, intake.groupName, intake.severity])
         if db.changesCount == 1 { try db.run("UPDATE storms SET group_count = group_count + 1 WHERE id = ?", [id]) }
-        try db.run("UPDATE storm_groups SET firing = firing + ?, resolved = resolved + ? WHERE storm_id = ? AND group_key = ?", [firing.count, resolved.count, id, intake.groupKey])
+        try db.run("UPDATE storm_groups SET firing = firing + ?, resolved = resolved + ? WHERE storm_id = ? AND group_key = ?",
+                   [firing.count, counted, id, intake.groupKey])
 
-        // The storm's most severe alerts, chosen across every notification; they run after the settle window.
-        let runAt = max(now, Date(timeIntervalSince1970: storm["started_at"] as Double + storm["settle"] as Double))
-        for index in firing.sorted(by: { intake.ranks[$0] > intake.ranks[$1] }) {
-            let alert = alerts[index]
-            guard try select(storm: id, top: storm["diagnose_top"], fingerprint: alert.fingerprint, startsAt: alert.startsAt,
-                             alertname: alert.labels["alertname"]?.description ?? "alert", severity: alert.labels["severity"]?.description ?? "unknown",
-                             rank: intake.ranks[index], in: db) else { continue }
-            effects.jobs += alert.onNew.map { job in
-                var job = job
-                job.runAt = max(job.runAt ?? runAt, runAt)
-                return job
-            }
-        }
+        // A resolved alert gives its place back first, so a new alert of the same notification can take it.
         for index in resolved {
-            try db.run("UPDATE storm_candidates SET resolved = 1 WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?", [id, alerts[index].fingerprint, alerts[index].startsAt])
+            try Places.resolve(storm: id, fingerprint: alerts[index].fingerprint, startsAt: alerts[index].startsAt, in: db)
+        }
+        var effects = Effects()
+        if !firing.isEmpty {
+            // The storm's most severe alerts, chosen across every notification; they run after the settle window.
+            let runAt = max(now, Date(timeIntervalSince1970: storm["started_at"] as Double + storm["settle"] as Double))
+            var places = try Places.load(storm: id, top: storm["diagnose_top"], in: db)
+            let bySeverity = firing.sorted { (intake.ranks[$0], -$0) > (intake.ranks[$1], -$1) }
+            for index in bySeverity {
+                let alert = alerts[index]
+                guard try places.take(fingerprint: alert.fingerprint, startsAt: alert.startsAt,
+                                      alertname: alert.labels["alertname"]?.description ?? "alert",
+                                      severity: alert.labels["severity"]?.description ?? "unknown", rank: intake.ranks[index], in: db)
+                else { continue }
+                effects.jobs += alert.onNew.map { job in
+                    var job = job
+                    job.runAt = max(job.runAt ?? runAt, runAt)
+                    return job
+                }
+            }
         }
         if storm["posts"] as Bool {
             effects.messages.append(digestEdit(id, channel: intake.channel, gap: .seconds(storm["digest_interval"] as Double)))
@@ -77,13 +107,15 @@ struct SQLiteStorms: StormStore {
         return effects
     }
 
-    private static func open(_ intake: AlertNotificationIntake, in db: Database, now: Date) throws -> Row? {
+    private static func open(_ intake: AlertNotificationIntake, firstAlert: Int64, calmFrom: Double, in db: Database, now: Date) throws -> Row? {
         let rules = intake.rules
+        let clock = intake.receivedAt.timeIntervalSince1970
         try db.run("""
-            INSERT INTO storms (channel, started_at, last_alert_at, diagnose_top, settle, digest_interval, quiet, posts)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, [intake.channel, now.timeIntervalSince1970, now.timeIntervalSince1970, rules.diagnoseTop, rules.settle.seconds,
-                             rules.digestInterval.seconds, rules.quietPeriod.seconds, intake.postsToSlack])
+            INSERT INTO storms (channel, started_at, last_alert_at, diagnose_top, settle, digest_interval, quiet, posts, threshold, calm_from,
+                                first_alert)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [intake.channel, clock, clock, rules.diagnoseTop, rules.settle.seconds, rules.digestInterval.seconds,
+                  rules.quietPeriod.seconds, intake.postsToSlack, rules.threshold, calmFrom, firstAlert])
         let id = db.lastInsertedRowID
         try SQLiteAuditLog.append([AuditDraft(kind: "storm_started", principal: "service:alertmanager", target: intake.channel,
                                               data: .object(["storm": .number(Double(id)), "threshold": .number(Double(rules.threshold))]))],
@@ -93,26 +125,7 @@ struct SQLiteStorms: StormStore {
                                                          threadKey: StormSnapshot.threadKey(id), isRoot: true, onceKey: "storm-root:\(id)",
                                                          rendered: .stormDigest(id))], in: db, now: now)
         }
-        return try Row.fetchOne(db.cachedStatement(sql: "SELECT id, started_at, settle, digest_interval, diagnose_top, posts FROM storms WHERE id = ?"), arguments: [id])
-    }
-
-    /// Makes an alert one of the storm's chosen few when there is room, or when it is more severe
-    /// than a chosen one that has not started (which is displaced); `false` when it is not chosen.
-    static func select(storm id: StormID, top: Int, fingerprint: String, startsAt: String, alertname: String, severity: String, rank: Int,
-                       in db: Database) throws -> Bool {
-        let chosen = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM storm_candidates WHERE storm_id = ? AND state != 'displaced'"), arguments: [id]) ?? 0
-        if chosen >= top {
-            guard let weakest = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT fingerprint, starts_at FROM storm_candidates WHERE storm_id = ? AND state = 'queued' AND rank < ?
-                ORDER BY rank, rowid DESC LIMIT 1
-                """), arguments: [id, rank]) else { return false }
-            try db.run("UPDATE storm_candidates SET state = 'displaced' WHERE storm_id = ? AND fingerprint = ? AND starts_at = ?", [id, weakest["fingerprint"] as String, weakest["starts_at"] as String])
-        }
-        try db.run("""
-            INSERT INTO storm_candidates (storm_id, fingerprint, starts_at, alertname, severity, rank, state) VALUES (?, ?, ?, ?, ?, ?, 'queued')
-            ON CONFLICT DO NOTHING
-            """, [id, fingerprint, startsAt, alertname, severity, rank])
-        return true
+        return try Row.fetchOne(db.cachedStatement(sql: openStormSQL), arguments: [intake.channel])
     }
 
     private static func digestEdit(_ id: StormID, channel: String, gap: Duration) -> OutboxMessage {
@@ -147,7 +160,8 @@ struct SQLiteStorms: StormStore {
         return StormSnapshot(id: id, channel: row["channel"], startedAt: Date(timeIntervalSince1970: row["started_at"]),
                              lastAlertAt: Date(timeIntervalSince1970: row["last_alert_at"]),
                              closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                             firing: row["firing"], resolved: row["resolved"], groupCount: row["group_count"], groups: groups, candidates: candidates)
+                             firing: row["firing"], resolved: row["resolved"], groupCount: row["group_count"], diagnoseTop: row["diagnose_top"],
+                             groups: groups, candidates: candidates)
     }
 
     func claimDiagnosis(_ alert: StormDiagnosisRequest, now: Date) async throws -> StormDiagnosisClaim {
@@ -159,8 +173,9 @@ struct SQLiteStorms: StormStore {
             if row == nil, let channel = alert.channel,
                let storm = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, diagnose_top FROM storms WHERE channel = ? AND closed_at IS NULL"), arguments: [channel]) {
                 // Queued before its channel's storm began: it competes with the storm's alerts like one of them.
-                guard try Self.select(storm: storm["id"], top: storm["diagnose_top"], fingerprint: alert.fingerprint, startsAt: alert.startsAt,
-                                      alertname: alert.alertname, severity: alert.severity, rank: alert.rank, in: db)
+                var places = try Places.load(storm: storm["id"], top: storm["diagnose_top"], in: db)
+                guard try places.take(fingerprint: alert.fingerprint, startsAt: alert.startsAt, alertname: alert.alertname,
+                                      severity: alert.severity, rank: alert.rank, in: db)
                 else { return .skipped(storm["id"]) }
                 row = try Row.fetchOne(db.cachedStatement(sql: """
                     SELECT c.storm_id, c.state, s.started_at + s.settle AS settled FROM storm_candidates c JOIN storms s ON s.id = c.storm_id
@@ -183,6 +198,29 @@ struct SQLiteStorms: StormStore {
         }
     }
 
+    func releaseDiagnosis(_ alert: StormDiagnosisRequest) async throws -> StormPlaceRelease {
+        try await store.writer.write { db in
+            if let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT storm_id, state FROM storm_candidates WHERE fingerprint = ? AND starts_at = ? ORDER BY storm_id DESC LIMIT 1
+                """), arguments: [alert.fingerprint, alert.startsAt]) {
+                let id: StormID = row["storm_id"]
+                switch StormSnapshot.Candidate.State(rawValue: row["state"]) {
+                case .queued:
+                    try Places.release(storm: id, fingerprint: alert.fingerprint, startsAt: alert.startsAt, in: db)
+                    return .released(id)
+                case .started:
+                    return .released(id)  // diagnosed already (a retry): the place stays its own until it resolves
+                case .displaced, nil:
+                    return .notHeld(id)
+                }
+            }
+            guard let channel = alert.channel,
+                  let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM storms WHERE channel = ? AND closed_at IS NULL"), arguments: [channel])
+            else { return .calm }
+            return .notHeld(id)
+        }
+    }
+
     func closeQuiet(now: Date) async throws -> [StormID] {
         let seconds = now.timeIntervalSince1970
         let anyOpen = try await store.database.read { db in
@@ -192,7 +230,7 @@ struct SQLiteStorms: StormStore {
         let closed = try await store.writer.write { db in
             let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT id, channel, digest_interval, posts FROM storms WHERE closed_at IS NULL
-                  AND (last_alert_at + quiet <= ? OR (resolved >= firing AND last_alert_at + settle <= ?))
+                  AND (calm_from + quiet <= ? OR (resolved >= firing AND last_alert_at + settle <= ?))
                 """), arguments: [seconds, seconds])
             for row in rows {
                 let id: StormID = row["id"]

@@ -4,15 +4,18 @@ import Foundation
 /// grouped write, so replicas sharing a store and Alertmanager HA pairs delivering a notification
 /// twice see one storm, one digest and one set of diagnoses.
 public struct StormRules: Sendable, Equatable {
-    /// New alerts a minute (firing or resolved) on one channel above which a storm starts.
+    /// New alerts a minute (firing or resolved) on one channel above which a storm starts; kept with
+    /// the storm when it opens, so a configuration change does not move an open storm's end.
     public var threshold: Int
-    /// The most severe alerts of the whole storm that are diagnosed.
+    /// Places among the storm's diagnoses: the most severe alerts take them, and one that started
+    /// keeps its place until it resolves. Kept with the storm, as the digest says.
     public var diagnoseTop: Int
     /// Diagnoses in a storm wait this long after it starts, so a more severe alert can still displace them.
     public var settle: Duration
     /// The digest is edited at most this often.
     public var digestInterval: Duration
-    /// A storm ends this long after its last new firing alert (sooner once all of its alerts resolved).
+    /// A storm ends once the channel's rate has stayed at or below the threshold this long (sooner
+    /// once every alert that fired in it resolved). A trickle below the threshold does not keep it open.
     public var quietPeriod: Duration
 
     public init(threshold: Int = 50, diagnoseTop: Int = 3, settle: Duration = .seconds(15), digestInterval: Duration = .seconds(10),
@@ -40,9 +43,12 @@ public struct AlertNotificationIntake: Sendable, Equatable {
     public var calmMessages: [OutboxMessage]
     /// Whether the storm's root, digest and summary are posted (Slack configured for the channel).
     public var postsToSlack: Bool
+    /// When the webhook was received, by this server's clock: the storm's clock (rates, start, end).
+    /// Never an alert's `startsAt`, which the sender sets.
+    public var receivedAt: Date
 
     public init(channel: String, groupKey: String, groupName: String, severity: String, ranks: [Int], rules: StormRules,
-                calmMessages: [OutboxMessage], postsToSlack: Bool) {
+                calmMessages: [OutboxMessage], postsToSlack: Bool, receivedAt: Date = Date()) {
         self.channel = channel
         self.groupKey = groupKey
         self.groupName = groupName
@@ -51,6 +57,7 @@ public struct AlertNotificationIntake: Sendable, Equatable {
         self.rules = rules
         self.calmMessages = calmMessages
         self.postsToSlack = postsToSlack
+        self.receivedAt = receivedAt
     }
 }
 
@@ -70,8 +77,10 @@ public struct StormSnapshot: Sendable, Equatable {
         public enum State: String, Sendable {
             /// Chosen and waiting for the settle window.
             case queued
+            /// Diagnosed; it holds its place until it resolves.
             case started
-            /// A more severe alert took its place before it started.
+            /// Not diagnosed: a more severe alert took its place before it started, it resolved
+            /// first, or it fired again within the cooldown.
             case displaced
         }
 
@@ -91,6 +100,8 @@ public struct StormSnapshot: Sendable, Equatable {
     public var firing: Int
     public var resolved: Int
     public var groupCount: Int
+    /// The places among its diagnoses the storm opened with.
+    public var diagnoseTop: Int
     /// The largest groups first, at most the number asked for.
     public var groups: [Group]
     public var candidates: [Candidate]
@@ -109,6 +120,16 @@ public enum StormDiagnosisClaim: Sendable, Equatable {
     case skipped(StormID)
     /// Chosen for now, but the storm's settle window is still open: ask again then.
     case later(StormID, Date)
+}
+
+/// What giving back an alert's place among a storm's diagnoses did (it fired again within the cooldown).
+public enum StormPlaceRelease: Sendable, Equatable {
+    /// The alert is not part of a storm.
+    case calm
+    /// It held a place in the storm, now free for the next new alert.
+    case released(StormID)
+    /// Its channel is in a storm, but it held no place.
+    case notHeld(StormID)
 }
 
 /// The alert a diagnosis job is about, as the storm bookkeeping needs it.
@@ -139,7 +160,12 @@ public protocol StormStore: Sendable {
     /// Claims the diagnosis of one alert when its job runs: a queued candidate past the settle
     /// window becomes started; an alert of a channel now in a storm competes for a place first.
     func claimDiagnosis(_ alert: StormDiagnosisRequest, now: Date) async throws -> StormDiagnosisClaim
-    /// Closes storms quiet for their quiet period (or all resolved and past their settle window),
+    /// Gives back the place an alert was given when it arrived, without claiming one: asked before
+    /// ``claimDiagnosis(_:now:)`` when the alert is not to be diagnosed (its cooldown), so the place
+    /// goes to the next new alert instead of being used up.
+    func releaseDiagnosis(_ alert: StormDiagnosisRequest) async throws -> StormPlaceRelease
+    /// Closes storms whose channel's rate stayed at or below their threshold for their quiet period
+    /// (or whose alerts all resolved, past their settle window),
     /// queueing their closing summary in the same write; returns the storms closed.
     func closeQuiet(now: Date) async throws -> [StormID]
 }

@@ -166,11 +166,13 @@ def test_storm_gets_one_root_and_only_the_worst_is_diagnosed_in_its_thread_and_c
         assert len(diagnosed) == 1 and '"f2"' in diagnosed[0]["payload"], "only the critical one"
         replies = wait(lambda: [c for c in api.calls if c["method"] == "chat.postMessage" and c["body"].get("thread_ts")])
         assert replies, "the diagnosis goes into the storm's thread"
-        # Quiet for its quiet period: one closing summary in the storm's thread.
-        over = wait(lambda: [c for c in api.calls if "Alert storm over" in c["body"].get("text", "")], timeout=30)
+        # Quiet for its quiet period once the rate is back at the threshold (the 5 slide out of the sliding
+        # minute within about 90 s): one closing summary in the storm's thread.
+        over = wait(lambda: [c for c in api.calls if "Alert storm over" in c["body"].get("text", "")], timeout=120)
         assert len(over) == 1 and over[0]["body"].get("thread_ts"), over
 
-        # The critical alert fires again (a new episode) within the cooldown, on a calm channel: noted, not diagnosed.
+        # The critical alert fires again (a new episode) within the cooldown: noted, not diagnosed (checked before it
+        # could take a place, should this alert begin another storm while the last one's rate is still near the threshold).
         again = payload([alert("DiskFull", "critical", "f2", starts="2026-11-24T10:05:00Z")], group="{}:{alertname=\"DiskFull\"}")
         http("POST", hd.url("/webhooks/alertmanager"), body=json.dumps(again).encode(), headers=headers)
         result = wait(lambda: [j for j in hd.jobs() if j["kind"] == "srebot.alert" and j["state"] == "done" and "cooldown" in (j.get("result") or "")])

@@ -39,6 +39,8 @@ def test_a_minute_of_429_and_500_loses_and_duplicates_nothing(helpdesk, tmp_path
                 storms_open = db.execute("SELECT COUNT(*) FROM storms WHERE closed_at IS NULL").fetchone()[0]
                 uploads_left = db.execute("SELECT COUNT(*) FROM jobs WHERE kind LIKE 'slack.%' AND state != 'done'").fetchone()[0]
             return time.monotonic() > api.outage_until and open_rows == 0 and storms_open == 0 and uploads_left == 0
+        # The storm ends once the rate stays at or below 5 a minute for 10 s: the last alerts slide out of the
+        # sliding minute within about 90 s, so it closes about 100 s after the last alert, well inside this.
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline and not settled():
             time.sleep(1)
