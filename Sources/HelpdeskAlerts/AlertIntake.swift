@@ -64,7 +64,8 @@ public struct AlertIntake: Sendable {
                                             target: srebot.target(for: first.labels).name, status: "firing", summary: first.annotations["summary"],
                                             link: link, alerts: payload.alerts.count, started: first.startsAt,
                                             // Only where a silence can be made: the receiver names its Alertmanager.
-                                            silence: receiver.url == nil ? nil : SilenceButton(fingerprint: first.fingerprint))
+                                            silence: receiver.url == nil ? nil : SilenceButton(fingerprint: first.fingerprint, receiver: receiver.name,
+                                                                                               startsAt: first.startsAt))
             calm.append(OutboxMessage(channel: channel, body: SlackViews.webAPIBody(root), threadKey: SrebotContext.threadKey(payload.groupKey),
                                       isRoot: true, onceKey: "alert-root:\(payload.groupKey)"))
         }

@@ -79,9 +79,12 @@ public struct SrebotAlertJob: JobHandler {
             }
             var followUp = ChangeSet()
             if let channel = payload.channel, let noteThread, context.slackEnabled {
-                followUp.slackMessages.append(OutboxMessage(channel: channel, body: .object([
-                    "text": .string("\(labels["alertname"] ?? "alert") on `\(target)` fired again; it was diagnosed \(formatDuration(Date().timeIntervalSince(previous))) ago, so not again yet.")]),
-                    threadKey: noteThread))
+                // Labels come from outside: escaped, so an alertname cannot mention or link.
+                let note: Mrkdwn = """
+                    \(labels["alertname"] ?? "alert", limit: 200) on `\(target, limit: 200)` fired again; \
+                    it was diagnosed \(formatDuration(Date().timeIntervalSince(previous))) ago, so not again yet.
+                    """
+                followUp.slackMessages.append(OutboxMessage(channel: channel, body: note.messageBody, threadKey: noteThread))
             }
             return JobOutcome(result: "within cooldown; not diagnosed", followUp: followUp)
         }
@@ -134,8 +137,8 @@ public struct SrebotResolvedJob: JobHandler {
         let ended = payload.endsAt.flatMap(parseTime) ?? Date()
         let lasted = started.map { formatDuration(ended.timeIntervalSince($0)) } ?? "an unknown time"
         let key = SrebotContext.threadKey(payload.groupKey)
-        var messages = [OutboxMessage(channel: channel, body: .object([
-            "text": .string(":large_green_circle: \(labels["alertname"] ?? "alert") on `\(target)` resolved after \(lasted).")]), threadKey: key)]
+        let note: Mrkdwn = ":large_green_circle: \(labels["alertname"] ?? "alert", limit: 200) on `\(target, limit: 200)` resolved after \(lasted)."
+        var messages = [OutboxMessage(channel: channel, body: note.messageBody, threadKey: key)]
         if payload.groupStatus == "resolved" {
             let root = SlackViews.alertRoot(renderer, alertname: labels["alertname"] ?? "alert", severity: labels["severity"] ?? "unknown",
                                             target: target, status: "resolved", summary: payload.annotations["summary"],

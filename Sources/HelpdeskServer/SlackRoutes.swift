@@ -117,9 +117,11 @@ struct SlackRoutes {
         let outcome = try await store.apply(ChangeSet(jobs: [SlackCommandJob.job(command)], audit: [audit]))
         let duplicate = outcome.jobIDs.first.map { $0 == nil } ?? false
         count(duplicate ? "duplicate" : "accepted")
+        // The command's text is echoed as typed: escaped, so `<!channel>` in it is not a mention.
+        let working: Mrkdwn = "Working on it: `\(command.command, limit: 50) \(command.text, limit: 200)`"
         return slackJSON(.object([
             "response_type": .string("ephemeral"),
-            "text": .string(duplicate ? "Already working on that." : "Working on it: `\(command.command) \(truncated(command.text, 200))`"),
+            "text": .string(duplicate ? "Already working on that." : working.text),
         ]))
     }
 

@@ -21,9 +21,11 @@ public struct SlackApprovalNotifier: ApprovalNotifier {
 
     public func decided(_ record: ApprovalRecord, summary: String) -> ChangeSet {
         let view = SlackViews.decided(renderer, record, outcome: summary)
+        // The summary holds the action's result or error (text from outside): escaped, and cut to a section.
+        let note: Mrkdwn = "`\(record.id)`: \(summary)"
         return ChangeSet(slackMessages: [
             OutboxMessage(channel: channel, method: .update, body: SlackViews.webAPIBody(view), threadKey: "approval:\(record.id)"),
-            OutboxMessage(channel: channel, body: .object(["text": .string("`\(record.id)`: \(summary)")]), threadKey: "approval:\(record.id)"),
+            OutboxMessage(channel: channel, body: note.messageBody, threadKey: "approval:\(record.id)"),
         ])
     }
 }

@@ -126,7 +126,8 @@ public struct SlackCommandJob: JobHandler {
                 let call = ToolCall(tool: tool, target: callTarget, arguments: values)
                 switch try await context.governance.request(call, by: principal, via: "slack", executionKey: executionKey) {
                 case .ran(let output, _):
-                    return SlackViews.lines(renderer, title: "\(call.summary)", lines: ["```\(truncated(output.prettyJSONText, 2900))```"], inChannel: true)
+                    return SlackViews.lines(renderer, title: "\(call.summary)", lines: ["```\(Mrkdwn.fitting(output.prettyJSONText, 2900))```"],
+                                            inChannel: true)
                 case .failed(let error, _):
                     return SlackViews.error(renderer, "\(call.summary) failed: \(error)")
                 case .denied(let decision):
@@ -167,8 +168,8 @@ public struct SlackCommandJob: JobHandler {
                     lines.append("decision: *\(decision["effect"]?.description ?? "?")* — \(decision["reason"]?.description ?? "")")
                 }
                 return SlackViews.lines(renderer, title: "Audit event \(event.id)", lines: lines)
-            case .silence(let alertID, let duration):
-                let silenced = try await context.silence(fingerprint: alertID, duration: duration, principal: principal, via: "slack",
+            case .silence(let alert, let duration):
+                let silenced = try await context.silence(alert, duration: duration, principal: principal, via: "slack",
                                                          executionKey: executionKey, inChannel: true)
                 thread = silenced.thread
                 return silenced.message

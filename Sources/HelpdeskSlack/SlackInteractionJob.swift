@@ -92,7 +92,7 @@ public struct SlackInteractionJob: JobHandler {
             }
             switch try await context.governance.request(call, by: principal, via: "slack-button", executionKey: "slack-button:\(job.id)") {
             case .ran(let output, _):
-                message = SlackViews.lines(renderer, title: call.summary, lines: ["```\(truncated(output.prettyJSONText, 2900))```"], inChannel: true)
+                message = SlackViews.lines(renderer, title: call.summary, lines: ["```\(Mrkdwn.fitting(output.prettyJSONText, 2900))```"], inChannel: true)
             case .failed(let error, _):
                 message = SlackViews.error(renderer, "\(call.summary) failed: \(error)")
             case .denied(let decision):
@@ -103,12 +103,12 @@ public struct SlackInteractionJob: JobHandler {
                 message = SlackViews.error(renderer, "\(call.summary) was already acted on for this click (\(earlier.state.rawValue)); not run again.")
             }
         case .silence:
-            // The value names the alert only; what is matched and where comes from the stored alert.
+            // The value names the alert (fingerprint, receiver, episode) only; what is matched comes from the stored alert.
             guard let button = SilenceButton(value: value) else {
                 throw JobFailure.permanent("the button's value is not a silence request")
             }
             // Answered to the clicker only: the alert's thread, which everyone sees, gets the record.
-            let silenced = try await context.silence(fingerprint: button.fingerprint, duration: button.duration, principal: principal,
+            let silenced = try await context.silence(button.alert, duration: button.duration, principal: principal,
                                                      via: "slack-button", executionKey: "slack-button:\(job.id)", inChannel: false)
             message = silenced.message
             thread = silenced.thread

@@ -2,7 +2,9 @@ import Foundation
 import HelpdeskCore
 import Mustache
 
-/// Escapes values for the inside of a JSON string, for templates that render Block Kit JSON.
+/// Escapes values for the inside of a JSON string, for templates that render Block Kit JSON: values
+/// Slack hands back as they were (button values), and text already escaped for mrkdwn (the storm's).
+/// Text from outside uses `SLACK` (``SlackContentType``), which also escapes mrkdwn.
 struct JSONStringContentType: MustacheContentType {
     func escapeText(_ text: String) -> String {
         let encoded = JSONValue.string(text).jsonText
@@ -24,15 +26,17 @@ public struct SlackRenderer: Sendable {
 
     public init(directory: String) async throws {
         MustacheContentTypes.register(JSONStringContentType(), named: "JSON")
+        MustacheContentTypes.register(SlackContentType(), named: "SLACK")
         library = try await MustacheLibrary(directory: directory)
     }
 
     /// Renders `template` with `context`; the result is checked to be JSON, so a template mistake
-    /// becomes a plain-text message rather than a message Slack rejects.
+    /// becomes a plain-text message rather than a message Slack rejects. `fallbackText` is plain text
+    /// (it may hold alert labels or what someone typed): it is escaped and cut like a section.
     public func render(_ template: String, _ context: [String: Any], fallbackText: String) -> JSONValue {
         guard let text = library.render(context, withTemplate: template), var message = try? JSONValue(parsing: text),
               case .object(var object) = message else {
-            return .object(["response_type": .string("ephemeral"), "text": .string(fallbackText)])
+            return .object(["response_type": .string("ephemeral"), "text": .string(Mrkdwn.escaped(Mrkdwn.fitting(fallbackText, Limit.sectionText)))])
         }
         if case .array(let blocks)? = object["blocks"], blocks.count > Limit.blocks {
             object["blocks"] = .array(Array(blocks.prefix(Limit.blocks - 1)) + [.object([

@@ -6,7 +6,11 @@ import HelpdeskOrchestrator
 import HelpdeskStore
 
 /// View models for the Slack templates: strings cut to Block Kit's limits, lists ready to render.
+/// The templates escape every value for mrkdwn (`SLACK`), so text is cut with ``Mrkdwn/fitting(_:_:)``:
+/// Block Kit counts the escaped text (`&` is five characters). Button values are cut with `truncated`.
 public enum SlackViews {
+    /// Block Kit's limit for a confirm dialog's text.
+    static let confirmText = 300
     static let commands: [(usage: String, what: String)] = [
         ("help", "this list"),
         ("diagnose TARGET [symptom…]", "run the runbooks (and the model, if configured) against a target"),
@@ -19,7 +23,8 @@ public enum SlackViews {
         ("approve ID [reason]", "approve a request"),
         ("deny ID [reason]", "deny a request"),
         ("explain EVENT_ID", "why a decision was made"),
-        ("silence ALERT_ID DURATION", "silence an alert at its Alertmanager through policy (ALERT_ID: its fingerprint, from `helpdesk alerts list`)"),
+        ("silence FINGERPRINT[@RECEIVER] DURATION",
+         "silence an alert at its Alertmanager through policy (from `helpdesk alerts list`; @RECEIVER when several receivers got it)"),
     ]
 
     static func help(_ renderer: SlackRenderer, command: String, mode: String) -> JSONValue {
@@ -33,23 +38,25 @@ public enum SlackViews {
     static func diagnosis(_ renderer: SlackRenderer, _ diagnosis: Diagnosis) -> JSONValue {
         let icons: [Severity: String] = [.critical: ":red_circle:", .warning: ":large_orange_circle:", .info: ":large_blue_circle:"]
         let findings: [[String: Any]] = diagnosis.findings.prefix(20).map {
-            ["icon": icons[$0.severity] ?? "", "severity": $0.severity.rawValue, "summary": truncated($0.summary, SlackRenderer.Limit.sectionText - 60)]
+            ["icon": icons[$0.severity] ?? "", "severity": $0.severity.rawValue, "summary": Mrkdwn.fitting($0.summary, SlackRenderer.Limit.sectionText - 60)]
         }
         let actions: [[String: Any]] = diagnosis.recommendedActions.prefix(10).map { action in
-            ["call": truncated(action.call.summary, 500), "reason": truncated(action.reason, 1000),
-             "label": truncated("Run \(action.call.tool)", SlackRenderer.Limit.buttonLabel),
+            ["call": Mrkdwn.fitting(action.call.summary, 500), "reason": Mrkdwn.fitting(action.reason, 1000),
+             "confirmCall": Mrkdwn.fitting(action.call.summary, confirmText - 60),
+             "label": Mrkdwn.fitting("Run \(action.call.tool)", SlackRenderer.Limit.buttonLabel),
              "value": truncated(JSONValue.object(["tool": .string(action.call.tool), "target": .string(action.call.target),
                                                   "arguments": .object(action.call.arguments)]).jsonText, SlackRenderer.Limit.buttonValue)]
         }
         let failed = diagnosis.tools.filter { $0.error != nil }.count
         var context: [String: Any] = [
-            "headline": truncated(diagnosis.isHealthy ? "\(diagnosis.target) looks healthy" : "Diagnosis of \(diagnosis.target)", 150),
-            "summary": truncated(diagnosis.summary, 2000), "target": diagnosis.target, "trigger": diagnosis.trigger, "mode": diagnosis.mode,
+            "headline": Mrkdwn.fitting(diagnosis.isHealthy ? "\(diagnosis.target) looks healthy" : "Diagnosis of \(diagnosis.target)", 150),
+            "summary": Mrkdwn.fitting(diagnosis.summary, 2000), "target": Mrkdwn.fitting(diagnosis.target, 200),
+            "trigger": Mrkdwn.fitting(diagnosis.trigger, 100), "mode": diagnosis.mode,
             "milliseconds": String(diagnosis.milliseconds), "findings": findings, "actions": actions, "incident": diagnosis.incidentID,
             "tool_count": String(diagnosis.tools.count),
         ]
         if failed > 0 { context["failed"] = String(failed) }
-        if let analysis = diagnosis.analysis { context["analysis"] = truncated(analysis, SlackRenderer.Limit.sectionText) }
+        if let analysis = diagnosis.analysis { context["analysis"] = Mrkdwn.fitting(analysis, SlackRenderer.Limit.sectionText) }
         return renderer.render("diagnosis", context, fallbackText: diagnosis.summary)
     }
 
@@ -60,11 +67,12 @@ public enum SlackViews {
     static func approvalRequest(_ renderer: SlackRenderer, _ record: ApprovalRecord, reason: String, progress: String? = nil) -> JSONValue {
         let approvers = record.policyDecision?.approvers ?? []
         var context: [String: Any] = [
-            "id": record.id, "call": truncated(callSummary(record), 500), "requester": record.requester, "quorum": String(record.quorum),
+            "id": record.id, "call": Mrkdwn.fitting(callSummary(record), 500), "confirmCall": Mrkdwn.fitting(callSummary(record), confirmText - 60),
+            "requester": Mrkdwn.fitting(record.requester, 200), "quorum": String(record.quorum),
             "approvers": approvers.isEmpty ? "anyone but the requester" : approvers.joined(separator: ", "),
-            "expires": record.expiresAt.formatted(.iso8601), "reason": truncated(reason, 1000),
+            "expires": record.expiresAt.formatted(.iso8601), "reason": Mrkdwn.fitting(reason, 1000),
         ]
-        if let progress { context["progress"] = truncated(progress, 500) }
+        if let progress { context["progress"] = Mrkdwn.fitting(progress, 500) }
         return renderer.render("approval_request", context, fallbackText: "Approval needed: \(callSummary(record)) (\(record.id))")
     }
 
@@ -77,8 +85,9 @@ public enum SlackViews {
             default: (":ballot_box_with_check:", "approval recorded")
             }
             let decidedBy = record.decidedBy.map { " by \($0) at \(record.decidedAt.map { $0.formatted(.iso8601) } ?? "?")" } ?? ""
-            return renderer.render("approval_decided", ["id": record.id, "call": truncated(callSummary(record), 500), "icon": icon,
-                                                         "outcome": outcome, "detail": result.message + decidedBy], fallbackText: "\(record.id): \(outcome)")
+            return renderer.render("approval_decided", ["id": record.id, "call": Mrkdwn.fitting(callSummary(record), 500), "icon": icon,
+                                                         "outcome": outcome, "detail": Mrkdwn.fitting(result.message + decidedBy, 1000)],
+                                   fallbackText: "\(record.id): \(outcome)")
         default:
             return error(renderer, result.message)
         }
@@ -92,8 +101,9 @@ public enum SlackViews {
         case .expired: ":hourglass:"
         case .pending: ":lock:"
         }
-        return renderer.render("approval_decided", ["id": record.id, "call": truncated(callSummary(record), 500), "icon": icon,
-                                                     "outcome": truncated(outcome, 1000), "detail": "requested by \(record.requester)"],
+        return renderer.render("approval_decided", ["id": record.id, "call": Mrkdwn.fitting(callSummary(record), 500), "icon": icon,
+                                                     "outcome": Mrkdwn.fitting(outcome, 1000),
+                                                     "detail": Mrkdwn.fitting("requested by \(record.requester)", 300)],
                                fallbackText: "\(record.id): \(outcome)")
     }
 
@@ -104,13 +114,20 @@ public enum SlackViews {
     public static func alertRoot(_ renderer: SlackRenderer, alertname: String, severity: String, target: String, status: String,
                                  summary: String?, link: String?, alerts: Int, started: String, silence: SilenceButton? = nil) -> JSONValue {
         let icon = status == "resolved" ? ":large_green_circle:" : severity == "critical" ? ":red_circle:" : ":large_orange_circle:"
-        var context: [String: Any] = ["icon": icon, "alertname": truncated(alertname, 200), "severity": severity, "target": target,
-                                      "status": status, "alerts": String(alerts), "started": started]
-        if let summary, !summary.isEmpty { context["summary"] = truncated(summary, 1500) }
-        if let link, link.hasPrefix("http") { context["link"] = link }
+        // Labels, annotations and times come from the alert: each is cut so the section, the context
+        // line and the confirm dialog stay within Block Kit's limits once escaped.
+        var context: [String: Any] = ["icon": icon, "alertname": Mrkdwn.fitting(alertname, 200), "severity": Mrkdwn.fitting(severity, 50),
+                                      "target": Mrkdwn.fitting(target, 200), "status": status, "alerts": String(alerts),
+                                      "started": Mrkdwn.fitting(started, 50)]
+        if let summary, !summary.isEmpty { context["summary"] = Mrkdwn.fitting(summary, 1500) }
+        // A cut URL would lead elsewhere: a long one is left out. `|` would end the link's address early.
+        if let link, link.hasPrefix("http"), Mrkdwn.escaped(link).count <= 1000 {
+            context["link"] = link.replacingOccurrences(of: "|", with: "%7C")
+        }
         if let silence, status == "firing", silence.value.count <= SlackRenderer.Limit.buttonValue {
-            let button: [String: Any] = ["value": silence.value, "duration": silence.duration,
-                                         "label": truncated("Silence \(silence.duration)", SlackRenderer.Limit.buttonLabel)]
+            let duration = Mrkdwn.fitting(silence.duration, 20)
+            let button: [String: Any] = ["value": silence.value, "duration": duration,
+                                         "label": Mrkdwn.fitting("Silence \(duration)", SlackRenderer.Limit.buttonLabel)]
             context["silence"] = [button]
         }
         return renderer.render("alert_root", context, fallbackText: "\(alertname) on \(target): \(status)")
@@ -130,8 +147,8 @@ public enum SlackViews {
     }
 
     static func lines(_ renderer: SlackRenderer, title: String, lines: [String], inChannel: Bool = false) -> JSONValue {
-        var message = renderer.render("lines", ["title": truncated(title, 300),
-                                                "lines": lines.prefix(45).map { ["text": truncated($0, SlackRenderer.Limit.sectionText)] }],
+        var message = renderer.render("lines", ["title": Mrkdwn.fitting(title, 300),
+                                                "lines": lines.prefix(45).map { ["text": Mrkdwn.fitting($0, SlackRenderer.Limit.sectionText)] }],
                                       fallbackText: ([title] + lines).joined(separator: "\n"))
         if inChannel, case .object(var object) = message {
             object["response_type"] = .string("in_channel")
@@ -141,8 +158,8 @@ public enum SlackViews {
     }
 
     static func error(_ renderer: SlackRenderer, _ message: String, hint: String? = nil) -> JSONValue {
-        var context: [String: Any] = ["message": truncated(message, SlackRenderer.Limit.sectionText - 20)]
-        if let hint { context["hint"] = truncated(hint, 1000) }
+        var context: [String: Any] = ["message": Mrkdwn.fitting(message, SlackRenderer.Limit.sectionText - 20)]
+        if let hint { context["hint"] = Mrkdwn.fitting(hint, 1000) }
         return renderer.render("error", context, fallbackText: message)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskCore
+import HelpdeskStore
 
 /// The fields of a slash-command request that the bot uses (Slack sends them form-encoded).
 public struct SlashCommand: Sendable, Equatable {
@@ -42,8 +43,8 @@ public enum CommandRequest: Sendable, Equatable {
     case approve(id: String, reason: String?)
     case deny(id: String, reason: String?)
     case explain(eventID: String)
-    /// `silence ALERT_ID DURATION`: silence a stored alert (by fingerprint) at its Alertmanager.
-    case silence(alertID: String, duration: String)
+    /// `silence FINGERPRINT[@RECEIVER] DURATION`: silence a stored alert at its receiver's Alertmanager.
+    case silence(alert: AlertReference, duration: String)
     /// Not understood: answered with the usage, never run.
     case unknown(String)
 
@@ -72,7 +73,9 @@ public enum CommandRequest: Sendable, Equatable {
         case "approve" where !rest.isEmpty: self = .approve(id: rest[0], reason: tail(1))
         case "deny" where !rest.isEmpty: self = .deny(id: rest[0], reason: tail(1))
         case "explain" where rest.count == 1: self = .explain(eventID: rest[0])
-        case "silence" where rest.count == 2: self = .silence(alertID: rest[0], duration: rest[1])
+        case "silence" where rest.count == 2:
+            guard let alert = AlertReference(text: rest[0]) else { self = .unknown(text); return }
+            self = .silence(alert: alert, duration: rest[1])
         case "db" where rest.count >= 2:
             guard let arguments = keyValues(2) else { self = .unknown(text); return }
             self = .db(tool: rest[0], target: rest[1], arguments: arguments)

@@ -52,4 +52,10 @@ public protocol AlertIndex: Sendable {
     /// The newest stored record of one alert (any status), for acting on it by its fingerprint
     /// (`/helpdesk silence ALERT_ID 1h`); `nil` when no alert with it was received (or it was pruned).
     func latest(fingerprint: String) async throws -> StoredAlert?
+    /// The newest stored record (any status) of one firing episode of one alert at one receiver: what a
+    /// "Silence" button names. `nil` when that receiver never got it, or it was pruned.
+    func instance(fingerprint: String, receiver: String, startsAt: String) async throws -> StoredAlert?
+    /// The newest stored record of the alert at each receiver that got it, newest first (at most 20): one
+    /// element when the fingerprint names one alert, several when `FINGERPRINT@RECEIVER` must choose.
+    func latestPerReceiver(fingerprint: String) async throws -> [StoredAlert]
 }

@@ -35,14 +35,16 @@ struct AlertsCommand: AsyncParsableCommand {
                 for alert in alerts { print(String(decoding: try encoder.encode(alert), as: UTF8.self)) }
                 return
             }
-            print(pad("RECEIVED", 22) + pad("STATUS", 10) + pad("SEVERITY", 10) + pad("ALERTNAME", 30) + "FINGERPRINT")
+            // FINGERPRINT@RECEIVER is what `/helpdesk silence` takes when several receivers got an alert.
+            print(pad("RECEIVED", 22) + pad("STATUS", 10) + pad("SEVERITY", 10) + pad("ALERTNAME", 30) + "FINGERPRINT@RECEIVER")
             // Label text comes from outside: control characters (terminal escapes) are not printed.
             func printable(_ text: String) -> String {
                 String(text.unicodeScalars.filter { $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) }.map(Character.init))
             }
             for alert in alerts {
                 print(pad(alert.receivedAt.formatted(.iso8601), 22) + pad(printable(alert.status), 10) + pad(printable(alert.labels["severity"] ?? "-"), 10)
-                      + pad(printable(String((alert.labels["alertname"] ?? "-").prefix(28))), 30) + printable(alert.fingerprint))
+                      + pad(printable(String((alert.labels["alertname"] ?? "-").prefix(28))), 30)
+                      + printable(AlertReference(fingerprint: alert.fingerprint, receiver: alert.receiver).description))
             }
         }
     }

@@ -83,9 +83,11 @@ import Testing
         let renderer = try await SlackRenderer(directory: Self.templates)
         let hostile = "quote \" backslash \\ newline \n tab \t <html> & done"
         let message = renderer.render("error", ["message": hostile, "hint": truncated(String(repeating: "x", count: 5000), 1000)], fallbackText: "fallback")
-        #expect(message["text"] == .string(hostile))
+        // JSON-escaped, then read back; `<`, `>` and `&` are mrkdwn-escaped too (SLACK content type).
+        let shown = "quote \" backslash \\ newline \n tab \t &lt;html&gt; &amp; done"
+        #expect(message["text"] == .string(shown))
         let blocks = try #require(message["blocks"]?.arrayValue)
-        #expect(blocks.first?.value(at: "text.text") == .string(":warning: " + hostile))
+        #expect(blocks.first?.value(at: "text.text") == .string(":warning: " + shown))
         #expect(blocks.last?.value(at: "elements")?.arrayValue?.first?["text"]?.description.count == 1000)
         #expect(truncated("abcdef", 4) == "abc…")
     }

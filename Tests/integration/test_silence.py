@@ -1,7 +1,9 @@
 """Silence from the thread, against a real Alertmanager: the alert group's root carries a
-"Silence 1h" button, `/helpdesk silence ALERT_ID DURATION` does the same; either creates the
-silence at the receiver's Alertmanager through policy (as whoever clicked or typed), the
-Alertmanager stops notifying, the thread says so, and the audit log holds the call."""
+"Silence 1h" button, `/helpdesk silence FINGERPRINT@RECEIVER DURATION` does the same; either creates
+the silence at the receiver's Alertmanager through policy (as whoever clicked or typed), the
+Alertmanager stops notifying, the thread says so, and the audit log holds the call. When the same
+alert reached the bot through two receivers (two Alertmanagers), a fingerprint alone is refused
+with the choices, and FINGERPRINT@RECEIVER silences at that receiver's Alertmanager only."""
 import datetime
 import json
 import os
@@ -15,6 +17,7 @@ from test_alertmanager import wait
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOKEN = "alertmanager-bearer-0123456789"
+OTHER_TOKEN = "alertmanager-bearer-other-9876543210"
 
 # SREs may silence without approval (the shipped default asks one approval); nobody else may.
 # Reads stay allowed, so alerts are diagnosed as usual.
@@ -114,8 +117,11 @@ def test_the_silence_button_stops_notifications_at_the_real_alertmanager(helpdes
         assert button["action_id"] == "silence" and button["text"]["text"] == "Silence 1h"
         value = json.loads(button["value"])
         assert value["duration"] == "1h" and len(button["value"]) <= 2000
+        # The button names one alert instance: its fingerprint, the receiver that got it and the episode.
         stored = [json.loads(line) for line in hd.run("alerts", "list", "--json").stdout.splitlines()]
-        assert value["fingerprint"] in {a["fingerprint"] for a in stored if a["labels"]["alertname"] == "SilenceMe"}
+        assert (value["fingerprint"], value["receiver"], value["starts_at"]) in {
+            (a["fingerprint"], a["receiver"], a["startsAt"]) for a in stored if a["labels"]["alertname"] == "SilenceMe"}
+        assert value["receiver"] == "helpdesk"
 
         # Unsilenced, the group keeps coming back every repeat_interval.
         assert wait(lambda: notifications(hd, "SilenceMe") >= 2, timeout=30), "Alertmanager re-sends a firing group"
@@ -179,7 +185,7 @@ def test_the_silence_button_stops_notifications_at_the_real_alertmanager(helpdes
         recorder.stop()
 
 
-def test_the_slash_command_silences_by_fingerprint_and_a_receiver_without_url_offers_none(helpdesk, tmp_path):
+def test_the_slash_command_silences_by_fingerprint_at_receiver(helpdesk, tmp_path):
     hd, api, recorder, manager, slack = silence_bot(helpdesk, tmp_path)
     try:
         manager.post_alerts([firing("DiskFull", instance="db1:9100")])
@@ -188,7 +194,8 @@ def test_the_slash_command_silences_by_fingerprint_and_a_receiver_without_url_of
         stored = wait(lambda: [json.loads(line) for line in hd.run("alerts", "list", "--json").stdout.splitlines()])
         fingerprint = stored[0]["fingerprint"]
 
-        _, _, _, url = slack.command(f"silence {fingerprint} 2h", user_id="U0ALICE")
+        assert f"{fingerprint}@helpdesk" in hd.run("alerts", "list").stdout, "the table shows what the command takes"
+        _, _, _, url = slack.command(f"silence {fingerprint}@helpdesk 2h", user_id="U0ALICE")
         answer = recorder.wait_for(url)
         parsed_blocks(answer)
         assert answer["response_type"] == "in_channel" and answer["text"] == "Silenced DiskFull for 2h"
@@ -204,6 +211,9 @@ def test_the_slash_command_silences_by_fingerprint_and_a_receiver_without_url_of
         _, _, _, url = slack.command("silence 0123456789abcdef 1h", user_id="U0ALICE")
         unknown = recorder.wait_for(url)
         assert "No alert 0123456789abcdef" in unknown["text"]
+        _, _, _, url = slack.command(f"silence {fingerprint}@elsewhere 1h", user_id="U0ALICE")
+        elsewhere = recorder.wait_for(url)
+        assert f"No alert {fingerprint}@elsewhere" in elsewhere["text"]
         assert len(get_json(f"http://127.0.0.1:{manager.port}/api/v2/silences")) == 1
     finally:
         manager.stop()
@@ -225,6 +235,75 @@ def test_without_a_receiver_url_there_is_no_button_and_the_command_is_refused(he
         events = audit_events(hd)
         assert any(e["kind"] == "tool_call" and e["target"] == "helpdesk" and json.loads(e["data"])["outcome"] == "denied" for e in events)
     finally:
+        manager.stop()
+        api.stop()
+        recorder.stop()
+
+
+def test_a_fingerprint_two_receivers_got_is_refused_and_fingerprint_at_receiver_silences_at_that_one(helpdesk, tmp_path):
+    """Two real Alertmanagers, each the Alertmanager of its own receiver, send the bot the same alert
+    (same labels, so the same fingerprint): a fingerprint alone cannot say where to silence."""
+    api, recorder = WebAPI(), Recorder()
+    port, other_port = free_port(), free_port()
+    (tmp_path / "am-token").write_text(TOKEN)
+    (tmp_path / "other-token").write_text(OTHER_TOKEN)
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.yaml").write_text(POLICY)
+    hd = helpdesk(f"""
+store: {{path: state/hd.sqlite}}
+slack: {{api_base_url: {api.base_url}, default_channel: C0ALERTS, templates_dir: {REPO}/templates/slack}}
+diagnosis: {{runbooks_dir: {REPO}/runbooks}}
+policies: {{dir: {tmp_path / 'policies'}}}
+users:
+  alice: {{roles: [sre], slack_user_id: U0ALICE}}
+alertmanager:
+  receivers:
+    helpdesk: {{bearer_token_file: {tmp_path / 'am-token'}, url: 'http://127.0.0.1:{port}'}}
+    other: {{bearer_token_file: {tmp_path / 'other-token'}, url: 'http://127.0.0.1:{other_port}'}}
+jobs: {{poll_interval: 50ms}}
+""")
+    hd.start(env={"SLACK_BOT_TOKEN": "xoxb-test-0123456789-abc", "SLACK_SIGNING_SECRET": SIGNING_SECRET})
+    manager = Alertmanager(port, hd.url("/webhooks/alertmanager"), TOKEN, config=ALERTMANAGER).start()
+    other = Alertmanager(other_port, hd.url("/webhooks/alertmanager"), OTHER_TOKEN,
+                         config=ALERTMANAGER.replace("receiver: helpdesk", "receiver: other").replace("name: helpdesk", "name: other")).start()
+    slack = SlackClient(hd.url(""), recorder)
+    try:
+        # Each Alertmanager gets the alert at its own time: two episodes, one per receiver.
+        manager.post_alerts([firing("Twice", instance="h5:9100")])
+        time.sleep(0.05)
+        other.post_alerts([firing("Twice", instance="h5:9100")])
+
+        def twice():
+            stored = [json.loads(line) for line in hd.run("alerts", "list", "--json").stdout.splitlines()]
+            mine = [a for a in stored if a["labels"]["alertname"] == "Twice" and a["status"] == "firing"]
+            return mine if {a["receiver"] for a in mine} == {"helpdesk", "other"} else None
+        stored = wait(twice, timeout=30)
+        assert stored, "both receivers' notifications were stored"
+        fingerprints = {a["fingerprint"] for a in stored}
+        assert len(fingerprints) == 1, "the same labels are the same fingerprint at both Alertmanagers"
+        fingerprint = fingerprints.pop()
+
+        _, _, _, url = slack.command(f"silence {fingerprint} 1h", user_id="U0ALICE")
+        refused = recorder.wait_for(url)
+        parsed_blocks(refused)
+        assert "reached 2 receivers" in refused["text"]
+        assert f"`{fingerprint}@helpdesk`" in refused["text"] and f"`{fingerprint}@other`" in refused["text"]
+        assert get_json(f"http://127.0.0.1:{port}/api/v2/silences") == []
+        assert get_json(f"http://127.0.0.1:{other_port}/api/v2/silences") == []
+
+        _, _, _, url = slack.command(f"silence {fingerprint}@other 1h", user_id="U0ALICE")
+        answer = recorder.wait_for(url)
+        parsed_blocks(answer)
+        assert answer["text"] == "Silenced Twice for 1h"
+        assert get_json(f"http://127.0.0.1:{port}/api/v2/silences") == [], "not at the other receiver's Alertmanager"
+        silences = get_json(f"http://127.0.0.1:{other_port}/api/v2/silences")
+        assert len(silences) == 1 and silences[0]["createdBy"] == "alice"
+        assert {m["name"]: m["value"] for m in silences[0]["matchers"]} == {"alertname": "Twice", "severity": "warning", "instance": "h5:9100"}
+        events = audit_events(hd)
+        calls = [e for e in events if e["kind"] == "tool_call" and json.loads(e["data"])["call"]["tool"] == "create_silence"]
+        assert [(c["principal"], c["target"]) for c in calls] == [("alice", "other")]
+    finally:
+        other.stop()
         manager.stop()
         api.stop()
         recorder.stop()
