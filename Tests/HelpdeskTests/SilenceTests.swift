@@ -286,7 +286,7 @@ import Yams
         let reply = try #require(answer.thread.first?.body["text"]?.description)
         #expect(reply.hasPrefix(":mute: alice silenced *&lt;!channel&gt; Disk &amp; &lt;@U1&gt;* for 1h"))
         #expect(reply.contains(#"instance="&lt;https://evil.example|db1&gt;""#))
-        #expect(!reply.contains("<") && !reply.contains(">"), reply)
+        #expect(!reply.contains("<") && !reply.contains(">"), "\(reply)")
         for text in [answer.message["text"]?.description ?? ""] + (answer.message["blocks"]?.arrayValue ?? []).compactMap({ $0.value(at: "text.text")?.description }) {
             #expect(!text.contains("<!channel>") && !text.contains("<@U1>") && !text.contains("<https"), "\(text)")
         }
