@@ -19,11 +19,13 @@ final class GroupCommitWriter: Sendable {
     }
 
     private let database: DatabasePool
+    private let checkpointer: WALCheckpointer?
     private let state = Mutex(State())
     private let thread = DispatchQueue(label: "helpdesk.store.writer", qos: .userInitiated)
 
-    init(database: DatabasePool) {
+    init(database: DatabasePool, checkpointer: WALCheckpointer? = nil) {
         self.database = database
+        self.checkpointer = checkpointer
     }
 
     /// Runs `body` inside the next group commit and returns its result once that commit is durable.
@@ -85,6 +87,7 @@ final class GroupCommitWriter: Sendable {
                 state.writes += group.count
             }
             for request in group { request.finish(commitError: commitError) }
+            checkpointer?.committed()
         }
     }
 }

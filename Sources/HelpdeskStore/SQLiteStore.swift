@@ -22,6 +22,7 @@ public final class SQLiteStore: Store {
     public let path: String
     let database: DatabasePool
     let writer: GroupCommitWriter
+    let checkpointer: WALCheckpointer
     let defaultMaxAttempts: Int
     let workSignal = WakeSignal()
     let outboxSignal = WakeSignal()
@@ -55,6 +56,12 @@ public final class SQLiteStore: Store {
             // commits, and it never corrupts the file.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        var checkpointConfiguration = configuration
+        checkpointConfiguration.label = "helpdesk.store.checkpoint"
+        configuration.prepareDatabase { db in
+            // WALCheckpointer checkpoints off the writer's thread; this only bounds the log if it falls behind.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.backstopPages)")
+        }
         do {
             database = try DatabasePool(path: options.path, configuration: configuration)
         } catch {
@@ -69,7 +76,8 @@ public final class SQLiteStore: Store {
             try? database.close()
             throw StoreError.cannotOpen(path: options.path, reason: Self.describe(error))
         }
-        writer = GroupCommitWriter(database: database)
+        checkpointer = WALCheckpointer(path: options.path, configuration: checkpointConfiguration)
+        writer = GroupCommitWriter(database: database, checkpointer: checkpointer)
     }
 
     private static func migrate(_ database: DatabasePool, path: String) throws {
@@ -156,6 +164,7 @@ public final class SQLiteStore: Store {
 
     public func close() async throws {
         writer.close()
+        checkpointer.close()
         try database.close()
     }
 

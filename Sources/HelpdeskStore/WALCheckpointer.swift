@@ -1,0 +1,74 @@
+import Dispatch
+import GRDB
+import Synchronization
+
+/// Copies the write-ahead log back into the database file on its own connection and thread.
+///
+/// SQLite's automatic checkpoint runs inside the commit that crosses its threshold, fsyncs included,
+/// so every few thousand writes one caller waited milliseconds for it (the signed ack's p99). A
+/// passive checkpoint on another connection needs no write lock: the writer keeps committing while
+/// it runs. The writer's own automatic checkpoint stays on, at a higher threshold, as a backstop
+/// should these fall behind.
+final class WALCheckpointer: Sendable {
+    /// The writer connection's `wal_autocheckpoint` (pages) while this one runs.
+    static let backstopPages = 10_000
+    /// Commits within this delay share one checkpoint.
+    static let delay: DispatchTimeInterval = .milliseconds(100)
+
+    private struct State: Sendable {
+        var scheduled = false
+        var closed = false
+        var connection: DatabaseQueue?
+    }
+
+    private let path: String
+    private let configuration: Configuration
+    private let state = Mutex(State())
+    private let queue = DispatchQueue(label: "helpdesk.store.checkpoint", qos: .utility)
+
+    init(path: String, configuration: Configuration) {
+        self.path = path
+        self.configuration = configuration
+    }
+
+    /// Called after each group commit: schedules a checkpoint unless one is already due.
+    func committed() {
+        let schedule = state.withLock { state -> Bool in
+            guard !state.scheduled, !state.closed else { return false }
+            state.scheduled = true
+            return true
+        }
+        if schedule { queue.asyncAfter(deadline: .now() + Self.delay) { self.checkpoint() } }
+    }
+
+    /// Waits for a checkpoint in progress and closes the connection.
+    func close() {
+        let connection = state.withLock { state -> DatabaseQueue? in
+            state.closed = true
+            defer { state.connection = nil }
+            return state.connection
+        }
+        queue.sync {}
+        try? connection?.close()
+    }
+
+    private func checkpoint() {
+        // Commits from here on schedule the next one.
+        guard let connection = state.withLock({ state -> DatabaseQueue?? in
+            state.scheduled = false
+            return state.closed ? nil : .some(state.connection)
+        }) else { return }
+        do {
+            let database: DatabaseQueue
+            if let connection {
+                database = connection
+            } else {
+                database = try DatabaseQueue(path: path, configuration: configuration)
+                state.withLock { $0.connection = database }
+            }
+            try database.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+        } catch {
+            // Not fatal: the writer's backstop checkpoint still bounds the log.
+        }
+    }
+}
