@@ -44,30 +44,37 @@ public struct AlertIntake: Sendable {
                                       annotations: alert.annotations, channel: channel, link: link)
             job.stormKey = channel == nil ? stormKey : nil
             let kind = alert.status == "firing" ? SrebotAlertJob.kind : SrebotResolvedJob.kind
-            changes.alerts.append(AlertRecord(
+            var record = AlertRecord(
                 fingerprint: alert.fingerprint, startsAt: alert.startsAt, status: alert.status, groupKey: payload.groupKey, receiver: receiver.name,
                 labels: .object(alert.labels.mapValues(JSONValue.string)), annotations: .object(alert.annotations.mapValues(JSONValue.string)),
-                endsAt: alert.endsAt, generatorURL: alert.generatorURL, receivedAt: now,
-                onNew: [NewJob(kind: kind, payload: job.jobText,
-                               runAt: alert.status == "firing" ? now.addingTimeInterval(settings.diagnosisDelay.seconds) : nil, maxAttempts: 4)]))
+                endsAt: alert.endsAt, generatorURL: alert.generatorURL, receivedAt: now, onNew: [])
+            record.onNew = [NewJob(kind: kind, payload: job.jobText(labelsText: record.labelsText, annotationsText: record.annotationsText),
+                                   runAt: alert.status == "firing" ? now.addingTimeInterval(settings.diagnosisDelay.seconds) : nil, maxAttempts: 4)]
+            changes.alerts.append(record)
         }
         changes.audit.append(AuditDraft(kind: "alert_received", principal: "service:alertmanager:\(receiver.name)", target: payload.groupKey, data: .object([
             "status": .string(payload.status), "alerts": .number(Double(payload.alerts.count)),
             "truncated": .number(Double(payload.truncatedAlerts ?? 0)), "request_id": .string(requestID),
         ])))
         let posts = channel != nil && srebot.renderer != nil && srebot.slackEnabled
-        var calm: [OutboxMessage] = []
-        // The group's thread starts with one root message, queued before any reply can be.
+        var calm = CalmMessages.none
+        // The group's thread starts with one root message, queued before any reply can be; rendered
+        // only if the write finds the channel calm.
         if posts, let channel, let renderer = srebot.renderer, payload.status == "firing", let first = payload.alerts.first(where: { $0.status == "firing" }) {
-            let root = SlackViews.alertRoot(renderer, alertname: payload.commonLabels?["alertname"] ?? first.labels["alertname"] ?? "alert",
-                                            severity: payload.commonLabels?["severity"] ?? first.labels["severity"] ?? "unknown",
-                                            target: srebot.target(for: first.labels).name, status: "firing", summary: first.annotations["summary"],
-                                            link: link, alerts: payload.alerts.count, started: first.startsAt,
-                                            // Only where a silence can be made: the receiver names its Alertmanager.
-                                            silence: receiver.url == nil ? nil : SilenceButton(fingerprint: first.fingerprint, receiver: receiver.name,
-                                                                                               startsAt: first.startsAt))
-            calm.append(OutboxMessage(channel: channel, body: SlackViews.webAPIBody(root), threadKey: SrebotContext.threadKey(payload.groupKey),
-                                      isRoot: true, onceKey: "alert-root:\(payload.groupKey)"))
+            let alertname = payload.commonLabels?["alertname"] ?? first.labels["alertname"] ?? "alert"
+            let severity = payload.commonLabels?["severity"] ?? first.labels["severity"] ?? "unknown"
+            let target = srebot.target(for: first.labels).name
+            // Only where a silence can be made: the receiver names its Alertmanager.
+            let silence = receiver.url == nil ? nil : SilenceButton(fingerprint: first.fingerprint, receiver: receiver.name, startsAt: first.startsAt)
+            let threadKey = SrebotContext.threadKey(payload.groupKey)
+            let onceKey = "alert-root:\(payload.groupKey)"
+            let alertCount = payload.alerts.count
+            calm = CalmMessages(root: .init(threadKey: threadKey, onceKey: onceKey)) {
+                let root = SlackViews.alertRoot(renderer, alertname: alertname, severity: severity, target: target, status: "firing",
+                                                summary: first.annotations["summary"], link: link, alerts: alertCount, started: first.startsAt,
+                                                silence: silence)
+                return [OutboxMessage(channel: channel, body: SlackViews.webAPIBody(root), threadKey: threadKey, isRoot: true, onceKey: onceKey)]
+            }
         }
         let common = payload.commonLabels ?? [:]
         // A group's name in the digest: its common alertname, else what Alertmanager grouped by, else its first alert's name.
@@ -133,6 +140,26 @@ public struct AlertJobPayload: JobPayload, Equatable {
         if let link { object["link"] = .string(link) }
         if let stormKey { object["storm_key"] = .string(stormKey) }
         return JSONValue.object(object).jsonText
+    }
+
+    /// ``jobText`` with the labels' and annotations' JSON already written (the alert's record holds
+    /// them): the same bytes, keys in the same sorted order, without building the object again.
+    public func jobText(labelsText: String, annotationsText: String) -> String {
+        var text = #"{"annotations":"#
+        text.reserveCapacity(labelsText.utf8.count + annotationsText.utf8.count + 256)
+        text += annotationsText
+        if let channel { text += #","channel":"# + JSONValue.stringLiteral(channel) }
+        if let endsAt { text += #","ends_at":"# + JSONValue.stringLiteral(endsAt) }
+        text += #","fingerprint":"# + JSONValue.stringLiteral(fingerprint)
+        text += #","group_key":"# + JSONValue.stringLiteral(groupKey)
+        text += #","group_size":"# + String(groupSize)
+        text += #","group_status":"# + JSONValue.stringLiteral(groupStatus)
+        text += #","labels":"# + labelsText
+        if let link { text += #","link":"# + JSONValue.stringLiteral(link) }
+        text += #","starts_at":"# + JSONValue.stringLiteral(startsAt)
+        if let stormKey { text += #","storm_key":"# + JSONValue.stringLiteral(stormKey) }
+        text += "}"
+        return text
     }
 
     enum CodingKeys: String, CodingKey {

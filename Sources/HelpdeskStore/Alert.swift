@@ -13,8 +13,8 @@ public struct AlertRecord: Sendable, Equatable {
     public private(set) var labels: JSONValue
     public private(set) var annotations: JSONValue
     /// Encoded at init, on the request's thread, not in the single writer.
-    let labelsText: String
-    let annotationsText: String
+    public let labelsText: String
+    public let annotationsText: String
     public var endsAt: String?
     public var generatorURL: String?
     public var receivedAt: Date

@@ -28,7 +28,7 @@ enum SQLiteAlertGroups {
     /// Records that a notification of the group arrived, with its thread (the calm root's thread and
     /// once key, when it posts), so the thread is pruned with the group.
     static func touch(_ intake: AlertNotificationIntake, in db: Database) throws {
-        let root = intake.calmMessages.first { $0.isRoot && $0.onceKey != nil }
+        let root = intake.calmMessages.root
         try db.run("""
             INSERT INTO alert_groups (group_key, thread_key, once_key, seen_at) VALUES (?, ?, ?, ?)
             ON CONFLICT (group_key) DO UPDATE SET seen_at = max(seen_at, excluded.seen_at),

@@ -31,7 +31,7 @@ struct SQLiteStorms: StormStore {
         let minute = Int64((clock / 60).rounded(.down))
         var storm = try Row.fetchOne(db.cachedStatement(sql: openStormSQL), arguments: [intake.channel])
         guard !fresh.isEmpty else {
-            return storm == nil ? Effects(messages: intake.calmMessages) : Effects()
+            return storm == nil ? Effects(messages: intake.calmMessages.messages) : Effects()
         }
         // Resolutions count too: a flood of them would otherwise post one message each.
         try db.run("""
@@ -49,7 +49,7 @@ struct SQLiteStorms: StormStore {
             storm = try open(intake, firstAlert: fresh.compactMap { inserted[$0] }.min() ?? 0, calmFrom: pace.calmFrom, in: db, now: now)
         }
         guard let storm else {
-            return Effects(jobs: fresh.flatMap { alerts[$0].onNew }, messages: intake.calmMessages)
+            return Effects(jobs: fresh.flatMap { alerts[$0].onNew }, messages: intake.calmMessages.messages)
         }
         let id: StormID = storm["id"]
         // Resolutions count only for alerts that fired in the storm: their firing record was inserted

@@ -40,7 +40,7 @@ public struct AlertNotificationIntake: Sendable, Equatable {
     public var ranks: [Int]
     public var rules: StormRules
     /// Queued only when the channel is calm (the group's own root message).
-    public var calmMessages: [OutboxMessage]
+    public var calmMessages: CalmMessages
     /// Whether the storm's root, digest and summary are posted (Slack configured for the channel).
     public var postsToSlack: Bool
     /// When the webhook was received, by this server's clock: the storm's clock (rates, start, end).
@@ -48,7 +48,7 @@ public struct AlertNotificationIntake: Sendable, Equatable {
     public var receivedAt: Date
 
     public init(channel: String, groupKey: String, groupName: String, severity: String, ranks: [Int], rules: StormRules,
-                calmMessages: [OutboxMessage], postsToSlack: Bool, receivedAt: Date = Date()) {
+                calmMessages: CalmMessages, postsToSlack: Bool, receivedAt: Date = Date()) {
         self.channel = channel
         self.groupKey = groupKey
         self.groupName = groupName
@@ -58,6 +58,49 @@ public struct AlertNotificationIntake: Sendable, Equatable {
         self.calmMessages = calmMessages
         self.postsToSlack = postsToSlack
         self.receivedAt = receivedAt
+    }
+
+    public init(channel: String, groupKey: String, groupName: String, severity: String, ranks: [Int], rules: StormRules,
+                calmMessages: [OutboxMessage], postsToSlack: Bool, receivedAt: Date = Date()) {
+        self.init(channel: channel, groupKey: groupKey, groupName: groupName, severity: severity, ranks: ranks, rules: rules,
+                  calmMessages: CalmMessages(calmMessages), postsToSlack: postsToSlack, receivedAt: receivedAt)
+    }
+}
+
+/// A notification's calm messages, made only if the write finds the channel calm: rendering a
+/// group's root was a tenth of a webhook's CPU, and in a storm (when notifications come fast) no
+/// root is posted. The root's thread and once key are known without rendering it.
+public struct CalmMessages: Sendable, Equatable {
+    public struct Root: Sendable, Equatable {
+        public var threadKey: String?
+        public var onceKey: String
+
+        public init(threadKey: String?, onceKey: String) {
+            self.threadKey = threadKey
+            self.onceKey = onceKey
+        }
+    }
+
+    public let root: Root?
+    private let make: @Sendable () -> [OutboxMessage]
+
+    /// `make` runs inside the store's write, at most once, and only for a calm channel.
+    public init(root: Root?, make: @escaping @Sendable () -> [OutboxMessage]) {
+        self.root = root
+        self.make = make
+    }
+
+    public init(_ messages: [OutboxMessage]) {
+        root = messages.first { $0.isRoot && $0.onceKey != nil }.map { Root(threadKey: $0.threadKey, onceKey: $0.onceKey!) }
+        make = { messages }
+    }
+
+    public static let none = CalmMessages([])
+
+    public var messages: [OutboxMessage] { make() }
+
+    public static func == (lhs: CalmMessages, rhs: CalmMessages) -> Bool {
+        lhs.root == rhs.root && lhs.messages == rhs.messages
     }
 }
 
