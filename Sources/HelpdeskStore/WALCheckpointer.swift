@@ -11,7 +11,9 @@ import Synchronization
 /// should these fall behind.
 final class WALCheckpointer: Sendable {
     /// The writer connection's `wal_autocheckpoint` (pages) while this one runs.
-    static let backstopPages = 10_000
+    static let backstopPages = 20_000
+    /// Passes a checkpoint makes to catch up with a writer that keeps committing.
+    static let maxPasses = 16
     /// Commits within this delay share one checkpoint.
     static let delay: DispatchTimeInterval = .milliseconds(100)
 
@@ -66,7 +68,14 @@ final class WALCheckpointer: Sendable {
                 database = try DatabaseQueue(path: path, configuration: configuration)
                 state.withLock { $0.connection = database }
             }
-            try database.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+            try database.writeWithoutTransaction { db in
+                // The log starts over only once it is copied whole: under steady writes one pass ends
+                // behind the writer, the log grows to the backstop, and every commit checkpoints again.
+                for _ in 0..<Self.maxPasses {
+                    let (logFrames, copiedFrames) = try db.checkpoint(.passive)
+                    if copiedFrames >= logFrames { break }
+                }
+            }
         } catch {
             // Not fatal: the writer's backstop checkpoint still bounds the log.
         }
