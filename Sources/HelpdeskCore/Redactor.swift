@@ -66,7 +66,8 @@ public final class Redactor: Sendable {
     private static func redact(_ text: String, secrets: [String]) -> String {
         var result = text
         for secret in secrets where occurs(secret, in: result) {
-            result = result.replacingOccurrences(of: secret, with: Self.mask)
+            // Literal: by characters, a secret followed by a combining mark would not match.
+            result = result.replacingOccurrences(of: secret, with: Self.mask, options: .literal)
         }
         guard Self.mightHoldSecret(result) else { return result }
         for rule in Self.rules {

@@ -82,6 +82,10 @@ public struct Mrkdwn: Sendable, Equatable, CustomStringConvertible, ExpressibleB
     /// `limit` characters, ending in an ellipsis when it had to cut: Block Kit counts what it is sent.
     public static func fitting(_ text: String, _ limit: Int) -> String {
         guard limit > 0 else { return "" }
+        // Escaping at most quintuples a code point, and a character has at least one: text far over
+        // the limit is cut first, so a huge annotation costs no more than a short one.
+        let bound = 5 * limit + 8
+        let text = text.utf8.count > bound ? String(String.UnicodeScalarView(text.unicodeScalars.prefix(bound))) + "…" : text
         if escaped(text).count <= limit { return text }
         var kept = "", used = 1  // the ellipsis
         for character in text {

@@ -122,7 +122,8 @@ public enum SlackViews {
         if let summary, !summary.isEmpty { context["summary"] = Mrkdwn.fitting(summary, 1500) }
         // A cut URL would lead elsewhere: a long one is left out. `|` would end the link's address early.
         if let link, link.hasPrefix("http"), Mrkdwn.escaped(link).count <= 1000 {
-            context["link"] = link.replacingOccurrences(of: "|", with: "%7C")
+            // By code point: a combining mark after `|` would hide it from a per-character replace.
+            context["link"] = String(String.UnicodeScalarView(link.unicodeScalars.flatMap { $0 == "|" ? Array("%7C".unicodeScalars) : [$0] }))
         }
         if let silence, status == "firing", silence.value.count <= SlackRenderer.Limit.buttonValue {
             let duration = Mrkdwn.fitting(silence.duration, 20)
@@ -202,7 +203,8 @@ extension SlackViews {
 
     /// Slack's mrkdwn treats `<…>` as links and mentions (`<!channel>`): escaped as Slack asks.
     static func mrkdwnEscaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        // Per code point (``Mrkdwn/escaped(_:)``): a per-character replace misses `<` joined to a mark.
+        Mrkdwn.escaped(text)
     }
 
     private static func lasted(_ seconds: TimeInterval) -> String {

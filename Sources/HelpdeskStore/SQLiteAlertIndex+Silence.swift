@@ -13,16 +13,15 @@ extension SQLiteAlertIndex {
     }
 
     func latestPerReceiver(fingerprint: String) async throws -> [StoredAlert] {
-        // A row is its receiver's newest unless another of the same receiver was received later (ties:
-        // the later episode, then "resolved" over "firing"; (fingerprint, starts_at, status) is unique).
+        // Each receiver's newest row (ties: the later episode, then "resolved" over "firing";
+        // (fingerprint, starts_at, status) is unique). One sort of the fingerprint's rows: a flapping
+        // alert keeps thousands, and comparing each with each was quadratic.
         try await store.database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT a.* FROM alerts a WHERE a.fingerprint = ? AND NOT EXISTS (
-                    SELECT 1 FROM alerts b WHERE b.fingerprint = a.fingerprint AND b.receiver = a.receiver AND (
-                        b.received_at > a.received_at
-                        OR (b.received_at = a.received_at AND b.starts_at > a.starts_at)
-                        OR (b.received_at = a.received_at AND b.starts_at = a.starts_at AND b.status > a.status)))
-                ORDER BY a.received_at DESC, a.receiver LIMIT 20
+                SELECT * FROM (
+                    SELECT a.*, ROW_NUMBER() OVER (PARTITION BY receiver ORDER BY received_at DESC, starts_at DESC, status DESC) AS newest
+                    FROM alerts a WHERE fingerprint = ?)
+                WHERE newest = 1 ORDER BY received_at DESC, receiver LIMIT 20
                 """, arguments: [fingerprint]).map(Self.alert)
         }
     }

@@ -23,6 +23,16 @@ struct SQLiteStorms: StormStore {
 
     /// Called inside the notification's write, after its alerts were inserted (`inserted`: each new
     /// alert's rowid, `nil` for a repeat). The storm's clock is the webhook's receive time.
+    /// The calm messages, made only if they can still be queued: every repeat of a group (and
+    /// the second copy from an HA pair) would otherwise render a root its once key then drops.
+    private static func calmMessages(_ intake: AlertNotificationIntake, in db: Database) throws -> [OutboxMessage] {
+        if intake.calmMessages.isRootOnly, let root = intake.calmMessages.root,
+           try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM slack_outbox WHERE once_key = ?"), arguments: [root.onceKey]) != nil {
+            return []
+        }
+        return intake.calmMessages.messages
+    }
+
     static func apply(_ intake: AlertNotificationIntake, alerts: [AlertRecord], inserted: [Int64?], in db: Database, now: Date) throws -> Effects {
         let fresh = alerts.indices.filter { inserted[$0] != nil }
         let firing = fresh.filter { alerts[$0].status == "firing" }
@@ -31,7 +41,7 @@ struct SQLiteStorms: StormStore {
         let minute = Int64((clock / 60).rounded(.down))
         var storm = try Row.fetchOne(db.cachedStatement(sql: openStormSQL), arguments: [intake.channel])
         guard !fresh.isEmpty else {
-            return storm == nil ? Effects(messages: intake.calmMessages.messages) : Effects()
+            return try storm == nil ? Effects(messages: calmMessages(intake, in: db)) : Effects()
         }
         // Resolutions count too: a flood of them would otherwise post one message each.
         try db.run("""
@@ -49,7 +59,7 @@ struct SQLiteStorms: StormStore {
             storm = try open(intake, firstAlert: fresh.compactMap { inserted[$0] }.min() ?? 0, calmFrom: pace.calmFrom, in: db, now: now)
         }
         guard let storm else {
-            return Effects(jobs: fresh.flatMap { alerts[$0].onNew }, messages: intake.calmMessages.messages)
+            return try Effects(jobs: fresh.flatMap { alerts[$0].onNew }, messages: calmMessages(intake, in: db))
         }
         let id: StormID = storm["id"]
         // Resolutions count only for alerts that fired in the storm: their firing record was inserted

@@ -82,16 +82,21 @@ public struct CalmMessages: Sendable, Equatable {
     }
 
     public let root: Root?
+    /// Whether the messages are the root alone: then, once the root is queued, they need not be made.
+    let isRootOnly: Bool
     private let make: @Sendable () -> [OutboxMessage]
 
-    /// `make` runs inside the store's write, at most once, and only for a calm channel.
-    public init(root: Root?, make: @escaping @Sendable () -> [OutboxMessage]) {
+    /// `make` returns the group's root (the message `root` describes) and nothing else; it runs
+    /// inside the store's write, and only for a calm channel whose root is not queued yet.
+    public init(root: Root, make: @escaping @Sendable () -> [OutboxMessage]) {
         self.root = root
+        isRootOnly = true
         self.make = make
     }
 
     public init(_ messages: [OutboxMessage]) {
         root = messages.first { $0.isRoot && $0.onceKey != nil }.map { Root(threadKey: $0.threadKey, onceKey: $0.onceKey!) }
+        isRootOnly = root != nil && messages.count == 1
         make = { messages }
     }
 

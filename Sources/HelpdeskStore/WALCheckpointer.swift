@@ -66,7 +66,16 @@ final class WALCheckpointer: Sendable {
                 database = connection
             } else {
                 database = try DatabaseQueue(path: path, configuration: configuration)
-                state.withLock { $0.connection = database }
+                // close() may have run while it opened: then it is closed here, not kept.
+                let kept = state.withLock { state -> Bool in
+                    guard !state.closed else { return false }
+                    state.connection = database
+                    return true
+                }
+                guard kept else {
+                    try? database.close()
+                    return
+                }
             }
             try database.writeWithoutTransaction { db in
                 // The log starts over only once it is copied whole: under steady writes one pass ends

@@ -5,7 +5,7 @@ import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskGovernance
 import HelpdeskJobs
-import HelpdeskSlack
+@testable import HelpdeskSlack
 import HelpdeskStore
 import HelpdeskTestSupport
 import Logging
@@ -58,6 +58,12 @@ import Testing
         #expect(Mrkdwn.escaped(cut).count <= SlackRenderer.Limit.sectionText && cut.hasSuffix("…"))
         #expect(Mrkdwn.escaped(cut).count > SlackRenderer.Limit.sectionText - 5, "cut no shorter than it must be")
         #expect(Mrkdwn.escaped(Mrkdwn.fitting("a<b", 4)).count <= 4)
+        // A huge annotation is cut before it is escaped, still to the limit and marked as cut.
+        let huge = Mrkdwn.fitting(String(repeating: "<a", count: 500_000), 200)
+        #expect(Mrkdwn.escaped(huge).count <= 200 && huge.hasSuffix("…") && huge.hasPrefix("<a<a"))
+        // Many marks on one letter: few characters, many code points; still cut, and said to be.
+        let zalgo = Mrkdwn.fitting("a" + String(repeating: "\u{301}", count: 5_000), 10)
+        #expect(zalgo.hasSuffix("…") && Mrkdwn.escaped(zalgo).count <= 10)
         // An escaped note cut mid-entity drops the partial entity.
         let note: Mrkdwn = "\(String(repeating: "&", count: 4))"
         #expect(note.truncated(8) == "&amp;…")
@@ -113,6 +119,17 @@ import Testing
         let long = SlackViews.alertRoot(renderer, alertname: "A", severity: "warning", target: "t", status: "firing", summary: nil,
                                         link: "https://x.example/" + String(repeating: "&", count: 400), alerts: 1, started: "s")
         #expect(!(long.jsonText.contains("|source>")), "a link too long to show whole is left out, not cut")
+        // A mark after `|` makes one character of the two; the address still cannot end early.
+        let marked = SlackViews.alertRoot(renderer, alertname: "A", severity: "warning", target: "t", status: "firing", summary: nil,
+                                          link: "https://evil.example/|\u{301}Runbook", alerts: 1, started: "s")
+        let markedContext = try #require(marked["blocks"]?.arrayValue?.last?.value(at: "elements")?.arrayValue?.first?["text"]?.description)
+        #expect(markedContext.hasPrefix("<https://evil.example/%7C\u{301}Runbook|source>"), "\(markedContext)")
+    }
+
+    @Test func theStormDigestEscapesByCodePoint() {
+        // U+0600 joins the `<` that follows into one character: a per-character replace missed it.
+        let escaped = SlackViews.mrkdwnEscaped("\u{0600}<!channel>\u{0301}")
+        #expect(!escaped.unicodeScalars.contains("<") && !escaped.unicodeScalars.contains(">"), "\(escaped)")
     }
 
     @Test func approvalMessagesEscapeAndTheirConfirmDialogsStayUnder300() async throws {

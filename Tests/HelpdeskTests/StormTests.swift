@@ -2,6 +2,7 @@ import Foundation
 import HelpdeskCore
 import HelpdeskStore
 import HelpdeskTestSupport
+import Synchronization
 import Testing
 
 /// Storm bookkeeping and outbox coalescing, against a real SQLite store.
@@ -48,6 +49,26 @@ import Testing
             #expect(outcome.storm == nil)
             #expect(outcome.jobIDs.compactMap { $0 }.count == 2)
             #expect(try await pending(store).count == 1, "the group's root")
+        }
+    }
+
+    @Test func aGroupsRootIsMadeOnlyWhileItCanStillBeQueued() async throws {
+        try await withStore { store in
+            let made = Mutex(0)
+            func repeatOfGroup(_ fingerprints: [String]) -> ChangeSet {
+                var changes = notification(fingerprints.map { ($0, 0) }, group: "g1")
+                changes.notification?.calmMessages = CalmMessages(root: .init(threadKey: "alertgroup:g1", onceKey: "alert-root:g1")) {
+                    made.withLock { $0 += 1 }
+                    return [OutboxMessage(channel: "C1", body: .object(["text": .string("root g1")]), threadKey: "alertgroup:g1",
+                                          isRoot: true, onceKey: "alert-root:g1")]
+                }
+                return changes
+            }
+            _ = try await store.apply(repeatOfGroup(["a"]))
+            _ = try await store.apply(repeatOfGroup(["a"]))  // the same notification again (an HA pair's copy)
+            _ = try await store.apply(repeatOfGroup(["b"]))  // the group grew
+            #expect(made.withLock { $0 } == 1, "rendered for the first notification only")
+            #expect(try await pending(store).count == 1, "one root")
         }
     }
 
