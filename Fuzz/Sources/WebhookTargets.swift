@@ -53,9 +53,18 @@ enum WebhookTargets {
         }
     }
 
+    /// Also differential: what the hand-written reader accepts must read as `JSONDecoder` reads it,
+    /// when that accepts it too (the reader refuses more: repeated keys, deeper nesting).
     static func alertmanager(_ bytes: [UInt8]) {
+        let reference = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        if let read = try? JSONReader.parse(bytes), let reference, read != reference {
+            fatalError("JSONReader read \(read) where JSONDecoder read \(reference)")
+        }
         guard let payload = try? AlertmanagerPayload.parse(Data(bytes)) else { return }
         _ = payload.receiverName
+        if let decoded = try? JSONDecoder().decode(AlertmanagerPayload.self, from: Data(bytes)), decoded.version == "4", decoded != payload {
+            fatalError("the payload read by hand differs from the Decodable one")
+        }
     }
 
     /// Layout: mode byte, approval id line, then a token line and a CSRF line (even mode), or the

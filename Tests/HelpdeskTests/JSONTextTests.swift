@@ -52,6 +52,40 @@ import Testing
         }
     }
 
+    @Test func theReaderReadsBackWhatIsWrittenAsJSONDecoderDoes() throws {
+        var generator = Generator(state: 2026_12_04)
+        for round in 0..<3000 {
+            let value = Self.value(&generator, depth: 0)
+            let text = value.jsonText
+            let read = try JSONReader.parse(Array(text.utf8))
+            let reference = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+            #expect(read == reference, "round \(round): \(text)")
+            if read != reference { return }
+        }
+    }
+
+    @Test(arguments: [
+        (#" {"a" : [1, -0.5e+2, true, false, null, "x"]} "#, JSONValue.object(["a": .array([.number(1), .number(-50), .bool(true), .bool(false), .null, .string("x")])])),
+        (#""\u00e9\ud83d\ude00\/\"\\\b\f\n\r\t\u0000""#, .string("é😀/\"\\\u{8}\u{c}\n\r\t\u{0}")),
+        ("0", .number(0)), ("-0", .number(0)), ("[]", .array([])), ("{}", .object([:])), (#""é""#, .string("é")),
+    ])
+    func theReaderAcceptsJSON(text: String, expected: JSONValue) throws {
+        #expect(try JSONReader.parse(Array(text.utf8)) == expected)
+    }
+
+    @Test(arguments: ["", " ", "01", "1.", ".5", "1e", "-", "+1", "1e999", "[1,]", "{\"a\":1,}", "{a:1}", "{\"a\" 1}", "[1 2]", "tru", "nul", "NaN",
+                      "\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"", "\"\\x\"", "\"\\u12\"", "\"a\tb\"", "\"abc", "[1] x", "// c\n1", "{\"k\":1,\"k\":2}",
+                      String(repeating: "[", count: 300) + String(repeating: "]", count: 300)])
+    func theReaderRefusesWhatIsNotJSON(text: String) {
+        #expect(throws: JSONReadError.self, "\(text)") { try JSONReader.parse(Array(text.utf8)) }
+    }
+
+    @Test func theReaderRefusesBytesThatAreNotUTF8() {
+        #expect(throws: JSONReadError.self) { try JSONReader.parse([0x22, 0xC3, 0x28, 0x22]) }
+        #expect(throws: JSONReadError.self) { try JSONReader.parse([0x22, 0x5C, 0x6E, 0xFF, 0x22]) }
+        #expect(throws: JSONReadError.self) { try JSONReader.parse([0x22, 0xED, 0xA0, 0x80, 0x22]) }  // an encoded surrogate
+    }
+
     @Test func aNonFiniteNumberMakesTheWholeValueNull() {
         #expect(JSONValue.object(["a": .array([.number(.infinity)])]).jsonText == "null")
         #expect(JSONValue.number(.nan).jsonText == "null")
