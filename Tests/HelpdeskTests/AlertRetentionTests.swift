@@ -10,14 +10,6 @@ import Testing
     static let day: TimeInterval = 86400
     let cutoff = Date().addingTimeInterval(-30 * AlertRetentionTests.day)
 
-    private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
-        let folder = try TemporaryDirectory()
-        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
-        try await body(store)
-        try await store.close()
-        folder.remove()
-    }
-
     private func record(_ fingerprint: String, _ status: String, age: TimeInterval, group: String = "g") -> AlertRecord {
         AlertRecord(fingerprint: fingerprint, startsAt: "2026-12-03T10:00:00Z", status: status, groupKey: group, receiver: "am",
                     labels: .object(["alertname": .string(fingerprint)]), annotations: .object([:]), endsAt: nil, generatorURL: nil,
@@ -35,7 +27,7 @@ import Testing
     }
 
     @Test func aFiringAlertStillSentIsNeverPrunedAndAResolvedOneGoesByItsResolutionAge() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let day = Self.day
             try await store.apply(ChangeSet(alerts: [
                 record("firing-still-sent", "firing", age: 40 * day), record("firing-gone-quiet", "firing", age: 40 * day),
@@ -55,7 +47,7 @@ import Testing
     }
 
     @Test func aGroupsThreadIsPrunedWithTheGroupAndAStormsWithTheStorm() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let day = Self.day
             let rules = StormRules(threshold: 5, diagnoseTop: 1, settle: .seconds(1), digestInterval: .seconds(1), quietPeriod: .seconds(60))
             func notification(_ group: String, channel: String, alerts: Int, age: TimeInterval) -> ChangeSet {

@@ -7,14 +7,6 @@ import Testing
 /// The outbox's order against a real SQLite store: per thread after its root, per channel one at a
 /// time and within its budget, edits coalesced per channel.
 @Suite struct SlackOutboxTests {
-    private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
-        let folder = try TemporaryDirectory()
-        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
-        try await body(store)
-        try await store.close()
-        folder.remove()
-    }
-
     private func post(_ channel: String, _ text: String, thread: String? = nil, root: Bool = false) -> OutboxMessage {
         OutboxMessage(channel: channel, body: .object(["text": .string(text)]), threadKey: thread, isRoot: root)
     }
@@ -49,7 +41,7 @@ import Testing
     }
 
     @Test func aKeyReusedInTwoChannelsNamesTwoMessages() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             try await store.apply(ChangeSet(slackMessages: [post("C1", "root", thread: "t", root: true)]))
             let root = try #require(try await drain(store, at: Date()).first)
             let edits = (1...50).flatMap { [edit("C1", "C1 edit \($0)", thread: "t"), edit("C2", "C2 edit \($0)", thread: "t")] }
@@ -64,7 +56,7 @@ import Testing
     }
 
     @Test func aReplyWaitsForItsRootWithoutHoldingOtherThreadsOrTheChannel() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             try await store.apply(ChangeSet(slackMessages: [
                 post("C1", "root A", thread: "a", root: true), post("C1", "reply A", thread: "a"),
                 post("C1", "root B", thread: "b", root: true), post("C1", "reply B", thread: "b"), post("C1", "top"),
@@ -87,7 +79,7 @@ import Testing
     }
 
     @Test func aReplyQueuedBeforeItsRootStillWaitsForIt() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             try await store.apply(ChangeSet(slackMessages: [
                 post("C1", "early reply", thread: "c"), post("C1", "root C", thread: "c", root: true),
             ]))
@@ -99,7 +91,7 @@ import Testing
     }
 
     @Test func aRootGivenUpHoldsItsRepliesNoLonger() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             try await store.apply(ChangeSet(slackMessages: [
                 post("C1", "root G", thread: "g", root: true), post("C1", "reply G", thread: "g"), edit("C1", "edit G", thread: "g"),
             ]))
@@ -119,7 +111,7 @@ import Testing
     }
 
     @Test func anEditWaitingForItsGapHoldsNoReply() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             try await store.apply(ChangeSet(slackMessages: [post("C1", "storm", thread: "s", root: true)]))
             _ = try await drain(store, at: Date())
             try await store.apply(ChangeSet(slackMessages: [
@@ -134,7 +126,7 @@ import Testing
     }
 
     @Test func aChannelSendsOneAtATimeWithinItsBudgetAndAPausedOrSpentChannelHoldsNoOther() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             try await store.apply(ChangeSet(slackMessages: (0..<10).map { post("C1", "root \($0)", thread: "t\($0)", root: true) }
                                             + (0..<3).map { post("C2", "other \($0)") }))
             let now = Date()

@@ -19,14 +19,6 @@ import Testing
         .appendingPathComponent("templates/slack").path
     let rules = StormRules(threshold: 5, diagnoseTop: 2, settle: .seconds(15), digestInterval: .seconds(10), quietPeriod: .seconds(60))
 
-    private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
-        let folder = try TemporaryDirectory()
-        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
-        try await body(store)
-        try await store.close()
-        folder.remove()
-    }
-
     /// One notification received `at` seconds after t0: `alerts` are (fingerprint, severity rank).
     private func notification(_ alerts: [(String, Int)], group: String, at offset: TimeInterval, status: String = "firing",
                               channel: String = "C1", rules: StormRules? = nil, startsAt: String = "2026-12-03T10:00:00Z") -> ChangeSet {
@@ -54,7 +46,7 @@ import Testing
     }
 
     @Test func aTrickleBelowTheThresholdDoesNotKeepAStormOpen() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let storm = try #require(try await store.apply(notification(alerts("burst", 10), group: "g1", at: 0)).storm)
             // One alert every 20 s (3 a minute, threshold 5): the rate fell to 5 at t0+90, so the storm ends 60 s later.
             var closedAt: TimeInterval?
@@ -69,7 +61,7 @@ import Testing
     }
 
     @Test func aRateAboveTheThresholdKeepsItsStormOpenPastTheQuietPeriod() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let storm = try #require(try await store.apply(notification(alerts("burst", 10), group: "g1", at: 0)).storm)
             // 12 a minute for five minutes: above the threshold all along.
             for offset in stride(from: 10.0, through: 300, by: 10) {
@@ -83,7 +75,7 @@ import Testing
     }
 
     @Test func anOpenStormKeepsTheThresholdItOpenedWith() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let storm = try #require(try await store.apply(notification(alerts("burst", 10), group: "g1", at: 0)).storm)
             var raised = rules
             raised.threshold = 1000  // the configuration changes while the storm is open
@@ -98,7 +90,7 @@ import Testing
     }
 
     @Test func aDiagnosedAlertKeepsItsPlaceUntilItResolvesThenTheNextNewAlertTakesIt() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let opened = try await store.apply(notification(alerts("a", 10), group: "g1", at: 0))
             let storm = try #require(opened.storm)
             #expect(opened.jobIDs.compactMap { $0 }.count == 2)
@@ -125,7 +117,7 @@ import Testing
     }
 
     @Test func resolutionsCountOnlyForAlertsThatFiredFromTheStormsFirstAlertOn() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             // Fired before the storm, though their sender says they started later.
             _ = try await store.apply(notification(alerts("p", 4), group: "g0", at: 0, startsAt: "2030-01-01T00:00:00Z"))
             let storm = try #require(try await store.apply(notification(alerts("s", 4), group: "g1", at: 1)).storm)
@@ -141,7 +133,7 @@ import Testing
     }
 
     @Test func theStormClockIsTheWebhooksReceiveTimeNotTheAlertsStartsAt() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             var settings = AlertmanagerSettings()
             settings.stormThreshold = 5
             let intake = AlertIntake(settings: settings, defaultChannel: "C1", srebot: try Self.srebot(store))
@@ -161,7 +153,7 @@ import Testing
     }
 
     @Test func theDigestNamesTheNTheStormOpenedWith() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let storm = try #require(try await store.apply(notification(alerts("a", 10), group: "g1", at: 0)).storm)
             var changed = rules
             changed.diagnoseTop = 7
@@ -174,7 +166,7 @@ import Testing
     }
 
     @Test func anAlertInItsCooldownGivesBackThePlaceItWasGivenInsteadOfUsingItUp() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let now = Date()
             // The same alert fired a minute ago (an earlier episode); its cooldown is 10 minutes.
             try await store.apply(ChangeSet(alerts: [Self.record("flap", startsAt: "2026-12-03T09:00:00Z", at: now.addingTimeInterval(-60), jobs: false)]))

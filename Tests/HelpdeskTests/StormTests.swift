@@ -9,14 +9,6 @@ import Testing
 @Suite struct StormTests {
     let rules = StormRules(threshold: 5, diagnoseTop: 2, settle: .seconds(15), digestInterval: .seconds(10), quietPeriod: .seconds(60))
 
-    private func withStore(_ body: (SQLiteStore) async throws -> Void) async throws {
-        let folder = try TemporaryDirectory()
-        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
-        try await body(store)
-        try await store.close()
-        folder.remove()
-    }
-
     /// One notification of `alerts` (fingerprint, severity rank), firing or resolved, for one group.
     private func notification(_ alerts: [(String, Int)], group: String, status: String = "firing", channel: String = "C1") -> ChangeSet {
         var changes = ChangeSet()
@@ -44,7 +36,7 @@ import Testing
     }
 
     @Test func aCalmChannelGetsEveryRootAndJob() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let outcome = try await store.apply(notification([("a", 1), ("b", 1)], group: "g1"))
             #expect(outcome.storm == nil)
             #expect(outcome.jobIDs.compactMap { $0 }.count == 2)
@@ -53,7 +45,7 @@ import Testing
     }
 
     @Test func aGroupsRootIsMadeOnlyWhileItCanStillBeQueued() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let made = Mutex(0)
             func repeatOfGroup(_ fingerprints: [String]) -> ChangeSet {
                 var changes = notification(fingerprints.map { ($0, 0) }, group: "g1")
@@ -73,7 +65,7 @@ import Testing
     }
 
     @Test func pastTheThresholdOneStormRootTakesEveryGroupAndOnlyTheMostSevereAreDiagnosed() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             _ = try await store.apply(notification([("a", 0), ("b", 0), ("c", 0)], group: "g1"))  // calm: 3 ≤ 5
             let stormy = try await store.apply(notification([("d", 1), ("e", 0), ("f", 0)], group: "g2"))  // 6 > 5
             let storm = try #require(stormy.storm)
@@ -102,7 +94,7 @@ import Testing
     }
 
     @Test func aNotificationDeliveredTwiceCountsOnce() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let first = notification([("a", 0), ("b", 0), ("c", 0), ("d", 0)], group: "g1")
             _ = try await store.apply(first)
             _ = try await store.apply(first)  // the other Alertmanager of an HA pair
@@ -112,7 +104,7 @@ import Testing
     }
 
     @Test func aQuietOrResolvedStormClosesOnceWithOneSummary() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let stormy = try await store.apply(notification((0..<8).map { ("f\($0)", 0) }, group: "g1"))
             let storm = try #require(stormy.storm)
             #expect(try await store.storms.closeQuiet(now: Date()) == [], "still firing, inside its quiet period")
@@ -130,7 +122,7 @@ import Testing
     }
 
     @Test func editsOfOneMessageCoalesceAndANewerEditIsSentAfterOneInFlight() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let root = OutboxMessage(channel: "C1", body: .object(["text": .string("root")]), threadKey: "t", isRoot: true)
             try await store.apply(ChangeSet(slackMessages: [root]))
             let first = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
@@ -152,7 +144,7 @@ import Testing
     }
 
     @Test func anEditCoalescedDuringItsSendGoesAgainBehindWhatWasQueuedMeanwhileAndAFailedOneIsNotLost() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let root = OutboxMessage(channel: "C1", body: .object(["text": .string("root")]), threadKey: "t", isRoot: true)
             try await store.apply(ChangeSet(slackMessages: [root]))
             let first = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
@@ -179,7 +171,7 @@ import Testing
     }
 
     @Test func aFloodOfResolutionsStormsInsteadOfPostingOneMessageEach() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             let outcome = try await store.apply(notification((0..<8).map { ("r\($0)", 0) }, group: "g1", status: "resolved"))
             #expect(outcome.storm != nil)
             #expect(outcome.jobIDs.compactMap { $0 }.isEmpty, "no resolution message per alert")
@@ -187,7 +179,7 @@ import Testing
     }
 
     @Test func aChannelNeverExceedsItsBudgetAMinute() async throws {
-        try await withStore { store in
+        try await withTemporaryStore { store in
             try await store.apply(ChangeSet(slackMessages: (0..<10).map { OutboxMessage(channel: "C1", body: .object(["text": .string("m\($0)")])) }
                                             + [OutboxMessage(channel: "C2", body: .object(["text": .string("other")]))]))
             var sent: [String: Int] = [:]
