@@ -2,8 +2,9 @@ import Foundation
 import HelpdeskCore
 
 /// One alert of an Alertmanager notification, as recorded. A firing episode is keyed by
-/// fingerprint and `startsAt`; the same episode arriving again (Alertmanager re-sends groups on
-/// every group and repeat interval) updates nothing and starts nothing.
+/// fingerprint, `startsAt` and receiver; the same episode arriving again at the same receiver
+/// (Alertmanager re-sends groups on every group and repeat interval, an HA pair sends each twice)
+/// updates nothing and starts nothing. Another receiver getting it records, and diagnoses, its own.
 public struct AlertRecord: Sendable, Equatable {
     public var fingerprint: String
     public var startsAt: String
@@ -18,7 +19,7 @@ public struct AlertRecord: Sendable, Equatable {
     public var endsAt: String?
     public var generatorURL: String?
     public var receivedAt: Date
-    /// Enqueued only if this (fingerprint, startsAt, status) is new.
+    /// Enqueued only if this (fingerprint, startsAt, receiver, status) is new.
     public var onNew: [NewJob]
 
     public init(fingerprint: String, startsAt: String, status: String, groupKey: String, receiver: String, labels: JSONValue,

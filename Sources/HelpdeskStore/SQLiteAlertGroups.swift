@@ -16,12 +16,12 @@ enum SQLiteAlertGroups {
         let received = alert.receivedAt.timeIntervalSince1970
         if alert.status == "firing", !isNew {
             try db.run("""
-                UPDATE alerts SET seen_at = ? WHERE fingerprint = ? AND starts_at = ? AND status = 'firing' AND seen_at < ?
-                """, [received, alert.fingerprint, alert.startsAt, received - seenInterval])
+                UPDATE alerts SET seen_at = ? WHERE fingerprint = ? AND starts_at = ? AND receiver = ? AND status = 'firing' AND seen_at < ?
+                """, [received, alert.fingerprint, alert.startsAt, alert.receiver, received - seenInterval])
         } else if alert.status != "firing", isNew {
             try db.run("""
-                UPDATE alerts SET seen_at = max(seen_at, ?) WHERE fingerprint = ? AND starts_at = ? AND status = 'firing'
-                """, [received, alert.fingerprint, alert.startsAt])
+                UPDATE alerts SET seen_at = max(seen_at, ?) WHERE fingerprint = ? AND starts_at = ? AND receiver = ? AND status = 'firing'
+                """, [received, alert.fingerprint, alert.startsAt, alert.receiver])
         }
     }
 

@@ -13,7 +13,7 @@ extension SQLiteAlertIndex {
         if query.firingOnly {
             conditions.append("""
                 a.status = 'firing' AND NOT EXISTS (SELECT 1 FROM alerts r WHERE r.fingerprint = a.fingerprint
-                AND r.starts_at = a.starts_at AND r.status = 'resolved')
+                AND r.starts_at = a.starts_at AND r.receiver = a.receiver AND r.status = 'resolved')
                 """)
         }
         arguments += [max(1, min(query.limit, 10_000))]

@@ -287,6 +287,36 @@ enum SQLiteMigrations {
                     FROM slack_outbox WHERE once_key LIKE 'alert-root:%' GROUP BY once_key;
                 """)
         }
+        // An alert episode is kept per receiver: two receivers (two routes, two channels, two
+        // Alertmanagers) getting the same alert each record it, diagnose it and can silence it; before,
+        // the second was taken for a repeat and dropped. Rowids are kept (storms.first_alert compares them).
+        migrator.registerMigration("v15-alerts-per-receiver") { db in
+            try db.execute(sql: """
+                CREATE TABLE alerts_per_receiver (
+                    fingerprint TEXT NOT NULL,
+                    starts_at TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    group_key TEXT NOT NULL,
+                    receiver TEXT NOT NULL,
+                    labels TEXT NOT NULL,
+                    annotations TEXT NOT NULL,
+                    ends_at TEXT,
+                    generator_url TEXT,
+                    received_at REAL NOT NULL,
+                    seen_at REAL NOT NULL DEFAULT 0,
+                    PRIMARY KEY (fingerprint, starts_at, receiver, status)
+                );
+                INSERT INTO alerts_per_receiver (rowid, fingerprint, starts_at, status, group_key, receiver, labels, annotations, ends_at,
+                                                 generator_url, received_at, seen_at)
+                    SELECT rowid, fingerprint, starts_at, status, group_key, receiver, labels, annotations, ends_at, generator_url,
+                           received_at, seen_at FROM alerts;
+                DROP TABLE alerts;
+                ALTER TABLE alerts_per_receiver RENAME TO alerts;
+                CREATE INDEX alerts_received ON alerts(received_at);
+                CREATE INDEX alerts_firing_seen ON alerts(seen_at) WHERE status = 'firing';
+                CREATE INDEX alerts_resolved_at ON alerts(received_at) WHERE status = 'resolved';
+                """)
+        }
         return migrator
     }
 }

@@ -40,11 +40,12 @@ struct SQLiteRetention: RetentionStore {
     /// resolution refreshes it too. Both go through partial indexes.
     static func pruneAlerts(_ db: Database, before: Double, limit: Int) throws -> Int {
         let episodes = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT fingerprint, starts_at FROM alerts WHERE status = 'resolved' AND received_at < ? ORDER BY received_at LIMIT ?
+            SELECT fingerprint, starts_at, receiver FROM alerts WHERE status = 'resolved' AND received_at < ? ORDER BY received_at LIMIT ?
             """), arguments: [before, max(1, limit / 2)])
         var deleted = 0
         for episode in episodes {
-            try db.run("DELETE FROM alerts WHERE fingerprint = ? AND starts_at = ?", [episode["fingerprint"] as String, episode["starts_at"] as String])
+            try db.run("DELETE FROM alerts WHERE fingerprint = ? AND starts_at = ? AND receiver = ?",
+                       [episode["fingerprint"] as String, episode["starts_at"] as String, episode["receiver"] as String])
             deleted += db.changesCount
         }
         guard deleted < limit else { return deleted }

@@ -69,8 +69,8 @@ struct SQLiteStorms: StormStore {
         for index in resolved {
             let alert = alerts[index]
             let fired = try Int64.fetchOne(db.cachedStatement(sql: """
-                SELECT rowid FROM alerts WHERE fingerprint = ? AND starts_at = ? AND status = 'firing'
-                """), arguments: [alert.fingerprint, alert.startsAt])
+                SELECT rowid FROM alerts WHERE fingerprint = ? AND starts_at = ? AND receiver = ? AND status = 'firing'
+                """), arguments: [alert.fingerprint, alert.startsAt, alert.receiver])
             if let fired, fired >= firstAlert { counted += 1 }
         }
         // Below the threshold, calm_from stays where it was: only a rate above it pushes the storm's end out.

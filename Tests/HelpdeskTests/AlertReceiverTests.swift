@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+import HelpdeskCore
+@testable import HelpdeskStore
+import HelpdeskTestSupport
+import Testing
+
+/// An alert episode is kept per receiver: the same alert reaching two receivers (two routes, two
+/// channels, two Alertmanagers) is recorded and started at each, and a repeat at one is still a repeat.
+@Suite struct AlertReceiverTests {
+    private func record(_ receiver: String, _ status: String = "firing", at received: Date = Date()) -> AlertRecord {
+        AlertRecord(fingerprint: "f00d", startsAt: "2026-12-04T10:00:00Z", status: status, groupKey: "{}/{team=\"\(receiver)\"}:{alertname=\"X\"}",
+                    receiver: receiver, labels: .object(["alertname": .string("X")]), annotations: .object([:]), endsAt: nil, generatorURL: nil,
+                    receivedAt: received, onNew: [NewJob(kind: "srebot.alert", payload: "{\"receiver\":\"\(receiver)\"}")])
+    }
+
+    @Test func theSameEpisodeAtASecondReceiverIsRecordedAndStartedThere() async throws {
+        try await withTemporaryStore { store in
+            let first = try await store.apply(ChangeSet(alerts: [record("db")]))
+            let second = try await store.apply(ChangeSet(alerts: [record("sre")]))
+            let repeatAtFirst = try await store.apply(ChangeSet(alerts: [record("db")]))
+            #expect(first.newAlerts == [true])
+            #expect(second.newAlerts == [true], "another receiver's copy is not a repeat")
+            #expect(repeatAtFirst.newAlerts == [false], "Alertmanager re-sending to the same receiver starts nothing")
+            #expect(first.jobIDs.compactMap { $0 }.count == 1 && second.jobIDs.compactMap { $0 }.count == 1 && repeatAtFirst.jobIDs.compactMap { $0 }.isEmpty)
+
+            let perReceiver = try await store.alerts.latestPerReceiver(fingerprint: "f00d")
+            #expect(Set(perReceiver.map(\.receiver)) == ["db", "sre"])
+            #expect(try await store.alerts.instance(fingerprint: "f00d", receiver: "sre", startsAt: "2026-12-04T10:00:00Z")?.receiver == "sre")
+        }
+    }
+
+    @Test func aResolutionAtOneReceiverLeavesTheOtherFiring() async throws {
+        try await withTemporaryStore { store in
+            try await store.apply(ChangeSet(alerts: [record("db"), record("sre")]))
+            let resolved = try await store.apply(ChangeSet(alerts: [record("db", "resolved")]))
+            #expect(resolved.newAlerts == [true])
+            let firing = try await store.alerts.list(AlertQuery(firingOnly: true))
+            #expect(firing.map(\.receiver) == ["sre"])
+        }
+    }
+
+    /// A store written before alerts were kept per receiver keeps every row and its rowid (storms
+    /// compare rowids), and then takes a second receiver's copy.
+    @Test func migratingKeepsEveryAlertAndItsRowid() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let path = folder.file("old.sqlite")
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try SQLiteMigrations.migrator.migrate(queue, upTo: "v14-alert-groups")
+            try await queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO alerts (rowid, fingerprint, starts_at, status, group_key, receiver, labels, annotations, received_at, seen_at)
+                    VALUES (7, 'f00d', '2026-12-04T10:00:00Z', 'firing', 'g', 'db', '{}', '{}', 1, 1),
+                           (9, 'f00d', '2026-12-04T10:00:00Z', 'resolved', 'g', 'db', '{}', '{}', 2, 2)
+                    """)
+            }
+            try queue.close()
+        }
+        let store = try SQLiteStore(options: .init(path: path))
+        let rows = try await store.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT rowid, status, receiver, seen_at FROM alerts ORDER BY rowid")
+        }
+        #expect(rows.map { $0["rowid"] as Int64 } == [7, 9])
+        #expect(rows.map { $0["status"] as String } == ["firing", "resolved"])
+        #expect(rows.map { $0["seen_at"] as Double } == [1, 2])
+        let second = try await store.apply(ChangeSet(alerts: [record("sre")]))
+        #expect(second.newAlerts == [true])
+        try await store.close()
+    }
+}
