@@ -41,11 +41,16 @@ public enum SlackViews {
             ["icon": icons[$0.severity] ?? "", "severity": $0.severity.rawValue, "summary": Mrkdwn.fitting($0.summary, SlackRenderer.Limit.sectionText - 60)]
         }
         let actions: [[String: Any]] = diagnosis.recommendedActions.prefix(10).map { action in
-            ["call": Mrkdwn.fitting(action.call.summary, 500), "reason": Mrkdwn.fitting(action.reason, 1000),
-             "confirmCall": Mrkdwn.fitting(action.call.summary, confirmText - 60),
-             "label": Mrkdwn.fitting("Run \(action.call.tool)", SlackRenderer.Limit.buttonLabel),
-             "value": truncated(JSONValue.object(["tool": .string(action.call.tool), "target": .string(action.call.target),
-                                                  "arguments": .object(action.call.arguments)]).jsonText, SlackRenderer.Limit.buttonValue)]
+            var fields: [String: Any] = [
+                "call": Mrkdwn.fitting(action.call.summary, 500), "reason": Mrkdwn.fitting(action.reason, 1000),
+                "confirmCall": Mrkdwn.fitting(action.call.summary, confirmText - 60),
+                "label": Mrkdwn.fitting("Run \(action.call.tool)", SlackRenderer.Limit.buttonLabel),
+            ]
+            // A cut value would be JSON the click cannot read: an action too long for Slack's limit gets no button.
+            let value = JSONValue.object(["tool": .string(action.call.tool), "target": .string(action.call.target),
+                                          "arguments": .object(action.call.arguments)]).jsonText
+            if value.count <= SlackRenderer.Limit.buttonValue { fields["value"] = value }
+            return fields
         }
         let failed = diagnosis.tools.filter { $0.error != nil }.count
         var context: [String: Any] = [

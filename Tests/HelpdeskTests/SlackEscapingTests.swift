@@ -101,6 +101,17 @@ import Testing
         #expect(Self.strings(approval).filter { $0 == "apr_<1>&" }.count == 2, "approve and deny carry the id as it is")
     }
 
+    @Test func anActionTooLongForAButtonIsShownWithoutOne() async throws {
+        let renderer = try await SlackRenderer(directory: SilenceTests.templates)
+        let context: [String: Any] = ["headline": "h", "summary": "s", "target": "t", "trigger": "x", "mode": "runbook", "milliseconds": "1",
+                                      "incident": "inc_1", "tool_count": "1", "findings": [[String: Any]](),
+                                      "actions": [["call": "run_sql(…)", "reason": "r", "confirmCall": "c", "label": "Run run_sql"]]]
+        let message = renderer.render("diagnosis", context, fallbackText: "fallback")
+        #expect(message["text"]?.description != "fallback", "still a valid message")
+        #expect(!message.jsonText.contains("run_action"))
+        #expect(Self.strings(message).contains { $0.contains("too long for a Run button") })
+    }
+
     @Test func theAlertRootEscapesLabelsAndKeepsTheButtonValue() async throws {
         let renderer = try await SlackRenderer(directory: SilenceTests.templates)
         let button = SilenceButton(fingerprint: "a1b2c3d4e5f60718", receiver: "team <ops> & co", startsAt: "2026-11-24T11:50:00Z")
