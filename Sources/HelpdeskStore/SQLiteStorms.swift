@@ -162,8 +162,9 @@ struct SQLiteStorms: StormStore {
             StormSnapshot.Group(groupKey: $0["group_key"], name: $0["name"], severity: $0["severity"], firing: $0["firing"], resolved: $0["resolved"])
         }
         let candidates = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT fingerprint, alertname, severity, rank, state, resolved FROM storm_candidates WHERE storm_id = ? ORDER BY rank DESC, rowid
-            """), arguments: [id]).map {
+            SELECT fingerprint, alertname, severity, rank, state, resolved FROM storm_candidates WHERE storm_id = ?
+            ORDER BY state = 'displaced', rank DESC, rowid LIMIT ?
+            """), arguments: [id, StormSnapshot.candidateLimit]).map {
             StormSnapshot.Candidate(fingerprint: $0["fingerprint"], alertname: $0["alertname"], severity: $0["severity"], rank: $0["rank"],
                                     state: StormSnapshot.Candidate.State(rawValue: $0["state"]) ?? .displaced, resolved: $0["resolved"])
         }

@@ -152,7 +152,10 @@ public struct StormSnapshot: Sendable, Equatable {
     public var diagnoseTop: Int
     /// The largest groups first, at most the number asked for.
     public var groups: [Group]
+    /// Those holding or having held a place first, at most ``candidateLimit``: a long storm that
+    /// keeps displacing and freeing places must not make every digest read all of them.
     public var candidates: [Candidate]
+    public static let candidateLimit = 500
 
     public var threadKey: String { StormSnapshot.threadKey(id) }
     public static func threadKey(_ id: StormID) -> String { "storm:\(id)" }
