@@ -16,6 +16,8 @@ WORKDIR /src
 RUN --mount=type=bind,source=scripts/install-deps,target=/tmp/install-deps \
     /tmp/install-deps --no-recommends build && rm -rf /var/lib/apt/lists/*
 COPY . .
+# The context has no .git to date the tarball's files by: pass the commit's time for identical tarballs.
+ARG SOURCE_DATE_EPOCH
 # .build is a cache mount: a rebuild after a change takes seconds to minutes instead of 8.
 RUN --mount=type=cache,target=/src/.build \
     scripts/package --out /dist \
