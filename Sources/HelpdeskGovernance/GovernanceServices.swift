@@ -124,7 +124,7 @@ public struct PolicyWatcher: Service {
         do {
             return try content.files(.policies).flatMap { [$0.location, $0.text] }
         } catch {
-            return ["unreadable", error.description]
+            return ["unreadable", "\(error)"]
         }
     }
 }

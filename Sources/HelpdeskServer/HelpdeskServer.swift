@@ -56,17 +56,16 @@ public enum HelpdeskServer {
 
     /// The policies in force at start (the built-in ones, or `policies.dir`'s); they must load.
     public static func loadPolicies(_ content: ContentLibrary, logger: Logger) throws(ServerError) -> PolicySet {
-        let policies: [Policy]
         do {
-            policies = try PolicyLoader.load(from: content)
+            let policies = try PolicyLoader.load(from: content)
+            if !policies.contains(where: \.enabled) {
+                logger.warning("no enabled policy: every action is denied", metadata: [
+                    "policies_dir": "\(content.folders[.policies] ?? "(built in)")"])
+            }
+            return PolicySet(PolicyEngine(policies: policies))
         } catch {
             throw .invalidPolicies(error)
         }
-        if !policies.contains(where: \.enabled) {
-            logger.warning("no enabled policy: every action is denied", metadata: [
-                "policies_dir": "\(content.folders[.policies] ?? "(built in)")"])
-        }
-        return PolicySet(PolicyEngine(policies: policies))
     }
 
     /// Reply-To addresses for approval emails, when `smtp.reply_domain` and the link key are set.

@@ -48,7 +48,7 @@ struct PolicyCommand: AsyncParsableCommand {
             do {
                 files = try content.files(.policies)
             } catch {
-                printError(error.description)
+                printError("\(error)")
                 throw ExitCode(2)
             }
             do { policies = try PolicyLoader.load(files) } catch { throw PolicyCommand.failure(error) }

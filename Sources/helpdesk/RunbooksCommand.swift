@@ -24,7 +24,7 @@ struct RunbooksCommand: AsyncParsableCommand {
             do {
                 runbooks = try RunbookLoader.load(files)
             } catch {
-                printError(error.description)
+                printError("\(error)")
                 throw ExitCode(2)
             }
             let sources = Dictionary(files.map { ($0.location, $0.source) }, uniquingKeysWith: { first, _ in first })
@@ -67,7 +67,7 @@ func contentFiles(_ content: ContentLibrary, _ kind: ContentKind) throws -> [Con
     do {
         return try content.files(kind)
     } catch {
-        printError(error.description)
+        printError("\(error)")
         throw ExitCode(2)
     }
 }

@@ -78,8 +78,8 @@ import Testing
         let shipped = ContentLibrary.builtIn().shippedFiles(.slackTemplates)
         let files = try ContentLibrary.builtIn(folders: [.slackTemplates: folder.path]).files(.slackTemplates)
         #expect(files.map(\.name) == (shipped.map(\.name) + ["extra.mustache"]).sorted())
-        #expect(files.first { $0.name == "help.mustache" }?.source == .folder(folder.path))
-        #expect(files.first { $0.name == "diagnosis.mustache" } == shipped.first { $0.name == "diagnosis.mustache" })
+        #expect(files.first(where: { $0.name == "help.mustache" })?.source == .folder(folder.path))
+        #expect(files.first(where: { $0.name == "diagnosis.mustache" }) == shipped.first(where: { $0.name == "diagnosis.mustache" }))
         let renderer = try SlackRenderer(templates: files)
         #expect(renderer.render("help", [:], fallbackText: "fallback")["text"] == .string("our own help"))
         #expect(renderer.render("error", ["message": "m"], fallbackText: "fallback")["blocks"] != nil, "the others still come from the binary")
@@ -93,10 +93,10 @@ import Testing
         let shipped = try RunbookLoader.load(from: ContentLibrary.builtIn())
         let runbooks = try RunbookLoader.load(from: ContentLibrary.builtIn(folders: [.runbooks: folder.path]))
         #expect(runbooks.count == shipped.count + 1)
-        #expect(runbooks.first { $0.name == "postgres-locks" }?.description == "ours")
-        #expect(runbooks.first { $0.name == "postgres-locks" }?.file == folder.file("postgres-locks.yaml"))
-        #expect(runbooks.first { $0.name == "our-checks" } != nil)
-        #expect(runbooks.first { $0.name == "postgres-health" }?.file == "built-in runbooks/postgres-health.yaml")
+        #expect(runbooks.first(where: { $0.name == "postgres-locks" })?.description == "ours")
+        #expect(runbooks.first(where: { $0.name == "postgres-locks" })?.file == folder.file("postgres-locks.yaml"))
+        #expect(runbooks.first(where: { $0.name == "our-checks" }) != nil)
+        #expect(runbooks.first(where: { $0.name == "postgres-health" })?.file == "built-in runbooks/postgres-health.yaml")
     }
 
     @Test func aNewRunbookFileMayNotReuseAShippedRunbooksName() throws {
