@@ -63,12 +63,14 @@ public struct ContentLibrary: Sendable {
         }
         let names: [String]
         do {
-            names = try kind.readsSubfolders ? manager.subpathsOfDirectory(atPath: folder) : manager.contentsOfDirectory(atPath: folder)
+            names = try kind.readsSubfolders
+                ? manager.subpathsOfDirectory(atPath: folder) : manager.contentsOfDirectory(atPath: folder)
         } catch {
             throw .unreadable(path: folder, reason: describeFileError(error))
         }
         var files: [ContentFile] = []
-        for name in names.sorted() where kind.accepts(name) && !name.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+        let visible = names.filter { name in !name.split(separator: "/").contains { $0.hasPrefix(".") } }
+        for name in visible.sorted() where kind.accepts(name) {
             let path = (folder as NSString).appendingPathComponent(name)
             guard manager.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
             files.append(ContentFile(kind: kind, name: name, text: try readText(path), source: .folder(folder)))

@@ -64,8 +64,8 @@ public struct Composition: Sendable {
             notifiers: notifiers, executeWithin: configuration.approvals.executeWithin, now: now, logger: logger)
         let engine: DiagnosisEngine
         do {
-            engine = try DiagnosisEngine(configuration: configuration, content: content, gate: governance, agents: agents, store: store,
-                                         logger: logger)
+            engine = try DiagnosisEngine(configuration: configuration, content: content, gate: governance, agents: agents,
+                                         store: store, logger: logger)
         } catch {
             throw .invalidRunbooks(error)
         }
