@@ -39,6 +39,23 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        // Templates, runbooks and policies: the shipped files with configured folders on top.
+        .target(
+            name: "HelpdeskContent",
+            dependencies: ["HelpdeskCore", .product(name: "Mustache", package: "swift-mustache")],
+            swiftSettings: strictSettings
+        ),
+        // The shipped files themselves, compiled in by EmbedContentPlugin so a binary started from any
+        // folder has them. Only the executables depend on it: the fuzz build (--sanitize=fuzzer, where
+        // libFuzzer owns main) never has to build and run the EmbedContent tool.
+        .executableTarget(name: "EmbedContent", swiftSettings: strictSettings),
+        .plugin(name: "EmbedContentPlugin", capability: .buildTool(), dependencies: ["EmbedContent"]),
+        .target(
+            name: "HelpdeskShippedContent",
+            dependencies: ["HelpdeskContent"],
+            swiftSettings: strictSettings,
+            plugins: [.plugin(name: "EmbedContentPlugin")]
+        ),
         .target(
             name: "HelpdeskConfig",
             dependencies: [
@@ -115,7 +132,7 @@ let package = Package(
             name: "HelpdeskSlack",
             dependencies: [
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskAgents", "HelpdeskOrchestrator",
-                "HelpdeskGovernance", "HelpdeskHTTPClient",
+                "HelpdeskGovernance", "HelpdeskHTTPClient", "HelpdeskContent",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -125,7 +142,7 @@ let package = Package(
         .target(
             name: "HelpdeskGovernance",
             dependencies: [
-                "HelpdeskCore", "HelpdeskConfig", "HelpdeskAgents", "HelpdeskStore", "HelpdeskJobs",
+                "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskAgents", "HelpdeskStore", "HelpdeskJobs",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -171,7 +188,7 @@ let package = Package(
         .target(
             name: "HelpdeskOrchestrator",
             dependencies: [
-                "HelpdeskCore", "HelpdeskConfig", "HelpdeskAgents", "HelpdeskIncidents", "HelpdeskStore", "HelpdeskLLM",
+                "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskAgents", "HelpdeskIncidents", "HelpdeskStore", "HelpdeskLLM",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -180,7 +197,7 @@ let package = Package(
         .target(
             name: "HelpdeskServer",
             dependencies: [
-                "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs",
+                "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskShippedContent", "HelpdeskStore", "HelpdeskJobs",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
                 "HelpdeskHTTPClient", "HelpdeskAlerts", "HelpdeskMail", "HelpdeskAlertmanagerAgent",
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -203,7 +220,7 @@ let package = Package(
         .executableTarget(
             name: "helpdesk",
             dependencies: [
-                "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer",
+                "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
                 "HelpdeskMail",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -232,7 +249,7 @@ let package = Package(
             dependencies: [
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer", "HelpdeskTestSupport",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack", "HelpdeskAlerts", "HelpdeskHTTPClient",
-                "HelpdeskMail", "HelpdeskAlertmanagerAgent",
+                "HelpdeskMail", "HelpdeskAlertmanagerAgent", "HelpdeskContent", "HelpdeskShippedContent",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

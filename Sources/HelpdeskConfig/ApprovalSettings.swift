@@ -17,13 +17,14 @@ public struct ApprovalSettings: Sendable {
     /// Required with the previous key; must end in another character than `linkKeyID` (reply
     /// addresses carry only the last character).
     public var previousLinkKeyID: String?
-    /// The approval confirmation page's template folder.
-    public var pagesDirectory = "templates/web"
+    /// A folder of web page templates (the approval confirmation page) that override the built-in
+    /// ones file by file; `nil`: only the built-in ones.
+    public var pagesDirectory: String?
 
     public init() {}
 
     init(_ section: ConfigSection) {
-        pagesDirectory = section.string("pages_dir", default: pagesDirectory)
+        pagesDirectory = section.folder("pages_dir", overriding: "the built-in web pages file by file")
         defaultTTL = section.duration("default_ttl", default: defaultTTL, range: .seconds(60) ... .seconds(7 * 86400))
         linkKey = section.secret("link_key", environment: "HELPDESK_APPROVALS_LINK_KEY")
         executeWithin = section.duration("execute_within", default: executeWithin, range: .seconds(1) ... .seconds(86400))

@@ -118,6 +118,18 @@ final class ConfigSection {
         }
     }
 
+    /// An optional folder that overrides content shipped in the binary. It must exist when given:
+    /// a typo would otherwise leave the built-in files in force without a word. Empty means none.
+    func folder(_ key: String, overriding what: String) -> String? {
+        guard let path = optionalString(key), !path.isEmpty else { return nil }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            report(key, "no such folder \(path) (it overrides \(what)); create it, or remove the key to use the built-in ones")
+            return nil
+        }
+        return path
+    }
+
     func stringList(_ key: String) -> [String] {
         known.insert(key)
         guard let (value, _) = entry(key) else { return [] }

@@ -157,7 +157,8 @@ public struct SMTPSettings: Sendable {
     public var timeout: Duration = .seconds(60)
     /// Domain of the tokenized Reply-To addresses for approval replies.
     public var replyDomain: String?
-    public var templatesDirectory = "templates/email"
+    /// A folder of email templates that override the built-in ones file by file; `nil`: only those.
+    public var templatesDirectory: String?
     /// When set, an emailed approval reply counts only if an `Authentication-Results` header added
     /// by this authserv-id (your own receiving MTA) says DMARC, DKIM or SPF passed for the sender's domain.
     public var inboundAuthservID: String?
@@ -165,7 +166,7 @@ public struct SMTPSettings: Sendable {
     public init() {}
 
     init(_ section: ConfigSection) {
-        templatesDirectory = section.string("templates_dir", default: templatesDirectory)
+        templatesDirectory = section.folder("templates_dir", overriding: "the built-in email templates file by file")
         url = section.url("url", schemes: ["smtp", "smtps"])
         from = section.optionalString("from")
         username = section.optionalString("username")
@@ -222,19 +223,23 @@ public struct LLMSettings: Sendable {
 
 /// `policies:` — where the policy files are.
 public struct PolicySettings: Sendable {
-    public var directory = "policies"
+    /// A folder whose policy files are all the policies in force (the built-in ones are then off);
+    /// `nil`: the built-in policies.
+    public var directory: String?
 
     public init() {}
 
     init(_ section: ConfigSection) {
-        directory = section.string("dir", default: directory)
+        directory = section.folder("dir", overriding: "the built-in policies: its files are then all the policies in force")
         section.finish()
     }
 }
 
 /// `diagnosis:` — runbooks, tool limits and incident bundles.
 public struct DiagnosisSettings: Sendable {
-    public var runbooksDirectory = "runbooks"
+    /// A folder of runbooks that override the built-in ones file by file (same file name) and add
+    /// new ones; `nil`: only the built-in runbooks.
+    public var runbooksDirectory: String?
     /// Each tool of a diagnosis gets this long unless its runbook step says otherwise.
     public var toolTimeout: Duration = .seconds(10)
     /// Every database read runs under this statement timeout.
@@ -248,7 +253,7 @@ public struct DiagnosisSettings: Sendable {
     public init() {}
 
     init(_ section: ConfigSection) {
-        runbooksDirectory = section.string("runbooks_dir", default: runbooksDirectory)
+        runbooksDirectory = section.folder("runbooks_dir", overriding: "the built-in runbooks file by file")
         toolTimeout = section.duration("tool_timeout", default: toolTimeout, range: .milliseconds(100) ... .seconds(600))
         statementTimeout = section.duration("statement_timeout", default: statementTimeout, range: .milliseconds(100) ... .seconds(600))
         rowCap = section.int("row_cap", default: rowCap, range: 1...100_000)

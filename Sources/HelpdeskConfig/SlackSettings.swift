@@ -27,15 +27,16 @@ public struct SlackSettings: Sendable {
     /// The slash command this app registers.
     public var command = "/helpdesk"
     public var defaultChannel: String?
-    /// Block Kit templates (Mustache).
-    public var templatesDirectory = "templates/slack"
+    /// A folder of Block Kit templates (Mustache) that override the built-in ones file by file;
+    /// `nil`: only the built-in ones.
+    public var templatesDirectory: String?
     /// Messages (posts and edits) a minute the bot sends to one channel, whatever happens; the rest wait.
     public var channelMessagesPerMinute = 20
 
     public init() {}
 
     init(_ section: ConfigSection) {
-        templatesDirectory = section.string("templates_dir", default: templatesDirectory)
+        templatesDirectory = section.folder("templates_dir", overriding: "the built-in Slack templates file by file")
         signingSecret = section.secret("signing_secret", environment: "SLACK_SIGNING_SECRET")
         previousSigningSecret = Self.previous(section, hasCurrent: signingSecret != nil)
         botToken = section.secret("bot_token", environment: "SLACK_BOT_TOKEN")

@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskContent
 import HelpdeskCore
 import HelpdeskJobs
 import HelpdeskStore
@@ -58,16 +59,18 @@ public struct ApprovalExpiryService: Service {
 
 /// Reloads the policy files when they change (checked every few seconds) or on SIGHUP. A file
 /// that does not load leaves the previous policies in force, says so in the log, and counts a
-/// failed reload in `helpdesk_policy_reloads_total{outcome="failed"}`.
+/// failed reload in `helpdesk_policy_reloads_total{outcome="failed"}`. With no `policies.dir`
+/// the built-in policies never change, and SIGHUP reloads them harmlessly (instead of ending the process).
 public struct PolicyWatcher: Service {
-    let path: String
+    let content: ContentLibrary
     let policies: PolicySet
     let interval: Duration
     let logger: Logger
     let metrics: any MetricsFactory
 
-    public init(path: String, policies: PolicySet, interval: Duration = .seconds(2), logger: Logger, metrics: any MetricsFactory) {
-        self.path = path
+    public init(content: ContentLibrary, policies: PolicySet, interval: Duration = .seconds(2), logger: Logger,
+                metrics: any MetricsFactory) {
+        self.content = content
         self.policies = policies
         self.interval = interval
         self.logger = logger
@@ -102,7 +105,7 @@ public struct PolicyWatcher: Service {
 
     func reload(reason: String) {
         do {
-            let loaded = try PolicyLoader.load(path)
+            let loaded = try PolicyLoader.load(from: content)
             policies.replace(with: PolicyEngine(policies: loaded))
             logger.notice("policies reloaded", metadata: ["reason": "\(reason)", "policies": "\(loaded.count)"])
             Counter(label: "helpdesk_policy_reloads_total", dimensions: [("outcome", "ok")], factory: metrics).increment()
@@ -114,19 +117,14 @@ public struct PolicyWatcher: Service {
         }
     }
 
-    /// Names, sizes and modification times of the policy files: a change in any is a change.
-    private func fingerprint() -> String {
-        let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else { return "missing" }
-        let files = isDirectory.boolValue
-            ? ((try? manager.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-                .map { (path as NSString).appendingPathComponent($0) }
-            : [path]
-        return files.map { file in
-            let attributes = try? manager.attributesOfItem(atPath: file)
-            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            return "\(file):\(attributes?[.size] ?? 0):\(modified)"
-        }.joined(separator: "|")
+    /// The policy files in force, each as its location and text: a change in any is a change.
+    /// Comparing contents rather than modification times also sees a Kubernetes ConfigMap update,
+    /// which swaps a symbolic link and leaves the files' own times alone.
+    private func fingerprint() -> [String] {
+        do {
+            return try content.files(.policies).flatMap { [$0.location, $0.text] }
+        } catch {
+            return ["unreadable", "\(error)"]
+        }
     }
 }

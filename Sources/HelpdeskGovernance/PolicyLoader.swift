@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskContent
 import HelpdeskCore
 import Yams
 
@@ -10,6 +11,32 @@ public enum PolicyLoader {
         public var message: String
 
         public var description: String { line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)" }
+    }
+
+    /// The policies in force: the configured folder's files when `policies.dir` is set (and then
+    /// none of the built-in ones), else those the binary ships. Every problem of every file is reported.
+    public static func load(from content: ContentLibrary) throws(PolicyLoadErrors) -> [Policy] {
+        let files: [ContentFile]
+        do {
+            files = try content.files(.policies)
+        } catch {
+            throw PolicyLoadErrors(errors: [LoadError(file: error.path, line: nil, message: error.reason)])
+        }
+        return try load(files)
+    }
+
+    /// Parses policy files in the order given; each policy's `file` is where it came from.
+    public static func load(_ files: [ContentFile]) throws(PolicyLoadErrors) -> [Policy] {
+        var policies: [Policy] = []
+        var errors: [LoadError] = []
+        for file in files {
+            do {
+                policies += try parse(yaml: file.text, file: file.location)
+            } catch {
+                errors.append(error)
+            }
+        }
+        return try unique(policies, errors: errors)
     }
 
     /// Loads a file, or every `*.yaml`/`*.yml` in a folder (in name order), into one list of
@@ -35,6 +62,13 @@ public enum PolicyLoader {
                 errors.append(error)
             }
         }
+        return try unique(policies, errors: errors)
+    }
+
+    /// `policies`, or every problem found so far plus each policy name used twice (decisions and the
+    /// audit log name policies, so a name must mean one policy).
+    private static func unique(_ policies: [Policy], errors: [LoadError]) throws(PolicyLoadErrors) -> [Policy] {
+        var errors = errors
         var seen: [String: String] = [:]
         for policy in policies {
             if let other = seen[policy.name] {

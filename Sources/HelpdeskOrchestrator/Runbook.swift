@@ -1,9 +1,11 @@
 import Foundation
+import HelpdeskContent
 import HelpdeskCore
 import Yams
 
 /// A runbook: for a symptom or alert, which tools to run and which rules turn their results into
-/// findings. Runbooks are YAML files under `runbooks/`; unknown keys are errors, not ignored.
+/// findings. Runbooks are YAML files under `runbooks/`, shipped in the binary; unknown keys are
+/// errors, not ignored.
 public struct Runbook: Sendable, Decodable {
     public enum TargetType: String, Sendable, Decodable {
         case database, kubernetes
@@ -84,7 +86,8 @@ public struct Runbook: Sendable, Decodable {
     }
 }
 
-/// Loads every `*.yaml`/`*.yml` runbook in a folder, in file-name order.
+/// Loads runbooks: the ones in force (shipped, with a configured folder's files over them), or
+/// every `*.yaml`/`*.yml` in one folder, in file-name order.
 public enum RunbookLoader {
     public struct LoadError: Error, Sendable, CustomStringConvertible {
         public var file: String
@@ -92,6 +95,30 @@ public enum RunbookLoader {
         public var description: String { "\(file): \(message)" }
     }
 
+    /// The runbooks in force: those the binary ships, with the configured folder's files replacing
+    /// shipped ones of the same file name and adding new ones.
+    public static func load(from content: ContentLibrary) throws(LoadError) -> [Runbook] {
+        let files: [ContentFile]
+        do {
+            files = try content.files(.runbooks)
+        } catch {
+            throw LoadError(file: error.path, message: error.reason)
+        }
+        return try load(files)
+    }
+
+    /// Parses runbook files in the order given; each runbook's `file` is where it came from.
+    public static func load(_ files: [ContentFile]) throws(LoadError) -> [Runbook] {
+        var runbooks: [Runbook] = []
+        for file in files {
+            var runbook = try parse(yaml: file.text, file: file.location)
+            runbook.file = file.location
+            try append(runbook, to: &runbooks)
+        }
+        return runbooks
+    }
+
+    /// Only the runbooks in `directory` (for checking a folder on its own).
     public static func load(directory: String) throws(LoadError) -> [Runbook] {
         let names: [String]
         do {
@@ -105,12 +132,17 @@ public enum RunbookLoader {
             let path = (directory as NSString).appendingPathComponent(name)
             var runbook = try load(file: path)
             runbook.file = path
-            if let duplicate = runbooks.first(where: { $0.name == runbook.name }) {
-                throw LoadError(file: path, message: "runbook name \"\(runbook.name)\" is also used by \(duplicate.file)")
-            }
-            runbooks.append(runbook)
+            try append(runbook, to: &runbooks)
         }
         return runbooks
+    }
+
+    /// Names are how Slack, the API and the audit log refer to a runbook, so they must be unique.
+    private static func append(_ runbook: Runbook, to runbooks: inout [Runbook]) throws(LoadError) {
+        if let duplicate = runbooks.first(where: { $0.name == runbook.name }) {
+            throw LoadError(file: runbook.file, message: "runbook name \"\(runbook.name)\" is also used by \(duplicate.file)")
+        }
+        runbooks.append(runbook)
     }
 
     public static func load(file path: String) throws(LoadError) -> Runbook {

@@ -2,6 +2,7 @@ import Foundation
 import HelpdeskAgents
 import HelpdeskAlerts
 import HelpdeskConfig
+import HelpdeskContent
 import HelpdeskCore
 import HelpdeskGovernance
 import HelpdeskHTTPClient
@@ -18,6 +19,8 @@ import Prometheus
 /// exactly as one from the server does, and a diagnosis from any door passes the same gate.
 public struct Composition: Sendable {
     public let configuration: HelpdeskConfiguration
+    /// The templates, runbooks and policies in force: built in, with the configured folders on top.
+    public let content: ContentLibrary
     public let store: any Store
     public let redactor: Redactor
     public let logger: Logger
@@ -40,9 +43,10 @@ public struct Composition: Sendable {
     public static func build(_ configuration: HelpdeskConfiguration, store: any Store, redactor: Redactor,
                              environment: [String: String], logger: Logger,
                              now: @escaping @Sendable () -> Date = { Date() }) async throws(ServerError) -> Composition {
+        let content = ContentLibrary(configuration)
         let agents = DiagnosisEngine.makeAgents(configuration, environment: environment, logger: logger)
-        let policies = try HelpdeskServer.loadPolicies(configuration, logger: logger)
-        let renderer = await HelpdeskServer.slackRenderer(configuration, logger: logger)
+        let policies = try HelpdeskServer.loadPolicies(content, logger: logger)
+        let renderer = HelpdeskServer.slackRenderer(configuration, content: content, logger: logger)
         let slackAPI = configuration.slack.botToken.map { SlackWebAPI(baseURL: configuration.slack.apiBaseURL, token: $0) }
         var notifiers: [any ApprovalNotifier] = []
         if let renderer, slackAPI != nil {
@@ -53,14 +57,15 @@ public struct Composition: Sendable {
             }
         }
         let mail = configuration.smtp.url != nil && configuration.smtp.from != nil ? MailSendJob(mailer: SMTPMailer(settings: configuration.smtp)) : nil
-        if let notifier = await emailNotifier(configuration, logger: logger) { notifiers.append(notifier) }
+        if let notifier = emailNotifier(configuration, content: content, logger: logger) { notifiers.append(notifier) }
         let governance = Governance(
             policies: policies, store: store, agents: agents, inventory: configuration.infrastructure, directory: configuration.directory,
             redactor: redactor, defaultTTL: configuration.approvals.defaultTTL, toolTimeout: configuration.diagnosis.toolTimeout,
             notifiers: notifiers, executeWithin: configuration.approvals.executeWithin, now: now, logger: logger)
         let engine: DiagnosisEngine
         do {
-            engine = try DiagnosisEngine(configuration: configuration, gate: governance, agents: agents, store: store, logger: logger)
+            engine = try DiagnosisEngine(configuration: configuration, content: content, gate: governance, agents: agents,
+                                         store: store, logger: logger)
         } catch {
             throw .invalidRunbooks(error)
         }
@@ -77,21 +82,21 @@ public struct Composition: Sendable {
         if let keys = ApprovalKeyRing(configuration.approvals) {
             links = ApprovalLinks(keys: keys)
             do {
-                pages = try await MustacheLibrary(directory: configuration.approvals.pagesDirectory)
+                pages = try MustacheLibrary(templates: content.files(.webPages))
             } catch {
                 logger.error("approval page templates cannot be loaded; the page falls back to plain text",
-                             metadata: ["pages_dir": "\(configuration.approvals.pagesDirectory)", "error": "\(error)"])
+                             metadata: ["pages_dir": "\(configuration.approvals.pagesDirectory ?? "(built in)")", "error": "\(error)"])
             }
         }
         return Composition(
-            configuration: configuration, store: store, redactor: redactor, logger: logger, policies: policies, governance: governance,
+            configuration: configuration, content: content, store: store, redactor: redactor, logger: logger, policies: policies, governance: governance,
             engine: engine, notifiers: notifiers, slackAPI: slackAPI, slack: slack, srebot: srebot, mail: mail,
             mailReplies: HelpdeskServer.mailReplies(configuration, governance: governance, store: store),
             approvalLinks: links, approvalPages: pages)
     }
 
     /// Approval emails, when SMTP, the link key and the public URL are all set.
-    private static func emailNotifier(_ configuration: HelpdeskConfiguration, logger: Logger) async -> EmailApprovalNotifier? {
+    private static func emailNotifier(_ configuration: HelpdeskConfiguration, content: ContentLibrary, logger: Logger) -> EmailApprovalNotifier? {
         guard let smtpURL = configuration.smtp.url, let from = configuration.smtp.from else { return nil }
         guard let keys = ApprovalKeyRing(configuration.approvals), let base = configuration.server.publicBaseURL else {
             logger.warning("approval emails need approvals.link_key and server.public_base_url; not sending them",
@@ -99,12 +104,12 @@ public struct Composition: Sendable {
             return nil
         }
         do {
-            let templates = try await MustacheLibrary(directory: configuration.smtp.templatesDirectory)
+            let templates = try MustacheLibrary(templates: content.files(.emailTemplates))
             return EmailApprovalNotifier(links: ApprovalLinks(keys: keys), baseURL: base, from: from, directory: configuration.directory,
                                          templates: templates, replies: HelpdeskServer.replyAddresses(configuration))
         } catch {
             logger.error("email templates cannot be loaded; approval emails are off",
-                         metadata: ["templates_dir": "\(configuration.smtp.templatesDirectory)", "error": "\(error)"])
+                         metadata: ["templates_dir": "\(configuration.smtp.templatesDirectory ?? "(built in)")", "error": "\(error)"])
             return nil
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import HelpdeskAgents
 import HelpdeskAlertmanagerAgent
 import HelpdeskConfig
+import HelpdeskContent
 import HelpdeskDatabaseAgent
 import HelpdeskHTTPClient
 import HelpdeskKubernetesAgent
@@ -16,17 +17,14 @@ public struct DiagnosisEngine: Sendable {
     public let agents: [any Agent]
     public let orchestrator: Orchestrator
 
-    /// Loads the runbooks (throwing their first problem); every tool call goes through `gate`.
-    public init(configuration: HelpdeskConfiguration, gate: any ToolGate, agents: [any Agent], store: (any Store)?,
-                logger: Logger) throws(RunbookLoader.LoadError) {
+    /// Loads the runbooks in force from `content` (throwing their first problem); every tool call
+    /// goes through `gate`.
+    public init(configuration: HelpdeskConfiguration, content: ContentLibrary, gate: any ToolGate, agents: [any Agent],
+                store: (any Store)?, logger: Logger) throws(RunbookLoader.LoadError) {
         let settings = configuration.diagnosis
-        var runbooks: [Runbook] = []
-        if FileManager.default.fileExists(atPath: settings.runbooksDirectory) {
-            runbooks = try RunbookLoader.load(directory: settings.runbooksDirectory)
-        } else {
-            // A missing folder is worth a warning, not a refusal to start: the rest of the bot works.
-            logger.warning("no runbook folder; every diagnosis will say no runbook matches",
-                           metadata: ["runbooks_dir": "\(settings.runbooksDirectory)"])
+        let runbooks = try RunbookLoader.load(from: content)
+        if runbooks.isEmpty {
+            logger.warning("no runbooks; every diagnosis will say no runbook matches")
         }
         self.agents = agents
         orchestrator = Orchestrator(

@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskConfig
+import HelpdeskContent
 import HelpdeskCore
 import HelpdeskAgents
 import HelpdeskAlerts
@@ -39,28 +40,29 @@ public enum ServerError: Error, CustomStringConvertible {
 /// The `helpdesk serve` process: the store, the job worker and the HTTP server in one service group.
 public enum HelpdeskServer {
     /// The Block Kit templates, when Slack is configured at all (a signing secret or a bot token).
-    static func slackRenderer(_ configuration: HelpdeskConfiguration, logger: Logger) async -> SlackRenderer? {
+    static func slackRenderer(_ configuration: HelpdeskConfiguration, content: ContentLibrary, logger: Logger) -> SlackRenderer? {
         guard configuration.slack.signingSecret != nil || configuration.slack.botToken != nil else {
             logger.info("Slack is off (neither SLACK_SIGNING_SECRET nor SLACK_BOT_TOKEN is set)")
             return nil
         }
         do {
-            return try await SlackRenderer(directory: configuration.slack.templatesDirectory)
+            return try SlackRenderer(templates: content.files(.slackTemplates))
         } catch {
             logger.error("Slack templates cannot be loaded; Slack stays off", metadata: [
-                "templates_dir": "\(configuration.slack.templatesDirectory)", "error": "\(error)"])
+                "templates_dir": "\(configuration.slack.templatesDirectory ?? "(built in)")", "error": "\(error)"])
             return nil
         }
     }
 
-    /// The policies in force at start: the folder must load; a missing one means nothing is allowed.
-    public static func loadPolicies(_ configuration: HelpdeskConfiguration, logger: Logger) throws(ServerError) -> PolicySet {
-        guard FileManager.default.fileExists(atPath: configuration.policies.directory) else {
-            logger.warning("no policy folder: every action is denied until one exists", metadata: ["policies_dir": "\(configuration.policies.directory)"])
-            return PolicySet(PolicyEngine(policies: []))
-        }
+    /// The policies in force at start (the built-in ones, or `policies.dir`'s); they must load.
+    public static func loadPolicies(_ content: ContentLibrary, logger: Logger) throws(ServerError) -> PolicySet {
         do {
-            return PolicySet(PolicyEngine(policies: try PolicyLoader.load(configuration.policies.directory)))
+            let policies = try PolicyLoader.load(from: content)
+            if !policies.contains(where: \.enabled) {
+                logger.warning("no enabled policy: every action is denied", metadata: [
+                    "policies_dir": "\(content.folders[.policies] ?? "(built in)")"])
+            }
+            return PolicySet(PolicyEngine(policies: policies))
         } catch {
             throw .invalidPolicies(error)
         }
@@ -120,7 +122,7 @@ public enum HelpdeskServer {
             services: [
                 // First, so it stops last and its shutdown checkpoint seals the final event.
                 AuditCheckpointService(store: store, settings: configuration.audit, storePath: configuration.store.path, logger: logger),
-                PolicyWatcher(path: configuration.policies.directory, policies: app.policies, logger: logger, metrics: metrics),
+                PolicyWatcher(content: app.content, policies: app.policies, logger: logger, metrics: metrics),
                 ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),
                 StormService(store: store, logger: logger),
                 RetentionService(store: store, settings: configuration.retention, logger: logger),

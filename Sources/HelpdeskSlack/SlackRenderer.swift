@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskContent
 import HelpdeskCore
 import Mustache
 
@@ -12,7 +13,8 @@ struct JSONStringContentType: MustacheContentType {
     }
 }
 
-/// Renders Slack messages from the Mustache templates in `templates/slack/`.
+/// Renders Slack messages from the Mustache templates of `templates/slack/` (shipped in the binary,
+/// or overridden from `slack.templates_dir`).
 public struct SlackRenderer: Sendable {
     /// Block Kit's limits, applied to view models before rendering.
     public enum Limit {
@@ -24,10 +26,22 @@ public struct SlackRenderer: Sendable {
 
     let library: MustacheLibrary
 
+    /// A renderer over template files, such as `ContentLibrary.files(.slackTemplates)`.
+    public init(templates: [ContentFile]) throws(ContentError) {
+        Self.registerContentTypes()
+        library = try MustacheLibrary(templates: templates)
+    }
+
+    /// A renderer over the templates of one folder only (tests with templates of their own).
     public init(directory: String) async throws {
+        Self.registerContentTypes()
+        library = try await MustacheLibrary(directory: directory)
+    }
+
+    /// Templates name these in `{{% CONTENT_TYPE: … }}`, which is resolved while parsing.
+    private static func registerContentTypes() {
         MustacheContentTypes.register(JSONStringContentType(), named: "JSON")
         MustacheContentTypes.register(SlackContentType(), named: "SLACK")
-        library = try await MustacheLibrary(directory: directory)
     }
 
     /// Renders `template` with `context`; the result is checked to be JSON, so a template mistake

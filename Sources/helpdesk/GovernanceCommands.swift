@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HelpdeskAgents
 import HelpdeskConfig
+import HelpdeskContent
 import HelpdeskCore
 import HelpdeskGovernance
 import HelpdeskServer
@@ -9,24 +10,71 @@ import HelpdeskStore
 import Logging
 
 struct PolicyCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "policy", abstract: "Work with policy files.", subcommands: [Check.self])
+    static let configuration = CommandConfiguration(commandName: "policy", abstract: "Work with policy files.", subcommands: [Check.self, Show.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Validate policy files; exit 0 when valid, 2 with file:line errors when not.")
 
-        @Argument(help: "A policy file or a folder of them (default: policies.dir).") var path: String?
+        @Argument(help: "A policy file or a folder of them (default: the policies in force: policies.dir, else the built-in ones).")
+        var path: String?
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let target = try path ?? global.loadConfiguration().policies.directory
+            let target: String
+            let policies: [Policy]
+            if let path {
+                // A path is checked on its own, as it would be deployed; no configuration needed.
+                target = path
+                do { policies = try PolicyLoader.load(path) } catch { throw PolicyCommand.failure(error) }
+            } else {
+                let content = ContentLibrary(try global.loadConfiguration())
+                target = content.folders[.policies] ?? "built-in policies"
+                do { policies = try PolicyLoader.load(from: content) } catch { throw PolicyCommand.failure(error) }
+            }
+            print("ok: \(target) — \(policies.count) polic\(policies.count == 1 ? "y" : "ies") (\(policies.filter(\.enabled).count) enabled)")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the policies in force, file by file, and where each file comes from (the binary or policies.dir).")
+
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let content = ContentLibrary(try global.loadConfiguration())
+            let files: [ContentFile]
+            let policies: [Policy]
             do {
-                let policies = try PolicyLoader.load(target)
-                print("ok: \(target) — \(policies.count) polic\(policies.count == 1 ? "y" : "ies") (\(policies.filter(\.enabled).count) enabled)")
+                files = try content.files(.policies)
             } catch {
-                for problem in error.errors { printError(problem.description) }
+                printError("\(error)")
                 throw ExitCode(2)
             }
+            do { policies = try PolicyLoader.load(files) } catch { throw PolicyCommand.failure(error) }
+            if let folder = content.folders[.policies] {
+                print("policies from \(folder) (policies.dir); the built-in policies are not in force")
+            } else {
+                print("built-in policies (policies.dir is not set)")
+            }
+            for file in files {
+                let inFile = policies.filter { $0.file == file.location }
+                print("\n\(file.location): \(inFile.count) polic\(inFile.count == 1 ? "y" : "ies")")
+                for policy in inFile.sorted(by: { $0.priority > $1.priority }) {
+                    let rules = "\(policy.rules.count) rule\(policy.rules.count == 1 ? "" : "s")"
+                    let state = policy.enabled ? "" : ", disabled"
+                    let about = policy.description.isEmpty ? "" : " — \(policy.description)"
+                    print("  \(policy.name) (priority \(policy.priority), \(rules)\(state))\(about)")
+                }
+            }
+            if !policies.contains(where: \.enabled) { print("\nno enabled policy: every action is denied") }
         }
+    }
+
+    /// Prints every problem as `file:line: …` and gives the exit status for policies that do not load.
+    static func failure(_ errors: PolicyLoadErrors) -> ExitCode {
+        for problem in errors.errors { printError(problem.description) }
+        return ExitCode(2)
     }
 }
 
@@ -89,7 +137,7 @@ struct GovExplainCommand: AsyncParsableCommand {
             : Principal(id: principal, roles: configuration.directory.user(named: principal)?.roles ?? [])
         let engine: PolicyEngine
         do {
-            engine = PolicyEngine(policies: try PolicyLoader.load(configuration.policies.directory))
+            engine = PolicyEngine(policies: try PolicyLoader.load(from: ContentLibrary(configuration)))
         } catch {
             for problem in error.errors { printError(problem.description) }
             throw ExitCode(3)

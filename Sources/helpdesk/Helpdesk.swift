@@ -15,7 +15,8 @@ struct Helpdesk: AsyncParsableCommand {
         abstract: "Chat-ops bot for SRE and database teams.",
         version: "0.1.0",
         subcommands: [ServeCommand.self, DiagnoseCommand.self, SrebotCommand.self, ApprovalsCommand.self, PolicyCommand.self, GovExplainCommand.self,
-                      AuditCommand.self, MailIngestCommand.self, ConfigCommand.self, JobsCommand.self, AlertsCommand.self]
+                      AuditCommand.self, MailIngestCommand.self, ConfigCommand.self, JobsCommand.self, AlertsCommand.self,
+                      RunbooksCommand.self, TemplatesCommand.self]
     )
 }
 

@@ -29,8 +29,10 @@ struct SrebotCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         // The alert bot's job: decided as the alert bot's service principal, like an alert's diagnosis.
-        let diagnosis = try await withComposition(configuration, logger: logger, redactor: redactor) { app in
-            await app.engine.orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom, principal: .alertBot, via: "srebot"))
+        let request = DiagnosisRequest(target: target, symptom: symptom, principal: .alertBot, via: "srebot")
+        let (diagnosis, renderer) = try await withComposition(configuration, logger: logger, redactor: redactor) {
+            app -> (Diagnosis, SlackRenderer?) in
+            (await app.engine.orchestrator.diagnose(request), app.srebot.renderer)
         }
         let couldNotDiagnose = diagnosis.tools.allSatisfy { $0.error != nil }
         if diagnosis.isHealthy && !force {
@@ -45,7 +47,11 @@ struct SrebotCommand: AsyncParsableCommand {
             print("\nbundle: \(diagnosis.bundlePath ?? "-")")
         }
         if post, !diagnosis.isHealthy || force, let token = configuration.slack.botToken, let channel = configuration.slack.defaultChannel {
-            let renderer = try await SlackRenderer(directory: configuration.slack.templatesDirectory)
+            // The composition's renderer: the built-in templates with slack.templates_dir's on top.
+            guard let renderer else {
+                printError("the Slack templates cannot be loaded (the log above says why); nothing was posted")
+                throw ExitCode(2)
+            }
             let api = SlackWebAPI(baseURL: configuration.slack.apiBaseURL, token: token)
             var body = SlackViews.diagnosisForChannel(renderer, diagnosis)
             if case .object(var object) = body {

@@ -1,6 +1,8 @@
 import Foundation
 import HelpdeskAgents
+import HelpdeskContent
 import HelpdeskGovernance
+import HelpdeskShippedContent
 import HelpdeskTestSupport
 import Testing
 import Yams
@@ -28,7 +30,7 @@ import Yams
     }
 
     @Test func shippedDefaultPolicy() throws {
-        let engine = PolicyEngine(policies: try PolicyLoader.load(Self.repositoryRoot + "/policies"))
+        let engine = PolicyEngine(policies: try PolicyLoader.load(from: ContentLibrary.builtIn()))
         #expect(engine.decide(request(.read)).effect == .allow)
         let write = engine.decide(request(.write))
         #expect(write.effect == .requireApproval && write.quorum == 1 && write.policy == "production")

@@ -1,7 +1,9 @@
 import Foundation
 import HelpdeskAgents
+import HelpdeskContent
 import HelpdeskCore
 import HelpdeskOrchestrator
+import HelpdeskShippedContent
 import HelpdeskTestSupport
 import Testing
 import Yams
@@ -14,7 +16,8 @@ import Yams
     }
 
     @Test func shippedRunbooksLoadAndUseOnlyKnownTools() throws {
-        let runbooks = try RunbookLoader.load(directory: Self.repositoryRoot + "/runbooks")
+        let runbooks = try RunbookLoader.load(from: ContentLibrary.builtIn())
+        #expect(try RunbookLoader.load(directory: Self.repositoryRoot + "/runbooks").map(\.name) == runbooks.map(\.name))
         #expect(runbooks.count >= 5)
         #expect(runbooks.filter(\.match.fallback).map(\.name) == ["kubernetes-workloads", "postgres-health"])
         let tools: Set<String> = ["server_info", "connection_stats", "long_running_queries", "idle_in_transaction", "blocking_locks",

@@ -1,5 +1,7 @@
 import Foundation
+import HelpdeskContent
 import HelpdeskCore
+import HelpdeskShippedContent
 import HelpdeskSlack
 import HelpdeskTestSupport
 import Testing
@@ -80,7 +82,7 @@ import Testing
         .appendingPathComponent("templates/slack").path
 
     @Test func valuesAreJSONEscapedAndLongTextIsCut() async throws {
-        let renderer = try await SlackRenderer(directory: Self.templates)
+        let renderer = try SlackRenderer(templates: ContentLibrary.builtIn().files(.slackTemplates))
         let hostile = "quote \" backslash \\ newline \n tab \t <html> & done"
         let message = renderer.render("error", ["message": hostile, "hint": truncated(String(repeating: "x", count: 5000), 1000)], fallbackText: "fallback")
         // JSON-escaped, then read back; `<`, `>` and `&` are mrkdwn-escaped too (SLACK content type).

@@ -2,14 +2,12 @@
 reused, expired, forged and foreign links are refused with a clear page and a 4xx."""
 import html
 import json
-import os
 import re
 import time
 import urllib.parse
 
 from conftest import http
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 POLICY = 'version: "1"\npolicies:\n  - name: all\n    rules:\n      - action: write\n        effect: require_approval\n        conditions: {approval_quorum: 2}\n'
 
 
@@ -22,7 +20,7 @@ def test_links_show_on_get_and_decide_only_through_the_form(helpdesk, tmp_path):
 store: {{path: state/hd.sqlite}}
 server: {{public_base_url: "http://127.0.0.1:1"}}
 policies: {{dir: {tmp_path / 'policies'}}}
-approvals: {{link_key_file: {tmp_path / 'link-key'}, pages_dir: {REPO}/templates/web}}
+approvals: {{link_key_file: {tmp_path / 'link-key'}}}
 infrastructure: {{k8s_clusters: {{prod: {{context: nowhere}}}}}}
 users: {{alice: {{roles: [sre]}}, carol: {{roles: [sre]}}}}
 api: {{tokens: {{bob: {{token_file: {tmp_path / 'token'}}}}}}}
@@ -98,7 +96,6 @@ def test_links_signed_with_the_previous_key_still_work_after_rotation(helpdesk, 
 store: {{path: state/hd.sqlite}}
 server: {{public_base_url: "http://127.0.0.1:1"}}
 policies: {{dir: {tmp_path / 'policies'}}}
-approvals: {{pages_dir: {REPO}/templates/web}}
 infrastructure: {{k8s_clusters: {{prod: {{context: nowhere}}}}}}
 users: {{alice: {{roles: [sre]}}, carol: {{roles: [sre]}}}}
 api: {{tokens: {{bob: {{token_file: {tmp_path / 'token'}}}}}}}

@@ -1,6 +1,5 @@
 """Kubernetes tools through the real kubectl against a loopback stub API server."""
 import json
-import os
 import shutil
 
 import pytest
@@ -34,7 +33,6 @@ def config(kubeconfig):
 store:
   path: state/hd.sqlite
 diagnosis:
-  runbooks_dir: {os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', 'runbooks'))}
   bundles_dir: bundles
 infrastructure:
   k8s_clusters:

@@ -15,7 +15,6 @@ def config(postgres, tmp_path) -> str:
 store:
   path: state/hd.sqlite
 diagnosis:
-  runbooks_dir: {os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', 'runbooks'))}
   bundles_dir: bundles
 infrastructure:
   db_servers:

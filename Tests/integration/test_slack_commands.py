@@ -32,8 +32,6 @@ def slack_bot(helpdesk, postgres, tmp_path):
     text, env = postgres_config(postgres, tmp_path)
     text += f"""
 policies: {{dir: {tmp_path / 'policies'}}}
-slack:
-  templates_dir: {REPO}/templates/slack
 users:
   alice: {{roles: [sre], slack_user_id: U0ALICE}}
   carol: {{roles: [dba], slack_user_id: U0CAROL}}

@@ -1,0 +1,32 @@
+/// Why content could not be read, in words an operator can act on.
+public enum ContentError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A configured folder that is not there: a typo must not silently leave the shipped files in force.
+    case missingFolder(ContentKind, path: String)
+    case unreadable(path: String, reason: String)
+    case notText(path: String)
+    case invalidTemplate(location: String, reason: String)
+
+    /// The folder or file the problem is about.
+    public var path: String {
+        switch self {
+        case .missingFolder(_, let path), .unreadable(let path, _), .notText(let path): path
+        case .invalidTemplate(let location, _): location
+        }
+    }
+
+    /// What is wrong with ``path``.
+    public var reason: String {
+        switch self {
+        case .missingFolder(let kind, _):
+            switch kind.layering {
+            case .fileByFile: "no such folder (\(kind.configurationKey) names it to override the built-in \(kind) file by file)"
+            case .folderReplaces: "no such folder (\(kind.configurationKey) names it to replace the built-in \(kind))"
+            }
+        case .unreadable(_, let reason): "cannot read: \(reason)"
+        case .notText: "not UTF-8 text"
+        case .invalidTemplate(_, let reason): "not a valid Mustache template: \(reason)"
+        }
+    }
+
+    public var description: String { "\(path): \(reason)" }
+}
