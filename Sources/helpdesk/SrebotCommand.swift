@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HelpdeskAgents
+import HelpdeskAlerts
 import HelpdeskConfig
 import HelpdeskCore
 import Logging
