@@ -54,7 +54,7 @@ public struct StoreBackupService: Service {
 
     /// Until one interval after the newest backup (never longer, whatever time a file name claims);
     /// at least a short while after start, and a while after a failure.
-    func nextPause(afterFailure: Bool) -> Duration {
+    public func nextPause(afterFailure: Bool) -> Duration {
         let newest = BackupFiles.scheduled(in: directory, store: storePath).last?.date
         let due = newest.map { $0.timeIntervalSince(now()) + interval.seconds } ?? 0
         let least = afterFailure ? min(interval.seconds, 600) : 10

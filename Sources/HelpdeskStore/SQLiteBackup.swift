@@ -17,11 +17,12 @@ import Synchronization
 /// ```
 public enum SQLiteBackup {
     /// Pages copied per step (4 MiB at SQLite's default page size): a cancel is seen between steps.
-    static let pagesPerStep: Int32 = 1024
+    public static let defaultPagesPerStep: Int32 = 1024
 
     /// Copies the store at `storePath` to `destination` (mode 0600). Without `overwrite` an existing
     /// `destination` is refused, also one that appears while the copy runs.
     public static func backup(store storePath: String, to destination: String, overwrite: Bool = false,
+                              pagesPerStep: Int32 = SQLiteBackup.defaultPagesPerStep,
                               isCancelled: @escaping @Sendable () -> Bool = { false }) throws(BackupError) -> BackupResult {
         guard FileManager.default.fileExists(atPath: storePath) else { throw .noStore(path: storePath) }
         if !overwrite, FileManager.default.fileExists(atPath: destination) { throw .exists(path: destination) }
@@ -40,7 +41,8 @@ public enum SQLiteBackup {
                     // The first read fixes the snapshot every step copies from; without it each step
                     // would read the newest commit, and SQLite restarts a copy whose source changed.
                     _ = try Int.fetchOne(sourceDb, sql: "SELECT count(*) FROM sqlite_master")
-                    schema = try copy(from: sourceDb, to: temporary, check: true, isCancelled: isCancelled)
+                    schema = try copy(from: sourceDb, to: temporary, check: true, pagesPerStep: pagesPerStep,
+                                      isCancelled: isCancelled)
                     return .commit
                 }
             }
@@ -55,10 +57,10 @@ public enum SQLiteBackup {
         }
     }
 
-    /// ``backup(store:to:overwrite:isCancelled:)`` on a thread of its own, so a long copy never holds
-    /// a Swift concurrency thread; cancelling the task stops the copy at the next step.
-    public static func backup(store storePath: String, to destination: String,
-                              overwrite: Bool = false) async throws(BackupError) -> BackupResult {
+    /// ``backup(store:to:overwrite:pagesPerStep:isCancelled:)`` on a thread of its own, so a long copy
+    /// never holds a Swift concurrency thread; cancelling the task stops the copy at the next step.
+    public static func backup(store storePath: String, to destination: String, overwrite: Bool = false,
+                              pagesPerStep: Int32 = SQLiteBackup.defaultPagesPerStep) async throws(BackupError) -> BackupResult {
         let cancelled = CancelFlag()
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<BackupResult, BackupError>, Never>) in
@@ -66,7 +68,7 @@ public enum SQLiteBackup {
                     let result: Result<BackupResult, BackupError>
                     do throws(BackupError) {
                         result = .success(try SQLiteBackup.backup(store: storePath, to: destination, overwrite: overwrite,
-                                                                  isCancelled: { cancelled.isSet }))
+                                                                  pagesPerStep: pagesPerStep, isCancelled: { cancelled.isSet }))
                     } catch {
                         result = .failure(error)
                     }
@@ -81,7 +83,7 @@ public enum SQLiteBackup {
 
     /// Copies the database open on `sourceDb` into the empty file at `path` as one file in rollback
     /// mode (it opens read-only anywhere, with no -wal beside it); returns the copy's schema.
-    static func copy(from sourceDb: Database, to path: String, check: Bool,
+    static func copy(from sourceDb: Database, to path: String, check: Bool, pagesPerStep: Int32 = SQLiteBackup.defaultPagesPerStep,
                      isCancelled: @escaping @Sendable () -> Bool) throws -> SchemaStatus {
         let target = try DatabaseQueue(path: path, configuration: writableConfiguration())
         defer { try? target.close() }
