@@ -87,7 +87,8 @@ public struct StoreBackupService: Service {
         do {
             pruned = try BackupFiles.prune(in: directory, store: storePath, keep: keep)
         } catch {
-            logger.warning("old store backups could not be deleted", metadata: ["dir": "\(directory)", "error": "\(describeFileError(error))"])
+            logger.warning("old store backups could not be deleted",
+                           metadata: ["dir": "\(directory)", "error": "\(describeFileError(error))"])
         }
         logger.info("store backed up", metadata: [
             "file": "\(path)", "bytes": "\(result.bytes)", "schema": "\(result.schema.version)",

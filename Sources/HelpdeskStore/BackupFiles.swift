@@ -47,7 +47,7 @@ public enum BackupFiles {
     /// Deletes all but the newest `keep` scheduled backups; returns the paths deleted.
     public static func prune(in directory: String, store storePath: String, keep: Int) throws -> [String] {
         let backups = scheduled(in: directory, store: storePath)
-        let old = backups.dropLast(max(keep, 1)).map(\.path)
+        let old = backups.dropLast(max(keep, 1)).map { $0.path }
         for path in old { try FileManager.default.removeItem(atPath: path) }
         return old
     }
@@ -72,8 +72,8 @@ public enum BackupFiles {
     /// A new empty file beside `destination`, readable by its owner only (SQLite gives the files it
     /// creates beside it the same mode).
     static func createPrivateTemporary(beside destination: String) throws(BackupError) -> String {
-        let url = URL(fileURLWithPath: destination)
-        let path = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(randomToken(length: 8))").path
+        let name = ".\((destination as NSString).lastPathComponent).tmp-\(randomToken(length: 8))"
+        let path = (folder(of: destination) as NSString).appendingPathComponent(name)
         let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw .unwritable(path: destination, reason: String(cString: strerror(errno))) }
         _ = close(descriptor)
@@ -106,10 +106,15 @@ public enum BackupFiles {
 
     /// So the new name survives a power loss, not only the file's contents.
     private static func syncDirectory(of path: String) {
-        let descriptor = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_CLOEXEC)
+        let descriptor = open(folder(of: path), O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return }
         _ = fsync(descriptor)
         _ = close(descriptor)
+    }
+
+    private static func folder(of path: String) -> String {
+        let parent = (path as NSString).deletingLastPathComponent
+        return parent.isEmpty ? "." : parent
     }
 
     /// Removes a copy that did not finish, and any journal SQLite left beside it.

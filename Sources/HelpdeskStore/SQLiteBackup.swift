@@ -60,19 +60,20 @@ public enum SQLiteBackup {
     /// ``backup(store:to:overwrite:pagesPerStep:isCancelled:)`` on a thread of its own, so a long copy
     /// never holds a Swift concurrency thread; cancelling the task stops the copy at the next step.
     public static func backup(store storePath: String, to destination: String, overwrite: Bool = false,
-                              pagesPerStep: Int32 = SQLiteBackup.defaultPagesPerStep) async throws(BackupError) -> BackupResult {
+                              pagesPerStep: Int32 = SQLiteBackup.defaultPagesPerStep)
+                              async throws(BackupError) -> BackupResult {
         let cancelled = CancelFlag()
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<BackupResult, BackupError>, Never>) in
                 DispatchQueue.global(qos: .utility).async {
-                    let result: Result<BackupResult, BackupError>
+                    let outcome: Result<BackupResult, BackupError>
                     do throws(BackupError) {
-                        result = .success(try SQLiteBackup.backup(store: storePath, to: destination, overwrite: overwrite,
-                                                                  pagesPerStep: pagesPerStep, isCancelled: { cancelled.isSet }))
+                        outcome = .success(try SQLiteBackup.backup(store: storePath, to: destination, overwrite: overwrite,
+                                                                   pagesPerStep: pagesPerStep, isCancelled: { cancelled.isSet }))
                     } catch {
-                        result = .failure(error)
+                        outcome = .failure(error)
                     }
-                    continuation.resume(returning: result)
+                    continuation.resume(returning: outcome)
                 }
             }
         } onCancel: {
@@ -83,7 +84,8 @@ public enum SQLiteBackup {
 
     /// Copies the database open on `sourceDb` into the empty file at `path` as one file in rollback
     /// mode (it opens read-only anywhere, with no -wal beside it); returns the copy's schema.
-    static func copy(from sourceDb: Database, to path: String, check: Bool, pagesPerStep: Int32 = SQLiteBackup.defaultPagesPerStep,
+    static func copy(from sourceDb: Database, to path: String, check: Bool,
+                     pagesPerStep: Int32 = SQLiteBackup.defaultPagesPerStep,
                      isCancelled: @escaping @Sendable () -> Bool) throws -> SchemaStatus {
         let target = try DatabaseQueue(path: path, configuration: writableConfiguration())
         defer { try? target.close() }

@@ -42,7 +42,7 @@ import Testing
                 time.advance(3600)
             }
             #expect(written.first?.hasSuffix("/backups/hd-20260314T061500Z.sqlite") == true)
-            #expect(BackupFiles.scheduled(in: directory, store: store.path).map(\.path) == Array(written.suffix(2)))
+            #expect(BackupFiles.scheduled(in: directory, store: store.path).map { $0.path } == Array(written.suffix(2)))
             #expect(metrics(registry).contains(#"helpdesk_store_backups_total{outcome="ok"} 4"#))
 
             // Due one interval after the newest file, also for a process that just started.
