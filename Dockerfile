@@ -16,7 +16,9 @@ WORKDIR /src
 RUN --mount=type=bind,source=scripts/install-deps,target=/tmp/install-deps \
     /tmp/install-deps --no-recommends build && rm -rf /var/lib/apt/lists/*
 COPY . .
-# The context has no .git to date the tarball's files by: pass the commit's time for identical tarballs.
+# The context has no .git: pass the commit (`helpdesk version` reports it) and its time (identical tarballs),
+# e.g. --build-arg HELPDESK_BUILD_COMMIT=$(git rev-parse HEAD) --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct).
+ARG HELPDESK_BUILD_COMMIT
 ARG SOURCE_DATE_EPOCH
 # .build is a cache mount: a rebuild after a change takes seconds to minutes instead of 8.
 RUN --mount=type=cache,target=/src/.build \

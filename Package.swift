@@ -7,6 +7,14 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// The commit `helpdesk version` reports: HELPDESK_BUILD_COMMIT in the environment of `swift build`
+// (scripts/package and CI set it), passed to a one-function C target as a define. Nothing in the
+// checkout is rewritten, no plugin runs git, and a build without .git (a source tarball, an image
+// build) still works and says "unknown". Only hex is accepted, so the value cannot inject flags.
+let buildCommit = Context.environment["HELPDESK_BUILD_COMMIT"].flatMap { value in
+    (7...64).contains(value.count) && value.allSatisfy(\.isHexDigit) ? value.lowercased() : nil
+}
+
 let package = Package(
     name: "helpdesk",
     platforms: [.macOS(.v14)],
@@ -217,10 +225,14 @@ let package = Package(
             resources: [.embedInCode("openapi.json")],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "CHelpdeskBuildInfo",
+            cSettings: buildCommit.map { [CSetting.define("HELPDESK_BUILD_COMMIT", to: $0)] } ?? []
+        ),
         .executableTarget(
             name: "helpdesk",
             dependencies: [
-                "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer",
+                "CHelpdeskBuildInfo", "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
                 "HelpdeskMail",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

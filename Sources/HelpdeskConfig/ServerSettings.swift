@@ -104,14 +104,43 @@ public struct StoreSettings: Sendable {
     public var path = ".helpdesk/helpdesk.sqlite"
     /// How long a write waits for another process holding the SQLite lock (the CLI, a second server).
     public var busyTimeout: Duration = .seconds(5)
+    /// Whether opening the store applies pending migrations. When false, a store behind this binary is
+    /// refused until `helpdesk migrate` has run, so an operator decides when the schema changes.
+    public var migrateOnStart = true
+    /// How often the server backs the store up itself; `nil` (`off`, the default) for never.
+    public var backupSchedule: Duration?
+    /// Where scheduled backups go; `nil` means a `backups` folder beside the store file (same volume).
+    public var backupDirectory: String?
+    /// Scheduled backups kept; the oldest beyond this are deleted after each new one.
+    public var backupKeep = 7
 
     public init() {}
+
+    /// The folder scheduled backups go to, and `helpdesk backup` without a file.
+    public var resolvedBackupDirectory: String {
+        backupDirectory ?? ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("backups")
+    }
 
     init(_ section: ConfigSection) {
         driver = section.choice("driver", default: driver)
         path = section.string("path", default: path)
         if path.isEmpty { section.report("path", "expected a file path, got an empty string") }
         busyTimeout = section.duration("busy_timeout", default: busyTimeout, range: .zero ... .seconds(300))
+        migrateOnStart = section.bool("migrate_on_start", default: migrateOnStart)
+        if let text = section.optionalString("backup_schedule"), !["off", "false", "never"].contains(text.lowercased()) {
+            // More often than once a minute would be a backup loop, not a schedule.
+            if let interval = Duration(parsing: text), (Duration.seconds(60) ... .seconds(30 * 86400)).contains(interval) {
+                backupSchedule = interval
+            } else {
+                section.report("backup_schedule", "expected off or an interval like 6h or 1d, from 1m to 30d, got \"\(text)\"")
+            }
+        }
+        backupDirectory = section.optionalString("backup_dir")
+        if backupDirectory?.isEmpty == true {
+            section.report("backup_dir", "expected a folder path, got an empty string")
+            backupDirectory = nil
+        }
+        backupKeep = section.int("backup_keep", default: backupKeep, range: 1 ... 10_000)
         section.finish()
     }
 }

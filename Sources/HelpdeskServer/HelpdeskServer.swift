@@ -118,6 +118,8 @@ public enum HelpdeskServer {
         }
         // Shut down in reverse: stop taking requests first, then let the worker finish its jobs.
         let metrics = PrometheusMetricsFactory(registry: registry)
+        let backups: [any Service] = StoreBackupService.configured(configuration.store, logger: logger, metrics: metrics)
+            .map { [$0] } ?? []
         let group = ServiceGroup(
             services: [
                 // First, so it stops last and its shutdown checkpoint seals the final event.
@@ -126,7 +128,7 @@ public enum HelpdeskServer {
                 ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),
                 StormService(store: store, logger: logger),
                 RetentionService(store: store, settings: configuration.retention, logger: logger),
-            ] + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners,
+            ] + backups + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()

@@ -11,15 +11,21 @@ public final class SQLiteStore: Store {
         public var busyTimeout: Duration
         /// Attempts for jobs that do not set their own.
         public var defaultMaxAttempts: Int
+        /// Whether opening applies pending migrations; when `false` a store behind this binary is
+        /// refused with ``StoreError/olderSchema(path:version:latest:pending:)`` (`helpdesk migrate` applies them).
+        public var migrateOnOpen: Bool
 
-        public init(path: String, busyTimeout: Duration = .seconds(5), defaultMaxAttempts: Int = 8) {
+        public init(path: String, busyTimeout: Duration = .seconds(5), defaultMaxAttempts: Int = 8, migrateOnOpen: Bool = true) {
             self.path = path
             self.busyTimeout = busyTimeout
             self.defaultMaxAttempts = defaultMaxAttempts
+            self.migrateOnOpen = migrateOnOpen
         }
     }
 
     public let path: String
+    /// The schema before and after this open (the migrations it applied, if any).
+    public let migration: MigrationReport
     let database: DatabasePool
     let writer: GroupCommitWriter
     let checkpointer: WALCheckpointer
@@ -36,7 +42,8 @@ public final class SQLiteStore: Store {
     public var storms: any StormStore { SQLiteStorms(store: self) }
     public var retention: any RetentionStore { SQLiteRetention(store: self) }
 
-    /// Opens (creating when missing) the file, and applies pending migrations.
+    /// Opens (creating when missing) the file, and applies pending migrations unless
+    /// ``Options/migrateOnOpen`` is off. A file from a newer helpdesk is always refused.
     public init(options: Options) throws {
         path = options.path
         defaultMaxAttempts = options.defaultMaxAttempts
@@ -68,7 +75,7 @@ public final class SQLiteStore: Store {
             throw StoreError.cannotOpen(path: options.path, reason: Self.describe(error))
         }
         do {
-            try Self.migrate(database, path: options.path)
+            migration = try Self.prepareSchema(database, path: options.path, migrate: options.migrateOnOpen)
         } catch let error as StoreError {
             try? database.close()
             throw error
@@ -78,17 +85,6 @@ public final class SQLiteStore: Store {
         }
         checkpointer = WALCheckpointer(path: options.path, configuration: checkpointConfiguration)
         writer = GroupCommitWriter(database: database, checkpointer: checkpointer)
-    }
-
-    private static func migrate(_ database: DatabasePool, path: String) throws {
-        let migrator = SQLiteMigrations.migrator
-        let unknown = try database.read { db in
-            try migrator.appliedIdentifiers(db).subtracting(migrator.migrations)
-        }
-        guard unknown.isEmpty else {
-            throw StoreError.newerSchema(path: path, unknownMigrations: unknown.sorted())
-        }
-        try migrator.migrate(database)
     }
 
     @discardableResult

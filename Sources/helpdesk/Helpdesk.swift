@@ -13,10 +13,10 @@ struct Helpdesk: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "helpdesk",
         abstract: "Chat-ops bot for SRE and database teams.",
-        version: "0.1.0",
+        version: BuildInfo.summary,
         subcommands: [ServeCommand.self, DiagnoseCommand.self, SrebotCommand.self, ApprovalsCommand.self, PolicyCommand.self, GovExplainCommand.self,
                       AuditCommand.self, MailIngestCommand.self, ConfigCommand.self, JobsCommand.self, AlertsCommand.self,
-                      RunbooksCommand.self, TemplatesCommand.self]
+                      RunbooksCommand.self, TemplatesCommand.self, VersionCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self]
     )
 }
 
@@ -78,12 +78,13 @@ func withStore<Result>(_ configuration: HelpdeskConfiguration, _ body: (SQLiteSt
     }
 }
 
-/// Opens the configured store, or explains why it cannot and exits with 1.
-func openStore(_ configuration: HelpdeskConfiguration) throws -> SQLiteStore {
+/// Opens the configured store, or explains why it cannot and exits with 1. Pending migrations are
+/// applied when `migrate` says so, else as `store.migrate_on_start` says (every process, not only the server).
+func openStore(_ configuration: HelpdeskConfiguration, migrate: Bool? = nil) throws -> SQLiteStore {
     do {
         let store = try SQLiteStore(options: .init(
             path: configuration.store.path, busyTimeout: configuration.store.busyTimeout,
-            defaultMaxAttempts: configuration.jobs.maxAttempts))
+            defaultMaxAttempts: configuration.jobs.maxAttempts, migrateOnOpen: migrate ?? configuration.store.migrateOnStart))
         // Every process that writes the store seals its events the same way (keyed when audit.key is set).
         store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.path))
         return store

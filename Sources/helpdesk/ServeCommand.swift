@@ -30,7 +30,11 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let store = try openStore(configuration)
-        logger.info("store open", metadata: ["path": "\(store.path)", "config": "\(configuration.file ?? "built-in defaults")"])
+        logger.info("store open", metadata: ["path": "\(store.path)", "config": "\(configuration.file ?? "built-in defaults")",
+                                             "version": "\(BuildInfo.summary)", "schema": "\(store.migration.after.version)"])
+        if !store.migration.applied.isEmpty {
+            logger.notice("\(MigrateCommand.describe(store.migration, path: store.path))")
+        }
         do {
             try await HelpdeskServer.run(configuration: configuration, store: store, registry: registry, redactor: redactor,
                                          environment: ProcessInfo.processInfo.environment, logger: logger)

@@ -1,0 +1,79 @@
+import Foundation
+import GRDB
+@testable import HelpdeskStore
+import HelpdeskTestSupport
+import Testing
+
+/// `helpdesk migrate` and the start-up check: what opening the store does to its schema, and when
+/// it refuses.
+@Suite struct StoreMigrationTests {
+    /// A store whose schema stops one migration short of this binary's.
+    private func storeOneMigrationBehind(at path: String) throws -> (applied: [String], pending: String) {
+        let known = SQLiteStore.knownMigrations
+        let queue = try DatabaseQueue(path: path)
+        try SQLiteMigrations.migrator.migrate(queue, upTo: known[known.count - 2])
+        try queue.close()
+        return (Array(known.dropLast()), known[known.count - 1])
+    }
+
+    @Test func migrateBringsAnEmptyStoreToTheLatestSchemaOnce() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let path = folder.file("hd.sqlite")
+        let first = try SQLiteStore(options: .init(path: path))
+        #expect(first.migration.before.version == 0)
+        #expect(first.migration.before.versionDescription == "0 (empty)")
+        #expect(first.migration.applied == SQLiteStore.knownMigrations)
+        #expect(first.migration.after.isCurrent)
+        try await first.close()
+        let second = try SQLiteStore(options: .init(path: path, migrateOnOpen: false))
+        #expect(second.migration.applied.isEmpty)
+        #expect(second.migration.before == second.migration.after)
+        #expect(second.migration.after.version == SQLiteStore.knownMigrations.count)
+        try await second.close()
+    }
+
+    @Test func storeBehindTheBinaryIsRefusedWhenMigrateOnStartIsOff() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let path = folder.file("hd.sqlite")
+        let (applied, pending) = try storeOneMigrationBehind(at: path)
+        let refusal = StoreError.olderSchema(path: path, version: applied.count, latest: applied.count + 1, pending: [pending])
+        #expect(throws: refusal) { try SQLiteStore(options: .init(path: path, migrateOnOpen: false)) }
+        #expect(refusal.description.contains("store.migrate_on_start is false"))
+        #expect(refusal.description.contains("run `helpdesk migrate`"))
+
+        // What `helpdesk migrate` does: open with migrations on, and say from where to where.
+        let store = try SQLiteStore(options: .init(path: path, migrateOnOpen: true))
+        #expect(store.migration.before.version == applied.count)
+        #expect(store.migration.applied == [pending])
+        #expect(await store.unhealthyReason() == nil)
+        try await store.close()
+        try await SQLiteStore(options: .init(path: path, migrateOnOpen: false)).close()
+    }
+
+    @Test func anEmptyStoreIsRefusedWithoutMigrations() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let path = folder.file("fresh.sqlite")
+        let latest = SQLiteStore.knownMigrations.count
+        #expect(throws: StoreError.olderSchema(path: path, version: 0, latest: latest, pending: SQLiteStore.knownMigrations)) {
+            try SQLiteStore(options: .init(path: path, migrateOnOpen: false))
+        }
+    }
+
+    @Test func storeFromANewerSchemaIsRefusedWhateverTheSetting() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let path = folder.file("hd.sqlite")
+        try await SQLiteStore(options: .init(path: path)).close()
+        try await DatabaseQueue(path: path).write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
+        }
+        for migrate in [true, false] {
+            #expect(throws: StoreError.newerSchema(path: path, unknownMigrations: ["v99-from-the-future"])) {
+                try SQLiteStore(options: .init(path: path, migrateOnOpen: migrate))
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import HelpdeskConfig
+import Testing
+
+/// `store:`'s migration and backup keys, from the file and the environment.
+@Suite struct StoreSettingsTests {
+    private func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] {
+        do {
+            _ = try HelpdeskConfiguration(yaml: yaml, file: "test.yaml", environment: environment)
+            return []
+        } catch {
+            return error.issues
+        }
+    }
+
+    @Test func defaultsMigrateAtStartAndTakeNoBackups() throws {
+        let store = try HelpdeskConfiguration(yaml: "", file: "test.yaml").store
+        #expect(store.migrateOnStart)
+        #expect(store.backupSchedule == nil)
+        #expect(store.backupKeep == 7)
+        #expect(store.resolvedBackupDirectory == ".helpdesk/backups")
+    }
+
+    @Test func backupKeysAreRead() throws {
+        let yaml = """
+            store:
+              path: /var/lib/helpdesk/helpdesk.sqlite
+              migrate_on_start: false
+              backup_schedule: 6h
+              backup_keep: 3
+            """
+        let store = try HelpdeskConfiguration(yaml: yaml, file: "test.yaml").store
+        #expect(!store.migrateOnStart)
+        #expect(store.backupSchedule == .seconds(6 * 3600))
+        #expect(store.backupKeep == 3)
+        #expect(store.resolvedBackupDirectory == "/var/lib/helpdesk/backups")
+        let elsewhere = try HelpdeskConfiguration(yaml: yaml + "\n  backup_dir: /backups\n", file: "test.yaml").store
+        #expect(elsewhere.resolvedBackupDirectory == "/backups")
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        let store = try HelpdeskConfiguration(yaml: "store:\n  backup_schedule: 6h\n", file: "test.yaml", environment: [
+            "HELPDESK_STORE_MIGRATE_ON_START": "false", "HELPDESK_STORE_BACKUP_SCHEDULE": "off",
+        ]).store
+        #expect(!store.migrateOnStart)
+        #expect(store.backupSchedule == nil)
+    }
+
+    @Test func aScheduleShorterThanAMinuteOrNotADurationIsRefused() {
+        #expect(issues("store:\n  backup_schedule: 10s\n").map(\.keyPath) == ["store.backup_schedule"])
+        #expect(issues("store:\n  backup_schedule: nightly\n").first?.message
+                == "expected off or an interval like 6h or 1d, from 1m to 30d, got \"nightly\"")
+        #expect(issues("store:\n  backup_keep: 0\n").map(\.keyPath) == ["store.backup_keep"])
+        #expect(issues("store:\n  migrate_on_start: sometimes\n").map(\.keyPath) == ["store.migrate_on_start"])
+        #expect(issues("store:\n  backup_schedule: off\n").isEmpty)
+    }
+}
