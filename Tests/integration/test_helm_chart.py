@@ -13,7 +13,6 @@ import stat
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -375,8 +374,8 @@ def check_with_binary(config_text, tmp_path):
         if match and match.group(1) in PENDING_STORE_KEYS:
             pending.add(match.group(1))
         elif line.strip():
-            pytest.fail(f"helpdesk config check refuses the rendered helpdesk.yaml:\n{result.stderr}{result.stdout}\n---\n{config_text}",
-                        pytrace=False)
+            pytest.fail("helpdesk config check refuses the rendered helpdesk.yaml:\n"
+                        f"{result.stderr}{result.stdout}\n---\n{config_text}", pytrace=False)
     config = yaml.safe_load(config_text)
     for key in pending:
         config["store"].pop(key)
@@ -438,7 +437,8 @@ def test_helm_test_smoke_script_passes_against_the_server(chart_server):
     script = next(hook for hook in chart_server["result"].hooks if hook["kind"] == "ConfigMap")["data"]["smoke.py"]
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env={
         **os.environ, "SLACK_COMMAND": env["SLACK_COMMAND"], "SLACK_SIGNING_SECRET": chart_server["secret"],
-        "HELPDESK_URL": f"http://127.0.0.1:{chart_server['port']}", "HELPDESK_ADMIN_URL": f"http://127.0.0.1:{chart_server['admin']}"})
+        "HELPDESK_URL": f"http://127.0.0.1:{chart_server['port']}",
+        "HELPDESK_ADMIN_URL": f"http://127.0.0.1:{chart_server['admin']}"})
     assert run.returncode == 0, run.stdout + run.stderr
     assert "a signed `help` command is answered" in run.stdout and "all checks passed" in run.stdout
 

@@ -53,7 +53,8 @@ if secret:
     # `help` is answered inline: nothing is queued and nothing is posted to Slack.
     form = urllib.parse.urlencode({
         "command": os.environ.get("SLACK_COMMAND", "/helpdesk"), "text": "help", "user_id": "UHELMTEST",
-        "team_id": "THELMTEST", "channel_id": "CHELMTEST", "response_url": "https://hooks.slack.com/commands/THELMTEST/0/helm-test",
+        "team_id": "THELMTEST", "channel_id": "CHELMTEST",
+        "response_url": "https://hooks.slack.com/commands/THELMTEST/0/helm-test",
     }).encode()
 
     def signed(key):
