@@ -1,0 +1,494 @@
+{{/* Names, labels and the pieces several templates share. */}}
+
+{{- define "helpdesk.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* RELEASE-helpdesk, or RELEASE alone when it already says helpdesk; 63 characters at most. */}}
+{{- define "helpdesk.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A name for a part of the release: FULLNAME-SUFFIX, cut so it stays a DNS label. */}}
+{{- define "helpdesk.componentName" -}}
+{{- printf "%s-%s" (include "helpdesk.fullname" .ctx | trunc (int (sub 62 (len .suffix))) | trimSuffix "-") .suffix -}}
+{{- end -}}
+
+{{- define "helpdesk.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "helpdesk.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "helpdesk.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "helpdesk.labels" -}}
+helm.sh/chart: {{ include "helpdesk.chart" . }}
+{{ include "helpdesk.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: helpdesk
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Labels of one component: (dict "ctx" $ "component" "server"). */}}
+{{- define "helpdesk.componentLabels" -}}
+{{ include "helpdesk.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "helpdesk.componentSelectorLabels" -}}
+{{ include "helpdesk.selectorLabels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* metadata.annotations from commonAnnotations plus extra ones: (dict "ctx" $ "extra" $map). */}}
+{{- define "helpdesk.annotations" -}}
+{{- $all := merge (deepCopy (.extra | default dict)) (.ctx.Values.commonAnnotations | default dict) -}}
+{{- with $all }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* registry/repository:tag@digest from an image map: (dict "image" .Values.image "ctx" $). */}}
+{{- define "helpdesk.imageRef" -}}
+{{- $repository := .image.repository -}}
+{{- if .image.registry }}{{ $repository = printf "%s/%s" .image.registry .image.repository }}{{ end -}}
+{{- $tag := .image.tag | default .ctx.Chart.AppVersion | toString -}}
+{{- if .image.digest -}}
+{{- printf "%s:%s@%s" $repository $tag .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "helpdesk.image" -}}
+{{- include "helpdesk.imageRef" (dict "image" .Values.image "ctx" .) -}}
+{{- end -}}
+
+{{- define "helpdesk.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "helpdesk.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "helpdesk.srebotServiceAccountName" -}}
+{{- if .Values.srebot.serviceAccount.create -}}
+{{- default (include "helpdesk.componentName" (dict "ctx" . "suffix" "srebot")) .Values.srebot.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.srebot.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the store is PostgreSQL, else empty. */}}
+{{- define "helpdesk.postgresStore" -}}
+{{- if .Values.store.postgres.existingSecret }}true{{ end -}}
+{{- end -}}
+
+{{/* The port that serves /readyz, /metrics and the API. */}}
+{{- define "helpdesk.adminPortName" -}}
+{{- if gt (int .Values.server.adminPort) 0 }}admin{{ else }}http{{ end -}}
+{{- end -}}
+
+{{/* What the chart refuses, with the way out in the message. */}}
+{{- define "helpdesk.validate" -}}
+{{- if not (include "helpdesk.postgresStore" .) -}}
+{{- if gt (int .Values.replicaCount) 1 -}}
+{{- fail (printf "replicaCount is %d, but the SQLite store runs one replica only (its file is on a ReadWriteOnce volume and WAL needs one host): set replicaCount: 1, or configure a PostgreSQL store with store.postgres.existingSecret" (int .Values.replicaCount)) -}}
+{{- end -}}
+{{- if .Values.autoscaling.enabled -}}
+{{- fail "autoscaling.enabled needs a PostgreSQL store: the SQLite store runs one replica only; set autoscaling.enabled: false, or configure store.postgres.existingSecret" -}}
+{{- end -}}
+{{- if and .Values.podDisruptionBudget.enabled (ne (toString .Values.podDisruptionBudget.minAvailable) "") -}}
+{{- fail "podDisruptionBudget.minAvailable with the single SQLite replica would block every node drain: leave it empty and keep maxUnavailable: 1" -}}
+{{- end -}}
+{{- end -}}
+{{- if eq (int .Values.server.port) (int .Values.server.adminPort) -}}
+{{- fail "server.port and server.adminPort must differ (set adminPort: 0 to serve everything on one port)" -}}
+{{- end -}}
+{{- if and .Values.srebot.enabled (eq .Values.srebot.mode "server") (not .Values.srebot.apiToken.existingSecret) -}}
+{{- fail "srebot.mode server calls the server's API and needs a token: set srebot.apiToken.existingSecret (or use srebot.mode: local)" -}}
+{{- end -}}
+{{- if and .Values.srebot.enabled (eq (len .Values.srebot.checks) 0) -}}
+{{- fail "srebot.enabled needs at least one entry in srebot.checks ({target: INVENTORY-ID, schedule: CRON})" -}}
+{{- end -}}
+{{- range .Values.srebot.checks -}}
+{{- if and .post (not $.Values.secrets.slack.existingSecret) -}}
+{{- fail (printf "srebot check %q posts to Slack but secrets.slack.existingSecret is empty" .target) -}}
+{{- end -}}
+{{- end -}}
+{{- range $name, $receiver := .Values.secrets.alertmanagerReceivers -}}
+{{- if and $receiver.bearerTokenKey $receiver.basicAuthPasswordKey -}}
+{{- fail (printf "secrets.alertmanagerReceivers.%s: a receiver takes bearerTokenKey or basicAuthPasswordKey, not both" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A DNS-label form of an inventory id, for resource names. */}}
+{{- define "helpdesk.dnsLabel" -}}
+{{- regexReplaceAll "[^a-z0-9-]+" (lower .) "-" | trunc 40 | trimAll "-" -}}
+{{- end -}}
+
+{{/*
+Every secret file the server reads, as YAML: a list of {secret, key, file, path} where path is the
+helpdesk.yaml key path that names the file. One list feeds the projected volume and the config, so
+the two cannot drift apart.
+*/}}
+{{- define "helpdesk.secretFiles" -}}
+{{- $s := .Values.secrets -}}
+{{- $files := list -}}
+{{- with $s.slack.existingSecret -}}
+{{- $files = append $files (dict "secret" . "key" $s.slack.signingSecretKey "file" "slack-signing-secret" "path" (list "slack" "signing_secret_file")) -}}
+{{- $files = append $files (dict "secret" . "key" $s.slack.botTokenKey "file" "slack-bot-token" "path" (list "slack" "bot_token_file")) -}}
+{{- if $s.slack.previousSigningSecretKey -}}
+{{- $files = append $files (dict "secret" . "key" $s.slack.previousSigningSecretKey "file" "slack-previous-signing-secret" "path" (list "slack" "previous_signing_secret_file")) -}}
+{{- end -}}
+{{- end -}}
+{{- with $s.smtp.existingSecret -}}
+{{- $files = append $files (dict "secret" . "key" $s.smtp.passwordKey "file" "smtp-password" "path" (list "smtp" "password_file")) -}}
+{{- end -}}
+{{- with $s.llm.existingSecret -}}
+{{- $files = append $files (dict "secret" . "key" $s.llm.apiKeyKey "file" "llm-api-key" "path" (list "llm" "api_key_file")) -}}
+{{- end -}}
+{{- with $s.approvals.existingSecret -}}
+{{- $files = append $files (dict "secret" . "key" $s.approvals.linkKeyKey "file" "approval-link-key" "path" (list "approvals" "link_key_file")) -}}
+{{- if $s.approvals.previousLinkKeyKey -}}
+{{- $files = append $files (dict "secret" . "key" $s.approvals.previousLinkKeyKey "file" "approval-previous-link-key" "path" (list "approvals" "previous_link_key_file")) -}}
+{{- end -}}
+{{- end -}}
+{{- with $s.audit.existingSecret -}}
+{{- $files = append $files (dict "secret" . "key" $s.audit.keyKey "file" "audit-key" "path" (list "audit" "key_file")) -}}
+{{- if $s.audit.previousKeyKey -}}
+{{- $files = append $files (dict "secret" . "key" $s.audit.previousKeyKey "file" "audit-previous-key" "path" (list "audit" "previous_key_file")) -}}
+{{- end -}}
+{{- end -}}
+{{- with $s.inboundEmail.existingSecret -}}
+{{- if $s.inboundEmail.bearerTokenKey -}}
+{{- $files = append $files (dict "secret" . "key" $s.inboundEmail.bearerTokenKey "file" "inbound-email-bearer-token" "path" (list "inbound_email" "bearer_token_file")) -}}
+{{- end -}}
+{{- if $s.inboundEmail.basicAuthPasswordKey -}}
+{{- $files = append $files (dict "secret" . "key" $s.inboundEmail.basicAuthPasswordKey "file" "inbound-email-basic-auth-password" "path" (list "inbound_email" "basic_auth_password_file")) -}}
+{{- end -}}
+{{- if $s.inboundEmail.mailgunSigningKeyKey -}}
+{{- $files = append $files (dict "secret" . "key" $s.inboundEmail.mailgunSigningKeyKey "file" "inbound-email-mailgun-signing-key" "path" (list "inbound_email" "mailgun_signing_key_file")) -}}
+{{- end -}}
+{{- end -}}
+{{- range $name, $r := $s.alertmanagerReceivers -}}
+{{- $file := printf "alertmanager-%s" (include "helpdesk.dnsLabel" $name) -}}
+{{- if $r.bearerTokenKey -}}
+{{- $files = append $files (dict "secret" $r.existingSecret "key" $r.bearerTokenKey "file" (printf "%s-bearer-token" $file) "path" (list "alertmanager" "receivers" $name "bearer_token_file")) -}}
+{{- else if $r.basicAuthPasswordKey -}}
+{{- $files = append $files (dict "secret" $r.existingSecret "key" $r.basicAuthPasswordKey "file" (printf "%s-basic-auth-password" $file) "path" (list "alertmanager" "receivers" $name "basic_auth_password_file")) -}}
+{{- end -}}
+{{- end -}}
+{{- $tokens := deepCopy ($s.apiTokens | default dict) -}}
+{{- if and .Values.srebot.enabled (eq .Values.srebot.mode "server") .Values.srebot.apiToken.existingSecret -}}
+{{- $_ := set $tokens .Values.srebot.apiToken.principal (dict "existingSecret" .Values.srebot.apiToken.existingSecret "key" .Values.srebot.apiToken.key) -}}
+{{- end -}}
+{{- range $principal, $t := $tokens -}}
+{{- $files = append $files (dict "secret" $t.existingSecret "key" $t.key "file" (printf "api-%s-token" (include "helpdesk.dnsLabel" $principal)) "path" (list "api" "tokens" $principal "token_file")) -}}
+{{- end -}}
+{{- toYaml (dict "files" $files) -}}
+{{- end -}}
+
+{{/* The public URL: config.server.public_base_url, else https://FIRST-HOST of an Ingress with TLS. */}}
+{{- define "helpdesk.publicBaseURL" -}}
+{{- $configured := dig "server" "public_base_url" "" (.Values.config | default dict) -}}
+{{- if $configured -}}
+{{- trimSuffix "/" $configured -}}
+{{- else if and .Values.ingress.enabled .Values.ingress.tls (gt (len .Values.ingress.hosts) 0) -}}
+{{- printf "https://%s" (index .Values.ingress.hosts 0).host -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Namespaces the Kubernetes agent reads: rbac.namespaces plus those of in-cluster databases. */}}
+{{- define "helpdesk.rbacNamespaces" -}}
+{{- $namespaces := list -}}
+{{- range .Values.rbac.namespaces }}{{ $namespaces = append $namespaces . }}{{ end -}}
+{{- $inventory := .Values.inventory | default dict -}}
+{{- $clusters := get $inventory "k8s_clusters" | default dict -}}
+{{- range $id, $db := (get $inventory "db_servers" | default dict) -}}
+{{- $cluster := get $clusters ($db.k8s_cluster | default "") -}}
+{{- if and $db.k8s_namespace $cluster (not $cluster.context) (not $cluster.kubeconfig) -}}
+{{- $namespaces = append $namespaces $db.k8s_namespace -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (dict "namespaces" ($namespaces | uniq | sortAlpha)) -}}
+{{- end -}}
+
+{{/* The Kubernetes agent's rules: (dict "writes" false) the reads its tools make, (dict "writes" true) its fixes. */}}
+{{- define "helpdesk.agentRules" -}}
+{{- if not .writes }}
+- apiGroups: [""]
+  resources: [pods, events]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
+- apiGroups: [apps]
+  resources: [deployments, replicasets, statefulsets]
+  verbs: [get, list, watch]
+{{- else }}
+# rollout restart patches the pod template; scale goes through the scale subresource.
+- apiGroups: [apps]
+  resources: [deployments, statefulsets]
+  verbs: [patch]
+- apiGroups: [apps]
+  resources: [deployments/scale]
+  verbs: [get, patch, update]
+{{- end }}
+{{- end -}}
+
+{{/*
+helpdesk.yaml: values.config with empty strings dropped (the server reads `key: ""` as a value),
+then what the chart owns laid over it: listeners, store, data paths, secret files, overrides.
+*/}}
+{{- define "helpdesk.configYAML" -}}
+{{- $c := deepCopy (.Values.config | default dict) -}}
+{{- range $section, $body := $c -}}
+{{- if kindIs "map" $body -}}
+{{- range $key, $value := $body -}}
+{{- if or (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value "")) -}}
+{{- $_ := unset $body $key -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $section := list "server" "store" "diagnosis" "policies" "slack" "smtp" "approvals" "audit" "llm" "inbound_email" "alertmanager" "api" -}}
+{{- if not (kindIs "map" (get $c $section)) }}{{ $_ := set $c $section dict }}{{ end -}}
+{{- end -}}
+{{- $server := get $c "server" -}}
+{{- $_ := set $server "listen" (printf "0.0.0.0:%d" (int .Values.server.port)) -}}
+{{- if gt (int .Values.server.adminPort) 0 }}{{ $_ := set $server "admin_listen" (printf "0.0.0.0:%d" (int .Values.server.adminPort)) }}{{ end -}}
+{{- with include "helpdesk.publicBaseURL" . }}{{ $_ := set $server "public_base_url" . }}{{ end -}}
+{{- $store := get $c "store" -}}
+{{- $_ := set $store "migrate_on_start" .Values.store.migrateOnStart -}}
+{{- if include "helpdesk.postgresStore" . -}}
+{{- /* The URL comes from the environment (HELPDESK_STORE_URL), read from the Secret. */ -}}
+{{- $_ := set (get $c "audit") "checkpoint_file" "/var/lib/helpdesk/audit-checkpoint" -}}
+{{- else -}}
+{{- $_ := set $store "path" "/var/lib/helpdesk/helpdesk.sqlite" -}}
+{{- $_ := set $store "busy_timeout" .Values.store.sqlite.busyTimeout -}}
+{{- if .Values.store.backup.enabled -}}
+{{- $_ := set $store "backup_schedule" .Values.store.backup.schedule -}}
+{{- $_ := set $store "backup_keep" (int .Values.store.backup.keep) -}}
+{{- $_ := set $store "backup_dir" (ternary "/var/lib/helpdesk-backups" "/var/lib/helpdesk/backups" .Values.store.backup.volume.enabled) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set (get $c "diagnosis") "bundles_dir" "/var/lib/helpdesk/incidents" -}}
+{{- if .Values.runbooks }}{{ $_ := set (get $c "diagnosis") "runbooks_dir" "/etc/helpdesk/runbooks" }}{{ end -}}
+{{- if .Values.policies }}{{ $_ := set (get $c "policies") "dir" "/etc/helpdesk/policies" }}{{ end -}}
+{{- if .Values.templates.slack }}{{ $_ := set (get $c "slack") "templates_dir" "/etc/helpdesk/templates/slack" }}{{ end -}}
+{{- if .Values.templates.email }}{{ $_ := set (get $c "smtp") "templates_dir" "/etc/helpdesk/templates/email" }}{{ end -}}
+{{- if .Values.templates.web }}{{ $_ := set (get $c "approvals") "pages_dir" "/etc/helpdesk/templates/web" }}{{ end -}}
+{{- range (include "helpdesk.secretFiles" . | fromYaml).files -}}
+{{- $node := $c -}}
+{{- $path := .path -}}
+{{- range $index, $key := initial $path -}}
+{{- if not (kindIs "map" (get $node $key)) }}{{ $_ := set $node $key dict }}{{ end -}}
+{{- $node = get $node $key -}}
+{{- end -}}
+{{- $_ := set $node (last $path) (printf "/run/secrets/helpdesk/%s" .file) -}}
+{{- end -}}
+{{- with .Values.inventory }}{{ $_ := set $c "infrastructure" . }}{{ end -}}
+{{- range $section, $body := $c -}}
+{{- if and (kindIs "map" $body) (eq (len $body) 0) }}{{ $_ := unset $c $section }}{{ end -}}
+{{- end -}}
+{{- toYaml $c -}}
+{{- end -}}
+
+{{/* Volumes with the secret files, the PostgreSQL password and the pgpass file: shared by the server and local-mode srebot. */}}
+{{- define "helpdesk.secretVolume" -}}
+{{- $files := (include "helpdesk.secretFiles" . | fromYaml).files -}}
+{{- $pg := .Values.secrets.postgresTargets -}}
+{{- if or $files (and $pg.existingSecret $pg.pgpassKey) }}
+- name: secrets
+  projected:
+    defaultMode: 0440
+    sources:
+      {{- range $files }}
+      - secret:
+          name: {{ .secret }}
+          items:
+            - key: {{ .key }}
+              path: {{ .file }}
+      {{- end }}
+      {{- if and $pg.existingSecret $pg.pgpassKey }}
+      - secret:
+          name: {{ $pg.existingSecret }}
+          items:
+            - key: {{ $pg.pgpassKey }}
+              path: pgpass
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Environment the server and local-mode srebot share. */}}
+{{- define "helpdesk.commonEnv" -}}
+- name: HELPDESK_CONFIG
+  value: /etc/helpdesk/config/helpdesk.yaml
+# kubectl keeps its discovery cache under $HOME; the root filesystem is read-only.
+- name: HOME
+  value: /tmp
+{{- $pg := .Values.secrets.postgresTargets }}
+{{- if and $pg.existingSecret $pg.passwordKey }}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $pg.existingSecret }}
+      key: {{ $pg.passwordKey }}
+{{- end }}
+{{- if and $pg.existingSecret $pg.pgpassKey }}
+- name: PGPASSFILE
+  value: /tmp/pgpass/pgpass
+{{- end }}
+{{- if include "helpdesk.postgresStore" . }}
+- name: HELPDESK_STORE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.store.postgres.existingSecret }}
+      key: {{ .Values.store.postgres.urlKey }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The pgpass file must be 0600 and the reader's own (the database agent refuses anything looser,
+as libpq does), which a Secret volume with fsGroup cannot give: an init container copies it.
+*/}}
+{{- define "helpdesk.pgpassInit" -}}
+{{- $pg := .Values.secrets.postgresTargets -}}
+{{- if and $pg.existingSecret $pg.pgpassKey }}
+- name: pgpass
+  image: {{ include "helpdesk.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command: [/bin/sh, -c, "mkdir -p /tmp/pgpass && cp /run/secrets/helpdesk/pgpass /tmp/pgpass/pgpass && chmod 0600 /tmp/pgpass/pgpass"]
+  securityContext:
+    {{- toYaml .Values.securityContext | nindent 4 }}
+  resources:
+    requests: {cpu: 10m, memory: 16Mi}
+    limits: {memory: 32Mi}
+  volumeMounts:
+    - name: tmp
+      mountPath: /tmp
+    - name: secrets
+      mountPath: /run/secrets/helpdesk
+      readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* Mounts of the configuration and content overrides. */}}
+{{- define "helpdesk.configMounts" -}}
+# A folder, not a subPath: subPath mounts never see a changed ConfigMap.
+- name: config
+  mountPath: /etc/helpdesk/config
+  readOnly: true
+{{- if .Values.policies }}
+- name: policies
+  mountPath: /etc/helpdesk/policies
+  readOnly: true
+{{- end }}
+{{- if .Values.runbooks }}
+- name: runbooks
+  mountPath: /etc/helpdesk/runbooks
+  readOnly: true
+{{- end }}
+{{- range $kind := list "slack" "email" "web" }}
+{{- if get $.Values.templates $kind }}
+- name: templates-{{ $kind }}
+  mountPath: /etc/helpdesk/templates/{{ $kind }}
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "helpdesk.configVolumes" -}}
+- name: config
+  configMap:
+    name: {{ include "helpdesk.fullname" . }}
+{{- if .Values.policies }}
+- name: policies
+  configMap:
+    name: {{ include "helpdesk.componentName" (dict "ctx" . "suffix" "policies") }}
+{{- end }}
+{{- if .Values.runbooks }}
+- name: runbooks
+  configMap:
+    name: {{ include "helpdesk.componentName" (dict "ctx" . "suffix" "runbooks") }}
+{{- end }}
+{{- range $kind := list "slack" "email" "web" }}
+{{- if get $.Values.templates $kind }}
+- name: templates-{{ $kind }}
+  configMap:
+    name: {{ include "helpdesk.componentName" (dict "ctx" $ "suffix" (printf "templates-%s" $kind)) }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod annotations that roll the pods when their configuration changes. */}}
+{{- define "helpdesk.checksums" -}}
+checksum/config: {{ include "helpdesk.configYAML" . | sha256sum }}
+{{- with .Values.policies }}
+checksum/policies: {{ toYaml . | sha256sum }}
+{{- end }}
+{{- with .Values.runbooks }}
+checksum/runbooks: {{ toYaml . | sha256sum }}
+{{- end }}
+{{- with .Values.templates }}
+{{- if or .slack .email .web }}
+checksum/templates: {{ toYaml . | sha256sum }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+NetworkPolicy egress rules: (dict "egress" .Values.networkPolicy.egress "kinds" (list "dns" "https" …)).
+A kind with no cidrs allows any address on its ports: the API server, databases and Slack have no
+pod labels to select them by.
+*/}}
+{{- define "helpdesk.egressRules" -}}
+{{- $e := .egress -}}
+{{- if has "dns" .kinds }}
+- to:
+    - namespaceSelector:
+        {{- toYaml $e.dns.namespaceSelector | nindent 8 }}
+      podSelector:
+        {{- toYaml $e.dns.podSelector | nindent 8 }}
+  ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- end }}
+{{- range $kind := list "kubernetesApi" "postgres" "smtp" "https" }}
+{{- $rule := get $e $kind }}
+{{- if and (has $kind $.kinds) $rule.enabled }}
+- ports:
+    {{- range $rule.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+  {{- with $rule.cidrs }}
+  to:
+    {{- range . }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  {{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
