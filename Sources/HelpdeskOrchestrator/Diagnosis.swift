@@ -3,7 +3,7 @@ import HelpdeskAgents
 import HelpdeskCore
 
 /// Something a rule found, with the evidence that raised it and what to do about it.
-public struct Finding: Sendable, Encodable {
+public struct Finding: Sendable, Codable {
     public var rule: String
     public var tool: String
     public var severity: Severity
@@ -18,13 +18,13 @@ public struct Finding: Sendable, Encodable {
 }
 
 /// A tool call the diagnosis proposes. It is never run by the diagnosis itself: governance decides.
-public struct RecommendedAction: Sendable, Encodable {
+public struct RecommendedAction: Sendable, Codable {
     public var call: ToolCall
     public var reason: String
 }
 
 /// How one tool run went.
-public struct ToolRun: Sendable, Encodable {
+public struct ToolRun: Sendable, Codable {
     public var tool: String
     public var arguments: [String: JSONValue]
     public var action: ActionClass
@@ -47,7 +47,7 @@ public struct ToolRun: Sendable, Encodable {
 }
 
 /// How the optional model-led investigation went.
-public struct LLMReport: Sendable, Encodable {
+public struct LLMReport: Sendable, Codable {
     public var provider: String
     public var steps: Int
     public var inputTokens: Int
@@ -162,5 +162,30 @@ public struct Diagnosis: Sendable, Encodable {
             "- \(run.tool) (\(run.action.rawValue)): " + (run.error.map { "failed: \($0)" } ?? "ok") + ", \(run.milliseconds) ms"
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Read back from what ``encode(to:)`` writes (`helpdesk srebot --server` reads the server's answer):
+/// `healthy` and `mode` follow from the rest, and the recommended actions that no finding holds
+/// are the ones the model proposed.
+extension Diagnosis: Decodable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        incidentID = try container.decode(String.self, forKey: .incidentID)
+        target = try container.decode(String.self, forKey: .target)
+        trigger = try container.decode(String.self, forKey: .trigger)
+        runbooks = try container.decode([String].self, forKey: .runbooks)
+        summary = try container.decode(String.self, forKey: .summary)
+        findings = try container.decode([Finding].self, forKey: .findings)
+        tools = try container.decode([ToolRun].self, forKey: .tools)
+        startedAt = try container.decode(Date.self, forKey: .startedAt)
+        milliseconds = try container.decode(Int.self, forKey: .milliseconds)
+        bundlePath = try container.decodeIfPresent(String.self, forKey: .bundlePath)
+        problems = try container.decode([String].self, forKey: .problems)
+        analysis = try container.decodeIfPresent(String.self, forKey: .analysis)
+        llm = try container.decodeIfPresent(LLMReport.self, forKey: .llm)
+        let fromFindings = Set(findings.flatMap(\.recommendedActions).map(\.call))
+        proposedActions = try container.decodeIfPresent([RecommendedAction].self, forKey: .recommendedActions)?
+            .filter { !fromFindings.contains($0.call) } ?? []
     }
 }

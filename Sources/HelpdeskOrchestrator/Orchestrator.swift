@@ -87,6 +87,14 @@ public struct Orchestrator: Sendable {
         return targets
     }
 
+    /// Why `target` cannot be diagnosed at all — it is not in the inventory — naming the targets
+    /// that are; `nil` for a known target. Callers that can refuse early (the API's 404) ask first.
+    public func unknownTargetProblem(_ target: String) -> String? {
+        guard targets[target] == nil else { return nil }
+        let known = targets.keys.sorted().joined(separator: ", ")
+        return "\(target) is not in the inventory" + (known.isEmpty ? " (the inventory is empty)" : "; known targets: \(known)")
+    }
+
     /// Runbooks for a request: those naming its alert, else those whose symptom words it uses,
     /// else the fallback runbooks for the target's type.
     func select(_ request: DiagnosisRequest, type: Runbook.TargetType) -> [Runbook] {
@@ -120,9 +128,8 @@ public struct Orchestrator: Sendable {
             results = reads.map(\.result)
             audit = reads.map(\.audit)
             problems += reads.filter { $0.verdict.effect != .allow }.map { "\($0.result.call.tool): \($0.verdict.explanation)" }
-        } else {
-            let known = targets.keys.sorted().joined(separator: ", ")
-            problems.append("\(request.target) is not in the inventory" + (known.isEmpty ? " (the inventory is empty)" : "; known targets: \(known)"))
+        } else if let problem = unknownTargetProblem(request.target) {
+            problems.append(problem)
         }
         var findings: [Finding] = []
         var seen: Set<String> = []
