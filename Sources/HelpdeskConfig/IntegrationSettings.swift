@@ -271,10 +271,14 @@ public struct APISettings: Sendable {
     }
 
     public var tokens: [Token] = []
+    /// Diagnoses asked for through the API running at once; one more is refused with 503 rather
+    /// than queued, so callers cannot pile up work the server runs long after they gave up.
+    public var maxConcurrentDiagnoses = 2
 
     public init() {}
 
     init(_ section: ConfigSection) {
+        maxConcurrentDiagnoses = section.int("max_concurrent_diagnoses", default: maxConcurrentDiagnoses, range: 1...64)
         for (principal, entry) in section.namedSections("tokens") {
             let variable = "HELPDESK_API_\(AlertmanagerSettings.environmentName(principal))_TOKEN"
             if let token = entry.secret("token", environment: variable) {

@@ -22,6 +22,20 @@ public final class AsyncSemaphore: Sendable {
         return try await body()
     }
 
+    /// Runs `body` holding one permit if one is free now; returns `nil` at once when none is, for
+    /// callers that would rather refuse (an HTTP 503) than queue. It never jumps the queue: while
+    /// anyone waits, no permit is free.
+    public func withPermitIfAvailable<Result: Sendable>(_ body: () async throws -> Result) async rethrows -> Result? {
+        let granted = state.withLock { state -> Bool in
+            guard state.available > 0 else { return false }
+            state.available -= 1
+            return true
+        }
+        guard granted else { return nil }
+        defer { release() }
+        return try await body()
+    }
+
     private func acquire() async throws {
         let id = state.withLock { state in
             defer { state.nextID += 1 }

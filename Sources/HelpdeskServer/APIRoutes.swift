@@ -33,6 +33,28 @@ struct APIRoutes {
         var namespace: String?
     }
 
+    /// `POST /api/v1/diagnose`: what `helpdesk srebot --server` sends. Strict, so a misspelt
+    /// `symptm` is a 400 rather than a diagnosis that silently ignored it.
+    struct DiagnoseRequest: Decodable {
+        var target: String
+        var symptom: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case target, symptom
+        }
+
+        init(from decoder: any Decoder) throws {
+            try rejectUnknownKeys(decoder, CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            target = try container.decode(String.self, forKey: .target)
+            symptom = try container.decodeIfPresent(String.self, forKey: .symptom)
+        }
+    }
+
+    /// Seconds a caller is told to wait when every API diagnosis place is taken: about one
+    /// diagnosis's worth of runbook tools.
+    static let busyRetryAfter = 5
+
     func register(on router: Router<AppRequestContext>) {
         let api = router.group("/api/v1").add(middleware: APITokenMiddleware(tokens: tokens)).add(middleware: AuditRequestMiddleware(store: store))
         api.get("/agents") { _, _ in
@@ -43,10 +65,17 @@ struct APIRoutes {
         api.post("/query") { request, context in
             let query = try await decode(QueryRequest.self, request, context)
             try checkTarget(query.target)
-            let principal = governance.principal(named: context.principal ?? "anonymous")
-            let diagnosis = await engine.orchestrator.diagnose(DiagnosisRequest(target: query.target, symptom: query.symptom, namespace: query.namespace,
-                                                                                principal: principal, via: "api"))
-            context.logger.info("diagnosis via API", metadata: ["target": "\(query.target)", "incident": "\(diagnosis.incidentID)"])
+            let diagnosis = try await diagnose(target: query.target, symptom: query.symptom, namespace: query.namespace, context)
+            return jsonResponse(status: .ok, diagnosis)
+        }
+        // What `helpdesk srebot --server` asks: like /query, but an unknown target is a 404.
+        api.post("/diagnose") { request, context in
+            let body = try await decode(DiagnoseRequest.self, request, context)
+            try checkTarget(body.target)
+            if let problem = engine.orchestrator.unknownTargetProblem(body.target) {
+                throw APIError(status: .notFound, code: "unknown_target", message: problem)
+            }
+            let diagnosis = try await diagnose(target: body.target, symptom: body.symptom, namespace: nil, context)
             return jsonResponse(status: .ok, diagnosis)
         }
         api.get("/incidents") { request, _ in
@@ -108,6 +137,26 @@ struct APIRoutes {
             throw APIError(status: .notFound, code: "not_found", message: "no incident \(id)")
         }
         return record
+    }
+
+    /// Runs the orchestrator's diagnosis — every tool through the gate — as the token's principal,
+    /// within `api.max_concurrent_diagnoses`: when every place is taken the caller gets 503 and
+    /// Retry-After at once instead of a request that waits behind the others.
+    private func diagnose(target: String, symptom: String?, namespace: String?,
+                          _ context: AppRequestContext) async throws -> Diagnosis {
+        let request = DiagnosisRequest(target: target, symptom: symptom, namespace: namespace,
+                                       principal: governance.principal(named: context.principal ?? "anonymous"), via: "api")
+        let orchestrator = engine.orchestrator
+        guard let diagnosis = await engine.apiDiagnoses.withPermitIfAvailable({ await orchestrator.diagnose(request) }) else {
+            context.logger.notice("API diagnosis refused: every place is taken (api.max_concurrent_diagnoses)",
+                                  metadata: ["target": "\(target)"])
+            throw APIError(status: .serviceUnavailable, code: "busy",
+                           message: "the server is running as many API diagnoses as api.max_concurrent_diagnoses allows; "
+                               + "try again shortly",
+                           headers: [.retryAfter: String(Self.busyRetryAfter)])
+        }
+        context.logger.info("diagnosis via API", metadata: ["target": "\(target)", "incident": "\(diagnosis.incidentID)"])
+        return diagnosis
     }
 
     private func decode<Body: Decodable>(_ type: Body.Type, _ request: Request, _ context: AppRequestContext) async throws -> Body {

@@ -3,6 +3,7 @@ import HelpdeskAgents
 import HelpdeskAlertmanagerAgent
 import HelpdeskConfig
 import HelpdeskContent
+import HelpdeskCore
 import HelpdeskDatabaseAgent
 import HelpdeskHTTPClient
 import HelpdeskKubernetesAgent
@@ -16,6 +17,9 @@ import Logging
 public struct DiagnosisEngine: Sendable {
     public let agents: [any Agent]
     public let orchestrator: Orchestrator
+    /// Bounds the diagnoses the REST API runs at once (`api.max_concurrent_diagnoses`); a caller
+    /// that finds it full is told to come back, not queued.
+    public let apiDiagnoses: AsyncSemaphore
 
     /// Loads the runbooks in force from `content` (throwing their first problem); every tool call
     /// goes through `gate`.
@@ -27,6 +31,7 @@ public struct DiagnosisEngine: Sendable {
             logger.warning("no runbooks; every diagnosis will say no runbook matches")
         }
         self.agents = agents
+        apiDiagnoses = AsyncSemaphore(permits: configuration.api.maxConcurrentDiagnoses)
         orchestrator = Orchestrator(
             runbooks: runbooks, gate: gate, inventory: configuration.infrastructure,
             options: .init(toolTimeout: settings.toolTimeout, bundleDirectory: settings.bundlesDirectory, bundleRetention: settings.bundleRetention),
@@ -72,9 +77,10 @@ public struct DiagnosisEngine: Sendable {
     }
 
     /// An engine over given agents, for tests and embedding.
-    public init(agents: [any Agent], orchestrator: Orchestrator) {
+    public init(agents: [any Agent], orchestrator: Orchestrator, maxConcurrentAPIDiagnoses: Int = APISettings().maxConcurrentDiagnoses) {
         self.agents = agents
         self.orchestrator = orchestrator
+        apiDiagnoses = AsyncSemaphore(permits: maxConcurrentAPIDiagnoses)
     }
 
     /// The descriptor of `tool` in `agentName`'s list, for validating a request before it reaches the gate.
