@@ -26,7 +26,39 @@ public struct HTTPTransportError: Error, Sendable, CustomStringConvertible {
 public struct AsyncHTTPTransport: HTTPTransport {
     static let maxResponseBytes = 8 * 1024 * 1024
 
-    public init() {}
+    private let client: HTTPClient
+    private let maxResponseBytes: Int
+
+    /// Over the process's shared client (connect timeout 10 s, redirects followed).
+    public init() {
+        self.init(client: .shared, maxResponseBytes: Self.maxResponseBytes)
+    }
+
+    private init(client: HTTPClient, maxResponseBytes: Int) {
+        self.client = client
+        self.maxResponseBytes = maxResponseBytes
+    }
+
+    /// Runs `body` with a transport over a client of its own, shut down afterwards, for one-shot
+    /// callers that carry a credential: connecting gives up after `connectTimeout`, a reply over
+    /// `maxResponseBytes` is an error, and redirects are not followed, so a bearer token never
+    /// travels to wherever a redirect points.
+    public static func withOwnClient<Result>(connectTimeout: Duration, maxResponseBytes: Int,
+                                             _ body: (AsyncHTTPTransport) async throws -> Result) async throws -> Result {
+        let configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .nanoseconds(connectTimeout.nanoseconds)))
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        let result: Result
+        do {
+            result = try await body(AsyncHTTPTransport(client: client, maxResponseBytes: maxResponseBytes))
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        // The answer is in hand; a client that fails to close changes nothing about it.
+        try? await client.shutdown()
+        return result
+    }
 
     public func post(_ url: URL, contentType: String, headers: [(String, String)], body: Data, timeout: Duration) async throws -> (status: Int, headers: [String: String], body: Data) {
         var request = HTTPClientRequest(url: url.absoluteString)
@@ -35,11 +67,13 @@ public struct AsyncHTTPTransport: HTTPTransport {
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
-            let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+            let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+            let bytes = try await response.body.collect(upTo: maxResponseBytes)
             var fields: [String: String] = [:]
             for header in response.headers { fields[header.name.lowercased()] = header.value }
             return (Int(response.status.code), fields, Data(bytes.readableBytesView))
+        } catch is NIOTooManyBytesError {
+            throw HTTPTransportError(host: url.host ?? url.absoluteString, reason: "its reply is over \(maxResponseBytes) bytes")
         } catch {
             throw HTTPTransportError(host: url.host ?? url.absoluteString, reason: "\(error)")
         }
