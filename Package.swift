@@ -234,7 +234,7 @@ let package = Package(
             dependencies: [
                 "CHelpdeskBuildInfo", "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
-                "HelpdeskMail",
+                "HelpdeskMail", "HelpdeskHTTPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
