@@ -146,6 +146,7 @@ def test_a_target_with_nul_is_refused_and_the_audit_chain_still_verifies(api_sch
         refused = call(api_schema, "POST", path, path_parameters={"tool": tool}, body={"target": "prod-db\u0000x"})
         assert refused.status_code == 400 and "control characters" in refused.json()["error"]["message"]
     assert call(api_schema, "POST", "/api/v1/query", body={"target": "prod-db\u0000x"}).status_code == 400
+    assert call(api_schema, "POST", "/api/v1/diagnose", body={"target": "prod-db\u0000x"}).status_code == 400
     verification = call(api_schema, "GET", "/v1/verify")
     assert verification.status_code == 200 and verification.json()["ok"] is True
 
@@ -160,6 +161,18 @@ def test_diagnosis_incident_and_bundle_as_documented(api_schema):
     os.remove(incident["bundlePath"])
     gone = call(api_schema, "GET", "/api/v1/incidents/{id}/bundle", path_parameters={"id": diagnosis["incident_id"]})
     assert gone.status_code == 410 and gone.json()["error"]["code"] == "bundle_missing"
+
+
+def test_diagnose_as_documented(server, api_schema):
+    diagnosis = call(api_schema, "POST", "/api/v1/diagnose", body={"target": "prod-db", "symptom": "slow"})
+    assert diagnosis.status_code == 200 and diagnosis.json()["target"] == "prod-db"
+    unknown = call(api_schema, "POST", "/api/v1/diagnose", body={"target": "nope-db"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_target"
+    # Off the schema on purpose (an unknown key), so sent by hand.
+    status, _, body = http("POST", server.url("/api/v1/diagnose"),
+                           body=json.dumps({"target": "prod-db", "symptm": "slow"}).encode(),
+                           headers={"Authorization": f"Bearer {TOKENS['alice']}", "Content-Type": "application/json"})
+    assert status == 400 and "symptm" in json.loads(body)["error"]["message"]
 
 
 # Last, so the generated requests also read the approvals and incidents the flows above left behind.
