@@ -1,8 +1,10 @@
 import Foundation
+import HelpdeskAgents
 import HelpdeskCore
 import HelpdeskOrchestrator
 import HelpdeskServer
 import HelpdeskStore
+import HelpdeskTestSupport
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
