@@ -27,7 +27,8 @@ public struct StormService: Service {
             } catch {
                 logger.error("cannot close quiet storms", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            // Wakes at shutdown: a bare sleep held the server's exit for up to `interval`.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }
