@@ -91,7 +91,7 @@ enum SchemaChanges {
     case initializeEmpty
     /// Refuse even an empty store: `serve` with store.migrate_on_start false, so a mistyped
     /// store.path is not silently a new store.
-    case none
+    case refuse
 }
 
 /// Opens the configured store, or explains why it cannot and exits: 2 for a schema behind this

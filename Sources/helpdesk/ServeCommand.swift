@@ -30,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let path = configuration.store.path
-        let store = try openStore(configuration, changes: configuration.store.migrateOnStart ? .migrate : .none) { before in
+        let store = try openStore(configuration, changes: configuration.store.migrateOnStart ? .migrate : .refuse) { before in
             // Said before it starts: a table rebuild on a large store takes seconds to minutes, the file locked.
             guard before.version > 0 else {
                 logger.info("creating the store's schema \(before.latestDescription)", metadata: ["path": "\(path)"])
