@@ -30,7 +30,8 @@ public struct HelpdeskConfiguration: Sendable {
     /// Every secret loaded, so the log redactor can mask their values.
     public var secrets: [Secret] = []
 
-    /// Built-in defaults: what `helpdesk serve` runs with when there is no file.
+    /// Built-in defaults without an environment, so with no store location: what
+    /// ``load(explicitPath:environment:systemFile:)`` starts from holds the real defaults.
     public init() {}
 
     /// Parses YAML text. `file` names the source in error messages.
@@ -45,7 +46,7 @@ public struct HelpdeskConfiguration: Sendable {
         self.file = file
         let top = ConfigSection(context: context, path: [], node: root)
         server = ServerSettings(top.section("server"))
-        store = StoreSettings(top.section("store"))
+        store = StoreSettings(top.section("store"), defaultPath: DefaultLocations(environment: environment).storePath)
         jobs = JobSettings(top.section("jobs"))
         logging = LoggingSettings(top.section("logging"))
         slack = SlackSettings(top.section("slack"))
@@ -57,7 +58,7 @@ public struct HelpdeskConfiguration: Sendable {
         inboundEmail = InboundEmailSettings(top.section("inbound_email"), replies: repliesOn ? smtpSection : nil)
         llm = LLMSettings(top.section("llm"))
         infrastructure = Infrastructure(top.section("infrastructure"), environment: environment)
-        diagnosis = DiagnosisSettings(top.section("diagnosis"))
+        diagnosis = DiagnosisSettings(top.section("diagnosis"), defaultBundles: store.defaultBundlesDirectory)
         api = APISettings(top.section("api"))
         directory = UserDirectory(top)
         policies = PolicySettings(top.section("policies"))
@@ -84,18 +85,29 @@ public struct HelpdeskConfiguration: Sendable {
     }
 
     /// Finds and loads the configuration: `explicitPath` (from `--config`), else `HELPDESK_CONFIG`,
-    /// else `./helpdesk.yaml` when it exists, else built-in defaults (still with environment overrides).
-    public static func load(explicitPath: String?, environment: [String: String], currentDirectory: String = FileManager.default.currentDirectoryPath) throws(ConfigError) -> HelpdeskConfiguration {
+    /// else the first that exists of the user's file (``DefaultLocations/userConfigFile``) and
+    /// `systemFile`, else built-in defaults (still with environment overrides). Never the working
+    /// directory. Refuses a configuration that leaves the store nowhere (no `store.path`, no `HOME`).
+    public static func load(explicitPath: String?, environment: [String: String],
+                            systemFile: String = DefaultLocations.systemConfigFile) throws(ConfigError) -> HelpdeskConfiguration {
+        let configuration: HelpdeskConfiguration
+        let candidates = [DefaultLocations(environment: environment).userConfigFile, systemFile].compactMap { $0 }
         if let path = explicitPath ?? environment["HELPDESK_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            return try HelpdeskConfiguration(contentsOf: path, environment: environment)
+            configuration = try HelpdeskConfiguration(contentsOf: path, environment: environment)
+        } else if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) {
+            configuration = try HelpdeskConfiguration(contentsOf: found, environment: environment)
+        } else {
+            var defaults = try HelpdeskConfiguration(yaml: "", file: "built-in defaults", environment: environment)
+            defaults.file = nil
+            configuration = defaults
         }
-        let local = (currentDirectory as NSString).appendingPathComponent("helpdesk.yaml")
-        if FileManager.default.fileExists(atPath: local) {
-            return try HelpdeskConfiguration(contentsOf: local, environment: environment)
+        guard !configuration.store.path.isEmpty else {
+            throw ConfigError(issues: [ConfigIssue(
+                source: configuration.file ?? "built-in defaults", line: nil, keyPath: "store.path",
+                message: "no default location: neither XDG_STATE_HOME nor HOME is set; set store.path (or HELPDESK_STORE_PATH) "
+                    + "to where the store should live, such as /var/lib/helpdesk/helpdesk.sqlite")])
         }
-        var defaults = try HelpdeskConfiguration(yaml: "", file: "built-in defaults", environment: environment)
-        defaults.file = nil
-        return defaults
+        return configuration
     }
 
     private static func syntaxIssue(_ error: any Error, file: String) -> ConfigIssue {

@@ -246,18 +246,19 @@ public struct DiagnosisSettings: Sendable {
     public var statementTimeout: Duration = .seconds(5)
     /// Rows a single database read returns at most.
     public var rowCap = 200
-    public var bundlesDirectory = ".helpdesk/incidents"
+    /// Default: an `incidents` folder beside `store.path`.
+    public var bundlesDirectory = ""
     /// Bundles older than this are deleted.
     public var bundleRetention: Duration = .seconds(30 * 86400)
 
     public init() {}
 
-    init(_ section: ConfigSection) {
+    init(_ section: ConfigSection, defaultBundles: String) {
         runbooksDirectory = section.folder("runbooks_dir", overriding: "the built-in runbooks file by file")
         toolTimeout = section.duration("tool_timeout", default: toolTimeout, range: .milliseconds(100) ... .seconds(600))
         statementTimeout = section.duration("statement_timeout", default: statementTimeout, range: .milliseconds(100) ... .seconds(600))
         rowCap = section.int("row_cap", default: rowCap, range: 1...100_000)
-        bundlesDirectory = section.string("bundles_dir", default: bundlesDirectory)
+        bundlesDirectory = section.string("bundles_dir", default: defaultBundles)
         bundleRetention = section.duration("bundle_retention", default: bundleRetention, range: .seconds(3600) ... .seconds(3650 * 86400))
         section.finish()
     }

@@ -100,8 +100,11 @@ public struct StoreSettings: Sendable {
     }
 
     public var driver = Driver.sqlite
-    /// The SQLite file; its folder is created when missing.
-    public var path = ".helpdesk/helpdesk.sqlite"
+    /// The SQLite file; it and its folder are created owner-only when missing. Default:
+    /// ``DefaultLocations/storePath`` (`~/.local/state/helpdesk/helpdesk.sqlite`); empty when the
+    /// environment gives no default and none was set, which ``HelpdeskConfiguration/load(explicitPath:environment:systemFile:)``
+    /// refuses. A relative path is taken from the working directory.
+    public var path = ""
     /// How long a write waits for another process holding the SQLite lock (the CLI, a second server).
     public var busyTimeout: Duration = .seconds(5)
     /// Whether opening the store applies pending migrations. When false, a store behind this binary is
@@ -118,13 +121,26 @@ public struct StoreSettings: Sendable {
 
     /// The folder scheduled backups go to, and `helpdesk backup` without a file.
     public var resolvedBackupDirectory: String {
-        backupDirectory ?? ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("backups")
+        backupDirectory ?? besideStore("backups")
     }
 
-    init(_ section: ConfigSection) {
+    /// Where incident bundles go when `diagnosis.bundles_dir` is not set: beside the store, as backups are.
+    public var defaultBundlesDirectory: String {
+        path.isEmpty ? "" : besideStore("incidents")
+    }
+
+    private func besideStore(_ name: String) -> String {
+        ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(name)
+    }
+
+    init(_ section: ConfigSection, defaultPath: String?) {
         driver = section.choice("driver", default: driver)
-        path = section.string("path", default: path)
-        if path.isEmpty { section.report("path", "expected a file path, got an empty string") }
+        if let given = section.optionalString("path") {
+            path = given
+            if given.isEmpty { section.report("path", "expected a file path, got an empty string") }
+        } else {
+            path = defaultPath ?? ""
+        }
         busyTimeout = section.duration("busy_timeout", default: busyTimeout, range: .zero ... .seconds(300))
         migrateOnStart = section.bool("migrate_on_start", default: migrateOnStart)
         if let text = section.optionalString("backup_schedule"), !["off", "false", "never"].contains(text.lowercased()) {

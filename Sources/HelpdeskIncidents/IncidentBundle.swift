@@ -34,11 +34,11 @@ public struct IncidentBundle: Sendable {
         return Data(compressed.readableBytesView)
     }
 
-    /// Writes the archive into `directory` (created if missing) atomically; returns its absolute
-    /// path and size.
+    /// Writes the archive into `directory` (created owner-only if missing: bundles hold what the
+    /// tools read) atomically; returns its absolute path and size.
     public func write(into directory: String) throws -> (path: String, bytes: Int) {
         let folder = URL(fileURLWithPath: directory).standardizedFileURL.path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: folder) { try createPrivateDirectory(folder) }
         let data = try archive()
         let path = (folder as NSString).appendingPathComponent("\(id).tar.gz")
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)

@@ -96,10 +96,8 @@ extension SQLiteBackup {
     /// mode holds a shared lock on the file for as long as it is open, so while a server (or any
     /// other helpdesk command) has the store open this fails with SQLITE_BUSY.
     static func openExclusively(_ path: String, busyTimeout: Duration) throws(BackupError) -> DatabaseQueue {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
+        // A store restored into a new place is private like one the server creates.
+        try? SQLiteStore.prepareLocation(path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout.seconds)
         configuration.label = "helpdesk.restore"

@@ -12,17 +12,18 @@ extension SQLiteStore {
                             unknown: appliedIdentifiers.subtracting(migrator.migrations).sorted())
     }
 
-    /// Refuses a schema from a newer helpdesk; then applies pending migrations, or, when `migrate`
-    /// is off, refuses a schema behind this binary so nothing runs on tables it does not expect.
-    static func prepareSchema(_ database: DatabasePool, path: String, migrate: Bool) throws -> MigrationReport {
+    /// Refuses a schema from a newer helpdesk; then applies pending migrations, or, when the options
+    /// allow none, refuses a schema behind this binary so nothing runs on tables it does not expect.
+    static func prepareSchema(_ database: DatabasePool, path: String, options: Options) throws -> MigrationReport {
         let before = try database.read { db in try schemaStatus(db) }
         guard !before.isNewer else {
             throw StoreError.newerSchema(path: path, unknownMigrations: before.unknown)
         }
         guard !before.isCurrent else { return MigrationReport(before: before, after: before) }
-        guard migrate else {
+        guard options.migrateOnOpen || (options.initializeEmpty && before.version == 0) else {
             throw StoreError.olderSchema(path: path, version: before.version, latest: before.latestVersion, pending: before.pending)
         }
+        options.willMigrate?(before)
         try SQLiteMigrations.migrator.migrate(database)
         let after = try database.read { db in try schemaStatus(db) }
         return MigrationReport(before: before, after: after)

@@ -14,12 +14,21 @@ public final class SQLiteStore: Store {
         /// Whether opening applies pending migrations; when `false` a store behind this binary is
         /// refused with ``StoreError/olderSchema(path:version:latest:pending:)`` (`helpdesk migrate` applies them).
         public var migrateOnOpen: Bool
+        /// With ``migrateOnOpen`` off, still builds the schema of a store with no migrations applied:
+        /// a new file, which no server can be using (one refuses or migrates it at start). Commands
+        /// other than `serve` and `migrate` set it, so a fresh machine needs no `helpdesk migrate`.
+        public var initializeEmpty: Bool
+        /// Called before migrations start, with the schema they start from (they may take a while).
+        public var willMigrate: (@Sendable (SchemaStatus) -> Void)?
 
-        public init(path: String, busyTimeout: Duration = .seconds(5), defaultMaxAttempts: Int = 8, migrateOnOpen: Bool = true) {
+        public init(path: String, busyTimeout: Duration = .seconds(5), defaultMaxAttempts: Int = 8, migrateOnOpen: Bool = true,
+                    initializeEmpty: Bool = false, willMigrate: (@Sendable (SchemaStatus) -> Void)? = nil) {
             self.path = path
             self.busyTimeout = busyTimeout
             self.defaultMaxAttempts = defaultMaxAttempts
             self.migrateOnOpen = migrateOnOpen
+            self.initializeEmpty = initializeEmpty
+            self.willMigrate = willMigrate
         }
     }
 
@@ -42,19 +51,12 @@ public final class SQLiteStore: Store {
     public var storms: any StormStore { SQLiteStorms(store: self) }
     public var retention: any RetentionStore { SQLiteRetention(store: self) }
 
-    /// Opens (creating when missing) the file, and applies pending migrations unless
-    /// ``Options/migrateOnOpen`` is off. A file from a newer helpdesk is always refused.
+    /// Opens the file, creating it and its folder owner-only when missing, and applies pending
+    /// migrations unless ``Options/migrateOnOpen`` is off. A file from a newer helpdesk is always refused.
     public init(options: Options) throws {
         path = options.path
         defaultMaxAttempts = options.defaultMaxAttempts
-        let directory = (options.path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw StoreError.cannotOpen(path: options.path, reason: "cannot create the folder \(directory): \(describeFileError(error))")
-            }
-        }
+        try Self.prepareLocation(options.path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
         configuration.label = "helpdesk.store"
@@ -75,7 +77,7 @@ public final class SQLiteStore: Store {
             throw StoreError.cannotOpen(path: options.path, reason: Self.describe(error))
         }
         do {
-            migration = try Self.prepareSchema(database, path: options.path, migrate: options.migrateOnOpen)
+            migration = try Self.prepareSchema(database, path: options.path, options: options)
         } catch let error as StoreError {
             try? database.close()
             throw error

@@ -2,8 +2,15 @@
 public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     case newerSchema(path: String, unknownMigrations: [String])
-    /// Pending migrations while opening may not apply them (`store.migrate_on_start: false`).
+    /// Pending migrations while opening may not apply them: every command but `helpdesk migrate`, and
+    /// `helpdesk serve` with `store.migrate_on_start: false`.
     case olderSchema(path: String, version: Int, latest: Int, pending: [String])
+    /// `helpdesk migrate` while another process has the store open (a running server, another command).
+    case inUse(path: String)
+    /// `helpdesk migrate` on a volume with less free space than a table rebuild may take.
+    case notEnoughSpace(path: String, needed: Int64, available: Int64)
+    /// A migration failed; those before it stay applied, and `helpdesk migrate` resumes from there.
+    case migrationFailed(path: String, reason: String)
     case jobNotFound(JobID)
     case jobNotRetryable(JobID, state: JobState)
     case closed
@@ -16,8 +23,19 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             "the store at \(path) was written by a newer helpdesk (unknown migrations: \(unknown.joined(separator: ", "))); run that version or point store.path elsewhere"
         case .olderSchema(let path, let version, let latest, let pending):
             "the store at \(path) has schema version \(version) and this helpdesk needs \(latest) " +
-                "(pending migrations: \(pending.joined(separator: ", "))), and store.migrate_on_start is false: " +
-                "back it up (helpdesk backup FILE), run `helpdesk migrate`, then start again"
+                "(pending migrations: \(pending.joined(separator: ", "))): back it up (helpdesk backup FILE), " +
+                "run `helpdesk migrate`, then try again (only `helpdesk migrate` changes the schema, and " +
+                "`helpdesk serve` at start unless store.migrate_on_start is false)"
+        case .inUse(let path):
+            "the store at \(path) is open in another process (is `helpdesk serve` running?): stop the server " +
+                "and any other helpdesk command using it, then run `helpdesk migrate` again"
+        case .notEnoughSpace(let path, let needed, let available):
+            "the folder of the store at \(path) has \(Self.megabytes(available)) free and migrating may need up to " +
+                "\(Self.megabytes(needed)) (3 × the store and its log: SQLite rebuilds tables by copying them): " +
+                "free some space, or pass --force to try anyway"
+        case .migrationFailed(let path, let reason):
+            "migrating the store at \(path) failed: \(reason) (the migrations before it stay applied; " +
+                "`helpdesk migrate` resumes from there, or restore the backup)"
         case .jobNotFound(let id):
             "no job \(id)"
         case .jobNotRetryable(let id, let state):
@@ -29,5 +47,10 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .closed:
             "the store is closed"
         }
+    }
+
+    /// `512 MB`, rounded up so a small store never reads as needing nothing.
+    static func megabytes(_ bytes: Int64) -> String {
+        "\((max(bytes, 0) + 1_048_575) / 1_048_576) MB"
     }
 }

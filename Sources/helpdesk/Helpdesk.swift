@@ -22,7 +22,10 @@ struct Helpdesk: AsyncParsableCommand {
 
 /// Options every subcommand that reads the configuration shares.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Configuration file (default: $HELPDESK_CONFIG, else ./helpdesk.yaml if present, else built-in defaults).")
+    @Option(name: .long, help: """
+        Configuration file (default: $HELPDESK_CONFIG, else $XDG_CONFIG_HOME/helpdesk/helpdesk.yaml \
+        (~/.config/helpdesk/helpdesk.yaml), else /etc/helpdesk/helpdesk.yaml, the first that exists; else built-in defaults).
+        """)
     var config: String?
 
     @Option(name: .long, help: "Log format: human or json (overrides logging.format).")
@@ -78,16 +81,35 @@ func withStore<Result>(_ configuration: HelpdeskConfiguration, _ body: (SQLiteSt
     }
 }
 
-/// Opens the configured store, or explains why it cannot and exits with 1. Pending migrations are
-/// applied when `migrate` says so, else as `store.migrate_on_start` says (every process, not only the server).
-func openStore(_ configuration: HelpdeskConfiguration, migrate: Bool? = nil) throws -> SQLiteStore {
+/// What opening the store may do to a schema behind this binary.
+enum SchemaChanges {
+    /// Apply every pending migration: `serve` unless store.migrate_on_start is false.
+    case migrate
+    /// Build the schema of a new, empty store, which no server can be using; refuse an older one.
+    /// Every command but `serve` and `migrate`: one that migrated a large store would hold its lock
+    /// for as long as that takes and lock out a running older server.
+    case initializeEmpty
+    /// Refuse even an empty store: `serve` with store.migrate_on_start false, so a mistyped
+    /// store.path is not silently a new store.
+    case refuse
+}
+
+/// Opens the configured store, or explains why it cannot and exits: 2 for a schema behind this
+/// binary (the message names `helpdesk migrate`), 1 otherwise.
+func openStore(_ configuration: HelpdeskConfiguration, changes: SchemaChanges = .initializeEmpty,
+               willMigrate: (@Sendable (SchemaStatus) -> Void)? = nil) throws -> SQLiteStore {
     do {
         let store = try SQLiteStore(options: .init(
             path: configuration.store.path, busyTimeout: configuration.store.busyTimeout,
-            defaultMaxAttempts: configuration.jobs.maxAttempts, migrateOnOpen: migrate ?? configuration.store.migrateOnStart))
+            defaultMaxAttempts: configuration.jobs.maxAttempts, migrateOnOpen: changes == .migrate,
+            initializeEmpty: changes == .initializeEmpty, willMigrate: willMigrate))
         // Every process that writes the store seals its events the same way (keyed when audit.key is set).
         store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.path))
         return store
+    } catch let error as StoreError {
+        printError(error.description)
+        if case .olderSchema = error { throw ExitCode(2) }
+        throw ExitCode(1)
     } catch {
         printError("\(error)")
         throw ExitCode(1)

@@ -14,11 +14,11 @@ import Testing
     }
 
     @Test func defaultsMigrateAtStartAndTakeNoBackups() throws {
-        let store = try HelpdeskConfiguration(yaml: "", file: "test.yaml").store
+        let store = try HelpdeskConfiguration(yaml: "", file: "test.yaml", environment: ["HOME": "/home/ann"]).store
         #expect(store.migrateOnStart)
         #expect(store.backupSchedule == nil)
         #expect(store.backupKeep == 7)
-        #expect(store.resolvedBackupDirectory == ".helpdesk/backups")
+        #expect(store.resolvedBackupDirectory == "/home/ann/.local/state/helpdesk/backups")
     }
 
     @Test func backupKeysAreRead() throws {

@@ -47,19 +47,24 @@ class Helpdesk:
         # A test that names no policies, runbooks or templates gets those built into the binary, as an
         # installed binary started from any folder would.
         self.config.write_text(config)
+        # The binary reads nothing from its working folder: the file is named, as a package's unit or the
+        # image names it. A store the configuration does not place goes to the XDG state home, here the
+        # test's folder rather than the user's (relative store paths still go under the working folder).
+        self.environment = {"HELPDESK_CONFIG": str(self.config), "XDG_STATE_HOME": str(folder / "xdg-state"),
+                            "XDG_CONFIG_HOME": str(folder / "xdg-config")}
         self.servers: list[subprocess.Popen] = []
         self.port = None
 
     def run(self, *args: str, env: dict | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run([self.binary, *args], cwd=self.folder, capture_output=True, text=True,
-                              timeout=timeout, env={**os.environ, **(env or {})})
+                              timeout=timeout, env={**os.environ, **self.environment, **(env or {})})
 
     def start(self, *extra: str, env: dict | None = None, wait: bool = True, port: int | None = None) -> subprocess.Popen:
         self.port = port or free_port()
         log = open(self.folder / f"serve-{len(self.servers)}.log", "w")
         process = subprocess.Popen([self.binary, "serve", "--listen", f"127.0.0.1:{self.port}", *extra],
                                    cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {})})
+                                   env={**os.environ, **self.environment, **(env or {})})
         self.servers.append(process)
         if wait:
             self.wait_until_ready(process)

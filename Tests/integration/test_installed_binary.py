@@ -1,8 +1,9 @@
 """The release binary as a package, the image or the chart runs it: copied alone into an empty folder
 and started there, with a configuration (elsewhere, through HELPDESK_CONFIG) that names no folders,
-an empty HOME, none of the test's HELPDESK_/PG variables, and the source checkout hidden from it. The
-shipped runbooks, templates and policy then come from the binary or nowhere: it must still diagnose a
-real lock pile-up by name and render the approval page."""
+an empty HOME, none of the test's HELPDESK_/PG/XDG_ variables, and the source checkout hidden from it.
+The shipped runbooks, templates and policy then come from the binary or nowhere: it must still diagnose
+a real lock pile-up by name and render the approval page. Its state goes to ~/.local/state/helpdesk,
+and nothing is read from or written to the working folder."""
 import json
 import os
 import re
@@ -40,6 +41,7 @@ class InstalledHelpdesk(Helpdesk):
     ROOT/etc, HOME at ROOT/home, and each run in a mount namespace where the checkouts are empty."""
 
     def __init__(self, root: Path, config: str):
+        self.root = root
         self.folder = root / "app"
         self.folder.mkdir()
         shutil.copy2(helpdesk_binary(), self.folder / "helpdesk")
@@ -71,7 +73,7 @@ class InstalledHelpdesk(Helpdesk):
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
     for key in list(os.environ):
-        if key.startswith(("HELPDESK_", "PG")) and key not in ("HELPDESK_BIN", "HELPDESK_PACKAGE"):  # the tests' own
+        if key.startswith(("HELPDESK_", "PG", "XDG_")) and key not in ("HELPDESK_BIN", "HELPDESK_PACKAGE"):  # the tests' own
             monkeypatch.delenv(key)
     instances = []
 
@@ -123,7 +125,29 @@ infrastructure:
     assert [f["rule"] for f in critical] == ["idle-transaction-blocking"], diagnosis["findings"]
     assert f'PID {holder_pid} (postgres, application "billing-worker")' in critical[0]["summary"]
     assert diagnosis["recommended_actions"][0]["call"] == {"tool": "terminate_backend", "target": "prod-db", "arguments": {"pid": holder_pid}}
-    assert (hd.folder / diagnosis["bundle_path"]).resolve().is_relative_to(hd.folder.resolve()), "state goes under the working folder"
+    state = hd.root / "home" / ".local" / "state" / "helpdesk"
+    assert Path(diagnosis["bundle_path"]).resolve().is_relative_to(state.resolve()), "state goes to the XDG state home"
+    assert [p.name for p in hd.folder.iterdir()] == ["helpdesk"], "nothing is written to the working folder"
+
+
+def test_reads_no_configuration_from_the_working_folder_and_keeps_its_state_private(installed):
+    hd = installed("")
+    # Were it read, this would be refused: the working folder is not where a configuration comes from.
+    (hd.folder / "helpdesk.yaml").write_text("server: {listen: not-an-address}\n")
+    store = hd.root / "home" / ".local" / "state" / "helpdesk" / "helpdesk.sqlite"
+    check = hd.run("config", "check", env={"HELPDESK_CONFIG": ""})
+    assert check.returncode == 0, check.stderr
+    assert f"store {store}," in check.stdout, check.stdout
+    listed = hd.run("jobs", "list", env={"HELPDESK_CONFIG": ""})
+    assert listed.returncode == 0, listed.stderr
+    assert store.stat().st_mode & 0o777 == 0o600 and store.parent.stat().st_mode & 0o777 == 0o700
+    assert sorted(p.name for p in hd.folder.iterdir()) == ["helpdesk", "helpdesk.yaml"]
+    # With the file in the user's configuration folder, it is read.
+    user = hd.root / "home" / ".config" / "helpdesk"
+    user.mkdir(parents=True)
+    (user / "helpdesk.yaml").write_text("server: {listen: 127.0.0.1:9123}\n")
+    found = hd.run("config", "check", env={"HELPDESK_CONFIG": ""})
+    assert found.returncode == 0 and found.stdout.startswith(f"ok: {user / 'helpdesk.yaml'} — listen 127.0.0.1:9123"), found.stdout
 
 
 def test_the_approval_page_renders_from_the_shipped_templates(installed, tmp_path):

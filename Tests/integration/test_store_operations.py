@@ -1,5 +1,6 @@
-"""Store operations as an operator runs them: `helpdesk version`, `helpdesk migrate` with
-store.migrate_on_start off, and `helpdesk backup` / `restore` against a server that keeps writing."""
+"""Store operations as an operator runs them: `helpdesk version`, `helpdesk migrate` (the only command
+besides `serve` that changes the schema) with store.migrate_on_start off, and `helpdesk backup` /
+`restore` against a server that keeps writing."""
 import json
 import re
 import sqlite3
@@ -33,6 +34,61 @@ def read_only(path):
     return closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
 
 
+# The first shipped migration as it was released (shipped migrations never change): a store written
+# then is as far behind this binary as a store gets.
+V1_JOB_QUEUE = """
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    dedup_key TEXT UNIQUE,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'dead')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    run_at REAL NOT NULL,
+    lease_owner TEXT,
+    lease_token INTEGER,
+    lease_expires_at REAL,
+    last_error TEXT,
+    result TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE INDEX jobs_due ON jobs(run_at) WHERE state = 'queued';
+CREATE INDEX jobs_leased ON jobs(lease_expires_at) WHERE state = 'running';
+CREATE INDEX jobs_state ON jobs(state, id);
+CREATE TABLE job_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    worker TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    outcome TEXT CHECK (outcome IN ('done', 'failed', 'abandoned', 'released')),
+    error TEXT
+);
+CREATE INDEX job_runs_job ON job_runs(job_id);
+CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+INSERT INTO grdb_migrations VALUES ('v1-job-queue');
+INSERT INTO jobs (kind, payload, state, max_attempts, run_at, created_at, updated_at, finished_at)
+    VALUES ('selftest', '{}', 'done', 8, 0, 0, 0, 0);
+"""
+
+
+def old_store(path):
+    """A store at schema 1 holding one finished job."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(V1_JOB_QUEUE)
+    return path
+
+
+def applied_migrations(path):
+    with read_only(path) as db:
+        return [row[0] for row in db.execute("SELECT identifier FROM grdb_migrations ORDER BY rowid")]
+
+
 def test_version_says_what_the_binary_was_built_from(helpdesk):
     hd = helpdesk()
     result = hd.run("version", "--json")
@@ -53,16 +109,64 @@ def test_version_says_what_the_binary_was_built_from(helpdesk):
 def test_with_migrate_on_start_off_the_server_waits_for_helpdesk_migrate(helpdesk, tmp_path):
     hd = helpdesk(config(tmp_path, "  migrate_on_start: false\n"))
     refused = hd.run("serve", "--listen", "127.0.0.1:0")
-    assert refused.returncode == 1
+    assert refused.returncode == 2
     assert "has schema version 0" in refused.stderr and "store.migrate_on_start is false" in refused.stderr
     assert "run `helpdesk migrate`" in refused.stderr
     migrated = hd.run("migrate")
     assert migrated.returncode == 0, migrated.stderr
-    assert migrated.stdout.startswith("migrated the store at state/hd.sqlite from schema 0 (empty) to "), migrated.stdout
+    announced, done = migrated.stdout.splitlines()
+    assert announced.startswith("migrating the store at state/hd.sqlite from schema 0 (empty) to "), migrated.stdout
+    assert done.startswith("migrated the store at state/hd.sqlite from schema 0 (empty) to "), migrated.stdout
     again = hd.run("migrate")
-    assert again.returncode == 0 and "nothing to apply" in again.stdout
+    assert again.returncode == 0 and again.stdout.startswith("the store at state/hd.sqlite is at schema ")
+    assert "nothing to apply" in again.stdout and "migrating" not in again.stdout
     hd.start()
     audited_request(hd)
+
+
+def test_commands_refuse_an_older_store_until_helpdesk_migrate(helpdesk, tmp_path):
+    hd = helpdesk(config(tmp_path))
+    store = old_store(hd.folder / "state" / "hd.sqlite")
+    for command in (["jobs", "list"], ["alerts", "list"], ["approvals", "list"]):
+        refused = hd.run(*command)
+        assert refused.returncode == 2, f"{command}: {refused.stdout}{refused.stderr}"
+        assert "has schema version 1 and this helpdesk needs" in refused.stderr, refused.stderr
+        assert "run `helpdesk migrate`" in refused.stderr
+    assert applied_migrations(store) == ["v1-job-queue"], "only helpdesk migrate and serve change the schema"
+
+    migrated = hd.run("migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    announced, done = migrated.stdout.splitlines()
+    assert announced.startswith("migrating the store at state/hd.sqlite from schema 1 (v1-job-queue) to ") and announced.endswith("…")
+    assert done.startswith("migrated the store at state/hd.sqlite from schema 1 (v1-job-queue) to "), done
+    listed = hd.run("jobs", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line)["kind"] for line in listed.stdout.splitlines()] == ["selftest"], "the old store's rows are kept"
+
+
+def test_serve_says_it_is_migrating_before_it_starts(helpdesk, tmp_path):
+    hd = helpdesk(config(tmp_path))
+    old_store(hd.folder / "state" / "hd.sqlite")
+    server = hd.start()
+    log = hd.log(server)
+    announced = log.index("migrating the store from 1 (v1-job-queue) to ")
+    assert "(this may take a while)" in log[announced:]
+    assert announced < log.index("migrated the store at state/hd.sqlite from schema 1 (v1-job-queue)"), log
+    audited_request(hd)
+
+
+def test_migrate_is_refused_while_serve_runs(helpdesk, tmp_path):
+    hd = helpdesk(config(tmp_path))
+    server = hd.start()
+    refused = hd.run("migrate")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "is open in another process (is `helpdesk serve` running?)" in refused.stderr, refused.stderr
+    assert "run `helpdesk migrate` again" in refused.stderr and "migrating" not in refused.stdout
+    audited_request(hd)  # the server never noticed
+    server.terminate()
+    assert server.wait(timeout=20) == 0
+    again = hd.run("migrate")
+    assert again.returncode == 0 and "nothing to apply" in again.stdout, again.stdout + again.stderr
 
 
 def test_backup_of_a_running_server_is_consistent_and_restores_once_it_stops(helpdesk, tmp_path):
