@@ -8,11 +8,43 @@ extension MustacheLibrary {
     public init(templates files: [ContentFile]) throws(ContentError) {
         self.init()
         for file in files {
-            do {
-                register(try MustacheTemplate(string: file.text), named: file.templateName)
-            } catch {
-                throw .invalidTemplate(location: file.location, reason: "\(error)")
-            }
+            register(try MustacheTemplate(content: file), named: file.templateName)
+        }
+    }
+}
+
+extension MustacheTemplate {
+    /// Parses one template file. One that does not parse is named by its location, with the line,
+    /// the column and what the parser found wrong.
+    public init(content file: ContentFile) throws(ContentError) {
+        do {
+            try self.init(string: file.text)
+        } catch {
+            throw .invalidTemplate(location: file.location, reason: Self.describe(error))
+        }
+    }
+
+    /// `line 3, column 12: a section is not closed ({{/name}} is missing) in "{{#items}}"`.
+    static func describe(_ error: any Swift.Error) -> String {
+        guard let failure = error as? ParserError else { return "\(error)" }
+        let what = (failure.error as? Error).map { Self.words($0) } ?? "\(failure.error)"
+        let context = failure.context
+        let line = context.line.count > 80 ? context.line.prefix(79) + "…" : Substring(context.line)
+        return "line \(context.lineNumber), column \(context.columnNumber): \(what) in \"\(line)\""
+    }
+
+    // `Error` here is the parser's own enum, `MustacheTemplate.Error`.
+    private static func words(_ error: Error) -> String {
+        switch error {
+        case .sectionCloseNameIncorrect: "a section is closed with another name than it was opened with"
+        case .unfinishedName: "a tag is not finished"
+        case .expectedSectionEnd: "a section is not closed ({{/name}} is missing)"
+        case .invalidSetDelimiter: "a set-delimiter tag is malformed"
+        case .transformAppliedToInheritanceSection: "a transform is applied to an inheritance section"
+        case .illegalTokenInsideInheritSection: "a tag that is not allowed inside an inherited partial"
+        case .textInsideInheritSection: "text inside an inherited partial"
+        case .invalidConfigVariableSyntax: "a {{% … }} pragma is malformed"
+        case .unrecognisedConfigVariable: "an unknown {{% … }} pragma or content type"
         }
     }
 }
