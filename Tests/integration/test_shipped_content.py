@@ -97,3 +97,21 @@ def test_a_configured_folder_that_does_not_exist_stops_the_start(helpdesk, tmp_p
     checked = hd.run("config", "check")
     assert checked.returncode == 2
     assert "diagnosis.runbooks_dir: no such folder" in checked.stderr and str(tmp_path / "nowhere") in checked.stderr
+
+
+def test_a_broken_override_template_fails_the_check_and_stops_the_start(helpdesk, tmp_path):
+    slack = tmp_path / "slack"
+    slack.mkdir()
+    (slack / "help.mustache").write_text('{"text": "ok"}\n{{#broken}}\n')
+    hd = helpdesk(f"store: {{path: state/hd.sqlite}}\nslack: {{templates_dir: {slack}}}\n")
+    message = f"{slack}/help.mustache: not a valid Mustache template: line"
+
+    checked = hd.run("config", "check")
+    assert checked.returncode == 2 and message in checked.stderr, checked.stderr
+    listed = hd.run("templates", "list")
+    assert listed.returncode == 2 and message in listed.stderr, listed.stderr
+
+    # Slack on, as in the incident this guards against: the start is refused, not Slack turned off.
+    served = hd.run("serve", "--listen", "127.0.0.1:0", env={"SLACK_SIGNING_SECRET": "s" * 32})
+    assert served.returncode == 2 and message in served.stderr, served.stderr
+    assert not (tmp_path / "state" / "hd.sqlite").exists(), "refused before the store is opened"
