@@ -27,24 +27,23 @@ extension MustacheTemplate {
     /// `line 3, column 12: a section is not closed ({{/name}} is missing) in "{{#items}}"`.
     static func describe(_ error: any Swift.Error) -> String {
         guard let failure = error as? ParserError else { return "\(error)" }
-        let what = (failure.error as? Error).map { Self.words($0) } ?? "\(failure.error)"
+        let name = "\(failure.error)"
         let context = failure.context
-        let line = context.line.count > 80 ? context.line.prefix(79) + "…" : Substring(context.line)
-        return "line \(context.lineNumber), column \(context.columnNumber): \(what) in \"\(line)\""
+        let line = context.line.count > 80 ? String(context.line.prefix(79)) + "…" : context.line
+        return "line \(context.lineNumber), column \(context.columnNumber): \(words[name] ?? name) in \"\(line)\""
     }
 
-    // `Error` here is the parser's own enum, `MustacheTemplate.Error`.
-    private static func words(_ error: Error) -> String {
-        switch error {
-        case .sectionCloseNameIncorrect: "a section is closed with another name than it was opened with"
-        case .unfinishedName: "a tag is not finished"
-        case .expectedSectionEnd: "a section is not closed ({{/name}} is missing)"
-        case .invalidSetDelimiter: "a set-delimiter tag is malformed"
-        case .transformAppliedToInheritanceSection: "a transform is applied to an inheritance section"
-        case .illegalTokenInsideInheritSection: "a tag that is not allowed inside an inherited partial"
-        case .textInsideInheritSection: "text inside an inherited partial"
-        case .invalidConfigVariableSyntax: "a {{% … }} pragma is malformed"
-        case .unrecognisedConfigVariable: "an unknown {{% … }} pragma or content type"
-        }
-    }
+    /// The parser's errors (`MustacheTemplate.Error`) in words, by case name: a case a newer
+    /// swift-mustache adds still reads, by its name, and does not break the build.
+    private static let words = [
+        "sectionCloseNameIncorrect": "a section is closed with another name than it was opened with",
+        "unfinishedName": "a tag is not finished",
+        "expectedSectionEnd": "a section is not closed ({{/name}} is missing)",
+        "invalidSetDelimiter": "a set-delimiter tag is malformed",
+        "transformAppliedToInheritanceSection": "a transform is applied to an inheritance section",
+        "illegalTokenInsideInheritSection": "a tag that is not allowed inside an inherited partial",
+        "textInsideInheritSection": "text inside an inherited partial",
+        "invalidConfigVariableSyntax": "a {{% … }} pragma is malformed",
+        "unrecognisedConfigVariable": "an unknown {{% … }} pragma or content type",
+    ]
 }
