@@ -30,7 +30,9 @@ extension MustacheTemplate {
         let name = "\(failure.error)"
         let context = failure.context
         let line = context.line.count > 80 ? String(context.line.prefix(79)) + "…" : context.line
-        return "line \(context.lineNumber), column \(context.columnNumber): \(words[name] ?? name) in \"\(line)\""
+        // At the end of the file (a section never closed) the line is empty: no quote then.
+        let quoted = line.allSatisfy(\.isWhitespace) ? "" : " in \"\(line)\""
+        return "line \(context.lineNumber), column \(context.columnNumber): \(words[name] ?? name)\(quoted)"
     }
 
     /// The parser's errors (`MustacheTemplate.Error`) in words, by case name: a case a newer
