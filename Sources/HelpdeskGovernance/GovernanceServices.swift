@@ -80,9 +80,10 @@ public struct PolicyWatcher: Service {
     }
 
     public func run() async throws {
+        // Trap SIGHUP first: untrapped, it ends the process.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         await reloader.recordFilesInForce()
         Gauge(label: "helpdesk_policy_valid", factory: metrics).record(1)
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in hangups {
