@@ -69,7 +69,8 @@ public struct ContentLibrary: Sendable {
         return (try? Self.scan(kind, folder: folder).skipped) ?? []
     }
 
-    static func scan(_ kind: ContentKind, folder: String) throws(ContentError) -> (files: [ContentFile], skipped: [SkippedEntry]) {
+    static func scan(_ kind: ContentKind, folder: String)
+        throws(ContentError) -> (files: [ContentFile], skipped: [SkippedEntry]) {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         guard manager.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -89,7 +90,8 @@ public struct ContentLibrary: Sendable {
             let path = (folder as NSString).appendingPathComponent(name)
             switch try RegularFile.entry(at: path, limit: maxFileBytes) {
             case .file(let bytes):
-                files.append(ContentFile(kind: kind, name: name, text: try text(bytes, path: path), source: .folder(folder)))
+                let decoded = try text(bytes, path: path)
+                files.append(ContentFile(kind: kind, name: name, text: decoded, source: .folder(folder)))
             case .skipped(let reason):
                 skipped.append(SkippedEntry(path: path, reason: reason))
             case .ignored:

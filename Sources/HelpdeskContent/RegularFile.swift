@@ -40,7 +40,9 @@ enum RegularFile {
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
         defer { _ = close(descriptor) }
-        guard fstat(descriptor, &info) == 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
+        guard fstat(descriptor, &info) == 0 else {
+            throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
         guard info.st_mode & S_IFMT == S_IFREG else { return .skipped(describe(info.st_mode)) }
         return .file(try readAll(descriptor, path: path, limit: limit))
     }

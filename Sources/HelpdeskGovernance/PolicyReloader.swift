@@ -105,7 +105,8 @@ public final class PolicyReloader: Sendable {
             return .installed(policies: loaded.count)
         } catch {
             state.withLock { $0.failed = fingerprint }
-            logger.error("policy files are invalid; the previous policies stay in force", metadata: ["reason": "\(reason)", "errors": "\(error)"])
+            logger.error("policy files are invalid; the previous policies stay in force",
+                         metadata: ["reason": "\(reason)", "errors": "\(error)"])
             Counter(label: "helpdesk_policy_reloads_total", dimensions: [("outcome", "failed")], factory: metrics).increment()
             Gauge(label: "helpdesk_policy_valid", factory: metrics).record(0)
             return .failed
@@ -117,10 +118,14 @@ public final class PolicyReloader: Sendable {
         do {
             return .success(try await read())
         } catch let error as ContentError {
-            return .failure(PolicyLoadErrors(errors: [PolicyLoader.LoadError(file: error.path, line: nil, message: error.reason)]))
+            return .failure(Self.failure(file: error.path, error.reason))
         } catch {
-            return .failure(PolicyLoadErrors(errors: [PolicyLoader.LoadError(file: "policies", line: nil, message: "\(error)")]))
+            return .failure(Self.failure(file: "policies", "\(error)"))
         }
+    }
+
+    private static func failure(file: String, _ message: String) -> PolicyLoadErrors {
+        PolicyLoadErrors(errors: [PolicyLoader.LoadError(file: file, line: nil, message: message)])
     }
 
     /// Each file's location and text: a change in any is a change. Contents rather than modification

@@ -48,7 +48,8 @@ public struct Composition: Sendable {
         let check = ContentCheck(content)
         guard check.problems.isEmpty else { throw .invalidContent(check.problems) }
         for entry in check.skipped {
-            logger.warning("not a regular file; not read", metadata: ["path": "\(entry.path)", "reason": "\(entry.reason)"])
+            logger.warning("not a regular file; not read",
+                           metadata: ["path": "\(entry.path)", "reason": "\(entry.reason)"])
         }
         let agents = DiagnosisEngine.makeAgents(configuration, environment: environment, logger: logger)
         let policies = try HelpdeskServer.loadPolicies(content, logger: logger)

@@ -39,7 +39,8 @@ struct ConfigCommand: AsyncParsableCommand {
 
 /// Loads every template, runbook and policy in force; prints each one that does not load, with its
 /// file, and exits with status 2 when any does not (`config check` and `serve` before it opens the store).
-func checkContent(_ configuration: HelpdeskConfiguration, kinds: [ContentKind] = ContentKind.allCases) throws -> ContentCheck {
+func checkContent(_ configuration: HelpdeskConfiguration,
+                  kinds: [ContentKind] = ContentKind.allCases) throws -> ContentCheck {
     let check = ContentCheck(ContentLibrary(configuration), kinds: kinds)
     guard check.problems.isEmpty else {
         for problem in check.problems { printError(problem.description) }
