@@ -8,12 +8,19 @@ let strictSettings: [SwiftSetting] = [
 ]
 
 // The commit `helpdesk version` reports: HELPDESK_BUILD_COMMIT in the environment of `swift build`
-// (scripts/package and CI set it), passed to a one-function C target as a define. Nothing in the
+// (scripts/package and CI set it), passed to a one-function C target as defines. Nothing in the
 // checkout is rewritten, no plugin runs git, and a build without .git (a source tarball, an image
-// build) still works and says "unknown". Only hex is accepted, so the value cannot inject flags.
-let buildCommit = Context.environment["HELPDESK_BUILD_COMMIT"].flatMap { value in
-    (7...64).contains(value.count) && value.allSatisfy(\.isHexDigit) ? value.lowercased() : nil
+// build) still works and says "unknown". Only ASCII hex is passed on, so the value cannot inject flags;
+// a `-dirty` suffix (scripts/package with HELPDESK_PACKAGE_ALLOW_DIRTY=1) becomes a define of its own.
+let buildCommit = Context.environment["HELPDESK_BUILD_COMMIT"].flatMap { value -> (hex: String, dirty: Bool)? in
+    let dirty = value.hasSuffix("-dirty")
+    let hex = dirty ? String(value.dropLast("-dirty".count)) : value
+    guard (7...64).contains(hex.count), hex.allSatisfy({ $0.isASCII && $0.isHexDigit }) else { return nil }
+    return (hex.lowercased(), dirty)
 }
+let buildInfoDefines: [CSetting] = buildCommit.map { commit in
+    [CSetting.define("HELPDESK_BUILD_COMMIT", to: commit.hex)] + (commit.dirty ? [CSetting.define("HELPDESK_BUILD_DIRTY")] : [])
+} ?? []
 
 let package = Package(
     name: "helpdesk",
@@ -227,12 +234,13 @@ let package = Package(
         ),
         .target(
             name: "CHelpdeskBuildInfo",
-            cSettings: buildCommit.map { [CSetting.define("HELPDESK_BUILD_COMMIT", to: $0)] } ?? []
+            cSettings: buildInfoDefines
         ),
         .executableTarget(
             name: "helpdesk",
             dependencies: [
-                "CHelpdeskBuildInfo", "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer",
+                "CHelpdeskBuildInfo", "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskShippedContent", "HelpdeskStore",
+                "HelpdeskJobs", "HelpdeskServer",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
                 "HelpdeskMail", "HelpdeskHTTPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -4,12 +4,14 @@ public enum ContentError: Error, Sendable, Equatable, CustomStringConvertible {
     case missingFolder(ContentKind, path: String)
     case unreadable(path: String, reason: String)
     case notText(path: String)
+    /// Every file is read whole (the policy watcher every few seconds), so each has a size limit.
+    case tooLarge(path: String, limit: Int)
     case invalidTemplate(location: String, reason: String)
 
     /// The folder or file the problem is about.
     public var path: String {
         switch self {
-        case .missingFolder(_, let path), .unreadable(let path, _), .notText(let path): path
+        case .missingFolder(_, let path), .unreadable(let path, _), .notText(let path), .tooLarge(let path, _): path
         case .invalidTemplate(let location, _): location
         }
     }
@@ -24,9 +26,14 @@ public enum ContentError: Error, Sendable, Equatable, CustomStringConvertible {
             }
         case .unreadable(_, let reason): "cannot read: \(reason)"
         case .notText: "not UTF-8 text"
+        case .tooLarge(_, let limit): "larger than \(Self.size(limit)), the limit for a template, runbook or policy file"
         case .invalidTemplate(_, let reason): "not a valid Mustache template: \(reason)"
         }
     }
 
     public var description: String { "\(path): \(reason)" }
+
+    private static func size(_ bytes: Int) -> String {
+        bytes % 1_048_576 == 0 ? "\(bytes / 1_048_576) MiB" : "\(bytes) bytes"
+    }
 }

@@ -17,6 +17,8 @@ public struct ContentLibrary: Sendable {
     public let shipped: [String: String]
     /// The configured folder of each kind that has one.
     public let folders: [ContentKind: String]
+    /// The most one file of a configured folder may hold; the shipped files are far smaller.
+    public static let maxFileBytes = 1_048_576
 
     /// - Parameters:
     ///   - shipped: the files compiled into the binary, keyed by their path in the package.
@@ -54,8 +56,21 @@ public struct ContentLibrary: Sendable {
     }
 
     /// The files of `kind` in one folder, without the built-in ones. Hidden entries are skipped, so
-    /// a Kubernetes ConfigMap volume's `..data` links are not read twice.
+    /// a Kubernetes ConfigMap volume's `..data` links are not read twice; so are entries that are not
+    /// regular files (see ``skippedEntries(_:)``). Each file may hold at most ``maxFileBytes``.
     public static func read(_ kind: ContentKind, folder: String) throws(ContentError) -> [ContentFile] {
+        try scan(kind, folder: folder).files
+    }
+
+    /// The entries of `kind`'s configured folder that are not read because they are not regular
+    /// files (a FIFO, a socket, a link to nothing): for a warning at start and in `helpdesk config check`.
+    public func skippedEntries(_ kind: ContentKind) -> [SkippedEntry] {
+        guard let folder = folders[kind] else { return [] }
+        return (try? Self.scan(kind, folder: folder).skipped) ?? []
+    }
+
+    static func scan(_ kind: ContentKind, folder: String)
+        throws(ContentError) -> (files: [ContentFile], skipped: [SkippedEntry]) {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         guard manager.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -69,24 +84,39 @@ public struct ContentLibrary: Sendable {
             throw .unreadable(path: folder, reason: describeFileError(error))
         }
         var files: [ContentFile] = []
+        var skipped: [SkippedEntry] = []
         let visible = names.filter { name in !name.split(separator: "/").contains { $0.hasPrefix(".") } }
         for name in visible.sorted() where kind.accepts(name) {
             let path = (folder as NSString).appendingPathComponent(name)
-            guard manager.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-            files.append(ContentFile(kind: kind, name: name, text: try readText(path), source: .folder(folder)))
+            switch try RegularFile.entry(at: path, limit: maxFileBytes) {
+            case .file(let bytes):
+                let decoded = try text(bytes, path: path)
+                files.append(ContentFile(kind: kind, name: name, text: decoded, source: .folder(folder)))
+            case .skipped(let reason):
+                skipped.append(SkippedEntry(path: path, reason: reason))
+            case .ignored:
+                continue
+            }
         }
-        return files
+        return (files, skipped)
     }
 
-    private static func readText(_ path: String) throws(ContentError) -> String {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw .unreadable(path: path, reason: describeFileError(error))
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        guard text.utf8.elementsEqual(data) else { throw .notText(path: path) }
+    private static func text(_ bytes: [UInt8], path: String) throws(ContentError) -> String {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.utf8.elementsEqual(bytes) else { throw .notText(path: path) }
         return text
     }
+}
+
+/// A folder entry that is not read because it is not a regular file, and what it is instead.
+public struct SkippedEntry: Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var description: String { "\(path): skipped, \(reason)" }
 }

@@ -57,74 +57,48 @@ public struct ApprovalExpiryService: Service {
     }
 }
 
-/// Reloads the policy files when they change (checked every few seconds) or on SIGHUP. A file
-/// that does not load leaves the previous policies in force, says so in the log, and counts a
-/// failed reload in `helpdesk_policy_reloads_total{outcome="failed"}`. With no `policies.dir`
-/// the built-in policies never change, and SIGHUP reloads them harmlessly (instead of ending the process).
+/// Reloads the policy files when they change (checked every few seconds) or on SIGHUP, through one
+/// ``PolicyReloader`` so the two never load side by side. A file that does not load leaves the
+/// previous policies in force, says so in the log, and counts a failed reload in
+/// `helpdesk_policy_reloads_total{outcome="failed"}`. With no `policies.dir` the built-in policies
+/// never change, and SIGHUP reloads them harmlessly (instead of ending the process).
 public struct PolicyWatcher: Service {
-    let content: ContentLibrary
-    let policies: PolicySet
+    let reloader: PolicyReloader
     let interval: Duration
-    let logger: Logger
     let metrics: any MetricsFactory
 
     public init(content: ContentLibrary, policies: PolicySet, interval: Duration = .seconds(2), logger: Logger,
                 metrics: any MetricsFactory) {
-        self.content = content
-        self.policies = policies
+        self.init(reloader: PolicyReloader(content: content, policies: policies, logger: logger, metrics: metrics),
+                  interval: interval, metrics: metrics)
+    }
+
+    public init(reloader: PolicyReloader, interval: Duration = .seconds(2), metrics: any MetricsFactory) {
+        self.reloader = reloader
         self.interval = interval
-        self.logger = logger
         self.metrics = metrics
     }
 
     public func run() async throws {
-        let initial = fingerprint()
-        Gauge(label: "helpdesk_policy_valid", factory: metrics).record(1)
+        // Trap SIGHUP first: untrapped, it ends the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
+        await reloader.recordFilesInForce()
+        Gauge(label: "helpdesk_policy_valid", factory: metrics).record(1)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in hangups {
-                    self.reload(reason: "SIGHUP")
+                    await reloader.reload(reason: "SIGHUP")
                 }
             }
             group.addTask {
-                var lastSeen = initial
                 while !Task.isShuttingDownGracefully, !Task.isCancelled {
                     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-                    let now = fingerprint()
-                    if now != lastSeen {
-                        lastSeen = now
-                        reload(reason: "files changed")
-                    }
+                    if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                    await reloader.reload(reason: "files changed", ifChanged: true)
                 }
             }
             await group.next()
             group.cancelAll()
-        }
-    }
-
-    func reload(reason: String) {
-        do {
-            let loaded = try PolicyLoader.load(from: content)
-            policies.replace(with: PolicyEngine(policies: loaded))
-            logger.notice("policies reloaded", metadata: ["reason": "\(reason)", "policies": "\(loaded.count)"])
-            Counter(label: "helpdesk_policy_reloads_total", dimensions: [("outcome", "ok")], factory: metrics).increment()
-            Gauge(label: "helpdesk_policy_valid", factory: metrics).record(1)
-        } catch {
-            logger.error("policy files are invalid; the previous policies stay in force", metadata: ["reason": "\(reason)", "errors": "\(error)"])
-            Counter(label: "helpdesk_policy_reloads_total", dimensions: [("outcome", "failed")], factory: metrics).increment()
-            Gauge(label: "helpdesk_policy_valid", factory: metrics).record(0)
-        }
-    }
-
-    /// The policy files in force, each as its location and text: a change in any is a change.
-    /// Comparing contents rather than modification times also sees a Kubernetes ConfigMap update,
-    /// which swaps a symbolic link and leaves the files' own times alone.
-    private func fingerprint() -> [String] {
-        do {
-            return try content.files(.policies).flatMap { [$0.location, $0.text] }
-        } catch {
-            return ["unreadable", "\(error)"]
         }
     }
 }

@@ -38,15 +38,22 @@ public struct Composition: Sendable {
     public let approvalLinks: ApprovalLinks?
     public let approvalPages: MustacheLibrary?
 
-    /// Builds the whole graph. Throws for what must stop a start (policies or runbooks that do not
-    /// load); optional parts that cannot load (templates) are logged and left off.
+    /// Builds the whole graph. Throws for what must stop a start: any template, runbook or policy in
+    /// force that does not load (``ServerError/invalidContent(_:)``, every problem at once). A part
+    /// that is not configured (Slack, email, approval pages) stays off, as before.
     public static func build(_ configuration: HelpdeskConfiguration, store: any Store, redactor: Redactor,
                              environment: [String: String], logger: Logger,
                              now: @escaping @Sendable () -> Date = { Date() }) async throws(ServerError) -> Composition {
         let content = ContentLibrary(configuration)
+        let check = ContentCheck(content)
+        guard check.problems.isEmpty else { throw .invalidContent(check.problems) }
+        for entry in check.skipped {
+            logger.warning("not a regular file; not read",
+                           metadata: ["path": "\(entry.path)", "reason": "\(entry.reason)"])
+        }
         let agents = DiagnosisEngine.makeAgents(configuration, environment: environment, logger: logger)
         let policies = try HelpdeskServer.loadPolicies(content, logger: logger)
-        let renderer = HelpdeskServer.slackRenderer(configuration, content: content, logger: logger)
+        let renderer = try HelpdeskServer.slackRenderer(configuration, content: content, logger: logger)
         let slackAPI = configuration.slack.botToken.map { SlackWebAPI(baseURL: configuration.slack.apiBaseURL, token: $0) }
         var notifiers: [any ApprovalNotifier] = []
         if let renderer, slackAPI != nil {
@@ -57,7 +64,7 @@ public struct Composition: Sendable {
             }
         }
         let mail = configuration.smtp.url != nil && configuration.smtp.from != nil ? MailSendJob(mailer: SMTPMailer(settings: configuration.smtp)) : nil
-        if let notifier = emailNotifier(configuration, content: content, logger: logger) { notifiers.append(notifier) }
+        if let notifier = try emailNotifier(configuration, content: content, logger: logger) { notifiers.append(notifier) }
         let governance = Governance(
             policies: policies, store: store, agents: agents, inventory: configuration.infrastructure, directory: configuration.directory,
             redactor: redactor, defaultTTL: configuration.approvals.defaultTTL, toolTimeout: configuration.diagnosis.toolTimeout,
@@ -84,8 +91,7 @@ public struct Composition: Sendable {
             do {
                 pages = try MustacheLibrary(templates: content.files(.webPages))
             } catch {
-                logger.error("approval page templates cannot be loaded; the page falls back to plain text",
-                             metadata: ["pages_dir": "\(configuration.approvals.pagesDirectory ?? "(built in)")", "error": "\(error)"])
+                throw .invalidContent([ContentProblem(error)])
             }
         }
         return Composition(
@@ -96,7 +102,8 @@ public struct Composition: Sendable {
     }
 
     /// Approval emails, when SMTP, the link key and the public URL are all set.
-    private static func emailNotifier(_ configuration: HelpdeskConfiguration, content: ContentLibrary, logger: Logger) -> EmailApprovalNotifier? {
+    private static func emailNotifier(_ configuration: HelpdeskConfiguration, content: ContentLibrary,
+                                      logger: Logger) throws(ServerError) -> EmailApprovalNotifier? {
         guard let smtpURL = configuration.smtp.url, let from = configuration.smtp.from else { return nil }
         guard let keys = ApprovalKeyRing(configuration.approvals), let base = configuration.server.publicBaseURL else {
             logger.warning("approval emails need approvals.link_key and server.public_base_url; not sending them",
@@ -108,9 +115,7 @@ public struct Composition: Sendable {
             return EmailApprovalNotifier(links: ApprovalLinks(keys: keys), baseURL: base, from: from, directory: configuration.directory,
                                          templates: templates, replies: HelpdeskServer.replyAddresses(configuration))
         } catch {
-            logger.error("email templates cannot be loaded; approval emails are off",
-                         metadata: ["templates_dir": "\(configuration.smtp.templatesDirectory ?? "(built in)")", "error": "\(error)"])
-            return nil
+            throw .invalidContent([ContentProblem(error)])
         }
     }
 

@@ -23,6 +23,8 @@ import UnixSignals
 /// Why `helpdesk serve` could not start or keep running, in words for the operator.
 public enum ServerError: Error, CustomStringConvertible {
     case cannotListen(ListenAddress, reason: String)
+    /// Templates, runbooks or policies in force that do not load, each with its file.
+    case invalidContent([ContentProblem])
     case invalidRunbooks(RunbookLoader.LoadError)
     case invalidPolicies(PolicyLoadErrors)
     case invalidTLS(file: String, reason: String)
@@ -30,6 +32,7 @@ public enum ServerError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .cannotListen(let address, let reason): "cannot listen on \(address): \(reason)"
+        case .invalidContent(let problems): problems.map(\.description).joined(separator: "\n")
         case .invalidRunbooks(let error): "\(error)"
         case .invalidPolicies(let errors): errors.description
         case .invalidTLS(let file, let reason): "cannot load the TLS certificate and key (\(file)): \(reason)"
@@ -40,7 +43,10 @@ public enum ServerError: Error, CustomStringConvertible {
 /// The `helpdesk serve` process: the store, the job worker and the HTTP server in one service group.
 public enum HelpdeskServer {
     /// The Block Kit templates, when Slack is configured at all (a signing secret or a bot token).
-    static func slackRenderer(_ configuration: HelpdeskConfiguration, content: ContentLibrary, logger: Logger) -> SlackRenderer? {
+    /// Templates that do not parse stop the start: ``ContentCheck`` found them first, so this only
+    /// fires when a file changed in between.
+    static func slackRenderer(_ configuration: HelpdeskConfiguration, content: ContentLibrary,
+                              logger: Logger) throws(ServerError) -> SlackRenderer? {
         guard configuration.slack.signingSecret != nil || configuration.slack.botToken != nil else {
             logger.info("Slack is off (neither SLACK_SIGNING_SECRET nor SLACK_BOT_TOKEN is set)")
             return nil
@@ -48,9 +54,7 @@ public enum HelpdeskServer {
         do {
             return try SlackRenderer(templates: content.files(.slackTemplates))
         } catch {
-            logger.error("Slack templates cannot be loaded; Slack stays off", metadata: [
-                "templates_dir": "\(configuration.slack.templatesDirectory ?? "(built in)")", "error": "\(error)"])
-            return nil
+            throw .invalidContent([ContentProblem(error)])
         }
     }
 

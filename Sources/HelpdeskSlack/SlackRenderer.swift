@@ -38,8 +38,9 @@ public struct SlackRenderer: Sendable {
         library = try await MustacheLibrary(directory: directory)
     }
 
-    /// Templates name these in `{{% CONTENT_TYPE: … }}`, which is resolved while parsing.
-    private static func registerContentTypes() {
+    /// Templates name these in `{{% CONTENT_TYPE: … }}`, which is resolved while parsing: call this
+    /// before parsing Slack templates other than through a renderer (`helpdesk config check`).
+    public static func registerContentTypes() {
         MustacheContentTypes.register(JSONStringContentType(), named: "JSON")
         MustacheContentTypes.register(SlackContentType(), named: "SLACK")
     }

@@ -1,12 +1,18 @@
 import CHelpdeskBuildInfo
+import HelpdeskContent
+import HelpdeskShippedContent
 
 /// What `helpdesk version` and `helpdesk --version` report, fixed when the binary was built.
 enum BuildInfo {
     /// Raised by hand for each release; UPGRADING.md says what changed.
     static let version = "0.1.0"
 
-    /// The git commit, from HELPDESK_BUILD_COMMIT at build time (see Package.swift), else "unknown".
+    /// The git commit, from HELPDESK_BUILD_COMMIT at build time (see Package.swift), else "unknown";
+    /// it ends in `-dirty` when scripts/package was allowed to package uncommitted content.
     static let commit = String(cString: helpdesk_build_commit())
+
+    /// SHA-256 over the built-in templates, runbooks and policies: compares two binaries' content.
+    static let contentDigest = ContentLibrary.builtInDigest
 
     /// The compiler that built the binary, to the minor version (the language has no finer query).
     static let swiftVersion: String = {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import HelpdeskConfig
+import HelpdeskContent
+import HelpdeskServer
 
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,7 +11,13 @@ struct ConfigCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate a configuration without starting anything; exit 0 when valid, 2 when not.")
+            abstract: "Validate a configuration without starting anything; exit 0 when valid, 2 when not.",
+            discussion: """
+                Also loads every template, runbook and policy in force (the built-in ones with the configured \
+                folders on top) as `serve` would, and names each file that does not load: `serve` refuses to \
+                start with the same messages. Entries of those folders that are not regular files are skipped \
+                with a warning.
+                """)
 
         @Argument(help: "The file to check (default: as `serve` would find it).")
         var file: String?
@@ -20,9 +28,23 @@ struct ConfigCommand: AsyncParsableCommand {
             var options = global
             if let file { options.config = file }
             let configuration = try options.loadConfiguration()
+            let check = try checkContent(configuration)
+            for entry in check.skipped { printError("warning: \(entry)") }
             let inventory = configuration.infrastructure
             print("ok: \(configuration.file ?? "built-in defaults") — listen \(configuration.server.listen), store \(configuration.store.path), "
                 + "\(inventory.dbServers.count) database(s), \(inventory.k8sClusters.count) cluster(s), \(inventory.vms.count) VM(s)")
         }
     }
+}
+
+/// Loads every template, runbook and policy in force; prints each one that does not load, with its
+/// file, and exits with status 2 when any does not (`config check` and `serve` before it opens the store).
+func checkContent(_ configuration: HelpdeskConfiguration,
+                  kinds: [ContentKind] = ContentKind.allCases) throws -> ContentCheck {
+    let check = ContentCheck(ContentLibrary(configuration), kinds: kinds)
+    guard check.problems.isEmpty else {
+        for problem in check.problems { printError(problem.description) }
+        throw ExitCode(2)
+    }
+    return check
 }

@@ -57,6 +57,7 @@ struct PolicyCommand: AsyncParsableCommand {
             } else {
                 print("built-in policies (policies.dir is not set)")
             }
+            print(builtInContentLine)
             for file in files {
                 let inFile = policies.filter { $0.file == file.location }
                 print("\n\(file.location): \(inFile.count) polic\(inFile.count == 1 ? "y" : "ies")")

@@ -32,6 +32,7 @@ struct RunbooksCommand: AsyncParsableCommand {
                 for runbook in runbooks { print(Self.listing(runbook, source: sources[runbook.file]).jsonText) }
                 return
             }
+            print(builtInContentLine + "\n")
             let nameWidth = max(6, (runbooks.map(\.name.count).max() ?? 0) + 2)
             let fileWidth = max(8, (runbooks.map(\.file.count).max() ?? 0) + 2)
             print(pad("NAME", nameWidth) + pad("TYPE", 12) + pad("SOURCE", fileWidth) + "MATCHES")
@@ -61,6 +62,9 @@ struct RunbooksCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// Names the binary's built-in content, so two binaries' can be compared (as `helpdesk version` does).
+var builtInContentLine: String { "built-in content: sha256 \(BuildInfo.contentDigest)" }
 
 /// The files of `kind` in force, or the problem printed and exit status 2.
 func contentFiles(_ content: ContentLibrary, _ kind: ContentKind) throws -> [ContentFile] {

@@ -26,6 +26,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
             configuration.server.listen = address
         }
+        // Before the store is opened (and migrated): a broken override is a deploy-time error.
+        _ = try checkContent(configuration)
         let (logger, redactor) = global.bootstrapLogging(configuration)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -48,6 +50,10 @@ struct ServeCommand: AsyncParsableCommand {
             try await HelpdeskServer.run(configuration: configuration, store: store, registry: registry, redactor: redactor,
                                          environment: ProcessInfo.processInfo.environment, logger: logger)
         } catch let error as ServerError {
+            if case .invalidContent(let problems) = error {
+                for problem in problems { printError(problem.description) }
+                throw ExitCode(2)
+            }
             printError(error.description)
             if case .invalidRunbooks = error { throw ExitCode(2) }
             throw ExitCode(1)

@@ -12,12 +12,14 @@ struct TemplatesCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List the Slack, email and web templates in force and where each comes from (the binary or a configured folder).")
+            abstract: "List the Slack, email and web templates in force and where each comes from (the binary or a configured folder).",
+            discussion: "Exit status: 0, or 2 when a template does not parse (each is named after the list).")
 
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let content = ContentLibrary(try global.loadConfiguration())
+            let configuration = try global.loadConfiguration()
+            let content = ContentLibrary(configuration)
             for kind in [ContentKind.slackTemplates, .emailTemplates, .webPages] {
                 let files = try contentFiles(content, kind)
                 let origin = content.folders[kind].map { "\(kind.configurationKey): \($0), over the built-in ones" } ?? "built in"
@@ -25,6 +27,8 @@ struct TemplatesCommand: AsyncParsableCommand {
                 let width = (files.map(\.templateName.count).max() ?? 0) + 2
                 for file in files { print("  " + pad(file.templateName, width) + file.location) }
             }
+            // A template that does not parse stops `serve`: say so here too, with the same message.
+            _ = try checkContent(configuration, kinds: [.slackTemplates, .emailTemplates, .webPages])
         }
     }
 

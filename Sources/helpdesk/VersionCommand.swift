@@ -6,7 +6,8 @@ struct VersionCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "version",
         abstract: "Print the version, the git commit and the Swift compiler the binary was built from.",
-        discussion: "Also the store schema it migrates to: a store at a higher one was written by a newer helpdesk.")
+        discussion: "Also the SHA-256 of the built-in templates, runbooks and policies (equal digests, equal content) and "
+            + "the store schema it migrates to: a store at a higher one was written by a newer helpdesk.")
 
     @Flag(help: "One JSON object instead of lines.")
     var json = false
@@ -15,10 +16,11 @@ struct VersionCommand: AsyncParsableCommand {
         var version = BuildInfo.version
         var commit = BuildInfo.commit
         var swift = BuildInfo.swiftVersion
+        var contentSHA256 = BuildInfo.contentDigest
         var storeSchema = SQLiteStore.knownMigrations.count
 
         enum CodingKeys: String, CodingKey {
-            case version, commit, swift, storeSchema = "store_schema"
+            case version, commit, swift, contentSHA256 = "content_sha256", storeSchema = "store_schema"
         }
     }
 
@@ -33,6 +35,7 @@ struct VersionCommand: AsyncParsableCommand {
         print("helpdesk \(BuildInfo.version)")
         print("commit:       \(BuildInfo.commit)")
         print("swift:        \(BuildInfo.swiftVersion)")
+        print("content:      sha256 \(BuildInfo.contentDigest)")
         print("store schema: \(migrations.count) (\(migrations.last ?? "none"))")
     }
 }

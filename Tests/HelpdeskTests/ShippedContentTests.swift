@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HelpdeskConfig
 import HelpdeskContent
@@ -50,6 +51,15 @@ import Testing
             // Byte for byte: emoji, quotes, backslashes and `#` must survive the generated literals.
             #expect(embedded[path].map { Array($0.utf8) } == Array(text.utf8), "\(path) differs from the copy in the binary")
         }
+    }
+
+    @Test func theBuiltInDigestIsTheSHA256OfSha256sumsLinesForTheEmbeddedFiles() throws {
+        func hex(_ text: String) -> String {
+            SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        }
+        let files = ContentLibrary.builtIn().shipped.sorted { $0.key < $1.key }
+        let manifest = files.map { path, text in "\(hex(text))  \(path)\n" }.joined()
+        #expect(ContentLibrary.builtInDigest == hex(manifest))
     }
 
     @Test func noFolderIsConfiguredByDefaultAndEverythingComesFromTheBinary() throws {

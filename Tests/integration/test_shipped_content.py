@@ -1,6 +1,7 @@
 """Templates, runbooks and policies are compiled into the binary: a binary run from an empty folder with a
 configuration that names no folders has them all; a configured folder overrides templates and runbooks file
 by file and replaces the policies whole; `templates export` writes what is in force."""
+import hashlib
 import json
 
 from conftest import REPO
@@ -16,6 +17,17 @@ def shipped_files() -> dict[str, str]:
                     and not any(part.startswith(".") for part in path.relative_to(REPO).parts):
                 files[relative] = path.read_text(encoding="utf-8")
     return files
+
+
+def test_the_binary_names_its_content_by_a_digest_a_checkout_recomputes(helpdesk):
+    """What `sha256sum` prints for the embedded files in path order, hashed once more."""
+    paths = sorted(shipped_files())
+    manifest = "".join(f"{hashlib.sha256((REPO / path).read_bytes()).hexdigest()}  {path}\n" for path in paths)
+    digest = hashlib.sha256(manifest.encode()).hexdigest()
+    hd = helpdesk("store: {path: state/hd.sqlite}\n")
+    assert json.loads(hd.run("version", "--json").stdout)["content_sha256"] == digest
+    assert f"built-in content: sha256 {digest}" in hd.run("policy", "show").stdout.splitlines()
+    assert f"built-in content: sha256 {digest}" in hd.run("runbooks", "list").stdout.splitlines()
 
 
 def test_an_empty_folder_has_every_shipped_runbook_template_and_policy(helpdesk, tmp_path):
@@ -97,3 +109,21 @@ def test_a_configured_folder_that_does_not_exist_stops_the_start(helpdesk, tmp_p
     checked = hd.run("config", "check")
     assert checked.returncode == 2
     assert "diagnosis.runbooks_dir: no such folder" in checked.stderr and str(tmp_path / "nowhere") in checked.stderr
+
+
+def test_a_broken_override_template_fails_the_check_and_stops_the_start(helpdesk, tmp_path):
+    slack = tmp_path / "slack"
+    slack.mkdir()
+    (slack / "help.mustache").write_text('{"text": "ok"}\n{{#broken}}\n')
+    hd = helpdesk(f"store: {{path: state/hd.sqlite}}\nslack: {{templates_dir: {slack}}}\n")
+    message = f"{slack}/help.mustache: not a valid Mustache template: line"
+
+    checked = hd.run("config", "check")
+    assert checked.returncode == 2 and message in checked.stderr, checked.stderr
+    listed = hd.run("templates", "list")
+    assert listed.returncode == 2 and message in listed.stderr, listed.stderr
+
+    # Slack on, as in the incident this guards against: the start is refused, not Slack turned off.
+    served = hd.run("serve", "--listen", "127.0.0.1:0", env={"SLACK_SIGNING_SECRET": "s" * 32})
+    assert served.returncode == 2 and message in served.stderr, served.stderr
+    assert not (tmp_path / "state" / "hd.sqlite").exists(), "refused before the store is opened"

@@ -95,12 +95,14 @@ def test_version_says_what_the_binary_was_built_from(helpdesk):
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert re.fullmatch(r"\d+\.\d+\.\d+", info["version"])
-    assert info["commit"] == "unknown" or re.fullmatch(r"[0-9a-f]{7,64}", info["commit"]), info
+    assert info["commit"] == "unknown" or re.fullmatch(r"[0-9a-f]{7,64}(-dirty)?", info["commit"]), info
+    assert re.fullmatch(r"[0-9a-f]{64}", info["content_sha256"]), info
     assert re.fullmatch(r"\d+\.\d+( or later)?", info["swift"]), info
     assert info["store_schema"] > 0
     lines = hd.run("version").stdout.splitlines()
     assert lines[0] == f"helpdesk {info['version']}"
     assert f"commit:       {info['commit']}" in lines
+    assert f"content:      sha256 {info['content_sha256']}" in lines
     flag = hd.run("--version")
     assert flag.returncode == 0
     assert flag.stdout.strip() == f"{info['version']} (commit {info['commit'][:12]}, Swift {info['swift']})"

@@ -1,0 +1,72 @@
+// SHA-256 (FIPS 180-4) written out, because this tool builds from Foundation alone (swift-crypto would
+// have to build first). ShippedContentTests checks the digest it gives against swift-crypto's.
+
+private let roundConstants: [UInt32] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]
+
+private func rotateRight(_ value: UInt32, _ count: UInt32) -> UInt32 {
+    (value >> count) | (value << (32 - count))
+}
+
+/// The SHA-256 of `message`, as lowercase hex.
+func sha256Hex(_ message: [UInt8]) -> String {
+    var state: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+    var data = message
+    let bitCount = UInt64(message.count) * 8
+    data.append(0x80)
+    while data.count % 64 != 56 { data.append(0) }
+    for shift in stride(from: 56, through: 0, by: -8) {
+        data.append(UInt8(truncatingIfNeeded: bitCount >> UInt64(shift)))
+    }
+    var words = [UInt32](repeating: 0, count: 64)
+    for block in stride(from: 0, to: data.count, by: 64) {
+        for index in 0..<16 {
+            let at = block + index * 4
+            let high = (UInt32(data[at]) << 24) | (UInt32(data[at + 1]) << 16)
+            words[index] = high | (UInt32(data[at + 2]) << 8) | UInt32(data[at + 3])
+        }
+        for index in 16..<64 {
+            let early = words[index - 15], late = words[index - 2]
+            let sigma0 = rotateRight(early, 7) ^ rotateRight(early, 18) ^ (early >> 3)
+            let sigma1 = rotateRight(late, 17) ^ rotateRight(late, 19) ^ (late >> 10)
+            words[index] = words[index - 16] &+ sigma0 &+ words[index - 7] &+ sigma1
+        }
+        var a = state[0], b = state[1], c = state[2], d = state[3]
+        var e = state[4], f = state[5], g = state[6], h = state[7]
+        for index in 0..<64 {
+            let sum1 = rotateRight(e, 6) ^ rotateRight(e, 11) ^ rotateRight(e, 25)
+            let choice = (e & f) ^ (~e & g)
+            let first: UInt32 = h &+ sum1 &+ choice &+ roundConstants[index] &+ words[index]
+            let sum0 = rotateRight(a, 2) ^ rotateRight(a, 13) ^ rotateRight(a, 22)
+            let majority = (a & b) ^ (a & c) ^ (b & c)
+            let second: UInt32 = sum0 &+ majority
+            h = g
+            g = f
+            f = e
+            e = d &+ first
+            d = c
+            c = b
+            b = a
+            a = first &+ second
+        }
+        for (index, value) in [a, b, c, d, e, f, g, h].enumerated() {
+            state[index] = state[index] &+ value
+        }
+    }
+    let digits = Array("0123456789abcdef")
+    var hex = ""
+    for word in state {
+        for shift in stride(from: 28, through: 0, by: -4) {
+            hex.append(digits[Int((word >> UInt32(shift)) & 0xf)])
+        }
+    }
+    return hex
+}
