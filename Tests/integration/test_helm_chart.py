@@ -28,7 +28,7 @@ VALUES_FILES = {
     "production": CHART / "values-production.yaml",
     "development": CHART / "values-development.yaml",
     "everything": CHART / "ci" / "values-everything.yaml",
-    "postgres": CHART / "ci" / "values-postgres.yaml",
+    "srebot-local": CHART / "ci" / "values-srebot-local.yaml",
 }
 INSTALL_HINT = "pip install --ignore-requires-python -r Tests/integration/requirements-chart.txt (scripts/test does)"
 
@@ -265,7 +265,7 @@ def test_pod_runs_non_root_on_a_read_only_root_with_probes(rendered):
 
 
 def test_no_job_opens_the_servers_store(rendered):
-    for name in ("everything", "postgres"):
+    for name in ("everything", "srebot-local"):
         result = rendered(name)
         jobs = result.of("Job") + result.of("CronJob")
         assert jobs, f"{name}: srebot rendered no Job"
@@ -278,7 +278,7 @@ def test_no_job_opens_the_servers_store(rendered):
             assert rules[0]["onExitCodes"]["values"] == [1] and rules[0]["action"] == "FailJob"
     server_mode = rendered("everything").one("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert "--server" in server_mode["containers"][0]["args"]
-    local_mode = rendered("postgres").one("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    local_mode = rendered("srebot-local").one("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     env = {e["name"]: e.get("value") for e in local_mode["containers"][0]["env"]}
     assert env["HELPDESK_STORE_PATH"].startswith("/tmp/")
 
@@ -339,15 +339,21 @@ def test_chart_refuses_what_sqlite_or_srebot_cannot_do(helm, tmp_path, overlay, 
     assert message in str(refused.value), str(refused.value)
 
 
-def test_postgres_store_allows_replicas_and_an_autoscaler(rendered):
-    result = rendered("postgres")
-    assert result.one("HorizontalPodAutoscaler")["spec"]["minReplicas"] == 2
-    deployment = result.one("Deployment")
-    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
-    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-    url = next(e for e in env if e["name"] == "HELPDESK_STORE_URL")
-    assert url["valueFrom"]["secretKeyRef"] == {"name": "helpdesk-store", "key": "url"}
-    assert not result.of("PersistentVolumeClaim")
+POSTGRES_STORE = {"store": {"postgres": {"existingSecret": "helpdesk-store", "urlKey": "url"}}}
+
+
+@pytest.mark.parametrize("overlay", [
+    POSTGRES_STORE,
+    # What used to be the PostgreSQL mode's values: refused for the store, not for the replicas.
+    {**POSTGRES_STORE, "replicaCount": 2, "autoscaling": {"enabled": True}, "persistence": {"enabled": False}},
+], ids=["store", "store-with-replicas"])
+def test_chart_refuses_the_postgres_store_until_the_binary_has_one(helm, tmp_path, overlay):
+    """The binary knows only `store.driver: sqlite`: a PostgreSQL URL would leave each replica a
+    throwaway SQLite store of its own."""
+    with pytest.raises(Exception) as refused:
+        install(helm, tmp_path, coalesce(DEFAULTS, overlay))
+    assert "PostgreSQL needs a helpdesk version with the PostgreSQL store (issue 14); until then use SQLite " \
+        "with one replica" in str(refused.value), str(refused.value)
 
 
 # MARK: against the real binary

@@ -95,11 +95,6 @@ annotations:
 {{- end -}}
 {{- end -}}
 
-{{/* "true" when the store is PostgreSQL, else empty. */}}
-{{- define "helpdesk.postgresStore" -}}
-{{- if .Values.store.postgres.existingSecret }}true{{ end -}}
-{{- end -}}
-
 {{/* The port that serves /readyz, /metrics and the API. */}}
 {{- define "helpdesk.adminPortName" -}}
 {{- if gt (int .Values.server.adminPort) 0 }}admin{{ else }}http{{ end -}}
@@ -107,16 +102,19 @@ annotations:
 
 {{/* What the chart refuses, with the way out in the message. */}}
 {{- define "helpdesk.validate" -}}
-{{- if not (include "helpdesk.postgresStore" .) -}}
+{{- /* The binary has only the SQLite store: a PostgreSQL URL would be ignored and every replica
+would keep a store of its own. The values stay for issue 14. */ -}}
+{{- if .Values.store.postgres.existingSecret -}}
+{{- fail "store.postgres.existingSecret is set, but PostgreSQL needs a helpdesk version with the PostgreSQL store (issue 14); until then use SQLite with one replica: unset store.postgres.existingSecret" -}}
+{{- end -}}
 {{- if gt (int .Values.replicaCount) 1 -}}
-{{- fail (printf "replicaCount is %d, but the SQLite store runs one replica only (its file is on a ReadWriteOnce volume and WAL needs one host): set replicaCount: 1, or configure a PostgreSQL store with store.postgres.existingSecret" (int .Values.replicaCount)) -}}
+{{- fail (printf "replicaCount is %d, but the SQLite store runs one replica only (its file is on a ReadWriteOnce volume and WAL needs one host): set replicaCount: 1 (several replicas need the PostgreSQL store, issue 14)" (int .Values.replicaCount)) -}}
 {{- end -}}
 {{- if .Values.autoscaling.enabled -}}
-{{- fail "autoscaling.enabled needs a PostgreSQL store: the SQLite store runs one replica only; set autoscaling.enabled: false, or configure store.postgres.existingSecret" -}}
+{{- fail "autoscaling.enabled needs a PostgreSQL store (issue 14): the SQLite store runs one replica only; set autoscaling.enabled: false" -}}
 {{- end -}}
 {{- if and .Values.podDisruptionBudget.enabled (ne (toString .Values.podDisruptionBudget.minAvailable) "") -}}
 {{- fail "podDisruptionBudget.minAvailable with the single SQLite replica would block every node drain: leave it empty and keep maxUnavailable: 1" -}}
-{{- end -}}
 {{- end -}}
 {{- if eq (int .Values.server.port) (int .Values.server.adminPort) -}}
 {{- fail "server.port and server.adminPort must differ (set adminPort: 0 to serve everything on one port)" -}}
@@ -278,17 +276,12 @@ then what the chart owns laid over it: listeners, store, data paths, secret file
 {{- with include "helpdesk.publicBaseURL" . }}{{ $_ := set $server "public_base_url" . }}{{ end -}}
 {{- $store := get $c "store" -}}
 {{- $_ := set $store "migrate_on_start" .Values.store.migrateOnStart -}}
-{{- if include "helpdesk.postgresStore" . -}}
-{{- /* The URL comes from the environment (HELPDESK_STORE_URL), read from the Secret. */ -}}
-{{- $_ := set (get $c "audit") "checkpoint_file" "/var/lib/helpdesk/audit-checkpoint" -}}
-{{- else -}}
 {{- $_ := set $store "path" "/var/lib/helpdesk/helpdesk.sqlite" -}}
 {{- $_ := set $store "busy_timeout" .Values.store.sqlite.busyTimeout -}}
 {{- if .Values.store.backup.enabled -}}
 {{- $_ := set $store "backup_schedule" .Values.store.backup.schedule -}}
 {{- $_ := set $store "backup_keep" (int .Values.store.backup.keep) -}}
 {{- $_ := set $store "backup_dir" (ternary "/var/lib/helpdesk-backups" "/var/lib/helpdesk/backups" .Values.store.backup.volume.enabled) -}}
-{{- end -}}
 {{- end -}}
 {{- $_ := set (get $c "diagnosis") "bundles_dir" "/var/lib/helpdesk/incidents" -}}
 {{- if .Values.runbooks }}{{ $_ := set (get $c "diagnosis") "runbooks_dir" "/etc/helpdesk/runbooks" }}{{ end -}}
@@ -356,13 +349,6 @@ then what the chart owns laid over it: listeners, store, data paths, secret file
 {{- if and $pg.existingSecret $pg.pgpassKey }}
 - name: PGPASSFILE
   value: /tmp/pgpass/pgpass
-{{- end }}
-{{- if include "helpdesk.postgresStore" . }}
-- name: HELPDESK_STORE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ .Values.store.postgres.existingSecret }}
-      key: {{ .Values.store.postgres.urlKey }}
 {{- end }}
 {{- end -}}
 
