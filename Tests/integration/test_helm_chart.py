@@ -325,6 +325,25 @@ def test_notes_name_the_slack_urls_and_the_alertmanager_receiver(rendered):
     assert "http://rel-helpdesk.helpdesk.svc:8080/webhooks/alertmanager" in notes
 
 
+def test_helm_test_rbac_goes_on_failure_too_and_the_smoke_image_can_be_pinned(rendered):
+    result = rendered("everything")
+    policies = {(h["kind"], h["metadata"]["name"]): h["metadata"]["annotations"]["helm.sh/hook-delete-policy"].split(",")
+                for h in result.hooks}
+    for (kind, name), policy in policies.items():
+        assert {"before-hook-creation", "hook-succeeded"} <= set(policy), (kind, name, policy)
+        # Failed pods stay for their logs; everything else, the exec-capable RBAC above all, goes.
+        assert ("hook-failed" in policy) == (kind != "Pod"), (kind, name, policy)
+    assert {kind for kind, _ in policies} == {"ConfigMap", "Pod", "ServiceAccount", "Role", "RoleBinding"}
+    role = next(h for h in result.hooks if h["kind"] == "Role")
+    assert {"pods/exec"} in [set(rule["resources"]) for rule in role["rules"]]
+    assert hook_container(result, "-test-http")["image"] == \
+        "docker.io/library/python@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+    # Production runs no selftest, so nothing may exec.
+    production = rendered("production")
+    assert not [h for h in production.hooks if h["kind"] in ("Role", "RoleBinding", "ServiceAccount")]
+    assert hook_container(production, "-test-http")["image"] == "python:3.13-alpine"
+
+
 # MARK: what the chart refuses
 
 @pytest.mark.parametrize("overlay, message", [

@@ -63,20 +63,18 @@ annotations:
 {{- end }}
 {{- end -}}
 
-{{/* registry/repository:tag@digest from an image map: (dict "image" .Values.image "ctx" $). */}}
+{{/* registry/repository[:tag][@digest] from an image map: (dict "image" .Values.image "defaultTag" "1.0"). */}}
 {{- define "helpdesk.imageRef" -}}
 {{- $repository := .image.repository -}}
 {{- if .image.registry }}{{ $repository = printf "%s/%s" .image.registry .image.repository }}{{ end -}}
-{{- $tag := .image.tag | default .ctx.Chart.AppVersion | toString -}}
-{{- if .image.digest -}}
-{{- printf "%s:%s@%s" $repository $tag .image.digest -}}
-{{- else -}}
-{{- printf "%s:%s" $repository $tag -}}
-{{- end -}}
+{{- $tag := .image.tag | default .defaultTag | toString -}}
+{{- if $tag }}{{ $repository = printf "%s:%s" $repository $tag }}{{ end -}}
+{{- if .image.digest }}{{ $repository = printf "%s@%s" $repository .image.digest }}{{ end -}}
+{{- $repository -}}
 {{- end -}}
 
 {{- define "helpdesk.image" -}}
-{{- include "helpdesk.imageRef" (dict "image" .Values.image "ctx" .) -}}
+{{- include "helpdesk.imageRef" (dict "image" .Values.image "defaultTag" .Chart.AppVersion) -}}
 {{- end -}}
 
 {{- define "helpdesk.serviceAccountName" -}}
