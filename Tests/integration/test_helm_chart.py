@@ -278,9 +278,58 @@ def test_no_job_opens_the_servers_store(rendered):
             assert rules[0]["onExitCodes"]["values"] == [1] and rules[0]["action"] == "FailJob"
     server_mode = rendered("everything").one("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert "--server" in server_mode["containers"][0]["args"]
-    local_mode = rendered("srebot-local").one("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    env = {e["name"]: e.get("value") for e in local_mode["containers"][0]["env"]}
-    assert env["HELPDESK_STORE_PATH"].startswith("/tmp/")
+    local_config = yaml.safe_load(srebot_config(rendered("srebot-local")))
+    assert local_config["store"]["path"].startswith("/tmp/") and local_config["diagnosis"]["bundles_dir"].startswith("/tmp/")
+
+
+def srebot_config(result):
+    return result.one("ConfigMap", "-srebot")["data"]["helpdesk.yaml"]
+
+
+def srebot_jobs(result):
+    """(check args, pod spec) of every srebot Job and CronJob."""
+    for job in result.of("Job") + result.of("CronJob"):
+        spec = job["spec"].get("jobTemplate", job)["spec"]["template"]["spec"]
+        yield spec["containers"][0]["args"], spec
+
+
+def mounted_secrets(pod):
+    """The file names in the pod's secrets volume."""
+    volume = next((v for v in pod["volumes"] if v["name"] == "secrets"), None)
+    return {item["path"] for source in (volume or {}).get("projected", {}).get("sources", [])
+            for item in source["secret"]["items"]}
+
+
+def test_srebot_mounts_only_the_secrets_it_needs(rendered):
+    everything = rendered("everything")  # server mode; the server has every kind of secret
+    for args, pod in srebot_jobs(everything):
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        posts = "--post" in args
+        assert mounted_secrets(pod) == {"api-token"} | ({"slack-bot-token"} if posts else set()), args
+        assert ("HELPDESK_SLACK_BOT_TOKEN_FILE" in env) == posts
+    local = rendered("srebot-local")  # the server also has approval, audit and API token secrets
+    server_files = set(re.findall(r"/run/secrets/helpdesk/([a-z0-9-]+)", local.helpdesk_yaml()))
+    assert {"approval-link-key", "audit-key", "api-ops-automation-token", "slack-signing-secret"} <= server_files
+    for args, pod in srebot_jobs(local):
+        posts = "--post" in args
+        assert mounted_secrets(pod) == {"llm-api-key", "pgpass"} | ({"slack-bot-token"} if posts else set()), args
+    # Its config names no file but those.
+    assert set(re.findall(r"/run/secrets/helpdesk/([a-z0-9-]+)", srebot_config(local))) == {"llm-api-key"}
+
+
+@pytest.mark.parametrize("name", ["srebot-local", "everything"])
+def test_srebot_local_config_passes_the_check_with_only_its_secrets(helm, tmp_path, name):
+    """The server's config less what srebot gets no secret for must still load: every secret of
+    `everything` (rotations, inbound mail, receivers) is there to be left out."""
+    result = install(helm, tmp_path, coalesce(merged(name), {"srebot": {"mode": "local"}}))
+    text = srebot_config(result)
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for file in {"llm-api-key", "slack-bot-token"}:
+        (secrets / file).write_text("s" * 32 + "\n")
+    text = text.replace("/run/secrets/helpdesk/", f"{secrets}/")
+    check_with_binary(content_folders(result, text, tmp_path / "content"), tmp_path,
+                      env={"HELPDESK_SLACK_BOT_TOKEN_FILE": str(secrets / "slack-bot-token")})
 
 
 def rbac_verbs(result):
@@ -385,12 +434,13 @@ def secret_files(config_text, folder):
     return config_text.replace("/run/secrets/helpdesk/", f"{folder}/")
 
 
-def check_with_binary(config_text, tmp_path):
+def check_with_binary(config_text, tmp_path, env=None):
     """`helpdesk config check` on the text: it must pass with nothing to say but its one `ok:` line,
     so any key the chart writes and the binary does not know fails here. Returns the parsed config."""
     path = tmp_path / "helpdesk.yaml"
     path.write_text(config_text)
-    result = subprocess.run([helpdesk_binary(), "config", "check", str(path)], capture_output=True, text=True, timeout=30)
+    result = subprocess.run([helpdesk_binary(), "config", "check", str(path)], capture_output=True, text=True, timeout=30,
+                            env={**os.environ, **(env or {})})
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     if result.returncode != 0 or result.stderr.strip() or len(lines) != 1 or not lines[0].startswith("ok: "):
         pytest.fail(f"helpdesk config check refuses the rendered helpdesk.yaml (exit {result.returncode}):\n"

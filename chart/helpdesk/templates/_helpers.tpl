@@ -255,7 +255,31 @@ helpdesk.yaml: values.config with empty strings dropped (the server reads `key: 
 then what the chart owns laid over it: listeners, store, data paths, secret files, overrides.
 */}}
 {{- define "helpdesk.configYAML" -}}
-{{- $c := deepCopy (.Values.config | default dict) -}}
+{{- include "helpdesk.renderConfig" (dict "ctx" . "srebot" false) -}}
+{{- end -}}
+
+{{/*
+srebot's local mode: the server's helpdesk.yaml less what it has no secret for (the Job mounts
+only srebotSecretFiles), with a throwaway store and bundles in the Job's own /tmp.
+*/}}
+{{- define "helpdesk.srebotConfigYAML" -}}
+{{- include "helpdesk.renderConfig" (dict "ctx" . "srebot" true) -}}
+{{- end -}}
+
+{{/* The secret files of srebot's local mode: the model's key, when a model is configured. */}}
+{{- define "helpdesk.srebotSecretFiles" -}}
+{{- $files := list -}}
+{{- $provider := dig "llm" "provider" "none" (.Values.config | default dict) -}}
+{{- if and .Values.secrets.llm.existingSecret (ne $provider "none") -}}
+{{- $files = append $files (dict "secret" .Values.secrets.llm.existingSecret "key" .Values.secrets.llm.apiKeyKey "file" "llm-api-key" "path" (list "llm" "api_key_file")) -}}
+{{- end -}}
+{{- toYaml (dict "files" $files) -}}
+{{- end -}}
+
+{{- define "helpdesk.renderConfig" -}}
+{{- $ctx := .ctx -}}
+{{- $srebot := .srebot -}}
+{{- $c := deepCopy ($ctx.Values.config | default dict) -}}
 {{- range $section, $body := $c -}}
 {{- if kindIs "map" $body -}}
 {{- range $key, $value := $body -}}
@@ -265,29 +289,43 @@ then what the chart owns laid over it: listeners, store, data paths, secret file
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- if $srebot -}}
+{{- /* Sections whose credentials srebot does not get (their checks would fail without them) and
+that a diagnosis does not use; and the rotation keys whose previous secret it does not get. */ -}}
+{{- range $section := list "api" "inbound_email" "smtp" "alertmanager" }}{{ $_ := unset $c $section }}{{ end -}}
+{{- range $pair := list (list "slack" "previous_signing_secret_until") (list "approvals" "previous_link_key_id") (list "audit" "previous_key_id") -}}
+{{- with get $c (index $pair 0) }}{{ if kindIs "map" . }}{{ $_ := unset . (index $pair 1) }}{{ end }}{{ end -}}
+{{- end -}}
+{{- end -}}
 {{- range $section := list "server" "store" "diagnosis" "policies" "slack" "smtp" "approvals" "audit" "llm" "inbound_email" "alertmanager" "api" -}}
 {{- if not (kindIs "map" (get $c $section)) }}{{ $_ := set $c $section dict }}{{ end -}}
 {{- end -}}
 {{- $server := get $c "server" -}}
-{{- $_ := set $server "listen" (printf "0.0.0.0:%d" (int .Values.server.port)) -}}
-{{- if gt (int .Values.server.adminPort) 0 }}{{ $_ := set $server "admin_listen" (printf "0.0.0.0:%d" (int .Values.server.adminPort)) }}{{ end -}}
-{{- with include "helpdesk.publicBaseURL" . }}{{ $_ := set $server "public_base_url" . }}{{ end -}}
+{{- $_ := set $server "listen" (printf "0.0.0.0:%d" (int $ctx.Values.server.port)) -}}
+{{- if gt (int $ctx.Values.server.adminPort) 0 }}{{ $_ := set $server "admin_listen" (printf "0.0.0.0:%d" (int $ctx.Values.server.adminPort)) }}{{ end -}}
+{{- with include "helpdesk.publicBaseURL" $ctx }}{{ $_ := set $server "public_base_url" . }}{{ end -}}
 {{- $store := get $c "store" -}}
-{{- $_ := set $store "migrate_on_start" .Values.store.migrateOnStart -}}
+{{- $_ := set $store "migrate_on_start" $ctx.Values.store.migrateOnStart -}}
+{{- if $srebot -}}
+{{- /* Never the server's file: a store of the Job's own, gone with it. */ -}}
+{{- $_ := set $store "path" "/tmp/srebot/helpdesk.sqlite" -}}
+{{- $_ := set (get $c "diagnosis") "bundles_dir" "/tmp/srebot/incidents" -}}
+{{- else -}}
 {{- $_ := set $store "path" "/var/lib/helpdesk/helpdesk.sqlite" -}}
-{{- $_ := set $store "busy_timeout" .Values.store.sqlite.busyTimeout -}}
-{{- if .Values.store.backup.enabled -}}
-{{- $_ := set $store "backup_schedule" .Values.store.backup.schedule -}}
-{{- $_ := set $store "backup_keep" (int .Values.store.backup.keep) -}}
-{{- $_ := set $store "backup_dir" (ternary "/var/lib/helpdesk-backups" "/var/lib/helpdesk/backups" .Values.store.backup.volume.enabled) -}}
+{{- $_ := set $store "busy_timeout" $ctx.Values.store.sqlite.busyTimeout -}}
+{{- if $ctx.Values.store.backup.enabled -}}
+{{- $_ := set $store "backup_schedule" $ctx.Values.store.backup.schedule -}}
+{{- $_ := set $store "backup_keep" (int $ctx.Values.store.backup.keep) -}}
+{{- $_ := set $store "backup_dir" (ternary "/var/lib/helpdesk-backups" "/var/lib/helpdesk/backups" $ctx.Values.store.backup.volume.enabled) -}}
 {{- end -}}
 {{- $_ := set (get $c "diagnosis") "bundles_dir" "/var/lib/helpdesk/incidents" -}}
-{{- if .Values.runbooks }}{{ $_ := set (get $c "diagnosis") "runbooks_dir" "/etc/helpdesk/runbooks" }}{{ end -}}
-{{- if .Values.policies }}{{ $_ := set (get $c "policies") "dir" "/etc/helpdesk/policies" }}{{ end -}}
-{{- if .Values.templates.slack }}{{ $_ := set (get $c "slack") "templates_dir" "/etc/helpdesk/templates/slack" }}{{ end -}}
-{{- if .Values.templates.email }}{{ $_ := set (get $c "smtp") "templates_dir" "/etc/helpdesk/templates/email" }}{{ end -}}
-{{- if .Values.templates.web }}{{ $_ := set (get $c "approvals") "pages_dir" "/etc/helpdesk/templates/web" }}{{ end -}}
-{{- range (include "helpdesk.secretFiles" . | fromYaml).files -}}
+{{- end -}}
+{{- if $ctx.Values.runbooks }}{{ $_ := set (get $c "diagnosis") "runbooks_dir" "/etc/helpdesk/runbooks" }}{{ end -}}
+{{- if $ctx.Values.policies }}{{ $_ := set (get $c "policies") "dir" "/etc/helpdesk/policies" }}{{ end -}}
+{{- if $ctx.Values.templates.slack }}{{ $_ := set (get $c "slack") "templates_dir" "/etc/helpdesk/templates/slack" }}{{ end -}}
+{{- if $ctx.Values.templates.web }}{{ $_ := set (get $c "approvals") "pages_dir" "/etc/helpdesk/templates/web" }}{{ end -}}
+{{- if and $ctx.Values.templates.email (not $srebot) }}{{ $_ := set (get $c "smtp") "templates_dir" "/etc/helpdesk/templates/email" }}{{ end -}}
+{{- range (include (ternary "helpdesk.srebotSecretFiles" "helpdesk.secretFiles" $srebot) $ctx | fromYaml).files -}}
 {{- $node := $c -}}
 {{- $path := .path -}}
 {{- range $index, $key := initial $path -}}
@@ -296,7 +334,7 @@ then what the chart owns laid over it: listeners, store, data paths, secret file
 {{- end -}}
 {{- $_ := set $node (last $path) (printf "/run/secrets/helpdesk/%s" .file) -}}
 {{- end -}}
-{{- with .Values.inventory }}{{ $_ := set $c "infrastructure" . }}{{ end -}}
+{{- with $ctx.Values.inventory }}{{ $_ := set $c "infrastructure" . }}{{ end -}}
 {{- range $section, $body := $c -}}
 {{- if and (kindIs "map" $body) (eq (len $body) 0) }}{{ $_ := unset $c $section }}{{ end -}}
 {{- end -}}
@@ -325,6 +363,42 @@ then what the chart owns laid over it: listeners, store, data paths, secret file
           items:
             - key: {{ $pg.pgpassKey }}
               path: pgpass
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+srebot's secrets for one check: (dict "ctx" $ "check" $check "local" $local). Server mode: the API
+token; local mode: srebotSecretFiles and the pgpass file; either: the Slack bot token if it posts.
+*/}}
+{{- define "helpdesk.srebotSecretVolume" -}}
+{{- $ctx := .ctx -}}
+{{- $sources := list -}}
+{{- if .local -}}
+{{- range (include "helpdesk.srebotSecretFiles" $ctx | fromYaml).files -}}
+{{- $sources = append $sources (dict "secret" .secret "key" .key "file" .file) -}}
+{{- end -}}
+{{- $pg := $ctx.Values.secrets.postgresTargets -}}
+{{- if and $pg.existingSecret $pg.pgpassKey -}}
+{{- $sources = append $sources (dict "secret" $pg.existingSecret "key" $pg.pgpassKey "file" "pgpass") -}}
+{{- end -}}
+{{- else -}}
+{{- $sources = append $sources (dict "secret" $ctx.Values.srebot.apiToken.existingSecret "key" $ctx.Values.srebot.apiToken.key "file" "api-token") -}}
+{{- end -}}
+{{- if .check.post -}}
+{{- $sources = append $sources (dict "secret" $ctx.Values.secrets.slack.existingSecret "key" $ctx.Values.secrets.slack.botTokenKey "file" "slack-bot-token") -}}
+{{- end -}}
+{{- with $sources }}
+- name: secrets
+  projected:
+    defaultMode: 0440
+    sources:
+      {{- range . }}
+      - secret:
+          name: {{ .secret }}
+          items:
+            - key: {{ .key }}
+              path: {{ .file }}
       {{- end }}
 {{- end }}
 {{- end -}}
@@ -404,6 +478,11 @@ as libpq does), which a Secret volume with fsGroup cannot give: an init containe
 - name: config
   configMap:
     name: {{ include "helpdesk.fullname" . }}
+{{- include "helpdesk.contentVolumes" . }}
+{{- end -}}
+
+{{/* Volumes of the policy, runbook and template overrides. */}}
+{{- define "helpdesk.contentVolumes" -}}
 {{- if .Values.policies }}
 - name: policies
   configMap:
@@ -426,6 +505,10 @@ as libpq does), which a Secret volume with fsGroup cannot give: an init containe
 {{/* Pod annotations that roll the pods when their configuration changes. */}}
 {{- define "helpdesk.checksums" -}}
 checksum/config: {{ include "helpdesk.configYAML" . | sha256sum }}
+{{- include "helpdesk.contentChecksums" . }}
+{{- end -}}
+
+{{- define "helpdesk.contentChecksums" -}}
 {{- with .Values.policies }}
 checksum/policies: {{ toYaml . | sha256sum }}
 {{- end }}
