@@ -393,6 +393,13 @@ def test_helm_test_rbac_goes_on_failure_too_and_the_smoke_image_can_be_pinned(re
     assert hook_container(production, "-test-http")["image"] == "python:3.13-alpine"
 
 
+def test_notes_warn_when_policies_replace_the_default_without_one(helm, tmp_path, rendered):
+    warning = "replaces the built-in policies whole, and it has no default.yaml"
+    assert warning not in rendered("default").notes and warning not in rendered("everything").notes
+    site = install(helm, tmp_path, coalesce(DEFAULTS, {"policies": {"site.yaml": "version: \"1\"\npolicies: []\n"}}))
+    assert warning in site.notes and "off-hours" in site.notes
+
+
 # MARK: what the chart refuses
 
 @pytest.mark.parametrize("overlay, message", [
