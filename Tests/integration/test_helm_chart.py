@@ -358,6 +358,40 @@ def test_agent_rbac_is_read_only_unless_writes_are_allowed(rendered):
             assert [s["name"] for s in binding["subjects"]] == ["helpdesk-server"]
 
 
+def test_cluster_wide_writes_only_when_acknowledged(rendered):
+    result = rendered("srebot-local")  # clusterWide, allowWrites and acknowledgeClusterWideWrites
+    writer = result.one("ClusterRole", "-agent-write")
+    assert any("patch" in rule["verbs"] for rule in writer["rules"])
+    assert [s["name"] for s in result.one("ClusterRoleBinding", "-agent-write")["subjects"]] == ["rel-helpdesk"]
+
+
+def server_automounts(result):
+    return result.one("Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"]
+
+
+@pytest.mark.parametrize("overlay, mounted", [
+    ({}, False),                                                   # rbac.create binds nothing: no role, no token
+    ({"rbac": {"namespaces": ["default"]}}, True),                 # roles to use
+    ({"rbac": {"create": False}, "inventory": {"k8s_clusters": {"local": {}}}}, True),  # this cluster, RBAC made elsewhere
+    ({"inventory": {"k8s_clusters": {"remote": {"context": "remote", "kubeconfig": "/etc/k/config"}}}}, False),
+    ({"rbac": {"namespaces": ["default"]}, "serviceAccount": {"automountServiceAccountToken": False}}, False),
+], ids=["nothing", "namespaces", "in-cluster-inventory", "remote-only", "switched-off"])
+def test_server_mounts_its_token_only_for_the_in_cluster_agent(helm, tmp_path, overlay, mounted):
+    result = install(helm, tmp_path, coalesce(DEFAULTS, overlay))
+    assert server_automounts(result) is mounted
+    # The accounts never mount by default: the pod spec opts in.
+    assert result.one("ServiceAccount")["automountServiceAccountToken"] is False
+
+
+def test_token_mounts_of_the_shipped_values(rendered):
+    assert server_automounts(rendered("default")) is False
+    assert server_automounts(rendered("development")) is True
+    assert server_automounts(rendered("everything")) is True
+    for name, mounted in (("everything", False), ("srebot-local", True)):  # server mode never talks to the API
+        for _, pod in srebot_jobs(rendered(name)):
+            assert pod["automountServiceAccountToken"] is mounted, name
+
+
 def test_config_change_rolls_the_pods(helm, tmp_path, rendered):
     before = rendered("default").one("Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
     changed = install(helm, tmp_path, coalesce(DEFAULTS, {"config": {"jobs": {"concurrency": 8}}}))
@@ -407,6 +441,7 @@ def test_notes_warn_when_policies_replace_the_default_without_one(helm, tmp_path
     ({"autoscaling": {"enabled": True}}, "autoscaling.enabled needs a PostgreSQL store"),
     ({"podDisruptionBudget": {"minAvailable": 1}}, "would block every node drain"),
     ({"srebot": {"enabled": True, "checks": [{"target": "prod-db"}]}}, "srebot.mode server calls the server's API"),
+    ({"rbac": {"clusterWide": True, "allowWrites": True}}, "rbac.clusterWide with rbac.allowWrites lets the server patch"),
 ])
 def test_chart_refuses_what_sqlite_or_srebot_cannot_do(helm, tmp_path, overlay, message):
     with pytest.raises(Exception) as refused:

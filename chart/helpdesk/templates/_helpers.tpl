@@ -114,6 +114,9 @@ would keep a store of its own. The values stay for issue 14. */ -}}
 {{- if and .Values.podDisruptionBudget.enabled (ne (toString .Values.podDisruptionBudget.minAvailable) "") -}}
 {{- fail "podDisruptionBudget.minAvailable with the single SQLite replica would block every node drain: leave it empty and keep maxUnavailable: 1" -}}
 {{- end -}}
+{{- if and .Values.rbac.create .Values.rbac.clusterWide .Values.rbac.allowWrites (not .Values.rbac.acknowledgeClusterWideWrites) -}}
+{{- fail "rbac.clusterWide with rbac.allowWrites lets the server patch and scale every Deployment and StatefulSet in the cluster: list the namespaces to change in rbac.namespaces with clusterWide: false, or set rbac.acknowledgeClusterWideWrites: true" -}}
+{{- end -}}
 {{- if eq (int .Values.server.port) (int .Values.server.adminPort) -}}
 {{- fail "server.port and server.adminPort must differ (set adminPort: 0 to serve everything on one port)" -}}
 {{- end -}}
@@ -225,6 +228,21 @@ the two cannot drift apart.
 {{- end -}}
 {{- end -}}
 {{- toYaml (dict "namespaces" ($namespaces | uniq | sortAlpha)) -}}
+{{- end -}}
+
+{{/*
+"true" when the Kubernetes agent talks to this cluster, so the server needs its account's token:
+an inventory cluster with neither context nor kubeconfig, or roles the chart binds to the account.
+*/}}
+{{- define "helpdesk.agentInCluster" -}}
+{{- $inCluster := false -}}
+{{- range $id, $cluster := (get (.Values.inventory | default dict) "k8s_clusters" | default dict) -}}
+{{- if not (or $cluster.context $cluster.kubeconfig) }}{{ $inCluster = true }}{{ end -}}
+{{- end -}}
+{{- if and .Values.rbac.create (or .Values.rbac.clusterWide (include "helpdesk.rbacNamespaces" . | fromYaml).namespaces) -}}
+{{- $inCluster = true -}}
+{{- end -}}
+{{- if and $inCluster .Values.serviceAccount.automountServiceAccountToken }}true{{ end -}}
 {{- end -}}
 
 {{/* The Kubernetes agent's rules: (dict "writes" false) the reads its tools make, (dict "writes" true) its fixes. */}}
