@@ -110,14 +110,14 @@ class Rendered:
         return config[0]["data"]["helpdesk.yaml"]
 
 
-def install(helm, tmp_path, values, name="rel"):
+def install(helm, tmp_path, values, name="rel", chart=CHART):
     """`helm install` against a loopback API server; raises helm_sdkpy's InstallError with Helm's message."""
     from helm_sdkpy.actions import Install
     stub = HelmStub().start()
     try:
         kubeconfig = stub.kubeconfig(tmp_path / f"kubeconfig-{stub.port}")
         configuration = helm.Configuration(namespace="helpdesk", kubeconfig=str(kubeconfig))
-        result = asyncio.run(Install(configuration).run(name, str(CHART), values=values, wait=False, timeout=30))
+        result = asyncio.run(Install(configuration).run(name, str(chart), values=values, wait=False, timeout=30))
         return Rendered(result, stub.created)
     finally:
         stub.stop()
@@ -181,6 +181,62 @@ config:
     with pytest.raises(Exception) as refused:
         install(helm, tmp_path, values)
     assert "schema" in str(refused.value).lower() and "replicas" in str(refused.value), str(refused.value)
+
+
+INLINE_PASSWORDS = {
+    ("config", "server", "public_base_url"): "https://bot:hunter2@helpdesk.example.org",
+    ("config", "slack", "api_base_url"): "https://x:xoxb-secret@slack.example.org/api/",
+    ("config", "alertmanager", "receivers", "helpdesk", "url"): "http://admin:s3cret@alertmanager:9093",
+    ("config", "smtp", "url"): "smtp://helpdesk:s3cret@mail.example.org:587",
+    ("config", "llm", "base_url"): "http://u:sk-secret@vllm:8000/v1",
+    ("inventory", "db_servers", "prod-db", "connection_string"): "host=db dbname=orders user=helpdesk password=s3cret",
+}
+# The same keys without a password: users, ports and @ in paths stay allowed.
+WITHOUT_PASSWORDS = [
+    ("config", "smtp", "url", "smtp://helpdesk@mail.example.org:587"),
+    ("config", "alertmanager", "receivers", "helpdesk", "url", "http://alertmanager:9093/api/@v2"),
+    ("inventory", "db_servers", "prod-db", "connection_string", "postgres://helpdesk@orders-db:5432/orders?sslmode=require"),
+    ("inventory", "db_servers", "prod-db", "connection_string", "host=db user=helpdesk passfile=/tmp/pgpass/pgpass"),
+]
+
+
+def nested(path, value):
+    for key in reversed(path):
+        value = {key: value}
+    return value
+
+
+@pytest.mark.parametrize("path", INLINE_PASSWORDS, ids=lambda path: ".".join(path))
+def test_schema_refuses_a_password_inline_in_any_url_or_connection_string(path):
+    values = coalesce(merged("everything"), nested(path, INLINE_PASSWORDS[path]))
+    errors = [list(e.path) for e in schema_validator().iter_errors(values)]
+    assert errors == [list(path)], errors
+
+
+@pytest.mark.parametrize("entry", WITHOUT_PASSWORDS, ids=lambda entry: entry[-1])
+def test_schema_allows_urls_and_connection_strings_without_a_password(entry):
+    values = coalesce(merged("everything"), nested(entry[:-1], entry[-1]))
+    assert not list(schema_validator().iter_errors(values))
+
+
+def test_chart_refuses_inline_passwords_even_without_the_schema(helm, tmp_path):
+    """`helm install --skip-schema-validation` skips values.schema.json: the templates refuse too."""
+    chart = tmp_path / "chart" / "helpdesk"
+    shutil.copytree(CHART, chart)
+    (chart / "values.schema.json").unlink()
+    values = merged("everything")
+    for path, value in INLINE_PASSWORDS.items():
+        values = coalesce(values, nested(path, value))
+    with pytest.raises(Exception) as refused:
+        install(helm, tmp_path, values, chart=chart)
+    message = str(refused.value)
+    assert "a password inline in" in message, message
+    for path in INLINE_PASSWORDS:
+        assert ".".join(path) in message, message
+    assert "s3cret" not in message and "hunter2" not in message  # names the keys, never the values
+    for entry in WITHOUT_PASSWORDS:
+        values = coalesce(merged("everything"), nested(entry[:-1], entry[-1]))
+        install(helm, tmp_path, values, chart=chart)
 
 
 # MARK: install and the Kubernetes schemas

@@ -117,6 +117,9 @@ would keep a store of its own. The values stay for issue 14. */ -}}
 {{- if and .Values.rbac.create .Values.rbac.clusterWide .Values.rbac.allowWrites (not .Values.rbac.acknowledgeClusterWideWrites) -}}
 {{- fail "rbac.clusterWide with rbac.allowWrites lets the server patch and scale every Deployment and StatefulSet in the cluster: list the namespaces to change in rbac.namespaces with clusterWide: false, or set rbac.acknowledgeClusterWideWrites: true" -}}
 {{- end -}}
+{{- with include "helpdesk.inlinePasswords" (dict "node" (dict "config" .Values.config "inventory" .Values.inventory) "path" "") | trim -}}
+{{- fail (printf "a password inline in %s: helpdesk.yaml is a ConfigMap, which is not secret; leave it out of the URL or connection string and use a Secret (secrets.postgresTargets for databases, secrets.smtp for mail)" .) -}}
+{{- end -}}
 {{- if eq (int .Values.server.port) (int .Values.server.adminPort) -}}
 {{- fail "server.port and server.adminPort must differ (set adminPort: 0 to serve everything on one port)" -}}
 {{- end -}}
@@ -134,6 +137,22 @@ would keep a store of its own. The values stay for issue 14. */ -}}
 {{- range $name, $receiver := .Values.secrets.alertmanagerReceivers -}}
 {{- if and $receiver.bearerTokenKey $receiver.basicAuthPasswordKey -}}
 {{- fail (printf "secrets.alertmanagerReceivers.%s: a receiver takes bearerTokenKey or basicAuthPasswordKey, not both" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The paths of *url* and connection_string values holding a password (user:pass@, password=), space
+separated: values.schema.json refuses them too, but `--skip-schema-validation` skips that.
+*/}}
+{{- define "helpdesk.inlinePasswords" -}}
+{{- $path := .path -}}
+{{- range $key, $value := .node -}}
+{{- $here := ternary $key (printf "%s.%s" $path $key) (eq $path "") -}}
+{{- if kindIs "map" $value -}}
+{{- include "helpdesk.inlinePasswords" (dict "node" $value "path" $here) -}}
+{{- else if and (kindIs "string" $value) (or (contains "url" (lower $key)) (eq $key "connection_string")) -}}
+{{- if or (regexMatch `://[^/@\s:]*:[^/@\s]+@` $value) (regexMatch `(?i)password\s*=` $value) }}{{ $here }} {{ end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
