@@ -378,7 +378,7 @@ that a diagnosis does not use; and the rotation keys whose previous secret it do
 {{- toYaml $c -}}
 {{- end -}}
 
-{{/* Volumes with the secret files, the PostgreSQL password and the pgpass file: shared by the server and local-mode srebot. */}}
+{{/* The server's volume of secret files and the pgpass file (srebot has srebotSecretVolume). */}}
 {{- define "helpdesk.secretVolume" -}}
 {{- $files := (include "helpdesk.secretFiles" . | fromYaml).files -}}
 {{- $pg := .Values.secrets.postgresTargets -}}
