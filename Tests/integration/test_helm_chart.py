@@ -28,11 +28,8 @@ VALUES_FILES = {
     "production": CHART / "values-production.yaml",
     "development": CHART / "values-development.yaml",
     "everything": CHART / "ci" / "values-everything.yaml",
-    "postgres": CHART / "ci" / "values-postgres.yaml",
+    "srebot-local": CHART / "ci" / "values-srebot-local.yaml",
 }
-# Keys the chart writes for the store that a server built before them does not know yet (issue 13
-# adds them); `config check` may call exactly these unknown, nothing else.
-PENDING_STORE_KEYS = {"migrate_on_start", "backup_schedule", "backup_dir", "backup_keep"}
 INSTALL_HINT = "pip install --ignore-requires-python -r Tests/integration/requirements-chart.txt (scripts/test does)"
 
 
@@ -113,14 +110,14 @@ class Rendered:
         return config[0]["data"]["helpdesk.yaml"]
 
 
-def install(helm, tmp_path, values, name="rel"):
+def install(helm, tmp_path, values, name="rel", chart=CHART):
     """`helm install` against a loopback API server; raises helm_sdkpy's InstallError with Helm's message."""
     from helm_sdkpy.actions import Install
     stub = HelmStub().start()
     try:
         kubeconfig = stub.kubeconfig(tmp_path / f"kubeconfig-{stub.port}")
         configuration = helm.Configuration(namespace="helpdesk", kubeconfig=str(kubeconfig))
-        result = asyncio.run(Install(configuration).run(name, str(CHART), values=values, wait=False, timeout=30))
+        result = asyncio.run(Install(configuration).run(name, str(chart), values=values, wait=False, timeout=30))
         return Rendered(result, stub.created)
     finally:
         stub.stop()
@@ -184,6 +181,62 @@ config:
     with pytest.raises(Exception) as refused:
         install(helm, tmp_path, values)
     assert "schema" in str(refused.value).lower() and "replicas" in str(refused.value), str(refused.value)
+
+
+INLINE_PASSWORDS = {
+    ("config", "server", "public_base_url"): "https://bot:hunter2@helpdesk.example.org",
+    ("config", "slack", "api_base_url"): "https://x:xoxb-secret@slack.example.org/api/",
+    ("config", "alertmanager", "receivers", "helpdesk", "url"): "http://admin:s3cret@alertmanager:9093",
+    ("config", "smtp", "url"): "smtp://helpdesk:s3cret@mail.example.org:587",
+    ("config", "llm", "base_url"): "http://u:sk-secret@vllm:8000/v1",
+    ("inventory", "db_servers", "prod-db", "connection_string"): "host=db dbname=orders user=helpdesk password=s3cret",
+}
+# The same keys without a password: users, ports and @ in paths stay allowed.
+WITHOUT_PASSWORDS = [
+    ("config", "smtp", "url", "smtp://helpdesk@mail.example.org:587"),
+    ("config", "alertmanager", "receivers", "helpdesk", "url", "http://alertmanager:9093/api/@v2"),
+    ("inventory", "db_servers", "prod-db", "connection_string", "postgres://helpdesk@orders-db:5432/orders?sslmode=require"),
+    ("inventory", "db_servers", "prod-db", "connection_string", "host=db user=helpdesk passfile=/tmp/pgpass/pgpass"),
+]
+
+
+def nested(path, value):
+    for key in reversed(path):
+        value = {key: value}
+    return value
+
+
+@pytest.mark.parametrize("path", INLINE_PASSWORDS, ids=lambda path: ".".join(path))
+def test_schema_refuses_a_password_inline_in_any_url_or_connection_string(path):
+    values = coalesce(merged("everything"), nested(path, INLINE_PASSWORDS[path]))
+    errors = [list(e.path) for e in schema_validator().iter_errors(values)]
+    assert errors == [list(path)], errors
+
+
+@pytest.mark.parametrize("entry", WITHOUT_PASSWORDS, ids=lambda entry: entry[-1])
+def test_schema_allows_urls_and_connection_strings_without_a_password(entry):
+    values = coalesce(merged("everything"), nested(entry[:-1], entry[-1]))
+    assert not list(schema_validator().iter_errors(values))
+
+
+def test_chart_refuses_inline_passwords_even_without_the_schema(helm, tmp_path):
+    """`helm install --skip-schema-validation` skips values.schema.json: the templates refuse too."""
+    chart = tmp_path / "chart" / "helpdesk"
+    shutil.copytree(CHART, chart)
+    (chart / "values.schema.json").unlink()
+    values = merged("everything")
+    for path, value in INLINE_PASSWORDS.items():
+        values = coalesce(values, nested(path, value))
+    with pytest.raises(Exception) as refused:
+        install(helm, tmp_path, values, chart=chart)
+    message = str(refused.value)
+    assert "a password inline in" in message, message
+    for path in INLINE_PASSWORDS:
+        assert ".".join(path) in message, message
+    assert "s3cret" not in message and "hunter2" not in message  # names the keys, never the values
+    for entry in WITHOUT_PASSWORDS:
+        values = coalesce(merged("everything"), nested(entry[:-1], entry[-1]))
+        install(helm, tmp_path, values, chart=chart)
 
 
 # MARK: install and the Kubernetes schemas
@@ -268,7 +321,7 @@ def test_pod_runs_non_root_on_a_read_only_root_with_probes(rendered):
 
 
 def test_no_job_opens_the_servers_store(rendered):
-    for name in ("everything", "postgres"):
+    for name in ("everything", "srebot-local"):
         result = rendered(name)
         jobs = result.of("Job") + result.of("CronJob")
         assert jobs, f"{name}: srebot rendered no Job"
@@ -281,9 +334,58 @@ def test_no_job_opens_the_servers_store(rendered):
             assert rules[0]["onExitCodes"]["values"] == [1] and rules[0]["action"] == "FailJob"
     server_mode = rendered("everything").one("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert "--server" in server_mode["containers"][0]["args"]
-    local_mode = rendered("postgres").one("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    env = {e["name"]: e.get("value") for e in local_mode["containers"][0]["env"]}
-    assert env["HELPDESK_STORE_PATH"].startswith("/tmp/")
+    local_config = yaml.safe_load(srebot_config(rendered("srebot-local")))
+    assert local_config["store"]["path"].startswith("/tmp/") and local_config["diagnosis"]["bundles_dir"].startswith("/tmp/")
+
+
+def srebot_config(result):
+    return result.one("ConfigMap", "-srebot")["data"]["helpdesk.yaml"]
+
+
+def srebot_jobs(result):
+    """(check args, pod spec) of every srebot Job and CronJob."""
+    for job in result.of("Job") + result.of("CronJob"):
+        spec = job["spec"].get("jobTemplate", job)["spec"]["template"]["spec"]
+        yield spec["containers"][0]["args"], spec
+
+
+def mounted_secrets(pod):
+    """The file names in the pod's secrets volume."""
+    volume = next((v for v in pod["volumes"] if v["name"] == "secrets"), None)
+    return {item["path"] for source in (volume or {}).get("projected", {}).get("sources", [])
+            for item in source["secret"]["items"]}
+
+
+def test_srebot_mounts_only_the_secrets_it_needs(rendered):
+    everything = rendered("everything")  # server mode; the server has every kind of secret
+    for args, pod in srebot_jobs(everything):
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        posts = "--post" in args
+        assert mounted_secrets(pod) == {"api-token"} | ({"slack-bot-token"} if posts else set()), args
+        assert ("HELPDESK_SLACK_BOT_TOKEN_FILE" in env) == posts
+    local = rendered("srebot-local")  # the server also has approval, audit and API token secrets
+    server_files = set(re.findall(r"/run/secrets/helpdesk/([a-z0-9-]+)", local.helpdesk_yaml()))
+    assert {"approval-link-key", "audit-key", "api-ops-automation-token", "slack-signing-secret"} <= server_files
+    for args, pod in srebot_jobs(local):
+        posts = "--post" in args
+        assert mounted_secrets(pod) == {"llm-api-key", "pgpass"} | ({"slack-bot-token"} if posts else set()), args
+    # Its config names no file but those.
+    assert set(re.findall(r"/run/secrets/helpdesk/([a-z0-9-]+)", srebot_config(local))) == {"llm-api-key"}
+
+
+@pytest.mark.parametrize("name", ["srebot-local", "everything"])
+def test_srebot_local_config_passes_the_check_with_only_its_secrets(helm, tmp_path, name):
+    """The server's config less what srebot gets no secret for must still load: every secret of
+    `everything` (rotations, inbound mail, receivers) is there to be left out."""
+    result = install(helm, tmp_path, coalesce(merged(name), {"srebot": {"mode": "local"}}))
+    text = srebot_config(result)
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for file in {"llm-api-key", "slack-bot-token"}:
+        (secrets / file).write_text("s" * 32 + "\n")
+    text = text.replace("/run/secrets/helpdesk/", f"{secrets}/")
+    check_with_binary(content_folders(result, text, tmp_path / "content"), tmp_path,
+                      env={"HELPDESK_SLACK_BOT_TOKEN_FILE": str(secrets / "slack-bot-token")})
 
 
 def rbac_verbs(result):
@@ -312,6 +414,40 @@ def test_agent_rbac_is_read_only_unless_writes_are_allowed(rendered):
             assert [s["name"] for s in binding["subjects"]] == ["helpdesk-server"]
 
 
+def test_cluster_wide_writes_only_when_acknowledged(rendered):
+    result = rendered("srebot-local")  # clusterWide, allowWrites and acknowledgeClusterWideWrites
+    writer = result.one("ClusterRole", "-agent-write")
+    assert any("patch" in rule["verbs"] for rule in writer["rules"])
+    assert [s["name"] for s in result.one("ClusterRoleBinding", "-agent-write")["subjects"]] == ["rel-helpdesk"]
+
+
+def server_automounts(result):
+    return result.one("Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"]
+
+
+@pytest.mark.parametrize("overlay, mounted", [
+    ({}, False),                                                   # rbac.create binds nothing: no role, no token
+    ({"rbac": {"namespaces": ["default"]}}, True),                 # roles to use
+    ({"rbac": {"create": False}, "inventory": {"k8s_clusters": {"local": {}}}}, True),  # this cluster, RBAC made elsewhere
+    ({"inventory": {"k8s_clusters": {"remote": {"context": "remote", "kubeconfig": "/etc/k/config"}}}}, False),
+    ({"rbac": {"namespaces": ["default"]}, "serviceAccount": {"automountServiceAccountToken": False}}, False),
+], ids=["nothing", "namespaces", "in-cluster-inventory", "remote-only", "switched-off"])
+def test_server_mounts_its_token_only_for_the_in_cluster_agent(helm, tmp_path, overlay, mounted):
+    result = install(helm, tmp_path, coalesce(DEFAULTS, overlay))
+    assert server_automounts(result) is mounted
+    # The accounts never mount by default: the pod spec opts in.
+    assert result.one("ServiceAccount")["automountServiceAccountToken"] is False
+
+
+def test_token_mounts_of_the_shipped_values(rendered):
+    assert server_automounts(rendered("default")) is False
+    assert server_automounts(rendered("development")) is True
+    assert server_automounts(rendered("everything")) is True
+    for name, mounted in (("everything", False), ("srebot-local", True)):  # server mode never talks to the API
+        for _, pod in srebot_jobs(rendered(name)):
+            assert pod["automountServiceAccountToken"] is mounted, name
+
+
 def test_config_change_rolls_the_pods(helm, tmp_path, rendered):
     before = rendered("default").one("Deployment")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
     changed = install(helm, tmp_path, coalesce(DEFAULTS, {"config": {"jobs": {"concurrency": 8}}}))
@@ -328,6 +464,32 @@ def test_notes_name_the_slack_urls_and_the_alertmanager_receiver(rendered):
     assert "http://rel-helpdesk.helpdesk.svc:8080/webhooks/alertmanager" in notes
 
 
+def test_helm_test_rbac_goes_on_failure_too_and_the_smoke_image_can_be_pinned(rendered):
+    result = rendered("everything")
+    policies = {(h["kind"], h["metadata"]["name"]): h["metadata"]["annotations"]["helm.sh/hook-delete-policy"].split(",")
+                for h in result.hooks}
+    for (kind, name), policy in policies.items():
+        assert {"before-hook-creation", "hook-succeeded"} <= set(policy), (kind, name, policy)
+        # Failed pods stay for their logs; everything else, the exec-capable RBAC above all, goes.
+        assert ("hook-failed" in policy) == (kind != "Pod"), (kind, name, policy)
+    assert {kind for kind, _ in policies} == {"ConfigMap", "Pod", "ServiceAccount", "Role", "RoleBinding"}
+    role = next(h for h in result.hooks if h["kind"] == "Role")
+    assert {"pods/exec"} in [set(rule["resources"]) for rule in role["rules"]]
+    assert hook_container(result, "-test-http")["image"] == \
+        "docker.io/library/python@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+    # Production runs no selftest, so nothing may exec.
+    production = rendered("production")
+    assert not [h for h in production.hooks if h["kind"] in ("Role", "RoleBinding", "ServiceAccount")]
+    assert hook_container(production, "-test-http")["image"] == "python:3.13-alpine"
+
+
+def test_notes_warn_when_policies_replace_the_default_without_one(helm, tmp_path, rendered):
+    warning = "replaces the built-in policies whole, and it has no default.yaml"
+    assert warning not in rendered("default").notes and warning not in rendered("everything").notes
+    site = install(helm, tmp_path, coalesce(DEFAULTS, {"policies": {"site.yaml": "version: \"1\"\npolicies: []\n"}}))
+    assert warning in site.notes and "off-hours" in site.notes
+
+
 # MARK: what the chart refuses
 
 @pytest.mark.parametrize("overlay, message", [
@@ -335,6 +497,7 @@ def test_notes_name_the_slack_urls_and_the_alertmanager_receiver(rendered):
     ({"autoscaling": {"enabled": True}}, "autoscaling.enabled needs a PostgreSQL store"),
     ({"podDisruptionBudget": {"minAvailable": 1}}, "would block every node drain"),
     ({"srebot": {"enabled": True, "checks": [{"target": "prod-db"}]}}, "srebot.mode server calls the server's API"),
+    ({"rbac": {"clusterWide": True, "allowWrites": True}}, "rbac.clusterWide with rbac.allowWrites lets the server patch"),
 ])
 def test_chart_refuses_what_sqlite_or_srebot_cannot_do(helm, tmp_path, overlay, message):
     with pytest.raises(Exception) as refused:
@@ -342,15 +505,21 @@ def test_chart_refuses_what_sqlite_or_srebot_cannot_do(helm, tmp_path, overlay, 
     assert message in str(refused.value), str(refused.value)
 
 
-def test_postgres_store_allows_replicas_and_an_autoscaler(rendered):
-    result = rendered("postgres")
-    assert result.one("HorizontalPodAutoscaler")["spec"]["minReplicas"] == 2
-    deployment = result.one("Deployment")
-    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
-    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-    url = next(e for e in env if e["name"] == "HELPDESK_STORE_URL")
-    assert url["valueFrom"]["secretKeyRef"] == {"name": "helpdesk-store", "key": "url"}
-    assert not result.of("PersistentVolumeClaim")
+POSTGRES_STORE = {"store": {"postgres": {"existingSecret": "helpdesk-store", "urlKey": "url"}}}
+
+
+@pytest.mark.parametrize("overlay", [
+    POSTGRES_STORE,
+    # What used to be the PostgreSQL mode's values: refused for the store, not for the replicas.
+    {**POSTGRES_STORE, "replicaCount": 2, "autoscaling": {"enabled": True}, "persistence": {"enabled": False}},
+], ids=["store", "store-with-replicas"])
+def test_chart_refuses_the_postgres_store_until_the_binary_has_one(helm, tmp_path, overlay):
+    """The binary knows only `store.driver: sqlite`: a PostgreSQL URL would leave each replica a
+    throwaway SQLite store of its own."""
+    with pytest.raises(Exception) as refused:
+        install(helm, tmp_path, coalesce(DEFAULTS, overlay))
+    assert "PostgreSQL needs a helpdesk version with the PostgreSQL store (issue 14); until then use SQLite " \
+        "with one replica" in str(refused.value), str(refused.value)
 
 
 # MARK: against the real binary
@@ -363,28 +532,42 @@ def secret_files(config_text, folder):
     return config_text.replace("/run/secrets/helpdesk/", f"{folder}/")
 
 
-def check_with_binary(config_text, tmp_path):
-    """`helpdesk config check` on the text; returns the text less the store keys this binary does not know yet."""
+def check_with_binary(config_text, tmp_path, env=None):
+    """`helpdesk config check` on the text: it must pass with nothing to say but its one `ok:` line,
+    so any key the chart writes and the binary does not know fails here. Returns the parsed config."""
     path = tmp_path / "helpdesk.yaml"
     path.write_text(config_text)
-    result = subprocess.run([helpdesk_binary(), "config", "check", str(path)], capture_output=True, text=True, timeout=30)
-    pending = set()
-    for line in (result.stdout + result.stderr).splitlines():
-        match = re.search(r"store\.(\w+): unknown key", line)
-        if match and match.group(1) in PENDING_STORE_KEYS:
-            pending.add(match.group(1))
-        elif line.strip():
-            pytest.fail("helpdesk config check refuses the rendered helpdesk.yaml:\n"
-                        f"{result.stderr}{result.stdout}\n---\n{config_text}", pytrace=False)
-    config = yaml.safe_load(config_text)
-    for key in pending:
-        config["store"].pop(key)
-    return config
+    result = subprocess.run([helpdesk_binary(), "config", "check", str(path)], capture_output=True, text=True, timeout=30,
+                            env={**os.environ, **(env or {})})
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    if result.returncode != 0 or result.stderr.strip() or len(lines) != 1 or not lines[0].startswith("ok: "):
+        pytest.fail(f"helpdesk config check refuses the rendered helpdesk.yaml (exit {result.returncode}):\n"
+                    f"{result.stderr}{result.stdout}\n---\n{config_text}", pytrace=False)
+    return yaml.safe_load(config_text)
+
+
+def content_folders(result, config_text, folder):
+    """The config with the server's ConfigMap folders (policies, runbooks, templates) written under
+    `folder` from the rendered ConfigMaps, as the pod would mount them: the binary checks they exist."""
+    pod = result.one("Deployment")["spec"]["template"]["spec"]
+    maps = {doc["metadata"]["name"]: doc.get("data", {}) for doc in result.of("ConfigMap")}
+    volumes = {v["name"]: v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
+    for mount in pod["containers"][0]["volumeMounts"]:
+        path = mount["mountPath"]
+        if mount["name"] in volumes and path.startswith("/etc/helpdesk/") and path != "/etc/helpdesk/config":
+            target = folder / path.removeprefix("/etc/helpdesk/")
+            target.mkdir(parents=True)
+            for file, text in maps[volumes[mount["name"]]].items():
+                (target / file).write_text(text)
+            config_text = config_text.replace(path, str(target))
+    return config_text
 
 
 @pytest.mark.parametrize("name", VALUES_FILES)
 def test_rendered_config_passes_the_servers_own_check(rendered, tmp_path, name):
-    check_with_binary(secret_files(rendered(name).helpdesk_yaml(), tmp_path / "secrets"), tmp_path)
+    result = rendered(name)
+    text = content_folders(result, secret_files(result.helpdesk_yaml(), tmp_path / "secrets"), tmp_path / "content")
+    check_with_binary(text, tmp_path)
 
 
 @pytest.fixture(scope="module")

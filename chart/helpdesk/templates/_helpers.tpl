@@ -63,20 +63,18 @@ annotations:
 {{- end }}
 {{- end -}}
 
-{{/* registry/repository:tag@digest from an image map: (dict "image" .Values.image "ctx" $). */}}
+{{/* registry/repository[:tag][@digest] from an image map: (dict "image" .Values.image "defaultTag" "1.0"). */}}
 {{- define "helpdesk.imageRef" -}}
 {{- $repository := .image.repository -}}
 {{- if .image.registry }}{{ $repository = printf "%s/%s" .image.registry .image.repository }}{{ end -}}
-{{- $tag := .image.tag | default .ctx.Chart.AppVersion | toString -}}
-{{- if .image.digest -}}
-{{- printf "%s:%s@%s" $repository $tag .image.digest -}}
-{{- else -}}
-{{- printf "%s:%s" $repository $tag -}}
-{{- end -}}
+{{- $tag := .image.tag | default .defaultTag | toString -}}
+{{- if $tag }}{{ $repository = printf "%s:%s" $repository $tag }}{{ end -}}
+{{- if .image.digest }}{{ $repository = printf "%s@%s" $repository .image.digest }}{{ end -}}
+{{- $repository -}}
 {{- end -}}
 
 {{- define "helpdesk.image" -}}
-{{- include "helpdesk.imageRef" (dict "image" .Values.image "ctx" .) -}}
+{{- include "helpdesk.imageRef" (dict "image" .Values.image "defaultTag" .Chart.AppVersion) -}}
 {{- end -}}
 
 {{- define "helpdesk.serviceAccountName" -}}
@@ -95,11 +93,6 @@ annotations:
 {{- end -}}
 {{- end -}}
 
-{{/* "true" when the store is PostgreSQL, else empty. */}}
-{{- define "helpdesk.postgresStore" -}}
-{{- if .Values.store.postgres.existingSecret }}true{{ end -}}
-{{- end -}}
-
 {{/* The port that serves /readyz, /metrics and the API. */}}
 {{- define "helpdesk.adminPortName" -}}
 {{- if gt (int .Values.server.adminPort) 0 }}admin{{ else }}http{{ end -}}
@@ -107,16 +100,25 @@ annotations:
 
 {{/* What the chart refuses, with the way out in the message. */}}
 {{- define "helpdesk.validate" -}}
-{{- if not (include "helpdesk.postgresStore" .) -}}
+{{- /* The binary has only the SQLite store: a PostgreSQL URL would be ignored and every replica
+would keep a store of its own. The values stay for issue 14. */ -}}
+{{- if .Values.store.postgres.existingSecret -}}
+{{- fail "store.postgres.existingSecret is set, but PostgreSQL needs a helpdesk version with the PostgreSQL store (issue 14); until then use SQLite with one replica: unset store.postgres.existingSecret" -}}
+{{- end -}}
 {{- if gt (int .Values.replicaCount) 1 -}}
-{{- fail (printf "replicaCount is %d, but the SQLite store runs one replica only (its file is on a ReadWriteOnce volume and WAL needs one host): set replicaCount: 1, or configure a PostgreSQL store with store.postgres.existingSecret" (int .Values.replicaCount)) -}}
+{{- fail (printf "replicaCount is %d, but the SQLite store runs one replica only (its file is on a ReadWriteOnce volume and WAL needs one host): set replicaCount: 1 (several replicas need the PostgreSQL store, issue 14)" (int .Values.replicaCount)) -}}
 {{- end -}}
 {{- if .Values.autoscaling.enabled -}}
-{{- fail "autoscaling.enabled needs a PostgreSQL store: the SQLite store runs one replica only; set autoscaling.enabled: false, or configure store.postgres.existingSecret" -}}
+{{- fail "autoscaling.enabled needs a PostgreSQL store (issue 14): the SQLite store runs one replica only; set autoscaling.enabled: false" -}}
 {{- end -}}
 {{- if and .Values.podDisruptionBudget.enabled (ne (toString .Values.podDisruptionBudget.minAvailable) "") -}}
 {{- fail "podDisruptionBudget.minAvailable with the single SQLite replica would block every node drain: leave it empty and keep maxUnavailable: 1" -}}
 {{- end -}}
+{{- if and .Values.rbac.create .Values.rbac.clusterWide .Values.rbac.allowWrites (not .Values.rbac.acknowledgeClusterWideWrites) -}}
+{{- fail "rbac.clusterWide with rbac.allowWrites lets the server patch and scale every Deployment and StatefulSet in the cluster: list the namespaces to change in rbac.namespaces with clusterWide: false, or set rbac.acknowledgeClusterWideWrites: true" -}}
+{{- end -}}
+{{- with include "helpdesk.inlinePasswords" (dict "node" (dict "config" .Values.config "inventory" .Values.inventory) "path" "") | trim -}}
+{{- fail (printf "a password inline in %s: helpdesk.yaml is a ConfigMap, which is not secret; leave it out of the URL or connection string and use a Secret (secrets.postgresTargets for databases, secrets.smtp for mail)" .) -}}
 {{- end -}}
 {{- if eq (int .Values.server.port) (int .Values.server.adminPort) -}}
 {{- fail "server.port and server.adminPort must differ (set adminPort: 0 to serve everything on one port)" -}}
@@ -135,6 +137,22 @@ annotations:
 {{- range $name, $receiver := .Values.secrets.alertmanagerReceivers -}}
 {{- if and $receiver.bearerTokenKey $receiver.basicAuthPasswordKey -}}
 {{- fail (printf "secrets.alertmanagerReceivers.%s: a receiver takes bearerTokenKey or basicAuthPasswordKey, not both" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The paths of *url* and connection_string values holding a password (user:pass@, password=), space
+separated: values.schema.json refuses them too, but `--skip-schema-validation` skips that.
+*/}}
+{{- define "helpdesk.inlinePasswords" -}}
+{{- $path := .path -}}
+{{- range $key, $value := .node -}}
+{{- $here := ternary $key (printf "%s.%s" $path $key) (eq $path "") -}}
+{{- if kindIs "map" $value -}}
+{{- include "helpdesk.inlinePasswords" (dict "node" $value "path" $here) -}}
+{{- else if and (kindIs "string" $value) (or (contains "url" (lower $key)) (eq $key "connection_string")) -}}
+{{- if or (regexMatch `://[^/@\s:]*:[^/@\s]+@` $value) (regexMatch `(?i)password\s*=` $value) }}{{ $here }} {{ end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -231,6 +249,21 @@ the two cannot drift apart.
 {{- toYaml (dict "namespaces" ($namespaces | uniq | sortAlpha)) -}}
 {{- end -}}
 
+{{/*
+"true" when the Kubernetes agent talks to this cluster, so the server needs its account's token:
+an inventory cluster with neither context nor kubeconfig, or roles the chart binds to the account.
+*/}}
+{{- define "helpdesk.agentInCluster" -}}
+{{- $inCluster := false -}}
+{{- range $id, $cluster := (get (.Values.inventory | default dict) "k8s_clusters" | default dict) -}}
+{{- if not (or $cluster.context $cluster.kubeconfig) }}{{ $inCluster = true }}{{ end -}}
+{{- end -}}
+{{- if and .Values.rbac.create (or .Values.rbac.clusterWide (include "helpdesk.rbacNamespaces" . | fromYaml).namespaces) -}}
+{{- $inCluster = true -}}
+{{- end -}}
+{{- if and $inCluster .Values.serviceAccount.automountServiceAccountToken }}true{{ end -}}
+{{- end -}}
+
 {{/* The Kubernetes agent's rules: (dict "writes" false) the reads its tools make, (dict "writes" true) its fixes. */}}
 {{- define "helpdesk.agentRules" -}}
 {{- if not .writes }}
@@ -259,7 +292,31 @@ helpdesk.yaml: values.config with empty strings dropped (the server reads `key: 
 then what the chart owns laid over it: listeners, store, data paths, secret files, overrides.
 */}}
 {{- define "helpdesk.configYAML" -}}
-{{- $c := deepCopy (.Values.config | default dict) -}}
+{{- include "helpdesk.renderConfig" (dict "ctx" . "srebot" false) -}}
+{{- end -}}
+
+{{/*
+srebot's local mode: the server's helpdesk.yaml less what it has no secret for (the Job mounts
+only srebotSecretFiles), with a throwaway store and bundles in the Job's own /tmp.
+*/}}
+{{- define "helpdesk.srebotConfigYAML" -}}
+{{- include "helpdesk.renderConfig" (dict "ctx" . "srebot" true) -}}
+{{- end -}}
+
+{{/* The secret files of srebot's local mode: the model's key, when a model is configured. */}}
+{{- define "helpdesk.srebotSecretFiles" -}}
+{{- $files := list -}}
+{{- $provider := dig "llm" "provider" "none" (.Values.config | default dict) -}}
+{{- if and .Values.secrets.llm.existingSecret (ne $provider "none") -}}
+{{- $files = append $files (dict "secret" .Values.secrets.llm.existingSecret "key" .Values.secrets.llm.apiKeyKey "file" "llm-api-key" "path" (list "llm" "api_key_file")) -}}
+{{- end -}}
+{{- toYaml (dict "files" $files) -}}
+{{- end -}}
+
+{{- define "helpdesk.renderConfig" -}}
+{{- $ctx := .ctx -}}
+{{- $srebot := .srebot -}}
+{{- $c := deepCopy ($ctx.Values.config | default dict) -}}
 {{- range $section, $body := $c -}}
 {{- if kindIs "map" $body -}}
 {{- range $key, $value := $body -}}
@@ -269,34 +326,43 @@ then what the chart owns laid over it: listeners, store, data paths, secret file
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- if $srebot -}}
+{{- /* Sections whose credentials srebot does not get (their checks would fail without them) and
+that a diagnosis does not use; and the rotation keys whose previous secret it does not get. */ -}}
+{{- range $section := list "api" "inbound_email" "smtp" "alertmanager" }}{{ $_ := unset $c $section }}{{ end -}}
+{{- range $pair := list (list "slack" "previous_signing_secret_until") (list "approvals" "previous_link_key_id") (list "audit" "previous_key_id") -}}
+{{- with get $c (index $pair 0) }}{{ if kindIs "map" . }}{{ $_ := unset . (index $pair 1) }}{{ end }}{{ end -}}
+{{- end -}}
+{{- end -}}
 {{- range $section := list "server" "store" "diagnosis" "policies" "slack" "smtp" "approvals" "audit" "llm" "inbound_email" "alertmanager" "api" -}}
 {{- if not (kindIs "map" (get $c $section)) }}{{ $_ := set $c $section dict }}{{ end -}}
 {{- end -}}
 {{- $server := get $c "server" -}}
-{{- $_ := set $server "listen" (printf "0.0.0.0:%d" (int .Values.server.port)) -}}
-{{- if gt (int .Values.server.adminPort) 0 }}{{ $_ := set $server "admin_listen" (printf "0.0.0.0:%d" (int .Values.server.adminPort)) }}{{ end -}}
-{{- with include "helpdesk.publicBaseURL" . }}{{ $_ := set $server "public_base_url" . }}{{ end -}}
+{{- $_ := set $server "listen" (printf "0.0.0.0:%d" (int $ctx.Values.server.port)) -}}
+{{- if gt (int $ctx.Values.server.adminPort) 0 }}{{ $_ := set $server "admin_listen" (printf "0.0.0.0:%d" (int $ctx.Values.server.adminPort)) }}{{ end -}}
+{{- with include "helpdesk.publicBaseURL" $ctx }}{{ $_ := set $server "public_base_url" . }}{{ end -}}
 {{- $store := get $c "store" -}}
-{{- $_ := set $store "migrate_on_start" .Values.store.migrateOnStart -}}
-{{- if include "helpdesk.postgresStore" . -}}
-{{- /* The URL comes from the environment (HELPDESK_STORE_URL), read from the Secret. */ -}}
-{{- $_ := set (get $c "audit") "checkpoint_file" "/var/lib/helpdesk/audit-checkpoint" -}}
+{{- $_ := set $store "migrate_on_start" $ctx.Values.store.migrateOnStart -}}
+{{- if $srebot -}}
+{{- /* Never the server's file: a store of the Job's own, gone with it. */ -}}
+{{- $_ := set $store "path" "/tmp/srebot/helpdesk.sqlite" -}}
+{{- $_ := set (get $c "diagnosis") "bundles_dir" "/tmp/srebot/incidents" -}}
 {{- else -}}
 {{- $_ := set $store "path" "/var/lib/helpdesk/helpdesk.sqlite" -}}
-{{- $_ := set $store "busy_timeout" .Values.store.sqlite.busyTimeout -}}
-{{- if .Values.store.backup.enabled -}}
-{{- $_ := set $store "backup_schedule" .Values.store.backup.schedule -}}
-{{- $_ := set $store "backup_keep" (int .Values.store.backup.keep) -}}
-{{- $_ := set $store "backup_dir" (ternary "/var/lib/helpdesk-backups" "/var/lib/helpdesk/backups" .Values.store.backup.volume.enabled) -}}
-{{- end -}}
+{{- $_ := set $store "busy_timeout" $ctx.Values.store.sqlite.busyTimeout -}}
+{{- if $ctx.Values.store.backup.enabled -}}
+{{- $_ := set $store "backup_schedule" $ctx.Values.store.backup.schedule -}}
+{{- $_ := set $store "backup_keep" (int $ctx.Values.store.backup.keep) -}}
+{{- $_ := set $store "backup_dir" (ternary "/var/lib/helpdesk-backups" "/var/lib/helpdesk/backups" $ctx.Values.store.backup.volume.enabled) -}}
 {{- end -}}
 {{- $_ := set (get $c "diagnosis") "bundles_dir" "/var/lib/helpdesk/incidents" -}}
-{{- if .Values.runbooks }}{{ $_ := set (get $c "diagnosis") "runbooks_dir" "/etc/helpdesk/runbooks" }}{{ end -}}
-{{- if .Values.policies }}{{ $_ := set (get $c "policies") "dir" "/etc/helpdesk/policies" }}{{ end -}}
-{{- if .Values.templates.slack }}{{ $_ := set (get $c "slack") "templates_dir" "/etc/helpdesk/templates/slack" }}{{ end -}}
-{{- if .Values.templates.email }}{{ $_ := set (get $c "smtp") "templates_dir" "/etc/helpdesk/templates/email" }}{{ end -}}
-{{- if .Values.templates.web }}{{ $_ := set (get $c "approvals") "pages_dir" "/etc/helpdesk/templates/web" }}{{ end -}}
-{{- range (include "helpdesk.secretFiles" . | fromYaml).files -}}
+{{- end -}}
+{{- if $ctx.Values.runbooks }}{{ $_ := set (get $c "diagnosis") "runbooks_dir" "/etc/helpdesk/runbooks" }}{{ end -}}
+{{- if $ctx.Values.policies }}{{ $_ := set (get $c "policies") "dir" "/etc/helpdesk/policies" }}{{ end -}}
+{{- if $ctx.Values.templates.slack }}{{ $_ := set (get $c "slack") "templates_dir" "/etc/helpdesk/templates/slack" }}{{ end -}}
+{{- if $ctx.Values.templates.web }}{{ $_ := set (get $c "approvals") "pages_dir" "/etc/helpdesk/templates/web" }}{{ end -}}
+{{- if and $ctx.Values.templates.email (not $srebot) }}{{ $_ := set (get $c "smtp") "templates_dir" "/etc/helpdesk/templates/email" }}{{ end -}}
+{{- range (include (ternary "helpdesk.srebotSecretFiles" "helpdesk.secretFiles" $srebot) $ctx | fromYaml).files -}}
 {{- $node := $c -}}
 {{- $path := .path -}}
 {{- range $index, $key := initial $path -}}
@@ -305,14 +371,14 @@ then what the chart owns laid over it: listeners, store, data paths, secret file
 {{- end -}}
 {{- $_ := set $node (last $path) (printf "/run/secrets/helpdesk/%s" .file) -}}
 {{- end -}}
-{{- with .Values.inventory }}{{ $_ := set $c "infrastructure" . }}{{ end -}}
+{{- with $ctx.Values.inventory }}{{ $_ := set $c "infrastructure" . }}{{ end -}}
 {{- range $section, $body := $c -}}
 {{- if and (kindIs "map" $body) (eq (len $body) 0) }}{{ $_ := unset $c $section }}{{ end -}}
 {{- end -}}
 {{- toYaml $c -}}
 {{- end -}}
 
-{{/* Volumes with the secret files, the PostgreSQL password and the pgpass file: shared by the server and local-mode srebot. */}}
+{{/* The server's volume of secret files and the pgpass file (srebot has srebotSecretVolume). */}}
 {{- define "helpdesk.secretVolume" -}}
 {{- $files := (include "helpdesk.secretFiles" . | fromYaml).files -}}
 {{- $pg := .Values.secrets.postgresTargets -}}
@@ -338,6 +404,42 @@ then what the chart owns laid over it: listeners, store, data paths, secret file
 {{- end }}
 {{- end -}}
 
+{{/*
+srebot's secrets for one check: (dict "ctx" $ "check" $check "local" $local). Server mode: the API
+token; local mode: srebotSecretFiles and the pgpass file; either: the Slack bot token if it posts.
+*/}}
+{{- define "helpdesk.srebotSecretVolume" -}}
+{{- $ctx := .ctx -}}
+{{- $sources := list -}}
+{{- if .local -}}
+{{- range (include "helpdesk.srebotSecretFiles" $ctx | fromYaml).files -}}
+{{- $sources = append $sources (dict "secret" .secret "key" .key "file" .file) -}}
+{{- end -}}
+{{- $pg := $ctx.Values.secrets.postgresTargets -}}
+{{- if and $pg.existingSecret $pg.pgpassKey -}}
+{{- $sources = append $sources (dict "secret" $pg.existingSecret "key" $pg.pgpassKey "file" "pgpass") -}}
+{{- end -}}
+{{- else -}}
+{{- $sources = append $sources (dict "secret" $ctx.Values.srebot.apiToken.existingSecret "key" $ctx.Values.srebot.apiToken.key "file" "api-token") -}}
+{{- end -}}
+{{- if .check.post -}}
+{{- $sources = append $sources (dict "secret" $ctx.Values.secrets.slack.existingSecret "key" $ctx.Values.secrets.slack.botTokenKey "file" "slack-bot-token") -}}
+{{- end -}}
+{{- with $sources }}
+- name: secrets
+  projected:
+    defaultMode: 0440
+    sources:
+      {{- range . }}
+      - secret:
+          name: {{ .secret }}
+          items:
+            - key: {{ .key }}
+              path: {{ .file }}
+      {{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* Environment the server and local-mode srebot share. */}}
 {{- define "helpdesk.commonEnv" -}}
 - name: HELPDESK_CONFIG
@@ -356,13 +458,6 @@ then what the chart owns laid over it: listeners, store, data paths, secret file
 {{- if and $pg.existingSecret $pg.pgpassKey }}
 - name: PGPASSFILE
   value: /tmp/pgpass/pgpass
-{{- end }}
-{{- if include "helpdesk.postgresStore" . }}
-- name: HELPDESK_STORE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ .Values.store.postgres.existingSecret }}
-      key: {{ .Values.store.postgres.urlKey }}
 {{- end }}
 {{- end -}}
 
@@ -420,6 +515,11 @@ as libpq does), which a Secret volume with fsGroup cannot give: an init containe
 - name: config
   configMap:
     name: {{ include "helpdesk.fullname" . }}
+{{- include "helpdesk.contentVolumes" . }}
+{{- end -}}
+
+{{/* Volumes of the policy, runbook and template overrides. */}}
+{{- define "helpdesk.contentVolumes" -}}
 {{- if .Values.policies }}
 - name: policies
   configMap:
@@ -442,6 +542,10 @@ as libpq does), which a Secret volume with fsGroup cannot give: an init containe
 {{/* Pod annotations that roll the pods when their configuration changes. */}}
 {{- define "helpdesk.checksums" -}}
 checksum/config: {{ include "helpdesk.configYAML" . | sha256sum }}
+{{- include "helpdesk.contentChecksums" . }}
+{{- end -}}
+
+{{- define "helpdesk.contentChecksums" -}}
 {{- with .Values.policies }}
 checksum/policies: {{ toYaml . | sha256sum }}
 {{- end }}
