@@ -63,7 +63,7 @@ public enum BackupFiles {
     /// and by the schedule, and left for someone to look at.
     public static func futureDated(in directory: String, store storePath: String, now: Date) -> [String] {
         let latest = now.addingTimeInterval(futureSlack)
-        return listed(in: directory, store: storePath, kind: .scheduled).filter { $0.date > latest }.map(\.path)
+        return listed(in: directory, store: storePath, kind: .scheduled).filter { $0.date > latest }.map { $0.path }
     }
 
     private static func listed(in directory: String, store storePath: String, kind: BackupKind) -> [(path: String, date: Date, attempt: Int)] {
@@ -78,7 +78,7 @@ public enum BackupFiles {
     /// Deletes all but the newest `keep` scheduled backups, and their manifests; returns the
     /// backups deleted. Manual backups, future-dated names and `.before-restore-*` copies are never touched.
     public static func prune(in directory: String, store storePath: String, keep: Int, now: Date) throws -> [String] {
-        let old = scheduled(in: directory, store: storePath, now: now).dropLast(max(keep, 1)).map(\.path)
+        let old = scheduled(in: directory, store: storePath, now: now).dropLast(max(keep, 1)).map { $0.path }
         for path in old {
             try removeRegularFile(path)
             try removeRegularFile(BackupManifest.path(for: path))
