@@ -54,9 +54,10 @@ public struct BackupManifest: Sendable, Equatable, Codable {
         return manifest
     }
 
-    /// Every field but the MAC, one a line; none can hold a newline (hex, numbers, ISO time, ids).
+    /// Every field but the MAC, one a line (``vouches(sha256:bytes:keyring:)`` refuses a line break in one).
     private var sealedText: Data {
-        Data("\(format)\n\(sha256)\n\(bytes)\n\(schemaVersion)\n\(schemaMigration)\n\(auditHeadSeq)\n\(auditHeadHash)\n\(createdAt)\n\(keyID)\n".utf8)
+        let fields = [format, sha256, "\(bytes)", "\(schemaVersion)", schemaMigration, "\(auditHeadSeq)", auditHeadHash, createdAt, keyID]
+        return Data(fields.map { $0 + "\n" }.joined().utf8)
     }
 
     private func expectedMAC(key: AuditKey?) -> String {
@@ -73,6 +74,10 @@ public struct BackupManifest: Sendable, Equatable, Codable {
     /// Whether this manifest vouches for a file whose bytes hash to `sha256`: how, or why not.
     func vouches(sha256 digest: String, bytes count: Int64, keyring: AuditKeyring) -> Result<BackupAuthenticity, ManifestProblem> {
         guard format == Self.currentFormat else { return .failure(.init("it has format \"\(format)\", not \(Self.currentFormat)")) }
+        // One field a line: a newline inside one would let fields shift under the same MAC.
+        guard ![sha256, schemaMigration, auditHeadHash, createdAt, keyID].contains(where: { $0.contains("\n") }) else {
+            return .failure(.init("a field holds a line break"))
+        }
         let key: AuditKey?
         if keyID == AuditCheckpoint.unkeyedID {
             if keyring.isKeyed {

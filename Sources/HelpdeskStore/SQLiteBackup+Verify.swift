@@ -43,11 +43,13 @@ extension SQLiteBackup {
         if let manifest, !isUnsigned(authenticity) {
             let head = verification.auditHead ?? AuditHead(seq: 0, hash: AuditHashing.genesis)
             guard manifest.auditHeadSeq == head.seq, manifest.auditHeadHash == head.hash else {
+                let other = manifest.auditHeadSeq == head.seq ? " with another hash" : ""
                 throw BackupError.manifestRejected(path: path, problem: "it names audit event \(manifest.auditHeadSeq) as the last, " +
-                                                   "the file ends at event \(head.seq)\(manifest.auditHeadSeq == head.seq ? " with another hash" : "")")
+                                                   "the file ends at event \(head.seq)\(other)")
             }
-            guard manifest.schemaVersion == schema.version else {
-                throw BackupError.manifestRejected(path: path, problem: "it names schema \(manifest.schemaVersion), the file has \(schema.version)")
+            guard manifest.schemaVersion == schema.version, manifest.schemaMigration == schema.applied.last ?? "" else {
+                throw BackupError.manifestRejected(path: path, problem: "it names schema \(manifest.schemaVersion), " +
+                                                   "the file has \(schema.version)")
             }
         }
         return verification

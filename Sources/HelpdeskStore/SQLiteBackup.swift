@@ -107,7 +107,8 @@ public enum SQLiteBackup {
                               async throws(BackupError) -> BackupResult {
         var attempt = 1
         while true {
-            let path = (directory as NSString).appendingPathComponent(BackupFiles.name(store: storePath, at: date, kind: kind, attempt: attempt))
+            let name = BackupFiles.name(store: storePath, at: date, kind: kind, attempt: attempt)
+            let path = (directory as NSString).appendingPathComponent(name)
             do throws(BackupError) {
                 return try await backup(store: storePath, to: path, keyring: keyring, checkpointFile: checkpointFile)
             } catch {

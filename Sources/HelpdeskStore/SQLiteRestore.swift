@@ -54,7 +54,8 @@ extension SQLiteBackup {
                 try backupDb.inTransaction(.deferred) {
                     var verification = try verify(backupDb, path: file, keyring: keyring, manifest: vouching, authenticity: authenticity,
                                                   sha256: copy.sha256)
-                    if let problem = try rewindProblem(backupDb, head: verification.auditHead, checkpointFile: checkpointFile, keyring: keyring) {
+                    if let problem = try rewindProblem(backupDb, head: verification.auditHead, checkpointFile: checkpointFile,
+                                                       keyring: keyring) {
                         guard allowRewind else { throw BackupError.rewind(path: file, problem: problem) }
                         verification.rewind = problem
                     }
