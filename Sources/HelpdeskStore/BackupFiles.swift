@@ -42,14 +42,14 @@ public enum BackupFiles {
             return nil
         }
         let middle = Array(bytes[head.count..<(bytes.count - tail.count)])
-        guard let date = date(inStamp: Array(middle.prefix(16))) else { return nil }
+        guard let stamped = date(inStamp: Array(middle.prefix(16))) else { return nil }
         let rest = middle.dropFirst(16)
-        if rest.isEmpty { return (date, 1) }
+        if rest.isEmpty { return (stamped, 1) }
         // `-2` … `-99`: a second backup within the same second.
         guard rest.first == UInt8(ascii: "-"), (2...3).contains(rest.count), rest.dropFirst().allSatisfy(isDigit),
               rest.dropFirst().first != UInt8(ascii: "0"), let attempt = Int(String(decoding: rest.dropFirst(), as: UTF8.self))
         else { return nil }
-        return (date, attempt)
+        return (stamped, attempt)
     }
 
     /// The scheduled backups of `storePath` in `directory`, oldest first: regular files only (a
