@@ -9,7 +9,8 @@ import Synchronization
 /// The copy reads one snapshot on a read-only connection of its own. In WAL mode a reader never
 /// blocks the writer, so the server keeps committing while the pages are copied (its log only grows
 /// until the copy ends). The copy goes to a private file beside the target, passes
-/// `PRAGMA integrity_check`, and is then renamed into place: a backup file is whole or absent.
+/// `PRAGMA integrity_check`, and is then renamed into place: a backup file is whole or absent. Its
+/// ``BackupManifest`` goes beside it, which restore requires.
 ///
 /// ```swift
 /// let result = try SQLiteBackup.backup(store: "/var/lib/helpdesk/helpdesk.sqlite", to: "/backups/hd.sqlite")
