@@ -128,12 +128,16 @@ public final class Redactor: Sendable {
         }
     }
 
+    /// A key prefix starts a token: at the start, after a non-alphanumeric byte, or after a
+    /// percent-escape (`%3Dsk-…`). Without it `helpdesk-20261204T…` lost its `sk-2026…` tail.
+    private static let tokenStart = #"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2}))"#
+
     private static let rules: [Rule] = [
         // Slack tokens: bot, user, app-level, refresh, config.
-        Rule(#"xox[abposre]-[A-Za-z0-9-]+"#, mask),
-        Rule(#"xapp-[A-Za-z0-9-]+"#, mask),
+        Rule(tokenStart + #"xox[abposre]-[A-Za-z0-9-]+"#, mask),
+        Rule(tokenStart + #"xapp-[A-Za-z0-9-]+"#, mask),
         // Anthropic and OpenAI style API keys.
-        Rule(#"sk-(?:ant-)?[A-Za-z0-9_-]{16,}"#, mask),
+        Rule(tokenStart + #"sk-(?:ant-)?[A-Za-z0-9_-]{16,}"#, mask),
         // user:password@ in URLs (postgres://, smtp://, https://).
         Rule(#"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+):[^@\s]+@"#, "$1:\(mask)@"),
         // Authorization header values.

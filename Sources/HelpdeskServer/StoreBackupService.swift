@@ -9,40 +9,50 @@ import ServiceLifecycle
 /// Backs the SQLite store up on `store.backup_schedule`, from inside the server: the store's volume
 /// is mounted by this process alone (WAL needs one host), so no job or cron opens the file.
 ///
-/// Each backup is an online copy (``SQLiteBackup``) named with its UTC time in `store.backup_dir`;
-/// the oldest beyond `store.backup_keep` are deleted once a new one is written. The next backup is
-/// due one interval after the newest file, so restarts neither skip nor repeat one.
+/// Each backup is an online copy (``SQLiteBackup``) named with its UTC time in `store.backup_dir`,
+/// with its manifest sealed under the audit key; the oldest beyond `store.backup_keep` are deleted
+/// once a new one is written (manual `helpdesk backup` files, named `-manual-`, never are). The next
+/// backup is due one interval after the newest file, so restarts neither skip nor repeat one. At
+/// start and before each backup, temporaries an interrupted backup left are removed.
 public struct StoreBackupService: Service {
     let storePath: String
     let directory: String
     let interval: Duration
     let keep: Int
+    let keyring: AuditKeyring
+    let checkpointFile: String?
     let logger: Logger
     let metrics: any MetricsFactory
     let now: @Sendable () -> Date
 
-    public init(storePath: String, directory: String, interval: Duration, keep: Int, logger: Logger,
-                metrics: any MetricsFactory, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(storePath: String, directory: String, interval: Duration, keep: Int, keyring: AuditKeyring = AuditKeyring(),
+                checkpointFile: String? = nil, logger: Logger, metrics: any MetricsFactory,
+                now: @escaping @Sendable () -> Date = { Date() }) {
         self.storePath = storePath
         self.directory = directory
         self.interval = interval
         self.keep = keep
+        self.keyring = keyring
+        self.checkpointFile = checkpointFile
         self.logger = logger
         self.metrics = metrics
         self.now = now
     }
 
-    /// The service `store:` asks for; `nil` when `backup_schedule` is off.
-    public static func configured(_ settings: StoreSettings, logger: Logger, metrics: any MetricsFactory) -> StoreBackupService? {
+    /// The service `store:` asks for, sealing manifests with `chain`'s key; `nil` when `backup_schedule` is off.
+    public static func configured(_ settings: StoreSettings, chain: AuditChain, logger: Logger,
+                                  metrics: any MetricsFactory) -> StoreBackupService? {
         settings.backupSchedule.map {
             StoreBackupService(storePath: settings.path, directory: settings.resolvedBackupDirectory, interval: $0,
-                               keep: settings.backupKeep, logger: logger, metrics: metrics)
+                               keep: settings.backupKeep, keyring: chain.keyring, checkpointFile: chain.checkpointFile,
+                               logger: logger, metrics: metrics)
         }
     }
 
     public func run() async throws {
         logger.info("store backups scheduled", metadata: [
             "every": "\(interval.compactText)", "dir": "\(directory)", "keep": "\(keep)"])
+        removeStaleTemporaries()
         var failedLast = false
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             let pause = nextPause(afterFailure: failedLast)
@@ -55,7 +65,7 @@ public struct StoreBackupService: Service {
     /// Until one interval after the newest backup (never longer, whatever time a file name claims);
     /// at least a short while after start, and a while after a failure.
     public func nextPause(afterFailure: Bool) -> Duration {
-        let newest = BackupFiles.scheduled(in: directory, store: storePath).last?.date
+        let newest = BackupFiles.scheduled(in: directory, store: storePath, now: now()).last?.date
         let due = newest.map { $0.timeIntervalSince(now()) + interval.seconds } ?? 0
         let least = afterFailure ? min(interval.seconds, 600) : 10
         return .milliseconds(Int64(min(max(due, least), interval.seconds) * 1000))
@@ -66,18 +76,20 @@ public struct StoreBackupService: Service {
     @discardableResult
     public func backupOnce() async -> String? {
         let started = ContinuousClock.now
-        let path = (directory as NSString).appendingPathComponent(BackupFiles.timestampedName(store: storePath, at: now()))
+        let date = now()
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         } catch {
-            return failed(BackupError.unwritable(path: directory, reason: describeFileError(error)), path: path)
+            return failed(BackupError.unwritable(path: directory, reason: describeFileError(error)))
         }
+        removeStaleTemporaries()
         let result: BackupResult
         do throws(BackupError) {
-            result = try await SQLiteBackup.backup(store: storePath, to: path)
+            result = try await SQLiteBackup.backup(store: storePath, inFolder: directory, kind: .scheduled, at: date,
+                                                   keyring: keyring, checkpointFile: checkpointFile)
         } catch {
-            return failed(error, path: path)
+            return failed(error)
         }
         let elapsed = ContinuousClock.now - started
         Counter(label: "helpdesk_store_backups_total", dimensions: [("outcome", "ok")], factory: metrics).increment()
@@ -85,21 +97,35 @@ public struct StoreBackupService: Service {
         Gauge(label: "helpdesk_store_backup_last_success_timestamp_seconds", factory: metrics).record(now().timeIntervalSince1970)
         var pruned: [String] = []
         do {
-            pruned = try BackupFiles.prune(in: directory, store: storePath, keep: keep)
+            pruned = try BackupFiles.prune(in: directory, store: storePath, keep: keep, now: date)
         } catch {
             logger.warning("old store backups could not be deleted",
                            metadata: ["dir": "\(directory)", "error": "\(describeFileError(error))"])
         }
+        let ahead = BackupFiles.futureDated(in: directory, store: storePath, now: date)
+        if !ahead.isEmpty {
+            logger.warning("store backups named more than a day ahead are neither kept nor pruned: check the clock, then move them away",
+                           metadata: ["files": "\(ahead.joined(separator: ", "))"])
+        }
         logger.info("store backed up", metadata: [
-            "file": "\(path)", "bytes": "\(result.bytes)", "schema": "\(result.schema.version)",
+            "file": "\(result.path)", "bytes": "\(result.bytes)", "schema": "\(result.schema.version)",
+            "manifest_key_id": "\(result.manifest.keyID)",
             "seconds": "\(String(format: "%.2f", elapsed.seconds))", "pruned": "\(pruned.count)"])
-        return path
+        return result.path
     }
 
-    private func failed(_ error: BackupError, path: String) -> String? {
+    /// A copy killed midway (a crash, a kill -9) leaves a full-size temporary behind.
+    private func removeStaleTemporaries() {
+        let removed = BackupFiles.removeStaleTemporaries(in: directory, store: storePath, now: now())
+        if !removed.isEmpty {
+            logger.info("removed what interrupted store backups left", metadata: ["files": "\(removed.joined(separator: ", "))"])
+        }
+    }
+
+    private func failed(_ error: BackupError) -> String? {
         Counter(label: "helpdesk_store_backups_total", dimensions: [("outcome", "failed")], factory: metrics).increment()
         if error != .cancelled {
-            logger.error("store backup failed", metadata: ["file": "\(path)", "error": "\(error)"])
+            logger.error("store backup failed", metadata: ["dir": "\(directory)", "error": "\(error)"])
         }
         return nil
     }

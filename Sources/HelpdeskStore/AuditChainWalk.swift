@@ -15,6 +15,11 @@ struct AuditChainWalk {
         self.keyring = keyring
     }
 
+    /// The last event that fit (`nil` before the first).
+    var head: AuditHead? {
+        expectedSeq > 1 ? AuditHead(seq: expectedSeq - 1, hash: expectedPrev) : nil
+    }
+
     var result: AuditVerification {
         var result = AuditVerification(ok: true, checked: checked)
         result.keyed = keyed

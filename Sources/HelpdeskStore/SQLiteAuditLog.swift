@@ -11,7 +11,14 @@ struct SQLiteAuditLog: AuditLog {
     static func append(_ drafts: [AuditDraft], in db: Database, now: Date) throws {
         guard !drafts.isEmpty else { return }
         let chain = AuditChainRegistry.chain(forWriter: db)
-        let key = chain?.keyring.current
+        let (first, last) = try append(drafts, in: db, now: now, key: chain?.keyring.current)
+        chain?.appended(from: first, through: last)
+    }
+
+    /// Appends sealed with `key` (plain SHA-256 without one), on a connection no chain is attached
+    /// to (a restore's); returns the first and last seq written. `drafts` must not be empty.
+    @discardableResult
+    static func append(_ drafts: [AuditDraft], in db: Database, now: Date, key: AuditKey?) throws -> (first: Int64, last: Int64) {
         var last: (seq: Int64, hash: String) = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"))
             .map { (seq: $0["seq"] as Int64, hash: $0["hash"] as String) } ?? (seq: 0, hash: AuditHashing.genesis)
@@ -36,7 +43,7 @@ struct SQLiteAuditLog: AuditLog {
             try insert.execute(arguments: [seq, id, microseconds, draft.kind, draft.principal, draft.target, data, last.hash, hash, key?.id])
             last = (seq, hash)
         }
-        chain?.appended(from: first, through: last.seq)
+        return (first, last.seq)
     }
 
     func events(since: Date?, limit: Int) async throws -> [AuditEvent] {

@@ -3,17 +3,69 @@ import GRDB
 import HelpdeskCore
 
 extension SQLiteBackup {
-    /// Checks a backup before it is restored: SQLite's integrity check, a schema this binary knows
-    /// (an older one is fine: it is migrated like any store), and an audit chain that verifies under
-    /// `keyring`.
-    public static func verify(_ file: String, keyring: AuditKeyring) throws(BackupError) -> BackupVerification {
+    /// Replaces the store at `storePath` with the backup `file` through the backup API, so the
+    /// store's log and index stay consistent (a file copy would not).
+    ///
+    /// `file` is read once into a private copy beside the store while its SHA-256 is taken; that
+    /// copy, opened read-only with `trusted_schema` off, is verified and restored from inside one
+    /// read transaction, so what was checked is what is restored. Before that, its manifest must
+    /// vouch for it (``BackupManifest``), unless `unsigned`; and its audit log must reach the store's
+    /// audit checkpoint, unless `allowRewind`.
+    ///
+    /// Refuses while any other process has the store open, keeps the replaced store as
+    /// `PATH.before-restore-<UTC time>` (never pruned), moves `checkpointFile` aside the same way
+    /// (it seals the replaced log), and appends a `store_restored` event by `performedBy` to the
+    /// restored log.
+    public static func restore(from file: String, into storePath: String, keyring: AuditKeyring, checkpointFile: String?,
+                               unsigned: Bool = false, allowRewind: Bool = false, performedBy: String = "cli",
+                               busyTimeout: Duration = .seconds(2), now: Date = Date()) throws(BackupError) -> RestoreResult {
         guard FileManager.default.fileExists(atPath: file) else {
             throw .unreadable(path: file, reason: String(cString: strerror(ENOENT)))
         }
+        if let live = BackupFiles.liveFile(file, store: storePath, checkpointFile: checkpointFile) {
+            throw .unreadable(path: file, reason: "it is the store's own file \(live), not a backup")
+        }
+        var manifest: BackupManifest?
+        do throws(BackupError) {
+            manifest = try BackupManifest.read(for: file)
+        } catch {
+            guard unsigned, case .manifestRejected = error else { throw error }
+        }
+        let copy = try BackupFiles.privateCopy(of: file, beside: storePath)
+        defer { BackupFiles.remove(copy.path) }
+        let authenticity: BackupAuthenticity
+        var vouching: BackupManifest?
+        switch manifest?.vouches(sha256: copy.sha256, bytes: copy.bytes, keyring: keyring) {
+        case .success(let vouched)?:
+            authenticity = vouched
+            vouching = manifest
+        case .failure(let problem)?:
+            guard unsigned else { throw .manifestRejected(path: file, problem: problem.message) }
+            authenticity = .unsigned(reason: "its manifest does not vouch for it: \(problem.message)")
+        case nil:
+            guard unsigned else { throw .noManifest(path: file) }
+            authenticity = .unsigned(reason: "it has no manifest")
+        }
         do {
-            let backup = try DatabaseQueue(path: file, configuration: readOnlyConfiguration())
+            let backup = try DatabaseQueue(path: copy.path, configuration: untrustedConfiguration())
             defer { try? backup.close() }
-            return try backup.inDatabase { db in try verify(db, path: file, keyring: keyring) }
+            return try backup.inDatabase { backupDb in
+                var result: RestoreResult?
+                try backupDb.inTransaction(.deferred) {
+                    var verification = try verify(backupDb, path: file, keyring: keyring, manifest: vouching, authenticity: authenticity,
+                                                  sha256: copy.sha256)
+                    if let problem = try rewindProblem(backupDb, head: verification.auditHead, checkpointFile: checkpointFile,
+                                                       keyring: keyring) {
+                        guard allowRewind else { throw BackupError.rewind(path: file, problem: problem) }
+                        verification.rewind = problem
+                    }
+                    result = try replace(storePath, from: backupDb, verification: verification, keyring: keyring,
+                                         checkpointFile: checkpointFile, performedBy: performedBy, busyTimeout: busyTimeout, now: now)
+                    return .commit
+                }
+                guard let restored = result else { throw BackupError.unreadable(path: file, reason: "the backup was not read") }
+                return restored
+            }
         } catch let error as BackupError {
             throw error
         } catch {
@@ -21,62 +73,72 @@ extension SQLiteBackup {
         }
     }
 
-    static func verify(_ db: Database, path: String, keyring: AuditKeyring) throws -> BackupVerification {
-        try integrityCheck(db, path: path)
-        let schema = try SQLiteStore.schemaStatus(db)
-        guard !schema.isNewer else { throw BackupError.newerSchema(path: path, unknownMigrations: schema.unknown) }
-        guard schema.version > 0 else { throw BackupError.notAStore(path: path) }
-        var events = 0
-        if try db.tableExists("audit_events") {
-            var walk = AuditChainWalk(keyring: keyring)
-            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM audit_events ORDER BY seq")
-            while let row = try rows.next() {
-                if let broken = walk.check(row) {
-                    throw BackupError.auditBroken(path: path, seq: broken.brokenAt, problem: broken.problem ?? "the chain does not hold")
-                }
-            }
-            events = walk.result.checked
-        }
-        return BackupVerification(path: path, schema: schema, auditEvents: events)
-    }
-
-    /// Replaces the store at `storePath` with the backup `file` through the backup API, so the
-    /// store's log and index stay consistent (a file copy would not). Verifies the backup first,
-    /// refuses while any other process has the store open, keeps the replaced store as
-    /// `PATH.before-restore-<UTC time>`, and moves `checkpointFile` aside the same way: it seals the
-    /// replaced log, which the restored one no longer reaches.
-    public static func restore(from file: String, into storePath: String, keyring: AuditKeyring, checkpointFile: String?,
-                               busyTimeout: Duration = .seconds(2), now: Date = Date()) throws(BackupError) -> RestoreResult {
-        let verification = try verify(file, keyring: keyring)
+    /// The store's half of a restore, under its exclusive lock: keep the old contents, copy the
+    /// verified backup in, record the restore, move the old checkpoint aside.
+    private static func replace(_ storePath: String, from backupDb: Database, verification: BackupVerification, keyring: AuditKeyring,
+                                checkpointFile: String?, performedBy: String, busyTimeout: Duration,
+                                now: Date) throws(BackupError) -> RestoreResult {
         let suffix = ".before-restore-" + BackupFiles.stamp(now)
         let store = try openExclusively(storePath, busyTimeout: busyTimeout)
         defer { try? store.close() }
         do {
-            var previousStore: String?
-            var previousCheckpoint: String?
+            var result = RestoreResult(verification: verification, previousStore: nil, previousStoreBytes: nil, previousCheckpoint: nil,
+                                       recordedAt: nil)
             try store.writeWithoutTransaction { db in
                 if try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0 > 0 {
-                    previousStore = try keepCopy(of: db, as: storePath + suffix)
+                    let kept = try keepCopy(of: db, as: storePath + suffix)
+                    result.previousStore = kept
+                    result.previousStoreBytes = (try? FileManager.default.attributesOfItem(atPath: kept)[.size] as? NSNumber)?.intValue
                 }
-                let backup = try DatabaseQueue(path: file, configuration: readOnlyConfiguration())
-                defer { try? backup.close() }
-                try backup.inDatabase { backupDb in try backupDb.backup(to: db) }
+                try backupDb.backup(to: db)
                 // The server opens the store in WAL mode anyway; a store restored into a new file starts there too.
                 _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
                 try integrityCheck(db, path: storePath)
+                result.recordedAt = try recordRestore(in: db, verification: verification, previousStore: result.previousStore,
+                                                      keyring: keyring, performedBy: performedBy, now: now)
                 if let checkpointFile, FileManager.default.fileExists(atPath: checkpointFile) {
                     try FileManager.default.moveItem(atPath: checkpointFile, toPath: checkpointFile + suffix)
-                    previousCheckpoint = checkpointFile + suffix
+                    result.previousCheckpoint = checkpointFile + suffix
                 }
             }
             // Closing copies the log into the file while the lock is still held.
             try store.close()
-            return RestoreResult(verification: verification, previousStore: previousStore, previousCheckpoint: previousCheckpoint)
+            return result
         } catch let error as BackupError {
             throw error
         } catch {
             throw .unwritable(path: storePath, reason: SQLiteStore.describe(error))
         }
+    }
+
+    /// Appends `store_restored` to the restored log, sealed with the current audit key: what was
+    /// restored, who vouched for it, and by whom. A schema before audit key ids (v6) is left as it is.
+    private static func recordRestore(in db: Database, verification: BackupVerification, previousStore: String?,
+                                      keyring: AuditKeyring, performedBy: String, now: Date) throws -> Int64? {
+        guard try db.tableExists("audit_events"), try db.columns(in: "audit_events").contains(where: { $0.name == "key_id" }) else {
+            return nil
+        }
+        let head = verification.auditHead
+        var data: [String: JSONValue] = [
+            "backup": .string(verification.path),
+            "sha256": .string(verification.sha256),
+            "schema_version": .number(Double(verification.schema.version)),
+            "audit_head_seq": .number(Double(head?.seq ?? 0)),
+            "audit_head_hash": .string(head?.hash ?? AuditHashing.genesis),
+            "authenticity": .string(verification.authenticity.name),
+        ]
+        if case .signed(let keyID) = verification.authenticity { data["manifest_key_id"] = .string(keyID) }
+        if case .unsigned(let reason) = verification.authenticity { data["unsigned_reason"] = .string(reason) }
+        if let manifest = verification.manifest { data["backup_created_at"] = .string(manifest.createdAt) }
+        if let rewind = verification.rewind { data["rewind"] = .string(rewind) }
+        if let previousStore { data["previous_store"] = .string(previousStore) }
+        let draft = AuditDraft(kind: "store_restored", principal: performedBy, target: nil, data: .object(data))
+        var seq: Int64?
+        try db.inTransaction {
+            seq = try SQLiteAuditLog.append([draft], in: db, now: now, key: keyring.current).last
+            return .commit
+        }
+        return seq
     }
 
     /// The store's current contents, copied through the backup API (its log included) to `path`.

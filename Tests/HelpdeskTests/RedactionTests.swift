@@ -31,6 +31,21 @@ import Testing
         #expect(Redactor().redact(input) == expected)
     }
 
+    /// A key prefix inside a word is not a key: backup names (`helpdesk-2026…`) were logged as
+    /// `helpde<redacted>.sqlite`.
+    @Test(arguments: [
+        ("store backed up file=/var/backups/helpdesk-20261204T061500Z.sqlite", "store backed up file=/var/backups/helpdesk-20261204T061500Z.sqlite"),
+        ("desk-abcdefghijklmnopqrstuv fooxoxb-1234-5678 mapxapp-1-A0B1C2", "desk-abcdefghijklmnopqrstuv fooxoxb-1234-5678 mapxapp-1-A0B1C2"),
+        ("key sk-abcdefghijklmnopqrstuv end", "key <redacted> end"),
+        ("sk-abcdefghijklmnopqrstuv at the start", "<redacted> at the start"),
+        ("(xoxb-1234-5678-abcdefgh)", "(<redacted>)"),
+        ("OPENAI_KEY_sk-abcdefghijklmnopqrstuv", "OPENAI_KEY_<redacted>"),
+        ("url?q=a%3Dsk-abcdefghijklmnopqrstuv", "url?q=a%3D<redacted>"),
+    ])
+    func keyPrefixesMatchOnlyAtATokenStart(input: String, expected: String) {
+        #expect(Redactor().redact(input) == expected)
+    }
+
     @Test func ordinaryTextIsUntouched() {
         let text = "diagnosis of prod-db finished: 3 findings, 12 tools run"
         #expect(Redactor().redact(text) == text)

@@ -12,9 +12,18 @@ import Testing
     /// 2026-03-14T06:15:00Z
     static let restoredAt = Date(timeIntervalSince1970: 1_773_468_900)
 
-    private func restoreError(_ file: String, into path: String) -> String? {
+    private func restoreError(_ file: String, into path: String, unsigned: Bool = false) -> String? {
         do {
-            _ = try SQLiteBackup.restore(from: file, into: path, keyring: Self.keyring, checkpointFile: nil)
+            _ = try SQLiteBackup.restore(from: file, into: path, keyring: Self.keyring, checkpointFile: nil, unsigned: unsigned)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    private func refusal(_ body: () throws -> RestoreResult) -> String? {
+        do {
+            _ = try body()
             return nil
         } catch {
             return "\(error)"
@@ -65,6 +74,12 @@ import Testing
         let mode = (try FileManager.default.attributesOfItem(atPath: target)[.posixPermissions] as? NSNumber)?.intValue
         #expect(mode == 0o600)
         #expect(try leftovers(in: folder).isEmpty)
+
+        // The manifest beside it names the bytes and the log's end; with no key it is a checksum.
+        let manifest = try JSONDecoder().decode(BackupManifest.self, from: Data(contentsOf: URL(fileURLWithPath: target + ".manifest.json")))
+        #expect(manifest == result.manifest)
+        #expect(manifest.bytes == Int64(result.bytes) && manifest.sha256.count == 64)
+        #expect(manifest.keyID == "none" && manifest.schemaVersion == result.schema.version)
     }
 
     @Test func anExistingFileIsReplacedOnlyWhenForced() async throws {
@@ -93,14 +108,22 @@ import Testing
         store.attachAuditChain(AuditChain(keyring: Self.keyring, checkpointFile: checkpoint))
         try await store.apply(ChangeSet(jobs: [NewJob(kind: "kept", payload: "{}")], audit: [AuditDraft(kind: "tool_call", target: "prod-db")]))
         let backup = folder.file("backup.sqlite")
-        _ = try await SQLiteBackup.backup(store: path, to: backup)
+        _ = try await SQLiteBackup.backup(store: path, to: backup, keyring: Self.keyring, checkpointFile: checkpoint)
         try await store.apply(ChangeSet(jobs: [NewJob(kind: "after-backup", payload: "{}")], audit: [AuditDraft(kind: "tool_call")]))
+        let head = try #require(try await store.audit.head())
         try await store.close()
-        try "audit checkpoint seq=2".write(toFile: checkpoint, atomically: true, encoding: .utf8)
+        try AuditCheckpoint.sign(head, at: Self.restoredAt, keyring: Self.keyring).write(to: checkpoint)
 
+        // The store's checkpoint saw event 2, the backup ends at 1: restoring it loses an event.
+        let rewinds = refusal { try SQLiteBackup.restore(from: backup, into: path, keyring: Self.keyring, checkpointFile: checkpoint) }
+        #expect(rewinds?.contains("would rewind the audit log: the backup's audit log ends at event 1") == true)
         let result = try SQLiteBackup.restore(from: backup, into: path, keyring: Self.keyring, checkpointFile: checkpoint,
-                                              now: Self.restoredAt)
+                                              allowRewind: true, performedBy: "alice", now: Self.restoredAt)
         #expect(result.verification.auditEvents == 1)
+        #expect(result.verification.authenticity == .signed(keyID: "k1"))
+        #expect(result.verification.rewind?.contains("ends at event 1, but the store's checkpoint") == true)
+        #expect(result.recordedAt == 2)
+        #expect((result.previousStoreBytes ?? 0) > 0)
         #expect(result.previousStore == path + ".before-restore-20260314T061500Z")
         #expect(result.previousCheckpoint == checkpoint + ".before-restore-20260314T061500Z")
         #expect(!FileManager.default.fileExists(atPath: checkpoint), "the checkpoint sealed the replaced log")
@@ -109,6 +132,9 @@ import Testing
         restored.attachAuditChain(AuditChain(keyring: Self.keyring, checkpointFile: checkpoint))
         #expect(try await restored.jobs.list(state: nil, limit: 10).map(\.kind) == ["kept"])
         #expect(try await restored.audit.verify().ok)
+        let recorded = try #require(try await restored.audit.events(since: nil, limit: 10).last)
+        #expect(recorded.kind == "store_restored" && recorded.principal == "alice" && recorded.keyID == "k1")
+        #expect(recorded.data.contains(#""authenticity":"signed""#) && recorded.data.contains(#""rewind":"#))
         try await restored.close()
         let replaced = try await DatabaseQueue(path: path + ".before-restore-20260314T061500Z").read { db in
             try String.fetchAll(db, sql: "SELECT kind FROM jobs ORDER BY id")
@@ -143,23 +169,28 @@ import Testing
             try await store.apply(ChangeSet(audit: [AuditDraft(kind: "tool_call", target: "db-\(index)")]))
         }
         let good = folder.file("good.sqlite")
-        _ = try await SQLiteBackup.backup(store: path, to: good)
+        _ = try await SQLiteBackup.backup(store: path, to: good, keyring: Self.keyring)
         try await store.close()
 
+        // Edited with its manifest beside it: the manifest no longer matches; unsigned, the chain does not.
         let edited = folder.file("edited.sqlite")
         try FileManager.default.copyItem(atPath: good, toPath: edited)
+        try FileManager.default.copyItem(atPath: good + ".manifest.json", toPath: edited + ".manifest.json")
         try await DatabaseQueue(path: edited).write { db in try db.execute(sql: "UPDATE audit_events SET target = 'other' WHERE seq = 2") }
-        #expect(restoreError(edited, into: path)?.contains("the audit chain in \(edited) does not verify at event 2") == true)
+        #expect(restoreError(edited, into: path)?.contains("the file was changed or replaced after the backup") == true)
+        #expect(restoreError(edited, into: path, unsigned: true)?.contains("the audit chain in \(edited) does not verify at event 2") == true)
 
         let newer = folder.file("newer.sqlite")
         try FileManager.default.copyItem(atPath: good, toPath: newer)
         try await DatabaseQueue(path: newer).write { db in
             try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
         }
-        #expect(restoreError(newer, into: path) == BackupError.newerSchema(path: newer, unknownMigrations: ["v99-from-the-future"]).description)
+        #expect(restoreError(newer, into: path) == BackupError.noManifest(path: newer).description)
+        #expect(restoreError(newer, into: path, unsigned: true)
+                == BackupError.newerSchema(path: newer, unknownMigrations: ["v99-from-the-future"]).description)
 
         let junk = try folder.write("junk.sqlite", String(repeating: "not a database ", count: 100))
-        #expect(restoreError(junk, into: path)?.hasPrefix("cannot read \(junk)") == true)
+        #expect(restoreError(junk, into: path, unsigned: true)?.hasPrefix("cannot read \(junk)") == true)
         #expect(restoreError(folder.file("missing.sqlite"), into: path)?.hasPrefix("cannot read") == true)
 
         #expect(restoreError(good, into: path) == nil, "the untouched backup restores")

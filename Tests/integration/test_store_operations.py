@@ -1,8 +1,11 @@
 """Store operations as an operator runs them: `helpdesk version`, `helpdesk migrate` (the only command
-besides `serve` that changes the schema) with store.migrate_on_start off, and `helpdesk backup` /
-`restore` against a server that keeps writing."""
+besides `serve` that changes the schema) with store.migrate_on_start off, `helpdesk backup` / `restore`
+against a server that keeps writing, and restores of backups someone without the audit key tampered with."""
+import hashlib
 import json
+import os
 import re
+import shutil
 import sqlite3
 import threading
 from contextlib import closing
@@ -195,7 +198,8 @@ def test_backup_of_a_running_server_is_consistent_and_restores_once_it_stops(hel
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("ok: first.sqlite: ") and "integrity ok" in first.stdout
     assert default.returncode == 0, default.stderr
-    assert re.match(r"ok: state/backups/hd-\d{8}T\d{6}Z\.sqlite: ", default.stdout), default.stdout
+    assert re.match(r"ok: state/backups/hd-manual-\d{8}T\d{6}Z(-\d+)?\.sqlite: ", default.stdout), default.stdout
+    assert "manifest: first.sqlite.manifest.json" in first.stdout and "a checksum only" in first.stdout
     backup = hd.folder / "first.sqlite"
     assert backup.stat().st_mode & 0o777 == 0o600
     with read_only(backup) as db:
@@ -210,21 +214,119 @@ def test_backup_of_a_running_server_is_consistent_and_restores_once_it_stops(hel
         backed_up = db.execute("SELECT count(*) FROM audit_events").fetchone()[0]
     assert backed_up >= count
 
+    # The live database is never a destination, not even with --force (it was replaced under the server).
+    store = hd.folder / "state" / "hd.sqlite"
+    inode = store.stat().st_ino
+    for live in ("state/hd.sqlite", "state/hd.sqlite-wal", "state/./hd.sqlite", "state/hd.sqlite.audit-checkpoint"):
+        over = hd.run("backup", live, "--force")
+        assert over.returncode == 1 and "is the live store's file" in over.stderr, over.stderr
+    assert store.stat().st_ino == inode
+
     # Restore replaces the whole store, so not under a running server.
     refused = hd.run("restore", "first.sqlite")
     assert refused.returncode == 1 and "is open in another process" in refused.stderr, refused.stderr
+    audited_request(hd)
 
     server.terminate()
     assert server.wait(timeout=20) == 0
-    restored = hd.run("restore", "first.sqlite")
+    # The server's last checkpoint saw the request after the backup: restoring it drops that event.
+    rewinds = hd.run("restore", "first.sqlite")
+    assert rewinds.returncode == 1 and "would rewind the audit log" in rewinds.stderr and "--allow-rewind" in rewinds.stderr
+    restored = hd.run("restore", "first.sqlite", "--allow-rewind", "--as", "ops-alice")
     assert restored.returncode == 0, restored.stderr
     assert "integrity ok" in restored.stdout and "audit chain intact" in restored.stdout
-    kept = re.search(r"kept the replaced store as (\S+)", restored.stdout)
-    assert kept and (hd.folder / kept.group(1)).exists()
+    assert "checksum matches (no audit key is configured: integrity, not authenticity)" in restored.stdout
+    assert "the audit log was rewound" in restored.stderr
+    kept = re.search(r"kept the replaced store as (\S+) \((\d+) bytes; not pruned", restored.stdout)
+    assert kept and (hd.folder / kept.group(1)).stat().st_size == int(kept.group(2))
     verify = hd.run("audit", "verify")
     assert verify.returncode == 0, verify.stderr
     with closing(sqlite3.connect(hd.folder / "state" / "hd.sqlite")) as db:
-        assert db.execute("SELECT count(*) FROM audit_events").fetchone()[0] == backed_up
+        assert db.execute("SELECT count(*) FROM audit_events").fetchone()[0] == backed_up + 1
+        kind, principal, data = db.execute("SELECT kind, principal, data FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    assert (kind, principal) == ("store_restored", "ops-alice")
+    assert json.loads(data)["authenticity"] == "checksum"
 
     hd.start()
     audited_request(hd)
+
+
+KEY = "integration-backup-audit-key-0123456789"
+KEYED = {"HELPDESK_AUDIT_KEY": KEY}
+
+
+def forge_manifest(backup):
+    """What someone without the key can write: a manifest whose "MAC" is a plain checksum."""
+    manifest = json.loads((backup.parent / (backup.name + ".manifest.json")).read_text())
+    data = backup.read_bytes()
+    with read_only(backup) as db:
+        seq, head = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    manifest.update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data), audit_head_seq=seq, audit_head_hash=head,
+                    key_id="none")
+    sealed = "".join(f"{manifest[k]}\n" for k in ("format", "sha256", "bytes", "schema_version", "schema_migration",
+                                                  "audit_head_seq", "audit_head_hash", "created_at", "key_id"))
+    manifest["mac"] = hashlib.sha256(sealed.encode()).hexdigest()
+    (backup.parent / (backup.name + ".manifest.json")).write_text(json.dumps(manifest))
+
+
+def tampered(hd, name, statement):
+    """A copy of good.sqlite changed by `statement`, with the manifest re-written to match."""
+    path = hd.folder / name
+    shutil.copy(hd.folder / "good.sqlite", path)
+    shutil.copy(hd.folder / "good.sqlite.manifest.json", hd.folder / (name + ".manifest.json"))
+    with closing(sqlite3.connect(path)) as db, db:
+        db.executescript(statement)
+    forge_manifest(path)
+    return name
+
+
+def test_restore_refuses_tampered_backups_and_takes_an_unsigned_one_only_when_asked(helpdesk, tmp_path):
+    hd = helpdesk(config(tmp_path))
+    server = hd.start(env=KEYED)
+    for _ in range(8):
+        audited_request(hd)
+    server.terminate()
+    assert server.wait(timeout=20) == 0
+
+    good = hd.run("backup", "good.sqlite", env=KEYED)
+    assert good.returncode == 0, good.stderr
+    assert "signed with audit key k1" in good.stdout and KEY not in good.stdout + good.stderr
+    manifest = json.loads((hd.folder / "good.sqlite.manifest.json").read_text())
+    assert manifest["key_id"] == "k1" and manifest["sha256"] == hashlib.sha256((hd.folder / "good.sqlite").read_bytes()).hexdigest()
+    store = hd.folder / "state" / "hd.sqlite"
+    before = store.read_bytes()
+
+    # Truncated, with a manifest forged to match: not signed with the key, so refused; --unsigned
+    # then runs into the checkpoint the server wrote at shutdown.
+    truncated = tampered(hd, "truncated.sqlite", "DELETE FROM audit_events WHERE seq > 3;")
+    forged = hd.run("restore", truncated, env=KEYED)
+    assert forged.returncode == 1 and "is not signed (key_id=none) although an audit key is configured" in forged.stderr
+    unsigned = hd.run("restore", truncated, "--unsigned", env=KEYED)
+    assert unsigned.returncode == 1 and "would rewind the audit log" in unsigned.stderr, unsigned.stderr
+
+    # A trigger that would delete every earlier event on each insert.
+    trigger = tampered(hd, "trigger.sqlite", """
+        CREATE TRIGGER wipe AFTER INSERT ON audit_events BEGIN DELETE FROM audit_events WHERE seq < NEW.seq; END;
+    """)
+    for extra in ((), ("--unsigned", "--allow-rewind")):
+        refused = hd.run("restore", trigger, *extra, env=KEYED)
+        assert refused.returncode == 1, refused.stdout
+    assert 'trigger "wipe" is not made by any migration' in refused.stderr, refused.stderr
+    assert store.read_bytes() == before, "nothing was restored"
+
+    # A backup from before manifests: refused, then restored with --unsigned, loudly and on the record.
+    shutil.copy(hd.folder / "good.sqlite", hd.folder / "old.sqlite")
+    missing = hd.run("restore", "old.sqlite", env=KEYED)
+    assert missing.returncode == 1 and "has no manifest" in missing.stderr and "--unsigned" in missing.stderr
+    restored = hd.run("restore", "old.sqlite", "--unsigned", env={**KEYED, "USER": "ops-bob"})
+    assert restored.returncode == 0, restored.stderr
+    assert "warning: restoring old.sqlite unsigned: it has no manifest" in restored.stderr
+    with closing(sqlite3.connect(store)) as db:
+        kind, principal, key_id, data = db.execute(
+            "SELECT kind, principal, key_id, data FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+    assert (kind, principal, key_id) == ("store_restored", "ops-bob", "k1")
+    assert json.loads(data)["authenticity"] == "unsigned"
+    verify = hd.run("audit", "verify", env=KEYED)
+    assert verify.returncode == 0, verify.stderr
+    assert not [name for name in os.listdir(hd.folder / "state") if ".tmp-" in name], "no private copy is left"
+
