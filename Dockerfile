@@ -78,6 +78,7 @@ WORKDIR /var/lib/helpdesk
 VOLUME ["/var/lib/helpdesk"]
 EXPOSE 8080
 # No HEALTHCHECK: the image has no HTTP client to probe with, and Kubernetes ignores it (the chart
-# probes /healthz, /readyz). The server handles SIGTERM itself, so it runs as PID 1 without an init.
-ENTRYPOINT ["helpdesk"]
+# probes /healthz, /readyz). tini is PID 1: it passes SIGTERM on to the server and reaps orphans (a
+# kubectl auth plugin left behind by a timed-out tool call would otherwise stay a zombie).
+ENTRYPOINT ["/usr/bin/tini", "--", "helpdesk"]
 CMD ["serve"]

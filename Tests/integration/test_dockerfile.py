@@ -164,7 +164,8 @@ def test_the_runtime_stage_has_runtime_packages_only_and_a_numeric_non_root_user
     assert all(int(part) != 0 for part in user.split(":"))
     assert runtime.last("WORKDIR").arguments == DATA
     assert DATA in json.loads(runtime.last("VOLUME").arguments)
-    assert json.loads(runtime.last("ENTRYPOINT").arguments) == ["helpdesk"], "exec form: helpdesk is PID 1 and gets SIGTERM"
+    assert json.loads(runtime.last("ENTRYPOINT").arguments) == ["/usr/bin/tini", "--", "helpdesk"], \
+        "exec form under tini: SIGTERM reaches helpdesk and orphaned children are reaped"
     assert json.loads(runtime.last("CMD").arguments) == ["serve"]
     assert [["/out/bin/helpdesk", "/usr/local/bin/helpdesk"]] == [c for c in copies_from(runtime, "build") if "/out/bin/helpdesk" in c]
 
