@@ -2,9 +2,10 @@
 every kind the chart uses, "not found" for every object, and a 201 for every create, keeping what
 was created (see ../shared/reference/helm-render.md for the order Helm asks in)."""
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
+
+from kube_stub import LoopbackAPIServer
 
 
 def _resource(plural, kind, namespaced=True):
@@ -37,7 +38,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 64
 
 
-class HelmStub:
+class HelmStub(LoopbackAPIServer):
     """Serves one `helm install` at a time; `created` holds every JSON object POSTed, in order."""
 
     def __init__(self):
@@ -99,35 +100,7 @@ class HelmStub:
                 stub.requests.append(("PUT", self.path))
                 return self._send(200, {"kind": "Secret", "apiVersion": "v1", "metadata": {"name": "release", "resourceVersion": "2"}})
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen(Handler, _Server)
 
     def kubeconfig(self, path):
-        path.write_text(f"""apiVersion: v1
-kind: Config
-clusters:
-- name: stub
-  cluster:
-    server: http://127.0.0.1:{self.port}
-users:
-- name: helm
-  user:
-    token: stub-token
-contexts:
-- name: stub
-  context:
-    cluster: stub
-    user: helm
-    namespace: helpdesk
-current-context: stub
-""")
-        return path
+        return super().kubeconfig(path, user="helm", namespace="helpdesk")

@@ -19,7 +19,45 @@ APPS_RESOURCES = [
 ]
 
 
-class KubeStub:
+class LoopbackAPIServer:
+    """A stub API server's plumbing: a handler on a free loopback port, in a thread, and a kubeconfig naming it."""
+
+    def _listen(self, handler, server_class=ThreadingHTTPServer):
+        self.server = server_class(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def kubeconfig(self, path, user="helpdesk", namespace=None):
+        namespace_line = f"\n    namespace: {namespace}" if namespace else ""
+        path.write_text(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: stub
+  cluster:
+    server: http://127.0.0.1:{self.port}
+users:
+- name: {user}
+  user:
+    token: stub-token
+contexts:
+- name: stub
+  context:
+    cluster: stub
+    user: {user}{namespace_line}
+current-context: stub
+""")
+        return path
+
+
+class KubeStub(LoopbackAPIServer):
     def __init__(self):
         self.objects = {"pods": {}, "events": {}, "deployments": {}}  # kind -> namespace -> [objects]
         self.logs = {}  # (namespace, pod) -> text
@@ -101,37 +139,7 @@ class KubeStub:
                 return self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
                                         "message": f'{kind} "{name}" not found'})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def kubeconfig(self, path):
-        path.write_text(f"""apiVersion: v1
-kind: Config
-clusters:
-- name: stub
-  cluster:
-    server: http://127.0.0.1:{self.port}
-users:
-- name: helpdesk
-  user:
-    token: stub-token
-contexts:
-- name: stub
-  context:
-    cluster: stub
-    user: helpdesk
-current-context: stub
-""")
-        return path
+        self._listen(Handler)
 
 
 def pod(name, ready=True, restarts=0, waiting=None, last_exit=None, phase="Running"):
