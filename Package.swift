@@ -82,9 +82,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "HelpdeskPostgres",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "HelpdeskStore",
             dependencies: [
-                "HelpdeskCore",
+                "HelpdeskCore", "HelpdeskPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
@@ -110,9 +122,8 @@ let package = Package(
         .target(
             name: "HelpdeskDatabaseAgent",
             dependencies: [
-                "HelpdeskCore", "HelpdeskConfig", "HelpdeskAgents",
+                "HelpdeskCore", "HelpdeskConfig", "HelpdeskAgents", "HelpdeskPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -239,6 +250,7 @@ let package = Package(
         .executableTarget(
             name: "helpdesk",
             dependencies: [
+                "HelpdeskPostgres",
                 "CHelpdeskBuildInfo", "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskShippedContent", "HelpdeskStore",
                 "HelpdeskJobs", "HelpdeskServer",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
@@ -260,7 +272,7 @@ let package = Package(
         // Fakes and helpers shared by every test target.
         .target(
             name: "HelpdeskTestSupport",
-            dependencies: ["HelpdeskCore", "HelpdeskStore", "HelpdeskJobs", "HelpdeskAgents", "HelpdeskLLM", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HelpdeskCore", "HelpdeskStore", "HelpdeskJobs", "HelpdeskAgents", "HelpdeskLLM", "HelpdeskPostgres", .product(name: "Logging", package: "swift-log")],
             path: "Tests/HelpdeskTestSupport",
             swiftSettings: strictSettings
         ),
@@ -269,7 +281,7 @@ let package = Package(
             dependencies: [
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer", "HelpdeskTestSupport",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack", "HelpdeskAlerts", "HelpdeskHTTPClient",
-                "HelpdeskMail", "HelpdeskAlertmanagerAgent", "HelpdeskContent", "HelpdeskShippedContent",
+                "HelpdeskMail", "HelpdeskAlertmanagerAgent", "HelpdeskContent", "HelpdeskShippedContent", "HelpdeskPostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

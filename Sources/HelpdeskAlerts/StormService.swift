@@ -19,11 +19,17 @@ public struct StormService: Service {
     }
 
     public func run() async throws {
+        // One replica closes storms at a time (each would find them anyway; this saves the work).
+        let turn = SingletonTurn(store: store, name: "storm-closing", duration: max(interval * 4, .seconds(60)))
+        defer { Task { await turn.release() } }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
+                guard await turn.holds() else { throw CancellationError() }
                 for storm in try await store.storms.closeQuiet(now: Date()) {
                     logger.notice("alert storm ended", metadata: ["storm": "\(storm)"])
                 }
+            } catch is CancellationError {
+                // another replica holds it
             } catch {
                 logger.error("cannot close quiet storms", metadata: ["error": "\(error)"])
             }

@@ -101,7 +101,7 @@ public struct HelpdeskConfiguration: Sendable {
             defaults.file = nil
             configuration = defaults
         }
-        guard !configuration.store.path.isEmpty else {
+        guard !configuration.store.path.isEmpty || configuration.store.driver == .postgres else {
             throw ConfigError(issues: [ConfigIssue(
                 source: configuration.file ?? "built-in defaults", line: nil, keyPath: "store.path",
                 message: "no default location: neither XDG_STATE_HOME nor HOME is set; set store.path (or HELPDESK_STORE_PATH) "

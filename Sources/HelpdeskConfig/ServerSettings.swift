@@ -97,6 +97,7 @@ public struct ServerSettings: Sendable {
 public struct StoreSettings: Sendable {
     public enum Driver: String, Sendable, CaseIterable {
         case sqlite
+        case postgres
     }
 
     public var driver = Driver.sqlite
@@ -116,8 +117,20 @@ public struct StoreSettings: Sendable {
     public var backupDirectory: String?
     /// Scheduled backups kept; the oldest beyond this are deleted after each new one.
     public var backupKeep = 7
+    /// `store.url` for PostgreSQL (`postgres://user@host:port/db?sslmode=verify-full`): several replicas
+    /// share it. A secret, since it may carry a password (better in `PGPASSWORD` or `.pgpass`).
+    public var postgresURL: Secret?
 
     public init() {}
+
+    /// Where the store is, for messages: the SQLite file, or the database without its password.
+    public var displayLocation: String {
+        guard driver == .postgres, let url = postgresURL?.reveal() else { return path }
+        guard var components = URLComponents(string: url) else { return "postgres://…" }
+        if components.password != nil { components.password = "<redacted>" }
+        components.query = nil
+        return components.string ?? "postgres://…"
+    }
 
     /// The folder scheduled backups go to, and `helpdesk backup` without a file.
     public var resolvedBackupDirectory: String {
@@ -135,14 +148,43 @@ public struct StoreSettings: Sendable {
 
     init(_ section: ConfigSection, defaultPath: String?) {
         driver = section.choice("driver", default: driver)
-        if let given = section.optionalString("path") {
+        let url = section.optionalString("url")
+        let urlFile = section.optionalString("url_file")
+        var urlText = url
+        if url == nil, let urlFile {
+            do {
+                urlText = try String(contentsOfFile: urlFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                section.report("url_file", "cannot read \(urlFile): \(error.localizedDescription)")
+            }
+        }
+        if let urlText {
+            if urlText.hasPrefix("sqlite:") {
+                let file = String(urlText.dropFirst("sqlite:".count))
+                if file.isEmpty { section.report("url", "expected sqlite:PATH with a file path") }
+                if section.optionalString("path") != nil { section.report("url", "set store.url or store.path, not both") }
+                driver = .sqlite
+                path = file
+            } else if urlText.hasPrefix("postgres://") || urlText.hasPrefix("postgresql://") {
+                driver = .postgres
+                let secret = section.registerSecret(urlText)
+                if let password = URLComponents(string: urlText)?.password, !password.isEmpty { _ = section.registerSecret(password) }
+                postgresURL = secret
+            } else {
+                section.report(url == nil ? "url_file" : "url",
+                               "expected postgres://USER@HOST:PORT/DATABASE or sqlite:PATH (the value is not shown: it may hold a password)")
+            }
+        } else if driver == .postgres {
+            section.report("url", "required with driver postgres: postgres://USER@HOST:PORT/DATABASE (or HELPDESK_STORE_URL, or store.url_file)")
+        }
+        if driver == .sqlite, urlText?.hasPrefix("sqlite:") == true {
+            // store.url named the file
+        } else if let given = section.optionalString("path") {
             path = given
             if given.isEmpty { section.report("path", "expected a file path, got an empty string") }
         } else {
             path = defaultPath ?? ""
         }
-        busyTimeout = section.duration("busy_timeout", default: busyTimeout, range: .zero ... .seconds(300))
-        migrateOnStart = section.bool("migrate_on_start", default: migrateOnStart)
         if let text = section.optionalString("backup_schedule"), !["off", "false", "never"].contains(text.lowercased()) {
             // More often than once a minute would be a backup loop, not a schedule.
             if let interval = Duration(parsing: text), (Duration.seconds(60) ... .seconds(30 * 86400)).contains(interval) {
@@ -156,6 +198,8 @@ public struct StoreSettings: Sendable {
             section.report("backup_dir", "expected a folder path, got an empty string")
             backupDirectory = nil
         }
+        busyTimeout = section.duration("busy_timeout", default: busyTimeout, range: .zero ... .seconds(300))
+        migrateOnStart = section.bool("migrate_on_start", default: migrateOnStart)
         backupKeep = section.int("backup_keep", default: backupKeep, range: 1 ... 10_000)
         section.finish()
     }

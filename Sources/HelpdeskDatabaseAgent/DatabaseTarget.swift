@@ -1,6 +1,7 @@
 import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
+import HelpdeskPostgres
 
 /// A database from the inventory, with its parsed connection string and resolved password.
 public struct DatabaseTarget: Sendable {
@@ -25,16 +26,12 @@ public struct DatabaseTarget: Sendable {
         } catch {
             throw ToolError("the connection string of \(server.id) is not valid: \(error.message)")
         }
-        var password = connection.password ?? credentials.password?.reveal()
-        if password == nil, let path = credentials.passFile {
-            do {
-                password = try PGPassFile(path: path)?.password(
-                    host: connection.host, port: connection.port,
-                    database: connection.database ?? connection.user ?? "", user: connection.user ?? "")
-            } catch {
-                throw ToolError("\(error)")
-            }
+        let endpoint: PostgresEndpoint
+        do {
+            endpoint = try PostgresEndpoint.resolve(connection, environmentPassword: credentials.password?.reveal(), passFile: credentials.passFile)
+        } catch {
+            throw ToolError("\(error)")
         }
-        return DatabaseTarget(id: server.id, connection: connection, password: password, tags: server.tags)
+        return DatabaseTarget(id: server.id, connection: connection, password: endpoint.password, tags: server.tags)
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
 import HelpdeskAgents
 import HelpdeskCore
+import HelpdeskPostgres
 import Logging
 import NIOCore
-import NIOSSL
 import PostgresNIO
 
 /// One connection to a target database, used by one tool call and then closed.
@@ -20,43 +20,18 @@ struct PostgresSession {
 
     static func connect(_ target: DatabaseTarget, logger: Logger) async throws -> PostgresSession {
         let spec = target.connection
-        guard let user = spec.user else {
-            throw ToolError("the connection string of \(target.id) names no user")
+        let configuration: PostgresConnection.Configuration
+        do {
+            configuration = try PostgresEndpoint(connection: spec, password: target.password).connectionConfiguration()
+        } catch {
+            throw ToolError("\(error) (\(target.id))")
         }
-        var configuration: PostgresConnection.Configuration
-        if let socket = spec.unixSocketPath {
-            configuration = .init(unixSocketPath: socket, username: user, password: target.password, database: spec.database)
-        } else {
-            configuration = .init(host: spec.host, port: spec.port, username: user, password: target.password,
-                                  database: spec.database, tls: try tls(for: spec))
-        }
-        configuration.options.connectTimeout = .nanoseconds(spec.connectTimeout.nanoseconds)
-        configuration.options.additionalStartupParameters = [("application_name", spec.applicationName)]
         do {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
             return PostgresSession(connection: connection, logger: logger, targetID: target.id,
-                                   database: spec.database ?? user)
+                                   database: spec.database ?? spec.user ?? "")
         } catch {
             throw ToolError("cannot connect to \(target.id) (\(spec.host):\(spec.port)): \(describe(error))")
-        }
-    }
-
-    private static func tls(for spec: PostgresConnectionString) throws -> PostgresConnection.Configuration.TLS {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        switch spec.sslMode {
-        case .disable: return .disable
-        case .allow, .prefer, .require: tls.certificateVerification = .none  // libpq: encrypt, do not verify
-        case .verifyCA: tls.certificateVerification = .noHostnameVerification
-        case .verifyFull: tls.certificateVerification = .fullVerification
-        }
-        if let rootCert = spec.sslRootCert {
-            tls.trustRoots = .file(rootCert)
-        }
-        do {
-            let context = try NIOSSLContext(configuration: tls)
-            return spec.sslMode == .allow || spec.sslMode == .prefer ? .prefer(context) : .require(context)
-        } catch {
-            throw ToolError("cannot set up TLS (sslmode=\(spec.sslMode.rawValue)): \(error)")
         }
     }
 
@@ -116,22 +91,6 @@ struct PostgresSession {
     /// timeout") or the connection problem, never postgres-nio's generic description.
     static func describe(_ error: any Error) -> String {
         if let error = error as? ToolError { return error.message }
-        guard let error = error as? PSQLError else { return "\(error)" }
-        if let message = error.serverInfo?[.message] {
-            let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
-            return message + state
-        }
-        switch error.code {
-        case .authMechanismRequiresPassword:
-            return "the server asks for a password and none was found (set PGPASSWORD, add the server to ~/.pgpass, or name a password file)"
-        case .unsupportedAuthMechanism: return "the server asks for an authentication method this client does not support"
-        case .sslUnsupported: return "the server does not support TLS, which the connection string's sslmode requires"
-        default: break
-        }
-        if let underlying = error.underlying {
-            if let io = underlying as? IOError { return String(cString: strerror(io.errnoCode)) }
-            return "\(underlying)"
-        }
-        return "\(error.code)"
+        return PostgresEndpoint.describe(error)
     }
 }

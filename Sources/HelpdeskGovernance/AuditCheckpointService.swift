@@ -50,7 +50,7 @@ public struct AuditCheckpointService: Service {
     /// The server's checkpointer for `store`: the chain attached to it when it is a ``SQLiteStore``
     /// (so its appends wake this service), else the one `settings` describe.
     public init(store: any Store, settings: AuditSettings, storePath: String, logger: Logger) {
-        let chain = (store as? SQLiteStore)?.auditChain ?? .configured(settings, storePath: storePath)
+        let chain = store.auditChain ?? .configured(settings, storePath: storePath)
         self.init(log: store.audit, chain: chain, logger: logger)
     }
 

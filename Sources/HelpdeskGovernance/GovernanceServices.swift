@@ -41,14 +41,20 @@ public struct ApprovalExpiryService: Service {
     }
 
     public func run() async throws {
+        // One replica sweeps at a time; the others take over when it stops renewing.
+        let turn = SingletonTurn(store: store, name: "approval-expiry", duration: max(interval * 4, .seconds(60)))
+        defer { Task { await turn.release() } }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
+                guard await turn.holds() else { throw CancellationError() }
                 for record in try await store.approvals.expire(now: Date()) {
                     logger.notice("approval request expired; nothing will run", metadata: ["approval": "\(record.id)"])
                     for notifier in notifiers {
                         try await store.apply(notifier.decided(record, summary: "expired at \(record.expiresAt.formatted(.iso8601)) without a decision; nothing ran"))
                     }
                 }
+            } catch is CancellationError {
+                // another replica holds the sweep
             } catch {
                 logger.error("cannot expire approval requests", metadata: ["error": "\(error)"])
             }

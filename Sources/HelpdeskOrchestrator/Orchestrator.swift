@@ -47,8 +47,11 @@ public struct Orchestrator: Sendable {
         public var toolTimeout: Duration
         public var bundleDirectory: String
         public var bundleRetention: Duration
+        /// Keep bundles in the store instead of `bundleDirectory`: with several replicas, any of them serves any bundle.
+        public var bundlesInStore: Bool
 
-        public init(toolTimeout: Duration, bundleDirectory: String, bundleRetention: Duration) {
+        public init(toolTimeout: Duration, bundleDirectory: String, bundleRetention: Duration, bundlesInStore: Bool = false) {
+            self.bundlesInStore = bundlesInStore
             self.toolTimeout = toolTimeout
             self.bundleDirectory = bundleDirectory
             self.bundleRetention = bundleRetention
@@ -286,12 +289,19 @@ public struct Orchestrator: Sendable {
 
         let bundle = IncidentBundle(id: diagnosis.incidentID, created: diagnosis.startedAt, files: files)
         do {
-            let (path, bytes) = try bundle.write(into: options.bundleDirectory)
+            let path: String, bytes: Int, content: Data?
+            if options.bundlesInStore, store != nil {
+                content = try bundle.archive()
+                (path, bytes) = (IncidentRecord.storedBundlePrefix + diagnosis.incidentID, content?.count ?? 0)
+            } else {
+                (path, bytes) = try bundle.write(into: options.bundleDirectory)
+                content = nil
+            }
             diagnosis.bundlePath = path
             let record = IncidentRecord(
                 id: diagnosis.incidentID, createdAt: diagnosis.startedAt, target: diagnosis.target, trigger: diagnosis.trigger,
                 summary: diagnosis.summary, severity: diagnosis.worstSeverity?.rawValue ?? (diagnosis.isHealthy ? "healthy" : "unknown"),
-                findingCount: diagnosis.findings.count, bundlePath: path, bundleBytes: bytes)
+                findingCount: diagnosis.findings.count, bundlePath: path, bundleBytes: bytes, bundleContent: content)
             // The calls' audit events commit with the incident they produced: one transaction per diagnosis.
             if let store {
                 try await store.apply(ChangeSet(incidents: [record], audit: audit))
@@ -314,7 +324,7 @@ public struct Orchestrator: Sendable {
     private func prune(_ store: any Store) async {
         do {
             let cutoff = Date().addingTimeInterval(-options.bundleRetention.seconds)
-            for old in try await store.incidents.removeOlder(than: cutoff) {
+            for old in try await store.incidents.removeOlder(than: cutoff) where !old.bundleIsInStore {
                 try? FileManager.default.removeItem(atPath: old.bundlePath)
             }
         } catch {

@@ -101,8 +101,8 @@ struct APIRoutes {
         }
         api.get("/incidents/:id/bundle") { _, context in
             let record = try await incident(context)
-            guard let data = FileManager.default.contents(atPath: record.bundlePath) else {
-                throw APIError(status: .gone, code: "bundle_missing", message: "the bundle of \(record.id) is no longer on disk")
+            guard let data = try await record.readBundle(from: store) else {
+                throw APIError(status: .gone, code: "bundle_missing", message: "the bundle of \(record.id) is no longer kept")
             }
             return Response(status: .ok, headers: [
                 .contentType: "application/gzip",

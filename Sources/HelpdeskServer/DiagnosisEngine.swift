@@ -34,7 +34,8 @@ public struct DiagnosisEngine: Sendable {
         apiDiagnoses = AsyncSemaphore(permits: configuration.api.maxConcurrentDiagnoses)
         orchestrator = Orchestrator(
             runbooks: runbooks, gate: gate, inventory: configuration.infrastructure,
-            options: .init(toolTimeout: settings.toolTimeout, bundleDirectory: settings.bundlesDirectory, bundleRetention: settings.bundleRetention),
+            options: .init(toolTimeout: settings.toolTimeout, bundleDirectory: settings.bundlesDirectory, bundleRetention: settings.bundleRetention,
+                           bundlesInStore: configuration.store.driver == .postgres),
             store: store, investigator: Self.investigator(configuration.llm, toolTimeout: settings.toolTimeout, logger: logger),
             logger: logger)
     }

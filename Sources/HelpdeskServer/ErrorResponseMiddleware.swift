@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskStore
 import Hummingbird
 import Logging
 import HTTPTypes
@@ -32,6 +33,13 @@ struct ErrorResponseMiddleware: RouterMiddleware {
         } catch let error as HTTPError {
             let message = error.body ?? (error.status == .notFound ? "no route for \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
             return Self.response(status: error.status, headers: error.headers, message: message, context: context)
+        } catch let error as StoreError where error.isUnavailable {
+            // Nothing was recorded: the sender retries (Alertmanager does), the operator sees /readyz fail.
+            context.logger.warning("request refused: the store is unavailable", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return jsonResponse(status: .serviceUnavailable, extraHeaders: [.retryAfter: "5"],
+                                Body(error: .init(code: "store_unavailable",
+                                                  message: "the bot cannot record this request right now (its store is unavailable); nothing was done, retry later"),
+                                     requestID: context.requestID))
         } catch let error as any HTTPResponseError {
             return Self.response(status: error.status, headers: [:], message: error.status.reasonPhrase, context: context)
         } catch {

@@ -122,7 +122,7 @@ public enum HelpdeskServer {
         }
         // Shut down in reverse: stop taking requests first, then let the worker finish its jobs.
         let metrics = PrometheusMetricsFactory(registry: registry)
-        let chain = (store as? SQLiteStore)?.auditChain ?? .configured(configuration.audit, storePath: configuration.store.path)
+        let chain = store.auditChain ?? .configured(configuration.audit, storePath: configuration.store.path)
         let backups: [any Service] = StoreBackupService.configured(configuration.store, chain: chain, logger: logger, metrics: metrics)
             .map { [$0] } ?? []
         let group = ServiceGroup(

@@ -36,7 +36,11 @@ public struct RetentionService: Service {
     /// One full pass: every kind, batch after batch until none is left. Returns the rows deleted per kind.
     public func pruneOnce() async -> [RetentionKind: Int] {
         var deleted: [RetentionKind: Int] = [:]
+        // One replica prunes at a time; a pass renews the lease between kinds and gives it up at the end.
+        let turn = SingletonTurn(store: store, name: "retention", duration: .seconds(300))
+        defer { Task { await turn.release() } }
         for kind in RetentionKind.allCases {
+            guard await turn.holds() else { break }
             let cutoff = now().addingTimeInterval(-age(of: kind).seconds)
             do {
                 while !Task.isCancelled {

@@ -74,7 +74,15 @@ struct SlackRoutes {
         let audit = AuditDraft(kind: "request_received", principal: principal.description, target: action.value, data: .object([
             "via": .string("slack-button"), "action": .string(action.kind.rawValue), "request_id": .string(requestContext.requestID),
         ]))
-        let outcome = try await store.apply(ChangeSet(jobs: [SlackInteractionJob.job(action)], audit: [audit]))
+        let outcome: ChangeSetOutcome
+        do {
+            outcome = try await store.apply(ChangeSet(jobs: [SlackInteractionJob.job(action)], audit: [audit]))
+        } catch let error as StoreError where error.isUnavailable {
+            count("store_unavailable", endpoint: "interactions")
+            requestContext.logger.warning("button click not recorded: the store is unavailable", metadata: ["error": "\(error)"])
+            return slackJSON(.object(["response_type": .string("ephemeral"), "replace_original": .bool(false),
+                                      "text": .string(Self.cannotRecord)]))
+        }
         count(outcome.jobIDs.first.map { $0 == nil } ?? false ? "duplicate" : "accepted", endpoint: "interactions")
         return Response(status: .ok)
     }
@@ -108,13 +116,21 @@ struct SlackRoutes {
             "via": .string("slack"), "command": .string(command.command), "text": .string(redactor.redact(command.text)),
             "channel": .string(command.channelID), "request_id": .string(requestContext.requestID),
         ]))
-        if case .help = parsed {
-            // Help needs no work: answer it inline.
-            try await store.apply(ChangeSet(audit: [audit]))
-            count("answered_inline")
-            return slackJSON(text: context.helpMessageText)
+        let outcome: ChangeSetOutcome
+        do {
+            if case .help = parsed {
+                // Help needs no work: answer it inline.
+                try await store.apply(ChangeSet(audit: [audit]))
+                count("answered_inline")
+                return slackJSON(text: context.helpMessageText)
+            }
+            outcome = try await store.apply(ChangeSet(jobs: [SlackCommandJob.job(command)], audit: [audit]))
+        } catch let error as StoreError where error.isUnavailable {
+            // Slack never retries a command: say so now rather than fail silently or let it time out.
+            count("store_unavailable")
+            requestContext.logger.warning("command not recorded: the store is unavailable", metadata: ["error": "\(error)"])
+            return slackJSON(.object(["response_type": .string("ephemeral"), "text": .string(Self.cannotRecord)]))
         }
-        let outcome = try await store.apply(ChangeSet(jobs: [SlackCommandJob.job(command)], audit: [audit]))
         let duplicate = outcome.jobIDs.first.map { $0 == nil } ?? false
         count(duplicate ? "duplicate" : "accepted")
         // The command's text is echoed as typed: escaped, so `<!channel>` in it is not a mention.
@@ -124,6 +140,9 @@ struct SlackRoutes {
             "text": .string(duplicate ? "Already working on that." : working.text),
         ]))
     }
+
+    static let cannotRecord = "helpdesk cannot record your request right now (its database is unavailable), so nothing was done. "
+        + "Please try again in a minute."
 
     private func slackJSON(_ value: JSONValue) -> Response {
         slackJSON(text: value.jsonText)

@@ -42,7 +42,9 @@ public struct StoreBackupService: Service {
     /// The service `store:` asks for, sealing manifests with `chain`'s key; `nil` when `backup_schedule` is off.
     public static func configured(_ settings: StoreSettings, chain: AuditChain, logger: Logger,
                                   metrics: any MetricsFactory) -> StoreBackupService? {
-        settings.backupSchedule.map {
+        // PostgreSQL is backed up by its own tools (pg_dump, base backups); store.backup_schedule is SQLite's.
+        guard settings.driver == .sqlite else { return nil }
+        return settings.backupSchedule.map {
             StoreBackupService(storePath: settings.path, directory: settings.resolvedBackupDirectory, interval: $0,
                                keep: settings.backupKeep, keyring: chain.keyring, checkpointFile: chain.checkpointFile,
                                logger: logger, metrics: metrics)

@@ -110,7 +110,9 @@ public struct SlackBundleUploadJob: JobHandler {
         guard let root = try await store.slackOutbox.threadRoot(thread) else {
             throw SlackDeliveryError(status: 0, body: "the thread's root message is not posted yet")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let bundle = path.hasPrefix(IncidentRecord.storedBundlePrefix)
+            ? try await store.incidents.bundle(id: incident) : FileManager.default.contents(atPath: path)
+        guard let data = bundle else {
             throw JobFailure.permanent("the bundle \(path) is gone")
         }
         switch await api.upload(data, filename: "\(incident).tar.gz", title: "Incident bundle \(incident)", channel: root.channel, threadTS: root.ts) {

@@ -11,11 +11,25 @@ public struct IncidentRecord: Sendable, Equatable, Codable {
     /// The highest finding severity, or `healthy`.
     public var severity: String
     public var findingCount: Int
+    /// The bundle file, or ``storedBundlePrefix`` + id when the bundle is kept in the store itself.
     public var bundlePath: String
     public var bundleBytes: Int
+    /// The archive, when it is to be kept in the store (every replica then serves it); written with
+    /// the record, never read back with it (``IncidentIndex/bundle(id:)`` reads it).
+    public var bundleContent: Data?
+
+    /// `bundlePath` of a bundle kept in the store.
+    public static let storedBundlePrefix = "store:"
+
+    public var bundleIsInStore: Bool { bundlePath.hasPrefix(Self.storedBundlePrefix) }
+
+    enum CodingKeys: String, CodingKey {
+        case id, createdAt, target, trigger, summary, severity, findingCount, bundlePath, bundleBytes
+    }
 
     public init(id: String, createdAt: Date, target: String, trigger: String, summary: String, severity: String,
-                findingCount: Int, bundlePath: String, bundleBytes: Int) {
+                findingCount: Int, bundlePath: String, bundleBytes: Int, bundleContent: Data? = nil) {
+        self.bundleContent = bundleContent
         self.id = id
         self.createdAt = createdAt
         self.target = target
@@ -34,4 +48,14 @@ public protocol IncidentIndex: Sendable {
     func incident(id: String) async throws -> IncidentRecord?
     /// Removes entries created before `cutoff` and returns them, so their bundle files can be deleted.
     func removeOlder(than cutoff: Date) async throws -> [IncidentRecord]
+    /// The archive of a bundle kept in the store, or `nil` when there is none (pruned, or kept as a file).
+    func bundle(id: String) async throws -> Data?
+}
+
+extension IncidentRecord {
+    /// The bundle's bytes wherever it is kept: the store, or its file. `nil` when it is gone.
+    public func readBundle(from store: any Store) async throws -> Data? {
+        if bundleIsInStore { return try await store.incidents.bundle(id: id) }
+        return FileManager.default.contents(atPath: bundlePath)
+    }
 }

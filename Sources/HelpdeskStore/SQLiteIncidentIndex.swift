@@ -21,8 +21,16 @@ struct SQLiteIncidentIndex: IncidentIndex {
         try await store.writer.write { db in
             let old = try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE created_at < ?", arguments: [cutoff.timeIntervalSince1970])
                 .map(Self.record)
+            try db.execute(sql: "DELETE FROM incident_bundles WHERE incident_id IN (SELECT id FROM incidents WHERE created_at < ?)",
+                           arguments: [cutoff.timeIntervalSince1970])
             try db.execute(sql: "DELETE FROM incidents WHERE created_at < ?", arguments: [cutoff.timeIntervalSince1970])
             return old
+        }
+    }
+
+    func bundle(id: String) async throws -> Data? {
+        try await store.database.read { db in
+            try Data.fetchOne(db, sql: "SELECT content FROM incident_bundles WHERE incident_id = ?", arguments: [id])
         }
     }
 

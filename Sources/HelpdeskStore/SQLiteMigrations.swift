@@ -317,6 +317,21 @@ enum SQLiteMigrations {
                 CREATE INDEX alerts_resolved_at ON alerts(received_at) WHERE status = 'resolved';
                 """)
         }
+        // Work only one replica may do at a time (sweeps, digests, retention) holds a lease that
+        // moves when its holder stops renewing; bundles kept in the store are served by every replica.
+        migrator.registerMigration("v16-singletons-and-bundles") { db in
+            try db.execute(sql: """
+                CREATE TABLE singleton_leases (
+                    name TEXT PRIMARY KEY,
+                    owner TEXT NOT NULL,
+                    expires_at REAL NOT NULL
+                );
+                CREATE TABLE incident_bundles (
+                    incident_id TEXT PRIMARY KEY,
+                    content BLOB NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

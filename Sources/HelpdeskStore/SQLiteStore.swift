@@ -33,6 +33,7 @@ public final class SQLiteStore: Store {
     }
 
     public let path: String
+    public var location: String { path }
     /// The schema before and after this open (the migrations it applied, if any).
     public let migration: MigrationReport
     let database: DatabasePool
@@ -50,6 +51,7 @@ public final class SQLiteStore: Store {
     public var executions: any ExecutionLog { SQLiteExecutionLog(store: self) }
     public var storms: any StormStore { SQLiteStorms(store: self) }
     public var retention: any RetentionStore { SQLiteRetention(store: self) }
+    public var singletons: any SingletonLeases { SQLiteSingletonLeases(store: self) }
 
     /// Opens the file, creating it and its folder owner-only when missing, and applies pending
     /// migrations unless ``Options/migrateOnOpen`` is off. A file from a newer helpdesk is always refused.
@@ -118,6 +120,9 @@ public final class SQLiteStore: Store {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [incident.id, incident.createdAt.timeIntervalSince1970, incident.target, incident.trigger, incident.summary,
                             incident.severity, incident.findingCount, incident.bundlePath, incident.bundleBytes])
+            if let content = incident.bundleContent {
+                try db.run("INSERT INTO incident_bundles (incident_id, content) VALUES (?, ?)", [incident.id, content])
+            }
         }
         var newAlerts: [Bool] = []
         var inserted: [Int64?] = []

@@ -29,6 +29,21 @@ public protocol Store: Sendable {
     /// Prunes old alerts, finished jobs, sent messages and storm state; never the audit log.
     var retention: any RetentionStore { get }
 
+    /// Where the store is, for messages: the SQLite file, or `host:port/database` (never a password).
+    var location: String { get }
+
+    /// The schema before and after this open (the migrations it applied, if any).
+    var migration: MigrationReport { get }
+
+    /// Leases for work one replica at a time must do.
+    var singletons: any SingletonLeases { get }
+
+    /// The chain sealing this store's audit events, once attached.
+    var auditChain: AuditChain? { get }
+
+    /// Seals new audit events with `chain`'s current key and verifies with its keys. Call once, right after opening.
+    func attachAuditChain(_ chain: AuditChain)
+
     /// Whether the store answers and its schema is current; `nil` when healthy, else the reason.
     func unhealthyReason() async -> String?
 

@@ -14,6 +14,17 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case jobNotFound(JobID)
     case jobNotRetryable(JobID, state: JobState)
     case closed
+    /// The store's database does not answer (PostgreSQL down, restarting, or out of connections);
+    /// nothing was recorded, and the operation may be tried again.
+    case unavailable(reason: String)
+    /// The database refused a statement (a bug or a schema out of step); nothing was recorded.
+    case queryFailed(reason: String)
+
+    /// The database did not answer: the request may succeed later, and nothing was recorded.
+    public var isUnavailable: Bool {
+        if case .unavailable = self { return true }
+        return false
+    }
 
     public var description: String {
         switch self {
@@ -46,6 +57,10 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             }
         case .closed:
             "the store is closed"
+        case .unavailable(let reason):
+            "the store is unavailable: \(reason)"
+        case .queryFailed(let reason):
+            "the store refused the operation: \(reason)"
         }
     }
 

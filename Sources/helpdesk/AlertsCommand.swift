@@ -25,7 +25,7 @@ struct AlertsCommand: AsyncParsableCommand {
             try await withStore(try global.loadConfiguration()) { store in try await run(store) }
         }
 
-        private func run(_ store: SQLiteStore) async throws {
+        private func run(_ store: any Store) async throws {
             let query = AlertQuery(firingOnly: firing, since: since.map { Date().addingTimeInterval(-$0) }, limit: min(max(1, limit), 10_000))
             let alerts = try await store.alerts.list(query)
             if json {

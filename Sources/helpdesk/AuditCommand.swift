@@ -103,7 +103,7 @@ struct AuditCommand: AsyncParsableCommand {
 
 /// Runs `body` with the store open and its audit chain (keys, checkpoint file) attached.
 private func withAuditStore<Result>(_ configuration: HelpdeskConfiguration,
-                                    _ body: (SQLiteStore) async throws -> Result) async throws -> Result {
+                                    _ body: (any Store) async throws -> Result) async throws -> Result {
     try await withStore(configuration) { store in
         store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.path))
         return try await body(store)

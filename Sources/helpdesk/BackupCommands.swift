@@ -32,6 +32,10 @@ struct BackupCommand: AsyncParsableCommand {
         let configuration = try global.loadConfiguration()
         switch configuration.store.driver {
         case .sqlite: break
+        case .postgres:
+            printError("a PostgreSQL store is backed up and restored with PostgreSQL's tools (pg_dump, pg_restore, or your provider's "
+                + "snapshots and point-in-time recovery); helpdesk backup and restore handle the SQLite store")
+            throw ExitCode(2)
         }
         let storePath = configuration.store.path
         let chain = AuditChain.configured(configuration.audit, storePath: storePath)
@@ -101,6 +105,10 @@ struct RestoreCommand: AsyncParsableCommand {
         let configuration = try global.loadConfiguration()
         switch configuration.store.driver {
         case .sqlite: break
+        case .postgres:
+            printError("a PostgreSQL store is backed up and restored with PostgreSQL's tools (pg_dump, pg_restore, or your provider's "
+                + "snapshots and point-in-time recovery); helpdesk backup and restore handle the SQLite store")
+            throw ExitCode(2)
         }
         let storePath = configuration.store.path
         let chain = AuditChain.configured(configuration.audit, storePath: storePath)

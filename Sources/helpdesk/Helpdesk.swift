@@ -5,6 +5,7 @@ import HelpdeskAgents
 import HelpdeskCore
 import HelpdeskGovernance
 import HelpdeskServer
+import HelpdeskPostgres
 import HelpdeskStore
 import Logging
 
@@ -69,8 +70,8 @@ func printError(_ message: String) {
 }
 
 /// Runs `body` with the configured store open, and closes it afterwards whatever happens.
-func withStore<Result>(_ configuration: HelpdeskConfiguration, _ body: (SQLiteStore) async throws -> Result) async throws -> Result {
-    let store = try openStore(configuration)
+func withStore<Result>(_ configuration: HelpdeskConfiguration, _ body: (any Store) async throws -> Result) async throws -> Result {
+    let store = try await openStore(configuration)
     do {
         let result = try await body(store)
         try await store.close()
@@ -94,15 +95,23 @@ enum SchemaChanges {
     case refuse
 }
 
-/// Opens the configured store, or explains why it cannot and exits: 2 for a schema behind this
-/// binary (the message names `helpdesk migrate`), 1 otherwise.
+/// Opens the configured store — the SQLite file, or PostgreSQL at `store.url` — or explains why it
+/// cannot and exits: 2 for a schema behind this binary (the message names `helpdesk migrate`), 1 otherwise.
 func openStore(_ configuration: HelpdeskConfiguration, changes: SchemaChanges = .initializeEmpty,
-               willMigrate: (@Sendable (SchemaStatus) -> Void)? = nil) throws -> SQLiteStore {
+               willMigrate: (@Sendable (SchemaStatus) -> Void)? = nil) async throws -> any Store {
     do {
-        let store = try SQLiteStore(options: .init(
-            path: configuration.store.path, busyTimeout: configuration.store.busyTimeout,
-            defaultMaxAttempts: configuration.jobs.maxAttempts, migrateOnOpen: changes == .migrate,
-            initializeEmpty: changes == .initializeEmpty, willMigrate: willMigrate))
+        let store: any Store
+        switch configuration.store.driver {
+        case .sqlite:
+            store = try SQLiteStore(options: .init(
+                path: configuration.store.path, busyTimeout: configuration.store.busyTimeout,
+                defaultMaxAttempts: configuration.jobs.maxAttempts, migrateOnOpen: changes == .migrate,
+                initializeEmpty: changes == .initializeEmpty, willMigrate: willMigrate))
+        case .postgres:
+            store = try await PostgresStore.open(options: .init(
+                endpoint: try storeEndpoint(configuration), defaultMaxAttempts: configuration.jobs.maxAttempts,
+                migrateOnOpen: changes == .migrate, initializeEmpty: changes == .initializeEmpty, willMigrate: willMigrate))
+        }
         // Every process that writes the store seals its events the same way (keyed when audit.key is set).
         store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.path))
         return store
@@ -110,8 +119,30 @@ func openStore(_ configuration: HelpdeskConfiguration, changes: SchemaChanges = 
         printError(error.description)
         if case .olderSchema = error { throw ExitCode(2) }
         throw ExitCode(1)
+    } catch let error as ExitCode {
+        throw error
     } catch {
         printError("\(error)")
+        throw ExitCode(1)
+    }
+}
+
+/// The PostgreSQL server `store.url` names, with the password as libpq finds it (the URL, then
+/// `PGPASSWORD`, then `PGPASSFILE` or `~/.pgpass`). Messages never carry the URL itself.
+func storeEndpoint(_ configuration: HelpdeskConfiguration) throws -> PostgresEndpoint {
+    guard let url = configuration.store.postgresURL?.reveal() else {
+        printError("store.url is not set")
+        throw ExitCode(1)
+    }
+    do {
+        let connection = try PostgresConnectionString(parsing: url)
+        let credentials = configuration.infrastructure.postgresCredentials
+        return try PostgresEndpoint.resolve(connection, environmentPassword: credentials.password?.reveal(), passFile: credentials.passFile)
+    } catch let error as PostgresConnectionString.ParseError {
+        printError("store.url is not a valid PostgreSQL URL: \(error.message)")
+        throw ExitCode(1)
+    } catch {
+        printError("store.url: \(error)")
         throw ExitCode(1)
     }
 }

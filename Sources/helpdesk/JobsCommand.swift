@@ -21,7 +21,7 @@ struct JobsCommand: AsyncParsableCommand {
             try await withStore(try global.loadConfiguration()) { store in try await run(store) }
         }
 
-        private func run(_ store: SQLiteStore) async throws {
+        private func run(_ store: any Store) async throws {
             let jobs = try await store.jobs.list(state: state, limit: max(1, limit))
             if json {
                 let encoder = JSONEncoder()
@@ -49,7 +49,7 @@ struct JobsCommand: AsyncParsableCommand {
             try await withStore(try global.loadConfiguration()) { store in try await run(store) }
         }
 
-        private func run(_ store: SQLiteStore) async throws {
+        private func run(_ store: any Store) async throws {
             guard let job = try await store.jobs.job(id: id) else {
                 printError(StoreError.jobNotFound(id).description)
                 throw ExitCode(1)
@@ -77,7 +77,7 @@ struct JobsCommand: AsyncParsableCommand {
             try await withStore(try global.loadConfiguration()) { store in try await run(store) }
         }
 
-        private func run(_ store: SQLiteStore) async throws {
+        private func run(_ store: any Store) async throws {
             do {
                 let job = try await store.jobs.retry(id: id, now: Date())
                 print("job \(job.id) (\(job.kind)) queued again" + (job.lastError.map { "; its last error was: \($0)" } ?? ""))
@@ -105,7 +105,7 @@ struct JobsCommand: AsyncParsableCommand {
             try await withStore(try global.loadConfiguration()) { store in try await run(store) }
         }
 
-        private func run(_ store: SQLiteStore) async throws {
+        private func run(_ store: any Store) async throws {
             let job = SelftestJob.job(.init(sleepMilliseconds: sleepMilliseconds, failAttempts: failAttempts))
             let outcome = try await store.apply(ChangeSet(jobs: Array(repeating: job, count: count)))
             let ids = outcome.jobIDs.compactMap { $0 }

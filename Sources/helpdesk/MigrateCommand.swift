@@ -37,6 +37,14 @@ struct MigrateCommand: AsyncParsableCommand {
                 printError("\(error)")
                 throw ExitCode(1)
             }
+        case .postgres:
+            // Under PostgreSQL's advisory lock: replicas starting meanwhile wait, then find nothing to do.
+            let location = configuration.store.displayLocation
+            let store = try await openStore(configuration, changes: .migrate) { before in
+                FileHandle.standardOutput.write(Data(Self.announce(before, path: location).utf8))
+            }
+            print(Self.describe(store.migration, path: store.location))
+            try await store.close()
         }
     }
 

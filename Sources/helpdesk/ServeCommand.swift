@@ -31,8 +31,8 @@ struct ServeCommand: AsyncParsableCommand {
         let (logger, redactor) = global.bootstrapLogging(configuration)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let path = configuration.store.path
-        let store = try openStore(configuration, changes: configuration.store.migrateOnStart ? .migrate : .refuse) { before in
+        let path = configuration.store.displayLocation
+        let store = try await openStore(configuration, changes: configuration.store.migrateOnStart ? .migrate : .refuse) { before in
             // Said before it starts: a table rebuild on a large store takes seconds to minutes, the file locked.
             guard before.version > 0 else {
                 logger.info("creating the store's schema \(before.latestDescription)", metadata: ["path": "\(path)"])
@@ -41,10 +41,10 @@ struct ServeCommand: AsyncParsableCommand {
             logger.notice("migrating the store from \(before.versionDescription) to \(before.latestDescription) (this may take a while)…",
                           metadata: ["path": "\(path)", "pending": "\(before.pending.joined(separator: ", "))"])
         }
-        logger.info("store open", metadata: ["path": "\(store.path)", "config": "\(configuration.file ?? "built-in defaults")",
+        logger.info("store open", metadata: ["store": "\(store.location)", "config": "\(configuration.file ?? "built-in defaults")",
                                              "version": "\(BuildInfo.summary)", "schema": "\(store.migration.after.version)"])
         if !store.migration.applied.isEmpty {
-            logger.notice("\(MigrateCommand.describe(store.migration, path: store.path))")
+            logger.notice("\(MigrateCommand.describe(store.migration, path: store.location))")
         }
         do {
             try await HelpdeskServer.run(configuration: configuration, store: store, registry: registry, redactor: redactor,

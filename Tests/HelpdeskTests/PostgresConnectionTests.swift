@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskDatabaseAgent
+import HelpdeskPostgres
 import HelpdeskTestSupport
 import Testing
 

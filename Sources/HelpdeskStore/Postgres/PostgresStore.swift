@@ -1,0 +1,228 @@
+import Foundation
+import HelpdeskCore
+import HelpdeskPostgres
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The shared store of several replicas: PostgreSQL through a connection pool. Every decision
+/// SQLite gets from its single writer is made here by row locks, conditional updates or advisory
+/// locks inside transactions, so replicas never post, decide or run anything twice.
+public final class PostgresStore: Store {
+    public struct Options: Sendable {
+        public var endpoint: PostgresEndpoint
+        public var defaultMaxAttempts: Int
+        /// As ``SQLiteStore/Options/migrateOnOpen``.
+        public var migrateOnOpen: Bool
+        /// As ``SQLiteStore/Options/initializeEmpty``: a database with no migrations applied gets the schema.
+        public var initializeEmpty: Bool
+        public var willMigrate: (@Sendable (SchemaStatus) -> Void)?
+        /// Connections this process keeps at most.
+        public var maxConnections: Int
+        /// How long one store operation may wait for PostgreSQL before it fails as unavailable.
+        public var operationTimeout: Duration
+        public var logger: Logger
+
+        public init(endpoint: PostgresEndpoint, defaultMaxAttempts: Int = 8, migrateOnOpen: Bool = true, initializeEmpty: Bool = false,
+                    willMigrate: (@Sendable (SchemaStatus) -> Void)? = nil, maxConnections: Int = 16,
+                    operationTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "helpdesk.store")) {
+            self.endpoint = endpoint
+            self.defaultMaxAttempts = defaultMaxAttempts
+            self.migrateOnOpen = migrateOnOpen
+            self.initializeEmpty = initializeEmpty
+            self.willMigrate = willMigrate
+            self.maxConnections = maxConnections
+            self.operationTimeout = operationTimeout
+            self.logger = logger
+        }
+    }
+
+    /// `host:port/database`, for messages (never the password).
+    public let location: String
+    public let migration: MigrationReport
+    let client: PostgresClient
+    let logger: Logger
+    let defaultMaxAttempts: Int
+    let operationTimeout: Duration
+    let workSignal = WakeSignal()
+    let outboxSignal = WakeSignal()
+    private let runner: Task<Void, Never>
+    private let chain = Mutex<AuditChain?>(nil)
+    /// Set when closing starts: no new change sets.
+    private let closed = Atomic<Bool>(false)
+    /// Set once queued change sets are committed: nothing more reaches the database.
+    private let stopped = Atomic<Bool>(false)
+    private let committer = PostgresGroupCommit()
+
+    public var jobs: any JobQueue { PostgresJobQueue(store: self) }
+    public var incidents: any IncidentIndex { PostgresIncidentIndex(store: self) }
+    public var audit: any AuditLog { PostgresAuditLog(store: self) }
+    public var approvals: any ApprovalStore { PostgresApprovalStore(store: self) }
+    public var slackOutbox: any SlackOutboxStore { PostgresSlackOutbox(store: self) }
+    public var alerts: any AlertIndex { PostgresAlertIndex(store: self) }
+    public var executions: any ExecutionLog { PostgresExecutionLog(store: self) }
+    public var storms: any StormStore { PostgresStorms(store: self) }
+    public var retention: any RetentionStore { PostgresRetention(store: self) }
+    public var singletons: any SingletonLeases { PostgresSingletonLeases(store: self) }
+
+    private init(options: Options, client: PostgresClient, runner: Task<Void, Never>, migration: MigrationReport) {
+        location = options.endpoint.displayName
+        self.client = client
+        self.runner = runner
+        self.migration = migration
+        logger = options.logger
+        defaultMaxAttempts = options.defaultMaxAttempts
+        operationTimeout = options.operationTimeout
+    }
+
+    /// Connects and brings the schema up to date under an advisory lock, so replicas starting
+    /// together migrate once. Refuses a database written by a newer helpdesk.
+    public static func open(options: Options) async throws -> PostgresStore {
+        var configuration: PostgresClient.Configuration
+        do {
+            configuration = try options.endpoint.clientConfiguration()
+        } catch {
+            throw StoreError.cannotOpen(path: options.endpoint.displayName, reason: "\(error)")
+        }
+        configuration.options.maximumConnections = max(2, options.maxConnections)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: options.logger)
+        let runner = Task { await client.run() }
+        do {
+            let migration = try await withDeadline(options.operationTimeout, location: options.endpoint.displayName) {
+                try await PostgresMigrator.prepare(client: client, options: options)
+            }
+            let store = PostgresStore(options: options, client: client, runner: runner, migration: migration)
+            return store
+        } catch {
+            runner.cancel()
+            if let error = error as? StoreError {
+                if case .unavailable(let reason) = error { throw StoreError.cannotOpen(path: options.endpoint.displayName, reason: reason) }
+                throw error
+            }
+            throw StoreError.cannotOpen(path: options.endpoint.displayName, reason: PostgresEndpoint.describe(error))
+        }
+    }
+
+    @discardableResult
+    public func apply(_ changes: ChangeSet) async throws -> ChangeSetOutcome {
+        guard !closed.load(ordering: .acquiring) else { throw StoreError.closed }
+        let outcome = try await committer.apply(changes, store: self)
+        if outcome.jobIDs.contains(where: { $0 != nil }) { workSignal.signal() }
+        if !changes.slackMessages.isEmpty || changes.notification != nil { outboxSignal.signal() }
+        return outcome
+    }
+
+    public func unhealthyReason() async -> String? {
+        do {
+            let applied = try await read { connection in
+                try await connection.rows("SELECT identifier FROM helpdesk_migrations", self.logger).map { try $0[0].decode(String.self) }
+            }
+            let missing = Set(PostgresSchema.knownIdentifiers).subtracting(applied)
+            return missing.isEmpty ? nil : "store migrations are not all applied"
+        } catch {
+            return "store does not answer: \(Self.describe(error))"
+        }
+    }
+
+    public func close() async throws {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        await committer.drain()
+        stopped.store(true, ordering: .releasing)
+        runner.cancel()
+    }
+
+    public var auditChain: AuditChain? { chain.withLock { $0 } }
+
+    public func attachAuditChain(_ chain: AuditChain) {
+        self.chain.withLock { $0 = chain }
+    }
+
+    /// One transaction on a pooled connection. A deadlock or serialization failure runs `body`
+    /// again (it only touches the database); a lost connection or a database that does not answer
+    /// within the operation timeout fails with ``StoreError/unavailable(reason:)``.
+    func transaction<R: Sendable>(_ body: @Sendable @escaping (PostgresConnection) async throws -> R) async throws -> R {
+        guard !stopped.load(ordering: .acquiring) else { throw StoreError.closed }
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await Self.withDeadline(operationTimeout, location: location) { [client, logger] in
+                    try await client.withConnection { connection in
+                        try await connection.run("BEGIN", logger)
+                        do {
+                            let value = try await body(connection)
+                            try await connection.run("COMMIT", logger)
+                            return value
+                        } catch {
+                            try? await connection.run("ROLLBACK", logger)
+                            throw error
+                        }
+                    }
+                }
+            } catch where attempt < 4 && Self.isRetryable(error) {
+                logger.debug("store transaction retried", metadata: ["reason": "\(Self.describe(error))"])
+                continue
+            } catch {
+                throw Self.storeError(error)
+            }
+        }
+    }
+
+    /// One pooled connection in autocommit mode.
+    func read<R: Sendable>(_ body: @Sendable @escaping (PostgresConnection) async throws -> R) async throws -> R {
+        guard !stopped.load(ordering: .acquiring) else { throw StoreError.closed }
+        do {
+            return try await Self.withDeadline(operationTimeout, location: location) { [client] in
+                try await client.withConnection { connection in try await body(connection) }
+            }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// Runs `operation`, failing with ``StoreError/unavailable(reason:)`` when it takes longer than `limit`
+    /// (the pool waits for a connection forever while PostgreSQL is down).
+    static func withDeadline<R: Sendable>(_ limit: Duration, location: String,
+                                          _ operation: @Sendable @escaping () async throws -> R) async throws -> R {
+        try await withThrowingTaskGroup(of: R?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let value = result { return value }
+                throw StoreError.unavailable(reason: "PostgreSQL at \(location) did not answer within \(limit.seconds.formatted()) s")
+            }
+            throw CancellationError()
+        }
+    }
+
+    /// Deadlocks (40P01) and serialization failures (40001) leave nothing behind and may be retried.
+    static func isRetryable(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40P01" || state == "40001"
+    }
+
+    /// Errors callers understand: store errors pass through; connection problems and server-side
+    /// refusals become ``StoreError/unavailable(reason:)`` or ``StoreError/queryFailed(reason:)``.
+    static func storeError(_ error: any Error) -> any Error {
+        if error is StoreError || error is CancellationError { return error }
+        guard let error = error as? PSQLError else { return error }
+        guard let state = error.serverInfo?[.sqlState] else {
+            return StoreError.unavailable(reason: PostgresEndpoint.describe(error))
+        }
+        // 08: connection exceptions; 57P0x: the server shutting down or starting; 53: out of resources.
+        if state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") {
+            return StoreError.unavailable(reason: PostgresEndpoint.describe(error))
+        }
+        return StoreError.queryFailed(reason: PostgresEndpoint.describe(error))
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? StoreError { return error.description }
+        return PostgresEndpoint.describe(error)
+    }
+}
