@@ -30,8 +30,13 @@ struct AuditChainWalk {
 
     /// `nil` while the chain holds; else the verification that names where it broke.
     mutating func check(_ row: Row) -> AuditVerification? {
-        let seq: Int64 = row["seq"]
-        let id: String = row["id"]
+        check(seq: row["seq"], id: row["id"], atMicroseconds: row["at_us"], kind: row["kind"], principal: row["principal"],
+              target: row["target"], data: row["data"], prevHash: row["prev_hash"], hash: row["hash"], keyID: row["key_id"])
+    }
+
+    /// ``check(_:)`` from an event's stored fields, for a store that reads no GRDB rows (PostgreSQL's).
+    mutating func check(seq: Int64, id: String, atMicroseconds: Int64, kind: String, principal: String?, target: String?,
+                        data: String, prevHash: String, hash stored: String, keyID: String?) -> AuditVerification? {
         func broken(_ problem: String, keyID: String? = nil) -> AuditVerification {
             var result = AuditVerification(ok: false, checked: checked, brokenAt: seq, brokenID: id, problem: problem)
             result.unverifiableKeyID = keyID
@@ -43,29 +48,25 @@ struct AuditChainWalk {
         if seq != expectedSeq {
             return broken(seq > expectedSeq ? "events \(expectedSeq)…\(seq - 1) are missing (deleted)" : "sequence number \(seq) repeats or goes back")
         }
-        let prevHash: String = row["prev_hash"]
         if prevHash != expectedPrev {
             return broken("its prev_hash does not match the event before it (an event was inserted, deleted or reordered)")
         }
-        let keyID: String? = row["key_id"]
         let hash: String
         if let keyID {
             guard let key = keyring.key(id: keyID) else {
                 return broken("it was sealed with audit key id \"\(keyID)\", which is not configured (configured: \(keyring.idsDescription)), " +
                               "so it and the events after it cannot be verified: set that key as audit.key or audit.previous_key", keyID: keyID)
             }
-            hash = AuditHashing.keyedHash(key: key.key, keyID: keyID, seq: seq, id: id, atMicroseconds: row["at_us"], kind: row["kind"],
-                                          principal: row["principal"], target: row["target"], data: row["data"], prevHash: prevHash)
+            hash = AuditHashing.keyedHash(key: key.key, keyID: keyID, seq: seq, id: id, atMicroseconds: atMicroseconds, kind: kind,
+                                          principal: principal, target: target, data: data, prevHash: prevHash)
         } else {
             if keyed > 0 {
                 return broken("it is unkeyed but follows keyed events: the chain was re-hashed without the audit key, " +
                               "or a process without HELPDESK_AUDIT_KEY (or audit.key_file) wrote to the store")
             }
-            hash = AuditHashing.hash(AuditHashing.canonical(seq: seq, id: id, atMicroseconds: row["at_us"], kind: row["kind"],
-                                                            principal: row["principal"], target: row["target"], data: row["data"],
-                                                            prevHash: prevHash))
+            hash = AuditHashing.hash(AuditHashing.canonical(seq: seq, id: id, atMicroseconds: atMicroseconds, kind: kind,
+                                                            principal: principal, target: target, data: data, prevHash: prevHash))
         }
-        let stored: String = row["hash"]
         if hash != stored {
             return broken(keyID == nil ? "its contents do not match its hash (the event was edited)"
                           : "its contents do not match its HMAC under audit key \(keyID) (the event was edited, " +

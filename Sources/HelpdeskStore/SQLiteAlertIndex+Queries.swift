@@ -33,13 +33,9 @@ extension SQLiteAlertIndex {
     }
 
     static func alert(_ row: Row) -> StoredAlert {
-        func strings(_ text: String?) -> [String: String] {
-            guard let text, case .object(let object)? = try? JSONValue(parsing: text) else { return [:] }
-            return object.mapValues(\.description)
-        }
-        return StoredAlert(fingerprint: row["fingerprint"], startsAt: row["starts_at"], status: row["status"], groupKey: row["group_key"],
-                           receiver: row["receiver"], labels: strings(row["labels"]), annotations: strings(row["annotations"]),
-                           endsAt: row["ends_at"], generatorURL: row["generator_url"],
-                           receivedAt: Date(timeIntervalSince1970: row["received_at"]))
+        StoredAlert(fingerprint: row["fingerprint"], startsAt: row["starts_at"], status: row["status"], groupKey: row["group_key"],
+                    receiver: row["receiver"], labels: StoredAlert.strings(row["labels"]), annotations: StoredAlert.strings(row["annotations"]),
+                    endsAt: row["ends_at"], generatorURL: row["generator_url"],
+                    receivedAt: Date(timeIntervalSince1970: row["received_at"]))
     }
 }

@@ -52,9 +52,9 @@ struct SQLiteStorms: StormStore {
         let threshold = storm.flatMap { $0["threshold"] as Int? } ?? intake.rules.threshold
         let counts = try Row.fetchAll(db.cachedStatement(sql: "SELECT minute, firing FROM alert_minutes WHERE channel = ? AND minute IN (?, ?)"),
                                       arguments: [intake.channel, minute, minute - 1])
-        let pace = Pace(current: counts.first { ($0["minute"] as Int64) == minute }.map { $0["firing"] as Int } ?? 0,
-                        previous: counts.first { ($0["minute"] as Int64) == minute - 1 }.map { $0["firing"] as Int } ?? 0,
-                        minute: minute, at: clock, threshold: threshold)
+        let pace = StormRules.Pace(current: counts.first { ($0["minute"] as Int64) == minute }.map { $0["firing"] as Int } ?? 0,
+                                   previous: counts.first { ($0["minute"] as Int64) == minute - 1 }.map { $0["firing"] as Int } ?? 0,
+                                   minute: minute, at: clock, threshold: threshold)
         if storm == nil, pace.isAbove {
             storm = try open(intake, firstAlert: fresh.compactMap { inserted[$0] }.min() ?? 0, calmFrom: pace.calmFrom, in: db, now: now)
         }
@@ -97,22 +97,17 @@ struct SQLiteStorms: StormStore {
             // The storm's most severe alerts, chosen across every notification; they run after the settle window.
             let runAt = max(now, Date(timeIntervalSince1970: storm["started_at"] as Double + storm["settle"] as Double))
             var places = try Places.load(storm: id, top: storm["diagnose_top"], in: db)
-            let bySeverity = firing.sorted { (intake.ranks[$0], -$0) > (intake.ranks[$1], -$1) }
-            for index in bySeverity {
+            for index in StormRules.bySeverity(firing, ranks: intake.ranks) {
                 let alert = alerts[index]
                 guard try places.take(fingerprint: alert.fingerprint, startsAt: alert.startsAt,
                                       alertname: alert.labels["alertname"]?.description ?? "alert",
                                       severity: alert.labels["severity"]?.description ?? "unknown", rank: intake.ranks[index], in: db)
                 else { continue }
-                effects.jobs += alert.onNew.map { job in
-                    var job = job
-                    job.runAt = max(job.runAt ?? runAt, runAt)
-                    return job
-                }
+                effects.jobs += StormRules.settled(alert.onNew, runAt: runAt)
             }
         }
         if storm["posts"] as Bool {
-            effects.messages.append(digestEdit(id, channel: intake.channel, gap: .seconds(storm["digest_interval"] as Double)))
+            effects.messages.append(StormRules.digestEdit(id, channel: intake.channel, gap: .seconds(storm["digest_interval"] as Double)))
         }
         return effects
     }
@@ -127,20 +122,11 @@ struct SQLiteStorms: StormStore {
             """, [intake.channel, clock, clock, rules.diagnoseTop, rules.settle.seconds, rules.digestInterval.seconds,
                   rules.quietPeriod.seconds, intake.postsToSlack, rules.threshold, calmFrom, firstAlert])
         let id = db.lastInsertedRowID
-        try SQLiteAuditLog.append([AuditDraft(kind: "storm_started", principal: "service:alertmanager", target: intake.channel,
-                                              data: .object(["storm": .number(Double(id)), "threshold": .number(Double(rules.threshold))]))],
-                                  in: db, now: now)
+        try SQLiteAuditLog.append([StormRules.startedEvent(storm: id, channel: intake.channel, threshold: rules.threshold)], in: db, now: now)
         if intake.postsToSlack {
-            try SQLiteSlackOutbox.enqueue([OutboxMessage(channel: intake.channel, body: .object(["text": .string("Alert storm")]),
-                                                         threadKey: StormSnapshot.threadKey(id), isRoot: true, onceKey: "storm-root:\(id)",
-                                                         rendered: .stormDigest(id))], in: db, now: now)
+            try SQLiteSlackOutbox.enqueue([StormRules.rootMessage(storm: id, channel: intake.channel)], in: db, now: now)
         }
         return try Row.fetchOne(db.cachedStatement(sql: openStormSQL), arguments: [intake.channel])
-    }
-
-    private static func digestEdit(_ id: StormID, channel: String, gap: Duration) -> OutboxMessage {
-        OutboxMessage(channel: channel, method: .update, body: .object([:]), threadKey: StormSnapshot.threadKey(id),
-                      rendered: .stormDigest(id), editGap: gap)
     }
 
     func active(channel: String) async throws -> StormSnapshot? {
@@ -247,18 +233,10 @@ struct SQLiteStorms: StormStore {
                 let id: StormID = row["id"]
                 try db.run("UPDATE storms SET closed_at = ? WHERE id = ?", [seconds, id])
                 let snapshot = try Self.snapshot(id, groupLimit: 0, in: db)
-                try SQLiteAuditLog.append([AuditDraft(kind: "storm_ended", principal: "service:alertmanager", target: row["channel"], data: .object([
-                    "storm": .number(Double(id)), "firing": .number(Double(snapshot?.firing ?? 0)), "resolved": .number(Double(snapshot?.resolved ?? 0)),
-                    "groups": .number(Double(snapshot?.groupCount ?? 0)),
-                    "diagnosed": .array((snapshot?.candidates ?? []).filter { $0.state != .displaced }.map { .string($0.fingerprint) }),
-                ]))], in: db, now: now)
+                let channel: String = row["channel"]
+                try SQLiteAuditLog.append([StormRules.endedEvent(storm: id, channel: channel, snapshot: snapshot)], in: db, now: now)
                 if row["posts"] as Bool {
-                    let channel: String = row["channel"]
-                    try SQLiteSlackOutbox.enqueue([
-                        Self.digestEdit(id, channel: channel, gap: .zero),
-                        OutboxMessage(channel: channel, body: .object(["text": .string("Alert storm ended")]), threadKey: StormSnapshot.threadKey(id),
-                                      onceKey: "storm-summary:\(id)", rendered: .stormSummary(id)),
-                    ], in: db, now: now)
+                    try SQLiteSlackOutbox.enqueue(StormRules.closingMessages(storm: id, channel: channel), in: db, now: now)
                 }
             }
             return rows.map { $0["id"] as StormID }

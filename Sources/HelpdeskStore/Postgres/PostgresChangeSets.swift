@@ -19,6 +19,9 @@ enum PostgresChangeSets {
                 VALUES (\(incident.id), \(incident.createdAt.timeIntervalSince1970), \(incident.target), \(incident.trigger),
                         \(incident.summary), \(incident.severity), \(incident.findingCount), \(incident.bundlePath), \(incident.bundleBytes))
                 """, logger)
+            if let content = incident.bundleContent {
+                try await connection.run("INSERT INTO incident_bundles (incident_id, content) VALUES (\(incident.id), \(content))", logger)
+            }
         }
         let inserted = try await insertAlerts(changes.alerts, on: connection, logger)
         let newAlerts = inserted.map { $0 != nil }

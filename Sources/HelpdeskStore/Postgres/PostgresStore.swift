@@ -86,6 +86,17 @@ public final class PostgresStore: Store {
             throw StoreError.cannotOpen(path: options.endpoint.displayName, reason: "\(error)")
         }
         configuration.options.maximumConnections = max(2, options.maxConnections)
+        // One connection first: a wrong password or an unreachable host fails now with PostgreSQL's
+        // own reason, where the pool would retry quietly until the operation timeout.
+        do {
+            let probe = try await withDeadline(options.operationTimeout, location: options.endpoint.displayName) {
+                try await PostgresConnection.connect(configuration: try options.endpoint.connectionConfiguration(), id: 0,
+                                                     logger: options.logger)
+            }
+            try? await probe.close()
+        } catch {
+            throw StoreError.cannotOpen(path: options.endpoint.displayName, reason: describe(error))
+        }
         let client = PostgresClient(configuration: configuration, backgroundLogger: options.logger)
         let runner = Task { await client.run() }
         do {
@@ -115,7 +126,7 @@ public final class PostgresStore: Store {
 
     public func unhealthyReason() async -> String? {
         do {
-            let applied = try await read { connection in
+            let applied = try await read(timeout: .seconds(2)) { connection in
                 try await connection.rows("SELECT identifier FROM helpdesk_migrations", self.logger).map { try $0[0].decode(String.self) }
             }
             let missing = Set(PostgresSchema.knownIdentifiers).subtracting(applied)
@@ -170,10 +181,10 @@ public final class PostgresStore: Store {
     }
 
     /// One pooled connection in autocommit mode.
-    func read<R: Sendable>(_ body: @Sendable @escaping (PostgresConnection) async throws -> R) async throws -> R {
+    func read<R: Sendable>(timeout: Duration? = nil, _ body: @Sendable @escaping (PostgresConnection) async throws -> R) async throws -> R {
         guard !stopped.load(ordering: .acquiring) else { throw StoreError.closed }
         do {
-            return try await Self.withDeadline(operationTimeout, location: location) { [client] in
+            return try await Self.withDeadline(timeout ?? operationTimeout, location: location) { [client] in
                 try await client.withConnection { connection in try await body(connection) }
             }
         } catch {
