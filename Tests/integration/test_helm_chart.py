@@ -29,7 +29,10 @@ VALUES_FILES = {
     "development": CHART / "values-development.yaml",
     "everything": CHART / "ci" / "values-everything.yaml",
     "srebot-local": CHART / "ci" / "values-srebot-local.yaml",
+    "postgres": CHART / "ci" / "values-postgres.yaml",
 }
+# The values files that run the PostgreSQL store.
+POSTGRES_FILES = ["production", "postgres"]
 INSTALL_HINT = "pip install --ignore-requires-python -r Tests/integration/requirements-chart.txt (scripts/test does)"
 
 
@@ -87,13 +90,19 @@ def merged(name):
 
 
 class Rendered:
-    """One install's result: the manifests, the test hooks and the notes."""
+    """One install's result: the manifests, the hooks (tests and migrations), the notes, and what
+    the API server was asked to create and delete."""
 
-    def __init__(self, result, created):
+    def __init__(self, result, stub):
         self.documents = [doc for doc in yaml.safe_load_all(result["manifest"]) if doc]
         self.hooks = [yaml.safe_load(hook["manifest"]) for hook in result.get("hooks") or []]
         self.notes = result["info"].get("notes", "")
-        self.created = created
+        self.created = stub.created
+        self.deleted = stub.deleted
+        self.text = result["manifest"] + "".join(hook["manifest"] for hook in result.get("hooks") or []) + self.notes
+
+    def hooks_on(self, event):
+        return [hook for hook in self.hooks if event in hook["metadata"]["annotations"]["helm.sh/hook"].split(",")]
 
     def of(self, kind, documents=None):
         return [doc for doc in (self.documents if documents is None else documents) if doc["kind"] == kind]
@@ -110,15 +119,16 @@ class Rendered:
         return config[0]["data"]["helpdesk.yaml"]
 
 
-def install(helm, tmp_path, values, name="rel", chart=CHART):
-    """`helm install` against a loopback API server; raises helm_sdkpy's InstallError with Helm's message."""
+def install(helm, tmp_path, values, name="rel", chart=CHART, stub=None):
+    """`helm install` against a loopback API server (its pre-install hooks run there, Jobs reading
+    back as complete); raises helm_sdkpy's InstallError with Helm's message."""
     from helm_sdkpy.actions import Install
-    stub = HelmStub().start()
+    stub = (stub or HelmStub()).start()
     try:
         kubeconfig = stub.kubeconfig(tmp_path / f"kubeconfig-{stub.port}")
         configuration = helm.Configuration(namespace="helpdesk", kubeconfig=str(kubeconfig))
         result = asyncio.run(Install(configuration).run(name, str(chart), values=values, wait=False, timeout=30))
-        return Rendered(result, stub.created)
+        return Rendered(result, stub)
     finally:
         stub.stop()
 
@@ -277,9 +287,9 @@ def validate_kubernetes(document):
 def test_install_renders_valid_kubernetes_objects(rendered, name):
     result = rendered(name)
     assert result.documents, "the install rendered nothing"
-    # The stub got exactly what a cluster would: every rendered object, created once.
+    # The stub got exactly what a cluster would: every rendered object and install hook, created once.
     assert sorted((d["kind"], d["metadata"]["name"]) for d in result.created) == \
-        sorted((d["kind"], d["metadata"]["name"]) for d in result.documents)
+        sorted((d["kind"], d["metadata"]["name"]) for d in result.documents + result.hooks_on("pre-install"))
     failures = []
     for document in result.documents + result.hooks:
         try:
@@ -373,7 +383,7 @@ def test_srebot_mounts_only_the_secrets_it_needs(rendered):
     assert set(re.findall(r"/run/secrets/helpdesk/([a-z0-9-]+)", srebot_config(local))) == {"llm-api-key"}
 
 
-@pytest.mark.parametrize("name", ["srebot-local", "everything"])
+@pytest.mark.parametrize("name", ["srebot-local", "everything", "postgres"])
 def test_srebot_local_config_passes_the_check_with_only_its_secrets(helm, tmp_path, name):
     """The server's config less what srebot gets no secret for must still load: every secret of
     `everything` (rotations, inbound mail, receivers) is there to be left out."""
@@ -490,12 +500,212 @@ def test_notes_warn_when_policies_replace_the_default_without_one(helm, tmp_path
     assert warning in site.notes and "off-hours" in site.notes
 
 
+# MARK: the PostgreSQL store
+
+POSTGRES_STORE = {"store": {"postgres": {"enabled": True, "existingSecret": "helpdesk-store"}}}
+STORE_URL_FILE = "/run/secrets/helpdesk/store-url"
+
+
+def server_pod(result):
+    return result.one("Deployment")["spec"]["template"]["spec"]
+
+
+def hook(result, kind, suffix):
+    found = [h for h in result.hooks if h["kind"] == kind and h["metadata"]["name"].endswith(suffix)]
+    assert len(found) == 1, f"expected one {kind} hook named …{suffix}, got {[h['metadata']['name'] for h in found]}"
+    return found[0]
+
+
+def store_env(container):
+    """The container's environment entries that reach the store."""
+    return [e for e in container["env"] if e["name"].startswith("HELPDESK_STORE_") or e["name"] == "PGPASSWORD"]
+
+
+def test_postgres_store_runs_rolling_replicas_without_a_volume(rendered):
+    result = rendered("production")
+    deployment = result.one("Deployment")
+    # The autoscaler owns the count: a replicas field would reset it at every upgrade.
+    assert "replicas" not in deployment["spec"]
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert not result.of("PersistentVolumeClaim")
+    pod = server_pod(result)
+    assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v or v["name"] in ("data", "backups")]
+    container = pod["containers"][0]
+    writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert writable == {"/tmp"} and container["workingDir"] == "/tmp"
+    config = yaml.safe_load(result.helpdesk_yaml())
+    # Rows and incident bundles are in the database; its backups are the database's.
+    assert config["store"] == {"driver": "postgres", "migrate_on_start": False}
+    assert "bundles_dir" not in config.get("diagnosis", {})
+    assert "3 to 6 replicas (HorizontalPodAutoscaler rel-helpdesk), no volume" in result.notes
+    spread = {c["topologyKey"]: c for c in pod["topologySpreadConstraints"]}
+    assert spread["kubernetes.io/hostname"]["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert spread["kubernetes.io/hostname"]["matchLabelKeys"] == ["pod-template-hash"]
+    assert spread["kubernetes.io/hostname"]["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    pdb = result.one("PodDisruptionBudget")["spec"]
+    assert pdb["maxUnavailable"] == 1 and pdb["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+
+
+def test_postgres_store_without_the_autoscaler_runs_replica_count(helm, tmp_path):
+    result = install(helm, tmp_path, coalesce(DEFAULTS, {**POSTGRES_STORE, "replicaCount": 3}))
+    assert result.one("Deployment")["spec"]["replicas"] == 3
+    assert not result.of("HorizontalPodAutoscaler")
+    assert "3 replica(s), no volume" in result.notes
+
+
+@pytest.mark.parametrize("name", POSTGRES_FILES)
+def test_autoscaler_scales_the_deployment_on_cpu_and_memory_and_slowly_down(rendered, name):
+    result = rendered(name)
+    values = merged(name)["autoscaling"]
+    hpa = result.one("HorizontalPodAutoscaler")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    spec = hpa["spec"]
+    deployment = result.one("Deployment")
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment["metadata"]["name"]}
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (values["minReplicas"], values["maxReplicas"])
+    targets = {m["resource"]["name"]: m["resource"]["target"] for m in spec["metrics"]}
+    assert targets == {
+        "cpu": {"type": "Utilization", "averageUtilization": values["targetCPUUtilizationPercentage"]},
+        "memory": {"type": "Utilization", "averageUtilization": values["targetMemoryUtilizationPercentage"]}}
+    # Utilisation is a share of the requests: both must be set.
+    requests = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    assert requests["cpu"] and requests["memory"]
+    down = spec["behavior"]["scaleDown"]
+    assert down["stabilizationWindowSeconds"] >= 300
+    assert down["policies"] and all(p["type"] == "Pods" and p["value"] == 1 for p in down["policies"])
+    assert spec["behavior"]["scaleUp"]["policies"]
+
+
+@pytest.mark.parametrize("name", POSTGRES_FILES)
+def test_store_url_is_only_ever_a_secret_reference(rendered, name):
+    """The URL may hold the password: the chart mounts the Secret's key as a file and names the
+    file; no manifest, hook or note carries a URL, and no environment variable a literal one."""
+    result = rendered(name)
+    pg = merged(name)["store"]["postgres"]
+    assert not re.search(r"postgres(ql)?://", result.text), "a PostgreSQL URL in the rendered manifests"
+    pods = [server_pod(result), hook(result, "Job", "-migrate")["spec"]["template"]["spec"]]
+    for pod in pods:
+        container = pod["containers"][0]
+        env = store_env(container)
+        assert env[0] == {"name": "HELPDESK_STORE_URL_FILE", "value": STORE_URL_FILE}
+        assert all(e["name"] != "HELPDESK_STORE_URL" for e in env)
+        for entry in env[1:]:
+            assert set(entry) == {"name", "valueFrom"} and "secretKeyRef" in entry["valueFrom"], entry
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "secrets")
+        assert mount == {"name": "secrets", "mountPath": "/run/secrets/helpdesk", "readOnly": True}
+        sources = next(v for v in pod["volumes"] if v["name"] == "secrets")["projected"]["sources"]
+        assert {"secret": {"name": pg["existingSecret"], "items": [{"key": pg["urlKey"], "path": "store-url"}]}} in sources
+    if pg["password"]["existingSecret"]:
+        assert store_env(pods[0]["containers"][0])[1] == {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {
+            "name": pg["password"]["existingSecret"], "key": pg["password"]["key"]}}}
+    # Nor does the configuration name it: it comes from the environment only.
+    assert set(yaml.safe_load(result.helpdesk_yaml())["store"]) == {"driver", "migrate_on_start"}
+
+
+@pytest.mark.parametrize("url_values", [
+    {"store": {"postgres": {"url": "postgres://helpdesk:s3cret@db/helpdesk"}}},
+    {"store": {"url": "postgres://helpdesk:s3cret@db/helpdesk"}},
+], ids=["store.postgres.url", "store.url"])
+def test_schema_refuses_a_store_url_in_values(url_values):
+    values = coalesce(merged("production"), url_values)
+    messages = [e.message for e in schema_validator().iter_errors(values)]
+    assert any("'url' was unexpected" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("name", POSTGRES_FILES)
+def test_migrate_hook_job_runs_before_the_servers_with_their_store_and_security(rendered, name):
+    result = rendered(name)
+    values = merged(name)
+    job = hook(result, "Job", "-migrate")
+    config_map = hook(result, "ConfigMap", "-migrate")
+    for obj in (job, config_map):
+        annotations = obj["metadata"]["annotations"]
+        assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+        # Replaced by the next attempt, gone after success; a failed Job stays for its logs.
+        assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+    # The ConfigMap is there before the Job that mounts it.
+    assert int(config_map["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
+    spec = job["spec"]
+    assert spec["backoffLimit"] == values["migrations"]["backoffLimit"]
+    assert spec["activeDeadlineSeconds"] == values["migrations"]["activeDeadlineSeconds"]
+    pod = spec["template"]["spec"]
+    server = server_pod(result)
+    container, server_container = pod["containers"][0], server["containers"][0]
+    assert container["args"] == ["migrate"] and container["image"] == server_container["image"]
+    assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+    assert pod.get("serviceAccountName") == (values["migrations"]["serviceAccountName"] or None)
+    # The same security as the server's pod, the same store environment and URL file.
+    assert pod["securityContext"] == server["securityContext"]
+    assert container["securityContext"] == server_container["securityContext"]
+    assert store_env(container) == store_env(server_container)
+    assert {k: pod.get(k) for k in ("imagePullSecrets", "nodeSelector", "tolerations", "priorityClassName")} == \
+        {k: server.get(k) for k in ("imagePullSecrets", "nodeSelector", "tolerations", "priorityClassName")}
+    writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert writable == {"/tmp"}
+    # Of the server's secrets, only the store's.
+    assert mounted_secrets(pod) == {"store-url"}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["config"]["configMap"]["name"] == config_map["metadata"]["name"]
+    migrate_config = yaml.safe_load(config_map["data"]["helpdesk.yaml"])
+    assert migrate_config["store"] == {"driver": "postgres"}
+    assert migrate_config["logging"] == {k: values["config"]["logging"][k] for k in ("format", "level")}
+    # Migrated before they start: the servers do not migrate themselves.
+    assert yaml.safe_load(result.helpdesk_yaml())["store"]["migrate_on_start"] is False
+    # The install ran it (the stub reports Jobs complete) and, on success, deleted both.
+    names = {(h["kind"], h["metadata"]["name"]) for h in (job, config_map)}
+    assert names <= {(c["kind"], c["metadata"]["name"]) for c in result.created}
+    assert names == set(result.deleted)
+    assert f"logs job/{job['metadata']['name']}" in result.notes
+
+
+def test_failed_migration_stops_the_install_before_any_server(helm, tmp_path):
+    stub = HelmStub(jobs_fail=True)
+    with pytest.raises(Exception) as refused:
+        install(helm, tmp_path, merged("production"), stub=stub)
+    assert "pre-install" in str(refused.value), str(refused.value)
+    assert [(c["kind"], c["metadata"]["name"]) for c in stub.created] == [
+        ("ConfigMap", "rel-helpdesk-migrate"), ("Job", "rel-helpdesk-migrate")]
+    # Kept for `kubectl logs`.
+    assert ("Job", "rel-helpdesk-migrate") not in stub.deleted
+
+
+@pytest.mark.parametrize("migrate_on_start", [True, False])
+def test_without_the_hook_job_the_servers_migrate_as_configured(helm, tmp_path, migrate_on_start):
+    values = coalesce(merged("production"), {"migrations": {"hookJob": False}, "store": {"migrateOnStart": migrate_on_start}})
+    result = install(helm, tmp_path, values)
+    assert not result.hooks_on("pre-install") and not result.hooks_on("pre-upgrade")
+    assert yaml.safe_load(result.helpdesk_yaml())["store"] == {"driver": "postgres", "migrate_on_start": migrate_on_start}
+    assert ("advisory lock" in result.notes) is migrate_on_start
+
+
+@pytest.mark.parametrize("min_available", [2, "66%"])
+def test_postgres_pdb_may_keep_all_but_one_pod_up(helm, tmp_path, min_available):
+    result = install(helm, tmp_path, coalesce(merged("production"), {"podDisruptionBudget": {"minAvailable": min_available}}))
+    assert result.one("PodDisruptionBudget")["spec"]["minAvailable"] == min_available
+
+
+def test_postgres_pdb_may_keep_pods_up_and_srebot_keeps_its_own_store(rendered):
+    result = rendered("postgres")
+    pdb = result.one("PodDisruptionBudget")["spec"]
+    assert pdb["minAvailable"] == 1 and "maxUnavailable" not in pdb
+    assert pdb["unhealthyPodEvictionPolicy"] == "IfHealthyBudget"
+    assert result.one("Deployment")["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": 0}
+    # srebot's local mode never reaches the server's store, PostgreSQL included.
+    srebot = yaml.safe_load(srebot_config(result))
+    assert srebot["store"]["path"].startswith("/tmp/") and "driver" not in srebot["store"]
+    for _, pod in srebot_jobs(result):
+        assert "store-url" not in mounted_secrets(pod)
+        assert not store_env(pod["containers"][0])
+
+
 # MARK: what the chart refuses
 
 @pytest.mark.parametrize("overlay, message", [
-    ({"replicaCount": 2}, "the SQLite store runs one replica only"),
-    ({"autoscaling": {"enabled": True}}, "autoscaling.enabled needs a PostgreSQL store"),
+    ({"replicaCount": 2}, "replicaCount is 2, but the SQLite store runs one replica only (its file is on a ReadWriteOnce "
+                          "volume and WAL needs one host): set replicaCount: 1, or use the PostgreSQL store"),
+    ({"autoscaling": {"enabled": True}}, "autoscaling.enabled needs the PostgreSQL store (store.postgres.enabled)"),
     ({"podDisruptionBudget": {"minAvailable": 1}}, "would block every node drain"),
+    ({"store": {"postgres": {"existingSecret": "helpdesk-store"}}}, "store.postgres.existingSecret is set but store.postgres.enabled is false"),
     ({"srebot": {"enabled": True, "checks": [{"target": "prod-db"}]}}, "srebot.mode server calls the server's API"),
     ({"rbac": {"clusterWide": True, "allowWrites": True}}, "rbac.clusterWide with rbac.allowWrites lets the server patch"),
 ])
@@ -505,21 +715,26 @@ def test_chart_refuses_what_sqlite_or_srebot_cannot_do(helm, tmp_path, overlay, 
     assert message in str(refused.value), str(refused.value)
 
 
-POSTGRES_STORE = {"store": {"postgres": {"existingSecret": "helpdesk-store", "urlKey": "url"}}}
-
-
-@pytest.mark.parametrize("overlay", [
-    POSTGRES_STORE,
-    # What used to be the PostgreSQL mode's values: refused for the store, not for the replicas.
-    {**POSTGRES_STORE, "replicaCount": 2, "autoscaling": {"enabled": True}, "persistence": {"enabled": False}},
-], ids=["store", "store-with-replicas"])
-def test_chart_refuses_the_postgres_store_until_the_binary_has_one(helm, tmp_path, overlay):
-    """The binary knows only `store.driver: sqlite`: a PostgreSQL URL would leave each replica a
-    throwaway SQLite store of its own."""
+@pytest.mark.parametrize("overlay, message", [
+    ({"store": {"postgres": {"existingSecret": ""}}}, "store.postgres.enabled needs store.postgres.existingSecret"),
+    ({"store": {"postgres": {"password": {"existingSecret": "db-credentials"}}},
+      "secrets": {"postgresTargets": {"existingSecret": "helpdesk-postgres", "passwordKey": "password"}}},
+     "would both be PGPASSWORD"),
+    ({"autoscaling": {"enabled": False}, "replicaCount": 2, "podDisruptionBudget": {"minAvailable": 2}},
+     "podDisruptionBudget.minAvailable 2 with 2 replica(s) would block every node drain"),
+    ({"podDisruptionBudget": {"minAvailable": 3}}, "podDisruptionBudget.minAvailable 3 with 3 replica(s) would block every node drain"),
+    ({"podDisruptionBudget": {"minAvailable": "100%"}}, "podDisruptionBudget.minAvailable 100% with 3 replica(s)"),
+    ({"podDisruptionBudget": {"minAvailable": "67%"}}, "podDisruptionBudget.minAvailable 67% with 3 replica(s)"),
+    ({"autoscaling": {"minReplicas": 7, "maxReplicas": 6}}, "autoscaling.minReplicas (7) is above autoscaling.maxReplicas (6)"),
+    ({"resources": {"requests": {"cpu": ""}}}, "autoscaling's CPU target is a percentage of resources.requests.cpu"),
+    ({"resources": {"requests": {"memory": ""}}}, "targetMemoryUtilizationPercentage is a percentage of resources.requests.memory"),
+], ids=["no-url-secret", "two-pgpasswords", "min-available-replicas", "min-available-autoscaled", "min-available-all",
+        "min-available-rounded-up",
+        "min-above-max", "no-cpu-request", "no-memory-request"])
+def test_chart_refuses_what_the_postgres_store_cannot_do(helm, tmp_path, overlay, message):
     with pytest.raises(Exception) as refused:
-        install(helm, tmp_path, coalesce(DEFAULTS, overlay))
-    assert "PostgreSQL needs a helpdesk version with the PostgreSQL store (issue 14); until then use SQLite " \
-        "with one replica" in str(refused.value), str(refused.value)
+        install(helm, tmp_path, coalesce(merged("production"), overlay))
+    assert message in str(refused.value), str(refused.value)
 
 
 # MARK: against the real binary
@@ -563,11 +778,33 @@ def content_folders(result, config_text, folder):
     return config_text
 
 
+def store_env_for_binary(container, folder):
+    """The container's store environment with its files replaced by stand-ins under `folder`: a
+    URL without a password, which is all `config check` needs."""
+    env = {}
+    for entry in store_env(container):
+        if entry["name"] == "HELPDESK_STORE_URL_FILE":
+            folder.mkdir(exist_ok=True)
+            (folder / "store-url").write_text("postgres://helpdesk@127.0.0.1:5432/helpdesk?sslmode=disable\n")
+            env["HELPDESK_STORE_URL_FILE"] = str(folder / "store-url")
+        else:
+            env[entry["name"]] = "s" * 32
+    return env
+
+
 @pytest.mark.parametrize("name", VALUES_FILES)
 def test_rendered_config_passes_the_servers_own_check(rendered, tmp_path, name):
     result = rendered(name)
     text = content_folders(result, secret_files(result.helpdesk_yaml(), tmp_path / "secrets"), tmp_path / "content")
-    check_with_binary(text, tmp_path)
+    check_with_binary(text, tmp_path, env=store_env_for_binary(server_pod(result)["containers"][0], tmp_path / "secrets"))
+
+
+@pytest.mark.parametrize("name", POSTGRES_FILES)
+def test_migrate_hook_config_passes_the_servers_own_check(rendered, tmp_path, name):
+    result = rendered(name)
+    job = hook(result, "Job", "-migrate")["spec"]["template"]["spec"]["containers"][0]
+    check_with_binary(hook(result, "ConfigMap", "-migrate")["data"]["helpdesk.yaml"], tmp_path,
+                      env=store_env_for_binary(job, tmp_path / "secrets"))
 
 
 @pytest.fixture(scope="module")

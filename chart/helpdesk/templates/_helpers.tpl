@@ -98,21 +98,55 @@ annotations:
 {{- if gt (int .Values.server.adminPort) 0 }}admin{{ else }}http{{ end -}}
 {{- end -}}
 
+{{/* "true" when a pre-install/pre-upgrade Job runs `helpdesk migrate` (PostgreSQL store only). */}}
+{{- define "helpdesk.migrationHook" -}}
+{{- if and .Values.store.postgres.enabled .Values.migrations.hookJob }}true{{ end -}}
+{{- end -}}
+
 {{/* What the chart refuses, with the way out in the message. */}}
 {{- define "helpdesk.validate" -}}
-{{- /* The binary has only the SQLite store: a PostgreSQL URL would be ignored and every replica
-would keep a store of its own. The values stay for issue 14. */ -}}
-{{- if .Values.store.postgres.existingSecret -}}
-{{- fail "store.postgres.existingSecret is set, but PostgreSQL needs a helpdesk version with the PostgreSQL store (issue 14); until then use SQLite with one replica: unset store.postgres.existingSecret" -}}
+{{- $pg := .Values.store.postgres -}}
+{{- $pdb := .Values.podDisruptionBudget -}}
+{{- $minAvailable := toString $pdb.minAvailable -}}
+{{- if $pg.enabled -}}
+{{- if not $pg.existingSecret -}}
+{{- fail "store.postgres.enabled needs store.postgres.existingSecret, an existing Secret holding the store's URL (the chart never holds it): kubectl create secret generic helpdesk-store --from-literal=url='postgres://helpdesk:…@db:5432/helpdesk?sslmode=verify-full'" -}}
+{{- end -}}
+{{- if and $pg.password.existingSecret .Values.secrets.postgresTargets.existingSecret .Values.secrets.postgresTargets.passwordKey -}}
+{{- fail "store.postgres.password and secrets.postgresTargets.passwordKey would both be PGPASSWORD, which the whole process shares: put the store's password in its URL (store.postgres.existingSecret), or the databases' passwords in a .pgpass file (secrets.postgresTargets.pgpassKey)" -}}
+{{- end -}}
+{{- /* The fewest replicas there can be; a percentage is rounded up, as Kubernetes does. */ -}}
+{{- $least := ternary (int .Values.autoscaling.minReplicas) (int .Values.replicaCount) .Values.autoscaling.enabled -}}
+{{- $kept := 0 -}}
+{{- if regexMatch "^[0-9]+$" $minAvailable }}{{ $kept = int $minAvailable }}{{ end -}}
+{{- if regexMatch "^[0-9]+%$" $minAvailable }}{{ $kept = div (add (mul $least (int (trimSuffix "%" $minAvailable))) 99) 100 }}{{ end -}}
+{{- if and $pdb.enabled (gt (int $kept) 0) (ge (int $kept) $least) -}}
+{{- fail (printf "podDisruptionBudget.minAvailable %s with %d replica(s) would block every node drain: keep it below the replica count (%s), or use maxUnavailable: 1" $minAvailable $least (ternary "autoscaling.minReplicas" "replicaCount" .Values.autoscaling.enabled)) -}}
+{{- end -}}
+{{- else -}}
+{{- if $pg.existingSecret -}}
+{{- fail "store.postgres.existingSecret is set but store.postgres.enabled is false: set store.postgres.enabled: true for the PostgreSQL store, or unset existingSecret for SQLite" -}}
 {{- end -}}
 {{- if gt (int .Values.replicaCount) 1 -}}
-{{- fail (printf "replicaCount is %d, but the SQLite store runs one replica only (its file is on a ReadWriteOnce volume and WAL needs one host): set replicaCount: 1 (several replicas need the PostgreSQL store, issue 14)" (int .Values.replicaCount)) -}}
+{{- fail (printf "replicaCount is %d, but the SQLite store runs one replica only (its file is on a ReadWriteOnce volume and WAL needs one host): set replicaCount: 1, or use the PostgreSQL store (store.postgres.enabled) for several replicas" (int .Values.replicaCount)) -}}
 {{- end -}}
 {{- if .Values.autoscaling.enabled -}}
-{{- fail "autoscaling.enabled needs a PostgreSQL store (issue 14): the SQLite store runs one replica only; set autoscaling.enabled: false" -}}
+{{- fail "autoscaling.enabled needs the PostgreSQL store (store.postgres.enabled): the SQLite store runs one replica only; set autoscaling.enabled: false" -}}
 {{- end -}}
-{{- if and .Values.podDisruptionBudget.enabled (ne (toString .Values.podDisruptionBudget.minAvailable) "") -}}
+{{- if and $pdb.enabled (ne $minAvailable "") -}}
 {{- fail "podDisruptionBudget.minAvailable with the single SQLite replica would block every node drain: leave it empty and keep maxUnavailable: 1" -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.autoscaling.enabled -}}
+{{- if gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas) -}}
+{{- fail (printf "autoscaling.minReplicas (%d) is above autoscaling.maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
+{{- end -}}
+{{- if not (dig "requests" "cpu" "" (.Values.resources | default dict)) -}}
+{{- fail "autoscaling's CPU target is a percentage of resources.requests.cpu, which is not set: set it (e.g. 250m)" -}}
+{{- end -}}
+{{- if and (gt (int .Values.autoscaling.targetMemoryUtilizationPercentage) 0) (not (dig "requests" "memory" "" (.Values.resources | default dict))) -}}
+{{- fail "autoscaling.targetMemoryUtilizationPercentage is a percentage of resources.requests.memory, which is not set: set it, or the target to 0" -}}
+{{- end -}}
 {{- end -}}
 {{- if and .Values.rbac.create .Values.rbac.clusterWide .Values.rbac.allowWrites (not .Values.rbac.acknowledgeClusterWideWrites) -}}
 {{- fail "rbac.clusterWide with rbac.allowWrites lets the server patch and scale every Deployment and StatefulSet in the cluster: list the namespaces to change in rbac.namespaces with clusterWide: false, or set rbac.acknowledgeClusterWideWrites: true" -}}
@@ -344,9 +378,15 @@ that a diagnosis does not use; and the rotation keys whose previous secret it do
 {{- $store := get $c "store" -}}
 {{- $_ := set $store "migrate_on_start" $ctx.Values.store.migrateOnStart -}}
 {{- if $srebot -}}
-{{- /* Never the server's file: a store of the Job's own, gone with it. */ -}}
+{{- /* Never the server's store, SQLite or PostgreSQL: one of the Job's own, gone with it. */ -}}
 {{- $_ := set $store "path" "/tmp/srebot/helpdesk.sqlite" -}}
 {{- $_ := set (get $c "diagnosis") "bundles_dir" "/tmp/srebot/incidents" -}}
+{{- else if $ctx.Values.store.postgres.enabled -}}
+{{- /* The URL comes from the environment (HELPDESK_STORE_URL_FILE, helpdesk.storeEnv), never from
+this ConfigMap. No path, backups or bundles_dir: every row, incident bundles included, is in the
+database, and its backups are the database's. */ -}}
+{{- $_ := set $store "driver" "postgres" -}}
+{{- if eq (include "helpdesk.migrationHook" $ctx) "true" }}{{ $_ := set $store "migrate_on_start" false }}{{ end -}}
 {{- else -}}
 {{- $_ := set $store "path" "/var/lib/helpdesk/helpdesk.sqlite" -}}
 {{- $_ := set $store "busy_timeout" $ctx.Values.store.sqlite.busyTimeout -}}
@@ -378,29 +418,66 @@ that a diagnosis does not use; and the rotation keys whose previous secret it do
 {{- toYaml $c -}}
 {{- end -}}
 
-{{/* The server's volume of secret files and the pgpass file (srebot has srebotSecretVolume). */}}
-{{- define "helpdesk.secretVolume" -}}
-{{- $files := (include "helpdesk.secretFiles" . | fromYaml).files -}}
-{{- $pg := .Values.secrets.postgresTargets -}}
-{{- if or $files (and $pg.existingSecret $pg.pgpassKey) }}
+{{/*
+The volume `secrets` projecting (list (dict "secret" NAME "key" KEY "file" FILE) …) to
+/run/secrets/helpdesk/FILE; nothing when the list is empty.
+*/}}
+{{- define "helpdesk.projectedSecretVolume" -}}
+{{- with . }}
 - name: secrets
   projected:
     defaultMode: 0440
     sources:
-      {{- range $files }}
+      {{- range . }}
       - secret:
           name: {{ .secret }}
           items:
             - key: {{ .key }}
               path: {{ .file }}
       {{- end }}
-      {{- if and $pg.existingSecret $pg.pgpassKey }}
-      - secret:
-          name: {{ $pg.existingSecret }}
-          items:
-            - key: {{ $pg.pgpassKey }}
-              path: pgpass
-      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The PostgreSQL store's URL file, for the server and the migrate Job: a list for projectedSecretVolume. */}}
+{{- define "helpdesk.storeSecretFiles" -}}
+{{- $files := list -}}
+{{- if .Values.store.postgres.enabled -}}
+{{- $files = append $files (dict "secret" .Values.store.postgres.existingSecret "key" .Values.store.postgres.urlKey "file" "store-url") -}}
+{{- end -}}
+{{- toYaml (dict "files" $files) -}}
+{{- end -}}
+
+{{/* The server's volume of secret files, the pgpass file and the store's URL (srebot has srebotSecretVolume). */}}
+{{- define "helpdesk.secretVolume" -}}
+{{- $sources := list -}}
+{{- range (include "helpdesk.secretFiles" . | fromYaml).files -}}
+{{- $sources = append $sources (dict "secret" .secret "key" .key "file" .file) -}}
+{{- end -}}
+{{- $pg := .Values.secrets.postgresTargets -}}
+{{- if and $pg.existingSecret $pg.pgpassKey -}}
+{{- $sources = append $sources (dict "secret" $pg.existingSecret "key" $pg.pgpassKey "file" "pgpass") -}}
+{{- end -}}
+{{- $sources = concat $sources (include "helpdesk.storeSecretFiles" . | fromYaml).files -}}
+{{- include "helpdesk.projectedSecretVolume" $sources -}}
+{{- end -}}
+
+{{/*
+How the server and the migrate Job reach the PostgreSQL store: the URL from its mounted file, and
+PGPASSWORD when the password is kept apart. Nothing with SQLite.
+*/}}
+{{- define "helpdesk.storeEnv" -}}
+{{- $pg := .Values.store.postgres -}}
+{{- if $pg.enabled }}
+# The URL may hold the password: read from the Secret's file, never an environment value.
+- name: HELPDESK_STORE_URL_FILE
+  value: /run/secrets/helpdesk/store-url
+{{- if $pg.password.existingSecret }}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $pg.password.existingSecret }}
+      key: {{ $pg.password.key }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -425,19 +502,7 @@ token; local mode: srebotSecretFiles and the pgpass file; either: the Slack bot 
 {{- if .check.post -}}
 {{- $sources = append $sources (dict "secret" $ctx.Values.secrets.slack.existingSecret "key" $ctx.Values.secrets.slack.botTokenKey "file" "slack-bot-token") -}}
 {{- end -}}
-{{- with $sources }}
-- name: secrets
-  projected:
-    defaultMode: 0440
-    sources:
-      {{- range . }}
-      - secret:
-          name: {{ .secret }}
-          items:
-            - key: {{ .key }}
-              path: {{ .file }}
-      {{- end }}
-{{- end }}
+{{- include "helpdesk.projectedSecretVolume" $sources -}}
 {{- end -}}
 
 {{/* Environment the server and local-mode srebot share. */}}
