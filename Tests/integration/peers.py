@@ -1,4 +1,5 @@
 """Real peers on loopback for the integration tests: each starts, waits until it answers, stops."""
+import json
 import os
 import pwd
 import shutil
@@ -44,17 +45,31 @@ class PostgresServer:
                           f"--pwfile={pwfile}")
         if result.returncode != 0:
             pytest.fail(f"initdb failed:\n{result.stderr}", pytrace=False)
+        return self.start_cluster()
+
+    def start_cluster(self):
+        """Starts the initialised cluster (again) on its port and data folder; returns once it answers queries."""
         options = f"-k {self.folder} -c listen_addresses=127.0.0.1 -p {self.port} -c max_connections={self.max_connections}"
         result = self._pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
         if result.returncode != 0:
-            log = (self.folder / "log").read_text() if (self.folder / "log").exists() else ""
-            pytest.fail(f"PostgreSQL did not start:\n{result.stderr}\n{log}", pytrace=False)
+            pytest.fail(f"PostgreSQL did not start:\n{result.stderr}\n{self.log()}", pytrace=False)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.psql("SELECT 1").returncode == 0:
                 return self
             time.sleep(0.1)
-        pytest.fail("PostgreSQL started but does not answer queries", pytrace=False)
+        pytest.fail(f"PostgreSQL started but does not answer queries:\n{self.log()}", pytrace=False)
+
+    def stop_cluster(self, mode: str = "fast"):
+        """`pg_ctl stop -m MODE`, keeping the data folder: `fast` disconnects every client (rolling back their
+        transactions) as an operator's restart or a failover does; start_cluster() brings it back on the same port."""
+        result = self._pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+        if result.returncode != 0:
+            pytest.fail(f"pg_ctl stop -m {mode} failed:\n{result.stderr}\n{self.log()}", pytrace=False)
+
+    def log(self) -> str:
+        path = self.folder / "log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self):
         self._pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
@@ -64,14 +79,28 @@ class PostgresServer:
     def env(self):
         return {**os.environ, "PGPASSWORD": self.password}
 
-    def psql(self, sql: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-At", "-v", "ON_ERROR_STOP=1",
-                               "-c", sql], capture_output=True, text=True, timeout=30, env=self.env)
+    def psql(self, sql: str, database: str = "postgres") -> subprocess.CompletedProcess:
+        return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database, "-At", "-v",
+                               "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True, timeout=30, env=self.env)
 
-    def value(self, sql: str) -> str:
-        result = self.psql(sql)
+    def value(self, sql: str, database: str = "postgres") -> str:
+        result = self.psql(sql, database)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
+
+    def rows(self, sql: str, database: str = "postgres") -> list[dict]:
+        """The rows of a SELECT as dicts (through json_agg, so types survive: numbers, NULL as None)."""
+        text = self.value(f"SELECT coalesce(json_agg(q), '[]') FROM ({sql}) q", database)
+        return json.loads(text)
+
+    def create_database(self, name: str) -> str:
+        self.value(f'CREATE DATABASE "{name}"')
+        return name
+
+    def url(self, database: str, password: str | None = None) -> str:
+        """A store URL for helpdesk; the password goes in PGPASSWORD unless one is given here."""
+        user = "postgres" + (f":{password}" if password is not None else "")
+        return f"postgres://{user}@127.0.0.1:{self.port}/{database}?sslmode=disable"
 
     def session(self) -> "Session":
         return Session(self)

@@ -100,6 +100,12 @@ def parsed_blocks(message: dict) -> list:
 
 def click(slack: SlackClient, action_id: str, value: str, user_id: str, message: dict | None = None):
     """A button click as Slack delivers it: a signed form with one `payload` field of JSON."""
+    status, _, response_url = click_with_answer(slack, action_id, value, user_id, message)
+    return status, response_url
+
+
+def click_with_answer(slack: SlackClient, action_id: str, value: str, user_id: str, message: dict | None = None):
+    """click(), also returning the bot's immediate answer: its JSON, None when empty (an accepted click), else the raw text."""
     number = slack.next_number()
     response_url = f"{slack.recorder.url}/actions/{number}"
     payload = {"type": "block_actions", "api_app_id": "A1", "token": "legacy", "trigger_id": f"t.{number}",
@@ -114,7 +120,11 @@ def click(slack: SlackClient, action_id: str, value: str, user_id: str, message:
     status, _, data = http("POST", f"{slack.bot_url}/slack/interactions", body=body.encode(), headers={
         "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
         "X-Slack-Signature": slack.verifier.generate_signature(timestamp=stamp, body=body)})
-    return status, response_url
+    try:
+        answer = json.loads(data) if data else None
+    except ValueError:
+        answer = data.decode(errors="replace")
+    return status, answer, response_url
 
 
 class WebAPI:
