@@ -21,8 +21,10 @@ public struct AuditSettings: Sendable {
     public init() {}
 
     /// The checkpoint file for a store at `storePath`: the configured one, else `<store>.audit-checkpoint`.
-    public func checkpointPath(storePath: String) -> String {
-        checkpointFile ?? storePath + ".audit-checkpoint"
+    /// `audit.checkpoint_file`, else beside a SQLite store's file; with PostgreSQL (`storePath` nil)
+    /// only when configured: replicas share no disk a default could point to.
+    public func checkpointPath(storePath: String?) -> String? {
+        checkpointFile ?? storePath.map { $0 + ".audit-checkpoint" }
     }
 
     init(_ section: ConfigSection) {

@@ -123,6 +123,9 @@ public struct StoreSettings: Sendable {
 
     public init() {}
 
+    /// The SQLite file, or `nil` for PostgreSQL: what files beside the store (checkpoints) hang off.
+    public var localFilePath: String? { driver == .sqlite ? path : nil }
+
     /// Where the store is, for messages: the SQLite file, or the database without its password.
     public var displayLocation: String {
         guard driver == .postgres, let url = postgresURL?.reveal() else { return path }

@@ -7,7 +7,7 @@ import ServiceLifecycle
 
 extension AuditChain {
     /// The chain `settings` describe, for the store file at `storePath`.
-    public static func configured(_ settings: AuditSettings, storePath: String) -> AuditChain {
+    public static func configured(_ settings: AuditSettings, storePath: String?) -> AuditChain {
         let current = settings.key.map { AuditKey(id: settings.keyID, secret: $0) }
         let previous = zip(settings.previousKey, settings.previousKeyID).map { AuditKey(id: $1, secret: $0) }
         return AuditChain(keyring: AuditKeyring(current: current, previous: previous),
@@ -49,7 +49,7 @@ public struct AuditCheckpointService: Service {
 
     /// The server's checkpointer for `store`: the chain attached to it when it is a ``SQLiteStore``
     /// (so its appends wake this service), else the one `settings` describe.
-    public init(store: any Store, settings: AuditSettings, storePath: String, logger: Logger) {
+    public init(store: any Store, settings: AuditSettings, storePath: String?, logger: Logger) {
         let chain = store.auditChain ?? .configured(settings, storePath: storePath)
         self.init(log: store.audit, chain: chain, logger: logger)
     }
@@ -61,7 +61,11 @@ public struct AuditCheckpointService: Service {
                 set HELPDESK_AUDIT_KEY (or audit.key_file)
                 """)
         }
-        guard let path = chain.checkpointFile else { return }
+        guard let path = chain.checkpointFile else {
+            // Nothing to write (PostgreSQL without audit.checkpoint_file); a service that returns early stops the server.
+            try? await gracefulShutdown()
+            return
+        }
         var writer = CheckpointWriter(path: path, service: self)
         await writer.start()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {

@@ -122,13 +122,13 @@ public enum HelpdeskServer {
         }
         // Shut down in reverse: stop taking requests first, then let the worker finish its jobs.
         let metrics = PrometheusMetricsFactory(registry: registry)
-        let chain = store.auditChain ?? .configured(configuration.audit, storePath: configuration.store.path)
+        let chain = store.auditChain ?? .configured(configuration.audit, storePath: configuration.store.localFilePath)
         let backups: [any Service] = StoreBackupService.configured(configuration.store, chain: chain, logger: logger, metrics: metrics)
             .map { [$0] } ?? []
         let group = ServiceGroup(
             services: [
                 // First, so it stops last and its shutdown checkpoint seals the final event.
-                AuditCheckpointService(store: store, settings: configuration.audit, storePath: configuration.store.path, logger: logger),
+                AuditCheckpointService(store: store, settings: configuration.audit, storePath: configuration.store.localFilePath, logger: logger),
                 PolicyWatcher(content: app.content, policies: app.policies, logger: logger, metrics: metrics),
                 ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),
                 StormService(store: store, logger: logger),

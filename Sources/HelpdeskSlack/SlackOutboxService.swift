@@ -120,30 +120,47 @@ public struct SlackOutboxService: Service {
         }
         let result = await api.call(entry.message.method.rawValue, .object(arguments))
         var outcome = SendOutcome.sent
-        do {
-            switch result {
-            case .ok(let ts):
-                try await store.slackOutbox.markSent(entry.id, version: entry.version, ts: ts, now: Date())
-            case .rateLimited(let wait):
-                logger.notice("Slack rate limit; the channel waits",
-                              metadata: ["channel": "\(entry.message.channel)", "seconds": "\(wait.seconds)"])
-                outcome = .rateLimited(wait)
-                try await store.slackOutbox.retry(entry.id, at: Date().addingTimeInterval(wait.seconds), error: "rate limited", countAttempt: false)
-            case .transient(let why):
-                if entry.attempts + 1 >= maxAttempts {
-                    try await store.slackOutbox.markFailed(entry.id, version: entry.version, error: why, now: Date())
-                    logger.error("Slack message failed for good", metadata: ["outbox_id": "\(entry.id)", "error": "\(why)"])
-                } else {
-                    let delay = Backoff(base: .seconds(1), max: .seconds(60)).delay(afterAttempt: entry.attempts + 1, jitter: 1).seconds
-                    try await store.slackOutbox.retry(entry.id, at: Date().addingTimeInterval(delay), error: why, countAttempt: true)
+        // Slack has acted on the call: its record must reach the store, or the message is sent again
+        // after its lease. A store that is briefly away (a PostgreSQL restart) is waited for.
+        var delay = Duration.milliseconds(250)
+        let giveUp = ContinuousClock.now + .seconds(300)
+        while true {
+            do {
+                try await record(result, entry: entry, outcome: &outcome)
+                break
+            } catch {
+                guard ContinuousClock.now < giveUp, !Task.isCancelled else {
+                    logger.error("cannot record a Slack send; it is retried after its lease", metadata: ["error": "\(error)"])
+                    break
                 }
-            case .failed(let code):
-                try await store.slackOutbox.markFailed(entry.id, version: entry.version, error: code, now: Date())
-                logger.error("Slack refused a message", metadata: ["outbox_id": "\(entry.id)", "error": "\(code)", "channel": "\(entry.message.channel)"])
+                logger.warning("cannot record a Slack send yet; trying again", metadata: ["error": "\(error)", "outbox_id": "\(entry.id)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
             }
-        } catch {
-            logger.error("cannot record a Slack send; it is retried after its lease", metadata: ["error": "\(error)"])
         }
         return outcome
+    }
+
+    private func record(_ result: SlackAPIResult, entry: OutboxEntry, outcome: inout SendOutcome) async throws {
+        switch result {
+        case .ok(let ts):
+            try await store.slackOutbox.markSent(entry.id, version: entry.version, ts: ts, now: Date())
+        case .rateLimited(let wait):
+            logger.notice("Slack rate limit; the channel waits",
+                          metadata: ["channel": "\(entry.message.channel)", "seconds": "\(wait.seconds)"])
+            outcome = .rateLimited(wait)
+            try await store.slackOutbox.retry(entry.id, at: Date().addingTimeInterval(wait.seconds), error: "rate limited", countAttempt: false)
+        case .transient(let why):
+            if entry.attempts + 1 >= maxAttempts {
+                try await store.slackOutbox.markFailed(entry.id, version: entry.version, error: why, now: Date())
+                logger.error("Slack message failed for good", metadata: ["outbox_id": "\(entry.id)", "error": "\(why)"])
+            } else {
+                let delay = Backoff(base: .seconds(1), max: .seconds(60)).delay(afterAttempt: entry.attempts + 1, jitter: 1).seconds
+                try await store.slackOutbox.retry(entry.id, at: Date().addingTimeInterval(delay), error: why, countAttempt: true)
+            }
+        case .failed(let code):
+            try await store.slackOutbox.markFailed(entry.id, version: entry.version, error: code, now: Date())
+            logger.error("Slack refused a message", metadata: ["outbox_id": "\(entry.id)", "error": "\(code)", "channel": "\(entry.message.channel)"])
+        }
     }
 }

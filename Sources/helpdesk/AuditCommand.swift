@@ -105,7 +105,7 @@ struct AuditCommand: AsyncParsableCommand {
 private func withAuditStore<Result>(_ configuration: HelpdeskConfiguration,
                                     _ body: (any Store) async throws -> Result) async throws -> Result {
     try await withStore(configuration) { store in
-        store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.path))
+        store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.localFilePath))
         return try await body(store)
     }
 }

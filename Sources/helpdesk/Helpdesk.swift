@@ -113,7 +113,7 @@ func openStore(_ configuration: HelpdeskConfiguration, changes: SchemaChanges = 
                 migrateOnOpen: changes == .migrate, initializeEmpty: changes == .initializeEmpty, willMigrate: willMigrate))
         }
         // Every process that writes the store seals its events the same way (keyed when audit.key is set).
-        store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.path))
+        store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.localFilePath))
         return store
     } catch let error as StoreError {
         printError(error.description)

@@ -48,6 +48,8 @@ public final class PostgresStore: Store {
     let workSignal = WakeSignal()
     let outboxSignal = WakeSignal()
     private let runner: Task<Void, Never>
+    /// Whether PostgreSQL answers, as a probe on its own connection last saw it.
+    let availability: PostgresAvailability
     private let chain = Mutex<AuditChain?>(nil)
     /// Set when closing starts: no new change sets.
     private let closed = Atomic<Bool>(false)
@@ -66,7 +68,9 @@ public final class PostgresStore: Store {
     public var retention: any RetentionStore { PostgresRetention(store: self) }
     public var singletons: any SingletonLeases { PostgresSingletonLeases(store: self) }
 
-    private init(options: Options, client: PostgresClient, runner: Task<Void, Never>, migration: MigrationReport) {
+    private init(options: Options, client: PostgresClient, runner: Task<Void, Never>, migration: MigrationReport,
+                 availability: PostgresAvailability) {
+        self.availability = availability
         location = options.endpoint.displayName
         self.client = client
         self.runner = runner
@@ -103,8 +107,8 @@ public final class PostgresStore: Store {
             let migration = try await withDeadline(options.operationTimeout, location: options.endpoint.displayName) {
                 try await PostgresMigrator.prepare(client: client, options: options)
             }
-            let store = PostgresStore(options: options, client: client, runner: runner, migration: migration)
-            return store
+            let availability = PostgresAvailability(endpoint: options.endpoint, logger: options.logger)
+            return PostgresStore(options: options, client: client, runner: runner, migration: migration, availability: availability)
         } catch {
             runner.cancel()
             if let error = error as? StoreError {
@@ -125,6 +129,7 @@ public final class PostgresStore: Store {
     }
 
     public func unhealthyReason() async -> String? {
+        if let reason = availability.outage { return "store does not answer: \(reason)" }
         do {
             let applied = try await read(timeout: .seconds(2)) { connection in
                 try await connection.rows("SELECT identifier FROM helpdesk_migrations", self.logger).map { try $0[0].decode(String.self) }
@@ -140,6 +145,7 @@ public final class PostgresStore: Store {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         await committer.drain()
         stopped.store(true, ordering: .releasing)
+        availability.stop()
         runner.cancel()
     }
 
@@ -158,7 +164,7 @@ public final class PostgresStore: Store {
         while true {
             attempt += 1
             do {
-                return try await Self.withDeadline(operationTimeout, location: location) { [client, logger] in
+                return try await withDeadline(operationTimeout) { [client, logger] in
                     try await client.withConnection { connection in
                         try await connection.run("BEGIN", logger)
                         do {
@@ -184,7 +190,7 @@ public final class PostgresStore: Store {
     func read<R: Sendable>(timeout: Duration? = nil, _ body: @Sendable @escaping (PostgresConnection) async throws -> R) async throws -> R {
         guard !stopped.load(ordering: .acquiring) else { throw StoreError.closed }
         do {
-            return try await Self.withDeadline(timeout ?? operationTimeout, location: location) { [client] in
+            return try await withDeadline(timeout ?? operationTimeout) { [client] in
                 try await client.withConnection { connection in try await body(connection) }
             }
         } catch {
@@ -192,14 +198,27 @@ public final class PostgresStore: Store {
         }
     }
 
+    /// Like ``withDeadline(_:location:_:)``, and fails at once while the probe finds PostgreSQL away,
+    /// so a request is answered within Slack's 3 s instead of waiting out the timeout.
+    private func withDeadline<R: Sendable>(_ limit: Duration, _ operation: @Sendable @escaping () async throws -> R) async throws -> R {
+        if let reason = availability.outage { throw StoreError.unavailable(reason: reason) }
+        let availability = availability
+        return try await Self.withDeadline(limit, location: location, outage: { availability.outage }, operation)
+    }
+
     /// Runs `operation`, failing with ``StoreError/unavailable(reason:)`` when it takes longer than `limit`
     /// (the pool waits for a connection forever while PostgreSQL is down).
-    static func withDeadline<R: Sendable>(_ limit: Duration, location: String,
+    static func withDeadline<R: Sendable>(_ limit: Duration, location: String, outage: @Sendable @escaping () -> String? = { nil },
                                           _ operation: @Sendable @escaping () async throws -> R) async throws -> R {
         try await withThrowingTaskGroup(of: R?.self) { group in
             group.addTask { try await operation() }
             group.addTask {
-                try? await Task.sleep(for: limit)
+                // Checks the probe's verdict while waiting: an outage seen meanwhile ends the wait early.
+                let deadline = ContinuousClock.now + limit
+                while ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(100))
+                    if let reason = outage() { throw StoreError.unavailable(reason: reason) }
+                }
                 return nil
             }
             defer { group.cancelAll() }

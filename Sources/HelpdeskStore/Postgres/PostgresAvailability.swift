@@ -1,0 +1,61 @@
+import Foundation
+import HelpdeskPostgres
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// Watches whether PostgreSQL answers, on a connection of its own (so a busy pool is not mistaken
+/// for an outage): a `SELECT 1` every second. While it fails, store operations fail at once with
+/// its reason — the server answers 503, Slack hears "cannot record" within its 3 s — and the first
+/// probe that succeeds lets them through again.
+final class PostgresAvailability: Sendable {
+    static let interval = Duration.seconds(1)
+    static let probeTimeout = Duration.seconds(2)
+
+    /// Shared with the probe task (a Mutex cannot be captured).
+    private final class Verdict: Sendable {
+        let outage = Mutex<String?>(nil)
+    }
+
+    private let verdict = Verdict()
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(endpoint: PostgresEndpoint, logger: Logger) {
+        let probe = Task { [verdict] in
+            var connection: PostgresConnection?
+            while !Task.isCancelled {
+                do {
+                    let current = try await PostgresStore.withDeadline(Self.probeTimeout, location: endpoint.displayName) { [connection] in
+                        let live: PostgresConnection
+                        if let connection, !connection.isClosed {
+                            live = connection
+                        } else {
+                            live = try await PostgresConnection.connect(configuration: try endpoint.connectionConfiguration(), id: -1, logger: logger)
+                        }
+                        try await live.run("SELECT 1", logger)
+                        return live
+                    }
+                    connection = current
+                    let recovered = verdict.outage.withLock { outage in defer { outage = nil }; return outage != nil }
+                    if recovered { logger.notice("the store answers again", metadata: ["store": "\(endpoint.displayName)"]) }
+                } catch {
+                    if let connection { try? await connection.close() }
+                    connection = nil
+                    let reason = PostgresStore.describe(error)
+                    let began = verdict.outage.withLock { outage in defer { outage = reason }; return outage == nil }
+                    if began { logger.error("the store does not answer; refusing what cannot be recorded", metadata: ["reason": "\(reason)"]) }
+                }
+                try? await Task.sleep(for: Self.interval)
+            }
+            if let connection { try? await connection.close() }
+        }
+        task.withLock { $0 = probe }
+    }
+
+    /// Why PostgreSQL is considered away, or `nil` while it answers.
+    var outage: String? { verdict.outage.withLock { $0 } }
+
+    func stop() {
+        task.withLock { $0?.cancel() }
+    }
+}
