@@ -96,3 +96,26 @@ import Testing
         }
     }
 }
+
+@Suite struct BundlesInTheStoreTests {
+    @Test(arguments: StoreKind.allCases)
+    func aBundleKeptInTheStoreIsServedFromItAndPrunedWithItsIncident(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
+            let bytes = Data((0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            let old = IncidentRecord(id: "inc_old", createdAt: Date(timeIntervalSinceNow: -3600), target: "db", trigger: "manual", summary: "s",
+                                     severity: "warning", findingCount: 1, bundlePath: IncidentRecord.storedBundlePrefix + "inc_old",
+                                     bundleBytes: bytes.count, bundleContent: bytes)
+            let fresh = IncidentRecord(id: "inc_new", createdAt: Date(), target: "db", trigger: "manual", summary: "s",
+                                       severity: "warning", findingCount: 1, bundlePath: IncidentRecord.storedBundlePrefix + "inc_new",
+                                       bundleBytes: 3, bundleContent: Data([1, 2, 3]))
+            try await store.apply(ChangeSet(incidents: [old, fresh]))
+            let listed = try #require(try await store.incidents.incident(id: "inc_old"))
+            #expect(listed.bundleIsInStore && listed.bundleContent == nil)  // the index never carries the bytes
+            #expect(try await listed.readBundle(from: store) == bytes)
+            let removed = try await store.incidents.removeOlder(than: Date(timeIntervalSinceNow: -60))
+            #expect(removed.map(\.id) == ["inc_old"])
+            #expect(try await store.incidents.bundle(id: "inc_old") == nil)
+            #expect(try await store.incidents.bundle(id: "inc_new") == Data([1, 2, 3]))
+        }
+    }
+}
