@@ -38,6 +38,22 @@ public enum TemporaryPostgres {
                  "-d", endpoint.connection.database ?? "postgres", "-c", sql], asPostgres: false)
     }
 
+    /// The rows `sql` answers in the database `endpoint` names, as text (`nil` for NULL), through
+    /// `psql -At`: fields and rows are split on ASCII separator characters, so values may hold `|`
+    /// and newlines.
+    public static func query(_ sql: String, in endpoint: PostgresEndpoint) throws -> [[String?]] {
+        let (field, record, null) = ("\u{1F}", "\u{1E}", "\u{1D}")
+        var output = try run(["/usr/bin/psql", "-h", "127.0.0.1", "-p", "\(endpoint.connection.port)", "-U", "postgres", "-q",
+                              "-v", "ON_ERROR_STOP=1", "-A", "-t", "-F", field, "-R", record, "-P", "null=" + null,
+                              "-d", endpoint.connection.database ?? "postgres", "-c", sql], asPostgres: false)
+        // No rows print nothing; otherwise psql ends the last row with a newline.
+        guard !output.isEmpty else { return [] }
+        if output.hasSuffix("\n") { output.removeLast() }
+        return output.split(separator: Character(record), omittingEmptySubsequences: false).map { row in
+            row.split(separator: Character(field), omittingEmptySubsequences: false).map { value -> String? in value == null ? nil : String(value) }
+        }
+    }
+
     /// The shared cluster's port, for tests that restart or inspect it.
     public static var port: Int {
         get throws { try shared().port }
@@ -74,7 +90,8 @@ public enum TemporaryPostgres {
 
     /// posix_spawn and waitpid, not Process: Foundation's Process sometimes never sees `pg_ctl start`
     /// exit (the server it leaves behind), and the test run hangs.
-    static func run(_ arguments: [String], asPostgres: Bool) throws {
+    @discardableResult
+    static func run(_ arguments: [String], asPostgres: Bool) throws -> String {
         let command = asPostgres && getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + arguments : arguments
         let outputPath = (NSTemporaryDirectory() as NSString).appendingPathComponent("helpdesk-pg-out-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
@@ -97,6 +114,7 @@ public enum TemporaryPostgres {
         guard exited, code == 0 else {
             throw Failure(description: "\(arguments.joined(separator: " ")) failed (status \(status)): \(text.suffix(2000))")
         }
+        return text
     }
 
     private static let stopOnExit = Mutex<Cluster?>(nil)
@@ -119,19 +137,49 @@ public enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
 }
 
 /// Runs `body` against a fresh store of `kind` (a temporary SQLite file, or a new database on the
-/// shared PostgreSQL cluster), then closes it.
-public func withTemporaryStore(_ kind: StoreKind, _ body: (any Store) async throws -> Void) async throws {
-    switch kind {
-    case .sqlite:
-        try await withTemporaryStore { store in try await body(store) }
-    case .postgres:
-        let store = try await PostgresStore.open(options: .init(endpoint: try TemporaryPostgres.newDatabase()))
-        do {
-            try await body(store)
-        } catch {
-            try? await store.close()
-            throw error
+/// shared PostgreSQL cluster), then closes it. `defaultMaxAttempts` is the store option of either kind.
+public func withTemporaryStore(_ kind: StoreKind, defaultMaxAttempts: Int = 8, _ body: (any Store) async throws -> Void) async throws {
+    let folder = try TemporaryDirectory()
+    defer { folder.remove() }
+    let store = try await TemporaryStoreLocation.fresh(kind, in: folder).open(defaultMaxAttempts: defaultMaxAttempts)
+    do {
+        try await body(store)
+    } catch {
+        try? await store.close()
+        throw error
+    }
+    try await store.close()
+}
+
+/// Where a test's store lives, so the test can open it again (a restart, a second replica, another
+/// audit key) or reach its rows behind the store's back.
+public enum TemporaryStoreLocation: Sendable {
+    case sqlite(path: String)
+    case postgres(PostgresEndpoint)
+
+    /// A new, empty place of `kind`: a file in `folder` (the caller removes the folder), or a new
+    /// database on the shared cluster.
+    public static func fresh(_ kind: StoreKind, in folder: TemporaryDirectory, name: String = "hd.sqlite") throws -> TemporaryStoreLocation {
+        switch kind {
+        case .sqlite: return .sqlite(path: folder.file(name))
+        case .postgres: return .postgres(try TemporaryPostgres.newDatabase())
         }
-        try await store.close()
+    }
+
+    public var kind: StoreKind {
+        switch self {
+        case .sqlite: return .sqlite
+        case .postgres: return .postgres
+        }
+    }
+
+    /// Opens the store there (applying migrations); the caller closes it.
+    public func open(defaultMaxAttempts: Int = 8) async throws -> any Store {
+        switch self {
+        case .sqlite(let path):
+            return try SQLiteStore(options: .init(path: path, defaultMaxAttempts: defaultMaxAttempts))
+        case .postgres(let endpoint):
+            return try await PostgresStore.open(options: .init(endpoint: endpoint, defaultMaxAttempts: defaultMaxAttempts))
+        }
     }
 }

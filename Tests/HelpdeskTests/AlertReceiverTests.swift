@@ -14,8 +14,9 @@ import Testing
                     receivedAt: received, onNew: [NewJob(kind: "srebot.alert", payload: "{\"receiver\":\"\(receiver)\"}")])
     }
 
-    @Test func theSameEpisodeAtASecondReceiverIsRecordedAndStartedThere() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func theSameEpisodeAtASecondReceiverIsRecordedAndStartedThere(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let first = try await store.apply(ChangeSet(alerts: [record("db")]))
             let second = try await store.apply(ChangeSet(alerts: [record("sre")]))
             let repeatAtFirst = try await store.apply(ChangeSet(alerts: [record("db")]))
@@ -30,8 +31,9 @@ import Testing
         }
     }
 
-    @Test func aResolutionAtOneReceiverLeavesTheOtherFiring() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aResolutionAtOneReceiverLeavesTheOtherFiring(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             try await store.apply(ChangeSet(alerts: [record("db"), record("sre")]))
             let resolved = try await store.apply(ChangeSet(alerts: [record("db", "resolved")]))
             #expect(resolved.newAlerts == [true])
@@ -41,7 +43,8 @@ import Testing
     }
 
     /// A store written before alerts were kept per receiver keeps every row and its rowid (storms
-    /// compare rowids), and then takes a second receiver's copy.
+    /// compare rowids), and then takes a second receiver's copy. SQLite only: the file is built with
+    /// SQLite's migrations up to v14, and a PostgreSQL store starts at v15.
     @Test func migratingKeepsEveryAlertAndItsRowid() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }

@@ -17,7 +17,7 @@ import Testing
     }
 
     /// Prunes `.alerts` in batches of `limit` until nothing is left; checks each batch stays small.
-    private func pruneAll(_ store: SQLiteStore, limit: Int = 3) async throws {
+    private func pruneAll(_ store: any Store, limit: Int = 3) async throws {
         while true {
             let batch = try await store.retention.prune(.alerts, olderThan: cutoff, limit: limit)
             // Alerts, groups (thread, root, row), storms (thread, root, summary, row) and counters: each bounded by `limit`.
@@ -26,8 +26,9 @@ import Testing
         }
     }
 
-    @Test func aFiringAlertStillSentIsNeverPrunedAndAResolvedOneGoesByItsResolutionAge() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aFiringAlertStillSentIsNeverPrunedAndAResolvedOneGoesByItsResolutionAge(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let day = Self.day
             try await store.apply(ChangeSet(alerts: [
                 record("firing-still-sent", "firing", age: 40 * day), record("firing-gone-quiet", "firing", age: 40 * day),
@@ -46,8 +47,9 @@ import Testing
         }
     }
 
-    @Test func aGroupsThreadIsPrunedWithTheGroupAndAStormsWithTheStorm() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aGroupsThreadIsPrunedWithTheGroupAndAStormsWithTheStorm(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let day = Self.day
             let rules = StormRules(threshold: 5, diagnoseTop: 1, settle: .seconds(1), digestInterval: .seconds(1), quietPeriod: .seconds(60))
             func notification(_ group: String, channel: String, alerts: Int, age: TimeInterval) -> ChangeSet {

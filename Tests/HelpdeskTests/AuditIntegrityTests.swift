@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskGovernance
@@ -8,22 +7,27 @@ import HelpdeskStore
 import HelpdeskTestSupport
 import Testing
 
-/// The keyed audit chain and its signed checkpoints: what a writer of the store file alone can no
-/// longer do unnoticed.
+/// The keyed audit chain and its signed checkpoints: what a writer of the store's database alone can no
+/// longer do unnoticed. On SQLite and on PostgreSQL.
 @Suite struct AuditIntegrityTests {
     static let k1 = AuditKey(id: "k1", secret: Secret("first-audit-key-0123456789"))
     static let k2 = AuditKey(id: "k2", secret: Secret("second-audit-key-0123456789"))
 
+    /// A store of one kind, opened afresh for each step (with the audit keys of that step), and its
+    /// audit rows reached behind its back as an attacker with write access to the database would.
     struct Log {
         let folder: TemporaryDirectory
-        var path: String { folder.file("hd.sqlite") }
+        let location: TemporaryStoreLocation
         var checkpointPath: String { folder.file("hd.sqlite.audit-checkpoint") }
 
-        init() throws { folder = try TemporaryDirectory() }
+        init(_ kind: StoreKind) throws {
+            folder = try TemporaryDirectory()
+            location = try .fresh(kind, in: folder)
+        }
 
         /// Opens the store with `keyring` attached, runs `body`, closes it.
-        func with<T>(_ keyring: AuditKeyring?, _ body: (SQLiteStore) async throws -> T) async throws -> T {
-            let store = try SQLiteStore(options: .init(path: path))
+        func with<T>(_ keyring: AuditKeyring?, _ body: (any Store) async throws -> T) async throws -> T {
+            let store = try await location.open()
             if let keyring { store.attachAuditChain(AuditChain(keyring: keyring, checkpointFile: checkpointPath, checkpointEvery: 2)) }
             do {
                 let result = try await body(store)
@@ -49,31 +53,35 @@ import Testing
         }
 
         func sql(_ statements: String) async throws {
-            try await DatabaseQueue(path: path).write { db in try db.execute(sql: statements) }
+            try await location.execute(statements)
         }
 
         func keyIDs() async throws -> [String?] {
-            try await DatabaseQueue(path: path).read { db in try String?.fetchAll(db, sql: "SELECT key_id FROM audit_events ORDER BY seq") }
+            try await location.query("SELECT key_id FROM audit_events ORDER BY seq").map { $0[0] }
         }
 
         /// What an attacker without the key can do: recompute every hash as plain SHA-256.
         func rehashWithoutKey(dropKeyIDs: Bool) async throws {
-            try await DatabaseQueue(path: path).write { db in
-                if dropKeyIDs { try db.execute(sql: "UPDATE audit_events SET key_id = NULL") }
-                var previous = AuditHashing.genesis
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM audit_events ORDER BY seq") {
-                    let hash = AuditHashing.hash(AuditHashing.canonical(
-                        seq: row["seq"], id: row["id"], atMicroseconds: row["at_us"], kind: row["kind"], principal: row["principal"],
-                        target: row["target"], data: row["data"], prevHash: previous))
-                    try db.execute(sql: "UPDATE audit_events SET prev_hash = ?, hash = ? WHERE seq = ?", arguments: [previous, hash, row["seq"]])
-                    previous = hash
-                }
+            let rows = try await location.query("SELECT seq, id, at_us, kind, principal, target, data FROM audit_events ORDER BY seq")
+            var statements = dropKeyIDs ? ["UPDATE audit_events SET key_id = NULL"] : []
+            var previous = AuditHashing.genesis
+            for row in rows {
+                let seq = try #require(row[0].flatMap { Int64($0) })
+                let atMicroseconds = try #require(row[2].flatMap { Int64($0) })
+                let (id, kind, data) = (try #require(row[1]), try #require(row[3]), try #require(row[6]))
+                let hash = AuditHashing.hash(AuditHashing.canonical(
+                    seq: seq, id: id, atMicroseconds: atMicroseconds, kind: kind, principal: row[4], target: row[5], data: data, prevHash: previous))
+                // Hashes are lowercase hex: safe to write inline.
+                statements.append("UPDATE audit_events SET prev_hash = '\(previous)', hash = '\(hash)' WHERE seq = \(seq)")
+                previous = hash
             }
+            try await sql(statements.joined(separator: ";\n"))
         }
     }
 
-    @Test func withoutAKeyTheChainStaysPlainSHA256() async throws {
-        let log = try Log()
+    @Test(arguments: StoreKind.allCases)
+    func withoutAKeyTheChainStaysPlainSHA256(kind: StoreKind) async throws {
+        let log = try Log(kind)
         defer { log.folder.remove() }
         try await log.append(3, nil)
         #expect(try await log.keyIDs() == [nil, nil, nil])
@@ -82,8 +90,9 @@ import Testing
         #expect(AuditHashing.hash("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
-    @Test func keyedEventsRecordTheirKeyAndVerifyOnlyWithIt() async throws {
-        let log = try Log()
+    @Test(arguments: StoreKind.allCases)
+    func keyedEventsRecordTheirKeyAndVerifyOnlyWithIt(kind: StoreKind) async throws {
+        let log = try Log(kind)
         defer { log.folder.remove() }
         try await log.append(2, nil)  // written before the key was set
         try await log.append(3, AuditKeyring(current: Self.k1))
@@ -99,8 +108,9 @@ import Testing
         #expect(!forged.ok && forged.brokenAt == 3 && forged.problem?.contains("HMAC") == true)
     }
 
-    @Test func eventsUnderTheOldAndNewKeyBothVerifyAfterARotation() async throws {
-        let log = try Log()
+    @Test(arguments: StoreKind.allCases)
+    func eventsUnderTheOldAndNewKeyBothVerifyAfterARotation(kind: StoreKind) async throws {
+        let log = try Log(kind)
         defer { log.folder.remove() }
         try await log.append(2, AuditKeyring(current: Self.k1))
         let rotated = AuditKeyring(current: Self.k2, previous: Self.k1)
@@ -112,8 +122,9 @@ import Testing
         #expect(!oldKeyDropped.ok && oldKeyDropped.brokenAt == 1 && oldKeyDropped.unverifiableKeyID == "k1")
     }
 
-    @Test func aChainReHashedWithoutTheKeyFailsAtItsFirstEvent() async throws {
-        let log = try Log()
+    @Test(arguments: StoreKind.allCases)
+    func aChainReHashedWithoutTheKeyFailsAtItsFirstEvent(kind: StoreKind) async throws {
+        let log = try Log(kind)
         defer { log.folder.remove() }
         try await log.append(4, AuditKeyring(current: Self.k1))
         try await log.rehashWithoutKey(dropKeyIDs: false)
@@ -121,8 +132,9 @@ import Testing
         #expect(!result.ok && result.brokenAt == 1 && result.problem?.contains("re-hashed without the key") == true)
     }
 
-    @Test func aChainPassedOffAsUnkeyedIsCaughtByTheCheckpointOrByFollowingKeyedEvents() async throws {
-        let log = try Log()
+    @Test(arguments: StoreKind.allCases)
+    func aChainPassedOffAsUnkeyedIsCaughtByTheCheckpointOrByFollowingKeyedEvents(kind: StoreKind) async throws {
+        let log = try Log(kind)
         defer { log.folder.remove() }
         let keyring = AuditKeyring(current: Self.k1)
         try await log.append(4, keyring)
@@ -135,7 +147,7 @@ import Testing
         #expect(!result.ok && result.checkpoint?.status == .rewritten)
 
         // Only the events after a keyed one dropped to plain SHA-256: the chain itself says so.
-        let partial = try Log()
+        let partial = try Log(kind)
         defer { partial.folder.remove() }
         try await partial.append(3, keyring)
         try await partial.sql("UPDATE audit_events SET key_id = NULL WHERE seq = 3")
@@ -143,8 +155,9 @@ import Testing
         #expect(!downgraded.ok && downgraded.brokenAt == 3 && downgraded.problem?.contains("follows keyed events") == true)
     }
 
-    @Test func eventsDeletedFromTheEndAreReportedAgainstTheCheckpoint() async throws {
-        let log = try Log()
+    @Test(arguments: StoreKind.allCases)
+    func eventsDeletedFromTheEndAreReportedAgainstTheCheckpoint(kind: StoreKind) async throws {
+        let log = try Log(kind)
         defer { log.folder.remove() }
         let keyring = AuditKeyring(current: Self.k1)
         try await log.append(10, keyring)
@@ -163,8 +176,9 @@ import Testing
         #expect(result.problem == "the log ends at seq 7 but a checkpoint of \(checkpoint.at) saw seq 10: 3 events are missing")
     }
 
-    @Test func aForgedOrUnsignedCheckpointIsRefused() async throws {
-        let log = try Log()
+    @Test(arguments: StoreKind.allCases)
+    func aForgedOrUnsignedCheckpointIsRefused(kind: StoreKind) async throws {
+        let log = try Log(kind)
         defer { log.folder.remove() }
         let keyring = AuditKeyring(current: Self.k1)
         try await log.append(5, keyring)

@@ -24,15 +24,20 @@ import Yams
                 conditions: {approval_quorum: 2, approvers: [role:dba], approval_ttl: 30m}
         """
 
+    /// Governance over a store of `kind`: a fresh one, or the one at `reopening` opened again (a restart).
     struct Harness: Sendable {
         let folder: TemporaryDirectory
-        let store: SQLiteStore
+        let location: TemporaryStoreLocation
+        let store: any Store
         let agent: FakeAgent
         let governance: Governance
 
-        init(path: String? = nil) throws {
-            folder = try TemporaryDirectory()
-            store = try SQLiteStore(options: .init(path: path ?? folder.file("hd.sqlite")))
+        init(_ kind: StoreKind, reopening earlier: TemporaryStoreLocation? = nil) async throws {
+            let folder = try TemporaryDirectory()
+            let location = try earlier ?? .fresh(kind, in: folder)
+            self.folder = folder
+            self.location = location
+            store = try await location.open()
             agent = FakeAgent(
                 tools: [FakeAgent.read("connection_stats"),
                         ToolDescriptor(name: "cancel_query", agent: "database", action: .write, summary: "", parameters: [ToolParameter("pid", .integer, "pid")]),
@@ -59,8 +64,9 @@ import Yams
         }
     }
 
-    @Test func readsRunWritesAreDeniedDestructiveNeedsApproval() async throws {
-        let harness = try Harness()
+    @Test(arguments: StoreKind.allCases)
+    func readsRunWritesAreDeniedDestructiveNeedsApproval(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         defer { harness.folder.remove() }
         let read = try await harness.governance.request(ToolCall(tool: "connection_stats", target: "prod-db"), by: Principal(id: "bob"), via: "test")
         guard case .ran(let output, _) = read else { Issue.record("read should run"); return }
@@ -76,8 +82,9 @@ import Yams
         try await harness.store.close()
     }
 
-    @Test func quorumOfDistinctAllowedApproversThenExactlyOneExecution() async throws {
-        let harness = try Harness()
+    @Test(arguments: StoreKind.allCases)
+    func quorumOfDistinctAllowedApproversThenExactlyOneExecution(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         defer { harness.folder.remove() }
         let record = try await harness.requestTermination(by: "alice")
         let governance = harness.governance
@@ -113,8 +120,9 @@ import Yams
         try await harness.store.close()
     }
 
-    @Test func oneDenyFromAnApproverDenies() async throws {
-        let harness = try Harness()
+    @Test(arguments: StoreKind.allCases)
+    func oneDenyFromAnApproverDenies(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         defer { harness.folder.remove() }
         let record = try await harness.requestTermination()
         let governance = harness.governance
@@ -127,8 +135,9 @@ import Yams
         try await harness.store.close()
     }
 
-    @Test func expiredRequestsFailClosed() async throws {
-        let harness = try Harness()
+    @Test(arguments: StoreKind.allCases)
+    func expiredRequestsFailClosed(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         defer { harness.folder.remove() }
         let record = try await harness.requestTermination()
         let expired = try await harness.store.approvals.expire(now: record.expiresAt.addingTimeInterval(1))
@@ -140,8 +149,9 @@ import Yams
         try await harness.store.close()
     }
 
-    @Test func concurrentApprovalsProduceOneApprovalAndOneJob() async throws {
-        let harness = try Harness()
+    @Test(arguments: StoreKind.allCases)
+    func concurrentApprovalsProduceOneApprovalAndOneJob(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         defer { harness.folder.remove() }
         let record = try await harness.requestTermination()
         var users: [Principal] = []
@@ -160,23 +170,24 @@ import Yams
         try await harness.store.close()
     }
 
-    @Test func approvalStateSurvivesARestart() async throws {
-        let folder = try TemporaryDirectory()
-        defer { folder.remove() }
-        let path = folder.file("hd.sqlite")
-        let first = try Harness(path: path)
+    @Test(arguments: StoreKind.allCases)
+    func approvalStateSurvivesARestart(kind: StoreKind) async throws {
+        let first = try await Harness(kind)
+        defer { first.folder.remove() }
         let record = try await first.requestTermination()
         _ = try await first.governance.vote(on: record.id, by: first.governance.principal(named: "carol"), approve: true, reason: nil, via: "test")
         try await first.store.close()
-        let second = try Harness(path: path)
+        let second = try await Harness(kind, reopening: first.location)
+        defer { second.folder.remove() }
         guard case .approved = try await second.governance.vote(on: record.id, by: second.governance.principal(named: "dave"), approve: true, reason: nil, via: "test") else {
             Issue.record("the vote before the restart still counts"); return
         }
         try await second.store.close()
     }
 
-    @Test func auditChainVerifiesAndFindsEveryKindOfTampering() async throws {
-        let harness = try Harness()
+    @Test(arguments: StoreKind.allCases)
+    func auditChainVerifiesAndFindsEveryKindOfTampering(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         defer { harness.folder.remove() }
         _ = try await harness.requestTermination()
         _ = try await harness.governance.request(ToolCall(tool: "connection_stats", target: "prod-db"), by: Principal(id: "bob"), via: "test")
@@ -185,17 +196,32 @@ import Yams
         #expect(verified.ok)
         #expect(verified.checked == 5, "decision + approval_created, decision + tool_call, decision")
         try await harness.store.close()
-        let path = harness.folder.file("hd.sqlite")
+        if case .postgres(let endpoint) = harness.location {
+            try TemporaryPostgres.execute("CREATE TABLE audit_untouched AS SELECT * FROM audit_events", in: endpoint)
+        }
 
+        /// Each kind of tampering starts from the untouched log: a copy of the SQLite file, or the
+        /// PostgreSQL table put back as it was; a store opened on it then verifies.
         func tampered(_ sql: String) async throws -> AuditVerification {
-            let copy = harness.folder.file("copy-\(UUID().uuidString).sqlite")
-            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
-                try FileManager.default.copyItem(atPath: path + suffix, toPath: copy + suffix)
+            switch harness.location {
+            case .sqlite(let path):
+                let copy = harness.folder.file("copy-\(UUID().uuidString).sqlite")
+                for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+                    try FileManager.default.copyItem(atPath: path + suffix, toPath: copy + suffix)
+                }
+                try await DatabaseQueue(path: copy).write { db in try db.execute(sql: sql) }
+                let store = try SQLiteStore(options: .init(path: copy))
+                defer { Task { try? await store.close() } }
+                return try await store.audit.verify()
+            case .postgres(let endpoint):
+                try TemporaryPostgres.execute("""
+                    DELETE FROM audit_events; INSERT INTO audit_events SELECT * FROM audit_untouched;
+                    \(sql)
+                    """, in: endpoint)
+                let store = try await harness.location.open()
+                defer { Task { try? await store.close() } }
+                return try await store.audit.verify()
             }
-            try await DatabaseQueue(path: copy).write { db in try db.execute(sql: sql) }
-            let store = try SQLiteStore(options: .init(path: copy))
-            defer { Task { try? await store.close() } }
-            return try await store.audit.verify()
         }
         let edited = try await tampered("UPDATE audit_events SET principal = 'eve' WHERE seq = 3")
         #expect(edited.brokenAt == 3 && edited.problem?.contains("edited") == true)

@@ -4,6 +4,8 @@ import HelpdeskStore
 import HelpdeskTestSupport
 import Testing
 
+/// What only the SQLite file has: its folder and WAL mode, its migration table, its single writer's
+/// group commits. What every store does is in StoreTests, on SQLite and PostgreSQL.
 @Suite struct SQLiteStoreTests {
     @Test func freshFileIsCreatedWithItsFolderInWALMode() async throws {
         let folder = try TemporaryDirectory()
@@ -15,20 +17,6 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: path))
         let mode = try await DatabaseQueue(path: path).read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
-    }
-
-    @Test func existingFileKeepsItsDataAcrossReopen() async throws {
-        let folder = try TemporaryDirectory()
-        defer { folder.remove() }
-        let path = folder.file("helpdesk.sqlite")
-        let first = try SQLiteStore(options: .init(path: path))
-        let outcome = try await first.apply(ChangeSet(jobs: [NewJob(kind: "k", payload: "{}")]))
-        try await first.close()
-        let second = try SQLiteStore(options: .init(path: path))
-        defer { Task { try? await second.close() } }
-        let id = try #require(outcome.jobIDs.first ?? nil)
-        #expect(try await second.jobs.job(id: id)?.kind == "k")
-        #expect(await second.unhealthyReason() == nil)
     }
 
     @Test func fileFromANewerVersionIsRefused() async throws {
@@ -73,29 +61,5 @@ import Testing
         #expect(counters.commits < writes, "group commit should put several writes in one transaction")
         #expect(try await store.jobs.stats(now: Date()).counts[.queued] == writes)
         try await store.close()
-    }
-
-    @Test func duplicateDedupKeyIsSkippedNotFailed() async throws {
-        let folder = try TemporaryDirectory()
-        defer { folder.remove() }
-        let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite")))
-        defer { Task { try? await store.close() } }
-        let job = NewJob(kind: "slack.command", payload: "{}", dedupKey: "slack:trigger-1")
-        let first = try await store.apply(ChangeSet(jobs: [job]))
-        let again = try await store.apply(ChangeSet(jobs: [job, NewJob(kind: "other", payload: "{}")]))
-        #expect(first.jobIDs.first! != nil)
-        #expect(again.jobIDs.first! == nil)
-        #expect(again.jobIDs.last! != nil)
-        #expect(try await store.jobs.list(state: nil, limit: 10).count == 2)
-    }
-
-    @Test func writesAfterCloseFailClearly() async throws {
-        let folder = try TemporaryDirectory()
-        defer { folder.remove() }
-        let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite")))
-        try await store.close()
-        await #expect(throws: StoreError.closed) {
-            try await store.apply(ChangeSet(jobs: [NewJob(kind: "k", payload: "{}")]))
-        }
     }
 }

@@ -84,18 +84,18 @@ import Yams
         await #expect(throws: ToolError.self) { try await Self.agent(transport: transport).run(Self.silenceCall(["alertname": "DiskFull"])) }
     }
 
-    /// The gate, the store and a Slack context over the real agent and a scripted Alertmanager.
+    /// The gate, a store of `kind` and a Slack context over the real agent and a scripted Alertmanager.
     struct Harness {
         let folder: TemporaryDirectory
-        let store: SQLiteStore
+        let store: any Store
         let transport: ScriptedTransport
         let governance: Governance
         let orchestrator: Orchestrator
         let slack: SlackCommandContext
 
-        init(replies: [ScriptedTransport.Reply] = [SilenceTests.created]) async throws {
+        init(_ kind: StoreKind = .sqlite, replies: [ScriptedTransport.Reply] = [SilenceTests.created]) async throws {
             folder = try TemporaryDirectory()
-            store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
+            store = try await TemporaryStoreLocation.fresh(kind, in: folder).open()
             transport = ScriptedTransport(replies)
             let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             var directory = UserDirectory()
@@ -136,8 +136,9 @@ import Yams
         }
     }
 
-    @Test func theGateDecidesAsWhoeverAskedAndADeniedSilenceMakesNoCall() async throws {
-        let harness = try await Harness()
+    @Test(arguments: StoreKind.allCases)
+    func theGateDecidesAsWhoeverAskedAndADeniedSilenceMakesNoCall(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         let call = Self.silenceCall(["alertname": "DiskFull"])
         #expect(harness.governance.resource(for: call).type == .alertmanager)
         #expect(harness.governance.resource(for: call).name == "default")
@@ -155,8 +156,9 @@ import Yams
         try await harness.finish()
     }
 
-    @Test func silencingFromSlackUsesTheStoredLabelsAndRepliesInTheAlertsThread() async throws {
-        let harness = try await Harness()
+    @Test(arguments: StoreKind.allCases)
+    func silencingFromSlackUsesTheStoredLabelsAndRepliesInTheAlertsThread(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         try await harness.receive()
         let answer = try await harness.slack.silence(AlertReference(fingerprint: "a1b2c3d4e5f60718"), duration: "2h", principal: harness.governance.principal(named: "alice"),
                                                      via: "slack-button", executionKey: "slack-button:1", inChannel: false)
@@ -175,8 +177,9 @@ import Yams
         try await harness.finish()
     }
 
-    @Test func fromSlackADeniedUnknownOrUnconfiguredSilenceIsRefusedAndAudited() async throws {
-        let harness = try await Harness()
+    @Test(arguments: StoreKind.allCases)
+    func fromSlackADeniedUnknownOrUnconfiguredSilenceIsRefusedAndAudited(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         try await harness.receive(fingerprint: "feedfeedfeedfeed", receiver: "no-url")
         try await harness.receive()
         let bob = try await harness.slack.silence(AlertReference(fingerprint: "a1b2c3d4e5f60718"), duration: "1h", principal: harness.governance.principal(named: "bob"),
@@ -199,8 +202,9 @@ import Yams
         try await harness.finish()
     }
 
-    @Test func anAlertIsFoundByFingerprintReceiverAndEpisode() async throws {
-        let harness = try await Harness()
+    @Test(arguments: StoreKind.allCases)
+    func anAlertIsFoundByFingerprintReceiverAndEpisode(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         let earlier = Date().addingTimeInterval(-60)
         try await harness.receive(receiver: "default", startsAt: "2026-11-24T11:50:00Z", receivedAt: earlier)
         try await harness.receive(receiver: "other", startsAt: "2026-11-24T11:55:00Z", group: "g2")
@@ -223,8 +227,9 @@ import Yams
         try await harness.finish()
     }
 
-    @Test func aFingerprintSeveralReceiversGotIsRefusedWithTheChoicesAndFingerprintAtReceiverPicksOne() async throws {
-        let harness = try await Harness()
+    @Test(arguments: StoreKind.allCases)
+    func aFingerprintSeveralReceiversGotIsRefusedWithTheChoicesAndFingerprintAtReceiverPicksOne(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         try await harness.receive(receiver: "default", startsAt: "2026-11-24T11:50:00Z", receivedAt: Date().addingTimeInterval(-60))
         try await harness.receive(receiver: "other", startsAt: "2026-11-24T11:55:00Z", group: "g2")
         let alice = harness.governance.principal(named: "alice")
@@ -253,8 +258,9 @@ import Yams
         try await harness.finish()
     }
 
-    @Test func theButtonSilencesTheInstanceItWasPostedForAndAnOldButtonIsAFingerprintAlone() async throws {
-        let harness = try await Harness(replies: [Self.created, Self.created])
+    @Test(arguments: StoreKind.allCases)
+    func theButtonSilencesTheInstanceItWasPostedForAndAnOldButtonIsAFingerprintAlone(kind: StoreKind) async throws {
+        let harness = try await Harness(kind, replies: [Self.created, Self.created])
         try await harness.receive(receiver: "default", startsAt: "2026-11-24T11:50:00Z", receivedAt: Date().addingTimeInterval(-60))
         try await harness.receive(receiver: "other", startsAt: "2026-11-24T11:55:00Z", group: "g2")
         let alice = harness.governance.principal(named: "alice")
@@ -277,8 +283,9 @@ import Yams
         try await harness.finish()
     }
 
-    @Test func theThreadReplyEscapesTheAlertsLabels() async throws {
-        let harness = try await Harness()
+    @Test(arguments: StoreKind.allCases)
+    func theThreadReplyEscapesTheAlertsLabels(kind: StoreKind) async throws {
+        let harness = try await Harness(kind)
         try await harness.receive(labels: ["alertname": "<!channel> Disk & <@U1>", "instance": "<https://evil.example|db1>"])
         let answer = try await harness.slack.silence(AlertReference(fingerprint: "a1b2c3d4e5f60718"), duration: "1h",
                                                      principal: harness.governance.principal(named: "alice"), via: "slack",

@@ -4,7 +4,7 @@ import HelpdeskStore
 import HelpdeskTestSupport
 import Testing
 
-/// The outbox's order against a real SQLite store: per thread after its root, per channel one at a
+/// The outbox's order against a real store (SQLite and PostgreSQL): per thread after its root, per channel one at a
 /// time and within its budget, edits coalesced per channel.
 @Suite struct SlackOutboxTests {
     private func post(_ channel: String, _ text: String, thread: String? = nil, root: Bool = false) -> OutboxMessage {
@@ -16,17 +16,17 @@ import Testing
     }
 
     /// Leases what is due at `now` (messages are due from when they were queued: take `now` after).
-    private func due(_ store: SQLiteStore, at now: Date, budget: Int = 20, skipping: Set<String> = []) async throws -> [OutboxEntry] {
+    private func due(_ store: any Store, at now: Date, budget: Int = 20, skipping: Set<String> = []) async throws -> [OutboxEntry] {
         try await store.slackOutbox.due(now: now, lease: .seconds(60), budgetPerMinute: budget, skipping: skipping)
     }
 
     /// Sent as Slack would: `ts` is "ID.0".
-    private func sent(_ store: SQLiteStore, _ entry: OutboxEntry, at now: Date) async throws {
+    private func sent(_ store: any Store, _ entry: OutboxEntry, at now: Date) async throws {
         try await store.slackOutbox.markSent(entry.id, version: entry.version, ts: "\(entry.id).0", now: now)
     }
 
     /// Sends whatever is due at `now` until nothing is, and returns it in the order it went.
-    private func drain(_ store: SQLiteStore, at now: Date) async throws -> [OutboxEntry] {
+    private func drain(_ store: any Store, at now: Date) async throws -> [OutboxEntry] {
         var sentSoFar: [OutboxEntry] = []
         while true {
             let batch = try await due(store, at: now)
@@ -40,8 +40,9 @@ import Testing
         entries.map { $0.message.body["text"] }
     }
 
-    @Test func aKeyReusedInTwoChannelsNamesTwoMessages() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aKeyReusedInTwoChannelsNamesTwoMessages(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             try await store.apply(ChangeSet(slackMessages: [post("C1", "root", thread: "t", root: true)]))
             let root = try #require(try await drain(store, at: Date()).first)
             let edits = (1...50).flatMap { [edit("C1", "C1 edit \($0)", thread: "t"), edit("C2", "C2 edit \($0)", thread: "t")] }
@@ -55,8 +56,9 @@ import Testing
         }
     }
 
-    @Test func aReplyWaitsForItsRootWithoutHoldingOtherThreadsOrTheChannel() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aReplyWaitsForItsRootWithoutHoldingOtherThreadsOrTheChannel(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             try await store.apply(ChangeSet(slackMessages: [
                 post("C1", "root A", thread: "a", root: true), post("C1", "reply A", thread: "a"),
                 post("C1", "root B", thread: "b", root: true), post("C1", "reply B", thread: "b"), post("C1", "top"),
@@ -78,8 +80,9 @@ import Testing
         }
     }
 
-    @Test func aReplyQueuedBeforeItsRootStillWaitsForIt() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aReplyQueuedBeforeItsRootStillWaitsForIt(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             try await store.apply(ChangeSet(slackMessages: [
                 post("C1", "early reply", thread: "c"), post("C1", "root C", thread: "c", root: true),
             ]))
@@ -90,8 +93,9 @@ import Testing
         }
     }
 
-    @Test func aRootGivenUpHoldsItsRepliesNoLonger() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aRootGivenUpHoldsItsRepliesNoLonger(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             try await store.apply(ChangeSet(slackMessages: [
                 post("C1", "root G", thread: "g", root: true), post("C1", "reply G", thread: "g"), edit("C1", "edit G", thread: "g"),
             ]))
@@ -110,8 +114,9 @@ import Testing
         }
     }
 
-    @Test func anEditWaitingForItsGapHoldsNoReply() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func anEditWaitingForItsGapHoldsNoReply(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             try await store.apply(ChangeSet(slackMessages: [post("C1", "storm", thread: "s", root: true)]))
             _ = try await drain(store, at: Date())
             try await store.apply(ChangeSet(slackMessages: [
@@ -125,8 +130,9 @@ import Testing
         }
     }
 
-    @Test func aChannelSendsOneAtATimeWithinItsBudgetAndAPausedOrSpentChannelHoldsNoOther() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aChannelSendsOneAtATimeWithinItsBudgetAndAPausedOrSpentChannelHoldsNoOther(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             try await store.apply(ChangeSet(slackMessages: (0..<10).map { post("C1", "root \($0)", thread: "t\($0)", root: true) }
                                             + (0..<3).map { post("C2", "other \($0)") }))
             let now = Date()

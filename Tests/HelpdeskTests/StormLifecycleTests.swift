@@ -12,7 +12,7 @@ import Logging
 import Testing
 
 /// When a storm ends, who keeps a place among its diagnoses, what counts toward it and by whose
-/// clock, against a real SQLite store. Times are simulated from `t0`, a minute boundary.
+/// clock, against a real store (SQLite and PostgreSQL). Times are simulated from `t0`, a minute boundary.
 @Suite struct StormLifecycleTests {
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
     static let templates = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -45,8 +45,9 @@ import Testing
         StormDiagnosisRequest(fingerprint: fingerprint, startsAt: "2026-12-03T10:00:00Z", channel: "C1", alertname: "A", severity: "s", rank: rank)
     }
 
-    @Test func aTrickleBelowTheThresholdDoesNotKeepAStormOpen() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aTrickleBelowTheThresholdDoesNotKeepAStormOpen(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let storm = try #require(try await store.apply(notification(alerts("burst", 10), group: "g1", at: 0)).storm)
             // One alert every 20 s (3 a minute, threshold 5): the rate fell to 5 at t0+90, so the storm ends 60 s later.
             var closedAt: TimeInterval?
@@ -60,8 +61,9 @@ import Testing
         }
     }
 
-    @Test func aRateAboveTheThresholdKeepsItsStormOpenPastTheQuietPeriod() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aRateAboveTheThresholdKeepsItsStormOpenPastTheQuietPeriod(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let storm = try #require(try await store.apply(notification(alerts("burst", 10), group: "g1", at: 0)).storm)
             // 12 a minute for five minutes: above the threshold all along.
             for offset in stride(from: 10.0, through: 300, by: 10) {
@@ -74,8 +76,9 @@ import Testing
         }
     }
 
-    @Test func anOpenStormKeepsTheThresholdItOpenedWith() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func anOpenStormKeepsTheThresholdItOpenedWith(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let storm = try #require(try await store.apply(notification(alerts("burst", 10), group: "g1", at: 0)).storm)
             var raised = rules
             raised.threshold = 1000  // the configuration changes while the storm is open
@@ -89,8 +92,9 @@ import Testing
         }
     }
 
-    @Test func aDiagnosedAlertKeepsItsPlaceUntilItResolvesThenTheNextNewAlertTakesIt() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aDiagnosedAlertKeepsItsPlaceUntilItResolvesThenTheNextNewAlertTakesIt(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let opened = try await store.apply(notification(alerts("a", 10), group: "g1", at: 0))
             let storm = try #require(opened.storm)
             #expect(opened.jobIDs.compactMap { $0 }.count == 2)
@@ -116,8 +120,9 @@ import Testing
         }
     }
 
-    @Test func resolutionsCountOnlyForAlertsThatFiredFromTheStormsFirstAlertOn() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func resolutionsCountOnlyForAlertsThatFiredFromTheStormsFirstAlertOn(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             // Fired before the storm, though their sender says they started later.
             _ = try await store.apply(notification(alerts("p", 4), group: "g0", at: 0, startsAt: "2030-01-01T00:00:00Z"))
             let storm = try #require(try await store.apply(notification(alerts("s", 4), group: "g1", at: 1)).storm)
@@ -132,8 +137,9 @@ import Testing
         }
     }
 
-    @Test func theStormClockIsTheWebhooksReceiveTimeNotTheAlertsStartsAt() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func theStormClockIsTheWebhooksReceiveTimeNotTheAlertsStartsAt(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             var settings = AlertmanagerSettings()
             settings.stormThreshold = 5
             let intake = AlertIntake(settings: settings, defaultChannel: "C1", srebot: try Self.srebot(store))
@@ -152,8 +158,9 @@ import Testing
         }
     }
 
-    @Test func theDigestNamesTheNTheStormOpenedWith() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func theDigestNamesTheNTheStormOpenedWith(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let storm = try #require(try await store.apply(notification(alerts("a", 10), group: "g1", at: 0)).storm)
             var changed = rules
             changed.diagnoseTop = 7
@@ -165,8 +172,9 @@ import Testing
         }
     }
 
-    @Test func anAlertInItsCooldownGivesBackThePlaceItWasGivenInsteadOfUsingItUp() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func anAlertInItsCooldownGivesBackThePlaceItWasGivenInsteadOfUsingItUp(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let now = Date()
             // The same alert fired a minute ago (an earlier episode); its cooldown is 10 minutes.
             try await store.apply(ChangeSet(alerts: [Self.record("flap", startsAt: "2026-12-03T09:00:00Z", at: now.addingTimeInterval(-60), jobs: false)]))
@@ -200,7 +208,7 @@ import Testing
     }
 
     /// An alert bot with no Slack and no runbooks: the tests here never reach a diagnosis.
-    static func srebot(_ store: SQLiteStore) throws -> SrebotContext {
+    static func srebot(_ store: any Store) throws -> SrebotContext {
         let folder = try TemporaryDirectory()
         let orchestrator = Orchestrator(runbooks: [], gate: OpenGate(agents: []), inventory: Infrastructure(),
                                         options: .init(toolTimeout: .seconds(5), bundleDirectory: folder.file("b"), bundleRetention: .seconds(60)),

@@ -5,7 +5,7 @@ import HelpdeskTestSupport
 import Synchronization
 import Testing
 
-/// Storm bookkeeping and outbox coalescing, against a real SQLite store.
+/// Storm bookkeeping and outbox coalescing, against a real store: SQLite and PostgreSQL.
 @Suite struct StormTests {
     let rules = StormRules(threshold: 5, diagnoseTop: 2, settle: .seconds(15), digestInterval: .seconds(10), quietPeriod: .seconds(60))
 
@@ -31,12 +31,13 @@ import Testing
         StormDiagnosisRequest(fingerprint: fingerprint, startsAt: "2026-12-03T10:00:00Z", channel: channel, alertname: "A", severity: "s", rank: rank)
     }
 
-    private func pending(_ store: SQLiteStore) async throws -> [(id: Int64, channel: String, state: String, ts: String?, error: String?)] {
+    private func pending(_ store: any Store) async throws -> [(id: Int64, channel: String, state: String, ts: String?, error: String?)] {
         try await store.slackOutbox.entries(channel: nil).filter { $0.state == "pending" }
     }
 
-    @Test func aCalmChannelGetsEveryRootAndJob() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aCalmChannelGetsEveryRootAndJob(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let outcome = try await store.apply(notification([("a", 1), ("b", 1)], group: "g1"))
             #expect(outcome.storm == nil)
             #expect(outcome.jobIDs.compactMap { $0 }.count == 2)
@@ -44,8 +45,9 @@ import Testing
         }
     }
 
-    @Test func aGroupsRootIsMadeOnlyWhileItCanStillBeQueued() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aGroupsRootIsMadeOnlyWhileItCanStillBeQueued(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let made = Mutex(0)
             func repeatOfGroup(_ fingerprints: [String]) -> ChangeSet {
                 var changes = notification(fingerprints.map { ($0, 0) }, group: "g1")
@@ -64,8 +66,9 @@ import Testing
         }
     }
 
-    @Test func pastTheThresholdOneStormRootTakesEveryGroupAndOnlyTheMostSevereAreDiagnosed() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func pastTheThresholdOneStormRootTakesEveryGroupAndOnlyTheMostSevereAreDiagnosed(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             _ = try await store.apply(notification([("a", 0), ("b", 0), ("c", 0)], group: "g1"))  // calm: 3 ≤ 5
             let stormy = try await store.apply(notification([("d", 1), ("e", 0), ("f", 0)], group: "g2"))  // 6 > 5
             let storm = try #require(stormy.storm)
@@ -93,8 +96,9 @@ import Testing
         }
     }
 
-    @Test func aNotificationDeliveredTwiceCountsOnce() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aNotificationDeliveredTwiceCountsOnce(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let first = notification([("a", 0), ("b", 0), ("c", 0), ("d", 0)], group: "g1")
             _ = try await store.apply(first)
             _ = try await store.apply(first)  // the other Alertmanager of an HA pair
@@ -103,8 +107,9 @@ import Testing
         }
     }
 
-    @Test func aQuietOrResolvedStormClosesOnceWithOneSummary() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aQuietOrResolvedStormClosesOnceWithOneSummary(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let stormy = try await store.apply(notification((0..<8).map { ("f\($0)", 0) }, group: "g1"))
             let storm = try #require(stormy.storm)
             #expect(try await store.storms.closeQuiet(now: Date()) == [], "still firing, inside its quiet period")
@@ -121,8 +126,9 @@ import Testing
         }
     }
 
-    @Test func editsOfOneMessageCoalesceAndANewerEditIsSentAfterOneInFlight() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func editsOfOneMessageCoalesceAndANewerEditIsSentAfterOneInFlight(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let root = OutboxMessage(channel: "C1", body: .object(["text": .string("root")]), threadKey: "t", isRoot: true)
             try await store.apply(ChangeSet(slackMessages: [root]))
             let first = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
@@ -143,8 +149,9 @@ import Testing
         }
     }
 
-    @Test func anEditCoalescedDuringItsSendGoesAgainBehindWhatWasQueuedMeanwhileAndAFailedOneIsNotLost() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func anEditCoalescedDuringItsSendGoesAgainBehindWhatWasQueuedMeanwhileAndAFailedOneIsNotLost(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let root = OutboxMessage(channel: "C1", body: .object(["text": .string("root")]), threadKey: "t", isRoot: true)
             try await store.apply(ChangeSet(slackMessages: [root]))
             let first = try #require(try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: 20).first)
@@ -170,16 +177,18 @@ import Testing
         }
     }
 
-    @Test func aFloodOfResolutionsStormsInsteadOfPostingOneMessageEach() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aFloodOfResolutionsStormsInsteadOfPostingOneMessageEach(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             let outcome = try await store.apply(notification((0..<8).map { ("r\($0)", 0) }, group: "g1", status: "resolved"))
             #expect(outcome.storm != nil)
             #expect(outcome.jobIDs.compactMap { $0 }.isEmpty, "no resolution message per alert")
         }
     }
 
-    @Test func aChannelNeverExceedsItsBudgetAMinute() async throws {
-        try await withTemporaryStore { store in
+    @Test(arguments: StoreKind.allCases)
+    func aChannelNeverExceedsItsBudgetAMinute(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
             try await store.apply(ChangeSet(slackMessages: (0..<10).map { OutboxMessage(channel: "C1", body: .object(["text": .string("m\($0)")])) }
                                             + [OutboxMessage(channel: "C2", body: .object(["text": .string("other")]))]))
             var sent: [String: Int] = [:]
@@ -197,47 +206,46 @@ import Testing
     }
 }
 
-/// Retention prunes old alerts, finished jobs, sent messages and closed storms in batches; never the audit log.
+/// Retention prunes old alerts, finished jobs, sent messages and closed storms in batches; never the
+/// audit log. On SQLite and on PostgreSQL.
 @Suite struct RetentionTests {
-    @Test func oldRowsGoTheAuditLogStays() async throws {
-        let folder = try TemporaryDirectory()
-        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
-        var changes = ChangeSet(audit: [AuditDraft(kind: "test_event")])
-        for index in 0..<30 {
-            changes.alerts.append(AlertRecord(fingerprint: "f\(index)", startsAt: "2026-12-03T10:00:00Z", status: "firing", groupKey: "g", receiver: "am",
-                                              labels: .object([:]), annotations: .object([:]), endsAt: nil, generatorURL: nil,
-                                              receivedAt: Date().addingTimeInterval(index < 20 ? -40 * 86400 : 0), onNew: []))
+    @Test(arguments: StoreKind.allCases)
+    func oldRowsGoTheAuditLogStays(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
+            var changes = ChangeSet(audit: [AuditDraft(kind: "test_event")])
+            for index in 0..<30 {
+                changes.alerts.append(AlertRecord(fingerprint: "f\(index)", startsAt: "2026-12-03T10:00:00Z", status: "firing", groupKey: "g", receiver: "am",
+                                                  labels: .object([:]), annotations: .object([:]), endsAt: nil, generatorURL: nil,
+                                                  receivedAt: Date().addingTimeInterval(index < 20 ? -40 * 86400 : 0), onNew: []))
+            }
+            try await store.apply(changes)
+            let auditBefore = try await store.audit.events(since: nil, limit: 1000).count
+            var deleted = 0
+            while true {
+                let batch = try await store.retention.prune(.alerts, olderThan: Date().addingTimeInterval(-30 * 86400), limit: 7)
+                #expect(batch <= 7 + 7 + 7, "one small batch a call")
+                deleted += batch
+                if batch == 0 { break }
+            }
+            #expect(deleted == 20)
+            #expect(try await store.alerts.list(AlertQuery(limit: 100)).count == 10)
+            #expect(try await store.audit.events(since: nil, limit: 1000).count == auditBefore)
+            #expect(try await store.audit.verify().ok)
         }
-        try await store.apply(changes)
-        let auditBefore = try await store.audit.events(since: nil, limit: 1000).count
-        var deleted = 0
-        while true {
-            let batch = try await store.retention.prune(.alerts, olderThan: Date().addingTimeInterval(-30 * 86400), limit: 7)
-            #expect(batch <= 7 + 7 + 7, "one small batch a call")
-            deleted += batch
-            if batch == 0 { break }
-        }
-        #expect(deleted == 20)
-        #expect(try await store.alerts.list(AlertQuery(limit: 100)).count == 10)
-        #expect(try await store.audit.events(since: nil, limit: 1000).count == auditBefore)
-        #expect(try await store.audit.verify().ok)
-        try await store.close()
-        folder.remove()
     }
 
-    @Test func listingFiringLeavesOutResolvedEpisodesAndHonoursSince() async throws {
-        let folder = try TemporaryDirectory()
-        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
-        func record(_ fingerprint: String, _ status: String, age: TimeInterval) -> AlertRecord {
-            AlertRecord(fingerprint: fingerprint, startsAt: "2026-12-03T10:00:00Z", status: status, groupKey: "g", receiver: "am",
-                        labels: .object(["alertname": .string(fingerprint)]), annotations: .object([:]), endsAt: nil, generatorURL: nil,
-                        receivedAt: Date().addingTimeInterval(-age), onNew: [])
+    @Test(arguments: StoreKind.allCases)
+    func listingFiringLeavesOutResolvedEpisodesAndHonoursSince(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
+            func record(_ fingerprint: String, _ status: String, age: TimeInterval) -> AlertRecord {
+                AlertRecord(fingerprint: fingerprint, startsAt: "2026-12-03T10:00:00Z", status: status, groupKey: "g", receiver: "am",
+                            labels: .object(["alertname": .string(fingerprint)]), annotations: .object([:]), endsAt: nil, generatorURL: nil,
+                            receivedAt: Date().addingTimeInterval(-age), onNew: [])
+            }
+            try await store.apply(ChangeSet(alerts: [record("a", "firing", age: 7200), record("b", "firing", age: 60), record("b", "resolved", age: 30),
+                                                     record("c", "firing", age: 10)]))
+            #expect(try await store.alerts.list(AlertQuery(firingOnly: true)).map(\.fingerprint) == ["c", "a"])
+            #expect(try await store.alerts.list(AlertQuery(since: Date().addingTimeInterval(-3600))).map(\.fingerprint) == ["c", "b", "b"])
         }
-        try await store.apply(ChangeSet(alerts: [record("a", "firing", age: 7200), record("b", "firing", age: 60), record("b", "resolved", age: 30),
-                                                 record("c", "firing", age: 10)]))
-        #expect(try await store.alerts.list(AlertQuery(firingOnly: true)).map(\.fingerprint) == ["c", "a"])
-        #expect(try await store.alerts.list(AlertQuery(since: Date().addingTimeInterval(-3600))).map(\.fingerprint) == ["c", "b", "b"])
-        try await store.close()
-        folder.remove()
     }
 }
