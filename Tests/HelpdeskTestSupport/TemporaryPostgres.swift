@@ -77,7 +77,7 @@ public enum TemporaryPostgres {
         try run(["\(binaries)/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-N"], asPostgres: true)
         for _ in 0..<8 {
             let port = Int.random(in: 20_000...60_000)
-            let options = "-k \(folder) -c listen_addresses=127.0.0.1 -p \(port) -c max_connections=200 -c fsync=off"
+            let options = "-k \(folder) -c listen_addresses=127.0.0.1 -p \(port) -c max_connections=500 -c fsync=off"
             if (try? run(["\(binaries)/pg_ctl", "-D", data, "-o", options, "-l", folder + "/log", "-w", "-t", "30", "start"], asPostgres: true)) != nil {
                 let cluster = Cluster(folder: folder, port: port)
                 registerStop(cluster)
@@ -179,7 +179,7 @@ public enum TemporaryStoreLocation: Sendable {
         case .sqlite(let path):
             return try SQLiteStore(options: .init(path: path, defaultMaxAttempts: defaultMaxAttempts))
         case .postgres(let endpoint):
-            return try await PostgresStore.open(options: .init(endpoint: endpoint, defaultMaxAttempts: defaultMaxAttempts))
+            return try await PostgresStore.open(options: .init(endpoint: endpoint, defaultMaxAttempts: defaultMaxAttempts, maxConnections: 6))
         }
     }
 }

@@ -83,7 +83,8 @@ import Testing
             #expect(a[1].at - a[0].at >= .milliseconds(1950), "A's other thread waited out the Retry-After too")
             #expect(Set(a.dropFirst().map(\.text)) == ["a1", "a2"] && a.dropFirst().allSatisfy { $0.answer == .ok })
             #expect(b.map(\.text) == ["b1", "b2", "b3"] && b.allSatisfy { $0.answer == .ok })
-            #expect(b.allSatisfy { $0.at - a[0].at < .seconds(1) }, "B did not wait for A's Retry-After")
+            // Compared with A's own resumption, not a wall-clock bound: a loaded machine polls late, but in order.
+            #expect(b.allSatisfy { $0.at < a[1].at }, "B did not wait for A's Retry-After")
         }
     }
 

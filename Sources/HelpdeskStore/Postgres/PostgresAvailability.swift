@@ -25,17 +25,17 @@ final class PostgresAvailability: Sendable {
             var connection: PostgresConnection?
             while !Task.isCancelled {
                 do {
-                    let current = try await PostgresStore.withDeadline(Self.probeTimeout, location: endpoint.displayName) { [connection] in
-                        let live: PostgresConnection
-                        if let connection, !connection.isClosed {
-                            live = connection
-                        } else {
-                            live = try await PostgresConnection.connect(configuration: try endpoint.connectionConfiguration(), id: -1, logger: logger)
-                        }
-                        try await live.run("SELECT 1", logger)
-                        return live
+                    // Connected outside the deadline's task group: a connection dropped there unclosed is a leak
+                    // (and an assertion in postgres-nio); the connect timeout bounds it instead.
+                    if connection == nil || connection?.isClosed == true {
+                        var configuration = try endpoint.connectionConfiguration()
+                        configuration.options.connectTimeout = .seconds(2)
+                        connection = try await PostgresConnection.connect(configuration: configuration, id: -1, logger: logger)
                     }
-                    connection = current
+                    guard let live = connection else { continue }
+                    try await PostgresStore.withDeadline(Self.probeTimeout, location: endpoint.displayName) {
+                        try await live.run("SELECT 1", logger)
+                    }
                     let recovered = verdict.outage.withLock { outage in defer { outage = nil }; return outage != nil }
                     if recovered { logger.notice("the store answers again", metadata: ["store": "\(endpoint.displayName)"]) }
                 } catch {

@@ -93,10 +93,9 @@ public final class PostgresStore: Store {
         // One connection first: a wrong password or an unreachable host fails now with PostgreSQL's
         // own reason, where the pool would retry quietly until the operation timeout.
         do {
-            let probe = try await withDeadline(options.operationTimeout, location: options.endpoint.displayName) {
-                try await PostgresConnection.connect(configuration: try options.endpoint.connectionConfiguration(), id: 0,
-                                                     logger: options.logger)
-            }
+            // Bounded by the connect timeout, not a task group: a connection dropped unclosed is a leak.
+            let probe = try await PostgresConnection.connect(configuration: try options.endpoint.connectionConfiguration(), id: 0,
+                                                             logger: options.logger)
             try? await probe.close()
         } catch {
             throw StoreError.cannotOpen(path: options.endpoint.displayName, reason: describe(error))
