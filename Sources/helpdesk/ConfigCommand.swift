@@ -31,7 +31,7 @@ struct ConfigCommand: AsyncParsableCommand {
             let check = try checkContent(configuration)
             for entry in check.skipped { printError("warning: \(entry)") }
             let inventory = configuration.infrastructure
-            print("ok: \(configuration.file ?? "built-in defaults") — listen \(configuration.server.listen), store \(configuration.store.path), "
+            print("ok: \(configuration.file ?? "built-in defaults") — listen \(configuration.server.listen), store \(configuration.store.displayLocation), "
                 + "\(inventory.dbServers.count) database(s), \(inventory.k8sClusters.count) cluster(s), \(inventory.vms.count) VM(s)")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskConfig
+import HelpdeskCore
 import Testing
 
 /// `store:`'s migration and backup keys, from the file and the environment.
@@ -53,5 +54,35 @@ import Testing
         #expect(issues("store:\n  backup_keep: 0\n").map(\.keyPath) == ["store.backup_keep"])
         #expect(issues("store:\n  migrate_on_start: sometimes\n").map(\.keyPath) == ["store.migrate_on_start"])
         #expect(issues("store:\n  backup_schedule: off\n").isEmpty)
+    }
+
+    @Test func aPostgresURLChoosesPostgreSQLAndNeverShowsItsPassword() throws {
+        let fromFile = try HelpdeskConfiguration(yaml: "store:\n  url: postgres://hd@db.internal:5432/helpdesk?sslmode=verify-full\n",
+                                                 file: "test.yaml", environment: ["HOME": "/home/ann"]).store
+        #expect(fromFile.driver == .postgres)
+        #expect(fromFile.displayLocation == "postgres://hd@db.internal:5432/helpdesk")
+        #expect(fromFile.localFilePath == nil)
+        // From the environment, with a password: masked wherever the configuration is shown.
+        let configuration = try HelpdeskConfiguration(yaml: "", file: "test.yaml", environment: [
+            "HOME": "/home/ann", "HELPDESK_STORE_URL": "postgresql://hd:pa55-w0rd@db:5432/helpdesk"])
+        #expect(configuration.store.driver == .postgres)
+        #expect(!configuration.store.displayLocation.contains("pa55-w0rd"))
+        #expect(configuration.secrets.contains { $0.reveal() == "pa55-w0rd" })  // so the log redactor masks it
+    }
+
+    @Test func aSQLiteURLNamesTheFile() throws {
+        let store = try HelpdeskConfiguration(yaml: "store:\n  url: sqlite:/var/lib/hd/hd.sqlite\n", file: "test.yaml").store
+        #expect(store.driver == .sqlite && store.path == "/var/lib/hd/hd.sqlite" && store.localFilePath == "/var/lib/hd/hd.sqlite")
+    }
+
+    @Test(arguments: [
+        ("store:\n  url: mysql://root:hunter2-pw@db/x\n", "expected postgres://"),
+        ("store:\n  driver: postgres\n", "required with driver postgres"),
+        ("store:\n  url: sqlite:/a.sqlite\n  path: /b.sqlite\n", "not both"),
+    ])
+    func badStoreURLsAreRefusedWithoutEchoingThem(yaml: String, expected: String) {
+        let found = issues(yaml, environment: ["HOME": "/home/ann"])
+        #expect(found.contains { $0.message.contains(expected) }, "\(found)")
+        #expect(!found.contains { $0.message.contains("hunter2-pw") })
     }
 }
