@@ -40,6 +40,11 @@ public struct AlertmanagerPayload: Sendable, Decodable, Equatable {
     /// mapped by hand (`JSONDecoder` was a sixth of the webhook's CPU); the `Decodable` conformance
     /// stays as the reference the fuzz target compares this with.
     public static func parse(_ data: Data) throws(PayloadError) -> AlertmanagerPayload {
+        // PostgreSQL's text cannot hold NUL: a notification carrying one would fail its write on every
+        // retry. Refused here, for every store, as the malformed input it is (a raw NUL is not JSON either).
+        if data.range(of: Data(#"\u0000"#.utf8)) != nil {
+            throw PayloadError(message: "text in the payload may not contain NUL characters (\\u0000)")
+        }
         let json: JSONValue
         do {
             json = try JSONReader.parse(data)

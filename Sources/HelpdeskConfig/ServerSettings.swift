@@ -120,6 +120,9 @@ public struct StoreSettings: Sendable {
     /// `store.url` for PostgreSQL (`postgres://user@host:port/db?sslmode=verify-full`): several replicas
     /// share it. A secret, since it may carry a password (better in `PGPASSWORD` or `.pgpass`).
     public var postgresURL: Secret?
+    /// PostgreSQL connections one replica keeps at most (`store.max_connections`); replicas × this + 1
+    /// each must stay under the server's max_connections.
+    public var maxConnections = 10
 
     public init() {}
 
@@ -201,6 +204,7 @@ public struct StoreSettings: Sendable {
             section.report("backup_dir", "expected a folder path, got an empty string")
             backupDirectory = nil
         }
+        maxConnections = section.int("max_connections", default: maxConnections, range: 2 ... 200)
         busyTimeout = section.duration("busy_timeout", default: busyTimeout, range: .zero ... .seconds(300))
         migrateOnStart = section.bool("migrate_on_start", default: migrateOnStart)
         backupKeep = section.int("backup_keep", default: backupKeep, range: 1 ... 10_000)

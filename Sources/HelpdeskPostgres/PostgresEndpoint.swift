@@ -83,7 +83,26 @@ public struct PostgresEndpoint: Sendable {
         return optional ? .prefer(tls) : .require(tls)
     }
 
+    /// libpq refuses `verify-ca` without a root certificate; here it would trust any publicly trusted
+    /// certificate for any name, so it is refused too.
+    private func checkVerification() throws {
+        if connection.sslMode == .verifyCA, connection.sslRootCert == nil {
+            throw EndpointError("sslmode=verify-ca needs sslrootcert (the CA that signed the server's certificate); use verify-full to check the host name against the system's trusted CAs")
+        }
+    }
+
+    /// Whether a listener on the path could read or alter the traffic: TLS without a checked
+    /// certificate (`prefer`, `require` without `sslrootcert`) or none, to a host that is not loopback.
+    public var isUnverified: Bool {
+        guard connection.unixSocketPath == nil, !["localhost", "127.0.0.1", "::1"].contains(connection.host) else { return false }
+        switch connection.sslMode {
+        case .verifyFull, .verifyCA: return false
+        case .disable, .allow, .prefer, .require: return connection.sslRootCert == nil
+        }
+    }
+
     private func clientTLS() throws -> PostgresClient.Configuration.TLS {
+        try checkVerification()
         switch tlsMode() {
         case .disable: return .disable
         case .prefer(let tls): return .prefer(tls)
@@ -92,6 +111,7 @@ public struct PostgresEndpoint: Sendable {
     }
 
     private func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
+        try checkVerification()
         do {
             switch tlsMode() {
             case .disable: return .disable

@@ -39,8 +39,9 @@ public struct SlackOutboxService: Service {
             let now = ContinuousClock.now
             pausedUntil = pausedUntil.filter { $0.value > now }
             let entries: [OutboxEntry]
+            let leasedAt = ContinuousClock.now
             do {
-                entries = try await store.slackOutbox.due(now: Date(), lease: .seconds(60), budgetPerMinute: budgetPerMinute,
+                entries = try await store.slackOutbox.due(now: Date(), lease: Self.lease, budgetPerMinute: budgetPerMinute,
                                                           skipping: Set(pausedUntil.keys))
             } catch {
                 logger.error("cannot read the Slack outbox", metadata: ["error": "\(error)"])
@@ -58,7 +59,7 @@ public struct SlackOutboxService: Service {
                     let wait = lastSent[entry.message.channel].map { $0 + pacing - ContinuousClock.now } ?? .zero
                     group.addTask {
                         if wait > .zero { try? await Task.sleep(for: wait) }
-                        return (entry.message.channel, await send(entry))
+                        return (entry.message.channel, await send(entry, leaseEnds: leasedAt + Self.lease))
                     }
                 }
                 var outcomes: [(String, SendOutcome)] = []
@@ -89,8 +90,11 @@ public struct SlackOutboxService: Service {
         case rateLimited(Duration)
     }
 
+    /// How long a leased message is this process's to send and record.
+    static let lease = Duration.seconds(60)
+
     /// Sends one message and records what came of it.
-    func send(_ entry: OutboxEntry) async -> SendOutcome {
+    func send(_ entry: OutboxEntry, leaseEnds: ContinuousClock.Instant = .now + lease) async -> SendOutcome {
         var arguments: [String: JSONValue] = [:]
         var body = entry.message.body
         if let rendered = entry.message.rendered {
@@ -121,9 +125,11 @@ public struct SlackOutboxService: Service {
         let result = await api.call(entry.message.method.rawValue, .object(arguments))
         var outcome = SendOutcome.sent
         // Slack has acted on the call: its record must reach the store, or the message is sent again
-        // after its lease. A store that is briefly away (a PostgreSQL restart) is waited for.
+        // after its lease. A store that is briefly away (a PostgreSQL restart) is waited for — only while
+        // the lease holds: after it another replica may send the message again, and a late record from
+        // here would count it twice. (So an outage longer than the lease can repeat one message.)
         var delay = Duration.milliseconds(250)
-        let giveUp = ContinuousClock.now + .seconds(300)
+        let giveUp = leaseEnds - .seconds(5)
         while true {
             do {
                 try await record(result, entry: entry, outcome: &outcome)

@@ -108,9 +108,15 @@ func openStore(_ configuration: HelpdeskConfiguration, changes: SchemaChanges = 
                 defaultMaxAttempts: configuration.jobs.maxAttempts, migrateOnOpen: changes == .migrate,
                 initializeEmpty: changes == .initializeEmpty, willMigrate: willMigrate))
         case .postgres:
+            let endpoint = try storeEndpoint(configuration)
+            if endpoint.isUnverified {
+                printError("warning: the store's connection to \(endpoint.displayName) does not verify the server's certificate "
+                           + "(sslmode=\(endpoint.connection.sslMode.rawValue)); use sslmode=verify-full (with sslrootcert for a private CA)")
+            }
             store = try await PostgresStore.open(options: .init(
-                endpoint: try storeEndpoint(configuration), defaultMaxAttempts: configuration.jobs.maxAttempts,
-                migrateOnOpen: changes == .migrate, initializeEmpty: changes == .initializeEmpty, willMigrate: willMigrate))
+                endpoint: endpoint, defaultMaxAttempts: configuration.jobs.maxAttempts,
+                migrateOnOpen: changes == .migrate, initializeEmpty: changes == .initializeEmpty, willMigrate: willMigrate,
+                maxConnections: configuration.store.maxConnections))
         }
         // Every process that writes the store seals its events the same way (keyed when audit.key is set).
         store.attachAuditChain(.configured(configuration.audit, storePath: configuration.store.localFilePath))

@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskAlerts
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskHTTPClient
@@ -143,5 +144,16 @@ import Testing
                        environment: ["HELPDESK_ALERTMANAGER_LAB_BEARER_TOKEN": "t-123456"]).map(\.keyPath)
                 == ["alertmanager.receivers.lab.auth"], "open and credentialed at once is a contradiction")
         #expect(issues("alertmanager:\n  receivers:\n    x: {auth: bearer}\n").first?.message.contains("auth: bearer is set") == true)
+    }
+}
+
+@Suite struct NULCharacterTests {
+    @Test func aNotificationCarryingNULIsRefusedAsMalformed() {
+        let body = #"{"version":"4","groupKey":"g","status":"firing","receiver":"r","groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"","alerts":[{"status":"firing","labels":{"alertname":"A\u0000B"},"annotations":{},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"f1"}]}"#
+        #expect {
+            try AlertmanagerPayload.parse(Data(body.utf8))
+        } throws: { error in
+            "\(error)".contains("NUL")
+        }
     }
 }

@@ -109,7 +109,9 @@ struct PostgresAuditLog: AuditLog {
         let chain = store.auditChain
         let keyring = chain?.keyring ?? AuditKeyring()
         let logger = store.logger
-        let result = try await store.read { connection -> AuditVerification in
+        // A long log takes a while: no statement timeout for this walk (read-only; it holds no lock anyone waits for).
+        let result = try await store.transaction(timeout: .seconds(6 * 3600)) { connection -> AuditVerification in
+            try await connection.run("SET LOCAL statement_timeout = 0", logger)
             var walk = AuditChainWalk(keyring: keyring)
             // Streamed with back-pressure, as SQLite's cursor: the log is never in memory at once. Returning
             // early drops the stream, and postgres-nio drains the rest before the connection is reused.

@@ -33,9 +33,16 @@ final class PostgresAvailability: Sendable {
                         connection = try await PostgresConnection.connect(configuration: configuration, id: -1, logger: logger)
                     }
                     guard let live = connection else { continue }
-                    try await PostgresStore.withDeadline(Self.probeTimeout, location: endpoint.displayName) {
-                        try await live.run("SELECT 1", logger)
+                    // postgres-nio does not cancel a query: a server that stopped answering (a half-open
+                    // connection) is noticed by closing the connection under the query.
+                    let closer = Task {
+                        try await Task.sleep(for: Self.probeTimeout)
+                        try? await live.close()
                     }
+                    defer { closer.cancel() }
+                    // A standby after a failover answers, but cannot record anything.
+                    let readOnly = try await live.row("SELECT pg_is_in_recovery()", logger)?[0].decode(Bool.self) ?? false
+                    if readOnly { throw StoreError.unavailable(reason: "PostgreSQL at \(endpoint.displayName) is a read-only standby") }
                     let recovered = verdict.outage.withLock { outage in defer { outage = nil }; return outage != nil }
                     if recovered { logger.notice("the store answers again", metadata: ["store": "\(endpoint.displayName)"]) }
                 } catch {

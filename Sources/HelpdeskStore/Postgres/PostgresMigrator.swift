@@ -33,6 +33,9 @@ enum PostgresMigrator {
 
     private static func migrate(_ connection: PostgresConnection, options: PostgresStore.Options, location: String,
                                 logger: Logger) async throws -> MigrationReport {
+        // Another replica may hold the lock for as long as its migrations take, and a migration may be slow.
+        try await connection.run("SET LOCAL statement_timeout = 0", logger)
+        try await connection.run("SET LOCAL lock_timeout = 0", logger)
         try await connection.lock("helpdesk.migrations", logger)
         try await connection.run("""
             CREATE TABLE IF NOT EXISTS helpdesk_migrations (

@@ -25,7 +25,7 @@ public final class PostgresStore: Store {
         public var logger: Logger
 
         public init(endpoint: PostgresEndpoint, defaultMaxAttempts: Int = 8, migrateOnOpen: Bool = true, initializeEmpty: Bool = false,
-                    willMigrate: (@Sendable (SchemaStatus) -> Void)? = nil, maxConnections: Int = 16,
+                    willMigrate: (@Sendable (SchemaStatus) -> Void)? = nil, maxConnections: Int = 10,
                     operationTimeout: Duration = .seconds(10), logger: Logger = Logger(label: "helpdesk.store")) {
             self.endpoint = endpoint
             self.defaultMaxAttempts = defaultMaxAttempts
@@ -90,6 +90,9 @@ public final class PostgresStore: Store {
             throw StoreError.cannotOpen(path: options.endpoint.displayName, reason: "\(error)")
         }
         configuration.options.maximumConnections = max(2, options.maxConnections)
+        // Bounded on the server: a statement or lock wait that hangs, and a replica that froze inside a
+        // transaction holding the audit lock, end there instead of stalling every replica.
+        configuration.options.additionalStartupParameters.append(("options", Self.sessionLimits))
         // One connection first: a wrong password or an unreachable host fails now with PostgreSQL's
         // own reason, where the pool would retry quietly until the operation timeout.
         do {
@@ -157,15 +160,17 @@ public final class PostgresStore: Store {
     /// One transaction on a pooled connection. A deadlock or serialization failure runs `body`
     /// again (it only touches the database); a lost connection or a database that does not answer
     /// within the operation timeout fails with ``StoreError/unavailable(reason:)``.
-    func transaction<R: Sendable>(_ body: @Sendable @escaping (PostgresConnection) async throws -> R) async throws -> R {
+    func transaction<R: Sendable>(timeout: Duration? = nil, _ body: @Sendable @escaping (PostgresConnection) async throws -> R) async throws -> R {
         guard !stopped.load(ordering: .acquiring) else { throw StoreError.closed }
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await withDeadline(operationTimeout) { [client, logger] in
+                return try await withDeadline(timeout ?? operationTimeout) { [client, logger] in
                     try await client.withConnection { connection in
-                        try await connection.run("BEGIN", logger)
+                        // Explicit: a database defaulting to REPEATABLE READ would read the audit head from a
+                        // snapshot older than the lock that guards it.
+                        try await connection.run("BEGIN ISOLATION LEVEL READ COMMITTED", logger)
                         do {
                             let value = try await body(connection)
                             try await connection.run("COMMIT", logger)
@@ -207,27 +212,53 @@ public final class PostgresStore: Store {
 
     /// Runs `operation`, failing with ``StoreError/unavailable(reason:)`` when it takes longer than `limit`
     /// (the pool waits for a connection forever while PostgreSQL is down).
+    ///
+    /// At the limit the operation is cancelled, and its own outcome decides: waiting for a pooled
+    /// connection stops at once (unavailable), but a statement already sent runs to its end (postgres-nio
+    /// does not cancel queries; the server's statement and lock timeouts bound it), and work that
+    /// committed meanwhile is returned, never reported as not done.
     static func withDeadline<R: Sendable>(_ limit: Duration, location: String, outage: @Sendable @escaping () -> String? = { nil },
                                           _ operation: @Sendable @escaping () async throws -> R) async throws -> R {
-        try await withThrowingTaskGroup(of: R?.self) { group in
-            group.addTask { try await operation() }
+        return try await withThrowingTaskGroup(of: DeadlineOutcome<R>.self) { group in
+            group.addTask { .value(try await operation()) }
             group.addTask {
                 // Checks the probe's verdict while waiting: an outage seen meanwhile ends the wait early.
                 let deadline = ContinuousClock.now + limit
-                while ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(100))
-                    if let reason = outage() { throw StoreError.unavailable(reason: reason) }
+                while ContinuousClock.now < deadline, !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    if let reason = outage() { return .expired(reason) }
                 }
-                return nil
+                return .expired("PostgreSQL at \(location) did not answer within \(limit.seconds.formatted()) s")
             }
-            defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let value = result { return value }
-                throw StoreError.unavailable(reason: "PostgreSQL at \(location) did not answer within \(limit.seconds.formatted()) s")
+            var expiry: String?
+            while true {
+                do {
+                    guard let next = try await group.next() else { break }
+                    switch next {
+                    case .value(let value):
+                        group.cancelAll()
+                        return value
+                    case .expired(let reason):
+                        expiry = reason
+                        group.cancelAll()
+                    }
+                } catch {
+                    group.cancelAll()
+                    if let expiry { throw StoreError.unavailable(reason: expiry) }
+                    throw error
+                }
             }
-            throw CancellationError()
+            throw StoreError.unavailable(reason: expiry ?? "cancelled")
         }
     }
+
+    enum DeadlineOutcome<Value: Sendable>: Sendable {
+        case value(Value)
+        case expired(String)
+    }
+
+    /// Server-side limits on every pooled session (migrations lift them for their own transaction).
+    static let sessionLimits = "-c statement_timeout=30000 -c lock_timeout=10000 -c idle_in_transaction_session_timeout=30000"
 
     /// Deadlocks (40P01) and serialization failures (40001) leave nothing behind and may be retried.
     static func isRetryable(_ error: any Error) -> Bool {
@@ -243,8 +274,9 @@ public final class PostgresStore: Store {
         guard let state = error.serverInfo?[.sqlState] else {
             return StoreError.unavailable(reason: PostgresEndpoint.describe(error))
         }
-        // 08: connection exceptions; 57P0x: the server shutting down or starting; 53: out of resources.
-        if state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") {
+        // 08: connection exceptions; 57P0x: the server shutting down or starting; 53: out of resources;
+        // 25006: a read-only standby (after a failover); 55P03 and 57014: the lock or statement timeout.
+        if state.hasPrefix("08") || state.hasPrefix("57P") || state.hasPrefix("53") || state == "25006" || state == "55P03" || state == "57014" {
             return StoreError.unavailable(reason: PostgresEndpoint.describe(error))
         }
         return StoreError.queryFailed(reason: PostgresEndpoint.describe(error))
