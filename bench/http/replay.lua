@@ -5,7 +5,8 @@
 --   REPLAY_THREADS=N  wrk's -t (a thread cannot see it)
 --   REPLAY_RATE=R     pace the whole run at about R requests/s, with REPLAY_CONNS=C (wrk's -c)
 -- Without REPLAY_FILE wrk sends its own prebuilt GET of the URL.
--- done() prints one line "BENCH {json}" that bench/run parses.
+-- done() prints one line "BENCH {json}" that bench/run parses; "sent" counts the requests started
+-- (answered or not: at the end of the run some are still on their way), only with REPLAY_FILE.
 
 local threads = {}
 local counter = 0
@@ -19,6 +20,7 @@ end
 local file = os.getenv("REPLAY_FILE")
 local rate = tonumber(os.getenv("REPLAY_RATE") or "")
 wraps = 0
+sent = 0
 
 if file and file ~= "" then
   local requests, count, index = {}, 0, 0
@@ -43,6 +45,7 @@ if file and file ~= "" then
   end
 
   function request()
+    sent = sent + 1
     index = index + 1
     if index > count then
       -- Out of distinct requests: start over, and say so in the result (bench/run warns).
@@ -80,11 +83,14 @@ if rate then
 end
 
 function done(summary, latency, requests)
-  local wrapped = 0
-  for _, thread in ipairs(threads) do wrapped = wrapped + (thread:get("wraps") or 0) end
+  local wrapped, started = 0, 0
+  for _, thread in ipairs(threads) do
+    wrapped = wrapped + (thread:get("wraps") or 0)
+    started = started + (thread:get("sent") or 0)
+  end
   local e = summary.errors
   io.write(string.format(
-    'BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"non2xx":%d,"socket_errors":%d,"wraps":%d}\n',
+    'BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"non2xx":%d,"socket_errors":%d,"wraps":%d,"sent":%d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
-    e.status, e.connect + e.read + e.write + e.timeout, wrapped))
+    e.status, e.connect + e.read + e.write + e.timeout, wrapped, started))
 end
