@@ -21,7 +21,6 @@ public struct StormService: Service {
     public func run() async throws {
         // One replica closes storms at a time (each would find them anyway; this saves the work).
         let turn = SingletonTurn(store: store, name: "storm-closing", duration: max(interval * 4, .seconds(60)))
-        defer { Task { await turn.release() } }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 guard await turn.holds() else { throw CancellationError() }
@@ -36,6 +35,8 @@ public struct StormService: Service {
             // Wakes at shutdown: a bare sleep held the server's exit for up to `interval`.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
+        // Given up before the store closes, so another replica takes over now rather than at expiry.
+        await turn.release()
     }
 }
 

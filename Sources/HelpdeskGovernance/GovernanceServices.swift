@@ -43,7 +43,6 @@ public struct ApprovalExpiryService: Service {
     public func run() async throws {
         // One replica sweeps at a time; the others take over when it stops renewing.
         let turn = SingletonTurn(store: store, name: "approval-expiry", duration: max(interval * 4, .seconds(60)))
-        defer { Task { await turn.release() } }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 guard await turn.holds() else { throw CancellationError() }
@@ -60,6 +59,8 @@ public struct ApprovalExpiryService: Service {
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
+        // Given up before the store closes, so another replica takes over now rather than at expiry.
+        await turn.release()
     }
 }
 

@@ -38,7 +38,6 @@ public struct RetentionService: Service {
         var deleted: [RetentionKind: Int] = [:]
         // One replica prunes at a time; a pass renews the lease between kinds and gives it up at the end.
         let turn = SingletonTurn(store: store, name: "retention", duration: .seconds(300))
-        defer { Task { await turn.release() } }
         for kind in RetentionKind.allCases {
             guard await turn.holds() else { break }
             let cutoff = now().addingTimeInterval(-age(of: kind).seconds)
@@ -54,6 +53,7 @@ public struct RetentionService: Service {
                 logger.warning("retention could not prune", metadata: ["kind": "\(kind.rawValue)", "error": "\(error)"])
             }
         }
+        await turn.release()
         let total = deleted.values.reduce(0, +)
         if total > 0 {
             logger.info("retention pruned old rows", metadata: deleted.reduce(into: [:]) { $0[$1.key.rawValue] = "\($1.value)" })

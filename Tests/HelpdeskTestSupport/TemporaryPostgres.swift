@@ -23,7 +23,11 @@ public enum TemporaryPostgres {
     }
 
     /// A new, empty database on the shared cluster, as a store endpoint (user `postgres`, trust auth on loopback).
-    public static func newDatabase() throws -> PostgresEndpoint {
+    public static func newDatabase() async throws -> PostgresEndpoint {
+        try await offThePool { try newDatabaseNow() }
+    }
+
+    private static func newDatabaseNow() throws -> PostgresEndpoint {
         let cluster = try shared()
         let name = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
         try run(["/usr/bin/psql",
@@ -33,7 +37,11 @@ public enum TemporaryPostgres {
     }
 
     /// Runs `sql` in the database `endpoint` names, through psql (a test's way around the store).
-    public static func execute(_ sql: String, in endpoint: PostgresEndpoint) throws {
+    public static func execute(_ sql: String, in endpoint: PostgresEndpoint) async throws {
+        try await offThePool { try executeNow(sql, in: endpoint) }
+    }
+
+    private static func executeNow(_ sql: String, in endpoint: PostgresEndpoint) throws {
         try run(["/usr/bin/psql", "-h", "127.0.0.1", "-p", "\(endpoint.connection.port)", "-U", "postgres", "-q", "-v", "ON_ERROR_STOP=1",
                  "-d", endpoint.connection.database ?? "postgres", "-c", sql], asPostgres: false)
     }
@@ -41,7 +49,11 @@ public enum TemporaryPostgres {
     /// The rows `sql` answers in the database `endpoint` names, as text (`nil` for NULL), through
     /// `psql -At`: fields and rows are split on ASCII separator characters, so values may hold `|`
     /// and newlines.
-    public static func query(_ sql: String, in endpoint: PostgresEndpoint) throws -> [[String?]] {
+    public static func query(_ sql: String, in endpoint: PostgresEndpoint) async throws -> [[String?]] {
+        try await offThePool { try queryNow(sql, in: endpoint) }
+    }
+
+    private static func queryNow(_ sql: String, in endpoint: PostgresEndpoint) throws -> [[String?]] {
         let (field, record, null) = ("\u{1F}", "\u{1E}", "\u{1D}")
         var output = try run(["/usr/bin/psql", "-h", "127.0.0.1", "-p", "\(endpoint.connection.port)", "-U", "postgres", "-q",
                               "-v", "ON_ERROR_STOP=1", "-A", "-t", "-F", field, "-R", record, "-P", "null=" + null,
@@ -70,7 +82,10 @@ public enum TemporaryPostgres {
         guard FileManager.default.isExecutableFile(atPath: "\(binaries)/initdb") else {
             throw Failure(description: "PostgreSQL 15 is not installed (\(binaries)/initdb missing): run scripts/install-deps test or apt-get install postgresql")
         }
-        let folder = (NSTemporaryDirectory() as NSString).appendingPathComponent("helpdesk-pg-\(UUID().uuidString.prefix(8))")
+        // In memory when /dev/shm is there: a hundred test databases written to disk slowed every SQLite
+        // fsync of the tests running beside them by seconds.
+        let base = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+        let folder = (base as NSString).appendingPathComponent("helpdesk-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         if getuid() == 0 { try run(["/bin/chown", "postgres:postgres", folder], asPostgres: false) }
         let data = folder + "/data"
@@ -91,6 +106,15 @@ public enum TemporaryPostgres {
     /// posix_spawn and waitpid, not Process: Foundation's Process sometimes never sees `pg_ctl start`
     /// exit (the server it leaves behind), and the test run hangs.
     @discardableResult
+    /// Runs blocking work (initdb, pg_ctl, psql, waitpid, the cluster's lock) on a thread of its own: on
+    /// Swift's cooperative pool — two threads on two cores — it stalled every other test's timers.
+    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        // A thread of its own: Dispatch's global queues share their few threads with Swift's executor here.
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
+    }
+
     static func run(_ arguments: [String], asPostgres: Bool) throws -> String {
         let command = asPostgres && getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + arguments : arguments
         let outputPath = (NSTemporaryDirectory() as NSString).appendingPathComponent("helpdesk-pg-out-\(UUID().uuidString)")
@@ -159,10 +183,10 @@ public enum TemporaryStoreLocation: Sendable {
 
     /// A new, empty place of `kind`: a file in `folder` (the caller removes the folder), or a new
     /// database on the shared cluster.
-    public static func fresh(_ kind: StoreKind, in folder: TemporaryDirectory, name: String = "hd.sqlite") throws -> TemporaryStoreLocation {
+    public static func fresh(_ kind: StoreKind, in folder: TemporaryDirectory, name: String = "hd.sqlite") async throws -> TemporaryStoreLocation {
         switch kind {
         case .sqlite: return .sqlite(path: folder.file(name))
-        case .postgres: return .postgres(try TemporaryPostgres.newDatabase())
+        case .postgres: return .postgres(try await TemporaryPostgres.newDatabase())
         }
     }
 

@@ -20,9 +20,9 @@ import Testing
         let location: TemporaryStoreLocation
         var checkpointPath: String { folder.file("hd.sqlite.audit-checkpoint") }
 
-        init(_ kind: StoreKind) throws {
+        init(_ kind: StoreKind) async throws {
             folder = try TemporaryDirectory()
-            location = try .fresh(kind, in: folder)
+            location = try await .fresh(kind, in: folder)
         }
 
         /// Opens the store with `keyring` attached, runs `body`, closes it.
@@ -81,7 +81,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func withoutAKeyTheChainStaysPlainSHA256(kind: StoreKind) async throws {
-        let log = try Log(kind)
+        let log = try await Log(kind)
         defer { log.folder.remove() }
         try await log.append(3, nil)
         #expect(try await log.keyIDs() == [nil, nil, nil])
@@ -92,7 +92,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func keyedEventsRecordTheirKeyAndVerifyOnlyWithIt(kind: StoreKind) async throws {
-        let log = try Log(kind)
+        let log = try await Log(kind)
         defer { log.folder.remove() }
         try await log.append(2, nil)  // written before the key was set
         try await log.append(3, AuditKeyring(current: Self.k1))
@@ -110,7 +110,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func eventsUnderTheOldAndNewKeyBothVerifyAfterARotation(kind: StoreKind) async throws {
-        let log = try Log(kind)
+        let log = try await Log(kind)
         defer { log.folder.remove() }
         try await log.append(2, AuditKeyring(current: Self.k1))
         let rotated = AuditKeyring(current: Self.k2, previous: Self.k1)
@@ -124,7 +124,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aChainReHashedWithoutTheKeyFailsAtItsFirstEvent(kind: StoreKind) async throws {
-        let log = try Log(kind)
+        let log = try await Log(kind)
         defer { log.folder.remove() }
         try await log.append(4, AuditKeyring(current: Self.k1))
         try await log.rehashWithoutKey(dropKeyIDs: false)
@@ -134,7 +134,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aChainPassedOffAsUnkeyedIsCaughtByTheCheckpointOrByFollowingKeyedEvents(kind: StoreKind) async throws {
-        let log = try Log(kind)
+        let log = try await Log(kind)
         defer { log.folder.remove() }
         let keyring = AuditKeyring(current: Self.k1)
         try await log.append(4, keyring)
@@ -147,7 +147,7 @@ import Testing
         #expect(!result.ok && result.checkpoint?.status == .rewritten)
 
         // Only the events after a keyed one dropped to plain SHA-256: the chain itself says so.
-        let partial = try Log(kind)
+        let partial = try await Log(kind)
         defer { partial.folder.remove() }
         try await partial.append(3, keyring)
         try await partial.sql("UPDATE audit_events SET key_id = NULL WHERE seq = 3")
@@ -157,7 +157,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func eventsDeletedFromTheEndAreReportedAgainstTheCheckpoint(kind: StoreKind) async throws {
-        let log = try Log(kind)
+        let log = try await Log(kind)
         defer { log.folder.remove() }
         let keyring = AuditKeyring(current: Self.k1)
         try await log.append(10, keyring)
@@ -178,7 +178,7 @@ import Testing
 
     @Test(arguments: StoreKind.allCases)
     func aForgedOrUnsignedCheckpointIsRefused(kind: StoreKind) async throws {
-        let log = try Log(kind)
+        let log = try await Log(kind)
         defer { log.folder.remove() }
         let keyring = AuditKeyring(current: Self.k1)
         try await log.append(5, keyring)

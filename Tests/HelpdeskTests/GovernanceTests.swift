@@ -34,7 +34,8 @@ import Yams
 
         init(_ kind: StoreKind, reopening earlier: TemporaryStoreLocation? = nil) async throws {
             let folder = try TemporaryDirectory()
-            let location = try earlier ?? .fresh(kind, in: folder)
+            let location: TemporaryStoreLocation
+            if let earlier { location = earlier } else { location = try await .fresh(kind, in: folder) }
             self.folder = folder
             self.location = location
             store = try await location.open()
@@ -197,7 +198,7 @@ import Yams
         #expect(verified.checked == 5, "decision + approval_created, decision + tool_call, decision")
         try await harness.store.close()
         if case .postgres(let endpoint) = harness.location {
-            try TemporaryPostgres.execute("CREATE TABLE audit_untouched AS SELECT * FROM audit_events", in: endpoint)
+            try await TemporaryPostgres.execute("CREATE TABLE audit_untouched AS SELECT * FROM audit_events", in: endpoint)
         }
 
         /// Each kind of tampering starts from the untouched log: a copy of the SQLite file, or the
@@ -214,7 +215,7 @@ import Yams
                 defer { Task { try? await store.close() } }
                 return try await store.audit.verify()
             case .postgres(let endpoint):
-                try TemporaryPostgres.execute("""
+                try await TemporaryPostgres.execute("""
                     DELETE FROM audit_events; INSERT INTO audit_events SELECT * FROM audit_untouched;
                     \(sql)
                     """, in: endpoint)

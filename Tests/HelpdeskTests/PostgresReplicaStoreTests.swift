@@ -12,7 +12,7 @@ import Testing
 @Suite struct PostgresReplicaStoreTests {
     /// `count` stores opened on one new database, closed after `body`.
     private func withReplicas(_ count: Int = 3, _ body: ([any Store], PostgresEndpoint) async throws -> Void) async throws {
-        let endpoint = try TemporaryPostgres.newDatabase()
+        let endpoint = try await TemporaryPostgres.newDatabase()
         var replicas: [any Store] = []
         do {
             for _ in 0..<count { replicas.append(try await PostgresStore.open(options: .init(endpoint: endpoint))) }
@@ -62,7 +62,7 @@ import Testing
             #expect(leased.count == total, "every job leased once")
             #expect(Set(leased.map(\.id)) == Set(ids), "no job twice, none missed")
             #expect(try await replicas[1].jobs.stats(now: start).counts[.done] == total)
-            let runs = try TemporaryPostgres.query("SELECT count(*), count(DISTINCT job_id) FROM job_runs", in: endpoint)
+            let runs = try await TemporaryPostgres.query("SELECT count(*), count(DISTINCT job_id) FROM job_runs", in: endpoint)
             #expect(runs == [["\(total)", "\(total)"]], "one run per job: no lease was taken over")
         }
     }

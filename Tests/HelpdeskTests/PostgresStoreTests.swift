@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct PostgresStoreOpeningTests {
     @Test func replicasStartingTogetherMigrateOnce() async throws {
-        let endpoint = try TemporaryPostgres.newDatabase()
+        let endpoint = try await TemporaryPostgres.newDatabase()
         // Three replicas open the same empty database at once: one migrates, the others wait and find nothing to do.
         let reports = try await withThrowingTaskGroup(of: MigrationReport.self) { group in
             for _ in 0..<3 {
@@ -24,10 +24,10 @@ import Testing
     }
 
     @Test func aDatabaseFromANewerHelpdeskIsRefused() async throws {
-        let endpoint = try TemporaryPostgres.newDatabase()
+        let endpoint = try await TemporaryPostgres.newDatabase()
         let store = try await PostgresStore.open(options: .init(endpoint: endpoint))
         try await store.close()
-        try TemporaryPostgres.execute("INSERT INTO helpdesk_migrations VALUES ('v99-from-the-future', 0)", in: endpoint)
+        try await TemporaryPostgres.execute("INSERT INTO helpdesk_migrations VALUES ('v99-from-the-future', 0)", in: endpoint)
         await #expect {
             try await PostgresStore.open(options: .init(endpoint: endpoint))
         } throws: { error in
@@ -37,10 +37,10 @@ import Testing
     }
 
     @Test func anOlderSchemaIsRefusedWhenMigratingIsNotAllowed() async throws {
-        let endpoint = try TemporaryPostgres.newDatabase()
+        let endpoint = try await TemporaryPostgres.newDatabase()
         let store = try await PostgresStore.open(options: .init(endpoint: endpoint))
         try await store.close()
-        try TemporaryPostgres.execute("DELETE FROM helpdesk_migrations WHERE identifier = '\(SQLiteStore.knownMigrations.last!)'", in: endpoint)
+        try await TemporaryPostgres.execute("DELETE FROM helpdesk_migrations WHERE identifier = '\(SQLiteStore.knownMigrations.last!)'", in: endpoint)
         await #expect {
             try await PostgresStore.open(options: .init(endpoint: endpoint, migrateOnOpen: false))
         } throws: { error in

@@ -10,7 +10,7 @@ extension TemporaryStoreLocation {
         case .sqlite(let path):
             try await DatabaseQueue(path: path).write { db in try db.execute(sql: sql) }
         case .postgres(let endpoint):
-            try TemporaryPostgres.execute(sql, in: endpoint)
+            try await TemporaryPostgres.execute(sql, in: endpoint)
         }
     }
 
@@ -32,7 +32,7 @@ extension TemporaryStoreLocation {
                 }
             }
         case .postgres(let endpoint):
-            return try TemporaryPostgres.query(sql, in: endpoint)
+            return try await TemporaryPostgres.query(sql, in: endpoint)
         }
     }
 }

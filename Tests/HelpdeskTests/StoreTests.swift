@@ -10,7 +10,7 @@ import Testing
     func storedDataSurvivesReopening(kind: StoreKind) async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let location = try TemporaryStoreLocation.fresh(kind, in: folder)
+        let location = try await TemporaryStoreLocation.fresh(kind, in: folder)
         let first = try await location.open()
         #expect(await first.unhealthyReason() == nil)
         let outcome = try await first.apply(ChangeSet(jobs: [NewJob(kind: "k", payload: "{}")]))

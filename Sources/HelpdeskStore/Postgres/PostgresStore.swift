@@ -226,7 +226,7 @@ public final class PostgresStore: Store {
                 let deadline = ContinuousClock.now + limit
                 while ContinuousClock.now < deadline, !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(100))
-                    if let reason = outage() { return .expired(reason) }
+                    if let reason = outage() { return .outage(reason) }
                 }
                 return .expired("PostgreSQL at \(location) did not answer within \(limit.seconds.formatted()) s")
             }
@@ -241,6 +241,11 @@ public final class PostgresStore: Store {
                     case .expired(let reason):
                         expiry = reason
                         group.cancelAll()
+                    case .outage(let reason):
+                        // PostgreSQL is away (the probe says so): answer now, as Slack needs within 3 s; a
+                        // statement on a connection to it cannot commit either.
+                        group.cancelAll()
+                        throw StoreError.unavailable(reason: reason)
                     }
                 } catch {
                     group.cancelAll()
@@ -255,6 +260,7 @@ public final class PostgresStore: Store {
     enum DeadlineOutcome<Value: Sendable>: Sendable {
         case value(Value)
         case expired(String)
+        case outage(String)
     }
 
     /// Server-side limits on every pooled session (migrations lift them for their own transaction).
