@@ -149,7 +149,7 @@ public struct StoreSettings: Sendable {
     }
 
     private func besideStore(_ name: String) -> String {
-        ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(name)
+        filePath(name, in: parentFolder(of: path))
     }
 
     init(_ section: ConfigSection, defaultPath: String?) {

@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskCore
 
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +31,7 @@ extension BackupFiles {
         if let resolved = resolve(path) { return resolved }
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let name = (absolute as NSString).lastPathComponent
-        guard let folder = resolve((absolute as NSString).deletingLastPathComponent) else { return (absolute as NSString).standardizingPath }
+        guard let folder = resolve(parentFolder(of: absolute)) else { return (absolute as NSString).standardizingPath }
         return (folder as NSString).appendingPathComponent(name)
     }
 

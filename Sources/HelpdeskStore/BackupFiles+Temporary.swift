@@ -55,8 +55,7 @@ extension BackupFiles {
     }
 
     static func folder(of path: String) -> String {
-        let parent = (path as NSString).deletingLastPathComponent
-        return parent.isEmpty ? "." : parent
+        parentFolder(of: path)
     }
 
     /// Removes a copy that did not finish, and any journal SQLite left beside it.

@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskCore
 
 #if canImport(Glibc)
 import Glibc
@@ -51,7 +52,6 @@ public struct MigrationSpace: Sendable, Equatable {
     }
 
     private static func folder(of path: String) -> String {
-        let parent = (path as NSString).deletingLastPathComponent
-        return parent.isEmpty ? "." : parent
+        parentFolder(of: path)
     }
 }

@@ -15,7 +15,7 @@ extension SQLiteStore {
     /// file's mode). The audit log and approvals must not be world-readable under the usual umask.
     /// An existing folder or file keeps its mode: the operator chose it.
     static func prepareLocation(_ path: String) throws(StoreError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = parentFolder(of: path)
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             do {
                 try createPrivateDirectory(directory)

@@ -63,7 +63,7 @@ struct TemplatesCommand: AsyncParsableCommand {
             }
             for (file, path) in planned {
                 do {
-                    let folder = (path as NSString).deletingLastPathComponent
+                    let folder = parentFolder(of: path)
                     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                     try Data(file.text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
                 } catch {

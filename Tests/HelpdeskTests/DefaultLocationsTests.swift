@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskConfig
+import HelpdeskCore
 import HelpdeskTestSupport
 import Testing
 
@@ -86,5 +87,13 @@ import Testing
         } catch {
             #expect(error.issues.map(\.keyPath) == ["store.path"])
         }
+    }
+}
+
+@Suite struct ParentFolderTests {
+    @Test(arguments: [("a/b", "a"), ("b", "."), ("/b", "/"), (".", "."), ("..", "."), ("/", "/"), ("a/b/", "a"), ("a//b", "a"), ("", "."),
+                      ("/var/lib/hd.sqlite", "/var/lib")])
+    func folderOfAPathIsDirname(path: String, folder: String) {
+        #expect(parentFolder(of: path) == folder)
     }
 }
