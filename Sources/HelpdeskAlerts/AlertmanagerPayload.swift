@@ -40,16 +40,17 @@ public struct AlertmanagerPayload: Sendable, Decodable, Equatable {
     /// mapped by hand (`JSONDecoder` was a sixth of the webhook's CPU); the `Decodable` conformance
     /// stays as the reference the fuzz target compares this with.
     public static func parse(_ data: Data) throws(PayloadError) -> AlertmanagerPayload {
-        // PostgreSQL's text cannot hold NUL: a notification carrying one would fail its write on every
-        // retry. Refused here, for every store, as the malformed input it is (a raw NUL is not JSON either).
-        if data.range(of: Data(#"\u0000"#.utf8)) != nil {
-            throw PayloadError(message: "text in the payload may not contain NUL characters (\\u0000)")
-        }
         let json: JSONValue
         do {
             json = try JSONReader.parse(data)
         } catch {
             throw PayloadError(message: "not JSON: \(error)")
+        }
+        // PostgreSQL's text cannot hold NUL: a notification carrying one would fail its write on every
+        // retry. Refused here, for every store, as the malformed input it is. Checked on the decoded
+        // text, so an escaped backslash before "u0000" is not taken for one.
+        if Self.holdsNUL(json) {
+            throw PayloadError(message: "text in the payload may not contain NUL characters (\\u0000)")
         }
         let payload: AlertmanagerPayload
         do {
@@ -62,6 +63,15 @@ public struct AlertmanagerPayload: Sendable, Decodable, Equatable {
             throw PayloadError(message: "every alert needs a fingerprint and a status of firing or resolved")
         }
         return payload
+    }
+
+    private static func holdsNUL(_ value: JSONValue) -> Bool {
+        switch value {
+        case .string(let text): return text.utf8.contains(0)
+        case .array(let items): return items.contains(where: holdsNUL)
+        case .object(let fields): return fields.contains { $0.key.utf8.contains(0) || holdsNUL($0.value) }
+        default: return false
+        }
     }
 
     init(json: JSONValue) throws(PayloadError) {

@@ -23,7 +23,7 @@ public struct StormService: Service {
         let turn = SingletonTurn(store: store, name: "storm-closing", duration: max(interval * 4, .seconds(60)))
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
-                guard await turn.holds() else { throw CancellationError() }
+                guard try await turn.holds() else { throw CancellationError() }
                 for storm in try await store.storms.closeQuiet(now: Date()) {
                     logger.notice("alert storm ended", metadata: ["storm": "\(storm)"])
                 }

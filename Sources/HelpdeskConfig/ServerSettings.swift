@@ -157,11 +157,14 @@ public struct StoreSettings: Sendable {
         let url = section.optionalString("url")
         let urlFile = section.optionalString("url_file")
         var urlText = url
-        if url == nil, let urlFile {
+        if url != nil, urlFile != nil {
+            section.report("url_file", "set store.url or store.url_file, not both")
+        } else if let urlFile {
             do {
-                urlText = try String(contentsOfFile: urlFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                let text = try String(contentsOfFile: urlFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                if text.isEmpty { section.report("url_file", "the file \(urlFile) is empty") } else { urlText = text }
             } catch {
-                section.report("url_file", "cannot read \(urlFile): \(error.localizedDescription)")
+                section.report("url_file", "cannot read \(urlFile): \(describeFileError(error))")
             }
         }
         if let urlText {

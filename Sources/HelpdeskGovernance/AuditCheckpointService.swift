@@ -61,12 +61,9 @@ public struct AuditCheckpointService: Service {
                 set HELPDESK_AUDIT_KEY (or audit.key_file)
                 """)
         }
-        guard let path = chain.checkpointFile else {
-            // Nothing to write (PostgreSQL without audit.checkpoint_file); a service that returns early stops the server.
-            try? await gracefulShutdown()
-            return
-        }
-        var writer = CheckpointWriter(path: path, service: self)
+        // Without a file (PostgreSQL without audit.checkpoint_file) the signed lines still go to the log,
+        // which central logging keeps apart from the database.
+        var writer = CheckpointWriter(path: chain.checkpointFile, service: self)
         await writer.start()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { await chain.waitUntilCheckpointDue(timeout: pollInterval) }
@@ -80,13 +77,17 @@ public struct AuditCheckpointService: Service {
 
 /// The service's state: the head last sealed, and whether the log still reaches it.
 private struct CheckpointWriter {
-    let path: String
+    let path: String?
     let service: AuditCheckpointService
     var last = AuditHead(seq: 0, hash: AuditHashing.genesis)
     var paused = false
 
     /// Takes up where the file left off, or writes a first checkpoint when there is none.
     mutating func start() async {
+        guard let path else {
+            await write(onlyIfDue: false)
+            return
+        }
         let stored: AuditCheckpoint?
         do {
             stored = try AuditCheckpoint.read(file: path)
@@ -120,7 +121,7 @@ private struct CheckpointWriter {
                 return false
             }
             let checkpoint = AuditCheckpoint.sign(head, at: service.now(), keyring: service.chain.keyring)
-            try checkpoint.write(to: path)
+            if let path { try checkpoint.write(to: path) }
             service.logger.info("\(checkpoint.line)")
             last = head
             return true
@@ -133,7 +134,7 @@ private struct CheckpointWriter {
     private mutating func pause(_ reason: String) {
         paused = true
         service.logger.error("""
-            audit checkpoints paused: \(reason). Run `helpdesk audit verify`; once investigated, move \(path) \
+            audit checkpoints paused: \(reason). Run `helpdesk audit verify`; once investigated, move \(path ?? "the checkpoint file") \
             aside and restart to start a new series of checkpoints
             """)
     }

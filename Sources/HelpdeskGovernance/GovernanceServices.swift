@@ -45,7 +45,7 @@ public struct ApprovalExpiryService: Service {
         let turn = SingletonTurn(store: store, name: "approval-expiry", duration: max(interval * 4, .seconds(60)))
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
-                guard await turn.holds() else { throw CancellationError() }
+                guard try await turn.holds() else { throw CancellationError() }
                 for record in try await store.approvals.expire(now: Date()) {
                     logger.notice("approval request expired; nothing will run", metadata: ["approval": "\(record.id)"])
                     for notifier in notifiers {

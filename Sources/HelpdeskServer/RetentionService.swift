@@ -39,7 +39,12 @@ public struct RetentionService: Service {
         // One replica prunes at a time; a pass renews the lease between kinds and gives it up at the end.
         let turn = SingletonTurn(store: store, name: "retention", duration: .seconds(300))
         for kind in RetentionKind.allCases {
-            guard await turn.holds() else { break }
+            do {
+                guard try await turn.holds() else { break }
+            } catch {
+                logger.warning("retention skipped: the store does not answer", metadata: ["error": "\(error)"])
+                break
+            }
             let cutoff = now().addingTimeInterval(-age(of: kind).seconds)
             do {
                 while !Task.isCancelled {

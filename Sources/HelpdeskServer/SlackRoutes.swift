@@ -78,10 +78,10 @@ struct SlackRoutes {
         do {
             outcome = try await store.apply(ChangeSet(jobs: [SlackInteractionJob.job(action)], audit: [audit]))
         } catch let error as StoreError where error.isUnavailable {
+            // Slack shows nothing of a click's response body: a 503 makes it mark the click as failed,
+            // so the person knows to click again (ErrorResponseMiddleware answers it).
             count("store_unavailable", endpoint: "interactions")
-            requestContext.logger.warning("button click not recorded: the store is unavailable", metadata: ["error": "\(error)"])
-            return slackJSON(.object(["response_type": .string("ephemeral"), "replace_original": .bool(false),
-                                      "text": .string(Self.cannotRecord)]))
+            throw error
         }
         count(outcome.jobIDs.first.map { $0 == nil } ?? false ? "duplicate" : "accepted", endpoint: "interactions")
         return Response(status: .ok)

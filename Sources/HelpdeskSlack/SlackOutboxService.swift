@@ -135,7 +135,8 @@ public struct SlackOutboxService: Service {
                 try await record(result, entry: entry, outcome: &outcome)
                 break
             } catch {
-                guard ContinuousClock.now < giveUp, !Task.isCancelled else {
+                let unavailable = (error as? StoreError)?.isUnavailable ?? false
+                guard unavailable, ContinuousClock.now < giveUp, !Task.isCancelled, !Task.isShuttingDownGracefully else {
                     logger.error("cannot record a Slack send; it is retried after its lease", metadata: ["error": "\(error)"])
                     break
                 }

@@ -2,7 +2,8 @@ import Foundation
 import GRDB
 import HelpdeskCore
 
-/// Singleton leases of ``SQLiteStore``: several processes may share one file (a server and the CLI).
+/// Singleton leases of ``SQLiteStore``: one server per file, so the lease is always granted (and
+/// recorded) — a server restarted after a crash must not wait out its predecessor's lease.
 struct SQLiteSingletonLeases: SingletonLeases {
     let store: SQLiteStore
 
@@ -13,9 +14,8 @@ struct SQLiteSingletonLeases: SingletonLeases {
             try db.execute(sql: """
                 INSERT INTO singleton_leases (name, owner, expires_at) VALUES (?, ?, ?)
                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-                WHERE singleton_leases.owner = excluded.owner OR singleton_leases.expires_at <= ?
-                """, arguments: [name, owner, until, nowSeconds])
-            return db.changesCount > 0
+                """, arguments: [name, owner, until])
+            return true
         }
     }
 

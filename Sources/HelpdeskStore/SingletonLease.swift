@@ -31,9 +31,9 @@ public struct SingletonTurn: Sendable {
     }
 
     /// Whether this process holds the lease now (taking or renewing it). A store that does not
-    /// answer means no: better a round skipped than done twice.
-    public func holds(now: Date = Date()) async -> Bool {
-        (try? await leases.acquire(name, owner: owner, duration: duration, now: now)) ?? false
+    /// answer throws: the service logs it and skips the round (better skipped than done twice).
+    public func holds(now: Date = Date()) async throws -> Bool {
+        try await leases.acquire(name, owner: owner, duration: duration, now: now)
     }
 
     public func release() async {

@@ -31,10 +31,10 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .cannotOpen(let path, let reason):
             "cannot open the store at \(path): \(reason)"
         case .newerSchema(let path, let unknown):
-            "the store at \(path) was written by a newer helpdesk (unknown migrations: \(unknown.joined(separator: ", "))); run that version or point store.path elsewhere"
+            "the store at \(path) was written by a newer helpdesk (unknown migrations: \(unknown.joined(separator: ", "))); run that version or point store.path (or store.url) elsewhere"
         case .olderSchema(let path, let version, let latest, let pending):
             "the store at \(path) has schema version \(version) and this helpdesk needs \(latest) " +
-                "(pending migrations: \(pending.joined(separator: ", "))): back it up (helpdesk backup FILE), " +
+                "(pending migrations: \(pending.joined(separator: ", "))): back it up (helpdesk backup FILE; pg_dump for PostgreSQL), " +
                 "run `helpdesk migrate`, then try again (only `helpdesk migrate` changes the schema, and " +
                 "`helpdesk serve` at start unless store.migrate_on_start is false)"
         case .inUse(let path):
@@ -45,8 +45,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
                 "\(Self.megabytes(needed)) (3 × the store and its log: SQLite rebuilds tables by copying them): " +
                 "free some space, or pass --force to try anyway"
         case .migrationFailed(let path, let reason):
-            "migrating the store at \(path) failed: \(reason) (the migrations before it stay applied; " +
-                "`helpdesk migrate` resumes from there, or restore the backup)"
+            "migrating the store at \(path) failed: \(reason) (on SQLite the migrations before it stay applied and " +
+                "`helpdesk migrate` resumes from there; on PostgreSQL none is applied: they run in one transaction)"
         case .jobNotFound(let id):
             "no job \(id)"
         case .jobNotRetryable(let id, let state):

@@ -156,4 +156,10 @@ import Testing
             "\(error)".contains("NUL")
         }
     }
+
+    @Test func anEscapedBackslashBeforeU0000IsText() throws {
+        let body = #"{"version":"4","groupKey":"g","status":"firing","receiver":"r","groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"","alerts":[{"status":"firing","labels":{"alertname":"A\\u0000B"},"annotations":{},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"f1"}]}"#
+        let payload = try AlertmanagerPayload.parse(Data(body.utf8))
+        #expect(payload.alerts.first?.labels["alertname"] == #"A\u0000B"#)
+    }
 }

@@ -61,7 +61,7 @@ import Testing
         let worker = makeWorker(store, handlers: ["flaky": handler], registry: registry)
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "flaky", payload: "{}")])).jobIDs.first ?? nil)
         try await whileRunning(worker) {
-            #expect(await eventually { try await store.jobs.job(id: id)?.state == .done })
+            #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: id)?.state == .done })
         }
         #expect(handler.received.map(\.attempt) == [1, 2, 3])
         let runs = try await store.jobs.runs(jobID: id)
@@ -82,7 +82,7 @@ import Testing
         let handler = ScriptedJobHandler { .fail("still broken on attempt \($0.attempt)") }
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "broken", payload: "{}")])).jobIDs.first ?? nil)
         try await whileRunning(makeWorker(store, handlers: ["broken": handler])) {
-            #expect(await eventually { try await store.jobs.job(id: id)?.state == .dead })
+            #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: id)?.state == .dead })
         }
         #expect(try await store.jobs.job(id: id)?.lastError == "still broken on attempt 3")
         #expect(handler.received.count == 3)
@@ -96,7 +96,7 @@ import Testing
         let handler = ScriptedJobHandler { _ in .failPermanently("payload is not JSON") }
         let ids = try await store.apply(ChangeSet(jobs: [NewJob(kind: "strict", payload: "x"), NewJob(kind: "mystery", payload: "{}")])).jobIDs
         try await whileRunning(makeWorker(store, handlers: ["strict": handler])) {
-            #expect(await eventually {
+            #expect(await eventually(timeout: .seconds(30)) {
                 let first = try await store.jobs.job(id: ids[0]!)?.state
                 let second = try await store.jobs.job(id: ids[1]!)?.state
                 return first == .dead && second == .dead
@@ -114,7 +114,7 @@ import Testing
         let handler = ScriptedJobHandler { $0.attempt == 1 ? .hang(seconds: 30) : .succeed("quick") }
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "slow", payload: "{}")])).jobIDs.first ?? nil)
         try await whileRunning(makeWorker(store, handlers: ["slow": handler], timeout: .milliseconds(200))) {
-            #expect(await eventually { try await store.jobs.job(id: id)?.state == .done })
+            #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: id)?.state == .done })
         }
         #expect(try await store.jobs.runs(jobID: id).first?.error == "timed out after 0.2 s")
         try await store.close()
@@ -127,7 +127,7 @@ import Testing
         let handler = ScriptedJobHandler { _ in .hang(seconds: 60) }
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "long", payload: "{}")])).jobIDs.first ?? nil)
         try await whileRunning(makeWorker(store, handlers: ["long": handler], grace: .milliseconds(100))) {
-            #expect(await eventually { handler.received.count == 1 })
+            #expect(await eventually(timeout: .seconds(30)) { handler.received.count == 1 })
         }
         let record = try #require(try await store.jobs.job(id: id))
         #expect(record.state == .queued, "released for another process, not failed")
@@ -143,7 +143,7 @@ import Testing
         let handler = ScriptedJobHandler { _ in .hang(seconds: 0.3) }
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "short", payload: "{}")])).jobIDs.first ?? nil)
         try await whileRunning(makeWorker(store, handlers: ["short": handler], grace: .seconds(10))) {
-            #expect(await eventually { handler.received.count == 1 })
+            #expect(await eventually(timeout: .seconds(30)) { handler.received.count == 1 })
         }
         #expect(try await store.jobs.job(id: id)?.state == .done)
         try await store.close()
@@ -157,7 +157,7 @@ import Testing
         let handler = ScriptedJobHandler { _ in .hang(seconds: 3) }
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "long", payload: "{}")])).jobIDs.first ?? nil)
         try await whileRunning(makeWorker(store, handlers: ["long": handler], lease: .milliseconds(1200))) {
-            #expect(await eventually { try await store.jobs.job(id: id)?.state == .done })
+            #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: id)?.state == .done })
         }
         #expect(try await store.jobs.runs(jobID: id).map(\.outcome) == [.done], "renewals kept other leasers away")
         try await store.close()
@@ -177,7 +177,7 @@ import Testing
         let worker = makeWorker(store, handlers: ["work": handler], registry: registry,
                                 owner: LeaseOwner(host: "bot-1", pid: 200, instance: "new"), isAlive: { $0 != 100 })
         try await whileRunning(worker) {
-            #expect(await eventually { try await store.jobs.job(id: ids[0])?.state == .done })
+            #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: ids[0])?.state == .done })
         }
         let runs = try await store.jobs.runs(jobID: ids[0])
         #expect(runs.map(\.outcome) == [.abandoned, .done])

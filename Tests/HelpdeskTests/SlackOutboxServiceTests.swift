@@ -44,15 +44,15 @@ import Testing
         }
         try await withService(slack) { store in
             try await store.apply(ChangeSet(slackMessages: [post("C1", "root", thread: "t", root: true)]))
-            #expect(await eventually { try await settled(store) })
+            #expect(await eventually(timeout: .seconds(30)) { try await settled(store) })
             let edit = { (text: String) in
                 OutboxMessage(channel: "C1", method: .update, body: .object(["text": .string(text)]), threadKey: "t")
             }
             try await store.apply(ChangeSet(slackMessages: [edit("edit 1")]))
-            #expect(await eventually { slack.calls.contains { $0.method == "chat.update" } })
+            #expect(await eventually(timeout: .seconds(30)) { slack.calls.contains { $0.method == "chat.update" } })
             // Queued one by one while the channel waits out the Retry-After.
             for number in 2...100 { try await store.apply(ChangeSet(slackMessages: [edit("edit \(number)")])) }
-            #expect(await eventually { try await settled(store) && slack.calls.filter { $0.method == "chat.update" }.count >= 2 })
+            #expect(await eventually(timeout: .seconds(30)) { try await settled(store) && slack.calls.filter { $0.method == "chat.update" }.count >= 2 })
             try await Task.sleep(for: .milliseconds(300))
 
             let rootTS = try #require(slack.calls.first { $0.method == "chat.postMessage" }?.posted)
@@ -75,7 +75,7 @@ import Testing
                 post("CA", "a1", thread: "a1", root: true), post("CA", "a2", thread: "a2", root: true),
                 post("CB", "b1"), post("CB", "b2"), post("CB", "b3"),
             ]))
-            #expect(await eventually { try await settled(store) })
+            #expect(await eventually(timeout: .seconds(30)) { try await settled(store) })
             let a = slack.calls.filter { $0.channel == "CA" }
             let b = slack.calls.filter { $0.channel == "CB" }
             try #require(a.count == 3, "a1 refused once, then a1 and a2: \(a.map(\.text))")
@@ -98,7 +98,7 @@ import Testing
                 post("C1", "root A", thread: "a", root: true), post("C1", "reply A", thread: "a"),
                 post("C1", "root B", thread: "b", root: true),
             ]))
-            #expect(await eventually { try await settled(store) })
+            #expect(await eventually(timeout: .seconds(30)) { try await settled(store) })
             let calls = slack.calls
             #expect(calls.map(\.text) == ["root A", "root B", "root A", "reply A"])
             try #require(calls.count == 4)
@@ -115,7 +115,7 @@ import Testing
                 post("C1", "root", thread: "r", root: true), post("C1", "reply", thread: "r"),
                 OutboxMessage(channel: "C1", method: .update, body: .object(["text": .string("edit")]), threadKey: "r"),
             ]))
-            #expect(await eventually { try await settled(store) })
+            #expect(await eventually(timeout: .seconds(30)) { try await settled(store) })
             #expect(slack.calls.map(\.text) == ["root", "reply"], "the edit has no message to edit and is not sent")
             #expect(slack.calls.last?.threadTS == nil)
             let states = try await store.slackOutbox.entries(channel: "C1").map(\.state)
