@@ -3,23 +3,55 @@ import HelpdeskCore
 import Yams
 
 /// Where values come from while one configuration is read, and the problems found so far.
+///
+/// A file the configuration names (an aiHelpDesk inventory or users file) is read with a child
+/// context: its problems name that file, and land in the same lists as the configuration's own.
 final class ConfigReadContext {
     let file: String
     let environment: [String: String]
-    var issues: [ConfigIssue] = []
-    var secrets: [Secret] = []
+    private let parent: ConfigReadContext?
+    private var ownIssues: [ConfigIssue] = []
+    private var ownWarnings: [ConfigIssue] = []
+    private var ownSecrets: [Secret] = []
 
     init(file: String, environment: [String: String]) {
         self.file = file
         self.environment = environment
+        self.parent = nil
+    }
+
+    private init(file: String, parent: ConfigReadContext) {
+        self.file = file
+        self.environment = parent.environment
+        self.parent = parent
+    }
+
+    /// A context for another file, reporting into this one.
+    func child(file: String) -> ConfigReadContext {
+        ConfigReadContext(file: file, parent: root)
+    }
+
+    private var root: ConfigReadContext { parent?.root ?? self }
+
+    var issues: [ConfigIssue] { root.ownIssues }
+    var warnings: [ConfigIssue] { root.ownWarnings }
+    var secrets: [Secret] {
+        get { root.ownSecrets }
+        set { root.ownSecrets = newValue }
     }
 
     func report(_ path: [String], _ mark: Mark?, _ message: String) {
-        issues.append(ConfigIssue(source: file, line: mark?.line, keyPath: path.joined(separator: "."), message: message))
+        root.ownIssues.append(ConfigIssue(source: file, line: mark?.line, keyPath: path.joined(separator: "."), message: message))
+    }
+
+    /// Something that does not stop the server but that an operator should read (`config check`
+    /// prints it; `serve` logs it at start).
+    func warn(_ path: [String], _ mark: Mark?, _ message: String) {
+        root.ownWarnings.append(ConfigIssue(source: file, line: mark?.line, keyPath: path.joined(separator: "."), message: message))
     }
 
     func reportEnvironment(_ variable: String, _ path: [String], _ message: String) {
-        issues.append(ConfigIssue(source: "environment \(variable)", line: nil, keyPath: path.joined(separator: "."), message: message))
+        root.ownIssues.append(ConfigIssue(source: "environment \(variable)", line: nil, keyPath: path.joined(separator: "."), message: message))
     }
 }
 
@@ -221,6 +253,54 @@ final class ConfigSection {
     /// Reports a problem with this section as a whole, at its own line.
     func reportSection(_ message: String) {
         context.report(path, mark, message)
+    }
+
+    /// Warns about a key of this section (it is read, or deliberately ignored).
+    func warn(_ key: String, _ message: String) {
+        known.insert(key)
+        context.warn(path + [key], markOf(key) ?? mark, message)
+    }
+
+    /// Marks keys as read without a getter: those a foreign format carries as comments (`_comment`).
+    func ignore(where predicate: (String) -> Bool) {
+        for pair in pairs where predicate(pair.key) { known.insert(pair.key) }
+    }
+
+    /// The keys present in this mapping, in file order.
+    var keys: [String] { pairs.map(\.key) }
+
+    /// Whether `key` is present (whatever its value).
+    func contains(_ key: String) -> Bool { entry(key) != nil }
+
+    /// The line `key` is on, for messages that name it.
+    func line(of key: String) -> Int? { markOf(key)?.line ?? mark?.line }
+
+    /// A YAML (or JSON, which YAML reads) file the configuration names, read as a section whose
+    /// problems name that file; `nil` after reporting at `key` when it cannot be read or parsed.
+    func externalFile(_ key: String, path filePath: String, as sectionPath: [String]) -> ConfigSection? {
+        let text: String
+        do {
+            text = try String(contentsOfFile: filePath, encoding: .utf8)
+        } catch {
+            report(key, "cannot read \(filePath): \(describeFileError(error))")
+            return nil
+        }
+        let child = context.child(file: filePath)
+        do {
+            let root = try Yams.compose(yaml: text)
+            return ConfigSection(context: child, path: sectionPath, node: root)
+        } catch let error as YamlError {
+            switch error {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+                child.report([], mark, "not valid JSON or YAML: \(problem)")
+            default:
+                child.report([], nil, "not valid JSON or YAML: \(error)")
+            }
+            return nil
+        } catch {
+            child.report([], nil, "not valid JSON or YAML: \(error)")
+            return nil
+        }
     }
 
     /// Reports every key in this mapping that no getter asked for.

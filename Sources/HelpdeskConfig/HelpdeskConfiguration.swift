@@ -29,6 +29,9 @@ public struct HelpdeskConfiguration: Sendable {
     public var retention = RetentionSettings()
     /// Every secret loaded, so the log redactor can mask their values.
     public var secrets: [Secret] = []
+    /// What loaded but deserves a look (keys of features this project lacks, duplicates), in
+    /// file order: `config check` prints these, `serve` logs them.
+    public var warnings: [ConfigIssue] = []
 
     /// Built-in defaults without an environment, so with no store location: what
     /// ``load(explicitPath:environment:systemFile:)`` starts from holds the real defaults.
@@ -66,9 +69,14 @@ public struct HelpdeskConfiguration: Sendable {
         retention = RetentionSettings(top.section("retention"))
         top.finish()
         secrets = context.secrets
+        warnings = context.warnings.enumerated().sorted { ($0.element.source, $0.element.line ?? .max, $0.offset) < ($1.element.source, $1.element.line ?? .max, $1.offset) }.map(\.element)
         if !context.issues.isEmpty {
             // In file order, so the output reads top to bottom; environment problems last.
-            let ordered = context.issues.enumerated().sorted { ($0.element.line ?? .max, $0.offset) < ($1.element.line ?? .max, $1.offset) }
+            // Files the configuration names (inventory, users) after its own lines.
+            let rank = { (issue: ConfigIssue) in issue.source == file ? 0 : issue.source.hasPrefix("environment ") ? 2 : 1 }
+            let ordered = context.issues.enumerated().sorted {
+                (rank($0.element), $0.element.source, $0.element.line ?? .max, $0.offset) < (rank($1.element), $1.element.source, $1.element.line ?? .max, $1.offset)
+            }
             throw ConfigError(issues: ordered.map(\.element))
         }
     }

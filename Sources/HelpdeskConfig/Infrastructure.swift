@@ -14,9 +14,15 @@ public struct Infrastructure: Sendable {
         public var tags: [String]
         /// Data classes held here (`pii`, `pci`, …), matched by a policy's `sensitivity:`.
         public var sensitivity: [String]
+        /// aiHelpDesk's `k8s_pod_selector`: the label selector of this database's pods.
+        public var podSelector: String?
+        /// aiHelpDesk's `approval_override_roles`: the roles that decide approvals on this database
+        /// when a rule names no approvers of its own.
+        public var approvalOverrideRoles: [String]
 
         public init(id: String, name: String? = nil, connectionString: String, k8sCluster: String? = nil, k8sNamespace: String? = nil,
-                    vmName: String? = nil, tags: [String] = [], sensitivity: [String] = []) {
+                    vmName: String? = nil, tags: [String] = [], sensitivity: [String] = [], podSelector: String? = nil,
+                    approvalOverrideRoles: [String] = []) {
             self.id = id
             self.name = name
             self.connectionString = connectionString
@@ -25,6 +31,8 @@ public struct Infrastructure: Sendable {
             self.vmName = vmName
             self.tags = tags
             self.sensitivity = sensitivity
+            self.podSelector = podSelector
+            self.approvalOverrideRoles = approvalOverrideRoles
         }
     }
 

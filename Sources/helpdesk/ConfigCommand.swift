@@ -30,6 +30,7 @@ struct ConfigCommand: AsyncParsableCommand {
             let configuration = try options.loadConfiguration()
             let check = try checkContent(configuration)
             for entry in check.skipped { printError("warning: \(entry)") }
+            for warning in configuration.warnings { printError("warning: \(warning)") }
             let inventory = configuration.infrastructure
             print("ok: \(configuration.file ?? "built-in defaults") — listen \(configuration.server.listen), store \(configuration.store.displayLocation), "
                 + "\(inventory.dbServers.count) database(s), \(inventory.k8sClusters.count) cluster(s), \(inventory.vms.count) VM(s)")

@@ -29,6 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
         // Before the store is opened (and migrated): a broken override is a deploy-time error.
         _ = try checkContent(configuration)
         let (logger, redactor) = global.bootstrapLogging(configuration)
+        for warning in configuration.warnings { logger.warning("configuration: \(warning)") }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let path = configuration.store.displayLocation
