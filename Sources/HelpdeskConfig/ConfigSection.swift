@@ -33,6 +33,9 @@ final class ConfigReadContext {
 
     private var root: ConfigReadContext { parent?.root ?? self }
 
+    /// Only the configuration's own sections take `HELPDESK_<SECTION>_<KEY>` overrides, not files it names.
+    var readsEnvironmentOverrides: Bool { parent == nil }
+
     var issues: [ConfigIssue] { root.ownIssues }
     var warnings: [ConfigIssue] { root.ownWarnings }
     var secrets: [Secret] {
@@ -328,7 +331,7 @@ final class ConfigSection {
     private func scalar<Value>(_ key: String, expected: String, parse: (String) -> Value?) -> Value? {
         known.insert(key)
         // Only a section's own scalars: names inside inventories are not valid in variable names.
-        if path.count == 1 {
+        if path.count == 1, context.readsEnvironmentOverrides {
             let variable = "HELPDESK_\(path[0])_\(key)".uppercased()
             if let text = context.environment[variable] {
                 guard let value = parse(text) else {
