@@ -53,6 +53,10 @@ final class ConfigReadContext {
         root.ownWarnings.append(ConfigIssue(source: file, line: mark?.line, keyPath: path.joined(separator: "."), message: message))
     }
 
+    func warnEnvironment(_ variable: String, _ path: [String], _ message: String) {
+        root.ownWarnings.append(ConfigIssue(source: "environment \(variable)", line: nil, keyPath: path.joined(separator: "."), message: message))
+    }
+
     func reportEnvironment(_ variable: String, _ path: [String], _ message: String) {
         root.ownIssues.append(ConfigIssue(source: "environment \(variable)", line: nil, keyPath: path.joined(separator: "."), message: message))
     }

@@ -68,6 +68,12 @@ public struct HelpdeskConfiguration: Sendable {
         audit = AuditSettings(top.section("audit"))
         retention = RetentionSettings(top.section("retention"))
         top.finish()
+        // aiHelpDesk's names for the same files: a copied .env must not leave them silently unread.
+        for (theirs, ours, path) in [("HELPDESK_POLICY_FILE", "HELPDESK_POLICIES_FILE", "policies.file"),
+                                     ("HELPDESK_INFRA_CONFIG", "HELPDESK_INFRASTRUCTURE_FILE", "infrastructure.file")]
+        where environment[theirs] != nil && environment[ours] == nil {
+            context.warnEnvironment(theirs, [], "aiHelpDesk's variable is not read here; set \(ours) (or \(path)) to the same file")
+        }
         secrets = context.secrets
         warnings = context.warnings.enumerated().sorted { ($0.element.source, $0.element.line ?? .max, $0.offset) < ($1.element.source, $1.element.line ?? .max, $1.offset) }.map(\.element)
         if !context.issues.isEmpty {
