@@ -16,14 +16,14 @@ import Testing
     static let selector = "app.kubernetes.io/name=payments-pg,role!=replica"
     static let connection = ["--request-timeout=5s", "--context", "kind-lab", "--namespace", "payments"]
 
-    private func inventory() throws -> Infrastructure {
+    private func loadInventory() throws -> Infrastructure {
         try HelpdeskConfiguration(yaml: "infrastructure:\n  file: \(InventoryFileTests.kubernetesInventory)\n", file: "helpdesk.yaml",
                                   environment: ["PAYMENTS_PG_PASSWORD": "pay-m3nts"]).infrastructure
     }
 
     @Test func podsOnADatabaseUseItsSelectorUnlessTheCallNamesOne() async throws {
         let runner = RecordingRunner()
-        let agent = KubernetesAgent(inventory: try inventory(), environment: [:], timeout: .seconds(5), runner: runner)
+        let agent = KubernetesAgent(inventory: try loadInventory(), environment: [:], timeout: .seconds(5), runner: runner)
         let output = try await agent.run(ToolCall(tool: "pods", target: "payments_pg"))
         #expect(output["selector"] == .string(Self.selector))
         _ = try await agent.run(ToolCall(tool: "pods", target: "payments_pg", arguments: ["selector": .string("app=web")]))
@@ -43,7 +43,7 @@ import Testing
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let runner = RecordingRunner()
-        let inventory = try inventory()
+        let inventory = try loadInventory()
         let agent = KubernetesAgent(inventory: inventory, environment: [:], timeout: .seconds(5), runner: runner)
         let orchestrator = Orchestrator(
             runbooks: try RunbookLoader.load(from: ContentLibrary.builtIn()), gate: OpenGate(agents: [agent]), inventory: inventory,

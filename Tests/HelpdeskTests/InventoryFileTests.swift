@@ -27,7 +27,7 @@ import Testing
         }
     }
 
-    private func fixture(environment: [String: String] = ["BILLING_PG_PASSWORD": billingPassword]) throws -> HelpdeskConfiguration {
+    private func fixture(environment: [String: String] = ["BILLING_PG_PASSWORD": InventoryFileTests.billingPassword]) throws -> HelpdeskConfiguration {
         try load("infrastructure:\n  file: \(Self.inventory)\n", environment: environment)
     }
 
@@ -113,9 +113,9 @@ import Testing
               db_servers:
                 app-db: {connection_string: "host=db user=app password=from-string", password_env: APP_DB_PASSWORD}
             """
-        let set = try load(yaml, environment: ["APP_DB_PASSWORD": "from-environment"])
-        #expect(try DatabaseTarget.resolve(set.infrastructure.dbServers[0], credentials: .init()).password == "from-environment")
-        #expect(set.warnings.isEmpty)
+        let variableSet = try load(yaml, environment: ["APP_DB_PASSWORD": "from-environment"])
+        #expect(try DatabaseTarget.resolve(variableSet.infrastructure.dbServers[0], credentials: .init()).password == "from-environment")
+        #expect(variableSet.warnings.isEmpty)
         let unset = try load(yaml)
         #expect(try DatabaseTarget.resolve(unset.infrastructure.dbServers[0], credentials: .init()).password == "from-string")
         #expect(unset.warnings.map(\.keyPath) == ["infrastructure.db_servers.app-db.password_env"])
