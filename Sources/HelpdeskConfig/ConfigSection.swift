@@ -73,6 +73,8 @@ final class ConfigSection {
     private let pairs: [(key: String, value: Node, mark: Mark?)]
     private let mark: Mark?
     private var known: Set<String> = []
+    /// Keys marked as comments: accepted, but not offered as expected keys in messages.
+    private var ignored: Set<String> = []
     /// Secret keys mapped to where the value should come from, for a precise "unknown key" message.
     private var secretHints: [String: String] = [:]
 
@@ -270,7 +272,7 @@ final class ConfigSection {
 
     /// Marks keys as read without a getter: those a foreign format carries as comments (`_comment`).
     func ignore(where predicate: (String) -> Bool) {
-        for pair in pairs where predicate(pair.key) { known.insert(pair.key) }
+        for pair in pairs where predicate(pair.key) { ignored.insert(pair.key) }
     }
 
     /// The keys present in this mapping, in file order.
@@ -297,12 +299,8 @@ final class ConfigSection {
             let root = try Yams.compose(yaml: text)
             return ConfigSection(context: child, path: sectionPath, node: root)
         } catch let error as YamlError {
-            switch error {
-            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-                child.report([], mark, "not valid JSON or YAML: \(problem)")
-            default:
-                child.report([], nil, "not valid JSON or YAML: \(error)")
-            }
+            let (problem, mark) = Self.describe(error)
+            child.report([], mark, "not valid JSON or YAML: \(problem)")
             return nil
         } catch {
             child.report([], nil, "not valid JSON or YAML: \(error)")
@@ -310,10 +308,25 @@ final class ConfigSection {
         }
     }
 
+    /// A parse error's problem and line, without the lines of the file Yams quotes (a file such as an
+    /// inventory may hold a password in a connection string).
+    static func describe(_ error: YamlError) -> (problem: String, mark: Mark?) {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return (problem, mark)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return (duplicates.map { "\"\($0)\"" }.joined(separator: ", ") + " appears more than once in one mapping", context.mark)
+        case .reader(let problem, _, _, _):
+            return (problem, nil)
+        default:
+            return ("\(error)", nil)
+        }
+    }
+
     /// Reports every key in this mapping that no getter asked for.
     func finish() {
         let expected = known.sorted().joined(separator: ", ")
-        for pair in pairs where !known.contains(pair.key) {
+        for pair in pairs where !known.contains(pair.key) && !ignored.contains(pair.key) {
             if let hint = secretHints[pair.key] {
                 context.report(path + [pair.key], pair.mark, hint)
             } else {

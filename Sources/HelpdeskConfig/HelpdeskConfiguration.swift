@@ -124,13 +124,12 @@ public struct HelpdeskConfiguration: Sendable {
         return configuration
     }
 
+    /// Where and what, never the quoted lines Yams adds to its own description.
     private static func syntaxIssue(_ error: any Error, file: String) -> ConfigIssue {
-        if case let YamlError.scanner(_, problem, mark, _)? = error as? YamlError {
-            return ConfigIssue(source: file, line: mark.line, keyPath: "", message: "not valid YAML: \(problem)")
+        guard let error = error as? YamlError else {
+            return ConfigIssue(source: file, line: nil, keyPath: "", message: "not valid YAML: \(error)")
         }
-        if case let YamlError.parser(_, problem, mark, _)? = error as? YamlError {
-            return ConfigIssue(source: file, line: mark.line, keyPath: "", message: "not valid YAML: \(problem)")
-        }
-        return ConfigIssue(source: file, line: nil, keyPath: "", message: "not valid YAML: \(error)")
+        let (problem, mark) = ConfigSection.describe(error)
+        return ConfigIssue(source: file, line: mark?.line, keyPath: "", message: "not valid YAML: \(problem)")
     }
 }

@@ -1,13 +1,19 @@
 import HelpdeskCore
 
 /// `infrastructure:` — the inventory of what the bot may look at, with the keys of aiHelpDesk's
-/// `infrastructure.json` (`db_servers`, `k8s_clusters`, `vms`), so an existing inventory carries over.
+/// `infrastructure.json` (`db_servers`, `k8s_clusters`, `vms`), so an existing inventory carries over:
+/// inline, or in that file itself (`infrastructure.file`). Reading is in `Infrastructure+Reading.swift`.
 public struct Infrastructure: Sendable {
     public struct DatabaseServer: Sendable {
         public var id: String
         public var name: String?
         /// libpq keyword/value (`host=… dbname=…`) or a `postgres://` URL.
         public var connectionString: String
+        /// aiHelpDesk's `password_env`: the environment variable that holds the password.
+        public var passwordVariable: String?
+        /// That variable's value at load, when set; it wins over the connection string's password,
+        /// as aiHelpDesk appends it to the string.
+        public var password: Secret?
         public var k8sCluster: String?
         public var k8sNamespace: String?
         public var vmName: String?
@@ -22,10 +28,12 @@ public struct Infrastructure: Sendable {
 
         public init(id: String, name: String? = nil, connectionString: String, k8sCluster: String? = nil, k8sNamespace: String? = nil,
                     vmName: String? = nil, tags: [String] = [], sensitivity: [String] = [], podSelector: String? = nil,
-                    approvalOverrideRoles: [String] = []) {
+                    approvalOverrideRoles: [String] = [], passwordVariable: String? = nil, password: Secret? = nil) {
             self.id = id
             self.name = name
             self.connectionString = connectionString
+            self.passwordVariable = passwordVariable
+            self.password = password
             self.k8sCluster = k8sCluster
             self.k8sNamespace = k8sNamespace
             self.vmName = vmName
@@ -88,48 +96,10 @@ public struct Infrastructure: Sendable {
     public var postgresCredentials = PostgresCredentials()
     public var k8sClusters: [KubernetesCluster] = []
     public var vms: [VirtualMachine] = []
+    /// The aiHelpDesk inventory file the entries came from (`infrastructure.file`), or `nil` when inline.
+    public var file: String?
 
     public init() {}
-
-    init(_ section: ConfigSection, environment: [String: String]) {
-        if let password = environment["PGPASSWORD"], !password.isEmpty {
-            postgresCredentials.password = section.registerSecret(password)
-        }
-        postgresCredentials.passFile = environment["PGPASSFILE"] ?? environment["HOME"].map { $0 + "/.pgpass" }
-        for (id, entry) in section.namedSections("k8s_clusters") {
-            k8sClusters.append(KubernetesCluster(
-                id: id, name: entry.optionalString("name"), context: entry.optionalString("context"),
-                kubeconfig: entry.optionalString("kubeconfig"), tags: entry.stringList("tags"), sensitivity: Self.sensitivity(entry)))
-            entry.finish()
-        }
-        for (id, entry) in section.namedSections("vms") {
-            let host = entry.optionalString("host")
-            if host == nil { entry.report("host", "required: the VM's host name or address") }
-            vms.append(VirtualMachine(id: id, name: entry.optionalString("name"), host: host ?? "", tags: entry.stringList("tags"),
-                                      sensitivity: Self.sensitivity(entry)))
-            entry.finish()
-        }
-        let clusterIDs = Set(k8sClusters.map(\.id))
-        let vmIDs = Set(vms.map(\.id))
-        for (id, entry) in section.namedSections("db_servers") {
-            let connection = entry.optionalString("connection_string")
-            if connection == nil { entry.report("connection_string", "required: a libpq connection string or postgres:// URL") }
-            let cluster = entry.optionalString("k8s_cluster")
-            if let cluster, !clusterIDs.contains(cluster) {
-                entry.report("k8s_cluster", "names \"\(cluster)\", which is not under infrastructure.k8s_clusters")
-            }
-            let vm = entry.optionalString("vm_name")
-            if let vm, !vmIDs.contains(vm) {
-                entry.report("vm_name", "names \"\(vm)\", which is not under infrastructure.vms")
-            }
-            dbServers.append(DatabaseServer(
-                id: id, name: entry.optionalString("name"), connectionString: connection ?? "", k8sCluster: cluster,
-                k8sNamespace: entry.optionalString("k8s_namespace"), vmName: vm, tags: entry.stringList("tags"),
-                sensitivity: Self.sensitivity(entry)))
-            entry.finish()
-        }
-        section.finish()
-    }
 
     /// The data classes of the inventory entry named `id` (a database, cluster or VM), for policy
     /// matching; a database also carries those of the VM it runs on.
@@ -145,16 +115,11 @@ public struct Infrastructure: Sendable {
         return classes.filter { seen.insert($0).inserted }
     }
 
-    /// `sensitivity: [pii, pci]`: lowercase words, since a policy matches them exactly and a
-    /// misspelt class would silently match nothing.
-    private static func sensitivity(_ entry: ConfigSection) -> [String] {
-        let classes = entry.stringList("sensitivity")
-        let allowed = { (character: Character) in
-            character.isASCII && (character.isLowercase || character.isNumber || character == "_" || character == "-")
-        }
-        for value in classes where value.isEmpty || !value.allSatisfy(allowed) {
-            entry.report("sensitivity", "\"\(value)\" is not a data class: use lowercase words such as pii, pci, phi")
-        }
-        return classes
+    /// Why `selector` is not a label selector kubectl may be given, or `nil` when it is: only the
+    /// characters selectors such as `app=postgres,tier!=cache` use (the `pods` tool's argument and
+    /// a database's `k8s_pod_selector` pass the same check).
+    public static func labelSelectorProblem(_ selector: String) -> String? {
+        selector.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=,!".contains($0) })
+            ? nil : "may hold only letters, digits and - _ . / = , !"
     }
 }

@@ -17,14 +17,18 @@ public struct DatabaseTarget: Sendable {
         self.tags = tags
     }
 
-    /// Resolves an inventory entry. The password comes, as libpq takes it, from the connection
-    /// string, else `PGPASSWORD`, else the password file.
+    /// Resolves an inventory entry. The password is the value of the entry's `password_env` variable
+    /// when set (aiHelpDesk appends it to the connection string, so it wins over one written there);
+    /// otherwise, as libpq takes it, from the connection string, else `PGPASSWORD`, else the password file.
     public static func resolve(_ server: Infrastructure.DatabaseServer, credentials: Infrastructure.PostgresCredentials) throws -> DatabaseTarget {
         let connection: PostgresConnectionString
         do {
             connection = try PostgresConnectionString(parsing: server.connectionString)
         } catch {
             throw ToolError("the connection string of \(server.id) is not valid: \(error.message)")
+        }
+        if let password = server.password {
+            return DatabaseTarget(id: server.id, connection: connection, password: password.reveal(), tags: server.tags)
         }
         let endpoint: PostgresEndpoint
         do {

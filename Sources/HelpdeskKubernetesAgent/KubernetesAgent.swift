@@ -6,7 +6,8 @@ import HelpdeskCore
 /// Kubernetes tools through `kubectl ... -o json`, run as a subprocess with an argument list.
 ///
 /// A call's target is a cluster from the inventory (with a `namespace` argument), or a database
-/// that names its `k8s_cluster` and `k8s_namespace`, so a database diagnosis can look at its pods.
+/// that names its `k8s_cluster` and `k8s_namespace` (and, to tell its pods from the namespace's
+/// others, `k8s_pod_selector`), so a database diagnosis can look at its pods.
 public struct KubernetesAgent: Agent {
     public let name = "kubernetes"
     private let clusters: [String: Infrastructure.KubernetesCluster]
@@ -36,7 +37,8 @@ public struct KubernetesAgent: Agent {
         let deployment = ToolParameter("name", .string, required: true, "the deployment name")
         return [
             ToolDescriptor(name: "pods", agent: name, action: .read, summary: "Pods with phase, readiness, restarts and waiting reasons.",
-                           parameters: [namespace, ToolParameter("selector", .string, "a label selector such as app=api")]),
+                           parameters: [namespace, ToolParameter("selector", .string,
+                                                                 "a label selector such as app=api (default: the target database's k8s_pod_selector; empty: every pod)")]),
             ToolDescriptor(name: "describe_pod", agent: name, action: .read, summary: "One pod in full, with its events.", parameters: [namespace, pod]),
             ToolDescriptor(name: "events", agent: name, action: .read, summary: "Recent events in the namespace, newest first.", parameters: [namespace]),
             ToolDescriptor(name: "pod_logs", agent: name, action: .read, summary: "The last lines of a pod's log.",
@@ -61,14 +63,18 @@ public struct KubernetesAgent: Agent {
         switch call.tool {
         case "pods":
             var arguments = ["get", "pods", "-o", "json"]
-            if let selector = call.arguments["selector"]?.description {
-                guard selector.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=,!".contains($0) }) else {
-                    throw ToolError("selector may hold only letters, digits and - _ . / = , !")
-                }
+            // A database's own pods by default, so a diagnosis does not read its neighbours' as its own.
+            let databaseSelector = clusters[call.target] == nil ? databases[call.target]?.podSelector : nil
+            let selector = call.arguments["selector"]?.description ?? databaseSelector
+            if let selector, !selector.isEmpty {
+                if let problem = Infrastructure.labelSelectorProblem(selector) { throw ToolError("selector \(problem)") }
                 arguments += ["--selector", selector]
             }
             let list = try await json(base + arguments)
-            return .object(["namespace": .string(namespace), "pods": .array((list["items"]?.arrayValue ?? []).map(KubernetesSummaries.pod))])
+            var output: [String: JSONValue] = ["namespace": .string(namespace),
+                                               "pods": .array((list["items"]?.arrayValue ?? []).map(KubernetesSummaries.pod))]
+            if let selector, !selector.isEmpty { output["selector"] = .string(selector) }
+            return .object(output)
         case "describe_pod":
             let name = try Self.validName(call.arguments["name"]?.description, what: "pod name", maxLength: 253)
             let pod = try await json(base + ["get", "pod", name, "-o", "json"])

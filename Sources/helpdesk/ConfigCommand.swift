@@ -31,9 +31,11 @@ struct ConfigCommand: AsyncParsableCommand {
             let check = try checkContent(configuration)
             for entry in check.skipped { printError("warning: \(entry)") }
             for warning in configuration.warnings { printError("warning: \(warning)") }
+            // Counted the same whether the inventory is inline or in infrastructure.file, which is named.
             let inventory = configuration.infrastructure
+            let inventorySource = inventory.file.map { " from \($0)" } ?? ""
             print("ok: \(configuration.file ?? "built-in defaults") — listen \(configuration.server.listen), store \(configuration.store.displayLocation), "
-                + "\(inventory.dbServers.count) database(s), \(inventory.k8sClusters.count) cluster(s), \(inventory.vms.count) VM(s)")
+                + "\(inventory.dbServers.count) database(s), \(inventory.k8sClusters.count) cluster(s), \(inventory.vms.count) VM(s)\(inventorySource)")
         }
     }
 }
