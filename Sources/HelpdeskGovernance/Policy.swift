@@ -155,6 +155,9 @@ public struct PolicyRule: Sendable, Decodable {
         public var schedule: Schedule?
         public var maxRowsAffected: Int?
         public var maxPodsAffected: Int?
+        /// For a call that ends or interrupts a session: the most seconds its transaction may have
+        /// been open with writes (rolling back a long transaction takes about as long as it ran).
+        public var maxTransactionAgeSeconds: Int?
         /// aiHelpDesk's way to ask for approval on an `allow` rule.
         public var requireApproval: Bool?
         public var approvalQuorum: Int?
@@ -165,6 +168,7 @@ public struct PolicyRule: Sendable, Decodable {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case schedule, maxRowsAffected = "max_rows_affected", maxPodsAffected = "max_pods_affected", requireApproval = "require_approval"
+            case maxTransactionAgeSeconds = "max_xact_age_secs"
             case approvalQuorum = "approval_quorum", approvers, approvalTTL = "approval_ttl"
             case allowedPurposes = "allowed_purposes", blockedPurposes = "blocked_purposes"
         }
@@ -179,6 +183,12 @@ public struct PolicyRule: Sendable, Decodable {
             schedule = try container.decodeIfPresent(Schedule.self, forKey: .schedule)
             maxRowsAffected = try container.decodeIfPresent(Int.self, forKey: .maxRowsAffected)
             maxPodsAffected = try container.decodeIfPresent(Int.self, forKey: .maxPodsAffected)
+            maxTransactionAgeSeconds = try container.decodeIfPresent(Int.self, forKey: .maxTransactionAgeSeconds)
+            if let limit = maxTransactionAgeSeconds, limit < 1 {
+                // aiHelpDesk reads 0 as "no limit"; here a limit that is there is enforced, so leave the key out instead.
+                throw DecodingError.dataCorruptedError(forKey: .maxTransactionAgeSeconds, in: container,
+                                                       debugDescription: "max_xact_age_secs must be at least 1 (seconds); remove the key for no limit")
+            }
             requireApproval = try container.decodeIfPresent(Bool.self, forKey: .requireApproval)
             approvalQuorum = try container.decodeIfPresent(Int.self, forKey: .approvalQuorum)
             if let quorum = approvalQuorum, quorum < 1 {

@@ -145,7 +145,9 @@ struct GovExplainCommand: AsyncParsableCommand {
         }
         let request = ActionRequest(principal: who, resource: Resource(type: type, name: name, tags: tags.map { $0.split(separator: ",").map(String.init) } ?? inventoryTags,
                                                                      namespace: namespace),
-                                    tool: tool, action: action, purpose: purpose, at: date)
+                                    tool: tool, action: action, purpose: purpose, at: date,
+                                    approvalOverrideRoles: type == .database
+                                        ? configuration.infrastructure.dbServers.first(where: { $0.id == name })?.approvalOverrideRoles ?? [] : [])
         let decision = engine.decide(request)
         print("decision: \(decision.effect.rawValue)")
         print("policy: \(decision.policy ?? "none (default deny)")" + (decision.rule.map { ", rule \($0 + 1)" } ?? ""))
