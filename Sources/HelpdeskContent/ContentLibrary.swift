@@ -30,14 +30,14 @@ public struct ContentLibrary: Sendable {
     public init(shipped: [String: String], folders: [ContentKind: String] = [:], namedFiles: [ContentKind: String] = [:]) {
         self.shipped = shipped
         self.folders = folders
-        self.namedFiles = namedFiles.filter { kind, _ in kind.layering == .folderReplaces }
+        self.namedFiles = namedFiles.filter { $0.key.layering == .folderReplaces }
     }
 
     /// Where the content of `kind` in force comes from, for messages: the named file or folder
     /// with its configuration key, or `nil` for the shipped files.
     public func origin(_ kind: ContentKind) -> (path: String, key: String)? {
-        if let file = namedFiles[kind], let key = kind.fileConfigurationKey { return (file, key) }
-        return folders[kind].map { ($0, kind.configurationKey) }
+        if let file = namedFiles[kind], let key = kind.fileConfigurationKey { return (path: file, key: key) }
+        return folders[kind].map { (path: $0, key: kind.configurationKey) }
     }
 
     /// The shipped files of `kind`, sorted by name.

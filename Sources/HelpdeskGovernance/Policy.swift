@@ -70,7 +70,7 @@ public struct Policy: Sendable, Decodable {
         // A policy without rules decides nothing, so it is a mistake, and aiHelpDesk refuses it too.
         guard !rules.isEmpty else {
             throw DecodingError.dataCorrupted(.init(
-                codingPath: decoder.codingPath + [CodingKeys.rules],
+                codingPath: decoder.codingPath + [CodingKeys.rules as any CodingKey],
                 debugDescription: "policy \"\(name)\" has no rules; give it at least one (action and effect), or remove it"))
         }
     }

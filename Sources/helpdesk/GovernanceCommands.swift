@@ -52,8 +52,8 @@ struct PolicyCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             do { policies = try PolicyLoader.load(files) } catch { throw PolicyCommand.failure(error) }
-            if let (path, key) = content.origin(.policies) {
-                print("policies from \(path) (\(key)); the built-in policies are not in force")
+            if let origin = content.origin(.policies) {
+                print("policies from \(origin.path) (\(origin.key)); the built-in policies are not in force")
             } else {
                 print("built-in policies (neither policies.file nor policies.dir is set)")
             }
