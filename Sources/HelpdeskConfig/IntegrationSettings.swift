@@ -248,7 +248,8 @@ public struct PolicySettings: Sendable {
         guard let path = section.optionalString("file"), !path.isEmpty else { return nil }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            section.report("file", "no such file \(path) (it replaces the built-in policies); create it, or remove the key to use the built-in ones")
+            section.report("file", "no such file \(path) (it replaces the built-in policies); "
+                           + "create it, or remove the key to use the built-in ones")
             return nil
         }
         guard !isDirectory.boolValue else {

@@ -13,7 +13,8 @@ public enum ContentError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The folder or file the problem is about.
     public var path: String {
         switch self {
-        case .missingFolder(_, let path), .missingFile(_, let path), .unreadable(let path, _), .notText(let path), .tooLarge(let path, _): path
+        case .missingFolder(_, let path), .missingFile(_, let path), .unreadable(let path, _), .notText(let path),
+             .tooLarge(let path, _): path
         case .invalidTemplate(let location, _): location
         }
     }

@@ -81,7 +81,8 @@ public struct ContentLibrary: Sendable {
     public static func read(_ kind: ContentKind, file path: String) throws(ContentError) -> ContentFile {
         switch try RegularFile.entry(at: path, limit: maxFileBytes) {
         case .file(let bytes):
-            return ContentFile(kind: kind, name: (path as NSString).lastPathComponent, text: try text(bytes, path: path), source: .file(path))
+            return ContentFile(kind: kind, name: (path as NSString).lastPathComponent, text: try text(bytes, path: path),
+                               source: .file(path))
         case .skipped(let reason):
             throw .unreadable(path: path, reason: reason)
         case .ignored:

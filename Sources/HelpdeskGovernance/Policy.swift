@@ -18,7 +18,8 @@ public struct PolicyFile: Sendable, Decodable {
         guard Self.understands(version) else {
             throw DecodingError.dataCorruptedError(
                 forKey: .version, in: container,
-                debugDescription: "version \"\(version)\" is not understood; this project reads aiHelpDesk schema version 1 (1, 1.0, 1.x)")
+                debugDescription: "version \"\(version)\" is not understood; "
+                    + "this project reads aiHelpDesk schema version 1 (1, 1.0, 1.x)")
         }
         policies = try container.decodeIfPresent([Policy].self, forKey: .policies) ?? []
     }

@@ -104,8 +104,8 @@ import Testing
         #expect(policies.first { $0.name == "ledger-guard" }?.description.hasPrefix("Ledger databases hold money movements.") == true)
     }
 
-    @Test(arguments: cases)
-    func decidesAsAiHelpDesk(_ example: Case) throws {
+    @Test(arguments: AiHelpDeskPolicyFixtureTests.cases)
+    func decidesAsAiHelpDesk(example: Case) throws {
         let decision = try Self.engine().decide(example.request)
         #expect(decision.effect == example.effect, "\(decision.reason)")
         #expect(decision.policy == example.policy, "\(decision.reason)")
