@@ -6,15 +6,25 @@ public struct ToolImpact: Sendable, Equatable, Codable {
     public var rows: Int?
     public var pods: Int?
     public var sessions: Int?
+    /// For a call that ends or interrupts a session: how long, in whole seconds, that session's
+    /// transaction has been open with writes (0 when it has not written, or has no transaction),
+    /// which is about how long rolling it back may take (`max_xact_age_secs`). 0 for tools that end
+    /// no session.
+    public var transactionAgeSeconds: Int?
 
-    public init(rows: Int? = nil, pods: Int? = nil, sessions: Int? = nil) {
+    enum CodingKeys: String, CodingKey {
+        case rows, pods, sessions, transactionAgeSeconds = "transaction_age_seconds"
+    }
+
+    public init(rows: Int? = nil, pods: Int? = nil, sessions: Int? = nil, transactionAgeSeconds: Int? = nil) {
         self.rows = rows
         self.pods = pods
         self.sessions = sessions
+        self.transactionAgeSeconds = transactionAgeSeconds
     }
 
     /// A read changes nothing.
-    public static let none = ToolImpact(rows: 0, pods: 0, sessions: 0)
+    public static let none = ToolImpact(rows: 0, pods: 0, sessions: 0, transactionAgeSeconds: 0)
 }
 
 extension Agent {

@@ -47,9 +47,10 @@ public struct AlertmanagerAgent: Agent {
         endpoints[target] != nil
     }
 
-    /// A silence changes no rows, pods or sessions: it stops notifications, for a bounded time.
+    /// A silence changes no rows, pods or sessions (nor ends a transaction): it stops notifications,
+    /// for a bounded time.
     public func impact(of call: ToolCall) async throws -> ToolImpact {
-        ToolImpact(rows: 0, pods: 0, sessions: 0)
+        ToolImpact.none
     }
 
     public func run(_ call: ToolCall) async throws -> JSONValue {

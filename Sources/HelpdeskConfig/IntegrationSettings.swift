@@ -226,12 +226,37 @@ public struct PolicySettings: Sendable {
     /// A folder whose policy files are all the policies in force (the built-in ones are then off);
     /// `nil`: the built-in policies.
     public var directory: String?
+    /// One policy file that is all the policies in force (aiHelpDesk's `HELPDESK_POLICY_FILE`);
+    /// env `HELPDESK_POLICIES_FILE`. Never together with ``directory``.
+    public var file: String?
 
     public init() {}
 
     init(_ section: ConfigSection) {
         directory = section.folder("dir", overriding: "the built-in policies: its files are then all the policies in force")
+        file = Self.file(section)
+        if file != nil, directory != nil {
+            section.report("file", "policies.file and policies.dir both name the policies in force; keep one of them")
+            directory = nil
+        }
         section.finish()
+    }
+
+    /// `file`, which must be a file that is there: a typo would otherwise be found only at start
+    /// (or, by the reloader, never). Empty means none.
+    private static func file(_ section: ConfigSection) -> String? {
+        guard let path = section.optionalString("file"), !path.isEmpty else { return nil }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            section.report("file", "no such file \(path) (it replaces the built-in policies); "
+                           + "create it, or remove the key to use the built-in ones")
+            return nil
+        }
+        guard !isDirectory.boolValue else {
+            section.report("file", "\(path) is a folder; name a folder of policy files with policies.dir")
+            return nil
+        }
+        return path
     }
 }
 

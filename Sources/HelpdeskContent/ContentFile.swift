@@ -5,11 +5,13 @@ public struct ContentFile: Sendable, Equatable {
         case binary
         /// Read from this configured folder.
         case folder(String)
+        /// This configured file, all the content of its kind (`policies.file`).
+        case file(String)
 
         public var description: String {
             switch self {
             case .binary: "binary"
-            case .folder(let path): path
+            case .folder(let path), .file(let path): path
             }
         }
     }
@@ -32,6 +34,7 @@ public struct ContentFile: Sendable, Equatable {
         switch source {
         case .binary: "built-in \(kind.rawValue)/\(name)"
         case .folder(let folder): folder.hasSuffix("/") ? folder + name : folder + "/" + name
+        case .file(let path): path
         }
     }
 

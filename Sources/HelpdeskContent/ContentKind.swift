@@ -34,6 +34,11 @@ public enum ContentKind: String, Sendable, CaseIterable, CustomStringConvertible
         }
     }
 
+    /// The configuration key that names one file as all the content of this kind, where there is one.
+    public var fileConfigurationKey: String? {
+        self == .policies ? "policies.file" : nil
+    }
+
     public var description: String {
         switch self {
         case .slackTemplates: "Slack templates"

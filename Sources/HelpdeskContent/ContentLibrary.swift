@@ -17,15 +17,27 @@ public struct ContentLibrary: Sendable {
     public let shipped: [String: String]
     /// The configured folder of each kind that has one.
     public let folders: [ContentKind: String]
+    /// A configured file that is all the content of its kind (`policies.file`); only kinds whose
+    /// folder replaces the shipped files take one.
+    public let namedFiles: [ContentKind: String]
     /// The most one file of a configured folder may hold; the shipped files are far smaller.
     public static let maxFileBytes = 1_048_576
 
     /// - Parameters:
     ///   - shipped: the files compiled into the binary, keyed by their path in the package.
     ///   - folders: a folder per kind; a kind without one uses only the shipped files.
-    public init(shipped: [String: String], folders: [ContentKind: String] = [:]) {
+    ///   - namedFiles: one file per kind that replaces the shipped files (and a folder) of that kind.
+    public init(shipped: [String: String], folders: [ContentKind: String] = [:], namedFiles: [ContentKind: String] = [:]) {
         self.shipped = shipped
         self.folders = folders
+        self.namedFiles = namedFiles.filter { $0.key.layering == .folderReplaces }
+    }
+
+    /// Where the content of `kind` in force comes from, for messages: the named file or folder
+    /// with its configuration key, or `nil` for the shipped files.
+    public func origin(_ kind: ContentKind) -> (path: String, key: String)? {
+        if let file = namedFiles[kind], let key = kind.fileConfigurationKey { return (path: file, key: key) }
+        return folders[kind].map { (path: $0, key: kind.configurationKey) }
     }
 
     /// The shipped files of `kind`, sorted by name.
@@ -40,9 +52,11 @@ public struct ContentLibrary: Sendable {
         }.sorted { $0.name < $1.name }
     }
 
-    /// The files of `kind` in force, sorted by name: the folder's over the built-in ones file by
-    /// file, or only the folder's where the kind says so (policies).
+    /// The files of `kind` in force, sorted by name: the named file alone (`policies.file`), else
+    /// the folder's over the built-in ones file by file, or only the folder's where the kind says so
+    /// (policies). Read afresh on every call, so a reload sees a changed file.
     public func files(_ kind: ContentKind) throws(ContentError) -> [ContentFile] {
+        if let file = namedFiles[kind] { return [try Self.read(kind, file: file)] }
         guard let folder = folders[kind] else { return shippedFiles(kind) }
         let overrides = try Self.read(kind, folder: folder)
         switch kind.layering {
@@ -60,6 +74,20 @@ public struct ContentLibrary: Sendable {
     /// regular files (see ``skippedEntries(_:)``). Each file may hold at most ``maxFileBytes``.
     public static func read(_ kind: ContentKind, folder: String) throws(ContentError) -> [ContentFile] {
         try scan(kind, folder: folder).files
+    }
+
+    /// The one file `path` names as all the content of `kind`, whatever its name ends with. It must be
+    /// a regular file (a link to one is followed, as a ConfigMap mounts it) of at most ``maxFileBytes``.
+    public static func read(_ kind: ContentKind, file path: String) throws(ContentError) -> ContentFile {
+        switch try RegularFile.entry(at: path, limit: maxFileBytes) {
+        case .file(let bytes):
+            return ContentFile(kind: kind, name: (path as NSString).lastPathComponent, text: try text(bytes, path: path),
+                               source: .file(path))
+        case .skipped(let reason):
+            throw .unreadable(path: path, reason: reason)
+        case .ignored:
+            throw .missingFile(kind, path: path)
+        }
     }
 
     /// The entries of `kind`'s configured folder that are not read because they are not regular

@@ -39,11 +39,32 @@ public struct DatabaseAgent: Agent {
         return try await withSession(call.target) { session, limits in try await body(session, call, limits) }
     }
 
-    /// Session tools end or interrupt one session and change no rows themselves; reads change nothing.
+    /// Session tools end or interrupt one session and change no rows themselves, but the session's
+    /// open transaction is rolled back: how long it has been open with writes is read from the
+    /// database now (`max_xact_age_secs`), at the request and again when an approved call runs.
+    /// Reads change nothing.
     public func impact(of call: ToolCall) async throws -> ToolImpact {
         guard let descriptor = tools.first(where: { $0.name == call.tool }) else { throw unknownTool(call.tool) }
-        if DatabaseTools.sessionTools.contains(call.tool) { return ToolImpact(rows: 0, pods: 0, sessions: 1) }
-        return descriptor.action == .read ? .none : ToolImpact()
+        if DatabaseTools.sessionTools.contains(call.tool) {
+            return ToolImpact(rows: 0, pods: 0, sessions: 1, transactionAgeSeconds: await transactionAge(call))
+        }
+        return descriptor.action == .read ? .none : ToolImpact(transactionAgeSeconds: 0)
+    }
+
+    /// The age of the written transaction of the session `call` ends, or `nil` when it cannot be
+    /// read (the database unreachable, the session gone or not visible to this user): a
+    /// `max_xact_age_secs` limit then refuses, while the other counts stay known.
+    private func transactionAge(_ call: ToolCall) async -> Int? {
+        do {
+            try validate(call)
+            return try await withSession(call.target) { session, limits in
+                try await DatabaseTools.transactionAge(session, call, limits: limits)
+            }
+        } catch {
+            logger.notice("cannot read the transaction age of the session a call would end",
+                          metadata: ["tool": "\(call.tool)", "target": "\(call.target)", "error": "\(error)"])
+            return nil
+        }
     }
 
     /// Session tools get the identity of the session their PID names now (`backend_start`, and

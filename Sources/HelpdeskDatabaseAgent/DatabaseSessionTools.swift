@@ -48,6 +48,27 @@ extension DatabaseTools {
         return pinned
     }
 
+    /// How long, in whole seconds, the session `call` names has had its transaction open with
+    /// writes (`backend_xid` is set once it has written), about as long as rolling it back may take;
+    /// 0 when it has not written or is not in a transaction. `nil` when there is no such session
+    /// (for a pinned call: when the PID no longer has the pinned `backend_start`), or when this
+    /// user may not see it (PostgreSQL then shows `backend_start` and `backend_xid` as NULL, and a
+    /// 0 there would let a limit pass unmeasured).
+    static func transactionAge(_ session: PostgresSession, _ call: ToolCall, limits: Limits) async throws -> Int? {
+        let pid = Int(call.integer("pid") ?? 0)
+        let pinned = pinnedStart(call)
+        let matches = pinned == nil ? "" : " AND backend_start = $2::timestamptz"
+        let binds: [any PostgresEncodable] = pinned.map { [pid, $0] } ?? [pid]
+        let row = try await session.readRow("""
+            SELECT CASE WHEN backend_start IS NULL THEN NULL
+                        WHEN backend_xid IS NOT NULL THEN greatest(0, floor(extract(epoch FROM now() - xact_start)))::bigint
+                        ELSE 0 END AS age
+            FROM pg_stat_activity WHERE pid = $1::integer\(matches)
+            """, binds, statementTimeout: limits.statementTimeout)
+        guard case .number(let age)? = row["age"] else { return nil }
+        return Int(age)
+    }
+
     static let cancelQuery: Body = { session, call, limits in
         let pid = Int(call.integer("pid") ?? 0)
         let result = try await act(session, call, limits: limits,

@@ -156,13 +156,24 @@ public struct Governance: Sendable {
     }
 
     /// The decision alone, without acting or recording. `impact` is what the call would change
-    /// (``measure(_:agent:)``); `nil` where it is unknown, which a `max_*_affected` rule refuses.
+    /// (``measure(_:agent:)``); `nil` where it is unknown, which a `max_*` limit refuses.
     public func decide(_ call: ToolCall, by principal: Principal, impact: ToolImpact?, purpose: String? = nil,
                        at: Date? = nil) throws -> (Decision, ToolDescriptor, any Agent) {
         guard let (agent, descriptor) = tool(named: call.tool) else { throw ToolError("no agent offers the tool \(call.tool)") }
-        let request = ActionRequest(principal: principal, resource: resource(for: call), tool: call.tool, action: descriptor.action,
-                                    rowsAffected: impact?.rows, podsAffected: impact?.pods, purpose: purpose, at: at ?? now())
+        let touched = resource(for: call)
+        let request = ActionRequest(principal: principal, resource: touched, tool: call.tool, action: descriptor.action,
+                                    rowsAffected: impact?.rows, podsAffected: impact?.pods,
+                                    transactionAgeSeconds: impact?.transactionAgeSeconds, purpose: purpose, at: at ?? now(),
+                                    approvalOverrideRoles: approvalOverrideRoles(of: touched))
         return (policies.engine.decide(request), descriptor, agent)
+    }
+
+    /// The inventory's `approval_override_roles` of the database `resource` is: who approves there
+    /// when a rule names no approvers. Only a decision on the database itself; a call on its pods is
+    /// decided on the cluster, whose approvers the policies name.
+    func approvalOverrideRoles(of resource: Resource) -> [String] {
+        guard resource.type == .database else { return [] }
+        return inventory.dbServers.first { $0.id == resource.name }?.approvalOverrideRoles ?? []
     }
 
     /// What `call` would change, as its agent says; `nil` when it cannot tell (the read failed).

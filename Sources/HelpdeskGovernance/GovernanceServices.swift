@@ -67,8 +67,8 @@ public struct ApprovalExpiryService: Service {
 /// Reloads the policy files when they change (checked every few seconds) or on SIGHUP, through one
 /// ``PolicyReloader`` so the two never load side by side. A file that does not load leaves the
 /// previous policies in force, says so in the log, and counts a failed reload in
-/// `helpdesk_policy_reloads_total{outcome="failed"}`. With no `policies.dir` the built-in policies
-/// never change, and SIGHUP reloads them harmlessly (instead of ending the process).
+/// `helpdesk_policy_reloads_total{outcome="failed"}`. With neither `policies.file` nor `policies.dir`
+/// the built-in policies never change, and SIGHUP reloads them harmlessly (instead of ending the process).
 public struct PolicyWatcher: Service {
     let reloader: PolicyReloader
     let interval: Duration

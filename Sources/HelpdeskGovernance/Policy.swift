@@ -4,6 +4,7 @@ import HelpdeskCore
 
 /// A policy file: `version: "1"` and its policies, in the aiHelpDesk schema.
 public struct PolicyFile: Sendable, Decodable {
+    /// As written; a missing or empty version reads as "1", as aiHelpDesk's loader defaults it.
     public var version: String
     public var policies: [Policy]
 
@@ -12,11 +13,25 @@ public struct PolicyFile: Sendable, Decodable {
     public init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        version = try container.decode(String.self, forKey: .version)
-        guard version == "1" else {
-            throw DecodingError.dataCorruptedError(forKey: .version, in: container, debugDescription: "only version \"1\" is understood, got \"\(version)\"")
+        let written = try container.decodeIfPresent(String.self, forKey: .version) ?? ""
+        version = written.isEmpty ? "1" : written
+        guard Self.understands(version) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .version, in: container,
+                debugDescription: "version \"\(version)\" is not understood; "
+                    + "this project reads aiHelpDesk schema version 1 (1, 1.0, 1.x)")
         }
         policies = try container.decodeIfPresent([Policy].self, forKey: .policies) ?? []
+    }
+
+    /// Schema version 1 in the spellings aiHelpDesk's files use: "1", "1.0", "1.N" (a later minor
+    /// version only adds keys, which the strict decoding still refuses by name).
+    static func understands(_ version: String) -> Bool {
+        guard version.hasPrefix("1") else { return false }
+        let rest = version.dropFirst()
+        if rest.isEmpty { return true }
+        guard rest.first == ".", rest.count > 1 else { return false }
+        return rest.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
     }
 }
 
@@ -53,6 +68,12 @@ public struct Policy: Sendable, Decodable {
         principals = try container.decodeIfPresent([PrincipalMatcher].self, forKey: .principals) ?? []
         resources = try container.decodeIfPresent([ResourceMatch].self, forKey: .resources) ?? []
         rules = try container.decodeIfPresent([PolicyRule].self, forKey: .rules) ?? []
+        // A policy without rules decides nothing, so it is a mistake, and aiHelpDesk refuses it too.
+        guard !rules.isEmpty else {
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: decoder.codingPath + [CodingKeys.rules as any CodingKey],
+                debugDescription: "policy \"\(name)\" has no rules; give it at least one (action and effect), or remove it"))
+        }
     }
 }
 
@@ -135,6 +156,9 @@ public struct PolicyRule: Sendable, Decodable {
         public var schedule: Schedule?
         public var maxRowsAffected: Int?
         public var maxPodsAffected: Int?
+        /// For a call that ends or interrupts a session: the most seconds its transaction may have
+        /// been open with writes (rolling back a long transaction takes about as long as it ran).
+        public var maxTransactionAgeSeconds: Int?
         /// aiHelpDesk's way to ask for approval on an `allow` rule.
         public var requireApproval: Bool?
         public var approvalQuorum: Int?
@@ -145,6 +169,7 @@ public struct PolicyRule: Sendable, Decodable {
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case schedule, maxRowsAffected = "max_rows_affected", maxPodsAffected = "max_pods_affected", requireApproval = "require_approval"
+            case maxTransactionAgeSeconds = "max_xact_age_secs"
             case approvalQuorum = "approval_quorum", approvers, approvalTTL = "approval_ttl"
             case allowedPurposes = "allowed_purposes", blockedPurposes = "blocked_purposes"
         }
@@ -159,6 +184,12 @@ public struct PolicyRule: Sendable, Decodable {
             schedule = try container.decodeIfPresent(Schedule.self, forKey: .schedule)
             maxRowsAffected = try container.decodeIfPresent(Int.self, forKey: .maxRowsAffected)
             maxPodsAffected = try container.decodeIfPresent(Int.self, forKey: .maxPodsAffected)
+            maxTransactionAgeSeconds = try container.decodeIfPresent(Int.self, forKey: .maxTransactionAgeSeconds)
+            if let limit = maxTransactionAgeSeconds, limit < 1 {
+                // aiHelpDesk reads 0 as "no limit"; here a limit that is there is enforced, so leave the key out instead.
+                throw DecodingError.dataCorruptedError(forKey: .maxTransactionAgeSeconds, in: container,
+                                                       debugDescription: "max_xact_age_secs must be at least 1 (seconds); remove the key for no limit")
+            }
             requireApproval = try container.decodeIfPresent(Bool.self, forKey: .requireApproval)
             approvalQuorum = try container.decodeIfPresent(Int.self, forKey: .approvalQuorum)
             if let quorum = approvalQuorum, quorum < 1 {

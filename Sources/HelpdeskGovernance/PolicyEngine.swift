@@ -27,19 +27,28 @@ public struct ActionRequest: Sendable, Codable {
     public var action: ActionClass
     public var rowsAffected: Int?
     public var podsAffected: Int?
+    /// Seconds the transaction of the session the call would end has been open with writes
+    /// (``ToolImpact/transactionAgeSeconds``); `nil` when unknown.
+    public var transactionAgeSeconds: Int?
     public var purpose: String?
     public var at: Date
+    /// Roles that approve when the deciding rule names no `approvers`: the database's
+    /// `approval_override_roles` (aiHelpDesk lets those roles override approval; here they decide it).
+    public var approvalOverrideRoles: [String]
 
     public init(principal: Principal, resource: Resource, tool: String, action: ActionClass, rowsAffected: Int? = nil,
-                podsAffected: Int? = nil, purpose: String? = nil, at: Date = Date()) {
+                podsAffected: Int? = nil, transactionAgeSeconds: Int? = nil, purpose: String? = nil, at: Date = Date(),
+                approvalOverrideRoles: [String] = []) {
         self.principal = principal
         self.resource = resource
         self.tool = tool
         self.action = action
         self.rowsAffected = rowsAffected
         self.podsAffected = podsAffected
+        self.transactionAgeSeconds = transactionAgeSeconds
         self.purpose = purpose
         self.at = at
+        self.approvalOverrideRoles = approvalOverrideRoles
     }
 }
 
@@ -123,6 +132,16 @@ public struct PolicyEngine: Sendable {
                 guard let pods = request.podsAffected else { return deny("\(request.tool) cannot say how many pods it would affect (max_pods_affected \(limit))") }
                 if pods > limit { return deny("it would affect \(pods) pods, over the limit of \(limit)") }
             }
+            if let limit = conditions.maxTransactionAgeSeconds, request.action != .read {
+                guard let age = request.transactionAgeSeconds else {
+                    return deny("\(request.tool) cannot say how long the transaction of the session it would end has been open "
+                                + "(max_xact_age_secs \(limit))")
+                }
+                if age > limit {
+                    return deny("its transaction has been open \(Self.ageText(age)) with writes; rolling it back may take as long; "
+                                + "the limit is \(Self.ageText(limit))")
+                }
+            }
         }
         let needsApproval = rule.effect == .requireApproval || (rule.effect == .allow && conditions.requireApproval == true)
         let effect: Effect = rule.effect == .deny ? .deny : needsApproval ? .requireApproval : .allow
@@ -132,12 +151,32 @@ public struct PolicyEngine: Sendable {
         case .allow: reason = "allowed by \(at)\(scheduleNote)"
         case .deny: reason = "denied by \(at)\(scheduleNote)"
         case .requireApproval:
-            let who = conditions.approvers.isEmpty ? "anyone but the requester" : conditions.approvers.map(\.description).joined(separator: ", ")
+            let who: String
+            if !conditions.approvers.isEmpty {
+                who = conditions.approvers.map(\.description).joined(separator: ", ")
+            } else if !request.approvalOverrideRoles.isEmpty {
+                who = request.approvalOverrideRoles.map { PrincipalMatcher.role($0).description }.joined(separator: ", ")
+                    + " (the rule names no approvers, so the approval_override_roles of \(request.resource.type.rawValue) "
+                    + "\(request.resource.name) decide)"
+            } else {
+                who = "anyone but the requester"
+            }
             reason = "needs \(conditions.approvalQuorum ?? 1) approval(s) from \(who), by \(at)\(scheduleNote)"
         }
+        let approvers = conditions.approvers.isEmpty ? request.approvalOverrideRoles.map(PrincipalMatcher.role) : conditions.approvers
         return Decision(effect: effect, policy: policy.name, rule: index, message: rule.message, reason: reason,
                         quorum: effect == .requireApproval ? (conditions.approvalQuorum ?? 1) : 0,
-                        approvers: conditions.approvers.map(\.encoded), approvalTTLSeconds: conditions.approvalTTL?.seconds)
+                        approvers: effect == .requireApproval ? approvers.map(\.encoded) : conditions.approvers.map(\.encoded),
+                        approvalTTLSeconds: conditions.approvalTTL?.seconds)
+    }
+}
+
+extension PolicyEngine {
+    /// Seconds as aiHelpDesk words a transaction's age: "2h 5m", "4m 10s", "45s".
+    static func ageText(_ seconds: Int) -> String {
+        if seconds >= 3600 { return "\(seconds / 3600)h \(seconds % 3600 / 60)m" }
+        if seconds >= 60 { return "\(seconds / 60)m \(seconds % 60)s" }
+        return "\(seconds)s"
     }
 }
 

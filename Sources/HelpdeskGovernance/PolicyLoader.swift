@@ -13,8 +13,9 @@ public enum PolicyLoader {
         public var description: String { line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)" }
     }
 
-    /// The policies in force: the configured folder's files when `policies.dir` is set (and then
-    /// none of the built-in ones), else those the binary ships. Every problem of every file is reported.
+    /// The policies in force: the configured file's (`policies.file`) or folder's (`policies.dir`)
+    /// when one is set (and then none of the built-in ones), else those the binary ships. Every
+    /// problem of every file is reported.
     public static func load(from content: ContentLibrary) throws(PolicyLoadErrors) -> [Policy] {
         let files: [ContentFile]
         do {

@@ -41,7 +41,8 @@ public final class PolicyReloader: Sendable {
     private let serial = AsyncSemaphore(permits: 1)
     private let state = Mutex(State())
 
-    /// Reloads `content`'s policy files (`policies.dir`, else the built-in ones) into `policies`.
+    /// Reloads `content`'s policy files (`policies.file` or `policies.dir`, else the built-in ones) into
+    /// `policies`; the file or folder is read afresh each time, so an edit is seen.
     public convenience init(content: ContentLibrary, policies: PolicySet, logger: Logger, metrics: any MetricsFactory) {
         self.init(policies: policies, logger: logger, metrics: metrics) { try content.files(.policies) }
     }

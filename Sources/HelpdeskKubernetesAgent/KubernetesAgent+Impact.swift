@@ -7,6 +7,7 @@ extension KubernetesAgent {
     /// `scale`: the pods added or removed, |requested − current replicas|; `rollout_restart`: every
     /// pod of the deployment (the larger of desired and existing replicas); reads: nothing.
     /// A write this agent cannot size says nothing (`pods == nil`), and a limit on it then refuses.
+    /// No Kubernetes tool ends a database session, so the transaction age is 0 (`max_xact_age_secs`).
     public func impact(of call: ToolCall) async throws -> ToolImpact {
         guard let descriptor = tools.first(where: { $0.name == call.tool }) else {
             throw ToolError("the kubernetes agent has no tool \(call.tool); it has: \(tools.map(\.name).joined(separator: ", "))")
@@ -18,12 +19,12 @@ extension KubernetesAgent {
                 throw ToolError("replicas must be 0 to 1000")
             }
             let current = try await replicas(of: call)
-            return ToolImpact(rows: 0, pods: abs(Int(requested) - current.desired), sessions: 0)
+            return ToolImpact(rows: 0, pods: abs(Int(requested) - current.desired), sessions: 0, transactionAgeSeconds: 0)
         case "rollout_restart":
             let current = try await replicas(of: call)
-            return ToolImpact(rows: 0, pods: max(current.desired, current.existing), sessions: 0)
+            return ToolImpact(rows: 0, pods: max(current.desired, current.existing), sessions: 0, transactionAgeSeconds: 0)
         default:
-            return descriptor.action == .read ? .none : ToolImpact()
+            return descriptor.action == .read ? .none : ToolImpact(transactionAgeSeconds: 0)
         }
     }
 

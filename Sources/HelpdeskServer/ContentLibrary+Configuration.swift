@@ -5,7 +5,8 @@ import HelpdeskShippedContent
 extension ContentLibrary {
     /// The content in force for `configuration`: what the binary ships, with the folders it names
     /// (`slack.templates_dir`, `smtp.templates_dir`, `approvals.pages_dir`, `diagnosis.runbooks_dir`,
-    /// `policies.dir`) on top. With none named, nothing is read from disk.
+    /// `policies.dir`) on top, or the one file `policies.file` names as the policies. With none
+    /// named, nothing is read from disk.
     public init(_ configuration: HelpdeskConfiguration) {
         let named: [(ContentKind, String?)] = [
             (.slackTemplates, configuration.slack.templatesDirectory),
@@ -18,6 +19,8 @@ extension ContentLibrary {
         for case let (kind, folder?) in named {
             folders[kind] = folder
         }
-        self = .builtIn(folders: folders)
+        var files: [ContentKind: String] = [:]
+        if let file = configuration.policies.file { files[.policies] = file }
+        self = .builtIn(folders: folders, namedFiles: files)
     }
 }

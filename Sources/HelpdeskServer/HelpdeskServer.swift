@@ -58,13 +58,13 @@ public enum HelpdeskServer {
         }
     }
 
-    /// The policies in force at start (the built-in ones, or `policies.dir`'s); they must load.
+    /// The policies in force at start (the built-in ones, `policies.file`'s or `policies.dir`'s); they must load.
     public static func loadPolicies(_ content: ContentLibrary, logger: Logger) throws(ServerError) -> PolicySet {
         do {
             let policies = try PolicyLoader.load(from: content)
             if !policies.contains(where: \.enabled) {
                 logger.warning("no enabled policy: every action is denied", metadata: [
-                    "policies_dir": "\(content.folders[.policies] ?? "(built in)")"])
+                    "policies": "\(content.origin(.policies)?.path ?? "(built in)")"])
             }
             return PolicySet(PolicyEngine(policies: policies))
         } catch {

@@ -2,9 +2,10 @@ import HelpdeskContent
 
 extension ContentLibrary {
     /// The templates, runbooks and policies compiled into this executable (by `EmbedContentPlugin`
-    /// from the package's `templates/`, `runbooks/` and `policies/`), with `folders` on top.
-    public static func builtIn(folders: [ContentKind: String] = [:]) -> ContentLibrary {
-        ContentLibrary(shipped: EmbeddedContent.files, folders: folders)
+    /// from the package's `templates/`, `runbooks/` and `policies/`), with `folders` on top and
+    /// `namedFiles` (`policies.file`) instead of them.
+    public static func builtIn(folders: [ContentKind: String] = [:], namedFiles: [ContentKind: String] = [:]) -> ContentLibrary {
+        ContentLibrary(shipped: EmbeddedContent.files, folders: folders, namedFiles: namedFiles)
     }
 
     /// SHA-256 over the files compiled into this executable, computed when it was built: two binaries

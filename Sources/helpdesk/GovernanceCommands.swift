@@ -15,7 +15,7 @@ struct PolicyCommand: AsyncParsableCommand {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Validate policy files; exit 0 when valid, 2 with file:line errors when not.")
 
-        @Argument(help: "A policy file or a folder of them (default: the policies in force: policies.dir, else the built-in ones).")
+        @Argument(help: "A policy file or a folder of them (default: the policies in force: policies.file or policies.dir, else the built-in ones).")
         var path: String?
         @OptionGroup var global: GlobalOptions
 
@@ -28,7 +28,7 @@ struct PolicyCommand: AsyncParsableCommand {
                 do { policies = try PolicyLoader.load(path) } catch { throw PolicyCommand.failure(error) }
             } else {
                 let content = ContentLibrary(try global.loadConfiguration())
-                target = content.folders[.policies] ?? "built-in policies"
+                target = content.origin(.policies)?.path ?? "built-in policies"
                 do { policies = try PolicyLoader.load(from: content) } catch { throw PolicyCommand.failure(error) }
             }
             print("ok: \(target) — \(policies.count) polic\(policies.count == 1 ? "y" : "ies") (\(policies.filter(\.enabled).count) enabled)")
@@ -37,7 +37,7 @@ struct PolicyCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the policies in force, file by file, and where each file comes from (the binary or policies.dir).")
+            abstract: "Print the policies in force, file by file, and where each file comes from (the binary, policies.file or policies.dir).")
 
         @OptionGroup var global: GlobalOptions
 
@@ -52,10 +52,10 @@ struct PolicyCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             do { policies = try PolicyLoader.load(files) } catch { throw PolicyCommand.failure(error) }
-            if let folder = content.folders[.policies] {
-                print("policies from \(folder) (policies.dir); the built-in policies are not in force")
+            if let origin = content.origin(.policies) {
+                print("policies from \(origin.path) (\(origin.key)); the built-in policies are not in force")
             } else {
-                print("built-in policies (policies.dir is not set)")
+                print("built-in policies (neither policies.file nor policies.dir is set)")
             }
             print(builtInContentLine)
             for file in files {
@@ -145,7 +145,9 @@ struct GovExplainCommand: AsyncParsableCommand {
         }
         let request = ActionRequest(principal: who, resource: Resource(type: type, name: name, tags: tags.map { $0.split(separator: ",").map(String.init) } ?? inventoryTags,
                                                                      namespace: namespace),
-                                    tool: tool, action: action, purpose: purpose, at: date)
+                                    tool: tool, action: action, purpose: purpose, at: date,
+                                    approvalOverrideRoles: type == .database
+                                        ? configuration.infrastructure.dbServers.first(where: { $0.id == name })?.approvalOverrideRoles ?? [] : [])
         let decision = engine.decide(request)
         print("decision: \(decision.effect.rawValue)")
         print("policy: \(decision.policy ?? "none (default deny)")" + (decision.rule.map { ", rule \($0 + 1)" } ?? ""))

@@ -10,19 +10,22 @@ import Testing
 @Suite struct DatabaseSessionToolTests {
     let agent: DatabaseAgent = {
         var inventory = Infrastructure()
-        // Nothing listens on port 1: a test that connected would fail.
+        // Nothing listens on port 1: a call that connects fails.
         inventory.dbServers = [.init(id: "prod-db", connectionString: "host=127.0.0.1 port=1 user=app connect_timeout=1")]
         return DatabaseAgent(inventory: inventory, statementTimeout: .seconds(1), rowCap: 10, logger: Logger(label: "test"))
     }()
 
+    /// The transaction age is read from the database; unreachable here, so it is unknown (a
+    /// `max_xact_age_secs` limit then refuses) while the counts that need no reading stay known.
     @Test(arguments: ["terminate_backend", "cancel_query"])
-    func sessionToolsAffectOneSessionAndNoRows(tool: String) async throws {
+    func sessionToolsAffectOneSessionAndNoRowsAndCannotSayATransactionAgeUnread(tool: String) async throws {
         let impact = try await agent.impact(of: ToolCall(tool: tool, target: "prod-db", arguments: ["pid": .number(4242)]))
-        #expect(impact == ToolImpact(rows: 0, pods: 0, sessions: 1))
+        #expect(impact == ToolImpact(rows: 0, pods: 0, sessions: 1, transactionAgeSeconds: nil))
     }
 
     @Test func readsAffectNothing() async throws {
         #expect(try await agent.impact(of: ToolCall(tool: "blocking_locks", target: "prod-db")) == .none)
+        #expect(ToolImpact.none.transactionAgeSeconds == 0, "a read ends no session")
         await #expect(throws: ToolError.self) { try await agent.impact(of: ToolCall(tool: "drop_table", target: "prod-db")) }
     }
 

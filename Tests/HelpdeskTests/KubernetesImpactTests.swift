@@ -27,7 +27,7 @@ import Testing
         let runner = RecordingRunner(stdout: Self.deployment(desired: 3, existing: 3))
         let call = ToolCall(tool: "scale", target: "prod",
                             arguments: ["namespace": .string("payments"), "name": .string("api"), "replicas": .number(Double(requested))])
-        #expect(try await agent(runner).impact(of: call) == ToolImpact(rows: 0, pods: pods, sessions: 0))
+        #expect(try await agent(runner).impact(of: call) == ToolImpact(rows: 0, pods: pods, sessions: 0, transactionAgeSeconds: 0))
         // Sizing reads the deployment and changes nothing.
         #expect(runner.commands == [["--request-timeout=5s", "--context", "prod-ctx", "--namespace", "payments",
                                      "get", "deployment", "api", "-o", "json"]])
@@ -44,7 +44,7 @@ import Testing
         // Mid-rollout a deployment may hold more pods than it wants; all of them are replaced.
         let runner = RecordingRunner(stdout: Self.deployment(desired: 3, existing: 5))
         let call = ToolCall(tool: "rollout_restart", target: "prod", arguments: ["namespace": .string("web"), "name": .string("api")])
-        #expect(try await agent(runner).impact(of: call) == ToolImpact(rows: 0, pods: 5, sessions: 0))
+        #expect(try await agent(runner).impact(of: call) == ToolImpact(rows: 0, pods: 5, sessions: 0, transactionAgeSeconds: 0))
     }
 
     @Test func readsChangeNothingAndAskNothing() async throws {

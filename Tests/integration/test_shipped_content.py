@@ -42,7 +42,7 @@ def test_an_empty_folder_has_every_shipped_runbook_template_and_policy(helpdesk,
 
     policies = hd.run("policy", "show")
     assert policies.returncode == 0, policies.stderr
-    assert policies.stdout.startswith("built-in policies (policies.dir is not set)")
+    assert policies.stdout.startswith("built-in policies (neither policies.file nor policies.dir is set)")
     assert "built-in policies/default.yaml: 2 policies" in policies.stdout
     assert "example" not in policies.stdout
     assert hd.run("policy", "check").stdout.startswith("ok: built-in policies")
