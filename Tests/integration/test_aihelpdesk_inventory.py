@@ -10,7 +10,8 @@ def test_config_check_counts_the_files_entries_and_names_each_ignored_key(helpde
     checked = hd.run("config", "check", env={"BILLING_PG_PASSWORD": "b1ll!ng-s3cret"})
     assert checked.returncode == 0, checked.stderr
     assert "5 database(s), 2 cluster(s), 3 VM(s) from " + str(inventory) in checked.stdout
-    warnings = [line for line in checked.stderr.splitlines() if line.startswith(f"warning: {inventory}:")]
+    warnings = [line.removeprefix("helpdesk: ") for line in checked.stderr.splitlines()]
+    warnings = [line for line in warnings if line.startswith(f"warning: {inventory}:")]
     assert [line.split(": ")[1] for line in warnings] == [
         f"{inventory}:27", f"{inventory}:34", f"{inventory}:64", f"{inventory}:69"], checked.stderr
     assert "b1ll!ng-s3cret" not in checked.stdout + checked.stderr
