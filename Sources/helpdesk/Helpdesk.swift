@@ -17,7 +17,8 @@ struct Helpdesk: AsyncParsableCommand {
         version: BuildInfo.summary,
         subcommands: [ServeCommand.self, DiagnoseCommand.self, SrebotCommand.self, ApprovalsCommand.self, PolicyCommand.self, GovExplainCommand.self,
                       AuditCommand.self, MailIngestCommand.self, ConfigCommand.self, JobsCommand.self, AlertsCommand.self,
-                      RunbooksCommand.self, TemplatesCommand.self, VersionCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self]
+                      RunbooksCommand.self, TemplatesCommand.self, VersionCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self,
+                      HashKeyCommand.self]
     )
 }
 
