@@ -204,8 +204,12 @@ final class ConfigSection {
         guard let (value, mark) = entry(key) else { return [] }
         switch value {
         case .sequence(let sequence):
-            return sequence.enumerated().map { index, item in
-                (index, ConfigSection(context: context, path: path + ["\(key)[\(index)]"], node: item))
+            return sequence.enumerated().compactMap { index, item in
+                let section = ConfigSection(context: context, path: path + ["\(key)[\(index)]"], node: item)
+                // An item that is not a mapping has been reported by the line above; nothing more to read in it.
+                if case .scalar(let scalar) = item, !scalar.string.isEmpty, scalar.tag.rawValue != Tag.Name.null.rawValue { return nil }
+                if case .sequence = item { return nil }
+                return (index, section)
             }
         case .scalar(let scalar) where scalar.string.isEmpty || scalar.tag.rawValue == Tag.Name.null.rawValue:
             return []  // `users:` with nothing under it
@@ -348,7 +352,7 @@ final class ConfigSection {
 
     /// Reports every key in this mapping that no getter asked for.
     func finish() {
-        let expected = known.sorted().joined(separator: ", ")
+        let expected = known.filter { !$0.hasPrefix("_") }.sorted().joined(separator: ", ")  // not the comments ignored
         for pair in pairs where !known.contains(pair.key) {
             if let hint = secretHints[pair.key] {
                 context.report(path + [pair.key], pair.mark, hint)

@@ -65,9 +65,12 @@ extension UserDirectory {
         return aliases
     }
 
+    /// The entry's id; without one, the entry is reported once and its other keys are not read.
     private static func id(of entry: ConfigSection) -> String? {
         guard let id = entry.optionalString("id"), !id.isEmpty else {
-            entry.reportSection("an id is required")
+            // (An id that is not a string has been reported as such.)
+            if entry.valueKind("id") == nil || entry.valueKind("id") == .scalar { entry.reportSection("an id is required") }
+            entry.ignore { _ in true }
             return nil
         }
         return id
