@@ -13,11 +13,12 @@ import Foundation
 /// let ok = await pool.run { hash.verify(key) }  // nil: too many waiting
 /// ```
 final class HashWorkerPool: @unchecked Sendable {
-    // @unchecked: `jobs`, `alive` and `idle` are only read and written with `condition` locked.
+    // @unchecked: `jobs`, `alive`, `idle` and `started` are only read and written with `condition` locked.
     private let condition = NSCondition()
     private var jobs: [@Sendable () -> Void] = []
     private var alive = 0
     private var idle = 0
+    private var started = 0
     let threads: Int
     let queueLimit: Int
     let idleTimeout: TimeInterval
@@ -38,6 +39,20 @@ final class HashWorkerPool: @unchecked Sendable {
             let accepted = enqueue { continuation.resume(returning: work()) }
             if !accepted { continuation.resume(returning: nil) }
         }
+    }
+
+    /// Jobs waiting for a thread (for tests).
+    var waiting: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return jobs.count
+    }
+
+    /// Jobs taken by a thread since the pool was made (for tests: a cached key is not hashed again).
+    var jobsStarted: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return started
     }
 
     private func enqueue(_ job: @escaping @Sendable () -> Void) -> Bool {
@@ -61,6 +76,7 @@ final class HashWorkerPool: @unchecked Sendable {
         while true {
             if !jobs.isEmpty {
                 let job = jobs.removeFirst()
+                started += 1
                 condition.unlock()
                 job()
                 condition.lock()
