@@ -205,11 +205,13 @@ final class ConfigSection {
         switch value {
         case .sequence(let sequence):
             return sequence.enumerated().compactMap { index, item in
+                // Reports an item that is not a mapping; nothing more is read in one (an empty item is read, as empty).
                 let section = ConfigSection(context: context, path: path + ["\(key)[\(index)]"], node: item)
-                // An item that is not a mapping has been reported by the line above; nothing more to read in it.
-                if case .scalar(let scalar) = item, !scalar.string.isEmpty, scalar.tag.rawValue != Tag.Name.null.rawValue { return nil }
-                if case .sequence = item { return nil }
-                return (index, section)
+                switch item {
+                case .mapping: return (index, section)
+                case .scalar(let scalar) where scalar.string.isEmpty || scalar.tag.rawValue == Tag.Name.null.rawValue: return (index, section)
+                default: return nil
+                }
             }
         case .scalar(let scalar) where scalar.string.isEmpty || scalar.tag.rawValue == Tag.Name.null.rawValue:
             return []  // `users:` with nothing under it
