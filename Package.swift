@@ -49,9 +49,16 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
+        // libargon2 for Argon2id API key hashes (aiHelpDesk's users files): the reference C library,
+        // Debian's libargon2-dev to build and libargon2-1 at run time (scripts/install-deps).
+        .systemLibrary(
+            name: "CArgon2",
+            pkgConfig: "libargon2",
+            providers: [.apt(["libargon2-dev"]), .brew(["argon2"])]
+        ),
         .target(
             name: "HelpdeskCore",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["CArgon2", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // Templates, runbooks and policies: the shipped files with configured folders on top.
@@ -226,6 +233,7 @@ let package = Package(
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskShippedContent", "HelpdeskStore", "HelpdeskJobs",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
                 "HelpdeskHTTPClient", "HelpdeskAlerts", "HelpdeskMail", "HelpdeskAlertmanagerAgent",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -256,6 +264,7 @@ let package = Package(
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
                 "HelpdeskMail", "HelpdeskHTTPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

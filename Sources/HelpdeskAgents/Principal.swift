@@ -1,3 +1,5 @@
+import HelpdeskCore
+
 /// Who asks for an action: a person (from Slack, an email link or an API token), a service (the
 /// alert bot), or nobody we know.
 public struct Principal: Sendable, Equatable, Codable, CustomStringConvertible {
@@ -17,7 +19,7 @@ public struct Principal: Sendable, Equatable, Codable, CustomStringConvertible {
 
     public static let anonymous = Principal(id: "anonymous", kind: .anonymous)
     /// The alert bot: alerts' diagnoses are decided as this service.
-    public static let alertBot = Principal(id: "srebot", kind: .service)
+    public static let alertBot = Principal(id: BuiltInServices.alertBot, kind: .service)
 
     public var description: String {
         kind == .user ? id : "\(kind.rawValue):\(id)"

@@ -203,6 +203,30 @@ final class ConfigSection {
         }
     }
 
+    /// A list of mappings, such as aiHelpDesk's `users: [{id: …}, …]`: each item a section whose
+    /// problems name it `users[2]` (zero-based, as the file's readers count).
+    func sections(_ key: String) -> [(index: Int, section: ConfigSection)] {
+        known.insert(key)
+        guard let (value, mark) = entry(key) else { return [] }
+        switch value {
+        case .sequence(let sequence):
+            return sequence.enumerated().compactMap { index, item in
+                // Reports an item that is not a mapping; nothing more is read in one (an empty item is read, as empty).
+                let section = ConfigSection(context: context, path: path + ["\(key)[\(index)]"], node: item)
+                switch item {
+                case .mapping: return (index, section)
+                case .scalar(let scalar) where scalar.string.isEmpty || scalar.tag.rawValue == Tag.Name.null.rawValue: return (index, section)
+                default: return nil
+                }
+            }
+        case .scalar(let scalar) where scalar.string.isEmpty || scalar.tag.rawValue == Tag.Name.null.rawValue:
+            return []  // `users:` with nothing under it
+        default:
+            context.report(path + [key], mark, "expected a list of mappings, got \(Self.kind(of: value))")
+            return []
+        }
+    }
+
     /// Every key of this mapping with its value as a string (for free-form maps such as label matchers).
     func stringPairs() -> [(String, String)] {
         pairs.compactMap { pair in
@@ -280,6 +304,28 @@ final class ConfigSection {
 
     /// Whether `key` is present (whatever its value).
     func contains(_ key: String) -> Bool { entry(key) != nil }
+
+    /// What `key` holds, when present: `users.file: PATH` names a file, `users.file: {roles: …}` is a user.
+    func valueKind(_ key: String) -> ValueKind? {
+        switch entry(key)?.value {
+        case .scalar?: .scalar
+        case .mapping?: .mapping
+        case .sequence?: .list
+        case .alias?: .alias
+        case nil: nil
+        }
+    }
+
+    enum ValueKind {
+        case scalar, mapping, list, alias
+    }
+
+    /// The `HELPDESK_<SECTION>_<KEY>` override of `key`, when this section takes overrides and it is set:
+    /// for a key whose value in the file is not a scalar (a user named `file`) while the environment names one.
+    func environmentOverride(_ key: String) -> String? {
+        guard path.count == 1, context.readsEnvironmentOverrides else { return nil }
+        return context.environment["HELPDESK_\(path[0])_\(key)".uppercased()]
+    }
 
     /// The line `key` is on, for messages that name it.
     func line(of key: String) -> Int? { markOf(key)?.line ?? mark?.line }

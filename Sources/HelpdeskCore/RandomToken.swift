@@ -21,3 +21,19 @@ public func randomToken(length: Int) -> String {
 }
 
 private let tokenAlphabet: [UInt8] = Array("abcdefghijkmnpqrstuvwxyz23456789".utf8)
+
+/// `count` bytes from the system's secure random generator (salts, generated keys).
+public func randomBytes(count: Int) -> [UInt8] {
+    var generator = SystemRandomNumberGenerator()
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(max(count, 0))
+    while bytes.count < count {
+        // Eight bytes a draw, little end first.
+        var word: UInt64 = generator.next()
+        for _ in 0..<min(8, count - bytes.count) {
+            bytes.append(UInt8(truncatingIfNeeded: word))
+            word >>= 8
+        }
+    }
+    return bytes
+}

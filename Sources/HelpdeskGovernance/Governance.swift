@@ -97,9 +97,14 @@ public struct Governance: Sendable {
         self.logger = logger
     }
 
-    /// A known user with their roles, or the principal as given.
+    /// A known user with their roles, a service account (`service:ID`) with the roles of its users-file
+    /// entry, or the principal as given.
     public func principal(named name: String) -> Principal {
-        if name.hasPrefix("service:") { return Principal(id: String(name.dropFirst("service:".count)), kind: .service) }
+        if name.hasPrefix("service:") {
+            // A service account of the users file acts with its roles; the built-in bots have none here.
+            let id = String(name.dropFirst("service:".count))
+            return Principal(id: id, kind: .service, roles: directory.serviceAccount(id: id)?.roles ?? [])
+        }
         guard let user = directory.user(named: name) else { return Principal(id: name) }
         return Principal(id: user.name, roles: user.roles)
     }

@@ -20,7 +20,8 @@ struct APIRoutes {
     let engine: DiagnosisEngine
     let governance: Governance
     let store: any Store
-    let tokens: [APISettings.Token]
+    /// Bearer keys: tokens and service accounts.
+    let authentication: APITokenMiddleware
 
     struct ToolRequest: Decodable {
         var target: String
@@ -56,7 +57,7 @@ struct APIRoutes {
     static let busyRetryAfter = 5
 
     func register(on router: Router<AppRequestContext>) {
-        let api = router.group("/api/v1").add(middleware: APITokenMiddleware(tokens: tokens)).add(middleware: AuditRequestMiddleware(store: store))
+        let api = router.group("/api/v1").add(middleware: authentication).add(middleware: AuditRequestMiddleware(store: store))
         api.get("/agents") { _, _ in
             jsonResponse(status: .ok, ["agents": engine.agents.map { AgentListing(name: $0.name, tools: $0.tools) }])
         }

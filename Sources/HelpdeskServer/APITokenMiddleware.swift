@@ -5,14 +5,20 @@ import Hummingbird
 import HTTPTypes
 import Logging
 
-/// Requires `Authorization: Bearer TOKEN` with one of the configured API tokens, and records the
-/// principal that token acts as. The token is compared in constant time and never logged.
+/// Requires `Authorization: Bearer KEY` with one of the configured API tokens or a service account's
+/// key, and records the principal it acts as (`service:ID` for an account). ``BearerKeyVerifier``
+/// decides, at a bounded cost; the key is never logged: the principal is, at debug, on success, and
+/// the source address, at notice, on failure.
 struct APITokenMiddleware: RouterMiddleware {
-    let tokens: [APISettings.Token]
+    let credentials: BearerCredentials
+    let verifier: BearerKeyVerifier
+    /// To find the client's address behind trusted proxies, as the rate limits do.
+    let proxies: TrustedProxies
 
     func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response) async throws -> Response {
-        guard !tokens.isEmpty else {
-            throw APIError(status: .unauthorized, code: "unauthorized", message: "the API is off: no tokens are configured under api.tokens",
+        guard !credentials.isEmpty else {
+            throw APIError(status: .unauthorized, code: "unauthorized",
+                           message: "the API is off: no tokens are configured under api.tokens and no service accounts in users.file",
                            headers: [.wwwAuthenticate: "Bearer"])
         }
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
@@ -20,15 +26,31 @@ struct APITokenMiddleware: RouterMiddleware {
                            headers: [.wwwAuthenticate: "Bearer"])
         }
         let presented = Array(header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces).utf8)
-        // Check every token, so the time taken does not say which one came close.
-        var principal: String?
-        for token in tokens where constantTimeEquals(presented, Array(token.token.reveal().utf8)) {
-            principal = token.principal
+        guard !presented.isEmpty else {
+            throw APIError(status: .unauthorized, code: "unauthorized", message: "send Authorization: Bearer <token>",
+                           headers: [.wwwAuthenticate: "Bearer"])
         }
-        guard let principal else {
-            context.logger.notice("API request with an unknown token refused")
+        let client = proxies.clientAddress(peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        let source = TrustedProxies.bucketKey(client)
+        let principal: String
+        switch await verifier.verify(presented, source: source, against: credentials) {
+        case .accepted(let who):
+            principal = who
+            context.logger.debug("API key accepted", metadata: ["principal": "\(who)"])
+        case .rejected:
+            context.logger.notice("API request with an unknown token refused", metadata: ["source": "\(source)"])
             throw APIError(status: .unauthorized, code: "unauthorized", message: "the bearer token is not valid",
                            headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
+        case .throttled(let seconds):
+            context.logger.notice("API key not checked: too many failed keys from this source", metadata: ["source": "\(source)"])
+            throw APIError(status: .tooManyRequests, code: "too_many_failed_keys",
+                           message: "too many failed API keys from this address; try again in \(seconds) s",
+                           headers: [.retryAfter: String(seconds)])
+        case .busy(let seconds):
+            context.logger.warning("API key not checked: every key-checking place is taken", metadata: ["source": "\(source)"])
+            throw APIError(status: .serviceUnavailable, code: "key_check_busy",
+                           message: "too many API keys are being checked right now; try again in \(seconds) s",
+                           headers: [.retryAfter: String(seconds)])
         }
         var context = context
         context.principal = principal

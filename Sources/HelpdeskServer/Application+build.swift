@@ -38,6 +38,8 @@ public struct ServerDependencies: Sendable {
     /// Approval replies by email; `/webhooks/email` answers 503 without them.
     public var mailReplies: MailReplyProcessor?
     public var api = APISettings()
+    /// The people and service accounts: an account's key is accepted by the API as `service:ID`.
+    public var directory = UserDirectory()
     /// The process's redactor (with the configured secrets), for what routes write to the audit log.
     public var redactor = Redactor()
     /// Per-source buckets, shared by every listener of the process.
@@ -66,14 +68,17 @@ public enum ListenerSurface: Sendable {
     var servesAdmin: Bool { self != .edge }
 }
 
-/// The rate limits of ``RateLimitMiddleware``, made once per process so every listener shares them.
+/// The rate limits of ``RateLimitMiddleware`` and the API key checker (its success cache, failed
+/// checks per source, hashing threads), made once per process so every listener shares them.
 public struct RateLimits: Sendable {
     let open: SourceRateLimiter
     let failures: SourceRateLimiter
+    let keys: BearerKeyVerifier
 
     public init(_ settings: ServerSettings) {
         open = SourceRateLimiter(perMinute: settings.unauthenticatedPerMinute)
         failures = SourceRateLimiter(perMinute: settings.failedAuthPerMinute)
+        keys = BearerKeyVerifier()
     }
 }
 
@@ -98,12 +103,15 @@ public func buildRouter(_ dependencies: ServerDependencies, surface: ListenerSur
 /// The REST API and its description.
 private func registerAdminRoutes(_ dependencies: ServerDependencies, on router: Router<AppRequestContext>) {
     OpenAPIRoute().register(on: router)
+    let authentication = APITokenMiddleware(
+        credentials: BearerCredentials(tokens: dependencies.api.tokens, accounts: dependencies.directory.serviceAccounts),
+        verifier: dependencies.limits.keys, proxies: dependencies.settings.trustedProxies)
     if let engine = dependencies.engine, let governance = dependencies.governance {
-        APIRoutes(engine: engine, governance: governance, store: dependencies.store, tokens: dependencies.api.tokens)
+        APIRoutes(engine: engine, governance: governance, store: dependencies.store, authentication: authentication)
             .register(on: router)
     }
     if let governance = dependencies.governance {
-        ApprovalRoutes(governance: governance, store: dependencies.store, tokens: dependencies.api.tokens).register(on: router)
+        ApprovalRoutes(governance: governance, store: dependencies.store, authentication: authentication).register(on: router)
     }
 }
 

@@ -11,7 +11,8 @@ import Logging
 struct ApprovalRoutes {
     let governance: Governance
     let store: any Store
-    let tokens: [APISettings.Token]
+    /// Bearer keys: tokens and service accounts.
+    let authentication: APITokenMiddleware
 
     struct DecisionBody: Decodable {
         var approvedBy: String?
@@ -24,7 +25,7 @@ struct ApprovalRoutes {
     }
 
     func register(on router: Router<AppRequestContext>) {
-        let v1 = router.group("/v1").add(middleware: APITokenMiddleware(tokens: tokens)).add(middleware: AuditRequestMiddleware(store: store))
+        let v1 = router.group("/v1").add(middleware: authentication).add(middleware: AuditRequestMiddleware(store: store))
         v1.get("/approvals") { request, _ in
             let status = request.uri.queryParameters.get("status").flatMap(ApprovalStatus.init(rawValue:))
             return jsonResponse(status: .ok, ["approvals": try await store.approvals.list(status: status, limit: 500)])

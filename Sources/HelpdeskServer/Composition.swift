@@ -151,6 +151,7 @@ public struct Composition: Sendable {
         dependencies.approvalLinks = approvalLinks
         dependencies.approvalPages = approvalPages
         dependencies.api = configuration.api
+        dependencies.directory = configuration.directory
         dependencies.redactor = redactor
         return dependencies
     }

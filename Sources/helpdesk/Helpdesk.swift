@@ -18,7 +18,7 @@ struct Helpdesk: AsyncParsableCommand {
         subcommands: [ServeCommand.self, DiagnoseCommand.self, SrebotCommand.self, ApprovalsCommand.self, PolicyCommand.self, GovExplainCommand.self,
                       AuditCommand.self, MailIngestCommand.self, ConfigCommand.self, JobsCommand.self, AlertsCommand.self,
                       RunbooksCommand.self, TemplatesCommand.self, VersionCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self,
-                      ImportCommand.self]
+                      ImportCommand.self, HashKeyCommand.self]
     )
 }
 

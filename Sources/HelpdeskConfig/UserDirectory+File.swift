@@ -1,0 +1,120 @@
+import HelpdeskCore
+
+/// aiHelpDesk's users file, read as its loader reads it, strictly:
+///
+/// ```yaml
+/// version: "1"                      # optional: 1, 1.0 or 1.x
+/// users:
+///   - id: alice@example.com         # the principal; its email too when it has an @
+///     roles: [dba, oncall]
+///     slack_user_id: U0ALICE        # ours: email, slack_user_id, slack_team_id, password_argon2id
+/// service_accounts:
+///   - id: ci-runner                 # acts as service:ci-runner
+///     roles: [ci-readonly]
+///     api_key_hash: "$argon2id$v=19$m=65536,t=3,p=4$…$…"
+/// role_aliases: {oncall: sre}       # a role named on the left counts as the one on the right
+/// ```
+///
+/// Keys starting with `_` are comments at every level. A duplicated id is a warning naming both
+/// lines and the later entry wins, as in aiHelpDesk; a placeholder hash or a reserved id is an error.
+extension UserDirectory {
+    mutating func readUsersFile(_ file: ConfigSection) {
+        let comment = { (key: String) in key.hasPrefix("_") }
+        file.ignore(where: comment)
+        if let problem = AIHelpDeskSchema.versionProblem(file.optionalString("version")) {
+            file.report("version", problem)
+        }
+        let aliases = Self.roleAliases(file.section("role_aliases"))
+        let expand = { (roles: [String]) in roles.map { aliases[$0] ?? $0 } }
+
+        var userLines: [String: Int?] = [:]
+        for (_, entry) in file.sections("users") {
+            entry.ignore(where: comment)
+            defer { entry.finish() }
+            guard let id = Self.id(of: entry) else { continue }
+            let user = Self.user(id: id, entry, roles: expand(entry.stringList("roles")))
+            if Self.warnIfDuplicate(id, entry, seen: &userLines) { users.removeAll { $0.name == id } }
+            users.append(user)
+        }
+
+        var accountLines: [String: Int?] = [:]
+        for (_, entry) in file.sections("service_accounts") {
+            entry.ignore(where: comment)
+            defer { entry.finish() }
+            guard let id = Self.id(of: entry) else { continue }
+            let roles = expand(entry.stringList("roles"))
+            let keyHash = Self.keyHash(of: entry)
+            if let role = BuiltInServices.role(of: id) {
+                entry.report("id", "\"\(id)\" is \(role) and cannot be an API account; rename it (for example \(id)-api) "
+                             + "here and in the policies that name service: \(id)-api")
+            }
+            if Self.warnIfDuplicate(id, entry, seen: &accountLines) { serviceAccounts.removeAll { $0.id == id } }
+            if let keyHash, !BuiltInServices.reserved.contains(id) {
+                serviceAccounts.append(ServiceAccount(id: id, roles: roles, keyHash: keyHash))
+            }
+        }
+        file.finish()
+    }
+
+    /// `role_aliases: {alias: canonical}`: one level, as aiHelpDesk expands them (no chains).
+    private static func roleAliases(_ section: ConfigSection) -> [String: String] {
+        var aliases: [String: String] = [:]
+        for (alias, canonical) in section.stringPairs() where !alias.hasPrefix("_") && !canonical.isEmpty {
+            aliases[alias] = canonical
+        }
+        return aliases
+    }
+
+    /// The entry's id; without one, the entry is reported once and its other keys are not read.
+    private static func id(of entry: ConfigSection) -> String? {
+        guard let id = entry.optionalString("id"), !id.isEmpty else {
+            // (An id that is not a string has been reported as such.)
+            if entry.valueKind("id") == nil || entry.valueKind("id") == .scalar { entry.reportSection("an id is required") }
+            entry.ignore { _ in true }
+            return nil
+        }
+        return id
+    }
+
+    private static func user(id: String, _ entry: ConfigSection, roles: [String]) -> User {
+        let email = entry.optionalString("email")
+        if let email, !email.contains("@") { entry.report("email", "expected an email address, got \"\(email)\"") }
+        var passwordHash: Argon2idHash?
+        if let encoded = entry.optionalString("password_argon2id") {
+            do {
+                passwordHash = try Argon2idHash(encoded: encoded)
+            } catch {
+                entry.report("password_argon2id", "not an Argon2id hash (\(error.message)); generate one with `helpdesk hash-key`")
+            }
+        }
+        return User(name: id, roles: roles, email: email ?? (id.contains("@") ? id : nil),
+                    slackUserID: entry.optionalString("slack_user_id"), slackTeamID: entry.optionalString("slack_team_id"),
+                    passwordHash: passwordHash)
+    }
+
+    /// The account's `api_key_hash`, or `nil` after reporting what is wrong with it at its line.
+    private static func keyHash(of entry: ConfigSection) -> Argon2idHash? {
+        guard let encoded = entry.optionalString("api_key_hash"), !encoded.isEmpty else {
+            entry.report("api_key_hash", "required: the Argon2id hash of the account's API key; generate one with `helpdesk hash-key`")
+            return nil
+        }
+        do {
+            return try Argon2idHash(encoded: encoded)
+        } catch {
+            entry.report("api_key_hash", "not an Argon2id hash (\(error.message)); generate one with `helpdesk hash-key`")
+            return nil
+        }
+    }
+
+    /// Warns when `id` was seen before in the same list, naming both lines; records this line.
+    /// Returns whether an earlier entry is to be replaced.
+    private static func warnIfDuplicate(_ id: String, _ entry: ConfigSection, seen: inout [String: Int?]) -> Bool {
+        let line = entry.line(of: "id")
+        defer { seen.updateValue(line, forKey: id) }  // (a subscript assignment of nil would remove it)
+        guard let earlier = seen[id] else { return false }
+        let lines = "\(earlier.map(String.init) ?? "?") and \(line.map(String.init) ?? "?")"
+        entry.warn("id", "\"\(id)\" is listed twice, at lines \(lines); the later entry (line \(line.map(String.init) ?? "?")) "
+                   + "is used, as aiHelpDesk does")
+        return true
+    }
+}

@@ -1,0 +1,99 @@
+import HelpdeskCore
+
+/// `users:` — the people the bot knows (roles for policy, how to reach them) and the service
+/// accounts whose API keys it checks against stored Argon2id hashes.
+///
+/// Either listed in the configuration (`users: {alice: {roles: [dba]}}`) or read from an aiHelpDesk
+/// users file that `users.file` (or `HELPDESK_USERS_FILE`) names; not both.
+public struct UserDirectory: Sendable {
+    public struct User: Sendable {
+        public var name: String
+        public var roles: [String]
+        public var email: String?
+        /// Slack member id (`U…`), so a Slack user maps to this principal.
+        public var slackUserID: String?
+        /// Slack workspace id (`T…`); when set, the member id counts only from that workspace.
+        public var slackTeamID: String?
+        /// `password_argon2id` in a users file: for the web channel's sign-in.
+        public var passwordHash: Argon2idHash?
+
+        public init(name: String, roles: [String] = [], email: String? = nil, slackUserID: String? = nil, slackTeamID: String? = nil,
+                    passwordHash: Argon2idHash? = nil) {
+            self.name = name
+            self.roles = roles
+            self.email = email
+            self.slackUserID = slackUserID
+            self.slackTeamID = slackTeamID
+            self.passwordHash = passwordHash
+        }
+    }
+
+    /// An automated caller of the API (aiHelpDesk's `service_accounts`): a bearer key whose Argon2id
+    /// hash matches `keyHash` acts as principal `service:ID` with these roles.
+    public struct ServiceAccount: Sendable {
+        public var id: String
+        public var roles: [String]
+        public var keyHash: Argon2idHash
+
+        public init(id: String, roles: [String] = [], keyHash: Argon2idHash) {
+            self.id = id
+            self.roles = roles
+            self.keyHash = keyHash
+        }
+    }
+
+    public var users: [User] = []
+    public var serviceAccounts: [ServiceAccount] = []
+    /// The users file these came from; `nil` when they are listed in the configuration.
+    public var file: String?
+
+    public init() {}
+
+    init(_ top: ConfigSection) {
+        if top.valueKind("users") == .list {
+            top.ignore { $0 == "users" }
+            top.report("users", "a list of users is aiHelpDesk's users file format: keep that file as it is and name it "
+                       + "with users.file (or HELPDESK_USERS_FILE)")
+            return
+        }
+        let section = top.section("users")
+        // `file: PATH` names a users file; `file: {roles: …}` stays a user named "file".
+        let fileIsUser = section.valueKind("file") == .mapping
+        let named = fileIsUser ? section.environmentOverride("file") : section.optionalString("file")
+        guard let path = named, !path.isEmpty else {
+            readInline(top, skipFileKey: !fileIsUser)
+            return
+        }
+        if let listed = section.keys.first(where: { $0 != "file" || fileIsUser }) {
+            section.report(listed, "users are listed here while users.file names \(path) too; keep one: move them "
+                           + "into that file, or remove users.file")
+            section.ignore { _ in true }
+        }
+        file = path
+        if let contents = section.externalFile("file", path: path, as: []) {
+            readUsersFile(contents)
+        }
+        section.finish()
+    }
+
+    /// Users listed in the configuration, by name.
+    private mutating func readInline(_ top: ConfigSection, skipFileKey: Bool) {
+        for (name, entry) in top.namedSections("users") where !(skipFileKey && name == "file") {
+            let email = entry.optionalString("email")
+            if let email, !email.contains("@") { entry.report("email", "expected an email address, got \"\(email)\"") }
+            users.append(User(name: name, roles: entry.stringList("roles"), email: email, slackUserID: entry.optionalString("slack_user_id"),
+                              slackTeamID: entry.optionalString("slack_team_id")))
+            entry.finish()
+        }
+    }
+
+    public func user(named name: String) -> User? { users.first { $0.name == name } }
+
+    /// The service account with this id (without the `service:` prefix).
+    public func serviceAccount(id: String) -> ServiceAccount? { serviceAccounts.first { $0.id == id } }
+
+    /// The user a Slack member is: same member id, and the same workspace when one is set.
+    public func user(slackUserID: String, teamID: String?) -> User? {
+        users.first { $0.slackUserID == slackUserID && ($0.slackTeamID == nil || $0.slackTeamID == teamID) }
+    }
+}

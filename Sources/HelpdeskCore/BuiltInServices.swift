@@ -1,0 +1,28 @@
+/// The service principals this project runs itself. Their ids are reserved: an API account imported
+/// under one of them would act as the bot wherever a policy names `service:srebot`.
+///
+/// ```swift
+/// BuiltInServices.reserved.contains("srebot")  // true
+/// ```
+public enum BuiltInServices {
+    /// The alert bot: alerts' diagnoses are decided as `service:srebot`.
+    public static let alertBot = "srebot"
+    /// The planned security bot (issue 17).
+    public static let securityBot = "secbot"
+    /// The planned governance bot (issue 17).
+    public static let governanceBot = "govbot"
+
+    /// Every id no imported service account may take.
+    public static let reserved: Set<String> = [alertBot, securityBot, governanceBot]
+
+    /// What a reserved id stands for, worded for a message ("this project's built-in alert bot");
+    /// `nil` for an id that is not reserved.
+    public static func role(of id: String) -> String? {
+        switch id {
+        case alertBot: "this project's built-in alert bot"
+        case securityBot: "reserved for this project's built-in security bot"
+        case governanceBot: "reserved for this project's built-in governance bot"
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,146 @@
+"""An aiHelpDesk users file (users.file) against the real server: a service account authenticates with
+its own API key against the stored Argon2id hash and acts as service:ID; hashed api.tokens work; a source
+that keeps presenting wrong keys is refused before any hashing; `config check` names each problem of a
+bad users file with its file and line; `helpdesk hash-key` makes what the server accepts."""
+import hashlib
+import json
+import os
+import subprocess
+import time
+
+from conftest import REPO, http
+
+FIXTURES = REPO / "Tests" / "Fixtures" / "aihelpdesk"
+USERS = FIXTURES / "users.yaml"
+# The keys behind the fixture's hashes (made with Debian's argon2 CLI; see the fixture's header).
+CI_RUNNER_KEY = "ci-runner-test-key-7f3a9c"
+NIGHTLY_REPORTS_KEY = "nightly-reports-test-key-2b8e41"
+# api.tokens in hashed forms: `echo -n KEY | sha256sum` and the argon2 CLI's hash of ARGON_TOKEN_KEY.
+SHA_TOKEN_KEY = "sha-token-test-key-9e07"
+SHA_TOKEN_HEX = "9f665d181dc71652f582da06477ea3b2e689d82ff56110173e6c590cd3aaf3e2"
+ARGON_TOKEN_KEY = "argon-token-test-key-5d1c"
+ARGON_TOKEN_HASH = "$argon2id$v=19$m=65536,t=3,p=4$VGs4c1cxcUx6NlVl$VPe2+2mrA0az4zch563fyuaUYGEHReMgY5jQ77guGDw"
+
+CONFIG = f"""
+users:
+  file: {USERS}
+api:
+  tokens:
+    sha-client:
+      token_sha256: {SHA_TOKEN_HEX}
+    argon-client:
+      token_argon2id: "{ARGON_TOKEN_HASH}"
+"""
+
+
+def get(hd, key, path="/api/v1/incidents"):
+    return http("GET", hd.url(path), headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+def principals(hd):
+    result = hd.run("audit", "export")
+    assert result.returncode == 0, result.stderr
+    return [e["principal"] for e in map(json.loads, result.stdout.splitlines()) if e.get("kind") == "request_received"]
+
+
+def test_a_service_account_authenticates_with_its_key_and_acts_as_service_id(helpdesk):
+    hd = helpdesk(CONFIG)
+    server = hd.start()
+    status, _, body = get(hd, CI_RUNNER_KEY)
+    assert status == 200, body
+    status, _, _ = get(hd, NIGHTLY_REPORTS_KEY, "/v1/approvals")
+    assert status == 200
+    status, headers, body = get(hd, "ci-runner-test-key-7f3a9d")
+    assert status == 401 and json.loads(body)["error"]["code"] == "unauthorized"
+    assert {k.lower(): v for k, v in headers.items()}["www-authenticate"].startswith("Bearer")
+    assert principals(hd) == ["service:ci-runner", "service:nightly-reports"]
+    log = hd.log(server)
+    assert CI_RUNNER_KEY not in log and "ci-runner-test-key-7f3a9d" not in log, "keys are never logged"
+
+
+def test_token_sha256_and_token_argon2id_tokens_both_work(helpdesk):
+    hd = helpdesk(CONFIG)
+    hd.start()
+    assert get(hd, SHA_TOKEN_KEY)[0] == 200
+    assert get(hd, ARGON_TOKEN_KEY)[0] == 200
+    assert get(hd, SHA_TOKEN_HEX)[0] == 401, "the stored hash is not itself a key"
+    assert principals(hd) == ["sha-client", "argon-client"]
+
+
+def test_after_five_failed_keys_from_one_source_the_next_gets_429_at_once(helpdesk):
+    hd = helpdesk(CONFIG)
+    hd.start()
+    failures = []
+    for attempt in range(5):
+        started = time.monotonic()
+        status, _, _ = get(hd, f"wrong-key-{attempt}")
+        failures.append(time.monotonic() - started)
+        assert status == 401
+    started = time.monotonic()
+    status, headers, body = get(hd, CI_RUNNER_KEY)
+    refused_in = time.monotonic() - started
+    assert status == 429, body
+    assert json.loads(body)["error"]["code"] == "too_many_failed_keys"
+    assert 1 <= int({k.lower(): v for k, v in headers.items()}["retry-after"]) <= 60
+    # Each failure hashed the key against three stored Argon2id hashes; the refusal hashes nothing.
+    assert refused_in < min(failures) / 2, (refused_in, failures)
+    # A token that needs no hashing still passes from that address.
+    assert get(hd, SHA_TOKEN_KEY)[0] == 200
+
+
+def test_config_check_names_each_problem_of_a_users_file_with_file_and_line(helpdesk):
+    problems = FIXTURES / "users-problems.yaml"
+    hd = helpdesk(f"users:\n  file: {problems}\n")
+    result = hd.run("config", "check")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{problems}:11: service_accounts[0].id: \"srebot\" is this project's built-in alert bot and cannot be an API account; " \
+           "rename it (for example srebot-api)" in result.stderr
+    assert f"{problems}:17: service_accounts[1].api_key_hash: not an Argon2id hash (the hash is a placeholder" in result.stderr
+    assert "generate one with `helpdesk hash-key`" in result.stderr
+    # The server refuses to start with the same lines.
+    serve = hd.run("serve", "--listen", "127.0.0.1:0", timeout=30)
+    assert serve.returncode == 2 and f"{problems}:17:" in serve.stderr
+
+
+def test_config_check_warns_about_a_duplicated_id_naming_both_lines(helpdesk):
+    duplicates = FIXTURES / "users-duplicates.yaml"
+    hd = helpdesk(f"users:\n  file: {duplicates}\n")
+    result = hd.run("config", "check")
+    assert result.returncode == 0, result.stderr
+    assert f"warning: {duplicates}:6: users[1].id: \"lena@ops.example.net\" is listed twice, at lines 4 and 6" in result.stderr
+    assert f"warning: {duplicates}:13: service_accounts[1].id: \"backup-agent\" is listed twice, at lines 10 and 13" in result.stderr
+
+
+def test_hash_key_makes_hashes_the_server_accepts(helpdesk, tmp_path):
+    hd = helpdesk("")
+
+    def hash_key(*args, key=None):
+        result = subprocess.run([hd.binary, "hash-key", *args], input=key, capture_output=True, text=True, timeout=60,
+                                env={**os.environ, **hd.environment})
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    generated_key, generated_hash = hash_key("--generate")
+    assert len(generated_key) >= 40 and generated_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    piped_key = "piped-key-0123456789abcdef"
+    [piped_hash] = hash_key(key=piped_key + "\n")  # echo's newline is not part of the key
+    sha_key, sha_hex = hash_key("--generate", "--sha256")
+    assert sha_hex == hashlib.sha256(sha_key.encode()).hexdigest()
+    [typed_hex] = hash_key("--sha256", key=piped_key)
+    assert typed_hex == hashlib.sha256(piped_key.encode()).hexdigest()
+    empty = subprocess.run([hd.binary, "hash-key"], input="", capture_output=True, text=True, timeout=30,
+                           env={**os.environ, **hd.environment})
+    assert empty.returncode == 1 and "no key on standard input" in empty.stderr
+
+    (tmp_path / "users.yaml").write_text(f'service_accounts:\n  - id: generated\n    roles: [ci]\n    api_key_hash: "{generated_hash}"\n')
+    hd.config.write_text(f"""
+users: {{file: {tmp_path / 'users.yaml'}}}
+api:
+  tokens:
+    piped: {{token_argon2id: "{piped_hash}"}}
+    sha: {{token_sha256: {sha_hex}}}
+""")
+    hd.start()
+    for key in (generated_key, piped_key, sha_key):
+        assert get(hd, key)[0] == 200, key
+    assert principals(hd) == ["service:generated", "piped", "sha"]
