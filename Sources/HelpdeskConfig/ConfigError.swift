@@ -15,9 +15,12 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
 /// Every problem found in one configuration load; the server refuses to start on any of them.
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public var issues: [ConfigIssue]
+    /// Warnings found on the way, so a refused configuration still shows them.
+    public var warnings: [ConfigIssue]
 
-    public init(issues: [ConfigIssue]) {
+    public init(issues: [ConfigIssue], warnings: [ConfigIssue] = []) {
         self.issues = issues
+        self.warnings = warnings
     }
 
     public var description: String {

@@ -83,7 +83,7 @@ public struct HelpdeskConfiguration: Sendable {
             let ordered = context.issues.enumerated().sorted {
                 (rank($0.element), $0.element.source, $0.element.line ?? .max, $0.offset) < (rank($1.element), $1.element.source, $1.element.line ?? .max, $1.offset)
             }
-            throw ConfigError(issues: ordered.map(\.element))
+            throw ConfigError(issues: ordered.map(\.element), warnings: warnings)
         }
     }
 

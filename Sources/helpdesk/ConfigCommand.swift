@@ -34,8 +34,11 @@ struct ConfigCommand: AsyncParsableCommand {
             // Counted the same whether the inventory is inline or in infrastructure.file, which is named.
             let inventory = configuration.infrastructure
             let inventorySource = inventory.file.map { " from \($0)" } ?? ""
+            let directory = configuration.directory
+            let people = directory.users.isEmpty && directory.serviceAccounts.isEmpty ? ""
+                : "; \(directory.users.count) user(s), \(directory.serviceAccounts.count) service account(s)" + (directory.file.map { " from \($0)" } ?? "")
             print("ok: \(configuration.file ?? "built-in defaults") — listen \(configuration.server.listen), store \(configuration.store.displayLocation), "
-                + "\(inventory.dbServers.count) database(s), \(inventory.k8sClusters.count) cluster(s), \(inventory.vms.count) VM(s)\(inventorySource)")
+                + "\(inventory.dbServers.count) database(s), \(inventory.k8sClusters.count) cluster(s), \(inventory.vms.count) VM(s)\(inventorySource)\(people)")
         }
     }
 }

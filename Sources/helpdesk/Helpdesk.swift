@@ -41,6 +41,7 @@ struct GlobalOptions: ParsableArguments {
         do {
             return try HelpdeskConfiguration.load(explicitPath: config, environment: ProcessInfo.processInfo.environment)
         } catch {
+            for warning in error.warnings { printError("warning: \(warning)") }
             for issue in error.issues { printError(issue.description) }
             throw ExitCode(2)
         }

@@ -181,13 +181,19 @@ struct AiHelpDeskFolder {
                 problems.append(error.description)
             }
         }
-        var configuration: HelpdeskConfiguration?
-        do {
-            configuration = try HelpdeskConfiguration(yaml: configurationLines.joined(separator: "\n") + "\n",
-                                                      file: "(import)", environment: clean)
-            warnings += configuration?.warnings.map(\.description) ?? []
-        } catch {
-            problems += error.issues.map(\.description)
+        // Each file on its own, so one that does not load leaves the others' counts and problems readable.
+        var loaded: [Kind: HelpdeskConfiguration] = [:]
+        for kind in [Kind.infrastructure, .users] {
+            guard let file = chosen[kind] else { continue }
+            let lines = "\(kind.rawValue):\n  file: \(Self.yamlScalar(file))\n"
+            do {
+                let configuration = try HelpdeskConfiguration(yaml: lines, file: "(import)", environment: clean)
+                loaded[kind] = configuration
+                warnings += configuration.warnings.map(\.description)
+            } catch {
+                problems += error.issues.map(\.description)
+                warnings += error.warnings.map(\.description)
+            }
         }
         let width = Kind.allCases.map(\.rawValue.count).max() ?? 0
         for kind in Kind.allCases {
@@ -201,11 +207,11 @@ struct AiHelpDeskFolder {
             case .policies:
                 summary = policyCount.map { "\($0) \($0 == 1 ? "policy" : "policies")" } ?? "does not load"
             case .infrastructure:
-                if let inventory = configuration?.infrastructure {
+                if let inventory = loaded[.infrastructure]?.infrastructure {
                     summary = "\(inventory.dbServers.count) database(s), \(inventory.k8sClusters.count) cluster(s), \(inventory.vms.count) VM(s)"
                 }
             case .users:
-                if let directory = configuration?.directory {
+                if let directory = loaded[.users]?.directory {
                     summary = "\(directory.users.count) user(s), \(directory.serviceAccounts.count) service account(s)"
                 }
             }
