@@ -37,6 +37,11 @@ public struct APISettings: Sendable {
     init(_ section: ConfigSection) {
         maxConcurrentDiagnoses = section.int("max_concurrent_diagnoses", default: maxConcurrentDiagnoses, range: 1...64)
         for (principal, entry) in section.namedSections("tokens") {
+            // A token named service:srebot would act as the alert bot wherever a policy names it.
+            if principal.hasPrefix("service:"), let role = BuiltInServices.role(of: String(principal.dropFirst("service:".count))) {
+                entry.reportSection("\(principal) is \(role); a token cannot act as it: name the token after the caller (for example service:ci)")
+                continue
+            }
             if let credential = Self.credential(of: entry, principal: principal) {
                 tokens.append(Token(principal: principal, credential: credential))
             }

@@ -31,7 +31,7 @@ extension UserDirectory {
         for (_, entry) in file.sections("users") {
             entry.ignore(where: comment)
             defer { entry.finish() }
-            guard let id = Self.id(of: entry) else { continue }
+            guard let id = Self.userID(of: entry) else { continue }
             let user = Self.user(id: id, entry, roles: expand(entry.stringList("roles")))
             if Self.warnIfDuplicate(id, entry, seen: &userLines) { users.removeAll { $0.name == id } }
             users.append(user)
@@ -44,12 +44,13 @@ extension UserDirectory {
             guard let id = Self.id(of: entry) else { continue }
             let roles = expand(entry.stringList("roles"))
             let keyHash = Self.keyHash(of: entry)
-            if let role = BuiltInServices.role(of: id) {
+            let reserved = BuiltInServices.role(of: id)
+            if let role = reserved {
                 entry.report("id", "\"\(id)\" is \(role) and cannot be an API account; rename it (for example \(id)-api) "
                              + "here and in the policies that name service: \(id)-api")
             }
             if Self.warnIfDuplicate(id, entry, seen: &accountLines) { serviceAccounts.removeAll { $0.id == id } }
-            if let keyHash, !BuiltInServices.reserved.contains(id) {
+            if let keyHash, reserved == nil {
                 serviceAccounts.append(ServiceAccount(id: id, roles: roles, keyHash: keyHash))
             }
         }
@@ -70,6 +71,18 @@ extension UserDirectory {
         guard let id = entry.optionalString("id"), !id.isEmpty else {
             // (An id that is not a string has been reported as such.)
             if entry.valueKind("id") == nil || entry.valueKind("id") == .scalar { entry.reportSection("an id is required") }
+            entry.ignore { _ in true }
+            return nil
+        }
+        return id
+    }
+
+    /// A user's id, checked as a principal name (see ``nameProblem(_:)``); service account ids are prefixed
+    /// `service:` by the server, so they need only the reserved check.
+    private static func userID(of entry: ConfigSection) -> String? {
+        guard let id = id(of: entry) else { return nil }
+        if let problem = nameProblem(id) {
+            entry.report("id", problem)
             entry.ignore { _ in true }
             return nil
         }

@@ -79,6 +79,7 @@ public struct UserDirectory: Sendable {
     /// Users listed in the configuration, by name.
     private mutating func readInline(_ top: ConfigSection, skipFileKey: Bool) {
         for (name, entry) in top.namedSections("users") where !(skipFileKey && name == "file") {
+            if let problem = Self.nameProblem(name) { entry.reportSection(problem) }
             let email = entry.optionalString("email")
             if let email, !email.contains("@") { entry.report("email", "expected an email address, got \"\(email)\"") }
             users.append(User(name: name, roles: entry.stringList("roles"), email: email, slackUserID: entry.optionalString("slack_user_id"),
@@ -88,6 +89,15 @@ public struct UserDirectory: Sendable {
     }
 
     public func user(named name: String) -> User? { users.first { $0.name == name } }
+
+    /// A person's name is matched as a principal string (`approvers`, approval links, govexplain), where
+    /// `service:`, `role:`, `group:` and `user:` mean something else: `service:srebot` would act as the bot.
+    static func nameProblem(_ name: String) -> String? {
+        for prefix in ["service:", "role:", "group:", "user:"] where name.lowercased().hasPrefix(prefix) {
+            return "a person's name cannot start with \(prefix) (principal strings read it as a \(prefix.dropLast()), not a person); rename it"
+        }
+        return name == "anonymous" || name == "*" || name == "any" ? "\"\(name)\" is reserved in principal strings; rename it" : nil
+    }
 
     /// The service account with this id (without the `service:` prefix).
     public func serviceAccount(id: String) -> ServiceAccount? { serviceAccounts.first { $0.id == id } }

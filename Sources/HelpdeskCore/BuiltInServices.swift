@@ -12,17 +12,17 @@ public enum BuiltInServices {
     /// The planned governance bot (issue 17).
     public static let governanceBot = "govbot"
 
-    /// Every id no imported service account may take.
-    public static let reserved: Set<String> = [alertBot, securityBot, governanceBot]
+    /// Every reserved id with what it stands for, worded for a message: one table, so an id cannot be
+    /// reserved without a message or described without being reserved.
+    private static let descriptions: [String: String] = [
+        alertBot: "this project's built-in alert bot",
+        securityBot: "reserved for this project's built-in security bot",
+        governanceBot: "reserved for this project's built-in governance bot",
+    ]
 
-    /// What a reserved id stands for, worded for a message ("this project's built-in alert bot");
-    /// `nil` for an id that is not reserved.
-    public static func role(of id: String) -> String? {
-        switch id {
-        case alertBot: "this project's built-in alert bot"
-        case securityBot: "reserved for this project's built-in security bot"
-        case governanceBot: "reserved for this project's built-in governance bot"
-        default: nil
-        }
-    }
+    /// Every id no imported service account may take.
+    public static var reserved: Set<String> { Set(descriptions.keys) }
+
+    /// What a reserved id stands for ("this project's built-in alert bot"); `nil` for an id that is not reserved.
+    public static func role(of id: String) -> String? { descriptions[id] }
 }

@@ -100,6 +100,11 @@ public struct Governance: Sendable {
     /// A known user with their roles, a service account (`service:ID`) with the roles of its users-file
     /// entry, or the principal as given.
     public func principal(named name: String) -> Principal {
+        Self.principal(named: name, in: directory)
+    }
+
+    /// ``principal(named:)`` against `directory`, for commands that decide without a running gate (govexplain).
+    public static func principal(named name: String, in directory: UserDirectory) -> Principal {
         if name.hasPrefix("service:") {
             // A service account of the users file acts with its roles; the built-in bots have none here.
             let id = String(name.dropFirst("service:".count))
@@ -177,6 +182,10 @@ public struct Governance: Sendable {
     /// when a rule names no approvers. Only a decision on the database itself; a call on its pods is
     /// decided on the cluster, whose approvers the policies name.
     func approvalOverrideRoles(of resource: Resource) -> [String] {
+        Self.approvalOverrideRoles(of: resource, in: inventory)
+    }
+
+    public static func approvalOverrideRoles(of resource: Resource, in inventory: Infrastructure) -> [String] {
         guard resource.type == .database else { return [] }
         return inventory.dbServers.first { $0.id == resource.name }?.approvalOverrideRoles ?? []
     }

@@ -21,6 +21,9 @@ public struct Resource: Sendable, Equatable, Codable {
 
 /// One action to decide on.
 public struct ActionRequest: Sendable, Codable {
+    /// The purpose of a read that declares none.
+    public static let readPurpose = "diagnostic"
+
     public var principal: Principal
     public var resource: Resource
     public var tool: String
@@ -30,6 +33,8 @@ public struct ActionRequest: Sendable, Codable {
     /// Seconds the transaction of the session the call would end has been open with writes
     /// (``ToolImpact/transactionAgeSeconds``); `nil` when unknown.
     public var transactionAgeSeconds: Int?
+    /// The declared purpose; a read that declares none is `diagnostic` (what a read is for, and
+    /// what aiHelpDesk's srebot declares), so purpose-based policies decide diagnoses as they intend.
     public var purpose: String?
     public var at: Date
     /// Roles that approve when the deciding rule names no `approvers`: the database's
@@ -46,7 +51,7 @@ public struct ActionRequest: Sendable, Codable {
         self.rowsAffected = rowsAffected
         self.podsAffected = podsAffected
         self.transactionAgeSeconds = transactionAgeSeconds
-        self.purpose = purpose
+        self.purpose = purpose ?? (action == .read ? Self.readPurpose : nil)
         self.at = at
         self.approvalOverrideRoles = approvalOverrideRoles
     }

@@ -133,9 +133,8 @@ struct GovExplainCommand: AsyncParsableCommand {
         let inventoryTags = configuration.infrastructure.dbServers.first { $0.id == name }?.tags
             ?? configuration.infrastructure.k8sClusters.first { $0.id == name }?.tags
             ?? configuration.infrastructure.vms.first { $0.id == name }?.tags ?? []
-        let who = principal.hasPrefix("service:") ? Principal(id: String(principal.dropFirst(8)), kind: .service)
-            : principal == "anonymous" ? .anonymous
-            : Principal(id: principal, roles: configuration.directory.user(named: principal)?.roles ?? [])
+        // The same resolution the server uses: users, and service accounts with their roles.
+        let who = principal == "anonymous" ? Principal.anonymous : Governance.principal(named: principal, in: configuration.directory)
         let engine: PolicyEngine
         do {
             engine = PolicyEngine(policies: try PolicyLoader.load(from: ContentLibrary(configuration)))
@@ -143,11 +142,10 @@ struct GovExplainCommand: AsyncParsableCommand {
             for problem in error.errors { printError(problem.description) }
             throw ExitCode(3)
         }
-        let request = ActionRequest(principal: who, resource: Resource(type: type, name: name, tags: tags.map { $0.split(separator: ",").map(String.init) } ?? inventoryTags,
-                                                                     namespace: namespace),
-                                    tool: tool, action: action, purpose: purpose, at: date,
-                                    approvalOverrideRoles: type == .database
-                                        ? configuration.infrastructure.dbServers.first(where: { $0.id == name })?.approvalOverrideRoles ?? [] : [])
+        let touched = Resource(type: type, name: name, tags: tags.map { $0.split(separator: ",").map(String.init) } ?? inventoryTags,
+                               sensitivity: configuration.infrastructure.sensitivity(of: name), namespace: namespace)
+        let request = ActionRequest(principal: who, resource: touched, tool: tool, action: action, purpose: purpose, at: date,
+                                    approvalOverrideRoles: Governance.approvalOverrideRoles(of: touched, in: configuration.infrastructure))
         let decision = engine.decide(request)
         print("decision: \(decision.effect.rawValue)")
         print("policy: \(decision.policy ?? "none (default deny)")" + (decision.rule.map { ", rule \($0 + 1)" } ?? ""))

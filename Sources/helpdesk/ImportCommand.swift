@@ -46,12 +46,22 @@ struct AiHelpDeskFolder {
     enum Kind: String, CaseIterable {
         case policies, infrastructure, users
 
-        /// aiHelpDesk's environment variable naming this file.
+        /// aiHelpDesk's environment variable naming this file inside its containers.
         var variable: String {
             switch self {
             case .policies: "HELPDESK_POLICY_FILE"
             case .infrastructure: "HELPDESK_INFRA_CONFIG"
             case .users: "HELPDESK_USERS_FILE"
+            }
+        }
+
+        /// The variables of a docker-compose `.env` that name this file on the host, first wins:
+        /// its compose file mounts `HELPDESK_POLICY_FILE_HOST` at the path `HELPDESK_POLICY_FILE` names.
+        var hostVariables: [String] {
+            switch self {
+            case .policies: ["HELPDESK_POLICY_FILE_HOST", "HELPDESK_POLICY_FILE"]
+            case .infrastructure: ["HELPDESK_INFRA_CONFIG"]
+            case .users: ["HELPDESK_USERS_FILE_HOST", "HELPDESK_USERS_FILE"]
             }
         }
 
@@ -115,9 +125,15 @@ struct AiHelpDeskFolder {
             var pick: String?
             if let explicit = given[kind] ?? nil {
                 pick = explicit.hasPrefix("/") ? explicit : URL(fileURLWithPath: explicit).standardizedFileURL.path
-            } else if let value = named[kind.variable] {
-                let resolved = value.hasPrefix("/") ? value : URL(fileURLWithPath: base).appendingPathComponent(value).standardizedFileURL.path
-                if FileManager.default.fileExists(atPath: resolved) { pick = resolved }
+            } else {
+                for variable in kind.hostVariables {
+                    guard let value = named[variable], !value.isEmpty else { continue }
+                    let resolved = value.hasPrefix("/") ? value : URL(fileURLWithPath: base).appendingPathComponent(value).standardizedFileURL.path
+                    if FileManager.default.fileExists(atPath: resolved) {
+                        pick = resolved
+                        break
+                    }
+                }
             }
             if pick == nil {
                 pick = candidates.sorted { Self.preference($0) < Self.preference($1) }.first
@@ -250,8 +266,13 @@ struct AiHelpDeskFolder {
     var environmentHints: [String] {
         let settings = Dictionary(environmentSettings, uniquingKeysWith: { _, last in last })
         var hints: [String] = []
-        for kind in Kind.allCases where settings[kind.variable] != nil {
-            hints.append("\(kind.variable) → \(kind.rawValue).file (above), or HELPDESK_\(kind.rawValue.uppercased())_FILE")
+        for kind in Kind.allCases {
+            for variable in kind.hostVariables where settings[variable] != nil {
+                hints.append("\(variable) → \(kind.rawValue).file (above), or HELPDESK_\(kind.rawValue.uppercased())_FILE")
+            }
+        }
+        if settings["HELPDESK_POLICY_ENABLED"]?.lowercased() == "false" {
+            hints.append("HELPDESK_POLICY_ENABLED=false: there is no switch for that here; every tool call is decided by the policies")
         }
         if let vendor = settings["HELPDESK_MODEL_VENDOR"]?.lowercased() {
             let model = settings["HELPDESK_MODEL_NAME"].map { ", llm.model: \($0)" } ?? ""

@@ -1,0 +1,89 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskGovernance
+import Testing
+import Yams
+
+/// What a migration from aiHelpDesk meets between its files: purposes on reads, principal names that
+/// could pass for a service, and tokens named after the built-in bots.
+@Suite struct AiHelpDeskGlueTests {
+    /// aiHelpDesk's example gives reads only to declared purposes; its srebot declares `diagnostic`.
+    static let purposeGated = """
+        version: "1.0"
+        policies:
+          - name: reads-for-a-reason
+            resources: [{type: database}]
+            rules:
+              - action: read
+                effect: allow
+                conditions: {allowed_purposes: [diagnostic, remediation]}
+              - action: [write, destructive]
+                effect: allow
+                conditions: {allowed_purposes: [remediation]}
+        """
+
+    static func decide(_ action: ActionClass, purpose: String?) throws -> Decision {
+        let engine = PolicyEngine(policies: try YAMLDecoder().decode(PolicyFile.self, from: purposeGated).policies)
+        return engine.decide(ActionRequest(principal: Principal(id: "ines", roles: ["dba"]), resource: Resource(type: .database, name: "ledger"),
+                                           tool: action == .read ? "blocking_locks" : "terminate_backend", action: action,
+                                           rowsAffected: 0, podsAffected: 0, transactionAgeSeconds: 0, purpose: purpose))
+    }
+
+    @Test func aReadThatDeclaresNoPurposeIsDiagnostic() throws {
+        #expect(try Self.decide(.read, purpose: nil).effect == .allow)
+        #expect(try Self.decide(.read, purpose: "compliance").effect == .deny, "a declared purpose is kept")
+    }
+
+    @Test func aWriteThatDeclaresNoPurposeGetsNone() throws {
+        let decision = try Self.decide(.destructive, purpose: nil)
+        #expect(decision.effect == .deny)
+        #expect(decision.reason.contains("(none given)"))
+        #expect(try Self.decide(.destructive, purpose: "remediation").effect == .allow)
+    }
+
+    @Test(arguments: ["service:srebot", "role:dba", "Group:ops", "user:x", "anonymous", "*"])
+    func aPersonCannotBeNamedLikeAPrincipalString(name: String) throws {
+        let error = #expect(throws: ConfigError.self) {
+            try HelpdeskConfiguration(yaml: "users:\n  \"\(name)\":\n    roles: [dba]\n", file: "h.yaml")
+        }
+        #expect(error?.description.contains("h.yaml:3: users.\(name): ") == true, "\(String(describing: error))")
+    }
+
+    @Test func aUsersFileIdIsCheckedTheSameWay() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("glue-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("users.yaml").path
+        try "users:\n  - id: ada@example.net\n    roles: [dba]\n  - id: \"service:srebot\"\n    roles: [dba]\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let error = #expect(throws: ConfigError.self) {
+            try HelpdeskConfiguration(yaml: "users:\n  file: \(file)\n", file: "h.yaml")
+        }
+        #expect(error?.issues.map(\.description) == [
+            "\(file):4: users[1].id: a person's name cannot start with service: (principal strings read it as a service, not a person); rename it",
+        ])
+    }
+
+    @Test(arguments: BuiltInServices.reserved.sorted())
+    func anAPITokenCannotActAsABuiltInBot(id: String) throws {
+        let error = #expect(throws: ConfigError.self) {
+            try HelpdeskConfiguration(yaml: "api:\n  tokens:\n    \"service:\(id)\":\n      token_sha256: \(String(repeating: "ab", count: 32))\n",
+                                      file: "h.yaml")
+        }
+        #expect(error?.issues.count == 1, "one problem: the name, not also its keys")
+        #expect(error?.description.contains("h.yaml:4: api.tokens.service:\(id): service:\(id) is ") == true, "\(String(describing: error))")
+    }
+
+    @Test func aTokenNamedForAnotherServiceLoads() throws {
+        let configuration = try HelpdeskConfiguration(
+            yaml: "api:\n  tokens:\n    \"service:ci\":\n      token_sha256: \(String(repeating: "ab", count: 32))\n", file: "h.yaml")
+        #expect(configuration.api.tokens.map(\.principal) == ["service:ci"])
+    }
+
+    @Test func everyReservedIdHasItsWords() {
+        for id in BuiltInServices.reserved { #expect(BuiltInServices.role(of: id) != nil) }
+        #expect(BuiltInServices.role(of: "srebot-api") == nil)
+        #expect(BuiltInServices.reserved.contains(Principal.alertBot.id))
+    }
+}
