@@ -42,14 +42,21 @@ struct APITokenMiddleware: RouterMiddleware {
             throw APIError(status: .unauthorized, code: "unauthorized", message: "the bearer token is not valid",
                            headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
         case .throttled(let seconds):
-            context.logger.notice("API key not checked: too many failed keys from this source", metadata: ["source": "\(source)"])
+            context.logger.notice("API key not checked: too many failed keys from this source, or one is being checked",
+                                  metadata: ["source": "\(source)"])
             throw APIError(status: .tooManyRequests, code: "too_many_failed_keys",
-                           message: "too many failed API keys from this address; try again in \(seconds) s",
+                           message: "too many failed API keys from this address, or another of its keys is being checked; "
+                               + "try again in \(seconds) s",
                            headers: [.retryAfter: String(seconds)])
-        case .busy(let seconds):
-            context.logger.warning("API key not checked: every key-checking place is taken", metadata: ["source": "\(source)"])
-            throw APIError(status: .serviceUnavailable, code: "key_check_busy",
-                           message: "too many API keys are being checked right now; try again in \(seconds) s",
+        case .busy(let seconds, let reason):
+            let why: String = switch reason {
+            case .full: "too many API keys are being checked right now"
+            case .expired: "the API key waited too long for a place to be checked"
+            case .shutDown: "the server is shutting down"
+            case .cancelled, .abandoned: "the request was cancelled before its API key was checked"
+            }
+            context.logger.warning("API key not checked: \(why)", metadata: ["source": "\(source)"])
+            throw APIError(status: .serviceUnavailable, code: "key_check_busy", message: "\(why); try again in \(seconds) s",
                            headers: [.retryAfter: String(seconds)])
         }
         var context = context

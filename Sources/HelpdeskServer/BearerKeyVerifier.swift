@@ -45,8 +45,10 @@ struct BearerCredentials: Sendable {
 /// 1. a key that passed an Argon2id check before is found by its SHA-256 in a bounded cache;
 /// 2. plaintext and `token_sha256` tokens: the key's SHA-256 against every digest, in constant time;
 /// 3. Argon2id candidates (`token_argon2id` tokens, service accounts): refused without hashing when the
-///    source failed ``SourceFailureWindow/limit`` checks in the last minute; otherwise one pass over
-///    the candidates on the ``HashWorkerPool`` (beyond its wait queue: busy), stopping at the first match.
+///    source failed ``SourceFailureWindow/limit`` checks in the last minute or has a check queued or
+///    running (admitting a check and taking its place is one step, so a burst from one address gets one
+///    check, not one each); otherwise one pass over the candidates on the ``HashWorkerPool`` (beyond its
+///    wait queue, after waiting too long, or at shutdown: busy), stopping at the first match.
 ///
 /// One per process, shared by every listener (as the rate limits are); the key is never logged or kept,
 /// only its SHA-256 after a success.
@@ -54,10 +56,11 @@ final class BearerKeyVerifier: Sendable {
     enum Outcome: Sendable, Equatable {
         case accepted(principal: String)
         case rejected
-        /// Too many failed checks from this source: retry after this many seconds.
+        /// Too many failed checks from this source, or one of its checks is under way: retry after this many seconds.
         case throttled(retryAfter: Int)
-        /// Every hashing place is taken: retry after this many seconds.
-        case busy(retryAfter: Int)
+        /// Not checked: every hashing place is taken (`full`), the check waited too long (`expired`), the
+        /// server is stopping (`shutDown`) or the caller went away (`cancelled`, `abandoned`).
+        case busy(retryAfter: Int, reason: HashPoolRefusal = .full)
     }
 
     /// Successes by the SHA-256 of their key; the oldest goes first when full.
@@ -77,7 +80,7 @@ final class BearerKeyVerifier: Sendable {
     private let failures: SourceFailureWindow
     private let cache: NIOLockedValueBox<SuccessCache>
 
-    init(pool: HashWorkerPool = HashWorkerPool(threads: 2, queueLimit: 16),
+    init(pool: HashWorkerPool = HashWorkerPool(threads: 2, queueLimit: 16, maxWait: .seconds(10)),
          failures: SourceFailureWindow = SourceFailureWindow(limit: 5, window: 60), cacheSize: Int = 1024) {
         self.pool = pool
         self.failures = failures
@@ -101,20 +104,35 @@ final class BearerKeyVerifier: Sendable {
             failures.record(source)
             return .rejected
         }
-        if let wait = failures.retryAfter(source) {
-            return .throttled(retryAfter: max(1, Int(min(wait, 3600).rounded(.up))))
+        let reservation: SourceFailureWindow.Reservation
+        switch failures.reserve(source) {
+        case .granted(let granted): reservation = granted
+        case .limited(let wait): return .throttled(retryAfter: max(1, Int(min(wait, 3600).rounded(.up))))
+        case .checking: return .throttled(retryAfter: 1)
         }
         let candidates = credentials.hashed
-        let found: String?? = await pool.run {
-            candidates.first { $0.hash.verify(key) }?.principal
+        // The job does its own bookkeeping, so a check whose caller went away still counts.
+        let result = await pool.run { [cache = self.cache, failures = self.failures] () -> String? in
+            let principal = candidates.first { $0.hash.verify(key) }?.principal
+            if let principal { cache.withLockedValue { $0.insert(digest, principal) } }
+            failures.finish(reservation, failed: principal == nil)
+            return principal
         }
-        guard let found else { return .busy(retryAfter: 1) }
-        guard let principal = found else {
-            failures.record(source)
+        switch result {
+        case .success(let principal?):
+            return .accepted(principal: principal)
+        case .success(nil):
             return .rejected
+        case .failure(let refusal):
+            // A job that never ran gives its place back uncounted; an abandoned one finishes it itself.
+            if !refusal.jobRan { failures.finish(reservation, failed: false) }
+            return .busy(retryAfter: refusal == .full ? 1 : 5, reason: refusal)
         }
-        cache.withLockedValue { $0.insert(digest, principal) }
-        return .accepted(principal: principal)
+    }
+
+    /// At shutdown: checks still waiting are answered busy at once instead of delaying the exit.
+    func shutdown() {
+        pool.shutdown()
     }
 }
 

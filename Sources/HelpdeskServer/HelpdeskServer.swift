@@ -125,16 +125,17 @@ public enum HelpdeskServer {
         let chain = store.auditChain ?? .configured(configuration.audit, storePath: configuration.store.localFilePath)
         let backups: [any Service] = StoreBackupService.configured(configuration.store, chain: chain, logger: logger, metrics: metrics)
             .map { [$0] } ?? []
-        let group = ServiceGroup(
-            services: [
-                // First, so it stops last and its shutdown checkpoint seals the final event.
-                AuditCheckpointService(store: store, settings: configuration.audit, storePath: configuration.store.localFilePath, logger: logger),
-                PolicyWatcher(content: app.content, policies: app.policies, logger: logger, metrics: metrics),
-                ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),
-                StormService(store: store, logger: logger),
-                RetentionService(store: store, settings: configuration.retention, logger: logger),
-            ] + backups + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners,
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [any Service] = [
+            // First, so it stops last and its shutdown checkpoint seals the final event.
+            AuditCheckpointService(store: store, settings: configuration.audit, storePath: configuration.store.localFilePath, logger: logger),
+            PolicyWatcher(content: app.content, policies: app.policies, logger: logger, metrics: metrics),
+            ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),
+            StormService(store: store, logger: logger),
+            RetentionService(store: store, settings: configuration.retention, logger: logger),
+        ] + backups + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners
+        // Last, so it stops first: queued key checks are answered before the listeners wait for their requests.
+        services.append(KeyCheckShutdown(verifier: dependencies.limits.keys))
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
         } catch {

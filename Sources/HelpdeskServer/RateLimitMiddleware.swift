@@ -36,6 +36,10 @@ struct RateLimitMiddleware: RouterMiddleware {
         if Self.isUnauthenticated(request.uri.path), let wait = open.take(source) {
             return refuse(context, source: source, wait: wait, why: "too many requests from this address")
         }
+        // Checked before and counted after, so concurrent requests can all pass before the first failure is
+        // counted. Taking the token up front would cap every address's concurrent requests (Alertmanager, or
+        // all clients behind an untrusted proxy) at failed_auth_per_minute; the costly case, Argon2id keys,
+        // is admitted atomically by SourceFailureWindow instead.
         let response = try await next(request, context)
         if response.status == .unauthorized { _ = failures.take(source) }
         return response

@@ -117,7 +117,7 @@ import Testing
         }
         #expect(answers == 28)
         for _ in 0..<2 { release.signal() }
-        for job in jobs { #expect(await job.value == true) }
+        for job in jobs { #expect(await job.value == .success(true)) }
     }
 
     @Test func thePoolRefusesBeyondItsQueue() async throws {
@@ -128,10 +128,10 @@ import Testing
         await Task.detached { started.wait() }.value  // the only thread is busy now
         let second = Task { await pool.run { 2 } }
         #expect(await eventually { pool.waiting == 1 })
-        #expect(await pool.run { 3 } == nil, "one waiting is the limit: the next is refused at once")
+        #expect(await pool.run { 3 } == .failure(.full), "one waiting is the limit: the next is refused at once")
         release.signal()
-        #expect(await first.value == 1)
-        #expect(await second.value == 2)
+        #expect(await first.value == .success(1))
+        #expect(await second.value == .success(2))
     }
 
     // MARK: Through the router

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from conftest import REPO, http
 
@@ -86,6 +87,50 @@ def test_after_five_failed_keys_from_one_source_the_next_gets_429_at_once(helpde
     assert refused_in < min(failures) / 2, (refused_in, failures)
     # A token that needs no hashing still passes from that address.
     assert get(hd, SHA_TOKEN_KEY)[0] == 200
+
+
+def test_thirty_concurrent_wrong_keys_from_one_address_get_at_most_five_401s_and_the_rest_429(helpdesk):
+    hd = helpdesk(CONFIG)
+    hd.start()
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        answers = list(pool.map(lambda n: get(hd, f"wrong-key-{n}"), range(30)))
+    statuses = [status for status, _, _ in answers]
+    # One check at a time per address, five failures a minute: the burst costs at most five Argon2id passes.
+    assert 1 <= statuses.count(401) <= 5, statuses
+    assert statuses.count(401) + statuses.count(429) == 30, statuses
+
+
+def test_sigterm_during_a_burst_of_key_checks_does_not_wait_for_the_queue(helpdesk, tmp_path):
+    # Eight accounts at hash-key's cost: every unknown key costs eight Argon2id checks.
+    users = tmp_path / "costly-users.yaml"
+    users.write_text("service_accounts:\n" + "".join(
+        f'  - id: ci-{n}\n    roles: [ci]\n    api_key_hash: "{ARGON_TOKEN_HASH}"\n' for n in range(8)))
+    hd = helpdesk(f"server:\n  trusted_proxies: [127.0.0.1/32]\nusers:\n  file: {users}\n")
+    server = hd.start()
+
+    def attempt(n):
+        # Each from its own address (through the trusted proxy), so none is refused for its address.
+        headers = {"Authorization": f"Bearer wrong-key-{n}", "X-Forwarded-For": f"10.9.0.{n}"}
+        try:
+            return http("GET", hd.url("/api/v1/incidents"), headers=headers, timeout=120)
+        except OSError as error:
+            return None, {}, str(error).encode()
+
+    started = time.monotonic()
+    assert attempt(200)[0] == 401
+    one_check = time.monotonic() - started
+    with ThreadPoolExecutor(max_workers=18) as pool:
+        futures = [pool.submit(attempt, n) for n in range(1, 19)]  # two checking, sixteen waiting
+        time.sleep(0.5)  # all of them arrived: two checking, the rest waiting
+        started = time.monotonic()
+        server.terminate()
+        server.wait(timeout=120)
+        stopped_in = time.monotonic() - started
+        answers = [future.result() for future in futures]
+    # Working through the queue would take about eight checks per thread; shutdown answers it at once and
+    # waits only for the two checks running.
+    assert stopped_in < 2 * one_check + 3, (stopped_in, one_check, hd.log(server))
+    assert any(status == 503 and b"shutting down" in body for status, _, body in answers), answers
 
 
 def test_config_check_names_each_problem_of_a_users_file_with_file_and_line(helpdesk):
