@@ -44,13 +44,16 @@ extension UserDirectory {
             guard let id = Self.id(of: entry) else { continue }
             let roles = expand(entry.stringList("roles"))
             let keyHash = Self.keyHash(of: entry)
+            let lookAlike = Self.characterProblem(id)
+            if let lookAlike { entry.report("id", lookAlike) }
             let reserved = BuiltInServices.role(of: id)
             if let role = reserved {
-                entry.report("id", "\"\(id)\" is \(role) and cannot be an API account; rename it (for example \(id)-api) "
+                let matched = BuiltInServices.reserved.contains(id) ? "" : " (reserved ids are matched whatever their case)"
+                entry.report("id", "\"\(id)\" is \(role)\(matched) and cannot be an API account; rename it (for example \(id)-api) "
                              + "here and in the policies that name service: \(id)-api")
             }
             if Self.warnIfDuplicate(id, entry, seen: &accountLines) { serviceAccounts.removeAll { $0.id == id } }
-            if let keyHash, reserved == nil {
+            if let keyHash, reserved == nil, lookAlike == nil {
                 serviceAccounts.append(ServiceAccount(id: id, roles: roles, keyHash: keyHash))
             }
         }
@@ -77,16 +80,38 @@ extension UserDirectory {
         return id
     }
 
-    /// A user's id, checked as a principal name (see ``nameProblem(_:)``); service account ids are prefixed
-    /// `service:` by the server, so they need only the reserved check.
+    /// A user's id, checked as a principal name (see ``nameProblem(_:)``) and for its characters; service
+    /// account ids are prefixed `service:` by the server, so they need the character and reserved checks only.
     private static func userID(of entry: ConfigSection) -> String? {
         guard let id = id(of: entry) else { return nil }
-        if let problem = nameProblem(id) {
+        if let problem = nameProblem(id) ?? characterProblem(id) {
             entry.report("id", problem)
             entry.ignore { _ in true }
             return nil
         }
         return id
+    }
+
+    /// Ids are ASCII letters, digits and `. _ @ + -` (what emails need), so no id can pass for another in the
+    /// audit log or a policy: not `srebot ` with a trailing space, not a Cyrillic `а` for a Latin `a`.
+    static func characterProblem(_ id: String) -> String? {
+        for (offset, scalar) in id.unicodeScalars.enumerated() where !isIDCharacter(scalar) {
+            let hex = String(scalar.value, radix: 16, uppercase: true)
+            let code = "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            let what = scalar == " " ? "a space (\(code))"
+                : (0x21..<0x7F).contains(scalar.value) ? "\"\(Character(scalar))\" (\(code))" : code
+            return "an id may hold only ASCII letters, digits and . _ @ + -, so that no id can look like another (such as a "
+                + "built-in bot) in the audit log or a policy; this one has \(what) at character \(offset + 1); rename it"
+        }
+        return nil
+    }
+
+    private static func isIDCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x41...0x5A, 0x61...0x7A, 0x30...0x39: true  // A-Z a-z 0-9
+        case 0x2E, 0x5F, 0x40, 0x2B, 0x2D: true  // . _ @ + -
+        default: false
+        }
     }
 
     private static func user(id: String, _ entry: ConfigSection, roles: [String]) -> User {

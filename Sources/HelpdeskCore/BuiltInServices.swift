@@ -20,9 +20,10 @@ public enum BuiltInServices {
         governanceBot: "reserved for this project's built-in governance bot",
     ]
 
-    /// Every id no imported service account may take.
+    /// Every id no imported service account may take (in lower case; see ``role(of:)``).
     public static var reserved: Set<String> { Set(descriptions.keys) }
 
-    /// What a reserved id stands for ("this project's built-in alert bot"); `nil` for an id that is not reserved.
-    public static func role(of id: String) -> String? { descriptions[id] }
+    /// What a reserved id stands for ("this project's built-in alert bot"); `nil` for an id that is not
+    /// reserved. Compared without case, so `SrEbot` cannot pass for the bot in an audit log either.
+    public static func role(of id: String) -> String? { descriptions[id.lowercased()] }
 }
