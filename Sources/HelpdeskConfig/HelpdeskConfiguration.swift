@@ -62,8 +62,13 @@ public struct HelpdeskConfiguration: Sendable {
         llm = LLMSettings(top.section("llm"))
         infrastructure = Infrastructure(top.section("infrastructure"), environment: environment)
         diagnosis = DiagnosisSettings(top.section("diagnosis"), defaultBundles: store.defaultBundlesDirectory)
-        api = APISettings(top.section("api"))
+        let apiSection = top.section("api")
+        api = APISettings(apiSection)
         directory = UserDirectory(top)
+        if let warning = KeyCheckCost.warning(tokens: api.tokens, accounts: directory.serviceAccounts) {
+            // At the users file when it holds accounts (the usual many), else at the tokens.
+            if directory.serviceAccounts.isEmpty { apiSection.warn("tokens", warning) } else { top.section("users").warn("file", warning) }
+        }
         policies = PolicySettings(top.section("policies"))
         audit = AuditSettings(top.section("audit"))
         retention = RetentionSettings(top.section("retention"))

@@ -4,7 +4,8 @@ import HelpdeskCore
 import HelpdeskTestSupport
 import Testing
 
-/// Ids in a users file that could pass for another (the alert bot) are refused.
+/// Ids in a users file that could pass for another (the alert bot) are refused, and a file whose
+/// Argon2id hashes make every unknown key expensive is warned about.
 @Suite struct UsersFileIDTests {
     /// A hash with `helpdesk hash-key`'s parameters (m=65536, t=3), only parsed here, never verified.
     static let defaultCostHash = "$argon2id$v=19$m=65536,t=3,p=4$VGs4c1cxcUx6NlVl$VPe2+2mrA0az4zch563fyuaUYGEHReMgY5jQ77guGDw"
@@ -81,5 +82,47 @@ import Testing
         }
         #expect(error?.description.contains("h.yaml:4: api.tokens.service:SrEbot: service:SrEbot is this project's built-in alert bot") == true,
                 "\(String(describing: error))")
+    }
+
+    // MARK: What an unknown key costs
+
+    @Test func moreThanFourDefaultHashesOfCandidatesIsWarnedAboutAtTheUsersFile() throws {
+        let accounts = (1...5).map { "  - id: ci-\($0)\n    api_key_hash: \"\(Self.defaultCostHash)\"\n" }.joined()
+        guard case .success(let configuration) = try load(usersFile: "service_accounts:\n" + accounts) else {
+            Issue.record("did not load")
+            return
+        }
+        #expect(configuration.warnings.map(\.keyPath) == ["users.file"])
+        #expect(configuration.warnings.first?.source == "h.yaml" && configuration.warnings.first?.line == 2)
+        let message = configuration.warnings.first?.message ?? ""
+        #expect(message.hasPrefix("an unknown API key is checked against every Argon2id hash: here 5 service accounts, "
+                                  + "5.0 times the cost of one default hash (m=65536 KiB, t=3) together, so each wrong key "
+                                  + "from any address costs all 5 checks"), "\(message)")
+        #expect(message.contains("`helpdesk hash-key --generate --sha256`"))
+    }
+
+    @Test func fourDefaultHashesOrManyCheapOnesAreNotWarnedAbout() throws {
+        let four = (1...4).map { "  - id: ci-\($0)\n    api_key_hash: \"\(Self.defaultCostHash)\"\n" }.joined()
+        guard case .success(let configuration) = try load(usersFile: "service_accounts:\n" + four) else {
+            Issue.record("did not load")
+            return
+        }
+        #expect(configuration.warnings.isEmpty)
+        // 8 KiB and one pass each: forty of them cost less than one default hash.
+        let cheap = "$argon2id$v=19$m=8,t=1,p=1$VGs4c1cxcUx6NlVl$VPe2+2mrA0az4zch563fyuaUYGEHReMgY5jQ77guGDw"
+        let forty = (1...40).map { "  - id: ci-\($0)\n    api_key_hash: \"\(cheap)\"\n" }.joined()
+        guard case .success(let cheapOnes) = try load(usersFile: "service_accounts:\n" + forty) else {
+            Issue.record("did not load")
+            return
+        }
+        #expect(cheapOnes.warnings.isEmpty)
+    }
+
+    @Test func argon2idTokensAloneAreWarnedAboutAtTheTokens() throws {
+        let tokens = (1...5).map { "    t\($0):\n      token_argon2id: \"\(Self.defaultCostHash)\"\n" }.joined()
+        let configuration = try HelpdeskConfiguration(yaml: "api:\n  tokens:\n" + tokens, file: "h.yaml")
+        #expect(configuration.warnings.map(\.keyPath) == ["api.tokens"])
+        #expect(configuration.warnings.first?.line == 2)
+        #expect(configuration.warnings.first?.message.contains("here 5 token_argon2id tokens, 5.0 times") == true)
     }
 }

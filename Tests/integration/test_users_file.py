@@ -101,11 +101,15 @@ def test_thirty_concurrent_wrong_keys_from_one_address_get_at_most_five_401s_and
 
 
 def test_sigterm_during_a_burst_of_key_checks_does_not_wait_for_the_queue(helpdesk, tmp_path):
-    # Eight accounts at hash-key's cost: every unknown key costs eight Argon2id checks.
+    # Eight accounts at hash-key's cost: every unknown key costs eight Argon2id checks, which config check warns about.
     users = tmp_path / "costly-users.yaml"
     users.write_text("service_accounts:\n" + "".join(
         f'  - id: ci-{n}\n    roles: [ci]\n    api_key_hash: "{ARGON_TOKEN_HASH}"\n' for n in range(8)))
     hd = helpdesk(f"server:\n  trusted_proxies: [127.0.0.1/32]\nusers:\n  file: {users}\n")
+    check = hd.run("config", "check")
+    assert check.returncode == 0, check.stderr
+    assert f"warning: {hd.config}:4: users.file: an unknown API key is checked against every Argon2id hash: " \
+           "here 8 service accounts, 8.0 times the cost of one default hash" in check.stderr, check.stderr
     server = hd.start()
 
     def attempt(n):
@@ -189,3 +193,4 @@ api:
     for key in (generated_key, piped_key, sha_key):
         assert get(hd, key)[0] == 200, key
     assert principals(hd) == ["service:generated", "piped", "sha"]
+
