@@ -25,7 +25,7 @@ struct APITokenMiddleware: RouterMiddleware {
             throw APIError(status: .unauthorized, code: "unauthorized", message: "send Authorization: Bearer <token>",
                            headers: [.wwwAuthenticate: "Bearer"])
         }
-        let presented = Array(header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces).utf8)
+        let presented = Array(BearerKeyText.trimmed(header.dropFirst("bearer ".count)).utf8)
         guard !presented.isEmpty else {
             throw APIError(status: .unauthorized, code: "unauthorized", message: "send Authorization: Bearer <token>",
                            headers: [.wwwAuthenticate: "Bearer"])

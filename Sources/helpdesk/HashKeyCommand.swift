@@ -22,7 +22,9 @@ struct HashKeyCommand: ParsableCommand {
               echo -n "$KEY" | helpdesk hash-key
               helpdesk hash-key --generate           # a new key on the first line (shown once), its hash on the second
               helpdesk hash-key --generate --sha256  # the same with the hex SHA-256, for token_sha256
-            Use --sha256 for generated keys only: an unsalted hash of a short or guessable key is cracked offline.
+            Use --sha256 for generated keys only: an unsalted hash of a short or guessable key is cracked offline \
+            (a key read from standard input with --sha256 gets a warning). A key with whitespace at its ends is \
+            refused, as the server trims it from the Authorization header.
             """)
 
     @Flag(help: "Generate a random key (240 bits) and print it, once, on the line before its hash.")
@@ -43,6 +45,10 @@ struct HashKeyCommand: ParsableCommand {
             key = try Self.readKey()
         }
         if sha256 {
+            if !generate {
+                printError("warning: a SHA-256 of a key someone chose is found offline when the key is short or guessable; "
+                           + "for token_sha256 prefer --generate")
+            }
             print(SHA256.hash(data: key).map { String(format: "%02x", $0) }.joined())
         } else {
             print(Argon2idHash.make(secret: key))
@@ -57,7 +63,9 @@ struct HashKeyCommand: ParsableCommand {
             key = withoutEcho { readLine(strippingNewline: true) }.map { Array($0.utf8) } ?? []
             FileHandle.standardError.write(Data("\n".utf8))
         } else {
-            key = Array(FileHandle.standardInput.readDataToEndOfFile().prefix(maximumKeyLength + 2))
+            // At most the longest key, its line end (CR LF) and one byte more to tell a longer input: a stream
+            // that never ends (/dev/zero) is not read to its end.
+            key = readStandardInput(limit: maximumKeyLength + 3)
             if key.last == UInt8(ascii: "\n") { key.removeLast() }
             if key.last == UInt8(ascii: "\r") { key.removeLast() }
         }
@@ -69,15 +77,39 @@ struct HashKeyCommand: ParsableCommand {
             printError("the key is longer than \(maximumKeyLength) bytes")
             throw ExitCode(1)
         }
-        // A bearer key is one header token: spaces at its ends are trimmed and control characters refused.
-        guard key.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }), key.first != 0x20, key.last != 0x20 else {
-            printError("the key holds a control character or starts or ends with a space: no Authorization header could present it")
+        // A bearer key is one header token: control characters cannot be sent, and the server trims
+        // whitespace at its ends (BearerKeyText), so a key with any there would never match its hash.
+        guard key.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) else {
+            printError("the key holds a control character: no Authorization header could present it")
+            throw ExitCode(1)
+        }
+        guard let text = String(bytes: key, encoding: .utf8) else {
+            printError("the key is not UTF-8 text: no Authorization header could present it as it is")
+            throw ExitCode(1)
+        }
+        guard BearerKeyText.trimmed(text) == text else {
+            printError("the key starts or ends with whitespace, which the server trims from the Authorization header: "
+                       + "its hash would never match; remove it")
             throw ExitCode(1)
         }
         if key.count < 16 {
             printError("warning: a key of \(key.count) characters can be guessed; prefer --generate")
         }
         return key
+    }
+
+    /// Standard input up to `limit` bytes; what follows is never read.
+    private static func readStandardInput(limit: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        while bytes.count < limit {
+            let wanted = min(buffer.count, limit - bytes.count)
+            let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, wanted) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += buffer.prefix(count)
+        }
+        return bytes
     }
 
     /// Runs `body` with the terminal's echo off, restoring it afterwards.

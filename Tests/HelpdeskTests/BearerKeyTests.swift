@@ -134,6 +134,12 @@ import Testing
         #expect(await second.value == .success(2))
     }
 
+    @Test func theServerAndHashKeyTrimTheSameWhitespace() {
+        #expect(BearerKeyText.trimmed("\u{00A0}\u{3000} k3y\t") == "k3y", "Unicode spaces and tabs at the ends")
+        #expect(BearerKeyText.trimmed("k 3y") == "k 3y", "inside, a space is part of the key")
+        #expect(BearerKeyText.trimmed("k3y\n") == "k3y\n", "a line end is not trimmed: hash-key refuses it as a control character")
+    }
+
     // MARK: Through the router
 
     private func dependencies(_ harness: APITests.Harness, accounts: [UserDirectory.ServiceAccount]) -> ServerDependencies {

@@ -194,3 +194,31 @@ api:
         assert get(hd, key)[0] == 200, key
     assert principals(hd) == ["service:generated", "piped", "sha"]
 
+
+def test_hash_key_reads_a_bounded_key_warns_on_chosen_sha256_keys_and_refuses_what_the_server_trims(helpdesk):
+    hd = helpdesk("")
+
+    def hash_key(*args, key: bytes):
+        return subprocess.run([hd.binary, "hash-key", *args], input=key, capture_output=True, timeout=30,
+                              env={**os.environ, **hd.environment})
+
+    # An endless stream is not read to its end: at most the longest key and a little more.
+    with open("/dev/zero", "rb") as zeros:
+        endless = subprocess.run([hd.binary, "hash-key"], stdin=zeros, capture_output=True, timeout=30,
+                                 env={**os.environ, **hd.environment})
+    assert endless.returncode == 1 and b"longer than 4096 bytes" in endless.stderr
+    assert hash_key(key=b"k" * 4096 + b"\r\n").returncode == 0
+    assert hash_key(key=b"k" * 4097).returncode == 1
+
+    chosen = hash_key("--sha256", key=b"my-chosen-key-0123456789")
+    assert chosen.returncode == 0
+    assert b"warning: a SHA-256 of a key someone chose is found offline" in chosen.stderr
+    assert len(chosen.stderr.splitlines()) == 1, chosen.stderr
+    generated = hash_key("--generate", "--sha256", key=b"")
+    assert generated.returncode == 0 and b"warning" not in generated.stderr
+
+    # The server trims Unicode whitespace around a bearer key: a hash of such a key would never match.
+    for key in ("key-0123456789abcdef\u00a0", "\u3000key-0123456789abcdef", " key-0123456789abcdef"):
+        refused = hash_key(key=key.encode())
+        assert refused.returncode == 1 and b"starts or ends with whitespace" in refused.stderr, (key, refused.stderr)
+    assert hash_key(key="key-0123\u00a0456789abcdef".encode()).returncode == 0, "whitespace inside a key is kept"
