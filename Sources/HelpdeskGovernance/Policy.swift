@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskAgents
+import HelpdeskConfig
 import HelpdeskCore
 
 /// A policy file: `version: "1"` and its policies, in the aiHelpDesk schema.
@@ -13,25 +14,13 @@ public struct PolicyFile: Sendable, Decodable {
     public init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        let written = try container.decodeIfPresent(String.self, forKey: .version) ?? ""
-        version = written.isEmpty ? "1" : written
-        guard Self.understands(version) else {
-            throw DecodingError.dataCorruptedError(
-                forKey: .version, in: container,
-                debugDescription: "version \"\(version)\" is not understood; "
-                    + "this project reads aiHelpDesk schema version 1 (1, 1.0, 1.x)")
+        let written = try container.decodeIfPresent(String.self, forKey: .version)
+        // The one rule for aiHelpDesk's schema versions, shared with its users files.
+        if let problem = AIHelpDeskSchema.versionProblem(written) {
+            throw DecodingError.dataCorruptedError(forKey: .version, in: container, debugDescription: problem)
         }
+        version = written.flatMap { $0.isEmpty ? nil : $0 } ?? "1"
         policies = try container.decodeIfPresent([Policy].self, forKey: .policies) ?? []
-    }
-
-    /// Schema version 1 in the spellings aiHelpDesk's files use: "1", "1.0", "1.N" (a later minor
-    /// version only adds keys, which the strict decoding still refuses by name).
-    static func understands(_ version: String) -> Bool {
-        guard version.hasPrefix("1") else { return false }
-        let rest = version.dropFirst()
-        if rest.isEmpty { return true }
-        guard rest.first == ".", rest.count > 1 else { return false }
-        return rest.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
     }
 }
 

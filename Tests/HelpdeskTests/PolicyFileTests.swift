@@ -33,6 +33,19 @@ import Testing
         #expect(error?.message.hasSuffix("is not understood; this project reads aiHelpDesk schema version 1 (1, 1.0, 1.x)") == true)
     }
 
+    /// Policy files and users files read `version` by one rule (AIHelpDeskSchema): the loader refuses
+    /// exactly what it refuses, with its words.
+    @Test(arguments: ["1", "1.0", "1.7", "", "2", "1.", "1.2.3", "v1", "1.0a"])
+    func theVersionRuleIsTheOneUsersFilesUse(version: String) {
+        let problem = AIHelpDeskSchema.versionProblem(version)
+        do {
+            _ = try PolicyLoader.parse(yaml: Self.text(version: "\"\(version)\""), file: "p.yaml")
+            #expect(problem == nil, "\(version) loaded")
+        } catch {
+            #expect(error.message == "version: \(problem ?? "(none)")")
+        }
+    }
+
     @Test func aPolicyWithoutRulesIsRefusedAtItsLine() {
         let missing = "version: \"1\"\npolicies:\n  - name: first\n    rules: [{action: read, effect: allow}]\n  - name: empty-handed\n"
         let error = #expect(throws: PolicyLoader.LoadError.self) { try PolicyLoader.parse(yaml: missing, file: "p.yaml") }
