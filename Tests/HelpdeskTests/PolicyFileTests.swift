@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskContent
 import HelpdeskCore
@@ -61,6 +62,16 @@ import Testing
     @Test func aPolicyWithoutResourcesStillCoversEveryResource() throws {
         let policies = try PolicyLoader.parse(yaml: Self.text(version: "\"1\""), file: "p.yaml")
         #expect(policies.first?.resources.isEmpty == true)
+        let engine = PolicyEngine(policies: policies)
+        let resources = [Resource(type: .database, name: "orders-db", tags: ["production"], sensitivity: ["pii"]),
+                         Resource(type: .kubernetes, name: "apps-k8s", tags: ["staging"], namespace: "shop")]
+        for resource in resources {
+            let read = engine.decide(ActionRequest(principal: Principal(id: "ana"), resource: resource, tool: "any", action: .read))
+            #expect(read.effect == .allow && read.policy == "reads", "\(resource.type): \(read.reason)")
+            // Covering a resource is not granting more than its rules: a write falls to the default deny.
+            let write = engine.decide(ActionRequest(principal: Principal(id: "ana"), resource: resource, tool: "any", action: .write))
+            #expect(write.effect == .deny && write.policy == nil, "\(resource.type): \(write.reason)")
+        }
     }
 
     @Test func theBuiltInPoliciesStillLoad() throws {
