@@ -3,24 +3,55 @@ import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
 
-/// A policy file: `version: "1"` and its policies, in the aiHelpDesk schema.
+/// A policy file: `version: "1"` and its policies, in the aiHelpDesk schema. Decoding it stops at
+/// the first policy that does not decode; ``PolicyLoader`` reports every one.
 public struct PolicyFile: Sendable, Decodable {
     /// As written; a missing or empty version reads as "1", as aiHelpDesk's loader defaults it.
     public var version: String
     public var policies: [Policy]
 
+    public init(from decoder: any Decoder) throws {
+        let entries = try PolicyFileEntries(from: decoder)
+        version = entries.version
+        policies = try entries.policies.map { try $0.result.get() }
+    }
+}
+
+/// A policy file as the loader reads it: the top-level keys and the version checked once, then each
+/// element of `policies` decoded on its own, so one policy that does not decode does not hide the
+/// problems of the next. Each failure keeps its coding path (`policies.N.…`), which finds its line.
+struct PolicyFileEntries: Decodable {
+    var version: String
+    var policies: [Entry]
+
     enum CodingKeys: String, CodingKey, CaseIterable { case version, policies }
 
-    public init(from decoder: any Decoder) throws {
+    /// One element of `policies`: the policy, or why it does not decode.
+    struct Entry: Decodable {
+        var result: Result<Policy, DecodingError>
+
+        init(from decoder: any Decoder) {
+            do {
+                result = .success(try Policy(from: decoder))
+            } catch let error as DecodingError {
+                result = .failure(error)
+            } catch {
+                result = .failure(.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)", underlyingError: error)))
+            }
+        }
+    }
+
+    init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let written = try container.decodeIfPresent(String.self, forKey: .version)
-        // The one rule for aiHelpDesk's schema versions, shared with its users files.
+        // The one rule for aiHelpDesk's schema versions, shared with its users files; a version not
+        // understood stops here, before its policies are read under the wrong schema.
         if let problem = AIHelpDeskSchema.versionProblem(written) {
             throw DecodingError.dataCorruptedError(forKey: .version, in: container, debugDescription: problem)
         }
         version = written.flatMap { $0.isEmpty ? nil : $0 } ?? "1"
-        policies = try container.decodeIfPresent([Policy].self, forKey: .policies) ?? []
+        policies = try container.decodeIfPresent([Entry].self, forKey: .policies) ?? []
     }
 }
 

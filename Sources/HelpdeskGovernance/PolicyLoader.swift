@@ -34,7 +34,7 @@ public enum PolicyLoader {
             do {
                 policies += try parse(yaml: file.text, file: file.location)
             } catch {
-                errors.append(error)
+                errors += error.errors
             }
         }
         return try unique(policies, errors: errors)
@@ -60,7 +60,7 @@ public enum PolicyLoader {
             do {
                 policies += try loadFile(file)
             } catch {
-                errors.append(error)
+                errors += error.errors
             }
         }
         return try unique(policies, errors: errors)
@@ -81,27 +81,45 @@ public enum PolicyLoader {
         return policies
     }
 
-    public static func loadFile(_ file: String) throws(LoadError) -> [Policy] {
+    /// The policies of one file; every problem in it is reported.
+    public static func loadFile(_ file: String) throws(PolicyLoadErrors) -> [Policy] {
         let text: String
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            throw LoadError(file: file, line: nil, message: "cannot read: \(describeFileError(error))")
+            throw PolicyLoadErrors(errors: [LoadError(file: file, line: nil, message: "cannot read: \(describeFileError(error))")])
         }
         return try parse(yaml: text, file: file)
     }
 
-    /// Parses the text of a policy file; `file` names it in errors and in each policy.
-    public static func parse(yaml text: String, file: String) throws(LoadError) -> [Policy] {
+    /// Parses the text of a policy file; `file` names it in errors and in each policy. Every policy
+    /// that does not decode is reported (one problem each, at its line), not only the first.
+    public static func parse(yaml text: String, file: String) throws(PolicyLoadErrors) -> [Policy] {
+        let entries: PolicyFileEntries
         do {
-            var parsed = try YAMLDecoder().decode(PolicyFile.self, from: text)
-            for index in parsed.policies.indices { parsed.policies[index].file = file }
-            return parsed.policies
-        } catch let error as DecodingError {
-            throw LoadError(file: file, line: line(of: error, in: text), message: describeDecodingError(error))
+            entries = try YAMLDecoder().decode(PolicyFileEntries.self, from: text)
         } catch {
-            throw LoadError(file: file, line: nil, message: "\(error)")
+            throw PolicyLoadErrors(errors: [loadError(error, file: file, text: text)])
         }
+        var policies: [Policy] = []
+        var errors: [LoadError] = []
+        for entry in entries.policies {
+            switch entry.result {
+            case .success(var policy):
+                policy.file = file
+                policies.append(policy)
+            case .failure(let error):
+                errors.append(loadError(error, file: file, text: text))
+            }
+        }
+        if !errors.isEmpty { throw PolicyLoadErrors(errors: errors) }
+        return policies
+    }
+
+    /// `file:line: path: what is wrong` for an error decoding `text`.
+    private static func loadError(_ error: any Error, file: String, text: String) -> LoadError {
+        guard let decoding = error as? DecodingError else { return LoadError(file: file, line: nil, message: "\(error)") }
+        return LoadError(file: file, line: line(of: decoding, in: text), message: describeDecodingError(decoding))
     }
 
     /// The line a decoding error points at, found by walking the YAML along its coding path.
