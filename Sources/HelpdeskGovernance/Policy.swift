@@ -202,18 +202,20 @@ public struct PolicyRule: Sendable, Decodable {
             try rejectUnknownKeys(decoder, CodingKeys.self)
             let container = try decoder.container(keyedBy: CodingKeys.self)
             schedule = try container.decodeIfPresent(Schedule.self, forKey: .schedule)
-            maxRowsAffected = try container.decodeIfPresent(Int.self, forKey: .maxRowsAffected)
-            maxPodsAffected = try container.decodeIfPresent(Int.self, forKey: .maxPodsAffected)
-            maxTransactionAgeSeconds = try container.decodeIfPresent(Int.self, forKey: .maxTransactionAgeSeconds)
-            if let limit = maxTransactionAgeSeconds, limit < 1 {
-                // aiHelpDesk reads 0 as "no limit"; here a limit that is there is enforced, so leave the key out instead.
-                throw DecodingError.dataCorruptedError(forKey: .maxTransactionAgeSeconds, in: container,
-                                                       debugDescription: "max_xact_age_secs must be at least 1 (seconds); remove the key for no limit")
-            }
+            maxRowsAffected = try Self.limit(.maxRowsAffected, in: container, decoder)
+            maxPodsAffected = try Self.limit(.maxPodsAffected, in: container, decoder)
+            maxTransactionAgeSeconds = try Self.limit(.maxTransactionAgeSeconds, in: container, decoder)
             requireApproval = try container.decodeIfPresent(Bool.self, forKey: .requireApproval)
             approvalQuorum = try container.decodeIfPresent(Int.self, forKey: .approvalQuorum)
             if let quorum = approvalQuorum, quorum < 1 {
-                throw DecodingError.dataCorruptedError(forKey: .approvalQuorum, in: container, debugDescription: "approval_quorum must be at least 1")
+                guard quorum == 0 else {
+                    throw DecodingError.dataCorruptedError(forKey: .approvalQuorum, in: container,
+                                                           debugDescription: "approval_quorum must be 1 or more, got \(quorum)")
+                }
+                // aiHelpDesk asks for one approval when the quorum is 0.
+                decoder.policyWarnings?.add("0 means 1 approval, as in aiHelpDesk; write 1 or leave the key out to say so",
+                                            at: decoder.codingPath + [CodingKeys.approvalQuorum as any CodingKey])
+                approvalQuorum = 1
             }
             approvers = try container.decodeIfPresent([PrincipalMatcher].self, forKey: .approvers) ?? []
             if let text = try container.decodeIfPresent(String.self, forKey: .approvalTTL) {
@@ -224,6 +226,23 @@ public struct PolicyRule: Sendable, Decodable {
             }
             allowedPurposes = try container.decodeIfPresent([String].self, forKey: .allowedPurposes)
             blockedPurposes = try container.decodeIfPresent([String].self, forKey: .blockedPurposes)
+        }
+
+        /// A limit as aiHelpDesk reads it: 0 is no limit (with a warning, since a reader here could take
+        /// it for "none allowed"); below 0 is refused, as it can only be a mistake.
+        private static func limit(_ key: CodingKeys, in container: KeyedDecodingContainer<CodingKeys>,
+                                  _ decoder: any Decoder) throws -> Int? {
+            guard let value = try container.decodeIfPresent(Int.self, forKey: key) else { return nil }
+            if value < 0 {
+                throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription:
+                    "\(key.stringValue) must be 1 or more, got \(value); leave the key out for no limit")
+            }
+            if value == 0 {
+                decoder.policyWarnings?.add("0 means no limit, as in aiHelpDesk; leave the key out to say so",
+                                            at: decoder.codingPath + [key as any CodingKey])
+                return nil
+            }
+            return value
         }
     }
 }
