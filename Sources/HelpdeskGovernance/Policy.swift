@@ -217,7 +217,7 @@ public struct PolicyRule: Sendable, Decodable {
                                             at: decoder.codingPath + [CodingKeys.approvalQuorum as any CodingKey])
                 approvalQuorum = 1
             }
-            approvers = try container.decodeIfPresent([PrincipalMatcher].self, forKey: .approvers) ?? []
+            approvers = try Self.approvers(in: container)
             if let text = try container.decodeIfPresent(String.self, forKey: .approvalTTL) {
                 guard let ttl = Duration(parsing: text), ttl > .zero else {
                     throw DecodingError.dataCorruptedError(forKey: .approvalTTL, in: container, debugDescription: "expected a duration like 30m, at most 3650d, got \"\(text)\"")
@@ -226,6 +226,18 @@ public struct PolicyRule: Sendable, Decodable {
             }
             allowedPurposes = try container.decodeIfPresent([String].self, forKey: .allowedPurposes)
             blockedPurposes = try container.decodeIfPresent([String].self, forKey: .blockedPurposes)
+        }
+
+        /// `approvers`, one matcher per name: a several-key entry stands for each of its keys (any of them
+        /// may approve), since approval requests keep approvers in their string form. An entry naming no
+        /// one is refused: an empty list would let anyone approve.
+        private static func approvers(in container: KeyedDecodingContainer<CodingKeys>) throws -> [PrincipalMatcher] {
+            let entries = try container.decodeIfPresent([PrincipalMatcher].self, forKey: .approvers) ?? []
+            if entries.contains(.anyOf([])) {
+                throw DecodingError.dataCorruptedError(forKey: .approvers, in: container, debugDescription:
+                    "an approvers entry names no one; name a user, role or service (or role:NAME, service:NAME as text)")
+            }
+            return entries.flatMap(\.members)
         }
 
         /// A limit as aiHelpDesk reads it: 0 is no limit (with a warning, since a reader here could take
