@@ -125,11 +125,36 @@ public struct ResourceMatch: Sendable, Decodable {
             tags = try match.decodeIfPresent([String].self, forKey: .tags) ?? []
             sensitivity = try match.decodeIfPresent([String].self, forKey: .sensitivity) ?? []
             namespace = try match.decodeIfPresent(String.self, forKey: .namespace)
-            tool = try match.decodeIfPresent(String.self, forKey: .tool)
+            // aiHelpDesk's name of a tool this project has under another name means ours.
+            let writtenTool = try match.decodeIfPresent(String.self, forKey: .tool)
+            tool = writtenTool.map(AIHelpDeskToolNames.ours)
             toolPattern = try match.decodeIfPresent(String.self, forKey: .toolPattern)
+            if let warnings = decoder.policyWarnings, let known = warnings.knownTools {
+                checkToolNames(written: writtenTool, in: match, known: known, warnings: warnings)
+            }
         } else {
             tags = []
             sensitivity = []
+        }
+    }
+
+    /// A `tool` or `tool_pattern` that names no tool of this server makes the entry match no call, so a
+    /// policy meant to deny it would quietly apply to nothing: a warning at its line.
+    private func checkToolNames(written: String?, in match: KeyedDecodingContainer<MatchKeys>, known: Set<String>,
+                                warnings: PolicyWarningCollector) {
+        let list = "this server's tools: \(known.sorted().joined(separator: ", "))"
+        if let written, let tool, !known.contains(tool) {
+            let counterpart = AIHelpDeskToolNames.counterparts[written].map { counterpart in
+                "; aiHelpDesk's \(written) is \(counterpart.tool) here, but a \(counterpart.action) (aiHelpDesk classes it destructive): "
+                    + "name \(counterpart.tool) and check the rule's action"
+            }
+            warnings.add("\"\(written)\" is no tool of this server, so this resource entry matches no call"
+                            + (counterpart ?? "; \(list)"),
+                         at: match.codingPath + [MatchKeys.tool as any CodingKey])
+        }
+        if let toolPattern, !known.contains(where: { AIHelpDeskToolNames.pattern(toolPattern, matches: $0) }) {
+            warnings.add("\"\(toolPattern)\" matches no tool of this server, so this resource entry matches no call; \(list)",
+                         at: match.codingPath + [MatchKeys.toolPattern as any CodingKey])
         }
     }
 
@@ -141,7 +166,8 @@ public struct ResourceMatch: Sendable, Decodable {
         if !sensitivity.allSatisfy(resource.sensitivity.contains) { return false }
         if let namespace, namespace != resource.namespace { return false }
         if let tool, tool != toolName { return false }
-        if let toolPattern, !glob(toolPattern, toolName) { return false }
+        // Against aiHelpDesk's names for the tool too: `get_*` written for its names covers their equivalents.
+        if let toolPattern, !AIHelpDeskToolNames.pattern(toolPattern, matches: toolName) { return false }
         return true
     }
 }
