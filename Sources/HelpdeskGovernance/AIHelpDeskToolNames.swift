@@ -29,7 +29,8 @@ public enum AIHelpDeskToolNames {
     ]
 
     /// Our name → aiHelpDesk's names for it, so a `tool_pattern` written for its names matches ours.
-    static let aliases: [String: [String]] = Dictionary(grouping: equivalents.keys, by: { equivalents[$0] ?? $0 })
+    static let aliases: [String: [String]] = Dictionary(grouping: AIHelpDeskToolNames.equivalents.keys,
+                                                        by: { AIHelpDeskToolNames.equivalents[$0] ?? $0 })
 
     /// The name this project uses for `name`: ours for an aiHelpDesk name with an equivalent, else `name`.
     public static func ours(_ name: String) -> String {

@@ -77,8 +77,8 @@ public struct PolicyWatcher: Service {
     /// - Parameter knownTools: every tool name the server has, to warn of policies naming none of them.
     public init(content: ContentLibrary, policies: PolicySet, interval: Duration = .seconds(2), knownTools: Set<String>? = nil,
                 logger: Logger, metrics: any MetricsFactory) {
-        self.init(reloader: PolicyReloader(content: content, policies: policies, knownTools: knownTools, logger: logger, metrics: metrics),
-                  interval: interval, metrics: metrics)
+        let reloader = PolicyReloader(content: content, policies: policies, knownTools: knownTools, logger: logger, metrics: metrics)
+        self.init(reloader: reloader, interval: interval, metrics: metrics)
     }
 
     public init(reloader: PolicyReloader, interval: Duration = .seconds(2), metrics: any MetricsFactory) {

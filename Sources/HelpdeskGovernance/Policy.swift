@@ -36,7 +36,8 @@ struct PolicyFileEntries: Decodable {
             } catch let error as DecodingError {
                 result = .failure(error)
             } catch {
-                result = .failure(.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)", underlyingError: error)))
+                result = .failure(.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)",
+                                                       underlyingError: error)))
             }
         }
     }
@@ -145,8 +146,8 @@ public struct ResourceMatch: Sendable, Decodable {
         let list = "this server's tools: \(known.sorted().joined(separator: ", "))"
         if let written, let tool, !known.contains(tool) {
             let counterpart = AIHelpDeskToolNames.counterparts[written].map { counterpart in
-                "; aiHelpDesk's \(written) is \(counterpart.tool) here, but a \(counterpart.action) (aiHelpDesk classes it destructive): "
-                    + "name \(counterpart.tool) and check the rule's action"
+                "; aiHelpDesk's \(written) is \(counterpart.tool) here, but a \(counterpart.action) "
+                    + "(aiHelpDesk classes it destructive): name \(counterpart.tool) and check the rule's action"
             }
             warnings.add("\"\(written)\" is no tool of this server, so this resource entry matches no call"
                             + (counterpart ?? "; \(list)"),

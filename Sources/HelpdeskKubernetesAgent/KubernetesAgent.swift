@@ -9,7 +9,7 @@ import HelpdeskCore
 /// that names its `k8s_cluster` and `k8s_namespace` (and, to tell its pods from the namespace's
 /// others, `k8s_pod_selector`), so a database diagnosis can look at its pods.
 public struct KubernetesAgent: Agent {
-    public let name = Self.agentName
+    public let name = KubernetesAgent.agentName
     static let agentName = "kubernetes"
     private let clusters: [String: Infrastructure.KubernetesCluster]
     private let databases: [String: Infrastructure.DatabaseServer]

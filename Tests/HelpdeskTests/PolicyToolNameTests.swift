@@ -32,7 +32,7 @@ import Testing
     @Test func theToolListIsEveryToolOfTheAgentsTheServerMakes() {
         let agents = DiagnosisEngine.makeAgents(HelpdeskConfiguration(), environment: [:],
                                                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        #expect(BuiltInTools.names == Set(agents.flatMap(\.tools).map(\.name)))
+        #expect(BuiltInTools.names == Set(agents.flatMap { $0.tools }.map(\.name)))
         #expect(BuiltInTools.names.contains("terminate_backend") && BuiltInTools.names.contains("create_silence"))
     }
 
@@ -49,7 +49,7 @@ import Testing
     @Test func everyEquivalentIsAToolOfThisServerOfTheSameClass() {
         let agents = DiagnosisEngine.makeAgents(HelpdeskConfiguration(), environment: [:],
                                                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let classes = Dictionary(agents.flatMap(\.tools).map { ($0.name, $0.action) }, uniquingKeysWith: { first, _ in first })
+        let classes = Dictionary(agents.flatMap { $0.tools }.map { ($0.name, $0.action) }, uniquingKeysWith: { first, _ in first })
         for (theirs, ours) in AIHelpDeskToolNames.equivalents {
             let expected: ActionClass = theirs == "terminate_connection" ? .destructive : .read
             #expect(classes[ours] == expected, "\(theirs) → \(ours)")

@@ -34,11 +34,17 @@ import Testing
     static let ops = Principal(id: "ops", roles: ["sre"])
     static let orders = Resource(type: .database, name: "orders-db", tags: ["production"])
 
-    /// A logger whose lines the test reads.
-    static func capturingLogger() -> (Logger, Mutex<[String]>) {
-        let lines = Mutex<[String]>([])
+    /// The lines a logger wrote, for the test to read.
+    final class LogLines: Sendable {
+        private let lines = Mutex<[String]>([])
+        func append(_ line: String) { lines.withLock { $0.append(line) } }
+        var all: [String] { lines.withLock { $0 } }
+    }
+
+    static func capturingLogger() -> (Logger, LogLines) {
+        let lines = LogLines()
         let logger = Logger(label: "test") { label in
-            HelpdeskLogHandler(label: label, format: .human, level: .info, redactor: Redactor()) { line in lines.withLock { $0.append(line) } }
+            HelpdeskLogHandler(label: label, format: .human, level: .info, redactor: Redactor()) { line in lines.append(line) }
         }
         return (logger, lines)
     }
@@ -116,8 +122,8 @@ import Testing
         let (logger, lines) = Self.capturingLogger()
         let policies = try HelpdeskServer.loadPolicies(ContentLibrary.builtIn(namedFiles: [.policies: path]), logger: logger)
         #expect(policies.engine.policies.map(\.name) == ["zeros"])
-        let logged = lines.withLock { $0 }.filter { $0.contains("policy file: \(path):") }
-        #expect(logged.count == 4, "\(lines.withLock { $0 })")
+        let logged = lines.all.filter { $0.contains("policy file: \(path):") }
+        #expect(logged.count == 4, "\(lines.all)")
     }
 
     @Test func theReloaderLogsThemOnEachReload() async throws {
@@ -130,7 +136,7 @@ import Testing
                                       metrics: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
         #expect(await reloader.reload(reason: "SIGHUP") == .installed(policies: 1))
         #expect(await reloader.reload(reason: "SIGHUP") == .installed(policies: 1))
-        let logged = lines.withLock { $0 }.filter { $0.contains("policy file: \(path):8: policies.0.rules.0.conditions.max_rows_affected") }
-        #expect(logged.count == 2, "once per reload: \(lines.withLock { $0 })")
+        let logged = lines.all.filter { $0.contains("policy file: \(path):8: policies.0.rules.0.conditions.max_rows_affected") }
+        #expect(logged.count == 2, "once per reload: \(lines.all)")
     }
 }
