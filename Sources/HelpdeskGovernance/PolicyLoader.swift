@@ -148,7 +148,8 @@ public enum PolicyLoader {
         let collector = PolicyWarningCollector(knownTools: knownTools)
         let entries: PolicyFileEntries
         do {
-            entries = try YAMLDecoder().decode(PolicyFileEntries.self, from: text, userInfo: [PolicyWarningCollector.key: collector])
+            entries = try YAMLDecoder().decode(PolicyFileEntries.self, from: text,
+                                               userInfo: [PolicyWarningCollector.key: collector])
         } catch {
             throw PolicyLoadErrors(errors: [loadError(error, file: file, text: text)])
         }
@@ -165,9 +166,10 @@ public enum PolicyLoader {
         }
         if !errors.isEmpty { throw PolicyLoadErrors(errors: errors) }
         let root = try? Yams.compose(yaml: text)
-        let warnings = collector.warnings.map { warning in
+        let warnings = collector.warnings.map { warning -> LoadError in
             let path = dottedPath(warning.path)
-            return LoadError(file: file, line: line(at: warning.path, in: root), message: path.isEmpty ? warning.message : "\(path): \(warning.message)")
+            let message = path.isEmpty ? warning.message : "\(path): \(warning.message)"
+            return LoadError(file: file, line: line(at: warning.path, in: root), message: message)
         }
         return Loaded(policies: policies, warnings: warnings)
     }
