@@ -29,6 +29,9 @@ public struct DatabaseAgent: Agent {
 
     public var tools: [ToolDescriptor] { DatabaseTools.all.map(\.0) }
 
+    /// The names of ``tools``, the same for every inventory (policy files are checked against them).
+    public static var toolNames: [String] { DatabaseTools.all.map(\.0.name) }
+
     public var targets: [String] { servers.keys.sorted() }
 
     public func applies(to target: String) -> Bool { servers[target] != nil }

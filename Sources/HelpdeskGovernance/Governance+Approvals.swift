@@ -22,7 +22,7 @@ extension Governance {
         let named = approvers.contains { matcher in
             switch matcher {
             case .any: isPerson
-            case .user, .role, .service: matcher.matches(principal)
+            case .user, .role, .service, .anyOf: matcher.matches(principal)
             }
         }
         return named ? nil : "\(principal) is not among the approvers of \(id) (\(approvers.map(\.description).joined(separator: ", ")))"

@@ -74,10 +74,11 @@ public struct PolicyWatcher: Service {
     let interval: Duration
     let metrics: any MetricsFactory
 
-    public init(content: ContentLibrary, policies: PolicySet, interval: Duration = .seconds(2), logger: Logger,
-                metrics: any MetricsFactory) {
-        self.init(reloader: PolicyReloader(content: content, policies: policies, logger: logger, metrics: metrics),
-                  interval: interval, metrics: metrics)
+    /// - Parameter knownTools: every tool name the server has, to warn of policies naming none of them.
+    public init(content: ContentLibrary, policies: PolicySet, interval: Duration = .seconds(2), knownTools: Set<String>? = nil,
+                logger: Logger, metrics: any MetricsFactory) {
+        let reloader = PolicyReloader(content: content, policies: policies, knownTools: knownTools, logger: logger, metrics: metrics)
+        self.init(reloader: reloader, interval: interval, metrics: metrics)
     }
 
     public init(reloader: PolicyReloader, interval: Duration = .seconds(2), metrics: any MetricsFactory) {

@@ -1,37 +1,58 @@
 import Foundation
 import HelpdeskAgents
+import HelpdeskConfig
 import HelpdeskCore
 
-/// A policy file: `version: "1"` and its policies, in the aiHelpDesk schema.
+/// A policy file: `version: "1"` and its policies, in the aiHelpDesk schema. Decoding it stops at
+/// the first policy that does not decode; ``PolicyLoader`` reports every one.
 public struct PolicyFile: Sendable, Decodable {
     /// As written; a missing or empty version reads as "1", as aiHelpDesk's loader defaults it.
     public var version: String
     public var policies: [Policy]
 
+    public init(from decoder: any Decoder) throws {
+        let entries = try PolicyFileEntries(from: decoder)
+        version = entries.version
+        policies = try entries.policies.map { try $0.result.get() }
+    }
+}
+
+/// A policy file as the loader reads it: the top-level keys and the version checked once, then each
+/// element of `policies` decoded on its own, so one policy that does not decode does not hide the
+/// problems of the next. Each failure keeps its coding path (`policies.N.…`), which finds its line.
+struct PolicyFileEntries: Decodable {
+    var version: String
+    var policies: [Entry]
+
     enum CodingKeys: String, CodingKey, CaseIterable { case version, policies }
 
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let written = try container.decodeIfPresent(String.self, forKey: .version) ?? ""
-        version = written.isEmpty ? "1" : written
-        guard Self.understands(version) else {
-            throw DecodingError.dataCorruptedError(
-                forKey: .version, in: container,
-                debugDescription: "version \"\(version)\" is not understood; "
-                    + "this project reads aiHelpDesk schema version 1 (1, 1.0, 1.x)")
+    /// One element of `policies`: the policy, or why it does not decode.
+    struct Entry: Decodable {
+        var result: Result<Policy, DecodingError>
+
+        init(from decoder: any Decoder) {
+            do {
+                result = .success(try Policy(from: decoder))
+            } catch let error as DecodingError {
+                result = .failure(error)
+            } catch {
+                result = .failure(.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)",
+                                                       underlyingError: error)))
+            }
         }
-        policies = try container.decodeIfPresent([Policy].self, forKey: .policies) ?? []
     }
 
-    /// Schema version 1 in the spellings aiHelpDesk's files use: "1", "1.0", "1.N" (a later minor
-    /// version only adds keys, which the strict decoding still refuses by name).
-    static func understands(_ version: String) -> Bool {
-        guard version.hasPrefix("1") else { return false }
-        let rest = version.dropFirst()
-        if rest.isEmpty { return true }
-        guard rest.first == ".", rest.count > 1 else { return false }
-        return rest.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+    init(from decoder: any Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let written = try container.decodeIfPresent(String.self, forKey: .version)
+        // The one rule for aiHelpDesk's schema versions, shared with its users files; a version not
+        // understood stops here, before its policies are read under the wrong schema.
+        if let problem = AIHelpDeskSchema.versionProblem(written) {
+            throw DecodingError.dataCorruptedError(forKey: .version, in: container, debugDescription: problem)
+        }
+        version = written.flatMap { $0.isEmpty ? nil : $0 } ?? "1"
+        policies = try container.decodeIfPresent([Entry].self, forKey: .policies) ?? []
     }
 }
 
@@ -105,11 +126,36 @@ public struct ResourceMatch: Sendable, Decodable {
             tags = try match.decodeIfPresent([String].self, forKey: .tags) ?? []
             sensitivity = try match.decodeIfPresent([String].self, forKey: .sensitivity) ?? []
             namespace = try match.decodeIfPresent(String.self, forKey: .namespace)
-            tool = try match.decodeIfPresent(String.self, forKey: .tool)
+            // aiHelpDesk's name of a tool this project has under another name means ours.
+            let writtenTool = try match.decodeIfPresent(String.self, forKey: .tool)
+            tool = writtenTool.map(AIHelpDeskToolNames.ours)
             toolPattern = try match.decodeIfPresent(String.self, forKey: .toolPattern)
+            if let warnings = decoder.policyWarnings, let known = warnings.knownTools {
+                checkToolNames(written: writtenTool, in: match, known: known, warnings: warnings)
+            }
         } else {
             tags = []
             sensitivity = []
+        }
+    }
+
+    /// A `tool` or `tool_pattern` that names no tool of this server makes the entry match no call, so a
+    /// policy meant to deny it would quietly apply to nothing: a warning at its line.
+    private func checkToolNames(written: String?, in match: KeyedDecodingContainer<MatchKeys>, known: Set<String>,
+                                warnings: PolicyWarningCollector) {
+        let list = "this server's tools: \(known.sorted().joined(separator: ", "))"
+        if let written, let tool, !known.contains(tool) {
+            let counterpart = AIHelpDeskToolNames.counterparts[written].map { counterpart in
+                "; aiHelpDesk's \(written) is \(counterpart.tool) here, but a \(counterpart.action) "
+                    + "(aiHelpDesk classes it destructive): name \(counterpart.tool) and check the rule's action"
+            }
+            warnings.add("\"\(written)\" is no tool of this server, so this resource entry matches no call"
+                            + (counterpart ?? "; \(list)"),
+                         at: match.codingPath + [MatchKeys.tool as any CodingKey])
+        }
+        if let toolPattern, !known.contains(where: { AIHelpDeskToolNames.pattern(toolPattern, matches: $0) }) {
+            warnings.add("\"\(toolPattern)\" matches no tool of this server, so this resource entry matches no call; \(list)",
+                         at: match.codingPath + [MatchKeys.toolPattern as any CodingKey])
         }
     }
 
@@ -121,7 +167,8 @@ public struct ResourceMatch: Sendable, Decodable {
         if !sensitivity.allSatisfy(resource.sensitivity.contains) { return false }
         if let namespace, namespace != resource.namespace { return false }
         if let tool, tool != toolName { return false }
-        if let toolPattern, !glob(toolPattern, toolName) { return false }
+        // Against aiHelpDesk's names for the tool too: `get_*` written for its names covers their equivalents.
+        if let toolPattern, !AIHelpDeskToolNames.pattern(toolPattern, matches: toolName) { return false }
         return true
     }
 }
@@ -182,20 +229,22 @@ public struct PolicyRule: Sendable, Decodable {
             try rejectUnknownKeys(decoder, CodingKeys.self)
             let container = try decoder.container(keyedBy: CodingKeys.self)
             schedule = try container.decodeIfPresent(Schedule.self, forKey: .schedule)
-            maxRowsAffected = try container.decodeIfPresent(Int.self, forKey: .maxRowsAffected)
-            maxPodsAffected = try container.decodeIfPresent(Int.self, forKey: .maxPodsAffected)
-            maxTransactionAgeSeconds = try container.decodeIfPresent(Int.self, forKey: .maxTransactionAgeSeconds)
-            if let limit = maxTransactionAgeSeconds, limit < 1 {
-                // aiHelpDesk reads 0 as "no limit"; here a limit that is there is enforced, so leave the key out instead.
-                throw DecodingError.dataCorruptedError(forKey: .maxTransactionAgeSeconds, in: container,
-                                                       debugDescription: "max_xact_age_secs must be at least 1 (seconds); remove the key for no limit")
-            }
+            maxRowsAffected = try Self.limit(.maxRowsAffected, in: container, decoder)
+            maxPodsAffected = try Self.limit(.maxPodsAffected, in: container, decoder)
+            maxTransactionAgeSeconds = try Self.limit(.maxTransactionAgeSeconds, in: container, decoder)
             requireApproval = try container.decodeIfPresent(Bool.self, forKey: .requireApproval)
             approvalQuorum = try container.decodeIfPresent(Int.self, forKey: .approvalQuorum)
             if let quorum = approvalQuorum, quorum < 1 {
-                throw DecodingError.dataCorruptedError(forKey: .approvalQuorum, in: container, debugDescription: "approval_quorum must be at least 1")
+                guard quorum == 0 else {
+                    throw DecodingError.dataCorruptedError(forKey: .approvalQuorum, in: container,
+                                                           debugDescription: "approval_quorum must be 1 or more, got \(quorum)")
+                }
+                // aiHelpDesk asks for one approval when the quorum is 0.
+                decoder.policyWarnings?.add("0 means 1 approval, as in aiHelpDesk; write 1 or leave the key out to say so",
+                                            at: decoder.codingPath + [CodingKeys.approvalQuorum as any CodingKey])
+                approvalQuorum = 1
             }
-            approvers = try container.decodeIfPresent([PrincipalMatcher].self, forKey: .approvers) ?? []
+            approvers = try Self.approvers(in: container)
             if let text = try container.decodeIfPresent(String.self, forKey: .approvalTTL) {
                 guard let ttl = Duration(parsing: text), ttl > .zero else {
                     throw DecodingError.dataCorruptedError(forKey: .approvalTTL, in: container, debugDescription: "expected a duration like 30m, at most 3650d, got \"\(text)\"")
@@ -204,6 +253,35 @@ public struct PolicyRule: Sendable, Decodable {
             }
             allowedPurposes = try container.decodeIfPresent([String].self, forKey: .allowedPurposes)
             blockedPurposes = try container.decodeIfPresent([String].self, forKey: .blockedPurposes)
+        }
+
+        /// `approvers`, one matcher per name: a several-key entry stands for each of its keys (any of them
+        /// may approve), since approval requests keep approvers in their string form. An entry naming no
+        /// one is refused: an empty list would let anyone approve.
+        private static func approvers(in container: KeyedDecodingContainer<CodingKeys>) throws -> [PrincipalMatcher] {
+            let entries = try container.decodeIfPresent([PrincipalMatcher].self, forKey: .approvers) ?? []
+            if entries.contains(.anyOf([])) {
+                throw DecodingError.dataCorruptedError(forKey: .approvers, in: container, debugDescription:
+                    "an approvers entry names no one; name a user, role or service (or role:NAME, service:NAME as text)")
+            }
+            return entries.flatMap(\.members)
+        }
+
+        /// A limit as aiHelpDesk reads it: 0 is no limit (with a warning, since a reader here could take
+        /// it for "none allowed"); below 0 is refused, as it can only be a mistake.
+        private static func limit(_ key: CodingKeys, in container: KeyedDecodingContainer<CodingKeys>,
+                                  _ decoder: any Decoder) throws -> Int? {
+            guard let value = try container.decodeIfPresent(Int.self, forKey: key) else { return nil }
+            if value < 0 {
+                throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription:
+                    "\(key.stringValue) must be 1 or more, got \(value); leave the key out for no limit")
+            }
+            if value == 0 {
+                decoder.policyWarnings?.add("0 means no limit, as in aiHelpDesk; leave the key out to say so",
+                                            at: decoder.codingPath + [key as any CodingKey])
+                return nil
+            }
+            return value
         }
     }
 }

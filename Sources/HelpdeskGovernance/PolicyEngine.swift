@@ -186,13 +186,16 @@ extension PolicyEngine {
 }
 
 extension PrincipalMatcher {
-    /// The string form `approvers` lists use: `alice`, `role:dba`, `service:srebot`, `*`.
+    /// The string form `approvers` lists use: `alice`, `role:dba`, `service:srebot`, `*`. A several-key
+    /// entry has none of its own: `approvers` holds its members one by one (``members``), so a decision
+    /// never carries one; here its members' forms are joined for display, which reads back as no one.
     public var encoded: String {
         switch self {
         case .any: "*"
         case .user(let id): id
         case .role(let role): "role:\(role)"
         case .service(let id): "service:\(id)"
+        case .anyOf(let members): members.map(\.encoded).joined(separator: " | ")
         }
     }
 }

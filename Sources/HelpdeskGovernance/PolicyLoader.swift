@@ -4,6 +4,15 @@ import HelpdeskCore
 import Yams
 
 /// Reads policy files, reporting problems as `file:line: path: what is wrong`.
+///
+/// Each way to load comes twice: returning the policies alone, or, given the tool names this server
+/// has (`knownTools`), the policies with their warnings — what loads but likely does not mean what it
+/// says, such as a `match.tool` naming no tool here or a limit of 0 (see ``Loaded``).
+///
+/// ```swift
+/// let loaded = try PolicyLoader.load(from: content, knownTools: BuiltInTools.names)
+/// for warning in loaded.warnings { logger.warning("\(warning)") }
+/// ```
 public enum PolicyLoader {
     public struct LoadError: Error, Sendable, CustomStringConvertible {
         public var file: String
@@ -13,36 +22,58 @@ public enum PolicyLoader {
         public var description: String { line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)" }
     }
 
+    /// Policies that load, and what in them loads but likely does not mean what it says, each with
+    /// its file and line (`file:line: path: what`). A warning never stops a load.
+    public struct Loaded: Sendable {
+        public var policies: [Policy]
+        public var warnings: [LoadError]
+    }
+
     /// The policies in force: the configured file's (`policies.file`) or folder's (`policies.dir`)
     /// when one is set (and then none of the built-in ones), else those the binary ships. Every
     /// problem of every file is reported.
     public static func load(from content: ContentLibrary) throws(PolicyLoadErrors) -> [Policy] {
+        try load(from: content, knownTools: nil).policies
+    }
+
+    /// The policies in force and their warnings.
+    /// - Parameter knownTools: every tool name this server has; `nil` does not check tool names.
+    public static func load(from content: ContentLibrary, knownTools: Set<String>?) throws(PolicyLoadErrors) -> Loaded {
         let files: [ContentFile]
         do {
             files = try content.files(.policies)
         } catch {
             throw PolicyLoadErrors(errors: [LoadError(file: error.path, line: nil, message: error.reason)])
         }
-        return try load(files)
+        return try load(files, knownTools: knownTools)
     }
 
     /// Parses policy files in the order given; each policy's `file` is where it came from.
     public static func load(_ files: [ContentFile]) throws(PolicyLoadErrors) -> [Policy] {
-        var policies: [Policy] = []
-        var errors: [LoadError] = []
+        try load(files, knownTools: nil).policies
+    }
+
+    /// Parses policy files in the order given, with their warnings.
+    public static func load(_ files: [ContentFile], knownTools: Set<String>?) throws(PolicyLoadErrors) -> Loaded {
+        var results: [Result<Loaded, PolicyLoadErrors>] = []
         for file in files {
             do {
-                policies += try parse(yaml: file.text, file: file.location)
+                results.append(.success(try parse(yaml: file.text, file: file.location, knownTools: knownTools)))
             } catch {
-                errors.append(error)
+                results.append(.failure(error))
             }
         }
-        return try unique(policies, errors: errors)
+        return try combine(results)
     }
 
     /// Loads a file, or every `*.yaml`/`*.yml` in a folder (in name order), into one list of
     /// policies; every problem of every file is reported.
     public static func load(_ path: String) throws(PolicyLoadErrors) -> [Policy] {
+        try load(path, knownTools: nil).policies
+    }
+
+    /// Loads a file or a folder of them, with their warnings.
+    public static func load(_ path: String, knownTools: Set<String>?) throws(PolicyLoadErrors) -> Loaded {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw PolicyLoadErrors(errors: [LoadError(file: path, line: nil, message: "no such file or folder")])
@@ -54,54 +85,99 @@ public enum PolicyLoader {
         } else {
             files = [path]
         }
-        var policies: [Policy] = []
-        var errors: [LoadError] = []
+        var results: [Result<Loaded, PolicyLoadErrors>] = []
         for file in files {
             do {
-                policies += try loadFile(file)
+                results.append(.success(try loadFile(file, knownTools: knownTools)))
             } catch {
-                errors.append(error)
+                results.append(.failure(error))
             }
         }
-        return try unique(policies, errors: errors)
+        return try combine(results)
     }
 
-    /// `policies`, or every problem found so far plus each policy name used twice (decisions and the
-    /// audit log name policies, so a name must mean one policy).
-    private static func unique(_ policies: [Policy], errors: [LoadError]) throws(PolicyLoadErrors) -> [Policy] {
-        var errors = errors
+    /// The policies of each file, or every problem of every file plus each policy name used twice
+    /// (decisions and the audit log name policies, so a name must mean one policy).
+    private static func combine(_ files: [Result<Loaded, PolicyLoadErrors>]) throws(PolicyLoadErrors) -> Loaded {
+        var all = Loaded(policies: [], warnings: [])
+        var errors: [LoadError] = []
+        for file in files {
+            switch file {
+            case .success(let loaded):
+                all.policies += loaded.policies
+                all.warnings += loaded.warnings
+            case .failure(let error):
+                errors += error.errors
+            }
+        }
         var seen: [String: String] = [:]
-        for policy in policies {
+        for policy in all.policies {
             if let other = seen[policy.name] {
                 errors.append(LoadError(file: policy.file, line: nil, message: "policy name \"\(policy.name)\" is also used in \(other)"))
             }
             seen[policy.name] = policy.file
         }
         if !errors.isEmpty { throw PolicyLoadErrors(errors: errors) }
-        return policies
+        return all
     }
 
-    public static func loadFile(_ file: String) throws(LoadError) -> [Policy] {
+    /// The policies of one file; every problem in it is reported.
+    public static func loadFile(_ file: String) throws(PolicyLoadErrors) -> [Policy] {
+        try loadFile(file, knownTools: nil).policies
+    }
+
+    /// The policies of one file, with their warnings.
+    public static func loadFile(_ file: String, knownTools: Set<String>?) throws(PolicyLoadErrors) -> Loaded {
         let text: String
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            throw LoadError(file: file, line: nil, message: "cannot read: \(describeFileError(error))")
+            throw PolicyLoadErrors(errors: [LoadError(file: file, line: nil, message: "cannot read: \(describeFileError(error))")])
         }
-        return try parse(yaml: text, file: file)
+        return try parse(yaml: text, file: file, knownTools: knownTools)
     }
 
-    /// Parses the text of a policy file; `file` names it in errors and in each policy.
-    public static func parse(yaml text: String, file: String) throws(LoadError) -> [Policy] {
+    /// Parses the text of a policy file; `file` names it in errors and in each policy. Every policy
+    /// that does not decode is reported (one problem each, at its line), not only the first.
+    public static func parse(yaml text: String, file: String) throws(PolicyLoadErrors) -> [Policy] {
+        try parse(yaml: text, file: file, knownTools: nil).policies
+    }
+
+    /// Parses the text of a policy file, with its warnings.
+    public static func parse(yaml text: String, file: String, knownTools: Set<String>?) throws(PolicyLoadErrors) -> Loaded {
+        let collector = PolicyWarningCollector(knownTools: knownTools)
+        let entries: PolicyFileEntries
         do {
-            var parsed = try YAMLDecoder().decode(PolicyFile.self, from: text)
-            for index in parsed.policies.indices { parsed.policies[index].file = file }
-            return parsed.policies
-        } catch let error as DecodingError {
-            throw LoadError(file: file, line: line(of: error, in: text), message: describeDecodingError(error))
+            entries = try YAMLDecoder().decode(PolicyFileEntries.self, from: text,
+                                               userInfo: [PolicyWarningCollector.key: collector])
         } catch {
-            throw LoadError(file: file, line: nil, message: "\(error)")
+            throw PolicyLoadErrors(errors: [loadError(error, file: file, text: text)])
         }
+        var policies: [Policy] = []
+        var errors: [LoadError] = []
+        for entry in entries.policies {
+            switch entry.result {
+            case .success(var policy):
+                policy.file = file
+                policies.append(policy)
+            case .failure(let error):
+                errors.append(loadError(error, file: file, text: text))
+            }
+        }
+        if !errors.isEmpty { throw PolicyLoadErrors(errors: errors) }
+        let root = try? Yams.compose(yaml: text)
+        let warnings = collector.warnings.map { warning -> LoadError in
+            let path = dottedPath(warning.path)
+            let message = path.isEmpty ? warning.message : "\(path): \(warning.message)"
+            return LoadError(file: file, line: line(at: warning.path, in: root), message: message)
+        }
+        return Loaded(policies: policies, warnings: warnings)
+    }
+
+    /// `file:line: path: what is wrong` for an error decoding `text`.
+    private static func loadError(_ error: any Error, file: String, text: String) -> LoadError {
+        guard let decoding = error as? DecodingError else { return LoadError(file: file, line: nil, message: "\(error)") }
+        return LoadError(file: file, line: line(of: decoding, in: text), message: describeDecodingError(decoding))
     }
 
     /// The line a decoding error points at, found by walking the YAML along its coding path.
@@ -114,7 +190,12 @@ public enum PolicyLoader {
         @unknown default:
             return nil
         }
-        guard var node = try? Yams.compose(yaml: text) else { return nil }
+        return line(at: path, in: try? Yams.compose(yaml: text))
+    }
+
+    /// The line of the key or element `path` leads to in `root`, or of the nearest one above it that exists.
+    static func line(at path: [any CodingKey], in root: Node?) -> Int? {
+        guard var node = root else { return nil }
         var line = node.mark?.line
         for key in path {
             switch node {

@@ -35,6 +35,7 @@ public final class PolicyReloader: Sendable {
     }
 
     private let policies: PolicySet
+    private let knownTools: Set<String>?
     private let read: @Sendable () async throws -> [ContentFile]
     private let logger: Logger
     private let metrics: any MetricsFactory
@@ -43,14 +44,18 @@ public final class PolicyReloader: Sendable {
 
     /// Reloads `content`'s policy files (`policies.file` or `policies.dir`, else the built-in ones) into
     /// `policies`; the file or folder is read afresh each time, so an edit is seen.
-    public convenience init(content: ContentLibrary, policies: PolicySet, logger: Logger, metrics: any MetricsFactory) {
-        self.init(policies: policies, logger: logger, metrics: metrics) { try content.files(.policies) }
+    public convenience init(content: ContentLibrary, policies: PolicySet, knownTools: Set<String>? = nil, logger: Logger,
+                            metrics: any MetricsFactory) {
+        self.init(policies: policies, knownTools: knownTools, logger: logger, metrics: metrics) { try content.files(.policies) }
     }
 
-    /// - Parameter read: the policy files in force; tests hand in files of their own.
-    public init(policies: PolicySet, logger: Logger, metrics: any MetricsFactory,
+    /// - Parameters:
+    ///   - knownTools: every tool name the server has; a policy naming none of them is logged as a warning.
+    ///   - read: the policy files in force; tests hand in files of their own.
+    public init(policies: PolicySet, knownTools: Set<String>? = nil, logger: Logger, metrics: any MetricsFactory,
                 read: @escaping @Sendable () async throws -> [ContentFile]) {
         self.policies = policies
+        self.knownTools = knownTools
         self.read = read
         self.logger = logger
         self.metrics = metrics
@@ -94,16 +99,20 @@ public final class PolicyReloader: Sendable {
             if known { return .unchanged }
         }
         do {
-            let loaded = try PolicyLoader.load(files.get())
-            policies.replace(with: PolicyEngine(policies: loaded))
+            let loaded = try PolicyLoader.load(files.get(), knownTools: knownTools)
+            policies.replace(with: PolicyEngine(policies: loaded.policies))
             state.withLock { state in
                 state.installed = fingerprint
                 state.failed = nil
             }
-            logger.notice("policies reloaded", metadata: ["reason": "\(reason)", "policies": "\(loaded.count)"])
+            logger.notice("policies reloaded", metadata: ["reason": "\(reason)", "policies": "\(loaded.policies.count)"])
+            // Each reload says them again: they are about the files now in force.
+            for warning in loaded.warnings {
+                logger.warning("policy file: \(warning)", metadata: ["reason": "\(reason)"])
+            }
             Counter(label: "helpdesk_policy_reloads_total", dimensions: [("outcome", "ok")], factory: metrics).increment()
             Gauge(label: "helpdesk_policy_valid", factory: metrics).record(1)
-            return .installed(policies: loaded.count)
+            return .installed(policies: loaded.policies.count)
         } catch {
             state.withLock { $0.failed = fingerprint }
             logger.error("policy files are invalid; the previous policies stay in force",

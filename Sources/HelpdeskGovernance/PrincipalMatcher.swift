@@ -3,11 +3,17 @@ import HelpdeskCore
 
 /// Names a principal or a set of them, as policy files write it: `user: alice`, `role: dba`,
 /// `service: srebot` or `any: true` (as mappings), or `role:dba` / `alice` (as strings, in `approvers`).
+///
+/// An entry with several keys (`{user: alice@corp.example, role: sre}`) matches when any of them does,
+/// as aiHelpDesk reads it; with `any: true` among them it matches everyone. An entry that names no one
+/// (`any: false` alone, or empty values) matches no one, as in aiHelpDesk, with a warning.
 public enum PrincipalMatcher: Sendable, Equatable, Decodable, CustomStringConvertible {
     case user(String)
     case role(String)
     case service(String)
     case any
+    /// A mapping entry with several keys: any one matching is enough. `anyOf([])` names no one.
+    case anyOf([PrincipalMatcher])
 
     enum CodingKeys: String, CodingKey, CaseIterable { case user, role, service, any, group }
 
@@ -18,14 +24,26 @@ public enum PrincipalMatcher: Sendable, Equatable, Decodable, CustomStringConver
         }
         try rejectUnknownKeysInMatcher(decoder)
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        if let user = try container.decodeIfPresent(String.self, forKey: .user) { self = .user(user) }
-        else if let role = try container.decodeIfPresent(String.self, forKey: .role) { self = .role(role) }
-        else if let group = try container.decodeIfPresent(String.self, forKey: .group) { self = .role(group) }
-        else if let service = try container.decodeIfPresent(String.self, forKey: .service) { self = .service(service) }
-        else if try container.decodeIfPresent(Bool.self, forKey: .any) == true { self = .any }
-        else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a principal needs one of: user, role, group, service, any: true"))
+        if try container.decodeIfPresent(Bool.self, forKey: .any) == true {
+            self = .any
+            return
         }
+        // An empty value names no one, as in aiHelpDesk (its keys are optional strings).
+        func named(_ key: CodingKeys) throws -> String? {
+            try container.decodeIfPresent(String.self, forKey: key).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        var members: [PrincipalMatcher] = []
+        if let user = try named(.user) { members.append(.user(user)) }
+        if let role = try named(.role) { members.append(.role(role)) }
+        if let group = try named(.group) { members.append(.role(group)) }
+        if let service = try named(.service) { members.append(.service(service)) }
+        if members.isEmpty {
+            decoder.policyWarnings?.add(
+                "this entry names no one (no user, role, group or service, and not any: true), so it matches no one, "
+                    + "as in aiHelpDesk; remove it, or write any: true for everyone",
+                at: decoder.codingPath)
+        }
+        self = members.count == 1 ? members[0] : .anyOf(members)
     }
 
     public static func parse(_ text: String) -> PrincipalMatcher {
@@ -37,12 +55,19 @@ public enum PrincipalMatcher: Sendable, Equatable, Decodable, CustomStringConver
         return .user(text)
     }
 
+    /// The single matchers this one stands for: itself, or the keys of a several-key entry.
+    public var members: [PrincipalMatcher] {
+        if case .anyOf(let members) = self { return members }
+        return [self]
+    }
+
     public func matches(_ principal: Principal) -> Bool {
         switch self {
         case .any: true
         case .user(let id): principal.kind == .user && principal.id == id
         case .role(let role): principal.kind != .anonymous && principal.roles.contains(role)
         case .service(let id): principal.kind == .service && principal.id == id
+        case .anyOf(let members): members.contains { $0.matches(principal) }
         }
     }
 
@@ -52,6 +77,7 @@ public enum PrincipalMatcher: Sendable, Equatable, Decodable, CustomStringConver
         case .user(let id): id
         case .role(let role): "role \(role)"
         case .service(let id): "service \(id)"
+        case .anyOf(let members): members.isEmpty ? "no one" : members.map(\.description).joined(separator: " or ")
         }
     }
 }

@@ -9,7 +9,8 @@ import HelpdeskCore
 /// that names its `k8s_cluster` and `k8s_namespace` (and, to tell its pods from the namespace's
 /// others, `k8s_pod_selector`), so a database diagnosis can look at its pods.
 public struct KubernetesAgent: Agent {
-    public let name = "kubernetes"
+    public let name = KubernetesAgent.agentName
+    static let agentName = "kubernetes"
     private let clusters: [String: Infrastructure.KubernetesCluster]
     private let databases: [String: Infrastructure.DatabaseServer]
     private let kubectl: String
@@ -31,7 +32,13 @@ public struct KubernetesAgent: Agent {
         kubectl = path.split(separator: ":").map { "\($0)/kubectl" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/kubectl"
     }
 
-    public var tools: [ToolDescriptor] {
+    public var tools: [ToolDescriptor] { Self.descriptors }
+
+    /// The names of ``tools``, the same for every inventory (policy files are checked against them).
+    public static var toolNames: [String] { descriptors.map(\.name) }
+
+    private static var descriptors: [ToolDescriptor] {
+        let name = agentName
         let namespace = ToolParameter("namespace", .string, "the namespace (default: the target database's k8s_namespace)")
         let pod = ToolParameter("name", .string, required: true, "the pod name")
         let deployment = ToolParameter("name", .string, required: true, "the deployment name")

@@ -31,6 +31,9 @@ public struct ContentProblem: Sendable, Equatable, CustomStringConvertible {
 public struct ContentCheck: Sendable {
     /// Each file that does not load; with any, the server does not start.
     public let problems: [ContentProblem]
+    /// What loads but likely does not mean what it says, with file:line (today: policy files, such as
+    /// a `match.tool` naming no tool of this server, or a limit of 0). Never stops a start.
+    public let warnings: [ContentProblem]
     /// Entries of the configured folders that are not read (not regular files): worth a warning.
     public let skipped: [SkippedEntry]
 
@@ -40,13 +43,16 @@ public struct ContentCheck: Sendable {
     public init(_ content: ContentLibrary, kinds: [ContentKind] = ContentKind.allCases) {
         // Slack templates name the Slack content types in pragmas, resolved while parsing.
         SlackRenderer.registerContentTypes()
+        let policies: (problems: [ContentProblem], warnings: [ContentProblem])
+            = kinds.contains(.policies) ? Self.policyCheck(content) : ([], [])
         problems = kinds.flatMap { kind -> [ContentProblem] in
             switch kind {
             case .slackTemplates, .emailTemplates, .webPages: Self.templateProblems(content, kind)
             case .runbooks: Self.runbookProblems(content)
-            case .policies: Self.policyProblems(content)
+            case .policies: policies.problems
             }
         }
+        warnings = policies.warnings
         skipped = kinds.flatMap { content.skippedEntries($0) }
     }
 
@@ -93,13 +99,14 @@ public struct ContentCheck: Sendable {
         }
     }
 
-    /// Every problem of every policy file, as `helpdesk policy check` reports them.
-    static func policyProblems(_ content: ContentLibrary) -> [ContentProblem] {
+    /// Every problem of every policy file, or, when they load, their warnings, as `helpdesk policy check`
+    /// reports them (tool names checked against every tool this server has).
+    static func policyCheck(_ content: ContentLibrary) -> (problems: [ContentProblem], warnings: [ContentProblem]) {
         do {
-            _ = try PolicyLoader.load(from: content)
-            return []
+            let loaded = try PolicyLoader.load(from: content, knownTools: BuiltInTools.names)
+            return ([], loaded.warnings.map { ContentProblem(file: $0.file, line: $0.line, message: $0.message) })
         } catch {
-            return error.errors.map { ContentProblem(file: $0.file, line: $0.line, message: $0.message) }
+            return (error.errors.map { ContentProblem(file: $0.file, line: $0.line, message: $0.message) }, [])
         }
     }
 }

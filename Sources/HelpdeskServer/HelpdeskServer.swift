@@ -58,10 +58,15 @@ public enum HelpdeskServer {
         }
     }
 
-    /// The policies in force at start (the built-in ones, `policies.file`'s or `policies.dir`'s); they must load.
+    /// The policies in force at start (the built-in ones, `policies.file`'s or `policies.dir`'s); they must
+    /// load. Their warnings (file:line) are logged: they load, but likely do not mean what they say.
     public static func loadPolicies(_ content: ContentLibrary, logger: Logger) throws(ServerError) -> PolicySet {
         do {
-            let policies = try PolicyLoader.load(from: content)
+            let loaded = try PolicyLoader.load(from: content, knownTools: BuiltInTools.names)
+            for warning in loaded.warnings {
+                logger.warning("policy file: \(warning)")
+            }
+            let policies = loaded.policies
             if !policies.contains(where: \.enabled) {
                 logger.warning("no enabled policy: every action is denied", metadata: [
                     "policies": "\(content.origin(.policies)?.path ?? "(built in)")"])
@@ -128,7 +133,7 @@ public enum HelpdeskServer {
         var services: [any Service] = [
             // First, so it stops last and its shutdown checkpoint seals the final event.
             AuditCheckpointService(store: store, settings: configuration.audit, storePath: configuration.store.localFilePath, logger: logger),
-            PolicyWatcher(content: app.content, policies: app.policies, logger: logger, metrics: metrics),
+            PolicyWatcher(content: app.content, policies: app.policies, knownTools: BuiltInTools.names, logger: logger, metrics: metrics),
             ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),
             StormService(store: store, logger: logger),
             RetentionService(store: store, settings: configuration.retention, logger: logger),

@@ -16,7 +16,8 @@ struct ConfigCommand: AsyncParsableCommand {
                 Also loads every template, runbook and policy in force (the built-in ones with the configured \
                 folders on top) as `serve` would, and names each file that does not load: `serve` refuses to \
                 start with the same messages. Entries of those folders that are not regular files are skipped \
-                with a warning.
+                with a warning. What a policy file says that likely does not mean what it says (a tool this \
+                server does not have, a limit of 0) is a warning too, with its file and line.
                 """)
 
         @Argument(help: "The file to check (default: as `serve` would find it).")
@@ -30,6 +31,7 @@ struct ConfigCommand: AsyncParsableCommand {
             let configuration = try options.loadConfiguration()
             let check = try checkContent(configuration)
             for entry in check.skipped { printError("warning: \(entry)") }
+            for warning in check.warnings { printError("warning: \(warning)") }
             for warning in configuration.warnings { printError("warning: \(warning)") }
             // Counted the same whether the inventory is inline or in infrastructure.file, which is named.
             let inventory = configuration.infrastructure

@@ -13,7 +13,8 @@ struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "policy", abstract: "Work with policy files.", subcommands: [Check.self, Show.self])
 
     struct Check: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Validate policy files; exit 0 when valid, 2 with file:line errors when not.")
+        static let configuration = CommandConfiguration(
+            abstract: "Validate policy files; exit 0 when valid (warnings, with file:line, on standard error), 2 with file:line errors when not.")
 
         @Argument(help: "A policy file or a folder of them (default: the policies in force: policies.file or policies.dir, else the built-in ones).")
         var path: String?
@@ -21,17 +22,25 @@ struct PolicyCommand: AsyncParsableCommand {
 
         func run() async throws {
             let target: String
-            let policies: [Policy]
+            let loaded: PolicyLoader.Loaded
             if let path {
                 // A path is checked on its own, as it would be deployed; no configuration needed.
                 target = path
-                do { policies = try PolicyLoader.load(path) } catch { throw PolicyCommand.failure(error) }
+                do { loaded = try PolicyLoader.load(path, knownTools: BuiltInTools.names) } catch { throw PolicyCommand.failure(error) }
             } else {
                 let content = ContentLibrary(try global.loadConfiguration())
                 target = content.origin(.policies)?.path ?? "built-in policies"
-                do { policies = try PolicyLoader.load(from: content) } catch { throw PolicyCommand.failure(error) }
+                do {
+                    loaded = try PolicyLoader.load(from: content, knownTools: BuiltInTools.names)
+                } catch {
+                    throw PolicyCommand.failure(error)
+                }
             }
-            print("ok: \(target) — \(policies.count) polic\(policies.count == 1 ? "y" : "ies") (\(policies.filter(\.enabled).count) enabled)")
+            // Warnings do not fail the check: the files load, as `serve` would load them.
+            for warning in loaded.warnings { printError("warning: \(warning)") }
+            let policies = loaded.policies
+            print("ok: \(target) — \(policies.count) polic\(policies.count == 1 ? "y" : "ies") (\(policies.filter(\.enabled).count) enabled)"
+                + (loaded.warnings.isEmpty ? "" : ", \(loaded.warnings.count) warning(s)"))
         }
     }
 

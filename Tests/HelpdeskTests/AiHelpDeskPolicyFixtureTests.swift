@@ -1,6 +1,7 @@
 import Foundation
 import HelpdeskAgents
 import HelpdeskGovernance
+import HelpdeskServer
 import Testing
 
 /// Tests/Fixtures/aihelpdesk/policies.yaml — our own file in aiHelpDesk's policy format — loads as it
@@ -85,6 +86,12 @@ import Testing
              effect: .allow, policy: "rollout-bot"),
         Case(what: "the rollout bot over its pod limit", request: call(rolloutBot, .write, staging, tool: "scale", pods: 6, purpose: "rollout"),
              effect: .deny, policy: "rollout-bot"),
+        Case(what: "aiHelpDesk's terminate_connection is terminate_backend (an analyst)",
+             request: call(ana, .destructive, orders, tool: "terminate_backend"), effect: .deny, policy: "analysts-keep-sessions"),
+        Case(what: "the entry's second key (the rollout bot) is denied too", request: call(rolloutBot, .destructive, orders, tool: "terminate_backend"),
+             effect: .deny, policy: "analysts-keep-sessions"),
+        Case(what: "an analyst's cancel is not that tool", request: call(ana, .write, orders, tool: "cancel_query", purpose: "remediation"),
+             effect: .allow, policy: "diagnostic-is-read-only"),
         Case(what: "a dbadmin ends a session with one approval", request: call(dora, .destructive, orders, tool: "terminate_backend"),
              effect: .requireApproval, policy: "dbadmin-team", quorum: 1),
         Case(what: "a user named by id", request: call(lena, .destructive, orders, tool: "terminate_backend"),
@@ -100,8 +107,11 @@ import Testing
     ]
 
     @Test func theFixtureLoadsAsItIs() throws {
-        let policies = try PolicyLoader.loadFile(Self.path)
-        #expect(policies.count == 13)
+        let loaded = try PolicyLoader.loadFile(Self.path, knownTools: BuiltInTools.names)
+        #expect(loaded.warnings.isEmpty, "aiHelpDesk's tool names load without a warning: \(loaded.warnings)")
+        let policies = loaded.policies
+        #expect(policies.count == 14)
+        #expect(policies.first { $0.name == "analysts-keep-sessions" }?.resources.first?.tool == "terminate_backend")
         #expect(policies.first { $0.name == "open-day" }?.enabled == false)
         #expect(policies.first { $0.name == "ledger-guard" }?.rules.last?.conditions.maxTransactionAgeSeconds == 600)
         #expect(policies.first { $0.name == "ledger-guard" }?.description.hasPrefix("Ledger databases hold money movements.") == true)

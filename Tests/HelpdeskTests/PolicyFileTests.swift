@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskContent
 import HelpdeskCore
@@ -27,20 +28,72 @@ import Testing
     @Test(arguments: ["\"2\"", "\"v1\"", "\"1.x\"", "\"10\"", "2.0"])
     func otherVersionsAreRefusedAtTheirLine(version: String) {
         let text = "# a comment first\n" + Self.text(version: version)
-        let error = #expect(throws: PolicyLoader.LoadError.self) { try PolicyLoader.parse(yaml: text, file: "p.yaml") }
+        let errors = #expect(throws: PolicyLoadErrors.self) { try PolicyLoader.parse(yaml: text, file: "p.yaml") }
+        #expect(errors?.errors.count == 1, "a version not understood stops the file before its policies are read")
+        let error = errors?.errors.first
         #expect(error?.line == 2)
         #expect(error?.description.hasPrefix("p.yaml:2: version: version \"") == true, "\(String(describing: error))")
         #expect(error?.message.hasSuffix("is not understood; this project reads aiHelpDesk schema version 1 (1, 1.0, 1.x)") == true)
     }
 
+    /// Policy files and users files read `version` by one rule (AIHelpDeskSchema): the loader refuses
+    /// exactly what it refuses, with its words.
+    @Test(arguments: ["1", "1.0", "1.7", "", "2", "1.", "1.2.3", "v1", "1.0a"])
+    func theVersionRuleIsTheOneUsersFilesUse(version: String) {
+        let problem = AIHelpDeskSchema.versionProblem(version)
+        do {
+            _ = try PolicyLoader.parse(yaml: Self.text(version: "\"\(version)\""), file: "p.yaml")
+            #expect(problem == nil, "\(version) loaded")
+        } catch {
+            #expect(error.errors.map(\.message) == ["version: \(problem ?? "(none)")"])
+        }
+    }
+
     @Test func aPolicyWithoutRulesIsRefusedAtItsLine() {
         let missing = "version: \"1\"\npolicies:\n  - name: first\n    rules: [{action: read, effect: allow}]\n  - name: empty-handed\n"
-        let error = #expect(throws: PolicyLoader.LoadError.self) { try PolicyLoader.parse(yaml: missing, file: "p.yaml") }
+        let errors = #expect(throws: PolicyLoadErrors.self) { try PolicyLoader.parse(yaml: missing, file: "p.yaml") }
+        let error = errors?.errors.first
         #expect(error?.line == 5)
         #expect(error?.message == "policies.1.rules: policy \"empty-handed\" has no rules; give it at least one (action and effect), or remove it")
         let empty = "version: \"1\"\npolicies:\n  - name: empty-list\n    description: nothing yet\n    rules: []\n"
-        let emptyError = #expect(throws: PolicyLoader.LoadError.self) { try PolicyLoader.parse(yaml: empty, file: "p.yaml") }
+        let emptyErrors = #expect(throws: PolicyLoadErrors.self) { try PolicyLoader.parse(yaml: empty, file: "p.yaml") }
+        let emptyError = emptyErrors?.errors.first
         #expect(emptyError?.line == 5, "at its rules key")
+    }
+
+    /// Each policy that does not decode is reported at its line, not only the first; a good one between
+    /// them changes nothing (the file still does not load).
+    @Test func everyBadPolicyOfAFileIsReportedWithItsLine() {
+        let text = """
+            version: "1"
+            policies:
+              - name: typo
+                rules:
+                  - action: write
+                    effect: alow
+              - name: fine
+                rules: [{action: read, effect: allow}]
+              - name: unknown-key
+                resources:
+                  - type: database
+                    match: {tagz: [x]}
+                rules: [{action: read, effect: allow}]
+              - name: no-rules
+            """
+        let errors = #expect(throws: PolicyLoadErrors.self) { try PolicyLoader.parse(yaml: text, file: "p.yaml") }
+        let lines = errors?.errors.map(\.description) ?? []
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.first?.hasPrefix("p.yaml:6: policies.0.rules.0.effect:") == true, "\(lines)")
+        #expect(lines.dropFirst().first?.hasPrefix("p.yaml:12: policies.2.resources.0.match.tagz: unknown key \"tagz\"") == true, "\(lines)")
+        #expect(lines.last == "p.yaml:14: policies.3.rules: policy \"no-rules\" has no rules; give it at least one (action and effect), or remove it")
+    }
+
+    /// The top-level keys are checked once: a stray one is one problem, whatever the policies hold.
+    @Test func anUnknownTopLevelKeyIsOneProblem() {
+        let text = "version: \"1\"\npolicy:\n  - name: x\npolicies: []\n"
+        let errors = #expect(throws: PolicyLoadErrors.self) { try PolicyLoader.parse(yaml: text, file: "p.yaml") }
+        #expect(errors?.errors.map(\.description) == [
+            "p.yaml:2: policy: unknown key \"policy\"; expected one of: policies, version"])
     }
 
     /// Kept on purpose: here a policy without `resources` covers every resource (documented in
@@ -48,6 +101,16 @@ import Testing
     @Test func aPolicyWithoutResourcesStillCoversEveryResource() throws {
         let policies = try PolicyLoader.parse(yaml: Self.text(version: "\"1\""), file: "p.yaml")
         #expect(policies.first?.resources.isEmpty == true)
+        let engine = PolicyEngine(policies: policies)
+        let resources = [Resource(type: .database, name: "orders-db", tags: ["production"], sensitivity: ["pii"]),
+                         Resource(type: .kubernetes, name: "apps-k8s", tags: ["staging"], namespace: "shop")]
+        for resource in resources {
+            let read = engine.decide(ActionRequest(principal: Principal(id: "ana"), resource: resource, tool: "any", action: .read))
+            #expect(read.effect == .allow && read.policy == "reads", "\(resource.type): \(read.reason)")
+            // Covering a resource is not granting more than its rules: a write falls to the default deny.
+            let write = engine.decide(ActionRequest(principal: Principal(id: "ana"), resource: resource, tool: "any", action: .write))
+            #expect(write.effect == .deny && write.policy == nil, "\(resource.type): \(write.reason)")
+        }
     }
 
     @Test func theBuiltInPoliciesStillLoad() throws {

@@ -152,7 +152,7 @@ import Yams
                     """, file: "night.yaml")
                 Issue.record("\(hours) loaded")
             } catch {
-                #expect(error.message.contains("24:00"), "\(error)")
+                #expect(error.description.contains("24:00"), "\(error)")
             }
         }
         // What ends at 24:00 or wraps past midnight still loads.
@@ -206,7 +206,7 @@ import Yams
                 """, file: "p.yaml")
             Issue.record("an approval_ttl of 1e16s loaded")
         } catch {
-            #expect(error.message.contains("1e16s"), "\(error)")
+            #expect(error.description.contains("1e16s"), "\(error)")
         }
     }
 
