@@ -153,7 +153,7 @@ struct GovExplainCommand: AsyncParsableCommand {
         }
         let touched = Resource(type: type, name: name, tags: tags.map { $0.split(separator: ",").map(String.init) } ?? inventoryTags,
                                sensitivity: configuration.infrastructure.sensitivity(of: name), namespace: namespace)
-        let request = ActionRequest(principal: who, resource: touched, tool: tool, action: action, purpose: purpose, at: date,
+        let request = ActionRequest(principal: who, resource: touched, tool: AIHelpDeskToolNames.ours(tool), action: action, purpose: purpose, at: date,
                                     approvalOverrideRoles: Governance.approvalOverrideRoles(of: touched, in: configuration.infrastructure))
         let decision = engine.decide(request)
         print("decision: \(decision.effect.rawValue)")

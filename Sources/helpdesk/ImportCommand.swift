@@ -3,6 +3,7 @@ import Foundation
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskGovernance
+import HelpdeskServer
 
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -192,9 +193,11 @@ struct AiHelpDeskFolder {
         var policyCount: Int?
         if let file = chosen[.policies] {
             do {
-                policyCount = try PolicyLoader.loadFile(file).count
+                let loaded = try PolicyLoader.loadFile(file, knownTools: BuiltInTools.names)
+                policyCount = loaded.policies.count
+                warnings += loaded.warnings.map(\.description)
             } catch {
-                problems.append(error.description)
+                problems += error.errors.map(\.description)
             }
         }
         // Each file on its own, so one that does not load leaves the others' counts and problems readable.
