@@ -166,12 +166,26 @@ public enum PolicyLoader {
         }
         if !errors.isEmpty { throw PolicyLoadErrors(errors: errors) }
         let root = try? Yams.compose(yaml: text)
-        let warnings = collector.warnings.map { warning -> LoadError in
+        var warnings = collector.warnings.map { warning -> LoadError in
             let path = dottedPath(warning.path)
             let message = path.isEmpty ? warning.message : "\(path): \(warning.message)"
             return LoadError(file: file, line: line(at: warning.path, in: root), message: message)
         }
+        if knownTools != nil { warnings += environmentReferences(in: text, file: file) }
         return Loaded(policies: policies, warnings: warnings)
+    }
+
+    /// aiHelpDesk replaces `$NAME` and `${NAME}` in a policy file with the environment's values before
+    /// reading it; here the text is read as written, so each reference outside a comment is named.
+    static func environmentReferences(in text: String, file: String) -> [LoadError] {
+        var found: [LoadError] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let content = line.trimmingCharacters(in: .whitespaces).hasPrefix("#") ? "" : String(line)
+            guard let match = content.firstMatch(of: /\$\{?[A-Za-z_][A-Za-z0-9_]*\}?/) else { continue }
+            found.append(LoadError(file: file, line: index + 1, message: "\(match.output) is read as written: aiHelpDesk would replace it "
+                                   + "with the environment variable's value, this project does not; write the value itself"))
+        }
+        return found
     }
 
     /// `file:line: path: what is wrong` for an error decoding `text`.

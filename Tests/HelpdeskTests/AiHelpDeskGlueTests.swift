@@ -87,3 +87,26 @@ import Yams
         #expect(BuiltInServices.reserved.contains(Principal.alertBot.id))
     }
 }
+
+/// aiHelpDesk expands environment variables in policy files; here they are read as written, and said so.
+@Suite struct PolicyEnvironmentReferenceTests {
+    @Test func referencesOutsideCommentsAreWarnedAtTheirLines() throws {
+        let text = """
+            version: "1"
+            # ${NOT_THIS} is a comment
+            policies:
+              - name: on-call
+                principals: [{user: "${ONCALL_USER}"}]
+                resources: [{type: database}]
+                rules:
+                  - action: read
+                    effect: allow
+                    message: "costs $5, ask $TEAM_LEAD"
+            """
+        let loaded = try PolicyLoader.parse(yaml: text, file: "p.yaml", knownTools: [])
+        #expect(loaded.warnings.map(\.description) == [
+            "p.yaml:5: ${ONCALL_USER} is read as written: aiHelpDesk would replace it with the environment variable's value, this project does not; write the value itself",
+            "p.yaml:10: $TEAM_LEAD is read as written: aiHelpDesk would replace it with the environment variable's value, this project does not; write the value itself",
+        ])
+    }
+}
