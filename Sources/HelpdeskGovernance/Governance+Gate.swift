@@ -16,7 +16,8 @@ extension Governance: ToolGate {
             let arguments = scope.filter { key, _ in descriptor.parameters.contains { $0.name == key } }
             let probe = ToolCall(tool: descriptor.name, target: target, arguments: arguments)
             let impact: ToolImpact? = descriptor.action == .read ? ToolImpact.none : nil
-            return (try? decide(probe, by: principal, impact: impact).0.effect) != .deny
+            let purpose = descriptor.action == .read ? ActionRequest.diagnosisPurpose : nil
+            return (try? decide(probe, by: principal, impact: impact, purpose: purpose).0.effect) != .deny
         }
     }
 
@@ -41,7 +42,7 @@ extension Governance: ToolGate {
         }
         let decision: Decision
         do {
-            decision = try decide(call, by: principal, impact: .none, at: now()).0
+            decision = try decide(call, by: principal, impact: .none, purpose: ActionRequest.diagnosisPurpose, at: now()).0
         } catch {
             return refused(GateVerdict(effect: .deny, explanation: "\(error)"), action: .read, decision: nil)
         }
@@ -74,7 +75,9 @@ extension Governance: ToolGate {
             return (verdict, toolCallEvent(call, action: .write, principal: principal, via: via, decision: nil, outcome: "denied",
                                            error: verdict.explanation, milliseconds: 0, kind: "policy_decision"))
         }
-        let decision = (try? decide(call, by: principal, impact: descriptor.action == .read ? ToolImpact.none : nil, at: now()).0)
+        let isRead = descriptor.action == .read
+        let decision = (try? decide(call, by: principal, impact: isRead ? ToolImpact.none : nil,
+                                    purpose: isRead ? ActionRequest.diagnosisPurpose : nil, at: now()).0)
         let verdict = decision.map(Self.verdict) ?? GateVerdict(effect: .deny, explanation: "no decision could be made")
         return (verdict, toolCallEvent(call, action: descriptor.action, principal: principal, via: via, decision: decision,
                                        outcome: verdict.effect.rawValue, error: nil, milliseconds: 0, kind: "policy_decision"))

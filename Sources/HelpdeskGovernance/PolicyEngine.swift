@@ -21,8 +21,9 @@ public struct Resource: Sendable, Equatable, Codable {
 
 /// One action to decide on.
 public struct ActionRequest: Sendable, Codable {
-    /// The purpose of a read that declares none.
-    public static let readPurpose = "diagnostic"
+    /// The purpose a diagnosis declares for its reads (runbooks and a model's reads), as aiHelpDesk's
+    /// srebot declares it; a direct call (API, Slack, email) declares its own or none.
+    public static let diagnosisPurpose = "diagnostic"
 
     public var principal: Principal
     public var resource: Resource
@@ -33,8 +34,7 @@ public struct ActionRequest: Sendable, Codable {
     /// Seconds the transaction of the session the call would end has been open with writes
     /// (``ToolImpact/transactionAgeSeconds``); `nil` when unknown.
     public var transactionAgeSeconds: Int?
-    /// The declared purpose; a read that declares none is `diagnostic` (what a read is for, and
-    /// what aiHelpDesk's srebot declares), so purpose-based policies decide diagnoses as they intend.
+    /// The declared purpose (diagnoses declare ``diagnosisPurpose``); `nil` when none was declared.
     public var purpose: String?
     public var at: Date
     /// Roles that approve when the deciding rule names no `approvers`: the database's
@@ -51,7 +51,7 @@ public struct ActionRequest: Sendable, Codable {
         self.rowsAffected = rowsAffected
         self.podsAffected = podsAffected
         self.transactionAgeSeconds = transactionAgeSeconds
-        self.purpose = purpose ?? (action == .read ? Self.readPurpose : nil)
+        self.purpose = purpose
         self.at = at
         self.approvalOverrideRoles = approvalOverrideRoles
     }

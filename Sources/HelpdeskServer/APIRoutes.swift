@@ -12,6 +12,12 @@ import NIOCore
 
 /// Requests may declare why they act (`remediation`, `emergency`, …) for purpose-based policies.
 let purposeHeader = HTTPField.Name("X-Purpose")!
+
+/// `X-Purpose`, trimmed; an empty one declares nothing (it must not dodge `blocked_purposes` as "").
+func declaredPurpose(_ request: Request) -> String? {
+    guard let value = request.headers[purposeHeader]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+    return value
+}
 let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
 let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
 
@@ -194,7 +200,7 @@ struct APIRoutes {
         let key = try idempotencyKey(request).map { "api:\(principal.description):\($0)" }
         let outcome: GateOutcome
         do {
-            outcome = try await governance.request(call, by: principal, purpose: request.headers[purposeHeader], via: "api", executionKey: key)
+            outcome = try await governance.request(call, by: principal, purpose: declaredPurpose(request), via: "api", executionKey: key)
         } catch is ExecutionKeyReused {
             throw APIError(status: .unprocessableContent, code: "idempotency_key_reused",
                            message: "this Idempotency-Key was first used with a different tool, target or arguments; a new request needs a new key")

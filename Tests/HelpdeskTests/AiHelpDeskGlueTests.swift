@@ -3,6 +3,9 @@ import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskGovernance
+import HelpdeskStore
+import HelpdeskTestSupport
+import Logging
 import Testing
 import Yams
 
@@ -31,9 +34,12 @@ import Yams
                                            rowsAffected: 0, podsAffected: 0, transactionAgeSeconds: 0, purpose: purpose))
     }
 
-    @Test func aReadThatDeclaresNoPurposeIsDiagnostic() throws {
-        #expect(try Self.decide(.read, purpose: nil).effect == .allow)
-        #expect(try Self.decide(.read, purpose: "compliance").effect == .deny, "a declared purpose is kept")
+    @Test func aDirectReadThatDeclaresNoPurposeIsDeniedAsInAiHelpDesk() throws {
+        let decision = try Self.decide(.read, purpose: nil)
+        #expect(decision.effect == .deny)
+        #expect(decision.reason.contains("(none given)"))
+        #expect(try Self.decide(.read, purpose: "compliance").effect == .deny)
+        #expect(try Self.decide(.read, purpose: "diagnostic").effect == .allow)
     }
 
     @Test func aWriteThatDeclaresNoPurposeGetsNone() throws {
@@ -41,6 +47,29 @@ import Yams
         #expect(decision.effect == .deny)
         #expect(decision.reason.contains("(none given)"))
         #expect(try Self.decide(.destructive, purpose: "remediation").effect == .allow)
+    }
+
+    /// A diagnosis declares `diagnostic` for its reads, as aiHelpDesk's srebot does; what it may
+    /// recommend (a write) declares nothing, so a person requests it with their own purpose.
+    @Test func aDiagnosisReadsAsDiagnostic() async throws {
+        try await withTemporaryStore(.sqlite) { store in
+            let agent = FakeAgent(tools: [
+                ToolDescriptor(name: "blocking_locks", agent: "database", action: .read, summary: "", parameters: []),
+                ToolDescriptor(name: "terminate_backend", agent: "database", action: .destructive, summary: "",
+                               parameters: [ToolParameter("pid", .integer, "pid")]),
+            ], answers: ["blocking_locks": .output(.array([]))])
+            var inventory = Infrastructure()
+            inventory.dbServers = [.init(id: "ledger", connectionString: "host=x")]
+            let governance = Governance(
+                policies: PolicySet(PolicyEngine(policies: try YAMLDecoder().decode(PolicyFile.self, from: Self.purposeGated).policies)),
+                store: store, agents: [agent], inventory: inventory, directory: UserDirectory(), redactor: Redactor(),
+                defaultTTL: .seconds(3600), toolTimeout: .seconds(5), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let ines = Principal(id: "ines", roles: ["dba"])
+            let read = await governance.read(ToolCall(tool: "blocking_locks", target: "ledger"), for: ines, timeout: .seconds(5), via: "test")
+            #expect(read.verdict.effect == .allow, "\(read.verdict.explanation)")
+            #expect(agent.received.map(\.tool) == ["blocking_locks"])
+            #expect(governance.offer(for: "ledger", to: ines, scope: [:]).map(\.name) == ["blocking_locks"])
+        }
     }
 
     @Test(arguments: ["service:srebot", "role:dba", "Group:ops", "user:x", "anonymous", "*"])

@@ -71,9 +71,8 @@ import Testing
              effect: .deny, policy: "responder-break-glass"),
         Case(what: "a responder in an emergency acts", request: call(raj, .destructive, orders, tool: "terminate_backend", purpose: "emergency"),
              effect: .allow, policy: "responder-break-glass"),
-        // aiHelpDesk's agents derive a purpose from their operating mode; here a read that declares none is diagnostic.
-        Case(what: "personal data read with no declared purpose is diagnostic", request: call(ana, .read, customers, tool: "top_queries"),
-             effect: .allow, policy: "personal-data"),
+        Case(what: "personal data needs a declared purpose", request: call(ana, .read, customers, tool: "top_queries"),
+             effect: .deny, policy: "personal-data"),
         Case(what: "personal data needs a purpose it allows", request: call(ana, .read, customers, tool: "top_queries", purpose: "marketing"),
              effect: .deny, policy: "personal-data"),
         Case(what: "personal data with an allowed purpose", request: call(ana, .read, customers, tool: "top_queries", purpose: "audit"),
