@@ -144,18 +144,25 @@ public struct ResourceMatch: Sendable, Decodable {
     private func checkToolNames(written: String?, in match: KeyedDecodingContainer<MatchKeys>, known: Set<String>,
                                 warnings: PolicyWarningCollector) {
         let list = "this server's tools: \(known.sorted().joined(separator: ", "))"
-        if let written, let tool, !known.contains(tool) {
-            let counterpart = AIHelpDeskToolNames.counterparts[written].map { counterpart in
-                "; aiHelpDesk's \(written) is \(counterpart.tool) here, but a \(counterpart.action) "
-                    + "(aiHelpDesk classes it destructive): name \(counterpart.tool) and check the rule's action"
-            }
-            warnings.add("\"\(written)\" is no tool of this server, so this resource entry matches no call"
-                            + (counterpart ?? "; \(list)"),
+        func differently(_ written: String, _ counterpart: (tool: String, action: String)) -> String {
+            "aiHelpDesk's \(written) is matched as \(counterpart.tool) here, which is a \(counterpart.action) (aiHelpDesk classes "
+                + "\(written) destructive): check that the rule's action covers \(counterpart.action)"
+        }
+        if let written, let counterpart = AIHelpDeskToolNames.counterparts[written] {
+            warnings.add(differently(written, counterpart), at: match.codingPath + [MatchKeys.tool as any CodingKey])
+        } else if let written, let tool, !known.contains(tool) {
+            warnings.add("\"\(written)\" is no tool of this server, so this resource entry matches no call; \(list)",
                          at: match.codingPath + [MatchKeys.tool as any CodingKey])
         }
-        if let toolPattern, !known.contains(where: { AIHelpDeskToolNames.pattern(toolPattern, matches: $0) }) {
-            warnings.add("\"\(toolPattern)\" matches no tool of this server, so this resource entry matches no call; \(list)",
-                         at: match.codingPath + [MatchKeys.toolPattern as any CodingKey])
+        if let toolPattern {
+            let path = match.codingPath + [MatchKeys.toolPattern as any CodingKey]
+            if !known.contains(where: { AIHelpDeskToolNames.pattern(toolPattern, matches: $0) }) {
+                warnings.add("\"\(toolPattern)\" matches no tool of this server, so this resource entry matches no call; \(list)", at: path)
+            }
+            for (written, counterpart) in AIHelpDeskToolNames.counterparts.sorted(by: { $0.key < $1.key })
+            where glob(toolPattern, written) && known.contains(counterpart.tool) {
+                warnings.add("\"\(toolPattern)\" matches " + differently(written, counterpart), at: path)
+            }
         }
     }
 

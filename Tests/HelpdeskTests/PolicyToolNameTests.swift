@@ -89,13 +89,23 @@ import Testing
             "policies.0.resources.0.match.tool_pattern: \"kill_*\" matches no tool of this server, so this resource entry matches no call") == true)
     }
 
-    /// Not mapped: aiHelpDesk classes them destructive, ours are writes, so its rules would not apply as written.
+    /// Matched as ours (a deny written for them still covers ours), with a warning: aiHelpDesk classes them
+    /// destructive, ours are writes, so the rule's action may not cover them.
     @Test(arguments: [("restart_deployment", "rollout_restart"), ("scale_deployment", "scale")])
-    func aDeploymentToolOfAnotherActionClassIsNamedInTheWarning(theirs: String, ours: String) throws {
+    func aDeploymentToolOfAnotherActionClassIsMatchedAndWarned(theirs: String, ours: String) throws {
         let loaded = try Self.loaded("{tool: \(theirs)}")
-        #expect(loaded.warnings.first?.message == "policies.0.resources.0.match.tool: \"\(theirs)\" is no tool of this server, "
-            + "so this resource entry matches no call; aiHelpDesk's \(theirs) is \(ours) here, but a write (aiHelpDesk classes it "
-            + "destructive): name \(ours) and check the rule's action")
+        #expect(loaded.policies.first?.resources.map(\.tool) == [ours])
+        #expect(loaded.warnings.first?.message == "policies.0.resources.0.match.tool: aiHelpDesk's \(theirs) is matched as \(ours) here, "
+            + "which is a write (aiHelpDesk classes \(theirs) destructive): check that the rule's action covers write")
+    }
+
+    @Test func aPatternForTheirDeploymentToolsCoversOursAndIsWarned() throws {
+        let loaded = try Self.loaded("{tool_pattern: \"*_deployment\"}")
+        // The policy denies everything it covers: ours are covered, a tool it does not name falls through.
+        #expect(Self.decide(loaded.policies, tool: "scale", action: .write).policy == "by-tool")
+        #expect(Self.decide(loaded.policies, tool: "rollout_restart", action: .write).policy == "by-tool")
+        #expect(Self.decide(loaded.policies, tool: "pods").policy == nil)
+        #expect(loaded.warnings.count == 2)
     }
 
     /// Without the list (the engine's own tests), names are mapped all the same and nothing is checked.
