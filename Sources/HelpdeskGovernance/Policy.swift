@@ -262,16 +262,20 @@ public struct PolicyRule: Sendable, Decodable {
             blockedPurposes = try container.decodeIfPresent([String].self, forKey: .blockedPurposes)
         }
 
-        /// `approvers`, one matcher per name: a several-key entry stands for each of its keys (any of them
-        /// may approve), since approval requests keep approvers in their string form. An entry naming no
-        /// one is refused: an empty list would let anyone approve.
+        /// `approvers`, one matcher per name. An entry naming no one is refused (an empty list would let
+        /// anyone approve), and so is a several-key entry: `approvers` is this project's key, and
+        /// `{user: carol, role: dba}` could mean carol-who-is-a-dba as well as either of them.
         private static func approvers(in container: KeyedDecodingContainer<CodingKeys>) throws -> [PrincipalMatcher] {
             let entries = try container.decodeIfPresent([PrincipalMatcher].self, forKey: .approvers) ?? []
             if entries.contains(.anyOf([])) {
                 throw DecodingError.dataCorruptedError(forKey: .approvers, in: container, debugDescription:
                     "an approvers entry names no one; name a user, role or service (or role:NAME, service:NAME as text)")
             }
-            return entries.flatMap(\.members)
+            if entries.contains(where: { $0.members.count > 1 }) {
+                throw DecodingError.dataCorruptedError(forKey: .approvers, in: container, debugDescription:
+                    "an approvers entry names one user, role or service; list several as separate entries (any of them may approve)")
+            }
+            return entries
         }
 
         /// A limit as aiHelpDesk reads it: 0 is no limit (with a warning, since a reader here could take

@@ -33,7 +33,14 @@ public enum PrincipalMatcher: Sendable, Equatable, Decodable, CustomStringConver
             try container.decodeIfPresent(String.self, forKey: key).flatMap { $0.isEmpty ? nil : $0 }
         }
         var members: [PrincipalMatcher] = []
-        if let user = try named(.user) { members.append(.user(user)) }
+        if let user = try named(.user) {
+            // Approval requests keep approvers as text, where these read as a role, a service or anyone.
+            if user == "*" || user == "any" || ["role:", "group:", "service:", "user:"].contains(where: user.hasPrefix) {
+                throw DecodingError.dataCorruptedError(forKey: .user, in: container, debugDescription:
+                    "\"\(user)\" is not a person's name (as text it reads as a role, a service or anyone); use role:, service: or any: true")
+            }
+            members.append(.user(user))
+        }
         if let role = try named(.role) { members.append(.role(role)) }
         if let group = try named(.group) { members.append(.role(group)) }
         if let service = try named(.service) { members.append(.service(service)) }

@@ -89,9 +89,10 @@ import Testing
         #expect(PrincipalMatcher.anyOf([]).description == "no one")
     }
 
-    /// `approvers` keep the string form approval requests store: a several-key entry is each of its keys.
-    @Test func aSeveralKeyApproverEntryIsEachOfItsKeys() throws {
-        let policies = try PolicyLoader.parse(yaml: """
+    /// `approvers` is this project's key: `{user: carol, role: dba}` could mean carol-as-a-dba as well as
+    /// either, so it is refused; separate entries say "any of them".
+    @Test func aSeveralKeyApproverEntryIsRefusedAndSeparateEntriesAreEach() throws {
+        let text = """
             version: "1"
             policies:
               - name: two-eyes
@@ -99,10 +100,22 @@ import Testing
                   - action: write
                     effect: require_approval
                     conditions: {approvers: [{user: carol, role: dba}, "service:release-bot"]}
-            """, file: "p.yaml")
+            """
+        let errors = #expect(throws: PolicyLoadErrors.self) { try PolicyLoader.parse(yaml: text, file: "p.yaml") }
+        #expect(errors?.errors.first?.description.hasPrefix("p.yaml:7: ") == true, "\(String(describing: errors))")
+        #expect(errors?.errors.first?.message.contains("an approvers entry names one user, role or service") == true)
+        let policies = try PolicyLoader.parse(yaml: text.replacingOccurrences(of: "{user: carol, role: dba}", with: "{user: carol}, {role: dba}"),
+                                              file: "p.yaml")
         let decision = PolicyEngine(policies: policies).decide(
             ActionRequest(principal: Self.dana, resource: Self.orders, tool: "cancel_query", action: .write))
         #expect(decision.approvers == ["carol", "role:dba", "service:release-bot"])
+    }
+
+    @Test(arguments: ["*", "any", "role:admin", "service:srebot", "group:ops", "user:x"])
+    func aUserValueThatReadsAsAnotherPrincipalIsRefused(value: String) {
+        let text = "version: \"1\"\npolicies:\n  - name: x\n    principals: [{user: \"\(value)\"}]\n    rules: [{action: read, effect: allow}]\n"
+        let errors = #expect(throws: PolicyLoadErrors.self) { try PolicyLoader.parse(yaml: text, file: "p.yaml") }
+        #expect(errors?.errors.first?.message.contains("is not a person's name") == true, "\(String(describing: errors))")
     }
 
     @Test func anApproverEntryNamingNoOneIsRefused() {
