@@ -38,8 +38,8 @@ public struct APISettings: Sendable {
         maxConcurrentDiagnoses = section.int("max_concurrent_diagnoses", default: maxConcurrentDiagnoses, range: 1...64)
         for (principal, entry) in section.namedSections("tokens") {
             // A token named service:srebot would act as the alert bot wherever a policy names it.
-            if principal.hasPrefix("service:"), let role = BuiltInServices.role(of: String(principal.dropFirst("service:".count))) {
-                entry.reportSection("\(principal) is \(role); a token cannot act as it: name the token after the caller (for example service:ci)")
+            if let problem = UserDirectory.principalNameProblem(principal) {
+                entry.reportSection(problem)
                 continue
             }
             if let credential = Self.credential(of: entry, principal: principal) {

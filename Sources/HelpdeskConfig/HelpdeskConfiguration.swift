@@ -65,6 +65,13 @@ public struct HelpdeskConfiguration: Sendable {
         let apiSection = top.section("api")
         api = APISettings(apiSection)
         directory = UserDirectory(top)
+        // A token named service:X for a users-file account X would act with that account's roles.
+        for token in api.tokens where token.principal.hasPrefix("service:") {
+            let id = String(token.principal.dropFirst("service:".count))
+            guard directory.serviceAccount(id: id) != nil else { continue }
+            top.section("api").section("tokens").report(token.principal, "\(token.principal) is also a service account of \(directory.file ?? "the users file"); "
+                                                         + "one name, one credential: rename the token or the account")
+        }
         if let warning = KeyCheckCost.warning(tokens: api.tokens, accounts: directory.serviceAccounts) {
             // At the users file when it holds accounts (the usual many), else at the tokens.
             if directory.serviceAccounts.isEmpty { apiSection.warn("tokens", warning) } else { top.section("users").warn("file", warning) }

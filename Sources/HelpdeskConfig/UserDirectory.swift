@@ -79,7 +79,7 @@ public struct UserDirectory: Sendable {
     /// Users listed in the configuration, by name.
     private mutating func readInline(_ top: ConfigSection, skipFileKey: Bool) {
         for (name, entry) in top.namedSections("users") where !(skipFileKey && name == "file") {
-            if let problem = Self.nameProblem(name) { entry.reportSection(problem) }
+            if let problem = Self.principalNameProblem(name) { entry.reportSection(problem) }
             let email = entry.optionalString("email")
             if let email, !email.contains("@") { entry.report("email", "expected an email address, got \"\(email)\"") }
             users.append(User(name: name, roles: entry.stringList("roles"), email: email, slackUserID: entry.optionalString("slack_user_id"),
@@ -97,6 +97,20 @@ public struct UserDirectory: Sendable {
             return "a person's name cannot start with \(prefix) (principal strings read it as a \(prefix.dropLast()), not a person); rename it"
         }
         return name == "anonymous" || name == "*" || name == "any" ? "\"\(name)\" is reserved in principal strings; rename it" : nil
+    }
+
+    /// One rule for every name a principal is known by — an inline user, a users-file id, an API token's
+    /// principal: a person's name may not read as another kind of principal, a `service:` name may not be a
+    /// built-in bot's, and either may hold only the characters ids may (nothing that looks like another).
+    static func principalNameProblem(_ name: String) -> String? {
+        if name.lowercased().hasPrefix("service:") {
+            let id = String(name.dropFirst("service:".count))
+            if let role = BuiltInServices.role(of: id) {
+                return "\(name) is \(role) and cannot be given to anyone else; name it after the caller (for example service:ci)"
+            }
+            return characterProblem(id)
+        }
+        return nameProblem(name) ?? characterProblem(name)
     }
 
     /// The service account with this id (without the `service:` prefix).

@@ -108,6 +108,7 @@ public enum PolicyLoader {
                 all.warnings += loaded.warnings
             case .failure(let error):
                 errors += error.errors
+                all.warnings += error.warnings
             }
         }
         var seen: [String: String] = [:]
@@ -117,7 +118,7 @@ public enum PolicyLoader {
             }
             seen[policy.name] = policy.file
         }
-        if !errors.isEmpty { throw PolicyLoadErrors(errors: errors) }
+        if !errors.isEmpty { throw PolicyLoadErrors(errors: errors, warnings: all.warnings) }
         return all
     }
 
@@ -164,7 +165,6 @@ public enum PolicyLoader {
                 errors.append(loadError(error, file: file, text: text))
             }
         }
-        if !errors.isEmpty { throw PolicyLoadErrors(errors: errors) }
         let root = try? Yams.compose(yaml: text)
         var warnings = collector.warnings.map { warning -> LoadError in
             let path = dottedPath(warning.path)
@@ -172,16 +172,18 @@ public enum PolicyLoader {
             return LoadError(file: file, line: line(at: warning.path, in: root), message: message)
         }
         if knownTools != nil { warnings += environmentReferences(in: text, file: file) }
+        if !errors.isEmpty { throw PolicyLoadErrors(errors: errors, warnings: warnings) }
         return Loaded(policies: policies, warnings: warnings)
     }
 
-    /// aiHelpDesk replaces `$NAME` and `${NAME}` in a policy file with the environment's values before
+    /// aiHelpDesk replaces `$NAME`, `${NAME}` and `$1`-like specials in a policy file with the environment's values before
     /// reading it; here the text is read as written, so each reference outside a comment is named.
     static func environmentReferences(in text: String, file: String) -> [LoadError] {
         var found: [LoadError] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let content = line.trimmingCharacters(in: .whitespaces).hasPrefix("#") ? "" : String(line)
-            guard let match = content.firstMatch(of: /\$\{?[A-Za-z_][A-Za-z0-9_]*\}?/) else { continue }
+            // As Go's os.ExpandEnv reads them: ${…}, a name, or one special character ($1, $$, $@, …).
+            guard let match = content.firstMatch(of: /\$(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*|[*#$@!?0-9-])/) else { continue }
             found.append(LoadError(file: file, line: index + 1, message: "\(match.output) is read as written: aiHelpDesk would replace it "
                                    + "with the environment variable's value, this project does not; write the value itself"))
         }
@@ -239,5 +241,14 @@ public enum PolicyLoader {
 /// Every problem found while loading policies.
 public struct PolicyLoadErrors: Error, Sendable, CustomStringConvertible {
     public var errors: [PolicyLoader.LoadError]
+    /// Warnings of the files that did load, and of the parts of a failing file that did: shown with the
+    /// errors, so fixing those does not uncover a second round.
+    public var warnings: [PolicyLoader.LoadError]
+
+    public init(errors: [PolicyLoader.LoadError], warnings: [PolicyLoader.LoadError] = []) {
+        self.errors = errors
+        self.warnings = warnings
+    }
+
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }

@@ -99,14 +99,15 @@ public struct ContentCheck: Sendable {
         }
     }
 
-    /// Every problem of every policy file, or, when they load, their warnings, as `helpdesk policy check`
+    /// Every problem of every policy file, and the warnings of what did load, as `helpdesk policy check`
     /// reports them (tool names checked against every tool this server has).
     static func policyCheck(_ content: ContentLibrary) -> (problems: [ContentProblem], warnings: [ContentProblem]) {
         do {
             let loaded = try PolicyLoader.load(from: content, knownTools: BuiltInTools.names)
             return ([], loaded.warnings.map { ContentProblem(file: $0.file, line: $0.line, message: $0.message) })
         } catch {
-            return (error.errors.map { ContentProblem(file: $0.file, line: $0.line, message: $0.message) }, [])
+            return (error.errors.map { ContentProblem(file: $0.file, line: $0.line, message: $0.message) },
+                    error.warnings.map { ContentProblem(file: $0.file, line: $0.line, message: $0.message) })
         }
     }
 }

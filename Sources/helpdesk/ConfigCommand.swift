@@ -51,6 +51,7 @@ func checkContent(_ configuration: HelpdeskConfiguration,
                   kinds: [ContentKind] = ContentKind.allCases) throws -> ContentCheck {
     let check = ContentCheck(ContentLibrary(configuration), kinds: kinds)
     guard check.problems.isEmpty else {
+        for warning in check.warnings { printError("warning: \(warning)") }
         for problem in check.problems { printError(problem.description) }
         throw ExitCode(2)
     }

@@ -83,6 +83,7 @@ struct PolicyCommand: AsyncParsableCommand {
 
     /// Prints every problem as `file:line: …` and gives the exit status for policies that do not load.
     static func failure(_ errors: PolicyLoadErrors) -> ExitCode {
+        for warning in errors.warnings { printError("warning: \(warning)") }
         for problem in errors.errors { printError(problem.description) }
         return ExitCode(2)
     }

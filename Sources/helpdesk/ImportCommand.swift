@@ -198,6 +198,7 @@ struct AiHelpDeskFolder {
                 warnings += loaded.warnings.map(\.description)
             } catch {
                 problems += error.errors.map(\.description)
+                warnings += error.warnings.map(\.description)
             }
         }
         // Each file on its own, so one that does not load leaves the others' counts and problems readable.

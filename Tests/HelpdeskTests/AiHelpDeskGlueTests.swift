@@ -135,7 +135,7 @@ import Yams
         let loaded = try PolicyLoader.parse(yaml: text, file: "p.yaml", knownTools: [])
         #expect(loaded.warnings.map(\.description) == [
             "p.yaml:5: ${ONCALL_USER} is read as written: aiHelpDesk would replace it with the environment variable's value, this project does not; write the value itself",
-            "p.yaml:10: $TEAM_LEAD is read as written: aiHelpDesk would replace it with the environment variable's value, this project does not; write the value itself",
+            "p.yaml:10: $5 is read as written: aiHelpDesk would replace it with the environment variable's value, this project does not; write the value itself",
         ])
     }
 }
