@@ -56,13 +56,13 @@ struct AiHelpDeskFolder {
             }
         }
 
-        /// The variables of a docker-compose `.env` that name this file on the host, first wins:
-        /// its compose file mounts `HELPDESK_POLICY_FILE_HOST` at the path `HELPDESK_POLICY_FILE` names.
+        /// The variables of a docker-compose `.env` that name this file on the host: its compose file mounts
+        /// `HELPDESK_POLICY_FILE_HOST` at the container path `HELPDESK_POLICY_FILE` names (not a host path).
         var hostVariables: [String] {
             switch self {
-            case .policies: ["HELPDESK_POLICY_FILE_HOST", "HELPDESK_POLICY_FILE"]
+            case .policies: ["HELPDESK_POLICY_FILE_HOST"]
             case .infrastructure: ["HELPDESK_INFRA_CONFIG"]
-            case .users: ["HELPDESK_USERS_FILE_HOST", "HELPDESK_USERS_FILE"]
+            case .users: ["HELPDESK_USERS_FILE_HOST"]
             }
         }
 
@@ -163,6 +163,9 @@ struct AiHelpDeskFolder {
             var value = String(line[line.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
             if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
                 value = String(value.dropFirst().dropLast())
+            } else if let comment = value.range(of: " #") {
+                // Unquoted, ` #` starts a comment, as docker compose reads it.
+                value = String(value[..<comment.lowerBound]).trimmingCharacters(in: .whitespaces)
             }
             return key.isEmpty ? nil : (key, value)
         }
