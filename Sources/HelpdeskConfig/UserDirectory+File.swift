@@ -84,7 +84,7 @@ extension UserDirectory {
     /// account ids are prefixed `service:` by the server, so they need the character and reserved checks only.
     private static func userID(of entry: ConfigSection) -> String? {
         guard let id = id(of: entry) else { return nil }
-        if let problem = principalNameProblem(id) {
+        if let problem = personNameProblem(id) {
             entry.report("id", problem)
             entry.ignore { _ in true }
             return nil

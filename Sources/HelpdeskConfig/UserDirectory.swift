@@ -79,7 +79,7 @@ public struct UserDirectory: Sendable {
     /// Users listed in the configuration, by name.
     private mutating func readInline(_ top: ConfigSection, skipFileKey: Bool) {
         for (name, entry) in top.namedSections("users") where !(skipFileKey && name == "file") {
-            if let problem = Self.principalNameProblem(name) { entry.reportSection(problem) }
+            if let problem = Self.personNameProblem(name) { entry.reportSection(problem) }
             let email = entry.optionalString("email")
             if let email, !email.contains("@") { entry.report("email", "expected an email address, got \"\(email)\"") }
             users.append(User(name: name, roles: entry.stringList("roles"), email: email, slackUserID: entry.optionalString("slack_user_id"),
@@ -110,7 +110,12 @@ public struct UserDirectory: Sendable {
             }
             return characterProblem(id)
         }
-        return nameProblem(name) ?? characterProblem(name)
+        return personNameProblem(name)
+    }
+
+    /// A person's name (an inline user, a users-file user id): not a principal string, id characters only.
+    static func personNameProblem(_ name: String) -> String? {
+        nameProblem(name) ?? characterProblem(name)
     }
 
     /// The service account with this id (without the `service:` prefix).

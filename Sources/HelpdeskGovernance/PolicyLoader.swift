@@ -184,7 +184,7 @@ public enum PolicyLoader {
             let content = line.trimmingCharacters(in: .whitespaces).hasPrefix("#") ? "" : String(line)
             // As Go's os.ExpandEnv reads them: ${…}, a name, or one special character ($1, $$, $@, …).
             guard let match = content.firstMatch(of: /\$(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*|[*#$@!?0-9-])/) else { continue }
-            found.append(LoadError(file: file, line: index + 1, message: "\(match.output) is read as written: aiHelpDesk would replace it "
+            found.append(LoadError(file: file, line: index + 1, message: "\(match.output.0) is read as written: aiHelpDesk would replace it "
                                    + "with the environment variable's value, this project does not; write the value itself"))
         }
         return found

@@ -18,7 +18,7 @@ def test_a_deployment_folder_is_found_loaded_and_turned_into_configuration_lines
     out = result.stdout
     # The folder's .env names the files (aiHelpDesk's compose variables): its inventory is the k8s one,
     # not the plain name that would win without it; each file is loaded and counted.
-    assert f"policies        {FIXTURES}/policies.yaml — 13 policies" in out
+    assert f"policies        {FIXTURES}/policies.yaml — 14 policies" in out
     assert f"infrastructure  {FIXTURES}/infrastructure-k8s.json — 1 database(s), 1 cluster(s), 0 VM(s)" in out
     assert f"users           {FIXTURES}/users.yaml — 3 user(s), 2 service account(s)" in out
     assert f"not used: {FIXTURES}/infrastructure.json (name it with --infrastructure)" in out
