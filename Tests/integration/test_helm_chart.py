@@ -229,6 +229,32 @@ def test_schema_allows_urls_and_connection_strings_without_a_password(entry):
     assert not list(schema_validator().iter_errors(values))
 
 
+AIHELPDESK_FIXTURES = REPO / "Tests" / "Fixtures" / "aihelpdesk"
+
+
+def test_an_aihelpdesk_inventory_is_taken_as_the_inventory_value():
+    """The chart's `inventory` takes what the server's `infrastructure:` takes: aiHelpDesk's keys included."""
+    inventory = json.loads((AIHELPDESK_FIXTURES / "infrastructure-k8s.json").read_text())
+    assert "_comment" in inventory and "k8s_pod_selector" in json.dumps(inventory)
+    values = coalesce(merged("everything"), {"inventory": inventory})
+    errors = [f"{'.'.join(map(str, e.path))}: {e.message}" for e in schema_validator().iter_errors(values)]
+    assert not errors, errors
+
+
+def test_an_aihelpdesk_inventory_with_a_password_inline_is_refused_there_only():
+    inventory = json.loads((AIHELPDESK_FIXTURES / "infrastructure.json").read_text())
+    values = coalesce(merged("everything"), {"inventory": inventory})
+    errors = [list(e.path) for e in schema_validator().iter_errors(values)]
+    assert errors == [["inventory", "db_servers", "scratch-local", "connection_string"]], errors
+
+
+@pytest.mark.parametrize("vm, ok", [({"host": "a"}, True), ({"address": "a"}, True), ({"host": "a", "address": "a"}, False), ({}, False)],
+                         ids=["host", "address", "both", "neither"])
+def test_a_vm_names_its_host_once(vm, ok):
+    values = coalesce(merged("everything"), {"inventory": {"vms": {"box": vm}}})
+    assert (not list(schema_validator().iter_errors(values))) == ok
+
+
 def test_chart_refuses_inline_passwords_even_without_the_schema(helm, tmp_path):
     """`helm install --skip-schema-validation` skips values.schema.json: the templates refuse too."""
     chart = tmp_path / "chart" / "helpdesk"
