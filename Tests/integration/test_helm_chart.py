@@ -255,6 +255,23 @@ def test_a_vm_names_its_host_once(vm, ok):
     assert (not list(schema_validator().iter_errors(values))) == ok
 
 
+def test_an_aihelpdesk_users_file_comes_from_a_secret(helm, tmp_path):
+    values = copy.deepcopy(merged("default"))
+    values.setdefault("config", {}).pop("users", None)  # the file replaces people listed in config
+    values = coalesce(values, {"secrets": {"users": {"existingSecret": "helpdesk-users"}}})
+    assert not list(schema_validator().iter_errors(values))
+    result = install(helm, tmp_path, values)
+    assert yaml.safe_load(result.helpdesk_yaml())["users"] == {"file": "/run/secrets/helpdesk/users-file"}
+    pod = result.one("Deployment")["spec"]["template"]["spec"]
+    assert "users-file" in mounted_secrets(pod)
+    volume = next(v for v in pod["volumes"] if v["name"] == "secrets")
+    sources = [source["secret"] for source in volume["projected"]["sources"]]
+    assert {"name": "helpdesk-users", "items": [{"key": "users.yaml", "path": "users-file"}]} in sources
+    # The server takes that config with an aiHelpDesk users file in the Secret's place.
+    text = result.helpdesk_yaml().replace("/run/secrets/helpdesk/users-file", str(AIHELPDESK_FIXTURES / "users.yaml"))
+    check_with_binary(content_folders(result, text, tmp_path / "content"), tmp_path)
+
+
 def test_chart_refuses_inline_passwords_even_without_the_schema(helm, tmp_path):
     """`helm install --skip-schema-validation` skips values.schema.json: the templates refuse too."""
     chart = tmp_path / "chart" / "helpdesk"

@@ -229,6 +229,9 @@ the two cannot drift apart.
 {{- $files = append $files (dict "secret" . "key" $s.audit.previousKeyKey "file" "audit-previous-key" "path" (list "audit" "previous_key_file")) -}}
 {{- end -}}
 {{- end -}}
+{{- with ($s.users | default dict).existingSecret -}}
+{{- $files = append $files (dict "secret" . "key" $s.users.key "file" "users-file" "path" (list "users" "file")) -}}
+{{- end -}}
 {{- with $s.inboundEmail.existingSecret -}}
 {{- if $s.inboundEmail.bearerTokenKey -}}
 {{- $files = append $files (dict "secret" . "key" $s.inboundEmail.bearerTokenKey "file" "inbound-email-bearer-token" "path" (list "inbound_email" "bearer_token_file")) -}}
