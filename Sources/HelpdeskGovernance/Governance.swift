@@ -254,6 +254,8 @@ public struct Governance: Sendable {
         let (decision, _, _) = try decide(call, by: principal, impact: impact, purpose: purpose)
         var eventData: [String: JSONValue] = ["call": callJSON(call, action: descriptor.action), "via": .string(via), "decision": encode(decision)]
         if let impact { eventData["impact"] = encode(impact) }
+        // What purpose-based policies read, kept with the decision for govbot and govexplain.
+        if let purpose { eventData["purpose"] = .string(purpose) }
         let decisionEvent = AuditDraft(kind: "policy_decision", principal: principal.description, target: call.target, data: .object(eventData))
         switch decision.effect {
         case .deny:

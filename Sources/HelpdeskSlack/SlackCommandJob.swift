@@ -112,7 +112,13 @@ public struct SlackCommandJob: JobHandler {
                     "approval requests pending: \(pending)",
                     "jobs: \(stats.counts[.queued] ?? 0) queued, \(stats.counts[.running] ?? 0) running, \(stats.counts[.dead] ?? 0) dead",
                 ])
-            case .db(let tool, let target, let arguments), .k8s(let tool, let target, let arguments):
+            case .db(let tool, let target, let given), .k8s(let tool, let target, let given):
+                // `purpose=WHY` declares the purpose policies' allowed_purposes read, as the API's X-Purpose does.
+                var arguments = given
+                let purpose = arguments.removeValue(forKey: "purpose")
+                if let purpose, !Self.isPurpose(purpose) {
+                    return SlackViews.error(renderer, "purpose= takes one word, such as remediation or emergency.")
+                }
                 var values = arguments.mapValues { text -> JSONValue in Double(text).map(JSONValue.number) ?? .string(text) }
                 var callTarget = target
                 if case .k8s = request {
@@ -124,7 +130,7 @@ public struct SlackCommandJob: JobHandler {
                     callTarget = cluster
                 }
                 let call = ToolCall(tool: tool, target: callTarget, arguments: values)
-                switch try await context.governance.request(call, by: principal, via: "slack", executionKey: executionKey) {
+                switch try await context.governance.request(call, by: principal, purpose: purpose, via: "slack", executionKey: executionKey) {
                 case .ran(let output, _):
                     return SlackViews.lines(renderer, title: "\(call.summary)", lines: ["```\(Mrkdwn.fitting(output.prettyJSONText, 2900))```"],
                                             inChannel: true)
@@ -180,6 +186,11 @@ public struct SlackCommandJob: JobHandler {
         } catch {
             return SlackViews.error(renderer, "Something went wrong: \(error)")
         }
+    }
+
+    /// A declared purpose is one short word (`remediation`, `fleet_rollout`): it lands in the audit log.
+    static func isPurpose(_ text: String) -> Bool {
+        (1...40).contains(text.count) && text.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") }
     }
 }
 

@@ -184,3 +184,47 @@ jobs: {{poll_interval: 50ms}}
     finally:
         recorder.stop()
         silent.close()
+
+
+PURPOSE_POLICY = """version: "1.0"
+policies:
+  - name: reads-for-a-reason
+    resources: [{type: database}]
+    rules:
+      - action: read
+        effect: allow
+        conditions: {allowed_purposes: [diagnostic, remediation]}
+        message: "Say why: add purpose=diagnostic."
+"""
+
+
+def test_a_command_declares_its_purpose_for_purpose_gated_policies(helpdesk, postgres, tmp_path):
+    """aiHelpDesk's example policies allow reads only for a declared purpose: `purpose=WHY` declares it
+    from Slack as X-Purpose does from the API; it is not passed to the tool."""
+    recorder = Recorder()
+    try:
+        (tmp_path / "policies").mkdir()
+        (tmp_path / "policies" / "p.yaml").write_text(PURPOSE_POLICY)
+        text, env = postgres_config(postgres, tmp_path)
+        hd = helpdesk(text + f"""
+policies: {{dir: {tmp_path / 'policies'}}}
+users:
+  alice: {{roles: [sre], slack_user_id: U0ALICE}}
+jobs: {{poll_interval: 50ms}}
+""")
+        hd.start(env={**env, "SLACK_SIGNING_SECRET": SIGNING_SECRET})
+        slack = SlackClient(hd.url(""), recorder)
+        _, _, _, url = slack.command("db blocking_locks prod-db", user_id="U0ALICE")
+        refused = recorder.wait_for(url)
+        assert "Say why: add purpose=diagnostic." in json.dumps(refused), refused
+        _, _, _, url = slack.command("db blocking_locks prod-db purpose=diagnostic", user_id="U0ALICE")
+        ran = recorder.wait_for(url)
+        assert ran["response_type"] == "in_channel" and "blocking_locks" in ran["text"], ran
+        _, _, _, url = slack.command("db blocking_locks prod-db purpose=Not!A-Word", user_id="U0ALICE")
+        assert "purpose= takes one word" in json.dumps(recorder.wait_for(url))
+        events = [json.loads(line) for line in hd.run("audit", "export").stdout.splitlines() if line.startswith("{\"")]
+        data = [json.loads(e["data"]) if isinstance(e.get("data"), str) else e.get("data") or {} for e in events]
+        purposes = [d.get("purpose") for e, d in zip(events, data) if e.get("kind") == "policy_decision"]
+        assert purposes == [None, "diagnostic"], purposes
+    finally:
+        recorder.stop()
