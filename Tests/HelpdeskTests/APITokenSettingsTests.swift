@@ -11,12 +11,7 @@ import Testing
     static let argon2idHash = "$argon2id$v=19$m=65536,t=3,p=4$VGs4c1cxcUx6NlVl$VPe2+2mrA0az4zch563fyuaUYGEHReMgY5jQ77guGDw"
 
     private func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] {
-        do {
-            _ = try HelpdeskConfiguration(yaml: yaml, file: "test.yaml", environment: environment)
-            return []
-        } catch {
-            return error.issues
-        }
+        configurationIssues(yaml, environment: environment)
     }
 
     @Test func hashedFormsLoadAndPlaintextStillDoes() throws {

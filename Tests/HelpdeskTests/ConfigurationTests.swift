@@ -8,12 +8,7 @@ import Testing
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     private func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] {
-        do {
-            _ = try HelpdeskConfiguration(yaml: yaml, file: "test.yaml", environment: environment)
-            return []
-        } catch {
-            return error.issues
-        }
+        configurationIssues(yaml, environment: environment)
     }
 
     @Test func shippedExampleLoads() throws {

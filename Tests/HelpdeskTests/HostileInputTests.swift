@@ -99,12 +99,7 @@ import Testing
     // MARK: Alertmanager receivers must be authenticated or explicitly open
 
     private func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] {
-        do {
-            _ = try HelpdeskConfiguration(yaml: yaml, file: "t.yaml", environment: environment)
-            return []
-        } catch {
-            return error.issues
-        }
+        configurationIssues(yaml, file: "t.yaml", environment: environment)
     }
 
     @Test func receiverWhoseTokenResolvesToNothingIsRefusedWithItsLine() {

@@ -19,12 +19,7 @@ import Testing
     }
 
     private func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] {
-        do {
-            _ = try load(yaml, environment: environment)
-            return []
-        } catch {
-            return error.issues
-        }
+        configurationIssues(yaml, file: "helpdesk.yaml", environment: environment)
     }
 
     private func fixture(environment: [String: String] = ["BILLING_PG_PASSWORD": InventoryFileTests.billingPassword]) throws -> HelpdeskConfiguration {

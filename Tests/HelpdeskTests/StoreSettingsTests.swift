@@ -6,12 +6,7 @@ import Testing
 /// `store:`'s migration and backup keys, from the file and the environment.
 @Suite struct StoreSettingsTests {
     private func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] {
-        do {
-            _ = try HelpdeskConfiguration(yaml: yaml, file: "test.yaml", environment: environment)
-            return []
-        } catch {
-            return error.issues
-        }
+        configurationIssues(yaml, environment: environment)
     }
 
     @Test func defaultsMigrateAtStartAndTakeNoBackups() throws {

@@ -22,12 +22,7 @@ import Testing
     }
 
     private func issues(_ yaml: String, environment: [String: String] = [:]) -> [ConfigIssue] {
-        do {
-            _ = try load(yaml, environment: environment)
-            return []
-        } catch {
-            return error.issues
-        }
+        configurationIssues(yaml, environment: environment)
     }
 
     /// A users file in a fresh folder, named by a configuration.
