@@ -58,18 +58,28 @@ public struct ApprovalEvidence: Sendable, Codable, Equatable {
 
     static let sessionTools: Set<String> = ["terminate_backend", "cancel_query"]
 
-    /// The evidence as plain lines, in the order an approver needs them: what it does, why, then the session.
+    /// The evidence as plain lines, in the order an approver needs them: what it does, why, then the
+    /// session. Each is one line (a statement's newlines, control characters in an application name,
+    /// become spaces); escaping is the renderer's (Slack, email, HTML).
     public var lines: [String] {
         var lines = ["Does: \(effect)"]
         if let incidentID {
             lines.append(finding.map { "Found in incident \(incidentID): \($0)" } ?? "From incident \(incidentID)")
         }
-        guard Self.sessionTools.contains(tool) else { return lines }
-        guard let session else {
-            lines.append("The session could not be read when this was requested: it may have ended, or the bot may not see it.")
-            return lines
+        if Self.sessionTools.contains(tool) {
+            if let session {
+                lines += Self.lines(of: session)
+            } else {
+                lines.append("The session could not be read when this was requested: it may have ended, or the bot may not see it.")
+            }
         }
-        return lines + Self.lines(of: session)
+        return lines.map(Self.oneLine)
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split { character in
+            character.isWhitespace || character.unicodeScalars.contains { $0.properties.generalCategory == .control }
+        }.joined(separator: " ")
     }
 
     static func lines(of session: SessionEvidence) -> [String] {

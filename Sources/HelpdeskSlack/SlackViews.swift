@@ -78,6 +78,10 @@ public enum SlackViews {
             "expires": record.expiresAt.formatted(.iso8601), "reason": Mrkdwn.fitting(reason, 1000),
         ]
         if let progress { context["progress"] = Mrkdwn.fitting(progress, 500) }
+        // Session text and the finding come from outside: escaped by the template, cut to a section with its heading.
+        if let evidence = record.evidence {
+            context["evidence"] = Mrkdwn.fitting(evidence.lines.joined(separator: "\n"), SlackRenderer.Limit.sectionText - 20)
+        }
         return renderer.render("approval_request", context, fallbackText: "Approval needed: \(callSummary(record)) (\(record.id))")
     }
 
