@@ -87,7 +87,8 @@ public struct ApprovalEvidence: Sendable, Codable, Equatable {
         if let application = session.application { who.append("application \"\(application)\"") }
         if let client = session.client { who.append("client \(client)") }
         var lines = ["Session \(session.pid): " + who.joined(separator: ", ") + (session.state.map { " — \($0)" } ?? "")]
-        if let type = session.waitEventType {
+        // An idle session always "waits" for its client (Client: ClientRead): only a busy session's wait says something.
+        if let type = session.waitEventType, session.state?.hasPrefix("idle") != true {
             lines.append("Waiting on \(type)\(session.waitEvent.map { ": \($0)" } ?? "")")
         }
         if let age = session.transactionAgeSeconds {
@@ -107,11 +108,12 @@ public struct ApprovalEvidence: Sendable, Codable, Equatable {
         if session.blockedCount == 0 {
             lines.append("Blocks no other session")
         } else {
-            let shown = session.blockedPIDs.prefix(SessionEvidence.blockedListLimit).map(String.init).joined(separator: ", ")
-            let more = session.blockedCount > session.blockedPIDs.count ? ", …" : ""
+            let pids = session.blockedPIDs.prefix(SessionEvidence.blockedListLimit)
+            let more = session.blockedCount > pids.count ? ", …" : ""
+            let shown = pids.isEmpty ? "" : ": \(pids.count == 1 ? "PID" : "PIDs") \(pids.map(String.init).joined(separator: ", "))\(more)"
             let noun = session.blockedCount == 1 ? "session" : "sessions"
             let directly = session.blockedDirectly == session.blockedCount ? "" : " (\(session.blockedDirectly) directly, the rest queued behind them)"
-            lines.append("Blocks \(session.blockedCount) \(noun)\(directly): PID \(shown)\(more)")
+            lines.append("Blocks \(session.blockedCount) \(noun)\(directly)\(shown)")
         }
         return lines
     }
