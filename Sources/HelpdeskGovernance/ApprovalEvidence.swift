@@ -112,7 +112,8 @@ public struct ApprovalEvidence: Sendable, Codable, Equatable {
             let more = session.blockedCount > pids.count ? ", …" : ""
             let shown = pids.isEmpty ? "" : ": \(pids.count == 1 ? "PID" : "PIDs") \(pids.map(String.init).joined(separator: ", "))\(more)"
             let noun = session.blockedCount == 1 ? "session" : "sessions"
-            let directly = session.blockedDirectly == session.blockedCount ? "" : " (\(session.blockedDirectly) directly, the rest queued behind them)"
+            let directly = session.blockedDirectly == session.blockedCount
+                ? "" : " (\(session.blockedDirectly) directly, the rest queued behind them)"
             lines.append("Blocks \(session.blockedCount) \(noun)\(directly)\(shown)")
         }
         return lines
@@ -150,6 +151,17 @@ public struct ApprovalEvidence: Sendable, Codable, Equatable {
         default:
             return "runs \(request.tool), a \(request.action.rawValue) tool, on \(target)"
         }
+    }
+}
+
+extension ApprovalEvidence {
+    /// `request` (an encoded ``ApprovalRequest``) with this evidence under `evidence`: beside the call
+    /// rather than inside ``ApprovalRequest``, so evidence that does not decode never hides the call.
+    public func stored(in request: JSONValue) -> JSONValue {
+        guard case .object(var fields) = request,
+              let encoded = try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(self)) else { return request }
+        fields["evidence"] = encoded
+        return .object(fields)
     }
 }
 

@@ -13,13 +13,12 @@ public struct ApprovalRequest: Sendable, Codable, Equatable {
     public var resource: Resource?
     public var purpose: String?
     public var via: String?
-    /// What the call said it would change when the request was opened (its session is kept once, in `evidence`).
+    /// What the call said it would change when the request was opened; its session is kept once,
+    /// beside this in the stored JSON (`evidence`, ``ApprovalRecord/evidence``).
     public var impact: ToolImpact?
-    /// What approvers are shown; absent from requests opened before it was kept.
-    public var evidence: ApprovalEvidence?
 
     public init(tool: String, target: String, arguments: [String: JSONValue], action: ActionClass, resource: Resource?,
-                purpose: String?, via: String?, impact: ToolImpact?, evidence: ApprovalEvidence? = nil) {
+                purpose: String?, via: String?, impact: ToolImpact?) {
         self.tool = tool
         self.target = target
         self.arguments = arguments
@@ -28,7 +27,6 @@ public struct ApprovalRequest: Sendable, Codable, Equatable {
         self.purpose = purpose
         self.via = via
         self.impact = impact
-        self.evidence = evidence
     }
 
     public var call: ToolCall { ToolCall(tool: tool, target: target, arguments: arguments) }

@@ -308,18 +308,18 @@ public struct Governance: Sendable {
         // The session is stored once, in the evidence.
         var storedImpact = impact
         storedImpact?.session = nil
-        var request = ApprovalRequest(tool: call.tool, target: call.target, arguments: call.arguments, action: descriptor.action,
+        let request = ApprovalRequest(tool: call.tool, target: call.target, arguments: call.arguments, action: descriptor.action,
                                       resource: resource(for: call), purpose: purpose, via: via, impact: storedImpact)
         let checkedOrigin = await checked(origin, for: call)
-        request.evidence = ApprovalEvidence(request: request, origin: checkedOrigin, session: impact?.session)
+        let evidence = ApprovalEvidence(request: request, origin: checkedOrigin, session: impact?.session)
         var created: [String: JSONValue] = [
             "call": callJSON(call, action: descriptor.action), "quorum": .number(Double(decision.quorum)),
             "approvers": .array(decision.approvers.map(JSONValue.string)), "expires_at": .string(now.addingTimeInterval(ttl.seconds).formatted(.iso8601)),
         ]
         if let checkedOrigin { created["incident"] = .string(checkedOrigin.incidentID) }
         let record = try await store.approvals.create(
-            NewApproval(id: id, requester: principal.description, request: encode(request), decision: encode(decision), quorum: decision.quorum,
-                        createdAt: now, expiresAt: now.addingTimeInterval(ttl.seconds)),
+            NewApproval(id: id, requester: principal.description, request: evidence.stored(in: encode(request)), decision: encode(decision),
+                        quorum: decision.quorum, createdAt: now, expiresAt: now.addingTimeInterval(ttl.seconds)),
             audit: [decisionEvent, AuditDraft(kind: "approval_created", principal: principal.description, target: id, data: .object(created))])
         logger.info("approval requested", metadata: ["approval": "\(id)", "tool": "\(call.tool)", "target": "\(call.target)"])
         await notify { $0.opened(record, decision: decision) }
