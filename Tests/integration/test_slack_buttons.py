@@ -26,7 +26,7 @@ def test_run_button_then_approval_buttons_decide_in_place(slack_bot, postgres, l
     evidence = next(block["text"]["text"] for block in request["blocks"] if block.get("text", {}).get("text", "").startswith("*Evidence*"))
     user = postgres.value(f"SELECT usename FROM pg_stat_activity WHERE pid = {holder_pid}")
     assert f"Does: ends PostgreSQL session {holder_pid} on prod-db" in evidence
-    assert f"Found in incident {diagnosis_incident(diagnosis)}: PID {holder_pid}" in evidence
+    assert f"Found in incident {diagnosis_incident(diagnosis)}: " in evidence, "the finding behind the Run button"
     assert f'Session {holder_pid}: user {user}, application "billing-worker"' in evidence
     assert "pg_backend_pid" in evidence, "the session's last statement"
     assert "Blocks 3 sessions" in evidence
