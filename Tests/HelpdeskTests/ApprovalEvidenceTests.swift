@@ -291,7 +291,9 @@ import Yams
                                                     "reason": "free the queue", "finding": "PID 19957 blocks 3 sessions"}]}]}
             """.utf8))
         let message = SlackViews.diagnosis(renderer, diagnosis)
-        let value = try #require((message["blocks"]?.arrayValue ?? []).compactMap { $0.value(at: "accessory.value")?.description }.first)
+        let blocks: [JSONValue] = message["blocks"]?.arrayValue ?? []
+        let values: [String] = blocks.compactMap { block in block.value(at: "accessory.value").map { $0.description } }
+        let value = try #require(values.first)
         #expect(value.count <= SlackRenderer.Limit.buttonValue)
         let button = try #require(RunActionButton(value: value))
         #expect(button.call == ToolCall(tool: "terminate_backend", target: "prod-db", arguments: ["pid": .number(19957)]))
