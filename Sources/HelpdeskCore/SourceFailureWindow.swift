@@ -84,7 +84,8 @@ public final class SourceFailureWindow: Sendable {
     /// (or was never granted) changes nothing, so every path may finish it safely.
     public func finish(_ reservation: Reservation, failed: Bool, now: Double = Date().timeIntervalSince1970) {
         state.withLock { state in
-            guard var entry = state.sources[reservation.source], entry.checking.remove(reservation.id) != nil else { return }
+            guard var entry = state.sources[reservation.source], entry.checking.contains(reservation.id) else { return }
+            entry.checking.remove(reservation.id)
             if failed { entry.failures = Self.appending(now, to: entry.failures, window: window, limit: limit) }
             state.sources[reservation.source] = entry
         }
