@@ -395,7 +395,7 @@ class Demo:
                     return match
                 exited = self.process.poll() is not None and not self.reader.is_alive()
                 if exited or time.monotonic() >= deadline:
-                    state = f"exited with {self.process.returncode}" if self.process.poll() is not None else f"still running after {timeout:.0f}s"
+                    state = f"exited with {self.process.returncode}" if self.process.poll() is not None else f"is still running after {timeout:.0f}s"
                     pytest.fail(f"helpdesk demo never printed {what} ({pattern.pattern}); it {state}.\n{self.output()}", pytrace=False)
                 self.changed.wait(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
 
