@@ -17,7 +17,7 @@ import pytest
 
 from browser import Browser
 from conftest import Helpdesk, helpdesk_binary
-from web_client import Demo, WebClient, approval_state, artifacts, wait_until
+from web_client import WebClient, approval_state, artifacts, demo, wait_until  # noqa: F401 (demo is a fixture)
 
 PASSWORDS = {"oncall": "oncall-password-0123", "dba1": "dba1-password-0123", "dba2": "dba2-password-0123"}
 # (id, roles, email); noor has no password: only the proxy header can sign her in.
@@ -544,21 +544,6 @@ def test_hostile_bodies_get_4xx_and_the_server_keeps_answering(web_server):
 
 
 # --- Chromium and helpdesk demo ---------------------------------------------------------------------
-
-@pytest.fixture
-def demo(tmp_path):
-    started = []
-
-    def start(*args: str) -> Demo:
-        process = Demo(tmp_path / f"demo-{len(started)}", *args)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.process.returncode is None or process.tmp.exists():
-            process.stop(check=False)
-
 
 def capture(browser: Browser, folder, name: str):
     """Screenshots of the page at desktop and phone sizes; at phone size the page must be laid out for the

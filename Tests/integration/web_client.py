@@ -474,3 +474,19 @@ def artifacts(name: str) -> Path:
     folder = Path(base) / name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def demo(tmp_path):
+    """Starts `helpdesk demo ARGS` (Demo); whatever a test did not stop is stopped, and cleaned up, at teardown."""
+    started = []
+
+    def start(*args: str) -> Demo:
+        process = Demo(tmp_path / f"demo-{len(started)}", *args)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.process.returncode is None or process.tmp.exists():
+            process.stop(check=False)
