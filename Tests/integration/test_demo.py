@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from web_client import DEMO_LINES, approval_state, demo  # noqa: F401 (demo is a fixture)
+from web_client import DEMO_LINES, approval_state, demo, wait_until  # noqa: F401 (demo is a fixture)
 
 EXIT_WITHIN = 120
 
@@ -13,7 +13,7 @@ EXIT_WITHIN = 120
 def test_the_demo_exits_0_once_two_dbas_approved_and_the_fix_ran(demo):
     started = time.monotonic()
     run = demo("--no-browser", "--exit-after-fix", "--listen", "127.0.0.1:0").wait_until_ready(timeout=EXIT_WITHIN)
-    assert run.postgres_running(), f"no process of the demo's PostgreSQL runs from its TMPDIR {run.tmp}; it must make its folder there\n{run.output()}"
+    assert wait_until(run.postgres_running, 60), f"no process of the demo's PostgreSQL runs from its TMPDIR {run.tmp}; it must make its folder there\n{run.output()}"
     requested = run.wait_for(DEMO_LINES[4], EXIT_WITHIN, "the approval request line").group(1)
 
     for name in ("dba1", "dba2"):
@@ -52,7 +52,7 @@ def test_the_demo_exits_0_once_two_dbas_approved_and_the_fix_ran(demo):
 def test_ctrl_c_before_anyone_approved_removes_everything(demo):
     run = demo("--no-browser", "--listen", "127.0.0.1:0", "--password", "ctrl-c-test-pw-0123").wait_until_ready(timeout=EXIT_WITHIN)
     assert run.password == "ctrl-c-test-pw-0123"
-    assert run.postgres_running(), f"no process of the demo's PostgreSQL runs from its TMPDIR {run.tmp}; it must make its folder there\n{run.output()}"
+    assert wait_until(run.postgres_running, 60), f"no process of the demo's PostgreSQL runs from its TMPDIR {run.tmp}; it must make its folder there\n{run.output()}"
     run.wait_for(DEMO_LINES[2], 60, "the alert line")
     assert run.client().get("/healthz").status == 200
     run.stop()  # SIGINT; fails unless it exits with its PostgreSQL gone and its folder removed
