@@ -17,7 +17,7 @@ import pytest
 
 from browser import Browser
 from conftest import Helpdesk, helpdesk_binary
-from web_client import WebClient, approval_state, artifacts, demo, wait_until  # noqa: F401 (demo is a fixture)
+from web_client import DEMO_LINES, WebClient, approval_state, artifacts, demo, wait_until  # noqa: F401 (demo is a fixture)
 
 PASSWORDS = {"oncall": "oncall-password-0123", "dba1": "dba1-password-0123", "dba2": "dba2-password-0123"}
 # (id, roles, email); noor has no password: only the proxy header can sign her in.
@@ -615,7 +615,7 @@ def test_two_dbas_approve_the_demo_fix_in_the_browser(demo):
                          ".includes(t.dataset.thread) && t.innerText.includes('oncall'))", 30,
                          "oncall's command never appeared in dba1's feed without a reload")
 
-        pid = run.wait_for(re.compile(r"^demo: diagnosis names the blocking session (\d+)$"), 180, "the diagnosis line").group(1)
+        pid = run.wait_for(DEMO_LINES[3], 180, "the diagnosis line").group(1)
         browser.wait_for(thread_text("PostgresLockPileUp", pid), 30,
                          f"the feed never showed the alert with the diagnosis naming session {pid}")
         assert browser.evaluate("window.__notReloaded === true"), "the feed page was reloaded"
@@ -623,8 +623,7 @@ def test_two_dbas_approve_the_demo_fix_in_the_browser(demo):
         print(f"alert already in the feed at load: {'PostgresLockPileUp' in at_load}")
         capture(browser, shots, "feed-diagnosis")
 
-        approval_id = run.wait_for(re.compile(r"^demo: oncall requested terminate_backend \(approval (\S+)\), waiting for dba1 and dba2$"),
-                                   60, "the approval request line").group(1)
+        approval_id = run.wait_for(DEMO_LINES[4], 60, "the approval request line").group(1)
         browser.wait_for(thread_text(approval_id, selector="form.action input[name=kind][value=approve]"), 30,
                          "the approval request with its Approve button never appeared in the feed")
         assert browser.evaluate("window.__notReloaded === true"), "the feed page was reloaded"
@@ -681,8 +680,8 @@ def test_two_dbas_approve_the_demo_fix_in_the_browser(demo):
         if not wait_until(executed, 90, interval=1):
             pytest.fail(f"#execution never read succeeded: {browser.text('#execution')}\n{run.output()}", pytrace=False)
         capture(browser, shots, "approval-done")
-        run.wait_for(re.compile(r"^demo: fix ran$"), 30, "the fix line")
-        run.wait_for(re.compile(r"^demo: blocked updates finished$"), 60, "the recovery line")
+        run.wait_for(DEMO_LINES[5], 30, "the fix line")
+        run.wait_for(DEMO_LINES[6], 60, "the recovery line")
 
         # The feed shows the result in the approval's thread.
         browser.navigate("document.querySelector('nav#nav a[href=\"/\"]').click()")
