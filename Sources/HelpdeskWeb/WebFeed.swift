@@ -77,7 +77,7 @@ public enum WebFeed {
     /// state by `rendered` (the storm digest); when that fails or gives nothing, its stored body is shown.
     ///
     ///     let threads = await WebFeed.threads(try await store.outbox.feed(limit: 500), rendered: composition.renderStored)
-    public static func threads(_ entries: [FeedEntry], rendered: (RenderedBody) async throws -> JSONValue?) async -> [WebThread] {
+    public static func threads(_ entries: [FeedEntry], rendered: @Sendable (RenderedBody) async throws -> JSONValue?) async -> [WebThread] {
         var groups: [String: [FeedEntry]] = [:]
         for entry in entries {
             groups[entry.threadKey ?? ownThreadKey(entry.id), default: []].append(entry)
