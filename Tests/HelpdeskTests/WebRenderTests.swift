@@ -240,10 +240,13 @@ import Testing
         #expect(text.contains("<strong>1 session blocks 12 &lt;script&gt;</strong><br>target <code>prod-db</code>"))
         #expect(text.contains("\u{1F534} <strong>critical</strong> pid 4242 blocks 12 sessions &amp; holds &lt;a lock&gt;"))
         #expect(text.contains("Recommended: <code>terminate_backend(pid=4242) on prod-db</code>"))
-        let value = JSONValue.object(["tool": .string("terminate_backend"), "target": .string("prod-db"),
-                                      "arguments": .object(["pid": .number(4242)])]).jsonText
-        #expect(blocks.flatMap(\.buttons) == [WebButton(kind: .runAction, value: value, label: "Run terminate_backend",
-                                                        confirm: "Request this action?\n`terminate_backend(pid=4242) on prod-db` goes through policy; it may need approval.")])
+        let buttons = blocks.flatMap(\.buttons)
+        #expect(buttons.map(\.kind) == [.runAction] && buttons.map(\.label) == ["Run terminate_backend"])
+        #expect(buttons.first?.confirm == "Request this action?\n`terminate_backend(pid=4242) on prod-db` goes through policy; it may need approval.")
+        // The value is what Slack's button carries: the call and the diagnosis it came from.
+        let button = try #require(buttons.first.flatMap { RunActionButton(value: $0.value) })
+        #expect(button.call == ToolCall(tool: "terminate_backend", target: "prod-db", arguments: ["pid": .number(4242)]))
+        #expect(button.origin?.incidentID == "inc_1")
         #expect(blocks.last == .context(html: "incident <code>inc_1</code> · 0 tools"))
     }
 
