@@ -57,10 +57,11 @@ extension WebRoutes {
         view["policy"] = record.policyDecision?.policy ?? "-"
         let approvers = record.policyDecision?.approvers ?? []
         view["approvers"] = approvers.isEmpty ? "anyone under users: but the requester" : approvers.joined(separator: ", ")
-        // Mustache treats an empty string as present: the reason is left out when there is none.
+        // Mustache treats an empty string as present: the reason is left out when there is none. Not
+        // `reason`, which a vote without one would find on the request (Mustache looks up the context stack).
         view["votes"] = record.votes.map { vote -> [String: Any] in
             var entry: [String: Any] = ["principal": vote.principal, "vote": vote.vote.rawValue, "via": vote.via ?? "-", "time": Self.time(vote.at)]
-            if let reason = vote.reason, !reason.isEmpty { entry["reason"] = reason }
+            if let reason = vote.reason, !reason.isEmpty { entry["vote_reason"] = reason }
             return entry
         }
         let evidence = record.evidence?.lines ?? []

@@ -106,7 +106,8 @@ extension WebRoutes {
         }
         var view: [String: Any] = ["finding_list": findings, "has_findings": !findings.isEmpty, "actions": actions, "has_actions": !actions.isEmpty]
         let problems = (diagnosis["problems"]?.arrayValue ?? []).prefix(20).map { ["text": cut($0.description, 500)] }
-        if !problems.isEmpty { view["problems"] = problems }
+        view["problems"] = problems
+        view["has_problems"] = !problems.isEmpty
         if let analysis = diagnosis["analysis"], analysis != .null { view["analysis"] = cut(analysis.description, 8000) }
         return view
     }
