@@ -124,8 +124,8 @@ public struct Composition: Sendable {
     }
 
     /// The web channel's pages, assets and sign-in parts; `nil` when `web.enabled` is false.
-    private static func webDependencies(_ configuration: HelpdeskConfiguration, content: ContentLibrary,
-                                        logger: Logger) throws(ServerError) -> WebDependencies? {
+    static func webDependencies(_ configuration: HelpdeskConfiguration, content: ContentLibrary,
+                                logger: Logger) throws(ServerError) -> WebDependencies? {
         guard configuration.web.enabled else { return nil }
         let files: [ContentFile]
         let pages: MustacheLibrary

@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskConfig
 import HelpdeskStore
 import Hummingbird
 import Logging

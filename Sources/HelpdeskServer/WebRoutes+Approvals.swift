@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskCore
 import HelpdeskGovernance
 import HelpdeskStore
 import Hummingbird

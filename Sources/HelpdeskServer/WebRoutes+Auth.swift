@@ -40,7 +40,7 @@ struct WebAuth: Sendable {
     /// The visitor of `request`: through the proxy header when a trusted proxy sent it, else through
     /// the session cookie — valid only while its user is still in the directory with a password.
     func access(_ request: Request, context: AppRequestContext, now: Date = Date()) -> WebAccess {
-        let header = web.settings.identityHeader.flatMap(HTTPField.Name.init).flatMap { request.headers[$0] }
+        let header = web.settings.identityHeader.flatMap { HTTPField.Name($0) }.flatMap { request.headers[$0] }
         // HelpdeskWeb: WebIdentity.resolve(peer:value:directory:) — the TCP peer, never X-Forwarded-For.
         switch web.identity.resolve(peer: context.remoteAddress, value: header, directory: directory) {
         case .user(let user):

@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskAgents
 import HelpdeskCore
 import HelpdeskSlack
 import HelpdeskStore

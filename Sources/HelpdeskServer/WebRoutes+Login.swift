@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskStore
 import Hummingbird
@@ -56,15 +57,15 @@ extension WebRoutes {
             return loginForm(.tooManyRequests, next: next, error: "Too many failed sign-ins; try again in \(wait) s.",
                              headers: [.retryAfter: String(wait)])
         }
-        let user: UserDirectory.User?
+        let checked: UserDirectory.User?
         switch await keys.hash(auth.passwordCheck(user: name, password: password)) {
-        case .success(let checked):
-            user = checked
+        case .success(let found):
+            checked = found
         case .failure(let refusal):
             context.logger.warning("web sign-in not checked: the hashing threads are busy", metadata: ["reason": "\(refusal)"])
             return loginForm(.serviceUnavailable, next: next, error: "Sign-in is busy; try again in a moment.", headers: [.retryAfter: "5"])
         }
-        guard let user else {
+        guard let user = checked else {
             auth.recordFailure(source: source, user: name)
             // A name nobody has may be a password typed in the wrong field: only a known name is recorded.
             let known = directory.user(named: name)?.name
