@@ -132,19 +132,14 @@ public struct Composition: Sendable {
     static func webDependencies(_ configuration: HelpdeskConfiguration, content: ContentLibrary,
                                 logger: Logger) throws(ServerError) -> WebDependencies? {
         guard configuration.web.enabled else { return nil }
-        let files: [ContentFile]
-        let pages: MustacheLibrary
+        let pages: WebPages
+        // The script and the stylesheet are served as they are, read once: from a configured folder, else as shipped.
+        var assets: [WebAsset: String] = [:]
         do {
-            files = try content.files(.webPages)
-            pages = try MustacheLibrary(templates: files)
+            pages = try WebPages(content)
+            for asset in WebAsset.allCases { assets[asset] = try content.webAsset(asset).text }
         } catch {
             throw .invalidContent([ContentProblem(error)])
-        }
-        // The script and the stylesheet are served as they are: from a configured folder's template of
-        // that name (`style.css.mustache`), else as shipped.
-        var assets: [String: String] = [:]
-        for name in ["app.js", "style.css"] {
-            assets[name] = files.first { $0.templateName == name }?.text ?? content.shipped["\(ContentKind.webPages.rawValue)/\(name)"]
         }
         // HelpdeskWeb: the sign-in parts, made from the `web:` settings and the users directory.
         let settings = configuration.web

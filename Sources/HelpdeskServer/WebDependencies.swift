@@ -1,4 +1,5 @@
 import HelpdeskConfig
+import HelpdeskContent
 import HelpdeskCore
 import HelpdeskStore
 import HelpdeskWeb
@@ -14,9 +15,9 @@ public struct WebDependencies: Sendable {
     public var throttle: LoginThrottle
     public var passwords: PasswordCheck
     /// `templates/web/`: the pages, with the `web_head` and `web_foot` partials.
-    public var pages: MustacheLibrary
+    public var pages: WebPages
     /// `app.js` and `style.css`, served as they are.
-    public var assets: [String: String]
+    public var assets: [WebAsset: String]
     /// The body of a feed entry made from stored state (a storm's digest), as the Slack sender makes it.
     public var renderStored: @Sendable (RenderedBody) async throws -> JSONValue?
     /// Open `/web/events` streams of this process.
@@ -25,7 +26,7 @@ public struct WebDependencies: Sendable {
     let chain = AuditChainStatus()
 
     public init(settings: WebSettings, sessions: WebSessions, throttle: LoginThrottle, passwords: PasswordCheck,
-                pages: MustacheLibrary, assets: [String: String],
+                pages: WebPages, assets: [WebAsset: String],
                 renderStored: @escaping @Sendable (RenderedBody) async throws -> JSONValue? = { _ in nil }, maxStreams: Int = 64) {
         self.settings = settings
         self.sessions = sessions

@@ -1,6 +1,7 @@
 import Foundation
 import HelpdeskConfig
 import HelpdeskStore
+import HelpdeskWeb
 import Hummingbird
 import Logging
 

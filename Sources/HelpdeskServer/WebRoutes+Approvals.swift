@@ -3,6 +3,7 @@ import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskGovernance
 import HelpdeskStore
+import HelpdeskWeb
 import Hummingbird
 import HTTPTypes
 import Logging

@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskStore
+import HelpdeskWeb
 import Hummingbird
 import Logging
 

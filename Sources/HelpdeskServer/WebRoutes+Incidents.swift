@@ -4,6 +4,7 @@ import HelpdeskAgents
 import HelpdeskCore
 import HelpdeskIncidents
 import HelpdeskStore
+import HelpdeskWeb
 import Hummingbird
 import HTTPTypes
 import Logging

@@ -1,5 +1,7 @@
 import Foundation
 import HelpdeskConfig
+import HelpdeskContent
+import HelpdeskWeb
 import HelpdeskCore
 import HelpdeskGovernance
 import HelpdeskStore
@@ -50,8 +52,8 @@ struct WebRoutes: Sendable {
         router.get("/login") { request, context in await loginPage(request, context) }
         router.post("/login") { request, context in await login(request, context) }
         router.post("/logout", use: form { await logout($0, $1, $2, $3) })
-        router.get("/web/app.js") { _, _ in asset("app.js", type: "text/javascript; charset=utf-8") }
-        router.get("/web/style.css") { _, _ in asset("style.css", type: "text/css; charset=utf-8") }
+        router.get("/web/app.js") { _, _ in asset(.script) }
+        router.get("/web/style.css") { _, _ in asset(.stylesheet) }
         router.get("/", use: page { await feed($0, $1, $2) })
         router.get("/web/feed", use: page { await feedFragment($0, $1, $2) })
         router.get("/web/events") { request, context in events(request, context) }
@@ -130,27 +132,16 @@ struct WebRoutes: Sendable {
 
     // MARK: Pages
 
-    /// The tab a page belongs to, for the navigation's active link.
-    enum Tab: String {
-        case feed = "nav_feed", approvals = "nav_approvals", incidents = "nav_incidents", audit = "nav_audit", alerts = "nav_alerts"
-    }
-
     /// What `web_head` needs: the title, who is signed in, the session's CSRF token (the logout form), the tab.
-    func head(_ visitor: WebVisitor?, title: String, tab: Tab? = nil) -> [String: Any] {
-        var context: [String: Any] = ["title": title]
-        if let visitor {
-            context["user"] = visitor.user.name
-            context["csrf"] = visitor.csrf
-        }
-        if let tab { context[tab.rawValue] = true }
+    func head(_ visitor: WebVisitor?, title: String, tab: WebTab? = nil) -> [String: Any] {
+        var context = WebPageHead(title: title, user: visitor?.user.name, csrf: visitor?.csrf ?? "", tab: tab).view
+        if visitor == nil { context["csrf"] = nil }
         return context
     }
 
     /// `template` rendered with `context`, as a page; a plain page saying so when the template is missing.
     func render(_ template: String, _ context: [String: Any], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
-        let html = web.pages.render(context, withTemplate: template)
-            ?? "<!doctype html><title>helpdesk</title><p>The page template \(htmlEscaped(template)) is missing.</p>"
-        return WebResponse.page(status, html: html, headers: headers)
+        WebResponse.page(status, html: web.pages.render(template, context), headers: headers)
     }
 
     /// A page that only says something: a refusal, a missing record.
@@ -158,9 +149,7 @@ struct WebRoutes: Sendable {
         var context = head(visitor, title: title)
         context["message"] = text
         context["message_class"] = status.code < 400 ? "done" : "refused"
-        let html = web.pages.render(context, withTemplate: "web_message")
-            ?? "<!doctype html><title>\(htmlEscaped(title)) — helpdesk</title><p class=\"notice\">\(htmlEscaped(text))</p>"
-        return WebResponse.page(status, html: html)
+        return render("web_message", context, status: status)
     }
 
     func storeUnavailable(_ error: any Error, _ context: AppRequestContext, visitor: WebVisitor?) -> Response {
@@ -169,10 +158,10 @@ struct WebRoutes: Sendable {
                        visitor: visitor)
     }
 
-    private func asset(_ name: String, type: String) -> Response {
-        guard let text = web.assets[name] else { return WebResponse.page(.notFound, html: "") }
+    private func asset(_ asset: WebAsset) -> Response {
+        guard let text = web.assets[asset] else { return WebResponse.page(.notFound, html: "") }
         var headers = WebResponse.securityHeaders
-        headers[.contentType] = type
+        headers[.contentType] = asset.contentType
         headers[.cacheControl] = "max-age=300"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
