@@ -11,16 +11,22 @@ public struct ToolImpact: Sendable, Equatable, Codable {
     /// which is about how long rolling it back may take (`max_xact_age_secs`). 0 for tools that end
     /// no session.
     public var transactionAgeSeconds: Int?
+    /// For a call that ends or interrupts one session: that session as it is now, for approvers.
+    /// `nil` when the tool ends none, or the session is gone or could not be read. Policy reads
+    /// none of it: limits stay on the counts above.
+    public var session: SessionEvidence?
 
     enum CodingKeys: String, CodingKey {
-        case rows, pods, sessions, transactionAgeSeconds = "transaction_age_seconds"
+        case rows, pods, sessions, transactionAgeSeconds = "transaction_age_seconds", session
     }
 
-    public init(rows: Int? = nil, pods: Int? = nil, sessions: Int? = nil, transactionAgeSeconds: Int? = nil) {
+    public init(rows: Int? = nil, pods: Int? = nil, sessions: Int? = nil, transactionAgeSeconds: Int? = nil,
+                session: SessionEvidence? = nil) {
         self.rows = rows
         self.pods = pods
         self.sessions = sessions
         self.transactionAgeSeconds = transactionAgeSeconds
+        self.session = session
     }
 
     /// A read changes nothing.

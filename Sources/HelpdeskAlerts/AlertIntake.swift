@@ -24,10 +24,11 @@ public struct AlertIntake: Sendable {
                    digestInterval: settings.stormDigestInterval, quietPeriod: settings.stormQuietPeriod)
     }
 
-    /// The channel a notification goes to: the first matching route, the receiver's channel, the default.
+    /// The channel a notification goes to: the first matching route, the receiver's channel, the default
+    /// (while Slack posts); else the web channel when it is on.
     public func channel(for payload: AlertmanagerPayload, receiver: AlertmanagerSettings.Receiver) -> String? {
         let labels = payload.commonLabels ?? payload.alerts.first?.labels ?? [:]
-        return settings.routes.first { $0.matches(labels) }?.channel ?? receiver.channel ?? defaultChannel
+        return srebot.postingChannel(settings.routes.first { $0.matches(labels) }?.channel ?? receiver.channel ?? defaultChannel)
     }
 
     /// - Parameter now: when the webhook was received, by this server's clock: the storm's clock,
@@ -56,7 +57,7 @@ public struct AlertIntake: Sendable {
             "status": .string(payload.status), "alerts": .number(Double(payload.alerts.count)),
             "truncated": .number(Double(payload.truncatedAlerts ?? 0)), "request_id": .string(requestID),
         ])))
-        let posts = channel != nil && srebot.renderer != nil && srebot.slackEnabled
+        let posts = channel != nil && srebot.posts
         var calm = CalmMessages.none
         // The group's thread starts with one root message, queued before any reply can be; rendered
         // only if the write finds the channel calm.

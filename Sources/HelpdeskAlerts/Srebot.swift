@@ -13,15 +13,20 @@ public struct SrebotContext: Sendable {
     public var orchestrator: Orchestrator
     public var inventory: Infrastructure
     public var renderer: SlackRenderer?
+    /// Slack posts (a bot token is set): messages go to the configured Slack channels.
     public var slackEnabled: Bool
+    /// The web channel is on: what has no Slack channel to go to is posted there.
+    public var webChannel: Bool
     public var store: any Store
     public var cooldown: Duration
     /// Bounds the diagnoses of alerts running at once.
     public var diagnoses: AsyncSemaphore
     public var targetLabels: [String]
 
-    public init(orchestrator: Orchestrator, inventory: Infrastructure, renderer: SlackRenderer?, slackEnabled: Bool, store: any Store,
-                cooldown: Duration = .seconds(600), maxConcurrentDiagnoses: Int = 2, targetLabels: [String] = AlertmanagerSettings().targetLabels) {
+    public init(orchestrator: Orchestrator, inventory: Infrastructure, renderer: SlackRenderer?, slackEnabled: Bool, webChannel: Bool = false,
+                store: any Store, cooldown: Duration = .seconds(600), maxConcurrentDiagnoses: Int = 2,
+                targetLabels: [String] = AlertmanagerSettings().targetLabels) {
+        self.webChannel = webChannel
         self.targetLabels = targetLabels
         self.orchestrator = orchestrator
         self.inventory = inventory
@@ -46,6 +51,15 @@ public struct SrebotContext: Sendable {
     }
 
     static func threadKey(_ groupKey: String) -> String { SlackViews.alertThreadKey(groupKey) }
+
+    /// Where messages about alerts go: their Slack channel while Slack posts, else the web channel when it is on.
+    public func postingChannel(_ slackChannel: String?) -> String? {
+        if slackEnabled, let slackChannel { return slackChannel }
+        return webChannel ? OutboxMessage.webChannel : nil
+    }
+
+    /// Whether alerts' threads are posted anywhere.
+    var posts: Bool { renderer != nil && (slackEnabled || webChannel) }
 }
 
 /// Diagnoses a newly firing alert and posts the diagnosis in its group's thread.
@@ -78,7 +92,7 @@ public struct SrebotAlertJob: JobHandler {
             case .notHeld: noteThread = nil  // one of a storm's many: its digest is enough
             }
             var followUp = ChangeSet()
-            if let channel = payload.channel, let noteThread, context.slackEnabled {
+            if let channel = payload.channel, let noteThread, context.posts {
                 // Labels come from outside: escaped, so an alertname cannot mention or link.
                 let note: Mrkdwn = """
                     \(labels["alertname"] ?? "alert", limit: 200) on `\(target, limit: 200)` fired again; \
@@ -107,9 +121,10 @@ public struct SrebotAlertJob: JobHandler {
         }
         logger.info("alert diagnosed", metadata: ["alert": "\(labels["alertname"] ?? "?")", "target": "\(target)", "incident": "\(diagnosis.incidentID)"])
         var followUp = ChangeSet()
-        if let channel = payload.channel, let renderer = context.renderer, context.slackEnabled {
+        if let channel = payload.channel, let renderer = context.renderer, context.posts {
             followUp.slackMessages.append(OutboxMessage(channel: channel, body: SlackViews.diagnosisForChannel(renderer, diagnosis), threadKey: thread))
-            if let bundle = diagnosis.bundlePath {
+            // The web channel offers the bundle from the incident's page; only Slack gets it uploaded.
+            if let bundle = diagnosis.bundlePath, channel != OutboxMessage.webChannel {
                 followUp.jobs.append(SlackBundleUploadJob.job(bundlePath: bundle, incidentID: diagnosis.incidentID, threadKey: thread))
             }
         }
@@ -128,8 +143,8 @@ public struct SrebotResolvedJob: JobHandler {
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
         let payload = try AlertJobPayload.decode(job)
-        guard let channel = payload.channel, let renderer = context.renderer, context.slackEnabled else {
-            return JobOutcome(result: "resolved (not posted: no Slack channel)")
+        guard let channel = payload.channel, let renderer = context.renderer, context.posts else {
+            return JobOutcome(result: "resolved (not posted: no channel)")
         }
         let labels = payload.labels
         let (target, _) = context.target(for: labels)

@@ -27,6 +27,7 @@ public struct HelpdeskConfiguration: Sendable {
     public var policies = PolicySettings()
     public var audit = AuditSettings()
     public var retention = RetentionSettings()
+    public var web = WebSettings()
     /// Every secret loaded, so the log redactor can mask their values.
     public var secrets: [Secret] = []
     /// What loaded but deserves a look (keys of features this project lacks, duplicates), in
@@ -79,6 +80,7 @@ public struct HelpdeskConfiguration: Sendable {
         policies = PolicySettings(top.section("policies"))
         audit = AuditSettings(top.section("audit"))
         retention = RetentionSettings(top.section("retention"))
+        web = WebSettings(top.section("web"))
         top.finish()
         // aiHelpDesk's names for the same files: a copied .env must not leave them silently unread.
         for (theirs, ours, path) in [("HELPDESK_POLICY_FILE", "HELPDESK_POLICIES_FILE", "policies.file"),

@@ -29,6 +29,9 @@ public struct TrustedProxies: Sendable, Equatable {
 
     public init() {}
 
+    /// No range: nobody is trusted.
+    public var isEmpty: Bool { ranges.isEmpty }
+
     /// Parses `10.0.0.0/8`, `192.0.2.7`, `fd00::/8`; `nil` for anything else.
     static func range(_ text: String) -> Range? {
         let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
@@ -54,7 +57,8 @@ public struct TrustedProxies: Sendable, Equatable {
         return peer
     }
 
-    func isTrusted(_ address: String) -> Bool {
+    /// Whether `address` (a peer's, as text) is in one of the ranges; text that is no address is not.
+    public func isTrusted(_ address: String) -> Bool {
         guard let bytes = Self.bytes(address) else { return false }
         return ranges.contains { $0.contains(bytes) }
     }

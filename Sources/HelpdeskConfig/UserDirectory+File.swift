@@ -117,17 +117,21 @@ extension UserDirectory {
     private static func user(id: String, _ entry: ConfigSection, roles: [String]) -> User {
         let email = entry.optionalString("email")
         if let email, !email.contains("@") { entry.report("email", "expected an email address, got \"\(email)\"") }
-        var passwordHash: Argon2idHash?
-        if let encoded = entry.optionalString("password_argon2id") {
-            do {
-                passwordHash = try Argon2idHash(encoded: encoded)
-            } catch {
-                entry.report("password_argon2id", "not an Argon2id hash (\(error.message)); generate one with `helpdesk hash-key`")
-            }
-        }
         return User(name: id, roles: roles, email: email ?? (id.contains("@") ? id : nil),
                     slackUserID: entry.optionalString("slack_user_id"), slackTeamID: entry.optionalString("slack_team_id"),
-                    passwordHash: passwordHash)
+                    passwordHash: passwordHash(of: entry))
+    }
+
+    /// A person's `password_argon2id` (the web sign-in), in a users file or under `users:` alike, or `nil`
+    /// after reporting what is wrong with it at its line.
+    static func passwordHash(of entry: ConfigSection) -> Argon2idHash? {
+        guard let encoded = entry.optionalString("password_argon2id") else { return nil }
+        do {
+            return try Argon2idHash(encoded: encoded)
+        } catch {
+            entry.report("password_argon2id", "not an Argon2id hash (\(error.message)); generate one with `helpdesk hash-key`")
+            return nil
+        }
     }
 
     /// The account's `api_key_hash`, or `nil` after reporting what is wrong with it at its line.

@@ -14,7 +14,7 @@ public struct UserDirectory: Sendable {
         public var slackUserID: String?
         /// Slack workspace id (`T…`); when set, the member id counts only from that workspace.
         public var slackTeamID: String?
-        /// `password_argon2id` in a users file: for the web channel's sign-in.
+        /// `password_argon2id` in a users file or under `users:`: for the web channel's sign-in.
         public var passwordHash: Argon2idHash?
 
         public init(name: String, roles: [String] = [], email: String? = nil, slackUserID: String? = nil, slackTeamID: String? = nil,
@@ -83,7 +83,7 @@ public struct UserDirectory: Sendable {
             let email = entry.optionalString("email")
             if let email, !email.contains("@") { entry.report("email", "expected an email address, got \"\(email)\"") }
             users.append(User(name: name, roles: entry.stringList("roles"), email: email, slackUserID: entry.optionalString("slack_user_id"),
-                              slackTeamID: entry.optionalString("slack_team_id")))
+                              slackTeamID: entry.optionalString("slack_team_id"), passwordHash: Self.passwordHash(of: entry)))
             entry.finish()
         }
     }

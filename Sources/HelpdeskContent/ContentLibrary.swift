@@ -129,7 +129,7 @@ public struct ContentLibrary: Sendable {
         return (files, skipped)
     }
 
-    private static func text(_ bytes: [UInt8], path: String) throws(ContentError) -> String {
+    static func text(_ bytes: [UInt8], path: String) throws(ContentError) -> String {
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.utf8.elementsEqual(bytes) else { throw .notText(path: path) }
         return text

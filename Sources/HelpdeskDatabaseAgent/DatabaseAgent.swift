@@ -44,29 +44,32 @@ public struct DatabaseAgent: Agent {
 
     /// Session tools end or interrupt one session and change no rows themselves, but the session's
     /// open transaction is rolled back: how long it has been open with writes is read from the
-    /// database now (`max_xact_age_secs`), at the request and again when an approved call runs.
+    /// database now (`max_xact_age_secs`), at the request and again when an approved call runs,
+    /// together with the session itself for approvers (who, what, whom it blocks).
     /// Reads change nothing.
     public func impact(of call: ToolCall) async throws -> ToolImpact {
         guard let descriptor = tools.first(where: { $0.name == call.tool }) else { throw unknownTool(call.tool) }
         if DatabaseTools.sessionTools.contains(call.tool) {
-            return ToolImpact(rows: 0, pods: 0, sessions: 1, transactionAgeSeconds: await transactionAge(call))
+            let measured = await sessionImpact(call)
+            return ToolImpact(rows: 0, pods: 0, sessions: 1, transactionAgeSeconds: measured.age, session: measured.session)
         }
         return descriptor.action == .read ? .none : ToolImpact(transactionAgeSeconds: 0)
     }
 
-    /// The age of the written transaction of the session `call` ends, or `nil` when it cannot be
-    /// read (the database unreachable, the session gone or not visible to this user): a
-    /// `max_xact_age_secs` limit then refuses, while the other counts stay known.
-    private func transactionAge(_ call: ToolCall) async -> Int? {
+    /// The age of the written transaction of the session `call` ends and that session, both `nil`
+    /// when they cannot be read (the database unreachable, the session gone); the age is `nil` too
+    /// when the session is not visible to this user. A `max_xact_age_secs` limit then refuses,
+    /// while the other counts stay known.
+    private func sessionImpact(_ call: ToolCall) async -> (age: Int?, session: SessionEvidence?) {
         do {
             try validate(call)
             return try await withSession(call.target) { session, limits in
-                try await DatabaseTools.transactionAge(session, call, limits: limits)
+                try await DatabaseTools.sessionImpact(session, call, limits: limits)
             }
         } catch {
-            logger.notice("cannot read the transaction age of the session a call would end",
+            logger.notice("cannot read the session a call would end",
                           metadata: ["tool": "\(call.tool)", "target": "\(call.target)", "error": "\(error)"])
-            return nil
+            return (nil, nil)
         }
     }
 

@@ -48,25 +48,74 @@ extension DatabaseTools {
         return pinned
     }
 
-    /// How long, in whole seconds, the session `call` names has had its transaction open with
-    /// writes (`backend_xid` is set once it has written), about as long as rolling it back may take;
-    /// 0 when it has not written or is not in a transaction. `nil` when there is no such session
-    /// (for a pinned call: when the PID no longer has the pinned `backend_start`), or when this
-    /// user may not see it (PostgreSQL then shows `backend_start` and `backend_xid` as NULL, and a
-    /// 0 there would let a limit pass unmeasured).
-    static func transactionAge(_ session: PostgresSession, _ call: ToolCall, limits: Limits) async throws -> Int? {
+    /// What ending the session `call` names would touch, read in one statement:
+    ///
+    /// - `age`: how long, in whole seconds, its transaction has been open with writes (`backend_xid`
+    ///   is set once it has written), about as long as rolling it back may take; 0 when it has not
+    ///   written or is not in a transaction. `nil` when there is no such session (for a pinned call:
+    ///   when the PID no longer has the pinned `backend_start`), or when this user may not see it
+    ///   (PostgreSQL then shows `backend_start` and `backend_xid` as NULL, and a 0 there would let a
+    ///   limit pass unmeasured).
+    /// - `session`: the session for approvers — who, what, how long, and whom it blocks, directly or
+    ///   behind another waiter (a row-lock queue waits on its head, the head on the blocker).
+    ///   `nil` when there is no such session; fields this user may not see are `nil`.
+    ///   Not yet redacted: the agent has no redactor, governance redacts it (``SessionEvidence/redacted(by:)``).
+    static func sessionImpact(_ session: PostgresSession, _ call: ToolCall,
+                              limits: Limits) async throws -> (age: Int?, session: SessionEvidence?) {
         let pid = Int(call.integer("pid") ?? 0)
         let pinned = pinnedStart(call)
-        let matches = pinned == nil ? "" : " AND backend_start = $2::timestamptz"
+        let matches = pinned == nil ? "" : " AND a.backend_start = $2::timestamptz"
         let binds: [any PostgresEncodable] = pinned.map { [pid, $0] } ?? [pid]
+        // Twice the characters shown: redaction runs on more than is kept, so a secret across the cut is still seen whole.
         let row = try await session.readRow("""
-            SELECT CASE WHEN backend_start IS NULL THEN NULL
-                        WHEN backend_xid IS NOT NULL THEN greatest(0, floor(extract(epoch FROM now() - xact_start)))::bigint
-                        ELSE 0 END AS age
-            FROM pg_stat_activity WHERE pid = $1::integer\(matches)
+            WITH RECURSIVE edges AS (
+                SELECT w.pid AS waiter, unnest(pg_blocking_pids(w.pid)) AS blocker FROM pg_stat_activity w),
+            blocked AS (
+                SELECT waiter FROM edges WHERE blocker = $1::integer
+                UNION SELECT e.waiter FROM blocked b JOIN edges e ON e.blocker = b.waiter)
+            SELECT a.pid,
+                   CASE WHEN a.backend_start IS NULL THEN NULL
+                        WHEN a.backend_xid IS NOT NULL THEN greatest(0, floor(extract(epoch FROM now() - a.xact_start)))::bigint
+                        ELSE 0 END AS age,
+                   a.usename AS user, a.application_name AS application, host(a.client_addr) AS client, a.state,
+                   a.wait_event_type, a.wait_event, left(a.query, \(SessionEvidence.queryLimit * 2)) AS query,
+                   greatest(0, floor(extract(epoch FROM now() - a.xact_start)))::bigint AS transaction_seconds,
+                   CASE WHEN a.backend_start IS NULL THEN NULL ELSE a.backend_xid IS NOT NULL END AS has_written,
+                   greatest(0, floor(extract(epoch FROM now() - a.query_start)))::bigint AS query_seconds,
+                   (SELECT count(*) FROM blocked WHERE waiter <> a.pid) AS blocked_count,
+                   (SELECT count(DISTINCT waiter) FROM edges WHERE blocker = a.pid AND waiter <> a.pid) AS blocked_directly,
+                   (SELECT coalesce(json_agg(waiter ORDER BY waiter), '[]') FROM (
+                       SELECT waiter FROM blocked WHERE waiter <> a.pid ORDER BY waiter LIMIT \(SessionEvidence.blockedListLimit)) AS shown
+                   ) AS blocked_pids
+            FROM pg_stat_activity a WHERE a.pid = $1::integer\(matches)
             """, binds, statementTimeout: limits.statementTimeout)
-        guard case .number(let age)? = row["age"] else { return nil }
-        return Int(age)
+        guard row != .null else { return (nil, nil) }
+        var age: Int?
+        if case .number(let value)? = row["age"] { age = Int(value) }
+        return (age, sessionEvidence(row, pid: pid))
+    }
+
+    /// The evidence in a row of ``sessionImpact(_:_:limits:)``.
+    static func sessionEvidence(_ row: JSONValue, pid: Int) -> SessionEvidence {
+        func text(_ key: String) -> String? {
+            guard case .string(let value)? = row[key], !value.isEmpty else { return nil }
+            return value
+        }
+        func integer(_ key: String) -> Int? {
+            guard case .number(let value)? = row[key], value.isFinite else { return nil }
+            return Int(value)
+        }
+        let blocked = (row["blocked_pids"]?.arrayValue ?? []).compactMap { item -> Int? in
+            guard case .number(let value) = item, value.isFinite else { return nil }
+            return Int(value)
+        }
+        var hasWritten: Bool?
+        if case .bool(let written)? = row["has_written"] { hasWritten = written }
+        return SessionEvidence(pid: integer("pid") ?? pid, user: text("user"), application: text("application"), client: text("client"),
+                               state: text("state"), waitEventType: text("wait_event_type"), waitEvent: text("wait_event"),
+                               query: text("query"), transactionAgeSeconds: integer("transaction_seconds"), transactionHasWritten: hasWritten,
+                               queryAgeSeconds: integer("query_seconds"), blockedCount: integer("blocked_count") ?? blocked.count,
+                               blockedDirectly: integer("blocked_directly") ?? 0, blockedPIDs: blocked)
     }
 
     static let cancelQuery: Body = { session, call, limits in

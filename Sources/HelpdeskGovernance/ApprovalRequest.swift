@@ -13,7 +13,8 @@ public struct ApprovalRequest: Sendable, Codable, Equatable {
     public var resource: Resource?
     public var purpose: String?
     public var via: String?
-    /// What the call said it would change when the request was opened.
+    /// What the call said it would change when the request was opened; its session is kept once,
+    /// beside this in the stored JSON (`evidence`, ``ApprovalRecord/evidence``).
     public var impact: ToolImpact?
 
     public init(tool: String, target: String, arguments: [String: JSONValue], action: ActionClass, resource: Resource?,

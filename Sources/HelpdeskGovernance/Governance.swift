@@ -191,9 +191,13 @@ public struct Governance: Sendable {
     }
 
     /// What `call` would change, as its agent says; `nil` when it cannot tell (the read failed).
+    /// The session it names is redacted here, as tool output is: its statement is another user's SQL,
+    /// and it reaches the audit log and approvers.
     func measure(_ call: ToolCall, agent: any Agent) async -> ToolImpact? {
         do {
-            return try await withTimeout(toolTimeout) { try await agent.impact(of: call) }
+            var impact = try await withTimeout(toolTimeout) { try await agent.impact(of: call) }
+            impact.session = impact.session?.redacted(by: redactor)
+            return impact
         } catch {
             logger.notice("cannot measure what a call would change", metadata: ["tool": "\(call.tool)", "error": "\(error)"])
             return nil
@@ -206,12 +210,15 @@ public struct Governance: Sendable {
     /// `executionKey` names one invocation (a Slack command's job, an API `Idempotency-Key`): a
     /// write already done, started or sent for approval under it is not acted on again — the
     /// earlier outcome is returned, or its approval request.
-    public func request(_ call: ToolCall, by principal: Principal, purpose: String? = nil, via: String,
-                        executionKey: String? = nil) async throws -> GateOutcome {
+    ///
+    /// `origin` names the incident and finding that recommended the call (a diagnosis's Run button):
+    /// an approval request shows it to approvers when that incident is about the call's target.
+    public func request(_ call: ToolCall, by principal: Principal, purpose: String? = nil, origin: ApprovalOrigin? = nil,
+                        via: String, executionKey: String? = nil) async throws -> GateOutcome {
         guard let (_, descriptor) = tool(named: call.tool) else { throw ToolError("no agent offers the tool \(call.tool)") }
         if let problem = descriptor.validate(call.arguments) { throw ToolError(problem) }
         guard let executionKey, descriptor.action != .read else {
-            return try await decideAndAct(call, descriptor: descriptor, by: principal, purpose: purpose, via: via)
+            return try await decideAndAct(call, descriptor: descriptor, by: principal, purpose: purpose, origin: origin, via: via)
         }
         let fingerprint = Self.fingerprint(of: call)
         if let earlier = try await store.executions.claim(key: executionKey, principal: principal.description, fingerprint: fingerprint, now: now()) {
@@ -225,7 +232,7 @@ public struct Governance: Sendable {
         }
         let outcome: GateOutcome
         do {
-            outcome = try await decideAndAct(call, descriptor: descriptor, by: principal, purpose: purpose, via: via)
+            outcome = try await decideAndAct(call, descriptor: descriptor, by: principal, purpose: purpose, origin: origin, via: via)
         } catch {
             try? await store.executions.finish(key: executionKey, state: .failed, approvalID: nil,
                                                result: .object(["error": .string(redactor.redact("\(error)"))]), now: now())
@@ -248,7 +255,7 @@ public struct Governance: Sendable {
     }
 
     private func decideAndAct(_ call: ToolCall, descriptor: ToolDescriptor, by principal: Principal, purpose: String?,
-                              via: String) async throws -> GateOutcome {
+                              origin: ApprovalOrigin?, via: String) async throws -> GateOutcome {
         guard let (agent, _) = tool(named: call.tool) else { throw ToolError("no agent offers the tool \(call.tool)") }
         let impact = descriptor.action == .read ? ToolImpact.none : await measure(call, agent: agent)
         let (decision, _, _) = try decide(call, by: principal, impact: impact, purpose: purpose)
@@ -275,7 +282,7 @@ public struct Governance: Sendable {
                 throw ToolError("cannot open an approval request: \(error)")
             }
             return try await openApproval(pinned, descriptor: descriptor, decision: decision, impact: impact, principal: principal,
-                                          purpose: purpose, via: via, audit: decisionEvent)
+                                          purpose: purpose, origin: origin, via: via, audit: decisionEvent)
         }
     }
 
@@ -294,19 +301,26 @@ public struct Governance: Sendable {
     }
 
     private func openApproval(_ call: ToolCall, descriptor: ToolDescriptor, decision: Decision, impact: ToolImpact?, principal: Principal,
-                              purpose: String?, via: String, audit decisionEvent: AuditDraft) async throws -> GateOutcome {
+                              purpose: String?, origin: ApprovalOrigin?, via: String, audit decisionEvent: AuditDraft) async throws -> GateOutcome {
         let now = now()
         let ttl = decision.approvalTTLSeconds.map { Duration.milliseconds(Int64($0 * 1000)) } ?? defaultTTL
         let id = "apr_" + randomToken(length: 16)
+        // The session is stored once, in the evidence.
+        var storedImpact = impact
+        storedImpact?.session = nil
         let request = ApprovalRequest(tool: call.tool, target: call.target, arguments: call.arguments, action: descriptor.action,
-                                      resource: resource(for: call), purpose: purpose, via: via, impact: impact)
+                                      resource: resource(for: call), purpose: purpose, via: via, impact: storedImpact)
+        let checkedOrigin = await checked(origin, for: call)
+        let evidence = ApprovalEvidence(request: request, origin: checkedOrigin, session: impact?.session)
+        var created: [String: JSONValue] = [
+            "call": callJSON(call, action: descriptor.action), "quorum": .number(Double(decision.quorum)),
+            "approvers": .array(decision.approvers.map(JSONValue.string)), "expires_at": .string(now.addingTimeInterval(ttl.seconds).formatted(.iso8601)),
+        ]
+        if let checkedOrigin { created["incident"] = .string(checkedOrigin.incidentID) }
         let record = try await store.approvals.create(
-            NewApproval(id: id, requester: principal.description, request: encode(request), decision: encode(decision), quorum: decision.quorum,
-                        createdAt: now, expiresAt: now.addingTimeInterval(ttl.seconds)),
-            audit: [decisionEvent, AuditDraft(kind: "approval_created", principal: principal.description, target: id, data: .object([
-                "call": callJSON(call, action: descriptor.action), "quorum": .number(Double(decision.quorum)),
-                "approvers": .array(decision.approvers.map(JSONValue.string)), "expires_at": .string(now.addingTimeInterval(ttl.seconds).formatted(.iso8601)),
-            ]))])
+            NewApproval(id: id, requester: principal.description, request: evidence.stored(in: encode(request)), decision: encode(decision),
+                        quorum: decision.quorum, createdAt: now, expiresAt: now.addingTimeInterval(ttl.seconds)),
+            audit: [decisionEvent, AuditDraft(kind: "approval_created", principal: principal.description, target: id, data: .object(created))])
         logger.info("approval requested", metadata: ["approval": "\(id)", "tool": "\(call.tool)", "target": "\(call.target)"])
         await notify { $0.opened(record, decision: decision) }
         return .pendingApproval(record, decision)

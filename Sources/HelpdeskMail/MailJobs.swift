@@ -78,11 +78,12 @@ public struct EmailApprovalNotifier: ApprovalNotifier {
         for user in approvers(of: record) {
             guard let email = user.email else { continue }
             let link = links.link(base: baseURL, approvalID: record.id, approver: user.name, expires: record.expiresAt).absoluteString
-            let context: [String: Any] = [
+            var context: [String: Any] = [
                 "approver": user.name, "requester": record.requester, "call": call, "target": record.call?.target ?? "?",
                 "reason": decision.reason, "policy": decision.policy ?? "-", "quorum": String(record.quorum),
                 "expires": record.expiresAt.formatted(.iso8601), "link": link, "id": record.id, "can_reply": replies != nil,
             ]
+            if let evidence = record.evidence { context["evidence"] = ["lines": evidence.lines.map { ["text": $0] }] }
             let text = templates.render(context, withTemplate: "approval_request.txt") ?? "Approve or deny \(record.id): \(link)"
             let message = MailMessage(from: from, to: [email], replyTo: replies?.address(approvalID: record.id, approver: user.name),
                                       subject: "Approval needed: \(call) on \(context["target"] ?? "?")",

@@ -21,6 +21,8 @@ public struct Finding: Sendable, Codable {
 public struct RecommendedAction: Sendable, Codable {
     public var call: ToolCall
     public var reason: String
+    /// The summary of the finding that recommended it (runbook actions), shown to approvers with the request.
+    public var finding: String?
 }
 
 /// How one tool run went.

@@ -123,13 +123,14 @@ public struct Rule: Sendable, Decodable {
             items = [output]
         }
         return items.filter { item in when.allSatisfy { $0.holds(for: item) } }.map { item in
-            Finding(
-                rule: id, tool: tool, severity: severity, summary: Self.fill(finding, from: item), evidence: item,
+            let summary = Self.fill(finding, from: item)
+            return Finding(
+                rule: id, tool: tool, severity: severity, summary: summary, evidence: item,
                 recommendedActions: recommend.map { recommendation in
                     RecommendedAction(
                         call: ToolCall(tool: recommendation.tool, target: target,
                                        arguments: recommendation.args.mapValues { Self.argument(Self.fill($0, from: item)) }),
-                        reason: Self.fill(recommendation.reason, from: item))
+                        reason: Self.fill(recommendation.reason, from: item), finding: summary)
                 })
         }
     }

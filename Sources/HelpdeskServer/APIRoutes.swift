@@ -32,6 +32,11 @@ struct APIRoutes {
     struct ToolRequest: Decodable {
         var target: String
         var arguments: [String: JSONValue]?
+        /// The incident whose diagnosis recommended the call, and its finding: shown to approvers.
+        var incident: String?
+        var finding: String?
+
+        var origin: ApprovalOrigin? { incident.map { ApprovalOrigin(incidentID: $0, finding: finding) } }
     }
 
     struct QueryRequest: Decodable {
@@ -200,7 +205,8 @@ struct APIRoutes {
         let key = try idempotencyKey(request).map { "api:\(principal.description):\($0)" }
         let outcome: GateOutcome
         do {
-            outcome = try await governance.request(call, by: principal, purpose: declaredPurpose(request), via: "api", executionKey: key)
+            outcome = try await governance.request(call, by: principal, purpose: declaredPurpose(request), origin: body.origin, via: "api",
+                                                   executionKey: key)
         } catch is ExecutionKeyReused {
             throw APIError(status: .unprocessableContent, code: "idempotency_key_reused",
                            message: "this Idempotency-Key was first used with a different tool, target or arguments; a new request needs a new key")

@@ -53,7 +53,7 @@ struct ApprovalPageRoutes {
 
     private func view(_ record: ApprovalRecord) -> [String: Any] {
         let left = record.expiresAt.timeIntervalSinceNow
-        return [
+        var fields: [String: Any] = [
             "call": record.call?.callText ?? "?",
             "target": record.call?.target ?? "?", "requester": record.requester,
             "reason": record.policyDecision?.reason ?? "", "policy": record.policyDecision?.policy ?? "-",
@@ -66,6 +66,9 @@ struct ApprovalPageRoutes {
                 return entry
             },
         ]
+        // What the approver decides on: the action's effect, its incident and finding, the session it ends.
+        if let evidence = record.evidence { fields["evidence"] = ["lines": evidence.lines.map { ["text": $0] }] }
+        return fields
     }
 
     private func show(_ request: Request, _ context: AppRequestContext) async -> Response {

@@ -31,12 +31,15 @@ public struct Composition: Sendable {
     public let notifiers: [any ApprovalNotifier]
     /// The Web API when a bot token is set (the outbox and uploads deliver through it).
     public let slackAPI: SlackWebAPI?
-    public let slack: SlackCommandContext?
+    public let slack: SlackCommandContext
     public let srebot: SrebotContext
     public let mail: MailSendJob?
     public let mailReplies: MailReplyProcessor?
     public let approvalLinks: ApprovalLinks?
     public let approvalPages: MustacheLibrary?
+    /// Makes the bodies of messages rendered from stored state (a storm's digest and summary), for
+    /// Slack when they are sent and for the web channel when they are shown.
+    public let renderStored: @Sendable (RenderedBody) async throws -> JSONValue?
 
     /// Builds the whole graph. Throws for what must stop a start: any template, runbook or policy in
     /// force that does not load (``ServerError/invalidContent(_:)``, every problem at once). A part
@@ -56,12 +59,13 @@ public struct Composition: Sendable {
         let renderer = try HelpdeskServer.slackRenderer(configuration, content: content, logger: logger)
         let slackAPI = configuration.slack.botToken.map { SlackWebAPI(baseURL: configuration.slack.apiBaseURL, token: $0) }
         var notifiers: [any ApprovalNotifier] = []
-        if let renderer, slackAPI != nil {
-            if let channel = configuration.slack.defaultChannel {
-                notifiers.append(SlackApprovalNotifier(channel: channel, renderer: renderer))
-            } else {
-                logger.warning("slack.default_channel is not set: approval requests are not posted to a channel")
-            }
+        // Approval requests go to Slack's default channel while Slack posts, else to the web channel when it is on.
+        if slackAPI != nil, configuration.slack.defaultChannel == nil {
+            logger.warning("slack.default_channel is not set: approval requests are not posted to a Slack channel")
+        }
+        let slackApprovals = slackAPI == nil ? nil : configuration.slack.defaultChannel
+        if let channel = slackApprovals ?? (configuration.web.enabled ? OutboxMessage.webChannel : nil) {
+            notifiers.append(SlackApprovalNotifier(channel: channel, renderer: renderer))
         }
         let mail = configuration.smtp.url != nil && configuration.smtp.from != nil ? MailSendJob(mailer: SMTPMailer(settings: configuration.smtp)) : nil
         if let notifier = try emailNotifier(configuration, content: content, logger: logger) { notifiers.append(notifier) }
@@ -76,12 +80,13 @@ public struct Composition: Sendable {
         } catch {
             throw .invalidRunbooks(error)
         }
-        let slack = configuration.slack.signingSecret == nil ? nil : renderer.map { renderer in
-            SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: store, directory: configuration.directory,
-                                renderer: renderer, commandName: configuration.slack.command, clusters: configuration.infrastructure.k8sClusters.map(\.id))
-        }
+        // Commands have one grammar and one answer, whether typed in Slack or in the web channel's box.
+        let slack = SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: store, directory: configuration.directory,
+                                        renderer: renderer, commandName: configuration.slack.command,
+                                        clusters: configuration.infrastructure.k8sClusters.map(\.id))
         let srebot = SrebotContext(orchestrator: engine.orchestrator, inventory: configuration.infrastructure, renderer: renderer,
-                                   slackEnabled: slackAPI != nil && renderer != nil, store: store, cooldown: configuration.alertmanager.cooldown,
+                                   slackEnabled: slackAPI != nil, webChannel: configuration.web.enabled, store: store,
+                                   cooldown: configuration.alertmanager.cooldown,
                                    maxConcurrentDiagnoses: configuration.alertmanager.maxConcurrentDiagnoses,
                                    targetLabels: configuration.alertmanager.targetLabels)
         var links: ApprovalLinks?
@@ -98,7 +103,7 @@ public struct Composition: Sendable {
             configuration: configuration, content: content, store: store, redactor: redactor, logger: logger, policies: policies, governance: governance,
             engine: engine, notifiers: notifiers, slackAPI: slackAPI, slack: slack, srebot: srebot, mail: mail,
             mailReplies: HelpdeskServer.mailReplies(configuration, governance: governance, store: store),
-            approvalLinks: links, approvalPages: pages)
+            approvalLinks: links, approvalPages: pages, renderStored: StormMessages(store: store, renderer: renderer).render)
     }
 
     /// Approval emails, when SMTP, the link key and the public URL are all set.
@@ -128,10 +133,8 @@ public struct Composition: Sendable {
         ]
         if let mail { handlers[MailSendJob.kind] = mail }
         if let slackAPI { handlers[SlackBundleUploadJob.kind] = SlackBundleUploadJob(api: slackAPI, store: store) }
-        if let slack {
-            handlers[SlackCommandJob.kind] = SlackCommandJob(context: slack)
-            handlers[SlackInteractionJob.kind] = SlackInteractionJob(context: slack)
-        }
+        handlers[SlackCommandJob.kind] = SlackCommandJob(context: slack)
+        handlers[SlackInteractionJob.kind] = SlackInteractionJob(context: slack)
         return handlers
     }
 

@@ -47,7 +47,8 @@ public struct ContentCheck: Sendable {
             = kinds.contains(.policies) ? Self.policyCheck(content) : ([], [])
         problems = kinds.flatMap { kind -> [ContentProblem] in
             switch kind {
-            case .slackTemplates, .emailTemplates, .webPages: Self.templateProblems(content, kind)
+            case .slackTemplates, .emailTemplates: Self.templateProblems(content, kind)
+            case .webPages: Self.templateProblems(content, kind) + Self.webAssetProblems(content)
             case .runbooks: Self.runbookProblems(content)
             case .policies: policies.problems
             }
@@ -67,6 +68,19 @@ public struct ContentCheck: Sendable {
         return files.compactMap { file -> ContentProblem? in
             do throws(ContentError) {
                 _ = try MustacheTemplate(content: file)
+                return nil
+            } catch {
+                return ContentProblem(error)
+            }
+        }
+    }
+
+    /// The web channel's stylesheet and script that an override folder holds but that cannot be
+    /// served (not UTF-8, too large, not a regular file).
+    static func webAssetProblems(_ content: ContentLibrary) -> [ContentProblem] {
+        WebAsset.allCases.compactMap { asset -> ContentProblem? in
+            do throws(ContentError) {
+                _ = try content.webAsset(asset)
                 return nil
             } catch {
                 return ContentProblem(error)

@@ -42,14 +42,13 @@ public enum ServerError: Error, CustomStringConvertible {
 
 /// The `helpdesk serve` process: the store, the job worker and the HTTP server in one service group.
 public enum HelpdeskServer {
-    /// The Block Kit templates, when Slack is configured at all (a signing secret or a bot token).
-    /// Templates that do not parse stop the start: ``ContentCheck`` found them first, so this only
-    /// fires when a file changed in between.
+    /// The Block Kit templates: every message the bot posts is Block Kit, in Slack and in the web
+    /// channel alike. Templates that do not parse stop the start: ``ContentCheck`` found them first,
+    /// so this only fires when a file changed in between.
     static func slackRenderer(_ configuration: HelpdeskConfiguration, content: ContentLibrary,
-                              logger: Logger) throws(ServerError) -> SlackRenderer? {
-        guard configuration.slack.signingSecret != nil || configuration.slack.botToken != nil else {
+                              logger: Logger) throws(ServerError) -> SlackRenderer {
+        if configuration.slack.signingSecret == nil && configuration.slack.botToken == nil {
             logger.info("Slack is off (neither SLACK_SIGNING_SECRET nor SLACK_BOT_TOKEN is set)")
-            return nil
         }
         do {
             return try SlackRenderer(templates: content.files(.slackTemplates))
@@ -115,10 +114,9 @@ public enum HelpdeskServer {
         let worker = JobWorker(queue: store.jobs, handlers: app.jobHandlers, options: workerOptions(configuration),
                                logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
         let dependencies = app.serverDependencies(registry: registry, workerIsRunning: { worker.isRunning })
-        let stormMessages = app.srebot.renderer.map { StormMessages(store: store, renderer: $0) }
         let outbox = app.slackAPI.map {
             SlackOutboxService(store: store, api: $0, budgetPerMinute: configuration.slack.channelMessagesPerMinute,
-                               render: { body in try await stormMessages?.render(body) }, logger: logger)
+                               render: app.renderStored, logger: logger)
         }
         let listeners: [any Service]
         var reloader: TLSCertificateReloader?

@@ -87,10 +87,12 @@ public struct SlackInteractionJob: JobHandler {
                 message = SlackViews.error(renderer, result.message)
             }
         case .runAction:
-            guard let call = try? JSONDecoder().decode(ToolCall.self, from: Data(value.utf8)) else {
+            guard let button = RunActionButton(value: value) else {
                 throw JobFailure.permanent("the button's value is not a tool call")
             }
-            switch try await context.governance.request(call, by: principal, via: "slack-button", executionKey: "slack-button:\(job.id)") {
+            let call = button.call
+            switch try await context.governance.request(call, by: principal, origin: button.origin, via: "slack-button",
+                                                        executionKey: "slack-button:\(job.id)") {
             case .ran(let output, _):
                 message = SlackViews.lines(renderer, title: call.summary, lines: ["```\(Mrkdwn.fitting(output.prettyJSONText, 2900))```"], inChannel: true)
             case .failed(let error, _):

@@ -46,10 +46,10 @@ public enum SlackViews {
                 "confirmCall": Mrkdwn.fitting(action.call.summary, confirmText - 60),
                 "label": Mrkdwn.fitting("Run \(action.call.tool)", SlackRenderer.Limit.buttonLabel),
             ]
-            // A cut value would be JSON the click cannot read: an action too long for Slack's limit gets no button.
-            let value = JSONValue.object(["tool": .string(action.call.tool), "target": .string(action.call.target),
-                                          "arguments": .object(action.call.arguments)]).jsonText
-            if value.count <= SlackRenderer.Limit.buttonValue { fields["value"] = value }
+            // An action too long for Slack's limit gets no button; its incident and finding go only where they fit.
+            let button = RunActionButton(call: action.call,
+                                         origin: ApprovalOrigin(incidentID: diagnosis.incidentID, finding: action.finding ?? action.reason))
+            if let value = button.value() { fields["value"] = value }
             return fields
         }
         let failed = diagnosis.tools.filter { $0.error != nil }.count
@@ -78,6 +78,10 @@ public enum SlackViews {
             "expires": record.expiresAt.formatted(.iso8601), "reason": Mrkdwn.fitting(reason, 1000),
         ]
         if let progress { context["progress"] = Mrkdwn.fitting(progress, 500) }
+        // Session text and the finding come from outside: escaped by the template, cut to a section with its heading.
+        if let evidence = record.evidence {
+            context["evidence"] = Mrkdwn.fitting(evidence.lines.joined(separator: "\n"), SlackRenderer.Limit.sectionText - 20)
+        }
         return renderer.render("approval_request", context, fallbackText: "Approval needed: \(callSummary(record)) (\(record.id))")
     }
 

@@ -332,6 +332,10 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        // The web channel shows every message with the newest edit of its root, whatever was sent.
+        migrator.registerMigration("v17-outbox-threads") { db in
+            try db.execute(sql: "CREATE INDEX slack_outbox_thread ON slack_outbox(thread_key, channel, id)")
+        }
         return migrator
     }
 }

@@ -7,6 +7,10 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
 
     static func enqueue(_ messages: [OutboxMessage], in db: Database, now: Date) throws {
         for message in messages {
+            if message.channel == OutboxMessage.webChannel {
+                try deliverToWeb(message, in: db, now: now)
+                continue
+            }
             let due = now.addingTimeInterval(message.editGap?.seconds ?? 0)
             // A newer edit of a message with one pending replaces its body (and bumps its version,
             // so a send already under way leaves it pending); a repeated once_key queues nothing.
@@ -20,6 +24,65 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
                     """, [message.channel, message.method.rawValue, message.body.jsonText, message.threadKey, message.isRoot,
                             due.timeIntervalSince1970, now.timeIntervalSince1970, message.onceKey, message.rendered?.description,
                             message.coalesceKey, message.editGap?.seconds])
+        }
+    }
+
+    /// The web channel reads the outbox itself: a post is delivered as it is stored, and an edit
+    /// changes its root in place (so a storm's digest edits add no rows).
+    static func deliverToWeb(_ message: OutboxMessage, in db: Database, now: Date) throws {
+        let seconds = now.timeIntervalSince1970
+        switch message.method {
+        case .update:
+            guard let key = message.threadKey else { return }
+            try db.run("""
+                UPDATE slack_outbox SET body = ?, rendered = ?, version = version + 1, sent_at = ?
+                WHERE id = (SELECT id FROM slack_outbox WHERE thread_key = ? AND channel = ? AND is_root = 1 ORDER BY id DESC LIMIT 1)
+                """, [message.body.jsonText, message.rendered?.description, seconds, key, OutboxMessage.webChannel])
+        case .postMessage, .postEphemeral:
+            try db.run("""
+                INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, once_key,
+                                          rendered, sent_at)
+                VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """, [message.channel, message.method.rawValue, message.body.jsonText, message.threadKey, message.isRoot,
+                        seconds, seconds, message.onceKey, message.rendered?.description, seconds])
+        }
+    }
+
+    func feed(limit: Int) async throws -> [FeedEntry] {
+        try await store.database.read { db in
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT id, channel, thread_key, is_root, body, rendered, created_at FROM slack_outbox
+                WHERE method = 'chat.postMessage' ORDER BY id DESC LIMIT ?
+                """), arguments: [max(0, limit)])
+            return try rows.map { row in
+                var entry = FeedEntry(id: row["id"], channel: row["channel"], threadKey: row["thread_key"], isRoot: row["is_root"],
+                                      body: (try? JSONValue(parsing: row["body"])) ?? .null,
+                                      rendered: (row["rendered"] as String?).flatMap(RenderedBody.init),
+                                      createdAt: Date(timeIntervalSince1970: row["created_at"]))
+                // A Slack channel's root keeps its first body; its edits are rows of their own.
+                if entry.isRoot, entry.channel != OutboxMessage.webChannel, let key = entry.threadKey,
+                   let edit = try Row.fetchOne(db.cachedStatement(sql: """
+                       SELECT body, rendered FROM slack_outbox
+                       WHERE thread_key = ? AND channel = ? AND method = 'chat.update' ORDER BY id DESC LIMIT 1
+                       """), arguments: [key, entry.channel]) {
+                    entry.body = (try? JSONValue(parsing: edit["body"])) ?? entry.body
+                    entry.rendered = (edit["rendered"] as String?).flatMap(RenderedBody.init) ?? entry.rendered
+                }
+                return entry
+            }
+        }
+    }
+
+    func feedVersion() async throws -> String {
+        try await store.database.read { db in
+            let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT (SELECT MAX(id) FROM slack_outbox) AS newest,
+                       (SELECT MAX(sent_at) FROM slack_outbox WHERE channel = ? AND state = 'sent') AS edited
+                """), arguments: [OutboxMessage.webChannel])
+            let newest: Int64 = row?["newest"] ?? 0
+            let edited: Double = row?["edited"] ?? 0
+            return "\(newest).\(Int64(edited * 1000))"
         }
     }
 

@@ -82,6 +82,37 @@ public struct OutboxEntry: Sendable, Equatable {
     public var version: Int = 0
 }
 
+extension OutboxMessage {
+    /// The web channel's own channel: what has no Slack channel to go to (Slack off, or no channel
+    /// configured) is posted here. Its messages are delivered as they are stored (the web reads them),
+    /// and an edit changes its root in place; the Slack sender never sees them. The colon keeps it
+    /// apart from every Slack channel id and name.
+    public static let webChannel = "helpdesk:web"
+}
+
+/// One message as the web channel shows it: what the bot posted to any channel, roots with their newest edit.
+public struct FeedEntry: Sendable, Equatable {
+    public var id: Int64
+    public var channel: String
+    public var threadKey: String?
+    public var isRoot: Bool
+    /// The Web API arguments (`text`, `blocks`); for a root, its newest edit's.
+    public var body: JSONValue
+    /// When set, the body is made from stored state when shown (a storm's digest or summary).
+    public var rendered: RenderedBody?
+    public var createdAt: Date
+
+    public init(id: Int64, channel: String, threadKey: String?, isRoot: Bool, body: JSONValue, rendered: RenderedBody?, createdAt: Date) {
+        self.id = id
+        self.channel = channel
+        self.threadKey = threadKey
+        self.isRoot = isRoot
+        self.body = body
+        self.rendered = rendered
+        self.createdAt = createdAt
+    }
+}
+
 /// The durable Slack outbox: messages leave in order per thread, after the thread's root, and one
 /// at a time per channel. A reply whose root is not posted yet waits without holding other threads
 /// or the channel's messages outside threads. A root given up for good (refused, or out of attempts)
@@ -103,6 +134,11 @@ public protocol SlackOutboxStore: Sendable {
     func waitForMessages(timeout: Duration) async
     /// The `ts` of a thread's root once it was posted.
     func threadRoot(_ key: String) async throws -> (channel: String, ts: String)?
+    /// The newest `limit` messages of every channel, newest first, whatever their delivery state: posts
+    /// and replies (not edits or ephemeral answers), each root with its newest edit's body.
+    func feed(limit: Int) async throws -> [FeedEntry]
+    /// Changes whenever `feed` would show something new: a message posted, or a web channel root edited.
+    func feedVersion() async throws -> String
 }
 
 extension SlackOutboxStore {

@@ -40,7 +40,17 @@ struct ConfigCommand: AsyncParsableCommand {
             let people = directory.users.isEmpty && directory.serviceAccounts.isEmpty ? ""
                 : "; \(directory.users.count) user(s), \(directory.serviceAccounts.count) service account(s)" + (directory.file.map { " from \($0)" } ?? "")
             print("ok: \(configuration.file ?? "built-in defaults") — listen \(configuration.server.listen), store \(configuration.store.displayLocation), "
-                + "\(inventory.dbServers.count) database(s), \(inventory.k8sClusters.count) cluster(s), \(inventory.vms.count) VM(s)\(inventorySource)\(people)")
+                + "\(inventory.dbServers.count) database(s), \(inventory.k8sClusters.count) cluster(s), \(inventory.vms.count) VM(s)\(inventorySource)\(people)"
+                + Self.webSummary(configuration))
+        }
+
+        /// Who can sign in to the web channel: nobody is a likely mistake worth seeing here.
+        static func webSummary(_ configuration: HelpdeskConfiguration) -> String {
+            let web = configuration.web
+            guard web.enabled else { return "; web channel off" }
+            let withPassword = configuration.directory.users.filter { $0.passwordHash != nil }.count
+            let proxy = web.identityHeader.map { ", or \($0) from trusted proxies" } ?? ""
+            return "; web channel: \(withPassword) user(s) with a password\(proxy)"
         }
     }
 }

@@ -8,17 +8,19 @@ import Glibc
 import Darwin
 #endif
 
-/// `helpdesk hash-key`: what to store instead of an API key — an Argon2id PHC string for a users
-/// file's `api_key_hash` or `api.tokens.NAME.token_argon2id`, or a hex SHA-256 for `token_sha256`.
+/// `helpdesk hash-key`: what to store instead of an API key or a web password — an Argon2id PHC string
+/// for a users file's `api_key_hash`, `api.tokens.NAME.token_argon2id` or a person's `password_argon2id`
+/// (one scheme for both), or a hex SHA-256 for `token_sha256`.
 struct HashKeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hash-key",
-        abstract: "Hash an API key for a users file's api_key_hash or api.tokens' token_argon2id or token_sha256.",
+        abstract: "Hash an API key (api_key_hash, token_argon2id, token_sha256) or a web sign-in password (password_argon2id).",
         discussion: """
             Reads the key from standard input (without echo at a terminal; a trailing newline is dropped, \
             as no Authorization header carries one) and prints its Argon2id hash with aiHelpDesk's hashapikey \
             parameters (m=65536, t=3, p=4). The key is never an argument, so it stays out of shell history \
-            and the process list.
+            and the process list. A person's web sign-in password is hashed the same way, for password_argon2id \
+            under users: or in a users file (type it at the prompt).
               echo -n "$KEY" | helpdesk hash-key
               helpdesk hash-key --generate           # a new key on the first line (shown once), its hash on the second
               helpdesk hash-key --generate --sha256  # the same with the hex SHA-256, for token_sha256
@@ -59,7 +61,7 @@ struct HashKeyCommand: ParsableCommand {
     private static func readKey() throws -> [UInt8] {
         var key: [UInt8]
         if isatty(STDIN_FILENO) == 1 {
-            FileHandle.standardError.write(Data("API key: ".utf8))
+            FileHandle.standardError.write(Data("API key or password: ".utf8))
             key = withoutEcho { readLine(strippingNewline: true) }.map { Array($0.utf8) } ?? []
             FileHandle.standardError.write(Data("\n".utf8))
         } else {

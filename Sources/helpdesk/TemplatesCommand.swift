@@ -22,6 +22,7 @@ struct TemplatesCommand: AsyncParsableCommand {
             let content = ContentLibrary(configuration)
             for kind in [ContentKind.slackTemplates, .emailTemplates, .webPages] {
                 let files = try contentFiles(content, kind)
+                    + (kind == .webPages ? WebAsset.allCases.map { try webAssetFile(content, $0) } : [])
                 let origin = content.folders[kind].map { "\(kind.configurationKey): \($0), over the built-in ones" } ?? "built in"
                 print("\(kind) (\(origin)):")
                 let width = (files.map(\.templateName.count).max() ?? 0) + 2
@@ -55,6 +56,11 @@ struct TemplatesCommand: AsyncParsableCommand {
                     planned.append((file, (directory as NSString).appendingPathComponent(kind.rawValue + "/" + file.name)))
                 }
             }
+            // The web channel's stylesheet and script override the same way, so they are a start too.
+            for asset in WebAsset.allCases {
+                let file = try webAssetFile(content, asset)
+                planned.append((file, (directory as NSString).appendingPathComponent(file.kind.rawValue + "/" + file.name)))
+            }
             let existing = planned.map { $0.path }.filter { FileManager.default.fileExists(atPath: $0) }
             if !existing.isEmpty, !force {
                 for path in existing { printError("\(path) exists") }
@@ -73,5 +79,15 @@ struct TemplatesCommand: AsyncParsableCommand {
                 print("\(path)  (from \(file.source == .binary ? "the binary" : file.location))")
             }
         }
+    }
+}
+
+/// The web channel's `asset` in force, or the problem printed and exit status 2.
+private func webAssetFile(_ content: ContentLibrary, _ asset: WebAsset) throws -> ContentFile {
+    do {
+        return try content.webAsset(asset)
+    } catch {
+        printError("\(error)")
+        throw ExitCode(2)
     }
 }

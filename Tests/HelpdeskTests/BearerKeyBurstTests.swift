@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskCore
 @testable import HelpdeskServer
 import HelpdeskTestSupport
 import Testing

@@ -97,6 +97,7 @@ import Yams
         #expect(action.call.target == "prod-db")
         #expect(action.call.arguments == ["pid": .number(42)])
         #expect(action.reason == "free 42")
+        #expect(action.finding == "PID 42 (app) blocks 3; missing ?", "the action knows the finding that recommended it, for approvers")
         #expect(findings.first?.evidence["pid"] == .number(42))
     }
 

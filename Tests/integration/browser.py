@@ -72,6 +72,57 @@ class Browser:
         with open(path, "wb") as file:
             file.write(base64.b64decode(data))
 
+    # Navigation that is known to have happened: a marker set on the old page is gone on the new one
+    # (readyState alone may still read "complete" from the page being left).
+    MARK = "window.__helpdeskTestPage"
+
+    def navigate(self, action, timeout=20):
+        """Runs the JavaScript `action` (a click, a submit) and waits until the next page has loaded."""
+        self.evaluate(f"{self.MARK} = true")
+        self.evaluate(action)
+        self._wait_for_new_page(timeout, f"no page loaded after {action}")
+
+    def goto(self, url, timeout=20):
+        self.send("Page.enable")
+        self.evaluate(f"{self.MARK} = true")
+        self.send("Page.navigate", url=url)
+        self._wait_for_new_page(timeout, f"{url} did not load")
+
+    def _wait_for_new_page(self, timeout, message):
+        self.wait_for(f"{self.MARK} === undefined && document.readyState === 'complete'", timeout, message)
+
+    def wait_for(self, expression, timeout=15, message=None, interval=0.2):
+        """Polls the JavaScript `expression` until it is truthy and returns its value; fails naming what was awaited
+        and where the page is."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                where = self.evaluate("location.href")
+                text = self.evaluate("document.body ? document.body.innerText : ''") or ""
+                pytest.fail(f"{message or expression} (waited {timeout}s) at {where}; the page reads:\n{text[:3000]}", pytrace=False)
+            time.sleep(interval)
+
+    def url(self):
+        return self.evaluate("location.href")
+
+    def text(self, selector="body"):
+        """A selected element's innerText, or None when nothing matches."""
+        return self.evaluate(f"(e => e ? e.innerText : null)(document.querySelector({json.dumps(selector)}))")
+
+    def fill(self, selector, value):
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).value = {json.dumps(value)}")
+
+    def set_viewport(self, width, height, mobile=False, scale=1):
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=scale, mobile=mobile)
+        time.sleep(0.3)  # a layout pass at the new size
+
+    def cookies(self, url):
+        """The cookies the browser holds for `url`, as DevTools reports them (name, value, httpOnly, secure, sameSite)."""
+        return self.send("Network.getCookies", urls=[url]).get("cookies", [])
+
     def close(self):
         try:
             self.socket.close()

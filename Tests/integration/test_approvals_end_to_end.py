@@ -56,11 +56,30 @@ jobs:
     # A read runs at once; the destructive call becomes an approval request.
     status, body = call("POST", "/api/v1/db/blocking_locks", "bob", {"target": "prod-db"})
     assert status == 200 and body["output"]["blockers"][0]["pid"] == holder_pid
-    status, body = call("POST", "/api/v1/db/terminate_backend", "bob", {"target": "prod-db", "arguments": {"pid": holder_pid}})
+    # An incident that is not on record is not shown to approvers as the request's origin.
+    status, body = call("POST", "/api/v1/db/terminate_backend", "bob",
+                        {"target": "prod-db", "arguments": {"pid": holder_pid}, "incident": "inc_not_on_record", "finding": "trust me"})
     assert status == 202, body
     approval = body["approval"]
     assert approval["status"] == "pending" and approval["quorum"] == 2 and approval["requester"] == "bob"
     approval_id = approval["id"]
+
+    # What approvers are shown, read from the database when the request opened: who the blocker is,
+    # what it ran, how long its transaction has written, and every session queued behind it.
+    evidence = approval["request"]["evidence"]
+    assert evidence["effect"].startswith(f"ends PostgreSQL session {holder_pid} on prod-db")
+    assert "incident_id" not in evidence and "finding" not in evidence
+    session = evidence["session"]
+    assert session["pid"] == holder_pid
+    assert session["user"] == postgres.value(f"SELECT usename FROM pg_stat_activity WHERE pid = {holder_pid}")
+    assert session["application"] == "billing-worker" and session["state"] == "idle in transaction"
+    assert "pg_backend_pid" in session["query"] and len(session["query"]) <= 300
+    assert session["transaction_has_written"] is True and session["transaction_age_seconds"] >= 11
+    waiting = {row["pid"] for row in postgres.rows("SELECT pid FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0")}
+    assert session["blocked_count"] == 3 and set(session["blocked_pids"]) == waiting
+    assert 1 <= session["blocked_directly"] <= 3
+    _, stored = call("GET", f"/v1/approvals/{approval_id}", "alice")
+    assert stored["request"]["evidence"] == evidence
 
     status, pending = call("GET", "/v1/approvals/pending", "alice")
     assert [a["id"] for a in pending["approvals"]] == [approval_id]

@@ -22,6 +22,14 @@ def test_run_button_then_approval_buttons_decide_in_place(slack_bot, postgres, l
     request = recorder.wait_for(url)
     parsed_blocks(request)
     assert request["replace_original"] is False
+    # The approvers decide from facts: the diagnosis's incident and finding, and the session the call would end.
+    evidence = next(block["text"]["text"] for block in request["blocks"] if block.get("text", {}).get("text", "").startswith("*Evidence*"))
+    user = postgres.value(f"SELECT usename FROM pg_stat_activity WHERE pid = {holder_pid}")
+    assert f"Does: ends PostgreSQL session {holder_pid} on prod-db" in evidence
+    assert f"Found in incident {diagnosis_incident(diagnosis)}: " in evidence, "the finding behind the Run button"
+    assert f'Session {holder_pid}: user {user}, application "billing-worker"' in evidence
+    assert "pg_backend_pid" in evidence, "the session's last statement"
+    assert "Blocks 3 sessions" in evidence
     actions = next(block for block in request["blocks"] if block["type"] == "actions")
     approval_id = actions["elements"][0]["value"]
 
@@ -46,6 +54,12 @@ def test_run_button_then_approval_buttons_decide_in_place(slack_bot, postgres, l
     stale = recorder.wait_for(url)
     assert stale["replace_original"] is False and stale["response_type"] == "ephemeral"
     assert stale["text"].startswith("already decided: approved by dave, at ")
+
+
+def diagnosis_incident(diagnosis):
+    """The incident ID a diagnosis message names in its last context line: incident `inc_…`."""
+    context = diagnosis["blocks"][-1]["elements"][0]["text"]
+    return context.split("`")[1]
 
 
 def test_other_interaction_types_are_acknowledged_and_ignored(slack_bot):

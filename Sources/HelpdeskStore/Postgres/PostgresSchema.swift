@@ -245,5 +245,8 @@ enum PostgresSchema {
                 content BYTEA NOT NULL
             );
             """),
+        Migration(identifiers: ["v17-outbox-threads"], sql: """
+            CREATE INDEX slack_outbox_thread ON slack_outbox(thread_key, channel, id);
+            """),
     ]
 }

@@ -14,6 +14,10 @@ enum PostgresOutboxEnqueue {
         // It also makes the once_key check below exact.
         try await connection.lock(PostgresAuditAppend.lockName, logger)
         for message in messages {
+            if message.channel == OutboxMessage.webChannel {
+                try await deliverToWeb(message, on: connection, now: now, logger: logger)
+                continue
+            }
             let due = now.addingTimeInterval(message.editGap?.seconds ?? 0).timeIntervalSince1970
             let seconds = now.timeIntervalSince1970
             let isRoot: Int64 = message.isRoot ? 1 : 0
@@ -42,6 +46,33 @@ enum PostgresOutboxEnqueue {
                     ON CONFLICT DO NOTHING
                     """, logger)
             }
+        }
+    }
+}
+
+extension PostgresOutboxEnqueue {
+    /// The twin of ``SQLiteSlackOutbox/deliverToWeb(_:in:now:)``: a post is delivered as it is stored, an
+    /// edit changes its root in place.
+    static func deliverToWeb(_ message: OutboxMessage, on connection: PostgresConnection, now: Date, logger: Logger) async throws {
+        let seconds = now.timeIntervalSince1970
+        switch message.method {
+        case .update:
+            guard let key = message.threadKey else { return }
+            try await connection.run("""
+                UPDATE slack_outbox SET body = \(message.body.jsonText), rendered = \(message.rendered?.description), version = version + 1,
+                    sent_at = \(seconds)
+                WHERE id = (SELECT id FROM slack_outbox WHERE thread_key = \(key) AND channel = \(OutboxMessage.webChannel) AND is_root = 1
+                            ORDER BY id DESC LIMIT 1)
+                """, logger)
+        case .postMessage, .postEphemeral:
+            let isRoot: Int64 = message.isRoot ? 1 : 0
+            try await connection.run("""
+                INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, once_key,
+                                          rendered, sent_at)
+                VALUES (\(message.channel), \(message.method.rawValue), \(message.body.jsonText), \(message.threadKey), \(isRoot),
+                        'sent', \(seconds), \(seconds), \(message.onceKey), \(message.rendered?.description), \(seconds))
+                ON CONFLICT DO NOTHING
+                """, logger)
         }
     }
 }
@@ -266,6 +297,46 @@ struct PostgresSlackOutbox: SlackOutboxStore {
             try await connection.row("SELECT channel, ts FROM slack_threads WHERE thread_key = \(key)", logger).map { row in
                 (channel: try row["channel"].decode(String.self), ts: try row["ts"].decode(String.self))
             }
+        }
+    }
+
+    func feed(limit: Int) async throws -> [FeedEntry] {
+        let logger = store.logger
+        let limit = Int64(max(0, limit))
+        return try await store.read { connection -> [FeedEntry] in
+            // A Slack channel's root keeps its first body; its newest edit is a row of its own.
+            let rows = try await connection.rows("""
+                SELECT o.id, o.channel, o.thread_key, o.is_root, o.created_at,
+                       COALESCE(e.body, o.body) AS body, CASE WHEN e.id IS NULL THEN o.rendered ELSE COALESCE(e.rendered, o.rendered) END AS rendered
+                FROM (SELECT * FROM slack_outbox WHERE method = 'chat.postMessage' ORDER BY id DESC LIMIT \(limit)) o
+                LEFT JOIN LATERAL (
+                    SELECT u.id, u.body, u.rendered FROM slack_outbox u
+                    WHERE o.is_root = 1 AND o.channel <> \(OutboxMessage.webChannel) AND u.thread_key = o.thread_key
+                      AND u.channel = o.channel AND u.method = 'chat.update'
+                    ORDER BY u.id DESC LIMIT 1
+                ) e ON TRUE
+                ORDER BY o.id DESC
+                """, logger)
+            return try rows.map { row in
+                FeedEntry(id: try row["id"].decode(Int64.self), channel: try row["channel"].decode(String.self),
+                          threadKey: try row["thread_key"].decode(String?.self), isRoot: try row["is_root"].decode(Int64.self) != 0,
+                          body: (try? JSONValue(parsing: try row["body"].decode(String.self))) ?? .null,
+                          rendered: try row["rendered"].decode(String?.self).flatMap(RenderedBody.init),
+                          createdAt: Date(timeIntervalSince1970: try row["created_at"].decode(Double.self)))
+            }
+        }
+    }
+
+    func feedVersion() async throws -> String {
+        let logger = store.logger
+        return try await store.read { connection in
+            let row = try await connection.row("""
+                SELECT (SELECT MAX(id) FROM slack_outbox) AS newest,
+                       (SELECT MAX(sent_at) FROM slack_outbox WHERE channel = \(OutboxMessage.webChannel) AND state = 'sent') AS edited
+                """, logger)
+            let newest = try row?["newest"].decode(Int64?.self) ?? 0
+            let edited = try row?["edited"].decode(Double?.self) ?? 0
+            return "\(newest).\(Int64(edited * 1000))"
         }
     }
 

@@ -229,6 +229,9 @@ the two cannot drift apart.
 {{- $files = append $files (dict "secret" . "key" $s.audit.previousKeyKey "file" "audit-previous-key" "path" (list "audit" "previous_key_file")) -}}
 {{- end -}}
 {{- end -}}
+{{- with ($s.web | default dict).existingSecret -}}
+{{- $files = append $files (dict "secret" . "key" $s.web.sessionKeyKey "file" "web-session-key" "path" (list "web" "session_key_file")) -}}
+{{- end -}}
 {{- with ($s.users | default dict).existingSecret -}}
 {{- $files = append $files (dict "secret" . "key" $s.users.key "file" "users-file" "path" (list "users" "file")) -}}
 {{- end -}}
@@ -366,7 +369,7 @@ only srebotSecretFiles), with a throwaway store and bundles in the Job's own /tm
 {{- if $srebot -}}
 {{- /* Sections whose credentials srebot does not get (their checks would fail without them) and
 that a diagnosis does not use; and the rotation keys whose previous secret it does not get. */ -}}
-{{- range $section := list "api" "inbound_email" "smtp" "alertmanager" }}{{ $_ := unset $c $section }}{{ end -}}
+{{- range $section := list "api" "inbound_email" "smtp" "alertmanager" "web" }}{{ $_ := unset $c $section }}{{ end -}}
 {{- range $pair := list (list "slack" "previous_signing_secret_until") (list "approvals" "previous_link_key_id") (list "audit" "previous_key_id") -}}
 {{- with get $c (index $pair 0) }}{{ if kindIs "map" . }}{{ $_ := unset . (index $pair 1) }}{{ end }}{{ end -}}
 {{- end -}}
