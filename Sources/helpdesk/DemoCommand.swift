@@ -164,7 +164,8 @@ struct Demo: Sendable {
             // Loaded as serve loads it, from an environment without the caller's helpdesk, Slack or model settings.
             let environment = Self.isolated(setting.environment)
             let configuration = try HelpdeskConfiguration(contentsOf: files.configurationPath, environment: environment)
-            setting.redactor.register(configuration.secrets + [Secret(options.password)])
+            // Not the demo password: it is printed anyway, and a short one would mask words in every log and event.
+            setting.redactor.register(configuration.secrets)
             for warning in configuration.warnings { setting.logger.warning("configuration: \(warning)") }
             let store = try await openStore(configuration, changes: .migrate)
             let code = await serve(configuration, store: store, incident: planted, setting: setting, environment: environment)

@@ -36,6 +36,10 @@ struct DemoStory: Sendable {
             say("demo: web channel at \(base)")
             say("demo: sign in as \(DemoFiles.people.map(\.name).joined(separator: ", ").replacingLastComma()) with password \(password)")
             if openBrowser, let opener = Self.openInBrowser(base, environment: environment) { browser.keep(opener) }
+            if let file = composition.configuration.file {
+                printError("demo: its configuration is \(file); from another terminal, "
+                           + "`helpdesk approvals list --config \(file)` (and approve --as dba1) work on it too")
+            }
 
             // The runbook's rule wants the blocker idle in its transaction for 10 s before it calls it the cause.
             try await Task.sleep(until: incident.idleSince + .milliseconds(10_500), clock: .continuous)
@@ -49,7 +53,7 @@ struct DemoStory: Sendable {
             }
             say("demo: diagnosis names the blocking session \(incident.blockerPID)")
 
-            let approval = try await requestFix(composition)
+            let approval = try await requestFix(composition, recommendedBy: diagnosis)
             let approvers = DemoFiles.people.filter { $0.role == "dba" }.map(\.name).joined(separator: " and ")
             say("demo: oncall requested terminate_backend (approval \(approval.id)), waiting for \(approvers)")
             try await waitForFix(approval.id, in: store)
@@ -110,12 +114,16 @@ struct DemoStory: Sendable {
     }
 
     /// What the runbook recommends for the finding (`terminate_backend` of the blocker's PID), asked
-    /// for by the on-call engineer through the gate, as the Run button does: policy holds it for two DBAs.
-    func requestFix(_ composition: Composition) async throws -> ApprovalRecord {
+    /// for by the on-call engineer through the gate as the Run button does, with the incident and its
+    /// finding for the approvers: policy holds it for two DBAs.
+    func requestFix(_ composition: Composition, recommendedBy diagnosis: IncidentRecord) async throws -> ApprovalRecord {
         let oncall = composition.governance.principal(named: "oncall")
         let call = ToolCall(tool: "terminate_backend", target: DemoFiles.databaseID,
                             arguments: ["pid": .number(Double(incident.blockerPID))])
-        switch try await composition.governance.request(call, by: oncall, via: "demo") {
+        // The summary reads "demo-db: 1 critical — FINDING": the worst finding, the one that names the blocker.
+        let finding = diagnosis.summary.range(of: " — ").map { String(diagnosis.summary[$0.upperBound...]) } ?? diagnosis.summary
+        let origin = ApprovalOrigin(incidentID: diagnosis.id, finding: finding)
+        switch try await composition.governance.request(call, by: oncall, origin: origin, via: "demo") {
         case .pendingApproval(let record, _):
             return record
         case .denied(let decision):
