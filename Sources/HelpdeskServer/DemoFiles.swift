@@ -107,7 +107,8 @@ public struct DemoFiles: Sendable {
     var users: String {
         var lines = ["# helpdesk demo: the people of the story; they share the password the demo prints.", "version: \"1\"", "users:"]
         for person in Self.people {
-            lines += ["  - id: \(person.name)", "    roles: [\(person.role)]", "    password_argon2id: \(JSONValue.stringLiteral(passwordHash))"]
+            lines += ["  - id: \(person.name)", "    roles: [\(person.role)]",
+                      "    password_argon2id: \(JSONValue.stringLiteral(passwordHash))"]
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -1,6 +1,11 @@
 import Foundation
 import HelpdeskCore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Why the demo could not go on, in words for whoever ran it.
 struct DemoError: Error, CustomStringConvertible {
@@ -17,8 +22,8 @@ struct DemoError: Error, CustomStringConvertible {
 /// shell, in a folder of its choosing. Foundation starts each child in a process group of its own, so
 /// a Ctrl-C at the terminal reaches the demo alone and the demo stops its children in order.
 final class DemoChildProcess: @unchecked Sendable {
-    // Process is not Sendable; once started it is only asked isRunning and terminate(), which it
-    // answers from any thread.
+    // Process is not Sendable; once started it is only asked isRunning, processIdentifier and
+    // terminate(), which it answers from any thread.
     private let process: Process
     private let exit = DemoExitStatus()
     let name: String
@@ -56,8 +61,9 @@ final class DemoChildProcess: @unchecked Sendable {
 
     /// The program that does the work, for messages: the one after runuser's or setpriv's `--`.
     static func programName(_ arguments: [String]) -> String {
-        let program = arguments.firstIndex(of: "--").map { arguments.index(after: $0) }.flatMap { arguments.indices.contains($0) ? arguments[$0] : nil }
-        return ((program ?? arguments.first ?? "program") as NSString).lastPathComponent
+        var program = arguments.first ?? "program"
+        if let separator = arguments.firstIndex(of: "--"), separator + 1 < arguments.count { program = arguments[separator + 1] }
+        return (program as NSString).lastPathComponent
     }
 
     /// The exit status, once it has exited.
@@ -65,22 +71,25 @@ final class DemoChildProcess: @unchecked Sendable {
         await exit.wait()
     }
 
-    /// The exit status, or `nil` when it is still running after `limit`.
+    /// The exit status, or `nil` when it is still running after `limit` or the task is cancelled.
+    /// Polled, so that nothing is left waiting for an exit that a cancelled caller no longer awaits.
     func wait(upTo limit: Duration) async -> Int32? {
-        await withTaskGroup(of: Int32?.self) { group in
-            group.addTask { await self.wait() }
-            group.addTask {
-                try? await Task.sleep(for: limit)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline, !Task.isCancelled {
+            if let status = exit.status { return status }
+            try? await Task.sleep(for: .milliseconds(50))
         }
+        return exit.status
     }
 
-    func terminate() {
-        if process.isRunning { process.terminate() }
+    /// SIGTERM, then SIGKILL when it is still there 10 s later; returns once it has exited.
+    func stop() async {
+        guard process.isRunning else { return }
+        process.terminate()
+        if await wait(upTo: .seconds(10)) == nil, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
+        _ = await wait()
     }
 
     /// Runs a program to its end and returns its status and output (both streams, through a file in
@@ -91,8 +100,7 @@ final class DemoChildProcess: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: outputFile) }
         let child = try DemoChildProcess(arguments, directory: directory, environment: environment, output: outputFile)
         guard let status = await child.wait(upTo: timeout) else {
-            child.terminate()
-            _ = await child.wait()
+            await child.stop()
             try Task.checkCancellation()
             throw DemoError("\(child.name) did not finish within \(timeout.compactText)")
         }
@@ -104,6 +112,8 @@ final class DemoChildProcess: @unchecked Sendable {
 /// A one-shot "the process exited with this status", waitable from async code.
 private final class DemoExitStatus: Sendable {
     private let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
+
+    var status: Int32? { state.withLock { $0.status } }
 
     func finish(_ status: Int32) {
         let waiters = state.withLock { state in

@@ -44,7 +44,10 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "With --exit-after-fix: how long the story may take, such as 300s or 5m.")
     var timeout = "300s"
 
-    @Option(help: "Level of the server's log on standard error: trace, debug, info, notice, warning, error, critical (the story is on standard output).")
+    @Option(help: """
+        Level of the server's log on standard error: trace, debug, info, notice, warning, error, critical \
+        (the story is on standard output).
+        """)
     var logLevel: LoggingSettings.Level = .warning
 
     func run() async throws {
@@ -202,7 +205,8 @@ struct Demo: Sendable {
             group.addTask {
                 do {
                     try await HelpdeskServer.run(configuration: configuration, store: store, registry: setting.registry,
-                                                 redactor: setting.redactor, environment: environment, logger: setting.logger) { composition, address in
+                                                 redactor: setting.redactor, environment: environment,
+                                                 logger: setting.logger) { composition, address in
                         phase.serverRunning()
                         started.yield((composition, address))
                         started.finish()

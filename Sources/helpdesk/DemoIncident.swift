@@ -77,7 +77,8 @@ final class DemoIncident: Sendable {
     private let updaters: [PostgresConnection]
     private let logger: Logger
 
-    private init(blockerPID: Int, idleSince: ContinuousClock.Instant, sessions: [PostgresConnection], updaters: [PostgresConnection], logger: Logger) {
+    private init(blockerPID: Int, idleSince: ContinuousClock.Instant, sessions: [PostgresConnection], updaters: [PostgresConnection],
+                 logger: Logger) {
         self.blockerPID = blockerPID
         self.idleSince = idleSince
         self.sessions = sessions
@@ -121,7 +122,8 @@ final class DemoIncident: Sendable {
             for connection in updaters {
                 group.addTask { [logger] in
                     try await withTaskCancellationHandler {
-                        _ = try await connection.query("UPDATE orders SET status = 'packed', updated_at = now() WHERE id = 1", logger: logger)
+                        _ = try await connection.query("UPDATE orders SET status = 'packed', updated_at = now() WHERE id = 1",
+                                                       logger: logger)
                     } onCancel: {
                         connection.close() as Void  // closes the channel now (the pool's close, not the future's)
                     }

@@ -141,8 +141,7 @@ final class DemoPostgres: Sendable {
                 directory: folder, environment: environment, timeout: .seconds(30))
             if await child.wait(upTo: .seconds(5)) != nil { return }
         }
-        child.terminate()
-        _ = await child.wait(upTo: .seconds(10))
+        await child.stop()
     }
 
     /// The last lines of the server's log.

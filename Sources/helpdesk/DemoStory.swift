@@ -172,9 +172,12 @@ struct DemoStory: Sendable {
         #else
         guard environment["DISPLAY"] != nil || environment["WAYLAND_DISPLAY"] != nil else { return nil }
         let searchPath = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-        guard let opener = (searchPath.map { "\($0)/xdg-open" }.first { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
+        let found = searchPath.map { "\($0)/xdg-open" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let opener = found else { return nil }
         #endif
-        return try? DemoChildProcess([opener, url], directory: NSTemporaryDirectory(), environment: environment, output: nil)
+        // From the caller's folder: a browser it starts outlives the demo's own.
+        return try? DemoChildProcess([opener, url], directory: FileManager.default.currentDirectoryPath, environment: environment,
+                                     output: nil)
     }
 }
 
