@@ -29,46 +29,60 @@ struct DemoStory: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { updates in
             // Started at once, so the updates have queued behind the lock by the time the alert fires.
             updates.addTask { try await incident.runBlockedUpdates() }
-            var started = running.makeAsyncIterator()
-            guard let server = await started.next() else { throw CancellationError() }
-            let (composition, address) = server
-            let base = "http://\(Self.reachable(address))/"
-            say("demo: web channel at \(base)")
-            say("demo: sign in as \(DemoFiles.people.map(\.name).joined(separator: ", ").replacingLastComma()) with password \(password)")
-            if openBrowser, let opener = Self.openInBrowser(base, environment: environment) { browser.keep(opener) }
-            if let file = composition.configuration.file {
-                printError("demo: its configuration is \(file); from another terminal, "
-                           + "`helpdesk approvals list --config \(file)` (and approve --as dba1) work on it too")
+            do {
+                var started = running.makeAsyncIterator()
+                guard let server = await started.next() else { throw CancellationError() }
+                let (composition, address) = server
+                let store = composition.store
+                introduce(composition, at: address)
+                // The runbook's rule calls the blocker the cause once it has been idle in its transaction for 10 s.
+                try await Task.sleep(until: incident.idleSince + .milliseconds(10_500), clock: .continuous)
+                try await postAlert(to: Self.baseURL(address))
+                say("demo: alert posted")
+
+                let diagnosis = try await diagnosis(in: store)
+                guard diagnosis.summary.contains("PID \(incident.blockerPID) ") else {
+                    throw DemoError("the diagnosis does not name the blocking session (PID \(incident.blockerPID)): \(diagnosis.summary)")
+                }
+                say("demo: diagnosis names the blocking session \(incident.blockerPID)")
+
+                let approval = try await requestFix(composition, recommendedBy: diagnosis)
+                let approvers = DemoFiles.people.filter { $0.role == "dba" }.map(\.name).joined(separator: " and ")
+                say("demo: oncall requested terminate_backend (approval \(approval.id)), waiting for \(approvers)")
+                try await waitForFix(approval.id, in: store)
+                say("demo: fix ran")
+
+                try await updates.waitForAll()
+                say("demo: blocked updates finished")
+
+                let verification = try await store.audit.verify()
+                guard verification.ok else {
+                    let place = verification.brokenAt.map { " at event \($0)" } ?? ""
+                    throw DemoError("the audit chain does not verify\(place): \(verification.problem ?? "no reason given")")
+                }
+                say("demo: audit chain verified (\(verification.checked) events)")
+            } catch {
+                // Not left waiting behind a lock that may never be released.
+                updates.cancelAll()
+                throw error
             }
-
-            // The runbook's rule wants the blocker idle in its transaction for 10 s before it calls it the cause.
-            try await Task.sleep(until: incident.idleSince + .milliseconds(10_500), clock: .continuous)
-            try await postAlert(to: base)
-            say("demo: alert posted")
-
-            let store = composition.store
-            let diagnosis = try await diagnosis(in: store)
-            guard diagnosis.summary.contains("PID \(incident.blockerPID) ") else {
-                throw DemoError("the diagnosis does not name the blocking session (PID \(incident.blockerPID)): \(diagnosis.summary)")
-            }
-            say("demo: diagnosis names the blocking session \(incident.blockerPID)")
-
-            let approval = try await requestFix(composition, recommendedBy: diagnosis)
-            let approvers = DemoFiles.people.filter { $0.role == "dba" }.map(\.name).joined(separator: " and ")
-            say("demo: oncall requested terminate_backend (approval \(approval.id)), waiting for \(approvers)")
-            try await waitForFix(approval.id, in: store)
-            say("demo: fix ran")
-
-            try await updates.waitForAll()
-            say("demo: blocked updates finished")
-
-            let verification = try await store.audit.verify()
-            guard verification.ok else {
-                let place = verification.brokenAt.map { " at event \($0)" } ?? ""
-                throw DemoError("the audit chain does not verify\(place): \(verification.problem ?? "no reason given")")
-            }
-            say("demo: audit chain verified (\(verification.checked) events)")
         }
+    }
+
+    /// The first two lines: where to sign in, and as whom.
+    private func introduce(_ composition: Composition, at address: ListenAddress) {
+        let base = Self.baseURL(address)
+        say("demo: web channel at \(base)")
+        say("demo: sign in as \(DemoFiles.people.map(\.name).joined(separator: ", ").replacingLastComma()) with password \(password)")
+        if openBrowser, let opener = Self.openInBrowser(base, environment: environment) { browser.keep(opener) }
+        if let file = composition.configuration.file {
+            printError("demo: its configuration is \(file); from another terminal, "
+                       + "`helpdesk approvals list --config \(file)` (and approve --as dba1) work on it too")
+        }
+    }
+
+    static func baseURL(_ address: ListenAddress) -> String {
+        "http://\(reachable(address))/"
     }
 
     /// An Alertmanager (webhook version 4) notification, posted to the bot as Alertmanager would.
