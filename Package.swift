@@ -243,7 +243,7 @@ let package = Package(
             dependencies: [
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskShippedContent", "HelpdeskStore", "HelpdeskJobs",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
-                "HelpdeskHTTPClient", "HelpdeskAlerts", "HelpdeskMail", "HelpdeskAlertmanagerAgent", "HelpdeskWeb",
+                "HelpdeskHTTPClient", "HelpdeskAlerts", "HelpdeskMail", "HelpdeskAlertmanagerAgent", "HelpdeskIncidents", "HelpdeskWeb",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Hummingbird", package: "hummingbird"),

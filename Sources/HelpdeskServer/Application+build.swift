@@ -44,6 +44,8 @@ public struct ServerDependencies: Sendable {
     public var redactor = Redactor()
     /// Per-source buckets, shared by every listener of the process.
     public var limits: RateLimits
+    /// The web channel at `/`; `nil` (`web.enabled: false`) serves no web route.
+    public var web: WebDependencies?
 
     public init(settings: ServerSettings, store: any Store, workerIsRunning: @escaping @Sendable () -> Bool,
                 registry: PrometheusCollectorRegistry, logger: Logger) {
@@ -115,7 +117,7 @@ private func registerAdminRoutes(_ dependencies: ServerDependencies, on router: 
     }
 }
 
-/// What the outside must reach: Slack, Alertmanager, mail providers and approvers.
+/// What the outside must reach: Slack, Alertmanager, mail providers, approvers and the web channel.
 private func registerEdgeRoutes(_ dependencies: ServerDependencies, on router: Router<AppRequestContext>) {
     ApprovalPageRoutes(links: dependencies.approvalLinks, pages: dependencies.approvalPages, governance: dependencies.governance,
                        store: dependencies.store).register(on: router)
@@ -125,6 +127,9 @@ private func registerEdgeRoutes(_ dependencies: ServerDependencies, on router: R
     SlackRoutes(signingSecret: dependencies.slackSigningSecret, context: dependencies.slack, store: dependencies.store,
                 metrics: dependencies.metricsFactory, previousSigningSecret: dependencies.slackPreviousSigningSecret,
                 redactor: dependencies.redactor).register(on: router)
+    if let web = dependencies.web {
+        WebRoutes(dependencies, web: web).register(on: router)
+    }
 }
 
 /// The HTTP application listening on `server.listen` (or on `address` with the routes of `surface`).

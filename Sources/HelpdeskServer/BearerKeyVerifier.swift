@@ -130,6 +130,12 @@ final class BearerKeyVerifier: Sendable {
         }
     }
 
+    /// Runs other Argon2id work (a web sign-in's password check) on the key checks' threads, so the
+    /// process never hashes on more threads, or with a longer queue, however the work arrives.
+    func hash<Value: Sendable>(_ work: @escaping @Sendable () -> Value) async -> Result<Value, HashPoolRefusal> {
+        await pool.run(work)
+    }
+
     /// At shutdown: checks still waiting are answered busy at once instead of delaying the exit.
     func shutdown() {
         pool.shutdown()

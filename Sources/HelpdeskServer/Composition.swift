@@ -10,6 +10,7 @@ import HelpdeskJobs
 import HelpdeskMail
 import HelpdeskSlack
 import HelpdeskStore
+import HelpdeskWeb
 import Logging
 import Mustache
 import Prometheus
@@ -40,6 +41,8 @@ public struct Composition: Sendable {
     /// Makes the bodies of messages rendered from stored state (a storm's digest and summary), for
     /// Slack when they are sent and for the web channel when they are shown.
     public let renderStored: @Sendable (RenderedBody) async throws -> JSONValue?
+    /// The web channel's pages and sign-in, when `web.enabled`.
+    public let web: WebDependencies?
 
     /// Builds the whole graph. Throws for what must stop a start: any template, runbook or policy in
     /// force that does not load (``ServerError/invalidContent(_:)``, every problem at once). A part
@@ -99,11 +102,12 @@ public struct Composition: Sendable {
                 throw .invalidContent([ContentProblem(error)])
             }
         }
+        let web = try webDependencies(configuration, content: content, logger: logger)
         return Composition(
             configuration: configuration, content: content, store: store, redactor: redactor, logger: logger, policies: policies, governance: governance,
             engine: engine, notifiers: notifiers, slackAPI: slackAPI, slack: slack, srebot: srebot, mail: mail,
             mailReplies: HelpdeskServer.mailReplies(configuration, governance: governance, store: store),
-            approvalLinks: links, approvalPages: pages, renderStored: StormMessages(store: store, renderer: renderer).render)
+            approvalLinks: links, approvalPages: pages, renderStored: StormMessages(store: store, renderer: renderer).render, web: web)
     }
 
     /// Approval emails, when SMTP, the link key and the public URL are all set.
@@ -124,6 +128,32 @@ public struct Composition: Sendable {
         }
     }
 
+    /// The web channel's pages, assets and sign-in parts; `nil` when `web.enabled` is false.
+    static func webDependencies(_ configuration: HelpdeskConfiguration, content: ContentLibrary,
+                                logger: Logger) throws(ServerError) -> WebDependencies? {
+        guard configuration.web.enabled else { return nil }
+        let files: [ContentFile]
+        let pages: MustacheLibrary
+        do {
+            files = try content.files(.webPages)
+            pages = try MustacheLibrary(templates: files)
+        } catch {
+            throw .invalidContent([ContentProblem(error)])
+        }
+        // The script and the stylesheet are served as they are: from a configured folder's template of
+        // that name (`style.css.mustache`), else as shipped.
+        var assets: [String: String] = [:]
+        for name in ["app.js", "style.css"] {
+            assets[name] = files.first { $0.templateName == name }?.text ?? content.shipped["\(ContentKind.webPages.rawValue)/\(name)"]
+        }
+        // HelpdeskWeb: the sign-in parts, made from the `web:` settings and the users directory.
+        let settings = configuration.web
+        if let warning = settings.sessionKeyWarning { logger.warning("\(warning)") }
+        return WebDependencies(settings: settings, sessions: WebSessions(settings: settings),
+                               throttle: LoginThrottle(failuresPerMinute: settings.loginFailuresPerMinute),
+                               passwords: PasswordCheck(directory: configuration.directory), pages: pages, assets: assets)
+    }
+
     /// Every job this process can run.
     public var jobHandlers: [String: any JobHandler] {
         var handlers: [String: any JobHandler] = [
@@ -133,8 +163,12 @@ public struct Composition: Sendable {
         ]
         if let mail { handlers[MailSendJob.kind] = mail }
         if let slackAPI { handlers[SlackBundleUploadJob.kind] = SlackBundleUploadJob(api: slackAPI, store: store) }
+        // Always (the command context is built in): a job queued by a replica with Slack or the web
+        // channel on runs on any replica.
         handlers[SlackCommandJob.kind] = SlackCommandJob(context: slack)
         handlers[SlackInteractionJob.kind] = SlackInteractionJob(context: slack)
+        handlers[WebCommandJob.kind] = WebCommandJob(context: slack)
+        handlers[WebActionJob.kind] = WebActionJob(context: slack)
         return handlers
     }
 
@@ -156,6 +190,11 @@ public struct Composition: Sendable {
         dependencies.api = configuration.api
         dependencies.directory = configuration.directory
         dependencies.redactor = redactor
+        dependencies.web = web.map { web in
+            var web = web
+            web.renderStored = renderStored
+            return web
+        }
         return dependencies
     }
 }

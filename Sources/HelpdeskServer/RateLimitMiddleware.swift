@@ -14,10 +14,11 @@ struct RateLimitMiddleware: RouterMiddleware {
     let metrics: any MetricsFactory
 
     /// Routes anyone may call without a credential; each call takes a token. Compared by segment,
-    /// as the router matches (`//webhooks/email/` reaches the same route).
+    /// as the router matches (`//webhooks/email/` reaches the same route). The web channel's sign-in
+    /// page is one (its failures are limited per source and user besides, by its login throttle).
     static func isUnauthenticated(_ path: String) -> Bool {
         let segments = path.split(separator: "/", omittingEmptySubsequences: true)
-        return segments.first == "approvals" || segments == ["webhooks", "email"]
+        return segments.first == "approvals" || segments == ["webhooks", "email"] || segments == ["login"]
     }
 
     /// Probes from the orchestrator and the load balancer are never limited.
@@ -28,8 +29,7 @@ struct RateLimitMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response) async throws -> Response {
         if Self.isHealthProbe(request.uri.path) { return try await next(request, context) }
-        let client = proxies.clientAddress(peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
-        let source = TrustedProxies.bucketKey(client)
+        let source = Self.source(of: request, context: context, proxies: proxies)
         if let wait = failures.isExhausted(source) {
             return refuse(context, source: source, wait: wait, why: "too many failed credentials from this address")
         }
@@ -43,6 +43,13 @@ struct RateLimitMiddleware: RouterMiddleware {
         let response = try await next(request, context)
         if response.status == .unauthorized { _ = failures.take(source) }
         return response
+    }
+
+    /// The bucket of the client behind `request`: its address as the trusted proxies report it. The web
+    /// channel's login throttle counts by the same key.
+    static func source(of request: Request, context: AppRequestContext, proxies: TrustedProxies) -> String {
+        let client = proxies.clientAddress(peer: context.remoteAddress, forwardedFor: request.headers[values: .xForwardedFor])
+        return TrustedProxies.bucketKey(client)
     }
 
     private func refuse(_ context: AppRequestContext, source: String, wait: Double, why: String) -> Response {

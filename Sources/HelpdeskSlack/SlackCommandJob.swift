@@ -94,15 +94,17 @@ public struct SlackCommandJob: JobHandler {
     }
 
     /// The message for one command, as Block Kit JSON; `thread` gets what goes in an alert's thread
-    /// besides (a silence is told there).
-    func answer(_ request: CommandRequest, principal: Principal, executionKey: String? = nil, thread: inout [OutboxMessage]) async -> JSONValue {
+    /// besides (a silence is told there). `via` names the door in the audit log: `slack`, or `web` for
+    /// the web channel's command box, which answers with this same function.
+    func answer(_ request: CommandRequest, principal: Principal, via: String = "slack", executionKey: String? = nil,
+                thread: inout [OutboxMessage]) async -> JSONValue {
         let renderer = context.renderer
         do {
             switch request {
             case .help:
                 return SlackViews.help(renderer, command: context.commandName, mode: context.orchestrator.modeDescription)
             case .diagnose(let target, let symptom):
-                let diagnosis = await context.orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom, principal: principal, via: "slack"))
+                let diagnosis = await context.orchestrator.diagnose(DiagnosisRequest(target: target, symptom: symptom, principal: principal, via: via))
                 return SlackViews.diagnosis(renderer, diagnosis)
             case .status:
                 let stats = try await context.store.jobs.stats(now: Date())
@@ -130,7 +132,7 @@ public struct SlackCommandJob: JobHandler {
                     callTarget = cluster
                 }
                 let call = ToolCall(tool: tool, target: callTarget, arguments: values)
-                switch try await context.governance.request(call, by: principal, purpose: purpose, via: "slack", executionKey: executionKey) {
+                switch try await context.governance.request(call, by: principal, purpose: purpose, via: via, executionKey: executionKey) {
                 case .ran(let output, _):
                     return SlackViews.lines(renderer, title: "\(call.summary)", lines: ["```\(Mrkdwn.fitting(output.prettyJSONText, 2900))```"],
                                             inChannel: true)
@@ -162,7 +164,7 @@ public struct SlackCommandJob: JobHandler {
             case .approve(let id, let reason), .deny(let id, let reason):
                 var approve = false
                 if case .approve = request { approve = true }
-                let result = try await context.governance.vote(on: id, by: principal, approve: approve, reason: reason, via: "slack")
+                let result = try await context.governance.vote(on: id, by: principal, approve: approve, reason: reason, via: via)
                 return SlackViews.voteResult(renderer, result)
             case .explain(let eventID):
                 guard let event = try await context.store.audit.event(id: eventID) else {
@@ -175,7 +177,7 @@ public struct SlackCommandJob: JobHandler {
                 }
                 return SlackViews.lines(renderer, title: "Audit event \(event.id)", lines: lines)
             case .silence(let alert, let duration):
-                let silenced = try await context.silence(alert, duration: duration, principal: principal, via: "slack",
+                let silenced = try await context.silence(alert, duration: duration, principal: principal, via: via,
                                                          executionKey: executionKey, inChannel: true)
                 thread = silenced.thread
                 return silenced.message

@@ -65,34 +65,58 @@ public struct SlackInteractionJob: JobHandler {
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
         let payload = try Payload.decode(job)
-        let (kind, value, userID, responseURL) = (payload.kind, payload.value, payload.userID, payload.responseURL)
-        let principal = context.principal(slackUserID: userID, teamID: payload.teamID)
-        let renderer = context.renderer
-        var message: JSONValue
-        var replaceOriginal = false
-        var thread: [OutboxMessage] = []
+        let principal = context.principal(slackUserID: payload.userID, teamID: payload.teamID)
+        // What is not a decided request is answered to the clicker only: an alert's thread, which everyone sees, gets the record.
+        let answer = try await context.press(payload.kind, value: payload.value, principal: principal, via: "slack-button",
+                                             executionKey: "slack-button:\(job.id)", inChannel: false)
+        var message = answer.message
+        if case .object(var object) = message {
+            object["replace_original"] = .bool(answer.replacesOriginal)
+            if !answer.replacesOriginal, object["response_type"] == nil { object["response_type"] = .string("ephemeral") }
+            message = .object(object)
+        }
+        return JobOutcome(result: payload.kind.rawValue,
+                          followUp: ChangeSet(jobs: [SlackResponseJob.job(responseURL: payload.responseURL, message: message)],
+                                              slackMessages: answer.thread))
+    }
+}
+
+/// What a button click did: the answer for whoever clicked, whether it takes the place of the clicked
+/// message (a decided or progressed approval request), and replies for an alert's thread.
+public struct ButtonAnswer: Sendable {
+    public var message: JSONValue
+    public var replacesOriginal: Bool
+    public var thread: [OutboxMessage]
+}
+
+extension SlackCommandContext {
+    /// One button click through the gate — approve or deny a request, run a recommended action, silence
+    /// an alert — shared by Slack's buttons and the web channel's, so both decide alike. `via` names the
+    /// door in the audit log and `executionKey` the click, so a retried job never acts twice.
+    /// Throws ``JobFailure/permanent(_:)`` for a value that is not the button's kind.
+    func press(_ kind: BlockAction.Kind, value: String, principal: Principal, via: String, executionKey: String,
+               inChannel: Bool) async throws -> ButtonAnswer {
         switch kind {
         case .approve, .deny:
-            let result = try await context.governance.vote(on: value, by: principal, approve: kind == .approve, reason: nil, via: "slack-button")
+            let result = try await governance.vote(on: value, by: principal, approve: kind == .approve, reason: nil, via: via)
             switch result {
             case .approved, .denied:
-                message = SlackViews.voteResult(renderer, result)
-                replaceOriginal = true
+                return ButtonAnswer(message: SlackViews.voteResult(renderer, result), replacesOriginal: true, thread: [])
             case .recorded(let record, let remaining):
                 let names = record.votes.filter { $0.vote == .approve }.map(\.principal).joined(separator: ", ")
-                message = SlackViews.approvalRequest(renderer, record, reason: record.policyDecision?.reason ?? "",
-                                                     progress: "approved by \(names); \(remaining) more needed")
-                replaceOriginal = true
+                let message = SlackViews.approvalRequest(renderer, record, reason: record.policyDecision?.reason ?? "",
+                                                         progress: "approved by \(names); \(remaining) more needed")
+                return ButtonAnswer(message: message, replacesOriginal: true, thread: [])
             default:
-                message = SlackViews.error(renderer, result.message)
+                return ButtonAnswer(message: SlackViews.error(renderer, result.message), replacesOriginal: false, thread: [])
             }
         case .runAction:
             guard let button = RunActionButton(value: value) else {
                 throw JobFailure.permanent("the button's value is not a tool call")
             }
             let call = button.call
-            switch try await context.governance.request(call, by: principal, origin: button.origin, via: "slack-button",
-                                                        executionKey: "slack-button:\(job.id)") {
+            let message: JSONValue
+            switch try await governance.request(call, by: principal, origin: button.origin, via: via, executionKey: executionKey) {
             case .ran(let output, _):
                 message = SlackViews.lines(renderer, title: call.summary, lines: ["```\(Mrkdwn.fitting(output.prettyJSONText, 2900))```"], inChannel: true)
             case .failed(let error, _):
@@ -104,23 +128,15 @@ public struct SlackInteractionJob: JobHandler {
             case .repeated(let earlier):
                 message = SlackViews.error(renderer, "\(call.summary) was already acted on for this click (\(earlier.state.rawValue)); not run again.")
             }
+            return ButtonAnswer(message: message, replacesOriginal: false, thread: [])
         case .silence:
             // The value names the alert (fingerprint, receiver, episode) only; what is matched comes from the stored alert.
             guard let button = SilenceButton(value: value) else {
                 throw JobFailure.permanent("the button's value is not a silence request")
             }
-            // Answered to the clicker only: the alert's thread, which everyone sees, gets the record.
-            let silenced = try await context.silence(button.alert, duration: button.duration, principal: principal,
-                                                     via: "slack-button", executionKey: "slack-button:\(job.id)", inChannel: false)
-            message = silenced.message
-            thread = silenced.thread
+            let silenced = try await silence(button.alert, duration: button.duration, principal: principal, via: via,
+                                             executionKey: executionKey, inChannel: inChannel)
+            return ButtonAnswer(message: silenced.message, replacesOriginal: false, thread: silenced.thread)
         }
-        if case .object(var object) = message {
-            object["replace_original"] = .bool(replaceOriginal)
-            if !replaceOriginal, object["response_type"] == nil { object["response_type"] = .string("ephemeral") }
-            message = .object(object)
-        }
-        return JobOutcome(result: kind.rawValue, followUp: ChangeSet(jobs: [SlackResponseJob.job(responseURL: responseURL, message: message)],
-                                                                     slackMessages: thread))
     }
 }

@@ -92,11 +92,12 @@ extension SlackCommandContext {
         }
         let alertname = alert.labels["alertname"] ?? "alert"
         let labelText = alert.labels.keys.sorted().map { "\($0)=\"\(alert.labels[$0] ?? "")\"" }.joined(separator: ", ")
+        let door = via.hasPrefix("web") ? "the web channel" : "Slack"
         let call = ToolCall(tool: Self.silenceTool, target: alert.receiver, arguments: [
             "matchers": .string(JSONValue.object(alert.labels.mapValues(JSONValue.string)).jsonText),
             "duration": .string(duration.compactText),
             "created_by": .string(principal.description),
-            "comment": .string("silenced from Slack by \(principal.description) for \(duration.compactText) (alert \(alert.fingerprint)@\(alert.receiver))"),
+            "comment": .string("silenced from \(door) by \(principal.description) for \(duration.compactText) (alert \(alert.fingerprint)@\(alert.receiver))"),
         ])
         // Offered only on receivers whose Alertmanager is configured: refused before policy, and audited.
         guard governance.catalog(for: alert.receiver).contains(where: { $0.name == Self.silenceTool }) else {

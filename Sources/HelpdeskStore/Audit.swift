@@ -107,6 +107,22 @@ public protocol AuditLog: Sendable {
     func hash(at seq: Int64) async throws -> String?
     /// Walks the chain with the store's audit keys, then compares its end with `checkpoint`.
     func verify(checkpoint: AuditCheckpointSource) async throws -> AuditVerification
+    /// The newest `limit` events that match every field `filter` sets, newest first (the web
+    /// channel's audit view); `events(since:limit:)` reads oldest first, for exports.
+    func latest(_ filter: AuditFilter, limit: Int) async throws -> [AuditEvent]
+}
+
+/// Which audit events to show: each field set must match exactly; `nil` matches anything.
+public struct AuditFilter: Sendable, Equatable {
+    public var principal: String?
+    public var kind: String?
+    public var target: String?
+
+    public init(principal: String? = nil, kind: String? = nil, target: String? = nil) {
+        self.principal = principal
+        self.kind = kind
+        self.target = target
+    }
 }
 
 extension AuditLog {

@@ -54,6 +54,23 @@ struct SQLiteAuditLog: AuditLog {
         }
     }
 
+    func latest(_ filter: AuditFilter, limit: Int) async throws -> [AuditEvent] {
+        // Only the conditions asked for, so an unfiltered read walks the primary key backwards.
+        var conditions = ["1 = 1"]
+        var arguments: StatementArguments = []
+        for (column, value) in [("principal", filter.principal), ("kind", filter.kind), ("target", filter.target)] {
+            guard let value else { continue }
+            conditions.append("\(column) = ?")
+            arguments += [value]
+        }
+        arguments += [max(0, limit)]
+        let sql = "SELECT * FROM audit_events WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq DESC LIMIT ?"
+        let bound = arguments
+        return try await store.database.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.event)
+        }
+    }
+
     func event(id: String) async throws -> AuditEvent? {
         try await store.database.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM audit_events WHERE id = ?", arguments: [id]).map(Self.event)

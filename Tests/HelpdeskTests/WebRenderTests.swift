@@ -4,6 +4,7 @@ import HelpdeskContent
 import HelpdeskCore
 @testable import HelpdeskOrchestrator
 import HelpdeskShippedContent
+import HelpdeskGovernance
 @testable import HelpdeskSlack
 import HelpdeskStore
 import HelpdeskWeb

@@ -81,6 +81,21 @@ struct PostgresAuditLog: AuditLog {
         }
     }
 
+    func latest(_ filter: AuditFilter, limit: Int) async throws -> [AuditEvent] {
+        let (principal, kind, target) = (filter.principal, filter.kind, filter.target)
+        let limit = max(0, limit)
+        let logger = store.logger
+        return try await store.read { connection in
+            try await connection.rows("""
+                SELECT \(unescaped: Self.columns) FROM audit_events
+                WHERE (\(principal)::text IS NULL OR principal = \(principal))
+                  AND (\(kind)::text IS NULL OR kind = \(kind))
+                  AND (\(target)::text IS NULL OR target = \(target))
+                ORDER BY seq DESC LIMIT \(limit)
+                """, logger).map(Self.event)
+        }
+    }
+
     func event(id: String) async throws -> AuditEvent? {
         let logger = store.logger
         return try await store.read { connection in

@@ -1,0 +1,59 @@
+import HelpdeskConfig
+import HelpdeskCore
+import HelpdeskStore
+import HelpdeskWeb
+import Mustache
+
+/// What the web channel's routes need besides what every route has (the store, the gate, the
+/// directory): its settings, its sign-in parts, its pages. `ServerDependencies.web` is `nil` when
+/// `web.enabled` is false: then no web route exists and `/` answers 404.
+public struct WebDependencies: Sendable {
+    public var settings: WebSettings
+    // The sign-in parts (HelpdeskWeb); every call into them is in WebRoutes+Auth.swift.
+    public var sessions: WebSessions
+    public var throttle: LoginThrottle
+    public var passwords: PasswordCheck
+    /// `templates/web/`: the pages, with the `web_head` and `web_foot` partials.
+    public var pages: MustacheLibrary
+    /// `app.js` and `style.css`, served as they are.
+    public var assets: [String: String]
+    /// The body of a feed entry made from stored state (a storm's digest), as the Slack sender makes it.
+    public var renderStored: @Sendable (RenderedBody) async throws -> JSONValue?
+    /// Open `/web/events` streams of this process.
+    let streams: WebEventStreams
+    /// The audit chain's last verification, shared by every audit page.
+    let chain = AuditChainStatus()
+
+    public init(settings: WebSettings, sessions: WebSessions, throttle: LoginThrottle, passwords: PasswordCheck,
+                pages: MustacheLibrary, assets: [String: String],
+                renderStored: @escaping @Sendable (RenderedBody) async throws -> JSONValue? = { _ in nil }, maxStreams: Int = 64) {
+        self.settings = settings
+        self.sessions = sessions
+        self.throttle = throttle
+        self.passwords = passwords
+        self.pages = pages
+        self.assets = assets
+        self.renderStored = renderStored
+        self.streams = WebEventStreams(limit: maxStreams)
+    }
+}
+
+/// The audit chain's verification for the audit view: one walk at a time however many pages ask,
+/// and none again while the log's head has not moved.
+actor AuditChainStatus {
+    private var last: (head: AuditHead?, result: AuditVerification)?
+    private var running: Task<AuditVerification, any Error>?
+
+    func verify(_ store: any Store) async throws -> AuditVerification {
+        let head = try await store.audit.head()
+        if let last, last.head == head { return last.result }
+        if let running { return try await running.value }
+        // Awaited right here (and by whoever asks meanwhile): the walk is never left running alone.
+        let walk = Task { try await store.audit.verify() }
+        running = walk
+        defer { running = nil }
+        let result = try await walk.value
+        last = (head, result)
+        return result
+    }
+}

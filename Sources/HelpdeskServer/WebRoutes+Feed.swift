@@ -1,0 +1,108 @@
+import Foundation
+import HelpdeskConfig
+import HelpdeskAgents
+import HelpdeskCore
+import HelpdeskSlack
+import HelpdeskStore
+import HelpdeskWeb
+import Hummingbird
+import HTTPTypes
+import Logging
+
+/// The feed (`/`, `/web/feed`, `/web/events`) and what it takes in (`/web/command`, `/web/action`).
+extension WebRoutes {
+    /// Threads shown, newest first; outbox rows read to find them (a thread holds its root and replies).
+    static let feedThreads = 50
+    static let feedRows = 1000
+
+    func feed(_ request: Request, _ context: AppRequestContext, _ visitor: WebVisitor) async -> Response {
+        do {
+            var page = head(visitor, title: "Feed", tab: .feed)
+            page["threads"] = try await threads(visitor)
+            return render("feed", page)
+        } catch {
+            return storeUnavailable(error, context, visitor: visitor)
+        }
+    }
+
+    /// `main#feed`'s inside alone, for the page's live refresh.
+    func feedFragment(_ request: Request, _ context: AppRequestContext, _ visitor: WebVisitor) async -> Response {
+        do {
+            var page = head(visitor, title: "Feed", tab: .feed)
+            page["threads"] = try await threads(visitor)
+            return render("feed_fragment", page)
+        } catch {
+            return storeUnavailable(error, context, visitor: visitor)
+        }
+    }
+
+    /// The feed's threads as the feed templates take them (buttons carry this session's CSRF token
+    /// from the page's context); a storm's digest is made from stored state, newest state, as Slack's is.
+    func threads(_ visitor: WebVisitor) async throws -> [[String: Any]] {
+        let entries = try await store.slackOutbox.feed(limit: Self.feedRows)
+        return WebFeed.view(await WebFeed.threads(entries, rendered: web.renderStored))
+    }
+
+    /// `text/event-stream` of feed changes for the page's live refresh: 401 for someone not signed in
+    /// (EventSource then stops), 503 beyond the process's stream limit.
+    func events(_ request: Request, _ context: AppRequestContext) -> Response {
+        let visitor: WebVisitor
+        switch auth.access(request, context: context) {
+        case .signedIn(let signedIn): visitor = signedIn
+        case .anonymous: return WebResponse.page(.unauthorized, html: "")
+        case .refused(let status, _): return WebResponse.page(status, html: "")
+        }
+        guard let slot = web.streams.admit() else {
+            context.logger.notice("web event stream refused: every stream place is taken", metadata: ["limit": "\(web.streams.limit)"])
+            return WebResponse.page(.serviceUnavailable, html: "", headers: [.retryAfter: "30"])
+        }
+        var headers = WebResponse.securityHeaders
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-store"
+        // A buffering reverse proxy (nginx) would hold the events back.
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        return Response(status: .ok, headers: headers,
+                        body: WebEventStream.body(store: store, slot: slot, until: visitor.expires, logger: context.logger))
+    }
+
+    /// The command box: the slash command's grammar, answered in the feed by a `web.command` job.
+    func command(_ request: Request, _ context: AppRequestContext, _ visitor: WebVisitor, _ fields: [String: String]) async -> Response {
+        let text = (fields["text"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.count <= 2000 else {
+            return message(.badRequest, title: "Command too long", "A command is at most 2,000 characters; nothing was done.", visitor: visitor)
+        }
+        // Redacted: the audit log keeps it forever, in the hash chain, where it cannot be edited out.
+        let audit = AuditDraft(kind: "request_received", principal: visitor.principal.description, target: nil, data: .object([
+            "via": .string("web"), "text": .string(redactor.redact(text)), "request_id": .string(context.requestID),
+        ]))
+        return await queue(WebCommandJob.job(user: visitor.user.name, text: text), audit: audit, context, visitor)
+    }
+
+    /// A button of the feed or the incident view, acted on by a `web.action` job.
+    func action(_ request: Request, _ context: AppRequestContext, _ visitor: WebVisitor, _ fields: [String: String]) async -> Response {
+        guard let kind = fields["kind"].flatMap(BlockAction.Kind.init(rawValue:)),
+              let value = fields["value"], !value.isEmpty, value.count <= 4000,
+              (fields["thread"] ?? "").count <= 300
+        else {
+            return message(.badRequest, title: "Form not valid", "This button's form is not one helpdesk made; nothing was done.", visitor: visitor)
+        }
+        let thread = fields["thread"] ?? ""
+        let audit = AuditDraft(kind: "request_received", principal: visitor.principal.description, target: Self.cut(value, 300), data: .object([
+            "via": .string("web-button"), "action": .string(kind.rawValue), "request_id": .string(context.requestID),
+        ]))
+        return await queue(WebActionJob.job(user: visitor.user.name, kind: kind, value: value, thread: thread), audit: audit, context, visitor)
+    }
+
+    /// Records the job and its audit event in one transaction, then back to the feed, where the answer appears.
+    private func queue(_ job: NewJob, audit: AuditDraft, _ context: AppRequestContext, _ visitor: WebVisitor) async -> Response {
+        do {
+            try await store.apply(ChangeSet(jobs: [job], audit: [audit]))
+        } catch {
+            context.logger.warning("web request not recorded: the store is unavailable", metadata: ["error": "\(error)"])
+            return message(.serviceUnavailable, title: "Not recorded",
+                           "helpdesk cannot record your request right now (its database is unavailable), so nothing was done. "
+                           + "Please try again in a minute.", visitor: visitor)
+        }
+        return WebResponse.redirect(to: "/")
+    }
+}
