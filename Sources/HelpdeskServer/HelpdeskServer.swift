@@ -98,9 +98,12 @@ public enum HelpdeskServer {
     }
 
     /// Opens the store, starts the worker and the HTTP server, and returns after a graceful shutdown
-    /// (SIGTERM or SIGINT) with the store closed.
+    /// (SIGTERM or SIGINT) with the store closed. `onRunning` is called once the public listener is
+    /// bound (with its real port when `server.listen` asks for port 0); it must return quickly, as
+    /// the listener accepts connections only after it (`helpdesk demo` starts its story from it).
     public static func run(configuration: HelpdeskConfiguration, store: any Store, registry: PrometheusCollectorRegistry,
-                           redactor: Redactor, environment: [String: String], logger: Logger) async throws {
+                           redactor: Redactor, environment: [String: String], logger: Logger,
+                           onRunning: (@Sendable (Composition, ListenAddress) async -> Void)? = nil) async throws {
         let app: Composition
         do {
             app = try await Composition.build(configuration, store: store, redactor: redactor, environment: environment, logger: logger)
@@ -118,7 +121,8 @@ public enum HelpdeskServer {
         let listeners: [any Service]
         var reloader: TLSCertificateReloader?
         do {
-            (listeners, reloader) = try httpListeners(configuration.server, dependencies: dependencies, logger: logger)
+            (listeners, reloader) = try httpListeners(configuration.server, dependencies: dependencies, logger: logger,
+                                                      onServerRunning: { address in await onRunning?(app, address) })
         } catch {
             try? await store.close()
             throw error
@@ -153,8 +157,9 @@ public enum HelpdeskServer {
 extension HelpdeskServer {
     /// The public listener, and the admin one when `server.admin_listen` is set; TLS on both when
     /// configured, with the reloader that swaps the certificate when its files change.
-    static func httpListeners(_ settings: ServerSettings, dependencies: ServerDependencies,
-                              logger: Logger) throws(ServerError) -> ([any Service], TLSCertificateReloader?) {
+    static func httpListeners(_ settings: ServerSettings, dependencies: ServerDependencies, logger: Logger,
+                              onServerRunning: @escaping @Sendable (ListenAddress) async -> Void = { _ in })
+        throws(ServerError) -> ([any Service], TLSCertificateReloader?) {
         var tls: TLSContextBox?
         var reloader: TLSCertificateReloader?
         if let certificate = settings.tlsCertificateFile, let key = settings.tlsKeyFile {
@@ -167,10 +172,12 @@ extension HelpdeskServer {
             }
         }
         guard let admin = settings.adminListen else {
-            return ([HTTPService(application: buildApplication(dependencies, tls: tls), address: settings.listen)], reloader)
+            return ([HTTPService(application: buildApplication(dependencies, tls: tls, onServerRunning: onServerRunning),
+                                 address: settings.listen)], reloader)
         }
         return ([
-            HTTPService(application: buildApplication(dependencies, surface: .edge, tls: tls), address: settings.listen),
+            HTTPService(application: buildApplication(dependencies, surface: .edge, tls: tls, onServerRunning: onServerRunning),
+                        address: settings.listen),
             HTTPService(application: buildApplication(dependencies, surface: .admin, address: admin, tls: tls), address: admin),
         ], reloader)
     }
