@@ -11,15 +11,14 @@ import Logging
 extension WebRoutes {
     static let wrongPassword = "Wrong user name or password."
 
-    /// The login form with a fresh login nonce (its cookie and the form's CSRF token); someone signed
-    /// in already goes straight on.
+    /// The login form with a fresh login nonce (its cookie and the form's CSRF token) — also for
+    /// someone whose browser holds a session: it may be one planted there, and signing in replaces it.
     func loginPage(_ request: Request, _ context: AppRequestContext) async -> Response {
         let next = Self.safeNext(request.uri.queryParameters.get("next"))
-        switch auth.access(request, context: context) {
-        case .signedIn: return WebResponse.redirect(to: next)
-        case .refused(let status, let text): return message(status, title: "Not signed in", text, visitor: nil)
-        case .anonymous: return loginForm(.ok, next: next, error: nil)
+        if case .refused(let status, let text) = auth.access(request, context: context) {
+            return message(status, title: "Not signed in", text, visitor: nil)
         }
+        return loginForm(.ok, next: next, error: nil)
     }
 
     func loginForm(_ status: HTTPResponse.Status, next: String, error: String?, headers: HTTPFields = [:]) -> Response {

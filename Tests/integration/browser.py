@@ -95,8 +95,10 @@ class Browser:
         """Polls the JavaScript `expression` until it is truthy and returns its value; fails naming what was awaited
         and where the page is."""
         deadline = time.monotonic() + timeout
+        # A DOM node comes back by value as {}, which Python reads as false: a node found counts as true.
+        probe = f"(value => (typeof Node !== 'undefined' && value instanceof Node) ? true : value)({expression})"
         while True:
-            value = self.evaluate(expression)
+            value = self.evaluate(probe)
             if value:
                 return value
             if time.monotonic() >= deadline:

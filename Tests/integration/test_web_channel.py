@@ -62,7 +62,8 @@ def web_server(tmp_path, users_file):
         (folder / "policies").mkdir(parents=True)
         (folder / "policies" / "p.yaml").write_text(POLICY)
         (folder / "token").write_text(API_TOKEN)
-        web = f"session_key: {SESSION_KEY}, session_ttl: 2h" + (f", {extra}" if extra else "")
+        (folder / "session.key").write_text(SESSION_KEY)
+        web = f"session_key_file: {folder / 'session.key'}, session_ttl: 2h" + (f", {extra}" if extra else "")
         hd = Helpdesk(folder, f"""
 store: {{path: state/hd.sqlite}}
 users: {{file: {users_file}}}
@@ -577,7 +578,7 @@ def thread_text(*needles: str, word: str | None = None, selector: str | None = N
 
 
 def sign_in(browser: Browser, user: str, password: str):
-    browser.wait_for("document.querySelector('form#login')", 15, "no form#login")
+    browser.wait_for("!!document.querySelector('form#login')", 15, "no form#login")
     browser.fill("form#login input[name=user]", user)
     browser.fill("form#login input[name=password]", password)
     browser.navigate("document.querySelector('form#login').requestSubmit()")
@@ -597,7 +598,7 @@ def test_two_dbas_approve_the_demo_fix_in_the_browser(demo):
         browser.goto(base + "/")
         assert browser.evaluate("location.pathname") == "/login", browser.url()
         sign_in(browser, "dba1", password)
-        browser.wait_for("document.querySelector('main#feed')", 15, "no main#feed after signing in")
+        browser.wait_for("!!document.querySelector('main#feed')", 15, "no main#feed after signing in")
         browser.wait_for("document.body.dataset.live === 'on'", 15, "the live stream never opened (body[data-live] is not 'on')")
         cookie = next((c for c in browser.cookies(base + "/") if c["name"] == "helpdesk_session"), None)
         assert cookie and cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict", cookie
@@ -650,7 +651,7 @@ def test_two_dbas_approve_the_demo_fix_in_the_browser(demo):
         # dba1 approves: one of two, still pending.
         browser.fill("form#vote textarea[name=reason]", "the evidence names the idle blocker")
         browser.navigate("document.querySelector('form#vote button[name=decision][value=approve]').click()")
-        browser.wait_for("document.querySelector('p.notice')", 10, "no notice after approving")
+        browser.wait_for("!!document.querySelector('p.notice')", 10, "no notice after approving")
         assert (browser.text("#approval-count") or "").startswith("1 of 2"), browser.text("#approval-count")
         assert browser.evaluate("document.querySelector('section#approval').dataset.status") == "pending"
         votes = browser.text("ul#votes") or ""
