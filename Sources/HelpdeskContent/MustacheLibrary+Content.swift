@@ -1,3 +1,4 @@
+import HelpdeskCore
 import Mustache
 
 extension MustacheLibrary {
@@ -18,7 +19,15 @@ extension MustacheTemplate {
     /// the column and what the parser found wrong.
     public init(content file: ContentFile) throws(ContentError) {
         do {
-            try self.init(string: file.text)
+            guard file.isHTML else {
+                try self.init(string: file.text)
+                return
+            }
+            // swift-mustache escapes `{{…}}` for HTML per Character, which a combining mark next to `<`, `>`
+            // or `"` gets through; HTML templates (and every partial: each starts again from the default)
+            // escape scalar by scalar instead, whether or not their file says so.
+            _ = ScalarHTMLContentType.register
+            try self.init(string: "{{% CONTENT_TYPE: HTML }}" + file.text)
         } catch {
             throw .invalidTemplate(location: file.location, reason: Self.describe(error))
         }
@@ -48,4 +57,25 @@ extension MustacheTemplate {
         "invalidConfigVariableSyntax": "a {{% … }} pragma is malformed",
         "unrecognisedConfigVariable": "an unknown {{% … }} pragma or content type",
     ]
+}
+
+/// HTML escaping scalar by scalar (``HTMLEscaping``), registered as `HTML` in place of swift-mustache's own.
+struct ScalarHTMLContentType: MustacheContentType {
+    func escapeText(_ text: String) -> String {
+        HTMLEscaping.escaped(text)
+    }
+
+    /// Registers it once, before the first HTML template is parsed (pragmas resolve at parse time).
+    static let register: Void = MustacheContentTypes.register(ScalarHTMLContentType(), named: "HTML")
+}
+
+extension ContentFile {
+    /// Web pages and HTML emails: their `{{…}}` values are escaped for HTML.
+    var isHTML: Bool {
+        switch kind {
+        case .webPages: name.hasSuffix(".mustache")
+        case .emailTemplates: name.contains(".html")
+        case .slackTemplates, .runbooks, .policies: false
+        }
+    }
 }

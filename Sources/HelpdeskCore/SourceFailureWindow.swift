@@ -100,6 +100,13 @@ public final class SourceFailureWindow: Sendable {
         }
     }
 
+    /// Failed checks of `source` within the window.
+    public func recentFailures(_ source: String, now: Double = Date().timeIntervalSince1970) -> Int {
+        state.withLock { state in
+            (state.sources[source]?.failures ?? []).filter { now - $0 < window }.count
+        }
+    }
+
     /// Counts one failed check for `source` that needed no reservation (no hashing was involved).
     public func record(_ source: String, now: Double = Date().timeIntervalSince1970) {
         state.withLock { state in

@@ -4,7 +4,13 @@ import HelpdeskStore
 import Logging
 
 extension Governance {
-    /// `origin` when its incident is on record and about `call`'s target, its finding redacted and cut;
+    /// `text` with the process's secrets replaced, for what a person typed that others will read.
+    public func redacted(_ text: String) -> String {
+        redactor.redact(text)
+    }
+
+    /// `origin` when its incident is on record and about `call`'s target, its finding taken from the
+    /// record (redacted and cut);
     /// otherwise `nil`: approvers are not told of an incident that does not back the request (a Run
     /// button's value comes back from a browser form too, and the API takes it from the body).
     func checked(_ origin: ApprovalOrigin?, for call: ToolCall) async -> ApprovalOrigin? {
@@ -21,10 +27,11 @@ extension Governance {
                           metadata: ["incident": "\(origin.incidentID)", "target": "\(call.target)"])
             return nil
         }
-        let finding = origin.finding.map { text -> String in
-            let clean = redactor.redact(text)
-            return clean.count <= ApprovalOrigin.findingLimit ? clean : String(clean.prefix(ApprovalOrigin.findingLimit - 1)) + "…"
-        }
+        // What approvers read comes from the record, never from the form: the finding the button names when
+        // the incident's summary holds it, else that summary (a requester could write any "finding").
+        let named = origin.finding.flatMap { $0.isEmpty || !incident.summary.contains($0) ? nil : $0 }
+        let clean = redactor.redact(named ?? incident.summary)
+        let finding = clean.count <= ApprovalOrigin.findingLimit ? clean : String(clean.prefix(ApprovalOrigin.findingLimit - 1)) + "…"
         return ApprovalOrigin(incidentID: incident.id, finding: finding)
     }
 }

@@ -23,10 +23,12 @@ struct ApprovalPageRoutes {
     }
 
     private func page(_ status: HTTPResponse.Status, _ context: [String: Any]) -> Response {
-        let html = pages?.render(context, withTemplate: "approval") ?? "<!doctype html><title>helpdesk</title><p>\(context["message"] ?? "")</p>"
+        let html = pages?.render(context, withTemplate: "approval")
+            ?? "<!doctype html><title>helpdesk</title><p>\(HTMLEscaping.escaped("\(context["message"] ?? "")"))</p>"
         return Response(status: status, headers: [
             .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
             HTTPField.Name("Referrer-Policy")!: "no-referrer", HTTPField.Name("X-Robots-Tag")!: "noindex",
+            .contentSecurityPolicy: WebResponse.approvalLinkPolicy, HTTPField.Name("X-Frame-Options")!: "DENY", .xContentTypeOptions: "nosniff",
         ], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 

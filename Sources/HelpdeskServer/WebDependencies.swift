@@ -20,6 +20,9 @@ public struct WebDependencies: Sendable {
     public var assets: [WebAsset: String]
     /// The body of a feed entry made from stored state (a storm's digest), as the Slack sender makes it.
     public var renderStored: @Sendable (RenderedBody) async throws -> JSONValue?
+    /// Commands and clicks a person may queue a minute (per process).
+    static let requestsPerPersonPerMinute = 30
+    let requestsPerPerson = SourceRateLimiter(perMinute: WebDependencies.requestsPerPersonPerMinute)
     /// Open `/web/events` streams of this process.
     let streams: WebEventStreams
     /// The audit chain's last verification, shared by every audit page.

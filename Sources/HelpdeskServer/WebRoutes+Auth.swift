@@ -1,6 +1,7 @@
 import Foundation
 import HelpdeskAgents
 import HelpdeskConfig
+import HelpdeskStore
 import HelpdeskWeb
 import Hummingbird
 import HTTPTypes
@@ -34,10 +35,11 @@ enum WebAccess {
 struct WebAuth: Sendable {
     let web: WebDependencies
     let directory: UserDirectory
+    let store: any Store
 
     /// The visitor of `request`: through the proxy header when a trusted proxy sent it, else through
     /// the session cookie — valid only while its user is still in the directory with a password.
-    func access(_ request: Request, context: AppRequestContext) -> WebAccess {
+    func access(_ request: Request, context: AppRequestContext) async -> WebAccess {
         var header: String?
         if let name = web.settings.identityHeader.flatMap({ HTTPField.Name($0) }) {
             let values = request.headers[values: name]
@@ -62,6 +64,13 @@ struct WebAuth: Sendable {
               let session = web.sessions.verify(token: token), !session.viaProxy,
               let user = WebIdentity.person(for: session, in: directory)
         else { return .anonymous }
+        // Signed out before its cookie expired (on any replica); a store that cannot say counts as signed out.
+        do {
+            if try await store.webSessions.isEnded(sessionID: session.id) { return .anonymous }
+        } catch {
+            context.logger.warning("cannot read ended web sessions; treating the visitor as signed out", metadata: ["error": "\(error)"])
+            return .anonymous
+        }
         return .signedIn(WebVisitor(user: user, session: session, csrf: web.sessions.csrf(for: session)))
     }
 

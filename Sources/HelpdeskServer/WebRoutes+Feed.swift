@@ -47,7 +47,7 @@ extension WebRoutes {
     /// (EventSource then stops), 503 beyond the process's stream limit.
     func events(_ request: Request, _ context: AppRequestContext) -> Response {
         let visitor: WebVisitor
-        switch auth.access(request, context: context) {
+        switch await auth.access(request, context: context) {
         case .signedIn(let signedIn): visitor = signedIn
         case .anonymous: return WebResponse.page(.unauthorized, html: "")
         case .refused(let status, _): return WebResponse.page(status, html: "")
@@ -87,6 +87,15 @@ extension WebRoutes {
             return message(.badRequest, title: "Form not valid", "This button's form is not one helpdesk made; nothing was done.", visitor: visitor)
         }
         let thread = fields["thread"] ?? ""
+        // A click answers in its message's thread: one the bot started, never one a form names out of thin air.
+        do {
+            let ownThread = thread.hasPrefix("message:") && Int64(thread.dropFirst("message:".count)) != nil  // WebFeed.ownThreadKey
+            if !thread.isEmpty, !ownThread, try await !store.slackOutbox.threadExists(thread) {
+                return message(.badRequest, title: "Form not valid", "This button's thread does not exist; nothing was done.", visitor: visitor)
+            }
+        } catch {
+            return storeUnavailable(error, context, visitor: visitor)
+        }
         let audit = AuditDraft(kind: "request_received", principal: visitor.principal.description, target: Self.cut(value, 300), data: .object([
             "via": .string("web-button"), "action": .string(kind.rawValue), "request_id": .string(context.requestID),
         ]))
@@ -95,6 +104,15 @@ extension WebRoutes {
 
     /// Records the job and its audit event in one transaction, then back to the feed, where the answer appears.
     private func queue(_ job: NewJob, audit: AuditDraft, _ context: AppRequestContext, _ visitor: WebVisitor) async -> Response {
+        // Each command or click queues work (a diagnosis queries production): a bounded amount per person.
+        if let wait = web.requestsPerPerson.take(visitor.user.name) {
+            context.logger.notice("web request refused: too many from one person", metadata: ["user": "\(visitor.user.name)"])
+            let seconds = max(1, Int(wait.rounded(.up)))
+            var page = head(visitor, title: "Too many requests")
+            page["message"] = "You sent more than \(WebDependencies.requestsPerPersonPerMinute) commands or clicks in a minute; try again in \(seconds) s."
+            page["message_class"] = "refused"
+            return render("web_message", page, status: .tooManyRequests, headers: [.retryAfter: String(seconds)])
+        }
         do {
             try await store.apply(ChangeSet(jobs: [job], audit: [audit]))
         } catch {

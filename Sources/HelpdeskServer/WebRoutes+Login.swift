@@ -15,7 +15,7 @@ extension WebRoutes {
     /// someone whose browser holds a session: it may be one planted there, and signing in replaces it.
     func loginPage(_ request: Request, _ context: AppRequestContext) async -> Response {
         let next = Self.safeNext(request.uri.queryParameters.get("next"))
-        if case .refused(let status, let text) = auth.access(request, context: context) {
+        if case .refused(let status, let text) = await auth.access(request, context: context) {
             return message(status, title: "Not signed in", text, visitor: nil)
         }
         return loginForm(.ok, next: next, error: nil)
@@ -101,6 +101,16 @@ extension WebRoutes {
     }
 
     func logout(_ request: Request, _ context: AppRequestContext, _ visitor: WebVisitor, _ fields: [String: String]) async -> Response {
+        // The cookie is signed, not stored: its session id is recorded as ended, or it would still work elsewhere.
+        if !visitor.session.viaProxy {
+            do {
+                try await store.webSessions.end(sessionID: visitor.session.id, expiresAt: visitor.session.expiresAt, now: Date())
+            } catch {
+                context.logger.error("cannot record a web sign-out", metadata: ["error": "\(error)"])
+                return message(.serviceUnavailable, title: "Not signed out",
+                               "helpdesk cannot record your sign-out right now (its database is unavailable); try again in a minute.", visitor: visitor)
+            }
+        }
         context.logger.info("web sign-out", metadata: ["user": "\(visitor.user.name)"])
         return WebResponse.redirect(to: "/login", cookies: [auth.expiredSession])
     }

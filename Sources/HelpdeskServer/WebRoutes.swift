@@ -34,7 +34,7 @@ struct WebRoutes: Sendable {
 
     init(_ dependencies: ServerDependencies, web: WebDependencies) {
         self.web = web
-        auth = WebAuth(web: web, directory: dependencies.directory)
+        auth = WebAuth(web: web, directory: dependencies.directory, store: dependencies.store)
         store = dependencies.store
         governance = dependencies.governance
         directory = dependencies.directory
@@ -76,7 +76,7 @@ struct WebRoutes: Sendable {
     /// A page for signed-in people: anyone else is sent to sign in, and back here after.
     func page(_ handler: @escaping Page) -> Handler {
         { request, context in
-            switch auth.access(request, context: context) {
+            switch await auth.access(request, context: context) {
             case .signedIn(let visitor):
                 return await handler(request, context, visitor)
             case .anonymous:
@@ -94,7 +94,7 @@ struct WebRoutes: Sendable {
     func form(_ handler: @escaping FormPost) -> Handler {
         { request, context in
             let visitor: WebVisitor
-            switch auth.access(request, context: context) {
+            switch await auth.access(request, context: context) {
             case .signedIn(let signedIn): visitor = signedIn
             case .anonymous: return message(.forbidden, title: "Not signed in", "Sign in first; nothing was done.", visitor: nil)
             case .refused(let status, let text): return message(status, title: "Not signed in", text, visitor: nil)
@@ -177,9 +177,13 @@ struct WebRoutes: Sendable {
 
     /// Where to go after signing in: a local path only — one starting with `/` but not `//` or `/\`
     /// (a browser reads both as another host) and holding no control character; else `/`.
+    private static let pathAndQuery = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/?=&%+:@,;!$*()".unicodeScalars)
+
     static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\"), next.utf8.count <= 2000,
-              !next.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0 == "\\" })
+        // Only what a URL path and query may hold unencoded (RFC 3986): no quotes, no angle brackets, no
+        // space or control, nothing beyond ASCII — it goes back out in a form field and a Location header.
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), next.utf8.count <= 2000,
+              next.unicodeScalars.allSatisfy({ $0.isASCII && Self.pathAndQuery.contains($0) })
         else { return "/" }
         return next
     }
@@ -205,6 +209,9 @@ enum WebResponse {
     static let contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+    /// The email link's approval page: its style is inline (an emailed link opens it alone), and it runs no script at all.
+    static let approvalLinkPolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
     static let securityHeaders: HTTPFields = [
         .contentSecurityPolicy: contentSecurityPolicy,
         HTTPField.Name("X-Frame-Options")!: "DENY",
@@ -229,21 +236,4 @@ enum WebResponse {
         for cookie in cookies { headers.append(HTTPField(name: .setCookie, value: cookie)) }
         return Response(status: .seeOther, headers: headers)
     }
-}
-
-/// Text for HTML outside a template (a page whose template is missing): `&`, `<`, `>` and quotes as entities.
-func htmlEscaped(_ text: String) -> String {
-    var escaped = ""
-    escaped.reserveCapacity(text.utf8.count)
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "&": escaped += "&amp;"
-        case "<": escaped += "&lt;"
-        case ">": escaped += "&gt;"
-        case "\"": escaped += "&quot;"
-        case "'": escaped += "&#39;"
-        default: escaped.unicodeScalars.append(scalar)
-        }
-    }
-    return escaped
 }

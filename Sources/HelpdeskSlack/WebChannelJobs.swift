@@ -50,7 +50,9 @@ public struct WebCommandJob: JobHandler {
         var thread: [OutboxMessage] = []
         let answer = await SlackCommandJob(context: context).answer(CommandRequest(text: payload.text), principal: principal, via: "web",
                                                                     executionKey: "web-command:\(job.id)", thread: &thread)
-        let root: Mrkdwn = "*\(payload.user, limit: 200)* ran `\(context.commandName, limit: 50) \(payload.text, limit: 2000)`"
+        // Everyone signed in reads the feed: the command is shown as the audit log keeps it, redacted.
+        let shown = context.governance.redacted(payload.text)
+        let root: Mrkdwn = "*\(payload.user, limit: 200)* ran `\(context.commandName, limit: 50) \(shown, limit: 2000)`"
         let messages = context.webThread(key: "web:\(job.id)", root: root, answer: answer)
         return JobOutcome(result: "answered", followUp: ChangeSet(slackMessages: messages + thread))
     }

@@ -332,9 +332,16 @@ enum SQLiteMigrations {
                 );
                 """)
         }
-        // The web channel shows every message with the newest edit of its root, whatever was sent.
-        migrator.registerMigration("v17-outbox-threads") { db in
-            try db.execute(sql: "CREATE INDEX slack_outbox_thread ON slack_outbox(thread_key, channel, id)")
+        // The web channel shows every message with the newest edit of its root, whatever was sent, and
+        // refuses the cookies of sessions signed out before they expired.
+        migrator.registerMigration("v17-web-channel") { db in
+            try db.execute(sql: """
+                CREATE INDEX slack_outbox_thread ON slack_outbox(thread_key, channel, id);
+                CREATE TABLE web_sessions_ended (
+                    session_id TEXT PRIMARY KEY,
+                    expires_at REAL NOT NULL
+                );
+                """)
         }
         return migrator
     }

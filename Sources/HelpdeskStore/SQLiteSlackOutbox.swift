@@ -74,6 +74,12 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
         }
     }
 
+    func threadExists(_ key: String) async throws -> Bool {
+        try await store.database.read { db in
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM slack_outbox WHERE thread_key = ?)"), arguments: [key]) ?? false
+        }
+    }
+
     func feedVersion() async throws -> String {
         try await store.database.read { db in
             let row = try Row.fetchOne(db.cachedStatement(sql: """

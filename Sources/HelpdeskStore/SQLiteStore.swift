@@ -47,6 +47,7 @@ public final class SQLiteStore: Store {
     public var audit: any AuditLog { SQLiteAuditLog(store: self) }
     public var approvals: any ApprovalStore { SQLiteApprovalStore(store: self) }
     public var slackOutbox: any SlackOutboxStore { SQLiteSlackOutbox(store: self) }
+    public var webSessions: any WebSessionStore { SQLiteWebSessions(store: self) }
     public var alerts: any AlertIndex { SQLiteAlertIndex(store: self) }
     public var executions: any ExecutionLog { SQLiteExecutionLog(store: self) }
     public var storms: any StormStore { SQLiteStorms(store: self) }

@@ -139,6 +139,8 @@ public protocol SlackOutboxStore: Sendable {
     func feed(limit: Int) async throws -> [FeedEntry]
     /// Changes whenever `feed` would show something new: a message posted, or a web channel root edited.
     func feedVersion() async throws -> String
+    /// Whether any message of any channel was queued in thread `key` (a web click may answer only in a thread that exists).
+    func threadExists(_ key: String) async throws -> Bool
 }
 
 extension SlackOutboxStore {

@@ -20,6 +20,9 @@ public protocol Store: Sendable {
 
     var slackOutbox: any SlackOutboxStore { get }
 
+    /// Web channel sessions signed out before they expired.
+    var webSessions: any WebSessionStore { get }
+
     var alerts: any AlertIndex { get }
 
     var executions: any ExecutionLog { get }

@@ -1,28 +1,17 @@
+import HelpdeskCore
+
 /// Escaping for HTML text and attribute values, and the decoding of the three entities Slack's
 /// escaping (`Mrkdwn.escaped`) writes. Both work scalar by scalar: a combining mark after `<` makes
 /// one `Character` of the two, which a per-character comparison would let through.
 public enum HTMLText {
     /// `&`, `<`, `>`, `"` and `'` as entities, every other scalar as it is: safe in text and in a
-    /// quoted attribute value.
-    ///
-    ///     HTMLText.escaped("<a href=\"x\">")   // "&lt;a href=&quot;x&quot;&gt;"
+    /// quoted attribute value (``HTMLEscaping``, which the HTML templates' `{{…}}` use too).
     public static func escaped(_ text: String) -> String {
-        escaped(Array(text.unicodeScalars)[...])
+        HTMLEscaping.escaped(text)
     }
 
     static func escaped(_ scalars: ArraySlice<Unicode.Scalar>) -> String {
-        var out = String.UnicodeScalarView()
-        for scalar in scalars {
-            switch scalar {
-            case "&": out.append(contentsOf: "&amp;".unicodeScalars)
-            case "<": out.append(contentsOf: "&lt;".unicodeScalars)
-            case ">": out.append(contentsOf: "&gt;".unicodeScalars)
-            case "\"": out.append(contentsOf: "&quot;".unicodeScalars)
-            case "'": out.append(contentsOf: "&#39;".unicodeScalars)
-            default: out.append(scalar)
-            }
-        }
-        return String(out)
+        HTMLEscaping.escaped(scalars)
     }
 
     /// Slack's `&amp;`, `&lt;` and `&gt;` back to `&`, `<` and `>`, in one pass (so `&amp;lt;` is the

@@ -8,7 +8,9 @@ import HelpdeskCore
 /// Admitting an attempt takes its place in one step (``SourceFailureWindow``), so a burst of concurrent
 /// posts cannot all pass before the first failure counts: attempts in flight count toward the limit, so
 /// at most `failuresPerMinute` Argon2id checks a minute fail per address and per name. A sign-in clears
-/// its name's failures (not its address's: one address may be guessing many names). Memory is bounded
+/// its name's failures (not its address's: one address may be guessing many names). A name over its
+/// limit is still tried from an address with no failure this minute, so guessing a DBA's name from one
+/// place cannot lock the DBA out during an incident; each such try that fails counts. Memory is bounded
 /// by `maxKeys` addresses and as many names.
 ///
 /// ```swift
@@ -24,7 +26,9 @@ public final class LoginThrottle: Sendable {
     /// The places one attempt holds: finish it once with ``finish(_:succeeded:now:)``, or ``release(_:)`` it.
     public struct Attempt: Sendable, Equatable {
         let source: SourceFailureWindow.Reservation
-        let user: SourceFailureWindow.Reservation
+        /// `nil` when the name was over its limit but this address had failed nothing (see ``check(source:user:now:)``).
+        let user: SourceFailureWindow.Reservation?
+        let userKey: String
     }
 
     public enum Admission: Sendable, Equatable {
@@ -59,8 +63,13 @@ public final class LoginThrottle: Sendable {
         }
         switch users.reserve(userKey, now: now) {
         case .granted(let userReservation):
-            return .granted(Attempt(source: sourceReservation, user: userReservation))
+            return .granted(Attempt(source: sourceReservation, user: userReservation, userKey: userKey))
         case .limited(let wait):
+            // Someone guessing a name must not lock its owner out: an address that failed nothing this minute
+            // still gets its try (its first failure then counts, for the name and for the address).
+            if sources.recentFailures(Self.sourceKey(source), now: now) == 0 {
+                return .granted(Attempt(source: sourceReservation, user: nil, userKey: userKey))
+            }
             sources.finish(sourceReservation, failed: false, now: now)
             return .limited(retryAfter: Self.seconds(wait))
         case .checking:
@@ -73,8 +82,12 @@ public final class LoginThrottle: Sendable {
     /// success clears the name's failures.
     public func finish(_ attempt: Attempt, succeeded: Bool, now: Double = Date().timeIntervalSince1970) {
         sources.finish(attempt.source, failed: !succeeded, now: now)
-        users.finish(attempt.user, failed: !succeeded, now: now)
-        if succeeded { users.clear(attempt.user.source) }
+        if let user = attempt.user {
+            users.finish(user, failed: !succeeded, now: now)
+        } else if !succeeded {
+            users.record(attempt.userKey, now: now)
+        }
+        if succeeded { users.clear(attempt.userKey) }
     }
 
     /// Counts a failed attempt (``finish(_:succeeded:now:)`` with `false`).
@@ -91,7 +104,7 @@ public final class LoginThrottle: Sendable {
     /// full, the server is stopping, the client went away first).
     public func release(_ attempt: Attempt) {
         sources.finish(attempt.source, failed: false)
-        users.finish(attempt.user, failed: false)
+        if let user = attempt.user { users.finish(user, failed: false) }
     }
 
     /// Addresses and names remembered now (for tests of the memory bound).

@@ -10,7 +10,9 @@
 /// ```
 public enum WebCookies {
     /// The session cookie, for every path.
-    public static let sessionName = "helpdesk_session"
+    /// `__Host-`: browsers take it only with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot
+    /// set one (a second copy would sign the visitor out).
+    public static let sessionName = "__Host-helpdesk_session"
     /// The login form's nonce, sent back only to `/login`.
     public static let loginName = "helpdesk_login"
     /// How long a login page may be left open before its form is refused (10 minutes).

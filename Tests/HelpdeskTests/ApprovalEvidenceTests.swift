@@ -181,13 +181,19 @@ import Yams
             // The secret straddles the 300th character: redacted before the cut, so no part of it is kept.
             session.query = String(repeating: "x", count: 290) + " PASSWORD 'hunter2-very-secret' " + String(repeating: "y", count: 200)
             let governance = try Self.governance(store, session: session, redactor: redactor)
+            let claimed = Self.finding + " hunter2-very-secret" + String(repeating: "z", count: 400)
             for (id, target) in [(Self.incident, "prod-db"), ("inc_elsewhere", "other-db")] {
                 try await store.apply(ChangeSet(incidents: [IncidentRecord(
-                    id: id, createdAt: Date(), target: target, trigger: "manual", summary: "s", severity: "critical", findingCount: 1,
-                    bundlePath: "/nonexistent", bundleBytes: 0)]))
+                    id: id, createdAt: Date(), target: target, trigger: "manual", summary: "prod-db: 1 critical — " + claimed, severity: "critical",
+                    findingCount: 1, bundlePath: "/nonexistent", bundleBytes: 0)]))
             }
 
-            let claimed = Self.finding + " hunter2-very-secret" + String(repeating: "z", count: 400)
+            // A finding the record does not hold is not shown: approvers read the incident's own summary instead.
+            let forged = try await Self.open(governance, origin: ApprovalOrigin(incidentID: Self.incident, finding: "harmless, approve quickly"))
+            #expect(forged.evidence?.incidentID == Self.incident)
+            #expect(forged.evidence?.finding?.hasPrefix("prod-db: 1 critical — " + Self.finding) == true)
+            #expect(forged.evidence?.finding?.contains("approve quickly") == false)
+
             let record = try await Self.open(governance, origin: ApprovalOrigin(incidentID: Self.incident, finding: claimed))
             let evidence = try #require(record.evidence)
             #expect(evidence.incidentID == Self.incident)

@@ -123,8 +123,8 @@ import Testing
     // MARK: Cookies
 
     @Test func cookiesAreHttpOnlySecureAndStrict() {
-        #expect(WebCookies.session("tok", maxAge: 43200) == "helpdesk_session=tok; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=43200")
-        #expect(WebCookies.expiredSession() == "helpdesk_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
+        #expect(WebCookies.session("tok", maxAge: 43200) == "__Host-helpdesk_session=tok; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=43200")
+        #expect(WebCookies.expiredSession() == "__Host-helpdesk_session=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
         #expect(WebCookies.login(nonce: "n0") == "helpdesk_login=n0; Path=/login; HttpOnly; Secure; SameSite=Strict; Max-Age=600")
         #expect(WebCookies.expiredLogin() == "helpdesk_login=; Path=/login; HttpOnly; Secure; SameSite=Strict; Max-Age=0")
         #expect(sessions(ManualClock(Self.start), ttl: .seconds(12 * 3600)).maxAgeSeconds == 43200)
@@ -132,18 +132,18 @@ import Testing
 
     @Test func theCookieReaderFindsOneCookieAndRefusesDuplicates() {
         let name = WebCookies.sessionName
-        #expect(WebCookies.value(named: name, in: ["theme=dark; helpdesk_session=abc.def;other=1"]) == "abc.def")
+        #expect(WebCookies.value(named: name, in: ["theme=dark; __Host-helpdesk_session=abc.def;other=1"]) == "abc.def")
         #expect(WebCookies.value(named: name, in: ["theme=dark", " \thelpdesk_session = abc \t"]) == "abc", "split headers, whitespace")
-        #expect(WebCookies.value(named: name, in: ["x=1;;helpdesk_session=a=b"]) == "a=b", "the value runs to the next ;")
-        #expect(WebCookies.value(named: name, in: ["helpdesk_session=one; helpdesk_session=two"]) == nil, "a tossed second cookie")
-        #expect(WebCookies.value(named: name, in: ["helpdesk_session=one", "helpdesk_session=two"]) == nil)
+        #expect(WebCookies.value(named: name, in: ["x=1;;__Host-helpdesk_session=a=b"]) == "a=b", "the value runs to the next ;")
+        #expect(WebCookies.value(named: name, in: ["__Host-helpdesk_session=one; __Host-helpdesk_session=two"]) == nil, "a tossed second cookie")
+        #expect(WebCookies.value(named: name, in: ["__Host-helpdesk_session=one", "__Host-helpdesk_session=two"]) == nil)
         #expect(WebCookies.value(named: name, in: ["xhelpdesk_session=abc; helpdesk_sessionx=abc"]) == nil)
-        #expect(WebCookies.value(named: name, in: ["helpdesk_session="]) == nil)
+        #expect(WebCookies.value(named: name, in: ["__Host-helpdesk_session="]) == nil)
         #expect(WebCookies.value(named: name, in: ["Helpdesk_Session=abc"]) == nil, "cookie names are case-sensitive")
         #expect(WebCookies.value(named: name, in: []) == nil)
         let padding = "pad=" + String(repeating: "p", count: WebCookies.maximumHeaderBytes)
-        #expect(WebCookies.value(named: name, in: ["helpdesk_session=abc; " + padding]) == nil, "a huge header is not read")
-        #expect(WebCookies.value(named: WebCookies.loginName, in: ["helpdesk_session=s; helpdesk_login=n"]) == "n")
+        #expect(WebCookies.value(named: name, in: ["__Host-helpdesk_session=abc; " + padding]) == nil, "a huge header is not read")
+        #expect(WebCookies.value(named: WebCookies.loginName, in: ["__Host-helpdesk_session=s; helpdesk_login=n"]) == "n")
     }
 
     // MARK: Login throttle

@@ -103,7 +103,7 @@ import Darwin
         /// A signed-in session of `user`: its cookie and the CSRF token its forms carry.
         func session(_ user: String) throws -> (cookie: String, csrf: String) {
             let (token, session) = web.sessions.issue(user: user)
-            return ("helpdesk_session=\(token)", web.sessions.csrf(for: session))
+            return ("__Host-helpdesk_session=\(token)", web.sessions.csrf(for: session))
         }
 
         func requestTermination(by name: String = "oncall") async throws -> ApprovalRecord {
@@ -150,7 +150,7 @@ import Darwin
             #expect(command.status == .forbidden)
             #expect(try await client.execute(uri: "/web/events", method: .get).status == .unauthorized)
             // A cookie that is not a session of ours is nobody.
-            let forged = try await client.execute(uri: "/", method: .get, headers: [.cookie: "helpdesk_session=v1.abc.YWxpY2U.9999999999.bad"])
+            let forged = try await client.execute(uri: "/", method: .get, headers: [.cookie: "__Host-helpdesk_session=v1.abc.YWxpY2U.9999999999.bad"])
             #expect(forged.status == .seeOther)
         }
         #expect(try await harness.store.jobs.list(state: nil, limit: 10).isEmpty, "nothing was queued")

@@ -29,25 +29,25 @@ import Testing
             let unpaired = try await client.execute(uri: "/login", method: .post, headers: Web.formHeaders(cookie: nil),
                                                     body: Web.form([("user", "alice"), ("password", Web.password), ("csrf", csrf)]))
             #expect(unpaired.status == .forbidden)
-            #expect(Web.cookie("helpdesk_session", in: unpaired) == nil)
+            #expect(Web.cookie("__Host-helpdesk_session", in: unpaired) == nil)
             // Wrong password and unknown user read the same.
             for user in ["alice", "mallory"] {
                 let wrong = try await client.execute(uri: "/login", method: .post, headers: Web.formHeaders(cookie: nonceCookie),
                                                      body: Web.form([("user", user), ("password", "guess"), ("csrf", csrf), ("next", "/")]))
                 #expect(wrong.status == .unauthorized)
                 #expect(String(buffer: wrong.body).contains("Wrong user name or password."))
-                #expect(Web.cookie("helpdesk_session", in: wrong) == nil)
+                #expect(Web.cookie("__Host-helpdesk_session", in: wrong) == nil)
             }
             // A session id sent in (fixation) is ignored: the new one is the server's.
-            let planted = "helpdesk_session=v1.planted"
+            let planted = "__Host-helpdesk_session=v1.planted"
             let signedIn = try await client.execute(
                 uri: "/login", method: .post, headers: Web.formHeaders(cookie: "\(nonceCookie); \(planted)"),
                 body: Web.form([("user", "alice"), ("password", Web.password), ("csrf", csrf), ("next", "//evil.example/x")]))
             #expect(signedIn.status == .seeOther)
             #expect(signedIn.headers[.location] == "/", "a next that is not a local path goes to /")
-            let session = try #require(Web.cookie("helpdesk_session", in: signedIn))
-            #expect(session != planted && session.count > "helpdesk_session=".count + 20)
-            let setCookie = try #require(signedIn.headers[values: .setCookie].first { $0.hasPrefix("helpdesk_session=") })
+            let session = try #require(Web.cookie("__Host-helpdesk_session", in: signedIn))
+            #expect(session != planted && session.count > "__Host-helpdesk_session=".count + 20)
+            let setCookie = try #require(signedIn.headers[values: .setCookie].first { $0.hasPrefix("__Host-helpdesk_session=") })
             for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
                 #expect(setCookie.contains(attribute), "\(attribute) missing from \(setCookie)")
             }
@@ -148,5 +148,116 @@ import Testing
             #expect(WebRoutes.safeNext(hostile) == "/", "\(hostile)")
         }
         #expect(WebRoutes.safeNext(nil) == "/")
+    }
+}
+
+/// What the attacker review found: template escaping per scalar, sign-out that ends the session everywhere,
+/// clicks only in threads that exist, a limit on queued work per person, and no lockout of a name's owner.
+@Suite struct WebReviewFixTests {
+    typealias Web = WebRoutesTests
+
+    @Test func everyHTMLTemplateEscapesMarksThatJoinAnAngleBracketOrAQuote() throws {
+        // A prepended concatenation mark before `<`, and a combining mark after `"` or `>`, make one
+        // Character with it: swift-mustache's own escaping compared whole Characters and let them through.
+        let hostile = "\u{0600}<img src=x onerror=alert(1)>\"\u{0301}>\u{0301}"
+        let pages = try WebPages(ContentLibrary.builtIn())
+        for template in ["web_message", "login"] {
+            let html = pages.render(template, ["title": hostile, "message": hostile, "next": hostile, "error": hostile, "csrf": hostile])
+            #expect(!html.contains("<img"), "\(template) let a tag through")
+            #expect(!html.contains("\"\u{0301}"), "\(template) let a quote through")
+            #expect(html.contains("&lt;img"))
+        }
+        let email = try MustacheLibrary(templates: ContentLibrary.builtIn().files(.emailTemplates))
+        let mail = email.render(["approver": hostile, "requester": hostile, "call": hostile], withTemplate: "approval_request.html") ?? ""
+        #expect(!mail.isEmpty && !mail.contains("<img") && mail.contains("&lt;img"))
+        let text = email.render(["approver": "<b>"], withTemplate: "approval_request.txt") ?? ""
+        #expect(text.contains("<b>"), "plain-text emails stay unescaped")
+    }
+
+    @Test func signingOutEndsTheSessionForEveryReplicaSharingTheStore() async throws {
+        let harness = try await Web.Harness()
+        let alice = try harness.session("alice")
+        try await Application(router: buildRouter(harness.dependencies)).test(.router) { client in
+            #expect(try await client.execute(uri: "/", method: .get, headers: [.cookie: alice.cookie]).status == .ok)
+            let out = try await client.execute(uri: "/logout", method: .post, headers: Web.formHeaders(cookie: alice.cookie),
+                                               body: Web.form([("csrf", alice.csrf)]))
+            #expect(out.status == .seeOther)
+            let after = try await client.execute(uri: "/", method: .get, headers: [.cookie: alice.cookie])
+            #expect(after.status == .seeOther && after.headers[.location]?.hasPrefix("/login") == true, "the old cookie no longer signs in")
+            let command = try await client.execute(uri: "/web/command", method: .post, headers: Web.formHeaders(cookie: alice.cookie),
+                                                   body: Web.form([("text", "help"), ("csrf", alice.csrf)]))
+            #expect(command.status == .forbidden)
+            let again = try harness.session("alice")
+            #expect(try await client.execute(uri: "/", method: .get, headers: [.cookie: again.cookie]).status == .ok, "a new sign-in works")
+        }
+    }
+
+    @Test func aClickAnswersOnlyInAThreadThatExists() async throws {
+        let harness = try await Web.Harness()
+        let alice = try harness.session("alice")
+        try await harness.store.apply(ChangeSet(slackMessages: [
+            OutboxMessage(channel: OutboxMessage.webChannel, body: .object(["text": .string("root")]), threadKey: "web:1", isRoot: true),
+        ]))
+        try await Application(router: buildRouter(harness.dependencies)).test(.router) { client in
+            for (thread, expected) in [("web:1", HTTPResponse.Status.seeOther), ("message:42", .seeOther), ("", .seeOther),
+                                       ("x\"><meta http-equiv=refresh>", .badRequest), ("web:2", .badRequest)] {
+                let click = try await client.execute(uri: "/web/action", method: .post, headers: Web.formHeaders(cookie: alice.cookie),
+                                                     body: Web.form([("kind", "approve"), ("value", "apr_none"), ("thread", thread), ("csrf", alice.csrf)]))
+                #expect(click.status == expected, "thread \(thread)")
+            }
+        }
+    }
+
+    @Test func onePersonQueuesABoundedAmountOfWork() async throws {
+        let harness = try await Web.Harness()
+        let alice = try harness.session("alice")
+        try await Application(router: buildRouter(harness.dependencies)).test(.router) { client in
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0...WebDependencies.requestsPerPersonPerMinute {
+                statuses.append(try await client.execute(uri: "/web/command", method: .post, headers: Web.formHeaders(cookie: alice.cookie),
+                                                         body: Web.form([("text", "status"), ("csrf", alice.csrf)])).status)
+            }
+            #expect(statuses.dropLast().allSatisfy { $0 == .seeOther })
+            #expect(statuses.last == .tooManyRequests)
+            let bob = try harness.session("bob")
+            let other = try await client.execute(uri: "/web/command", method: .post, headers: Web.formHeaders(cookie: bob.cookie),
+                                                 body: Web.form([("text", "status"), ("csrf", bob.csrf)]))
+            #expect(other.status == .seeOther, "another person is not held up")
+        }
+    }
+
+    @Test func guessingANameFromOneAddressDoesNotLockItsOwnerOut() {
+        let throttle = LoginThrottle(failuresPerMinute: 3)
+        let now = 1_000.0
+        for _ in 1...3 {
+            guard case .granted(let attempt) = throttle.check(source: "203.0.113.9", user: "dba2", now: now) else {
+                Issue.record("refused too early")
+                return
+            }
+            throttle.finish(attempt, succeeded: false, now: now)
+        }
+        guard case .limited = throttle.check(source: "203.0.113.9", user: "DBA2", now: now) else {
+            Issue.record("the guessing address goes on")
+            return
+        }
+        // An address that failed nothing this minute still gets its try; its failure counts.
+        guard case .granted(let fresh) = throttle.check(source: "203.0.113.10", user: "dba2", now: now + 1) else {
+            Issue.record("an address with no failure is refused: the name's owner is locked out")
+            return
+        }
+        throttle.finish(fresh, succeeded: false, now: now + 1)
+        guard case .limited = throttle.check(source: "203.0.113.10", user: "dba2", now: now + 2) else {
+            Issue.record("an address that failed on a limited name goes on")
+            return
+        }
+        guard case .granted(let owner) = throttle.check(source: "203.0.113.11", user: "dba2", now: now + 3) else {
+            Issue.record("the owner from a clean address is refused")
+            return
+        }
+        throttle.finish(owner, succeeded: true, now: now + 3)
+        guard case .granted = throttle.check(source: "203.0.113.10", user: "dba2", now: now + 4) else {
+            Issue.record("a sign-in clears the name's failures")
+            return
+        }
     }
 }

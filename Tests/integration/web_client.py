@@ -267,13 +267,13 @@ class WebClient:
         response = self.post("/login", fields)
         if expect is not None and response.status != expect:
             pytest.fail(f"signing in as {user}: expected {expect}, got {response.describe()}", pytrace=False)
-        if expect == 303 and "helpdesk_session" not in self.jar:
-            pytest.fail(f"signing in as {user} set no helpdesk_session cookie: {response.describe()}", pytrace=False)
+        if expect == 303 and "__Host-helpdesk_session" not in self.jar:
+            pytest.fail(f"signing in as {user} set no __Host-helpdesk_session cookie: {response.describe()}", pytrace=False)
         return response
 
     @property
     def session(self) -> str | None:
-        entry = self.jar.get("helpdesk_session")
+        entry = self.jar.get("__Host-helpdesk_session")
         return entry[0] if entry else None
 
     def csrf(self, path: str = "/") -> str:

@@ -245,8 +245,12 @@ enum PostgresSchema {
                 content BYTEA NOT NULL
             );
             """),
-        Migration(identifiers: ["v17-outbox-threads"], sql: """
+        Migration(identifiers: ["v17-web-channel"], sql: """
             CREATE INDEX slack_outbox_thread ON slack_outbox(thread_key, channel, id);
+            CREATE TABLE web_sessions_ended (
+                session_id TEXT PRIMARY KEY,
+                expires_at DOUBLE PRECISION NOT NULL
+            );
             """),
     ]
 }

@@ -327,6 +327,13 @@ struct PostgresSlackOutbox: SlackOutboxStore {
         }
     }
 
+    func threadExists(_ key: String) async throws -> Bool {
+        let logger = store.logger
+        return try await store.read { connection in
+            try await connection.row("SELECT EXISTS (SELECT 1 FROM slack_outbox WHERE thread_key = \(key)) AS found", logger)?["found"].decode(Bool.self) ?? false
+        }
+    }
+
     func feedVersion() async throws -> String {
         let logger = store.logger
         return try await store.read { connection in

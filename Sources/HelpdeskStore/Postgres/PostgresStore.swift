@@ -62,6 +62,7 @@ public final class PostgresStore: Store {
     public var audit: any AuditLog { PostgresAuditLog(store: self) }
     public var approvals: any ApprovalStore { PostgresApprovalStore(store: self) }
     public var slackOutbox: any SlackOutboxStore { PostgresSlackOutbox(store: self) }
+    public var webSessions: any WebSessionStore { PostgresWebSessions(store: self) }
     public var alerts: any AlertIndex { PostgresAlertIndex(store: self) }
     public var executions: any ExecutionLog { PostgresExecutionLog(store: self) }
     public var storms: any StormStore { PostgresStorms(store: self) }
