@@ -45,7 +45,7 @@ extension WebRoutes {
 
     /// `text/event-stream` of feed changes for the page's live refresh: 401 for someone not signed in
     /// (EventSource then stops), 503 beyond the process's stream limit.
-    func events(_ request: Request, _ context: AppRequestContext) -> Response {
+    func events(_ request: Request, _ context: AppRequestContext) async -> Response {
         let visitor: WebVisitor
         switch await auth.access(request, context: context) {
         case .signedIn(let signedIn): visitor = signedIn

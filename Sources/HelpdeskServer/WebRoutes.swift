@@ -56,7 +56,7 @@ struct WebRoutes: Sendable {
         router.get("/web/style.css") { _, _ in asset(.stylesheet) }
         router.get("/", use: page { await feed($0, $1, $2) })
         router.get("/web/feed", use: page { await feedFragment($0, $1, $2) })
-        router.get("/web/events") { request, context in events(request, context) }
+        router.get("/web/events") { request, context in await events(request, context) }
         router.post("/web/command", use: form { await command($0, $1, $2, $3) })
         router.post("/web/action", use: form { await action($0, $1, $2, $3) })
         router.get("/web/approvals", use: page { await approvals($0, $1, $2) })

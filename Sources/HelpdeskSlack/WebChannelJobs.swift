@@ -2,6 +2,7 @@ import Foundation
 import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
+import HelpdeskGovernance
 import HelpdeskJobs
 import HelpdeskStore
 import Logging

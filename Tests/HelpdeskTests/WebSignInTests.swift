@@ -1,6 +1,8 @@
 import Foundation
+import HelpdeskContent
 import HelpdeskCore
 @testable import HelpdeskServer
+import HelpdeskShippedContent
 import HelpdeskSlack
 import HelpdeskStore
 import HelpdeskTestSupport
@@ -8,6 +10,7 @@ import HelpdeskWeb
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Mustache
 import NIOCore
 import Testing
 
@@ -164,7 +167,9 @@ import Testing
         for template in ["web_message", "login"] {
             let html = pages.render(template, ["title": hostile, "message": hostile, "next": hostile, "error": hostile, "csrf": hostile])
             #expect(!html.contains("<img"), "\(template) let a tag through")
-            #expect(!html.contains("\"\u{0301}"), "\(template) let a quote through")
+            let joinedQuote = "\"" + "\u{0301}"
+            let lost = html.contains(joinedQuote)
+            #expect(!lost, "\(template) let a quote through")
             #expect(html.contains("&lt;img"))
         }
         let email = try MustacheLibrary(templates: ContentLibrary.builtIn().files(.emailTemplates))
@@ -212,13 +217,16 @@ import Testing
         let harness = try await Web.Harness()
         let alice = try harness.session("alice")
         try await Application(router: buildRouter(harness.dependencies)).test(.router) { client in
+            // The bucket refills while the test runs (half a request a second): the refusal comes after the
+            // limit and well before twice it.
             var statuses: [HTTPResponse.Status] = []
-            for _ in 0...WebDependencies.requestsPerPersonPerMinute {
+            while statuses.last != .tooManyRequests, statuses.count < 2 * WebDependencies.requestsPerPersonPerMinute {
                 statuses.append(try await client.execute(uri: "/web/command", method: .post, headers: Web.formHeaders(cookie: alice.cookie),
                                                          body: Web.form([("text", "status"), ("csrf", alice.csrf)])).status)
             }
-            #expect(statuses.dropLast().allSatisfy { $0 == .seeOther })
             #expect(statuses.last == .tooManyRequests)
+            #expect(statuses.count > WebDependencies.requestsPerPersonPerMinute)
+            #expect(statuses.dropLast().allSatisfy { $0 == .seeOther })
             let bob = try harness.session("bob")
             let other = try await client.execute(uri: "/web/command", method: .post, headers: Web.formHeaders(cookie: bob.cookie),
                                                  body: Web.form([("text", "status"), ("csrf", bob.csrf)]))
