@@ -64,7 +64,9 @@ public struct Composition: Sendable {
         var notifiers: [any ApprovalNotifier] = []
         // Approval requests go to Slack's default channel while Slack posts, else to the web channel when it is on.
         if slackAPI != nil, configuration.slack.defaultChannel == nil {
-            logger.warning("slack.default_channel is not set: approval requests are not posted to a Slack channel")
+            logger.warning(configuration.web.enabled
+                ? "slack.default_channel is not set: approval requests are posted to the web channel only"
+                : "slack.default_channel is not set: approval requests are not posted to a channel")
         }
         let slackApprovals = slackAPI == nil ? nil : configuration.slack.defaultChannel
         if let channel = slackApprovals ?? (configuration.web.enabled ? OutboxMessage.webChannel : nil) {
@@ -102,12 +104,13 @@ public struct Composition: Sendable {
                 throw .invalidContent([ContentProblem(error)])
             }
         }
-        let web = try webDependencies(configuration, content: content, logger: logger)
+        let renderStored = StormMessages(store: store, renderer: renderer).render
+        let web = try webDependencies(configuration, content: content, renderStored: renderStored)
         return Composition(
             configuration: configuration, content: content, store: store, redactor: redactor, logger: logger, policies: policies, governance: governance,
             engine: engine, notifiers: notifiers, slackAPI: slackAPI, slack: slack, srebot: srebot, mail: mail,
             mailReplies: HelpdeskServer.mailReplies(configuration, governance: governance, store: store),
-            approvalLinks: links, approvalPages: pages, renderStored: StormMessages(store: store, renderer: renderer).render, web: web)
+            approvalLinks: links, approvalPages: pages, renderStored: renderStored, web: web)
     }
 
     /// Approval emails, when SMTP, the link key and the public URL are all set.
@@ -130,7 +133,7 @@ public struct Composition: Sendable {
 
     /// The web channel's pages, assets and sign-in parts; `nil` when `web.enabled` is false.
     static func webDependencies(_ configuration: HelpdeskConfiguration, content: ContentLibrary,
-                                logger: Logger) throws(ServerError) -> WebDependencies? {
+                                renderStored: @escaping @Sendable (RenderedBody) async throws -> JSONValue?) throws(ServerError) -> WebDependencies? {
         guard configuration.web.enabled else { return nil }
         let pages: WebPages
         // The script and the stylesheet are served as they are, read once: from a configured folder, else as shipped.
@@ -143,10 +146,10 @@ public struct Composition: Sendable {
         }
         // HelpdeskWeb: the sign-in parts, made from the `web:` settings and the users directory.
         let settings = configuration.web
-        if let warning = settings.sessionKeyWarning { logger.warning("\(warning)") }
         return WebDependencies(settings: settings, sessions: WebSessions(settings: settings),
                                throttle: LoginThrottle(failuresPerMinute: settings.loginFailuresPerMinute),
-                               passwords: PasswordCheck(directory: configuration.directory), pages: pages, assets: assets)
+                               passwords: PasswordCheck(directory: configuration.directory), pages: pages, assets: assets,
+                               renderStored: renderStored)
     }
 
     /// Every job this process can run.
@@ -185,11 +188,7 @@ public struct Composition: Sendable {
         dependencies.api = configuration.api
         dependencies.directory = configuration.directory
         dependencies.redactor = redactor
-        dependencies.web = web.map { web in
-            var web = web
-            web.renderStored = renderStored
-            return web
-        }
+        dependencies.web = web
         return dependencies
     }
 }

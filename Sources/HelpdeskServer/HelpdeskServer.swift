@@ -111,6 +111,8 @@ public enum HelpdeskServer {
             try? await store.close()
             throw error
         }
+        // Only the server signs people in: commands that build the same composition need no key.
+        if configuration.web.enabled, let warning = configuration.web.sessionKeyWarning { logger.warning("\(warning)") }
         let worker = JobWorker(queue: store.jobs, handlers: app.jobHandlers, options: workerOptions(configuration),
                                logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
         let dependencies = app.serverDependencies(registry: registry, workerIsRunning: { worker.isRunning })

@@ -19,7 +19,7 @@ public struct WebDependencies: Sendable {
     /// `app.js` and `style.css`, served as they are.
     public var assets: [WebAsset: String]
     /// The body of a feed entry made from stored state (a storm's digest), as the Slack sender makes it.
-    public var renderStored: @Sendable (RenderedBody) async throws -> JSONValue?
+    public let renderStored: @Sendable (RenderedBody) async throws -> JSONValue?
     /// Commands and clicks a person may queue a minute (per process).
     static let requestsPerPersonPerMinute = 30
     let requestsPerPerson = SourceRateLimiter(perMinute: WebDependencies.requestsPerPersonPerMinute)
@@ -30,7 +30,7 @@ public struct WebDependencies: Sendable {
 
     public init(settings: WebSettings, sessions: WebSessions, throttle: LoginThrottle, passwords: PasswordCheck,
                 pages: WebPages, assets: [WebAsset: String],
-                renderStored: @escaping @Sendable (RenderedBody) async throws -> JSONValue? = { _ in nil }, maxStreams: Int = 64) {
+                renderStored: @escaping @Sendable (RenderedBody) async throws -> JSONValue?, maxStreams: Int = 64) {
         self.settings = settings
         self.sessions = sessions
         self.throttle = throttle
@@ -43,21 +43,23 @@ public struct WebDependencies: Sendable {
 }
 
 /// The audit chain's verification for the audit view: one walk at a time however many pages ask,
-/// and none again while the log's head has not moved.
+/// none again while the log's head has not moved, and at most one every `interval` however fast it
+/// grows (each sign-in adds an event; a walk reads every row).
 actor AuditChainStatus {
-    private var last: (head: AuditHead?, result: AuditVerification)?
+    static let interval = Duration.seconds(30)
+    private var last: (head: AuditHead?, result: AuditVerification, at: ContinuousClock.Instant)?
     private var running: Task<AuditVerification, any Error>?
 
     func verify(_ store: any Store) async throws -> AuditVerification {
         let head = try await store.audit.head()
-        if let last, last.head == head { return last.result }
+        if let last, last.head == head || ContinuousClock.now - last.at < Self.interval { return last.result }
         if let running { return try await running.value }
         // Awaited right here (and by whoever asks meanwhile): the walk is never left running alone.
         let walk = Task { try await store.audit.verify() }
         running = walk
         defer { running = nil }
         let result = try await walk.value
-        last = (head, result)
+        last = (head, result, ContinuousClock.now)
         return result
     }
 }

@@ -74,6 +74,11 @@ struct WebAuth: Sendable {
         return .signedIn(WebVisitor(user: user, session: session, csrf: web.sessions.csrf(for: session)))
     }
 
+    /// Whether anyone can sign in at all: a person with a password, or a proxy header configured.
+    var anyoneCanSignIn: Bool {
+        web.settings.identityHeader != nil || directory.users.contains { $0.passwordHash != nil }
+    }
+
     /// Whether a form's `csrf` field is this session's (compared in constant time).
     func checkCSRF(_ value: String?, for visitor: WebVisitor) -> Bool {
         guard let value, !value.isEmpty else { return false }

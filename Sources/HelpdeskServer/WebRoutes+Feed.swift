@@ -11,15 +11,13 @@ import Logging
 
 /// The feed (`/`, `/web/feed`, `/web/events`) and what it takes in (`/web/command`, `/web/action`).
 extension WebRoutes {
-    /// Threads shown, newest first; outbox rows read to find them (a thread holds its root and replies).
-    static let feedThreads = 50
+    /// Outbox rows read to find the feed's threads (WebFeed shows the newest 50; a thread holds its root and replies).
     static let feedRows = 1000
 
     func feed(_ request: Request, _ context: AppRequestContext, _ visitor: WebVisitor) async -> Response {
         do {
-            var page = head(visitor, title: "Feed", tab: .feed)
-            page["threads"] = try await threads(visitor)
-            return render("feed", page)
+            let head = WebPageHead(title: "Feed", user: visitor.user.name, csrf: visitor.csrf, tab: .feed)
+            return WebResponse.page(.ok, html: web.pages.feedPage(try await threads(), head: head))
         } catch {
             return storeUnavailable(error, context, visitor: visitor)
         }
@@ -28,19 +26,15 @@ extension WebRoutes {
     /// `main#feed`'s inside alone, for the page's live refresh.
     func feedFragment(_ request: Request, _ context: AppRequestContext, _ visitor: WebVisitor) async -> Response {
         do {
-            var page = head(visitor, title: "Feed", tab: .feed)
-            page["threads"] = try await threads(visitor)
-            return render("feed_fragment", page)
+            return WebResponse.page(.ok, html: web.pages.feedFragment(try await threads(), csrf: visitor.csrf))
         } catch {
             return storeUnavailable(error, context, visitor: visitor)
         }
     }
 
-    /// The feed's threads as the feed templates take them (buttons carry this session's CSRF token
-    /// from the page's context); a storm's digest is made from stored state, newest state, as Slack's is.
-    func threads(_ visitor: WebVisitor) async throws -> [[String: Any]] {
-        let entries = try await store.slackOutbox.feed(limit: Self.feedRows)
-        return WebFeed.view(await WebFeed.threads(entries, rendered: web.renderStored))
+    /// The feed's threads; a storm's digest is made from stored state, newest state, as Slack's is.
+    func threads() async throws -> [WebThread] {
+        await WebFeed.threads(try await store.slackOutbox.feed(limit: Self.feedRows), rendered: web.renderStored)
     }
 
     /// `text/event-stream` of feed changes for the page's live refresh: 401 for someone not signed in

@@ -1,12 +1,14 @@
 import Foundation
-import HelpdeskConfig
 import HelpdeskAgents
+import HelpdeskConfig
 import HelpdeskCore
+import HelpdeskGovernance
 import HelpdeskIncidents
+import HelpdeskSlack
 import HelpdeskStore
 import HelpdeskWeb
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 import NIOCore
 
@@ -101,9 +103,10 @@ extension WebRoutes {
                 return nil
             }
             var entry: [String: Any] = ["call": call.summary, "reason": cut(action["reason"]?.description ?? "", 1000), "tool": call.tool]
-            // The button's value is the call as Slack's Run button carries it; one too long for the form gets no button.
-            let value = JSONValue.object(["tool": .string(call.tool), "target": .string(call.target), "arguments": .object(call.arguments)]).jsonText
-            if value.count <= 4000 { entry["value"] = value }
+            // The button's value is what Slack's Run button carries: the call and the incident it came from (so
+            // approvers read why); one too long for the form gets no button.
+            let origin = diagnosis["incident_id"].map { ApprovalOrigin(incidentID: $0.description, finding: action["finding"]?.description) }
+            if let value = RunActionButton(call: call, origin: origin).value(fitting: 4000) { entry["value"] = value }
             return entry
         }
         var view: [String: Any] = ["finding_list": findings, "has_findings": !findings.isEmpty, "actions": actions, "has_actions": !actions.isEmpty]

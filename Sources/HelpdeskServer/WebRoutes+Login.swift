@@ -21,15 +21,13 @@ extension WebRoutes {
         return loginForm(.ok, next: next, error: nil)
     }
 
-    func loginForm(_ status: HTTPResponse.Status, next: String, error: String?, headers: HTTPFields = [:]) -> Response {
+    func loginForm(_ status: HTTPResponse.Status, next: String, error: String?, userName: String? = nil, headers: HTTPFields = [:]) -> Response {
         let form = auth.loginForm()
-        var context = head(nil, title: "Sign in")
-        context["csrf"] = form.csrf
-        context["next"] = next
-        if let error { context["error"] = error }
         var headers = headers
         headers.append(HTTPField(name: .setCookie, value: form.setCookie))
-        return render("login", context, status: status, headers: headers)
+        let html = web.pages.loginPage(WebLoginView(error: error, next: next, csrf: form.csrf, userName: userName,
+                                                    nobodyCanSignIn: !auth.anyoneCanSignIn))
+        return WebResponse.page(status, html: html, headers: headers)
     }
 
     /// Checks the password on the hashing threads, after the login CSRF pair and the throttle: a
@@ -75,7 +73,7 @@ extension WebRoutes {
             let known = directory.user(named: name)?.name
             await recordLogin(principal: known, source: source, succeeded: false, context)
             context.logger.notice("web sign-in failed", metadata: ["source": "\(source)", "user": "\(known ?? "(unknown)")"])
-            return loginForm(.unauthorized, next: next, error: Self.wrongPassword)
+            return loginForm(.unauthorized, next: next, error: Self.wrongPassword, userName: name)
         }
         guard await recordLogin(principal: user.name, source: source, succeeded: true, context) else {
             return loginForm(.serviceUnavailable, next: next, error: "helpdesk cannot record sign-ins right now; try again in a minute.")

@@ -92,6 +92,14 @@ public struct WebActionJob: JobHandler {
         if payload.thread.isEmpty {
             let root: Mrkdwn = "*\(payload.user, limit: 200)* clicked *\(Self.label(payload.kind))*"
             messages = context.webThread(key: "web:\(job.id)", root: root, answer: answer.message)
+        } else if answer.replacesOriginal {
+            // A vote that moved the request on: Slack replaces the clicked card; here the web root is edited in
+            // place (one card, its progress shown) and the thread gets one line saying who voted.
+            let vote: Mrkdwn = "*\(payload.user, limit: 200)* voted *\(Self.label(payload.kind).lowercased())*"
+            messages = [
+                OutboxMessage(channel: OutboxMessage.webChannel, method: .update, body: SlackViews.webAPIBody(answer.message), threadKey: payload.thread),
+                OutboxMessage(channel: OutboxMessage.webChannel, body: vote.messageBody, threadKey: payload.thread),
+            ]
         } else {
             messages = [OutboxMessage(channel: OutboxMessage.webChannel, body: SlackViews.webAPIBody(answer.message), threadKey: payload.thread)]
         }

@@ -5,7 +5,7 @@ import HelpdeskCore
 /// ``WebBlock``s, with the buttons the web can act on.
 ///
 ///     let blocks = BlockKitHTML.blocks(entry.body)                 // typed, for tests and code
-///     let view = BlockKitHTML.render(entry.body, thread: "approval:apr_1")   // for web_blocks.mustache
+///     let view = BlockKitHTML.blocks(entry.body).map { $0.view(thread: "approval:apr_1") }   // for web_blocks.mustache
 ///
 /// Blocks of a type the web does not show are skipped, and so are buttons whose `action_id` is not a
 /// ``WebActionKind``. A body with no blocks shows its `text` as mrkdwn. A body that is not a Block
@@ -25,12 +25,6 @@ public enum BlockKitHTML {
         // Slack shows `text` only when there are no blocks (it is the notification's text otherwise).
         if let text = message.text, !text.isEmpty { return [.section(html: MrkdwnHTML.html(text), fields: [], buttons: [])] }
         return [.notice(unreadable)]
-    }
-
-    /// The view of each block of `body` for `web_blocks.mustache` (see ``WebBlock/view(thread:)``);
-    /// `thread` goes into each button's form.
-    public static func render(_ body: JSONValue, thread: String? = nil) -> [[String: Any]] {
-        blocks(body).map { $0.view(thread: thread) }
     }
 
     static func webBlock(_ block: BlockKitBlock) -> WebBlock? {

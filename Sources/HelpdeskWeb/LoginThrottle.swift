@@ -90,16 +90,6 @@ public final class LoginThrottle: Sendable {
         if succeeded { users.clear(attempt.userKey) }
     }
 
-    /// Counts a failed attempt (``finish(_:succeeded:now:)`` with `false`).
-    public func recordFailure(_ attempt: Attempt, now: Double = Date().timeIntervalSince1970) {
-        finish(attempt, succeeded: false, now: now)
-    }
-
-    /// Counts a successful attempt (``finish(_:succeeded:now:)`` with `true`).
-    public func recordSuccess(_ attempt: Attempt, now: Double = Date().timeIntervalSince1970) {
-        finish(attempt, succeeded: true, now: now)
-    }
-
     /// Gives an attempt's places back uncounted: its password was never checked (the hashing pool was
     /// full, the server is stopping, the client went away first).
     public func release(_ attempt: Attempt) {

@@ -78,6 +78,18 @@ private struct InlineLine {
 
     static let tags: [Unicode.Scalar: String] = ["*": "strong", "_": "em", "~": "s"]
 
+    /// Inline code; an incident or approval id alone in it (`inc_…`, `apr_…`, as the bot writes them)
+    /// links to its page, so the feed leads to the incident's bundle and the request's votes.
+    static func code(_ inner: ArraySlice<Unicode.Scalar>) -> String {
+        let shown = "<code>" + HTMLText.shown(inner) + "</code>"
+        let text = String(String.UnicodeScalarView(inner))
+        let idCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-".unicodeScalars)
+        guard (6...100).contains(inner.count), inner.allSatisfy({ idCharacters.contains($0) }) else { return shown }
+        if text.hasPrefix("inc_") { return "<a href=\"/web/incidents/\(text)\">\(shown)</a>" }
+        if text.hasPrefix("apr_") { return "<a href=\"/web/approvals/\(text)\">\(shown)</a>" }
+        return shown
+    }
+
     init(_ scalars: [Unicode.Scalar]) {
         self.scalars = scalars
         var closers: [Unicode.Scalar: [Int]] = [:]
@@ -106,7 +118,7 @@ private struct InlineLine {
             switch scalar {
             case "`":
                 if let close = scalars[(index + 1)..<range.upperBound].firstIndex(of: "`"), close > index + 1 {
-                    replaced = ("<code>" + HTMLText.shown(scalars[(index + 1)..<close]) + "</code>", close + 1)
+                    replaced = (Self.code(scalars[(index + 1)..<close]), close + 1)
                 }
             case "<":
                 // The next `<` or `>`: a `>` closes the markup; a `<` first means this one is text.

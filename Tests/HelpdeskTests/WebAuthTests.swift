@@ -183,7 +183,7 @@ import Testing
             Issue.record("the third attempt was refused")
             return
         }
-        throttle.recordSuccess(success, now: 1001)
+        throttle.finish(success, succeeded: true, now: 1001)
         for source in ["10.1.0.4", "10.1.0.5"] { fail(throttle, source: source, user: "alice", at: 1002) }
         #expect(isGranted(throttle.check(source: "10.1.0.6", user: "alice", now: 1003)), "two failures since the sign-in, not four")
         fail(throttle, source: "10.1.0.1", user: "bob", at: 1004)
@@ -309,7 +309,7 @@ import Testing
             Issue.record("\(user) from \(source) was refused before failing")
             return
         }
-        throttle.recordFailure(attempt, now: now)
+        throttle.finish(attempt, succeeded: false, now: now)
     }
 
     private func isGranted(_ admission: LoginThrottle.Admission) -> Bool {

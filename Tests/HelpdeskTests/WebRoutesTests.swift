@@ -88,7 +88,7 @@ import Darwin
             let renderer = try await SlackRenderer(directory: WebRoutesTests.slackTemplates)
             slack = SlackCommandContext(orchestrator: orchestrator, governance: governance, store: store, directory: configuration.directory,
                                         renderer: renderer, commandName: "/helpdesk", clusters: [])
-            web = try #require(try Composition.webDependencies(configuration, content: ContentLibrary.builtIn(), logger: WebRoutesTests.logger))
+            web = try #require(try Composition.webDependencies(configuration, content: ContentLibrary.builtIn(), renderStored: { _ in nil }))
             var settings = ServerSettings()
             settings.listen = ListenAddress(host: "127.0.0.1", port: 0)
             var dependencies = ServerDependencies(settings: settings, store: store, workerIsRunning: { true },
@@ -182,8 +182,12 @@ import Darwin
         try await harness.store.apply(ChangeSet(jobs: [WebActionJob.job(user: "bob", kind: .approve, value: record.id, thread: "approval:\(record.id)")]))
         let leased = try #require(try await harness.store.jobs.lease(owner: "test-host:1:web", limit: 1, duration: .seconds(60), now: Date()).first)
         let outcome = try await WebActionJob(context: harness.slack).run(leased, logger: Self.logger)
-        #expect(outcome.followUp.slackMessages.map(\.threadKey) == ["approval:\(record.id)"])
-        #expect(outcome.followUp.slackMessages.allSatisfy { $0.channel == OutboxMessage.webChannel })
+        // The request's card is edited in place (its progress) and one line says who voted.
+        let messages = outcome.followUp.slackMessages
+        #expect(messages.map(\.threadKey) == ["approval:\(record.id)", "approval:\(record.id)"])
+        #expect(messages.map(\.method) == [.update, .postMessage])
+        #expect(messages.last?.body["text"]?.description.contains("bob") == true)
+        #expect(messages.allSatisfy { $0.channel == OutboxMessage.webChannel })
         let votes = try await harness.store.approvals.approval(id: record.id)?.votes ?? []
         #expect(votes.map(\.principal) == ["bob"] && votes.map(\.via) == ["web"])
         try await harness.finish()
