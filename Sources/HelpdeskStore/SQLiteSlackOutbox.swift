@@ -46,7 +46,19 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
                 ON CONFLICT DO NOTHING
                 """, [message.channel, message.method.rawValue, message.body.jsonText, message.threadKey, message.isRoot,
                         seconds, seconds, message.onceKey, message.rendered?.description, seconds])
+            // Delivered as stored: recorded as a Slack send is, in the same transaction.
+            if db.changesCount > 0 {
+                try SQLiteAuditLog.append([webDelivery(message, id: db.lastInsertedRowID)], in: db, now: now)
+            }
         }
+    }
+
+    /// The `message_sent` event of a web channel post (a Slack send records its own when Slack answers).
+    static func webDelivery(_ message: OutboxMessage, id: Int64) -> AuditDraft {
+        AuditDraft(kind: "message_sent", principal: nil, target: message.channel, data: .object([
+            "via": .string("web"), "method": .string(message.method.rawValue),
+            "thread": message.threadKey.map(JSONValue.string) ?? .null, "outbox_id": .number(Double(id)),
+        ]))
     }
 
     func feed(limit: Int) async throws -> [FeedEntry] {

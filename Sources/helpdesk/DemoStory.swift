@@ -5,6 +5,7 @@ import HelpdeskCore
 import HelpdeskGovernance
 import HelpdeskHTTPClient
 import HelpdeskServer
+import HelpdeskSlack
 import HelpdeskStore
 import Synchronization
 
@@ -37,7 +38,8 @@ struct DemoStory: Sendable {
                 introduce(composition, at: address)
                 // The runbook's rule calls the blocker the cause once it has been idle in its transaction for 10 s.
                 try await Task.sleep(until: incident.idleSince + .milliseconds(10_500), clock: .continuous)
-                try await postAlert(to: Self.baseURL(address))
+                let alert = (fingerprint: randomToken(length: 16), startsAt: Date())
+                try await postAlert(to: Self.baseURL(address), fingerprint: alert.fingerprint, startsAt: alert.startsAt)
                 say("demo: alert posted")
 
                 let diagnosis = try await diagnosis(in: store)
@@ -54,6 +56,8 @@ struct DemoStory: Sendable {
 
                 try await updates.waitForAll()
                 say("demo: blocked updates finished")
+                // As Alertmanager would once the lock is gone: the feed's alert thread tells the resolution.
+                try await postAlert(to: Self.baseURL(address), fingerprint: alert.fingerprint, startsAt: alert.startsAt, resolvedAt: Date())
 
                 let verification = try await store.audit.verify()
                 guard verification.ok else {
@@ -61,6 +65,11 @@ struct DemoStory: Sendable {
                     throw DemoError("the audit chain does not verify\(place): \(verification.problem ?? "no reason given")")
                 }
                 say("demo: audit chain verified (\(verification.checked) events)")
+                // The end of the story in the feed too, in the alert's thread.
+                let note: Mrkdwn = "The blocked updates finished and the audit chain verifies (\(verification.checked) events): end of the demo."
+                try await store.apply(ChangeSet(slackMessages: [
+                    OutboxMessage(channel: OutboxMessage.webChannel, body: note.messageBody, threadKey: SlackViews.alertThreadKey(Self.groupKey)),
+                ]))
             } catch {
                 // Not left waiting behind a lock that may never be released.
                 updates.cancelAll()
@@ -86,16 +95,20 @@ struct DemoStory: Sendable {
     }
 
     /// An Alertmanager (webhook version 4) notification, posted to the bot as Alertmanager would.
-    func postAlert(to base: String) async throws {
+    /// Posts the alert firing, or resolved at `resolvedAt`.
+    func postAlert(to base: String, fingerprint: String, startsAt: Date, resolvedAt: Date? = nil) async throws {
         guard let url = URL(string: base + "webhooks/alertmanager") else { throw DemoError("no webhook URL under \(base)") }
-        let payload = Self.alertPayload(fingerprint: randomToken(length: 16), startsAt: Date(), link: base + "web/alerts")
+        let payload = Self.alertPayload(fingerprint: fingerprint, startsAt: startsAt, resolvedAt: resolvedAt, link: base + "web/alerts")
         let reply = try await AsyncHTTPTransport().postJSON(url, headers: [], body: Data(payload.jsonText.utf8), timeout: .seconds(10))
         guard reply.status == 200 else {
             throw DemoError("the bot refused the alert (HTTP \(reply.status)): \(String(decoding: reply.body.prefix(500), as: UTF8.self))")
         }
     }
 
-    static func alertPayload(fingerprint: String, startsAt: Date, link: String) -> JSONValue {
+    static let groupKey = "{}:{alertname=\"\(alertName)\"}"
+
+    static func alertPayload(fingerprint: String, startsAt: Date, resolvedAt: Date? = nil, link: String) -> JSONValue {
+        let status = resolvedAt == nil ? "firing" : "resolved"
         let labels = JSONValue.object(["alertname": .string(alertName), "severity": .string("critical"),
                                        "target": .string(DemoFiles.databaseID), "team": .string("dba")])
         let annotations = JSONValue.object([
@@ -103,12 +116,12 @@ struct DemoStory: Sendable {
             "description": .string("Updates of order 1 have waited for over 10 seconds, and connections are filling up."),
         ])
         return .object([
-            "version": .string("4"), "groupKey": .string("{}:{alertname=\"\(alertName)\"}"), "truncatedAlerts": .number(0),
-            "status": .string("firing"), "receiver": .string(DemoFiles.receiver), "groupLabels": .object(["alertname": .string(alertName)]),
+            "version": .string("4"), "groupKey": .string(groupKey), "truncatedAlerts": .number(0),
+            "status": .string(status), "receiver": .string(DemoFiles.receiver), "groupLabels": .object(["alertname": .string(alertName)]),
             "commonLabels": labels, "commonAnnotations": annotations, "externalURL": .string(link),
             "alerts": .array([.object([
-                "status": .string("firing"), "labels": labels, "annotations": annotations,
-                "startsAt": .string(startsAt.formatted(.iso8601)), "endsAt": .string("0001-01-01T00:00:00Z"),
+                "status": .string(status), "labels": labels, "annotations": annotations,
+                "startsAt": .string(startsAt.formatted(.iso8601)), "endsAt": .string(resolvedAt?.formatted(.iso8601) ?? "0001-01-01T00:00:00Z"),
                 "generatorURL": .string(""), "fingerprint": .string(fingerprint),
             ])]),
         ])

@@ -25,6 +25,11 @@ import Testing
             #expect(due.isEmpty, "the Slack sender never sees the web channel")
             let states = try await store.slackOutbox.entries(channel: web).map(\.state)
             #expect(states == ["sent", "sent"])
+            // Recorded as a Slack send is, once per post; a repeated root (its once key) and an edit record nothing.
+            try await store.apply(ChangeSet(slackMessages: [post(web, "again", thread: "t", root: true, once: "root:t"),
+                                                            post(web, "again", thread: "t", root: true, once: "root:t"), edit(web, "edited", thread: "t")]))
+            let sent = try await store.audit.latest(AuditFilter(kind: "message_sent"), limit: 10)
+            #expect(sent.count == 3 && sent.allSatisfy { $0.target == web && $0.data.contains("\"web\"") })
         }
     }
 

@@ -46,7 +46,7 @@ enum PostgresChangeSets {
         }
         let messages = effects.messages + changes.slackMessages
         if !messages.isEmpty {
-            try await PostgresOutboxEnqueue.enqueue(messages, on: connection, now: now, logger: logger)
+            try await PostgresOutboxEnqueue.enqueue(messages, on: connection, now: now, chain: store.auditChain, logger: logger)
         }
         return ChangeSetOutcome(jobIDs: ids, newAlerts: newAlerts, storm: storm)
     }

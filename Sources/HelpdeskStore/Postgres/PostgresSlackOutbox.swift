@@ -5,7 +5,8 @@ import PostgresNIO
 
 /// Queues Slack messages inside the caller's transaction: the twin of ``SQLiteSlackOutbox/enqueue(_:in:now:)``.
 enum PostgresOutboxEnqueue {
-    static func enqueue(_ messages: [OutboxMessage], on connection: PostgresConnection, now: Date, logger: Logger) async throws {
+    static func enqueue(_ messages: [OutboxMessage], on connection: PostgresConnection, now: Date, chain: AuditChain?,
+                        logger: Logger) async throws {
         guard !messages.isEmpty else { return }
         // An id is taken at INSERT but the row shows at COMMIT: two replicas enqueueing at once could commit a
         // reply (id 11) before its root (id 10), and `due`, not seeing the root, would send the reply outside
@@ -15,7 +16,7 @@ enum PostgresOutboxEnqueue {
         try await connection.lock(PostgresAuditAppend.lockName, logger)
         for message in messages {
             if message.channel == OutboxMessage.webChannel {
-                try await deliverToWeb(message, on: connection, now: now, logger: logger)
+                try await deliverToWeb(message, on: connection, now: now, chain: chain, logger: logger)
                 continue
             }
             let due = now.addingTimeInterval(message.editGap?.seconds ?? 0).timeIntervalSince1970
@@ -53,7 +54,8 @@ enum PostgresOutboxEnqueue {
 extension PostgresOutboxEnqueue {
     /// The twin of ``SQLiteSlackOutbox/deliverToWeb(_:in:now:)``: a post is delivered as it is stored, an
     /// edit changes its root in place.
-    static func deliverToWeb(_ message: OutboxMessage, on connection: PostgresConnection, now: Date, logger: Logger) async throws {
+    static func deliverToWeb(_ message: OutboxMessage, on connection: PostgresConnection, now: Date, chain: AuditChain?,
+                             logger: Logger) async throws {
         let seconds = now.timeIntervalSince1970
         switch message.method {
         case .update:
@@ -66,13 +68,19 @@ extension PostgresOutboxEnqueue {
                 """, logger)
         case .postMessage, .postEphemeral:
             let isRoot: Int64 = message.isRoot ? 1 : 0
-            try await connection.run("""
+            let inserted = try await connection.row("""
                 INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, once_key,
                                           rendered, sent_at)
                 VALUES (\(message.channel), \(message.method.rawValue), \(message.body.jsonText), \(message.threadKey), \(isRoot),
                         'sent', \(seconds), \(seconds), \(message.onceKey), \(message.rendered?.description), \(seconds))
                 ON CONFLICT DO NOTHING
+                RETURNING id
                 """, logger)
+            // Delivered as stored: recorded as a Slack send is, in the same transaction.
+            if let id = try inserted?["id"].decode(Int64.self) {
+                try await PostgresAuditAppend.append([SQLiteSlackOutbox.webDelivery(message, id: id)], on: connection, now: now, chain: chain,
+                                                     logger: logger)
+            }
         }
     }
 }

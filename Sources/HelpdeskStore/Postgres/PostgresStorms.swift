@@ -178,7 +178,7 @@ struct PostgresStorms: StormStore {
                                              on: connection, now: now, chain: store.auditChain, logger: store.logger)
         if intake.postsToSlack {
             try await PostgresOutboxEnqueue.enqueue([StormRules.rootMessage(storm: storm.id, channel: intake.channel)],
-                                                    on: connection, now: now, logger: store.logger)
+                                                    on: connection, now: now, chain: store.auditChain, logger: store.logger)
         }
         return storm
     }
@@ -221,7 +221,7 @@ struct PostgresStorms: StormStore {
                                                      on: connection, now: now, chain: store.auditChain, logger: logger)
                 if posts {
                     try await PostgresOutboxEnqueue.enqueue(StormRules.closingMessages(storm: storm.id, channel: storm.channel),
-                                                            on: connection, now: now, logger: logger)
+                                                            on: connection, now: now, chain: store.auditChain, logger: logger)
                 }
                 return true
             }
