@@ -138,8 +138,12 @@ extension SlackCommandContext {
     /// digest, or before the root went out: the answer to whoever asked still says what happened).
     func threadReply(_ alert: StoredAlert, text: Mrkdwn) async -> [OutboxMessage] {
         let key = SlackViews.alertThreadKey(alert.groupKey)
-        guard let root = try? await store.slackOutbox.threadRoot(key) else { return [] }
-        return [OutboxMessage(channel: root.channel, body: text.messageBody, threadKey: key)]
+        if let root = try? await store.slackOutbox.threadRoot(key) {
+            return [OutboxMessage(channel: root.channel, body: text.messageBody, threadKey: key)]
+        }
+        // The web channel's roots are delivered as stored, with no Slack `ts`: its thread is known by its key.
+        guard (try? await store.slackOutbox.threadExists(key)) == true else { return [] }
+        return [OutboxMessage(channel: OutboxMessage.webChannel, body: text.messageBody, threadKey: key)]
     }
 
     enum Found {
