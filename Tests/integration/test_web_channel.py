@@ -455,23 +455,51 @@ def test_the_requester_cannot_approve_and_two_dbas_decide_on_the_web(web_server)
     assert refused.status == 403 and refused.notice(), refused.describe()
     assert approval_record(hd, approval_id)["votes"] == []
 
-    first = dba1.vote(approval_id, "approve", "checked the rollout")
-    assert first.status == 200 and first.notice(), first.describe()
+    # dba1 approves with the feed's button: the form.action (kind approve, this approval) in the request's thread.
+    feed = dba1.get("/")
+    assert feed.status == 200, feed.describe()
+    button = feed_button(feed, "approve", approval_id)
+    assert button["thread"] and button["csrf"], button
+    # A button's form cannot name a thread the bot never started: 400, nothing done.
+    forged = dba1.post("/web/action", {**button, "thread": "web:999999"})
+    assert forged.status == 400, forged.describe()
+    assert approval_record(hd, approval_id)["votes"] == [], "a press into a thread that does not exist voted"
+    pressed = dba1.post("/web/action", button)
+    assert pressed.status == 303 and redirect_path(pressed) == "/", pressed.describe()
+    # The press is a job: the vote lands once it ran.
+    if not wait_until(lambda: approval_record(hd, approval_id)["votes"], 20):
+        pytest.fail(f"dba1's Approve press from the feed never voted: {approval_record(hd, approval_id)}\n{hd.log(hd.servers[0])[-3000:]}",
+                    pytrace=False)
+    first = dba1.approval(approval_id)
     assert approval_state(first) == ("pending", "1 of 2 approvals"), approval_state(first)
     votes = first.page.find("ul", id="votes")
-    assert votes is not None and "dba1" in votes.text() and "web" in votes.text() and "checked the rollout" in votes.text()
+    assert votes is not None and "dba1" in votes.text() and "web" in votes.text(), first.describe()
     again = dba1.vote(approval_id, "approve")
     assert again.status == 409, again.describe()
 
-    second = dba2.vote(approval_id, "approve", "agreed")
-    assert second.status == 200, second.describe()
+    second = dba2.vote(approval_id, "approve", "checked the rollout")
+    assert second.status == 200 and second.notice(), second.describe()
     assert approval_state(second)[0] == "approved", approval_state(second)
     assert approval_state(second)[1].startswith("2 of 2"), approval_state(second)
+    votes = second.page.find("ul", id="votes")
+    assert votes is not None and "dba2" in votes.text() and "checked the rollout" in votes.text(), second.describe()
     assert second.page.find(id="execution") is not None
     assert approval_id in dba2.approval_ids("approved") and approval_id not in dba2.approval_ids("pending")
     assert dba2.vote(approval_id, "deny").status == 409, "a decided request takes no more votes"
     record = approval_record(hd, approval_id)
     assert record["status"] == "approved" and [(v["principal"], v["via"]) for v in record["votes"]] == [("dba1", "web"), ("dba2", "web")]
+
+
+def feed_button(page, kind: str, value: str) -> dict[str, str]:
+    """The fields of the feed's button form (form.action in an article.thread) of `kind` for `value`; fails when there is none."""
+    for thread in page.page.find_all("article", cls="thread"):
+        for form in thread.find_all("form", cls="action"):
+            fields = form.fields()
+            if fields.get("kind") == kind and fields.get("value") == value:
+                assert form.get("action") == "/web/action" and form.get("method", "").lower() == "post", form.attrs
+                assert fields.get("thread") == thread.get("data-thread"), (fields, thread.attrs)
+                return fields
+    pytest.fail(f"the feed has no {kind} button for {value}:\n{page.text[:5000]}", pytrace=False)
 
 
 def raw_request(port: int, data: bytes, timeout: float = 10) -> bytes:
