@@ -53,11 +53,11 @@ def users_file(tmp_path_factory):
 
 @pytest.fixture
 def web_server(tmp_path, users_file):
-    """Starts `helpdesk serve` (SQLite store, the users file, two-DBA policy, an API token for oncall) with
-    `web:` holding the session key plus `extra` (YAML flow entries); each server in a folder of its own."""
+    """Starts `helpdesk serve` (SQLite store, the users file or `users`, two-DBA policy, an API token for oncall)
+    with `web:` holding the session key plus `extra` (YAML flow entries); each server in a folder of its own."""
     servers = []
 
-    def start(extra: str = "", name: str = "server") -> Helpdesk:
+    def start(extra: str = "", name: str = "server", users=None) -> Helpdesk:
         folder = tmp_path / name
         (folder / "policies").mkdir(parents=True)
         (folder / "policies" / "p.yaml").write_text(POLICY)
@@ -66,7 +66,7 @@ def web_server(tmp_path, users_file):
         web = f"session_key_file: {folder / 'session.key'}, session_ttl: 2h" + (f", {extra}" if extra else "")
         hd = Helpdesk(folder, f"""
 store: {{path: state/hd.sqlite}}
-users: {{file: {users_file}}}
+users: {{file: {users or users_file}}}
 policies: {{dir: {folder / 'policies'}}}
 infrastructure: {{k8s_clusters: {{prod: {{context: nowhere}}}}}}
 api: {{tokens: {{oncall: {{token_file: {folder / 'token'}}}}}}}
@@ -165,6 +165,7 @@ def test_pages_need_a_session_and_carry_the_security_headers(web_server):
     assert form is not None and form.get("method", "").lower() == "post" and form.get("action") == "/login", login.text
     assert {"user", "password", "csrf", "next"} <= {e.get("name") for e in form.find_all("input")}, login.text
     assert form.find("input", name="password").get("type") == "password"
+    assert no_passwords_hint(login) is None, f"people here have passwords, yet /login says nobody can sign in: {login.text}"
 
     # Signing in: a strict session cookie living session_ttl (2h).
     dba1 = client(hd)
@@ -197,6 +198,33 @@ def test_pages_need_a_session_and_carry_the_security_headers(web_server):
     assert response.status == 303 and urllib.parse.urlsplit(response.location).path == "/login", response.describe()
     assert response.cookie("__Host-helpdesk_session") is not None and response.cookie("__Host-helpdesk_session").expired, response.set_cookies
     assert signed_out(dba1.get("/"))
+
+
+NOBODY_CAN_SIGN_IN = "Nobody can sign in"
+
+
+def no_passwords_hint(login) -> str | None:
+    """The sign-in page's hint that no one can sign in (login.mustache's `no_passwords` notice: a p.notice, not
+    .refused, in main#signin), or None."""
+    main = login.page.find("main", id="signin")
+    for notice in (main.find_all("p", cls="notice") if main is not None else []):
+        if "refused" not in notice.get("class", "").split() and NOBODY_CAN_SIGN_IN in notice.text():
+            return notice.text()
+    return None
+
+
+def test_the_sign_in_page_says_so_when_nobody_can_sign_in(web_server, tmp_path):
+    # A users file whose people have no password, and no identity header: no way to sign in on the web.
+    users = tmp_path / "users-without-passwords.yaml"
+    users.write_text('version: "1"\nusers:\n' + "".join(f"  - id: {name}\n    roles: [{role}]\n" for name, role, _ in USERS))
+    hd = web_server(name="nobody", users=users)
+    login = client(hd).get("/login")
+    assert login.status == 200 and login.page.find("form", id="login") is not None, login.describe()
+    hint = no_passwords_hint(login)
+    assert hint is not None, f"/login does not say that nobody can sign in (no user has a password, no identity header):\n{login.text}"
+    assert "password_argon2id" in hint and "identity_header" in hint, hint
+    # Trying anyway changes nothing.
+    assert client(hd).login("dba1", PASSWORDS["dba1"], expect=None).cookie("__Host-helpdesk_session") is None
 
 
 def test_after_signing_in_only_a_path_on_this_site_is_followed(web_server):
