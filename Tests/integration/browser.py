@@ -51,11 +51,15 @@ class Browser:
         self.wait_for_load()
 
     def wait_for_load(self, timeout=15):
+        """Waits until the page's readyState is "complete"; fails naming the page and its state when it is not in time."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             state = self.evaluate("document.readyState")
             if state == "complete":
                 return
+            if time.monotonic() >= deadline:
+                pytest.fail(f"the page did not finish loading within {timeout}s: at {self.evaluate('location.href')} "
+                            f"document.readyState is {state!r}", pytrace=False)
             time.sleep(0.1)
 
     def evaluate(self, expression):

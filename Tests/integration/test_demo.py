@@ -35,18 +35,26 @@ def test_the_demo_exits_0_once_two_dbas_approved_and_the_fix_ran(demo):
     assert code == 0, f"helpdesk demo --exit-after-fix exited with {code}\n{run.output()}"
     run.reader.join(timeout=10)
 
-    # Every line of the output contract, in order (other lines may come between).
-    matches, position = [], 0
-    for pattern in DEMO_LINES:
-        found = next((i for i in range(position, len(run.lines)) if pattern.match(run.lines[i])), None)
-        if found is None:
-            pytest.fail(f"after {[m.group(0) for m in matches]} the demo never printed a line like {pattern.pattern}\n{run.output()}",
-                        pytrace=False)
-        matches.append(pattern.match(run.lines[found]))
-        position = found + 1
+    # Standard output is the output contract's lines, each once, in order, and nothing else (the rest goes to stderr).
+    matches = contract_lines(run)
+    assert len(matches) == len(DEMO_LINES), f"the demo's stdout stops after {len(matches)} of the contract's {len(DEMO_LINES)} lines\n{run.output()}"
     assert matches[4].group(1) == requested
     assert int(matches[3].group(1)) > 0 and int(matches[7].group(1)) > 0, [m.group(0) for m in matches]
-    run.stop()
+    assert run.stop() == 0
+
+
+def contract_lines(run) -> list:
+    """The demo's stdout lines matched, one by one, against the output contract (DEMO_LINES): every line must be the
+    contract's next line; fails at the first that is not. The matches."""
+    if len(run.lines) > len(DEMO_LINES):
+        pytest.fail(f"the demo printed {len(run.lines)} lines on stdout, the contract has {len(DEMO_LINES)}\n{run.output()}", pytrace=False)
+    matches = []
+    for number, (line, pattern) in enumerate(zip(run.lines, DEMO_LINES), 1):
+        match = pattern.match(line)
+        if match is None:
+            pytest.fail(f"stdout line {number} is {line!r}, the contract's line {number} is {pattern.pattern}\n{run.output()}", pytrace=False)
+        matches.append(match)
+    return matches
 
 
 def test_ctrl_c_before_anyone_approved_removes_everything(demo):
@@ -55,6 +63,10 @@ def test_ctrl_c_before_anyone_approved_removes_everything(demo):
     assert wait_until(run.postgres_running, 60), f"no process of the demo's PostgreSQL runs from its TMPDIR {run.tmp}; it must make its folder there\n{run.output()}"
     run.wait_for(DEMO_LINES[2], 60, "the alert line")
     assert run.client().get("/healthz").status == 200
-    run.stop()  # SIGINT; fails unless it exits with its PostgreSQL gone and its folder removed
+    code = run.stop()  # SIGINT; fails unless it exits with its PostgreSQL gone and its folder removed
+    # Interrupted once the server ran: exit 0; 130 only for a Ctrl-C before it listens (DemoCommand.swift, Demo.run).
+    assert code == 0, f"helpdesk demo exited with {code} after Ctrl-C while its server ran\n{run.output()}"
+    # What it printed before Ctrl-C is the contract's first lines, in order; the interruption adds nothing to stdout.
+    assert len(contract_lines(run)) >= 3, run.output()
     with pytest.raises(OSError):
         run.client(timeout=2).get("/healthz")

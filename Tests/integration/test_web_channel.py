@@ -1,15 +1,20 @@
-"""The web channel against the real binary. In headless Chromium, with `helpdesk demo`: sign in, watch the
-alert and its diagnosis arrive live, approve as one DBA, see the request wait, approve as the other, see
-the fix run (screenshots at desktop and phone sizes kept as artifacts). Over plain HTTP, against
-`helpdesk serve`: CSRF, session fixation, forged cookies, the login rate limit, the proxy identity header,
-security headers and hostile bodies, each refused."""
+"""The web channel against the real binary. In headless Chromium, with `helpdesk demo`: sign in before the
+alert, watch it and its diagnosis arrive live, open the incident (its bundle downloads, its Run button asks
+for the fix with the incident as evidence), approve as one DBA, see the request wait, approve as the other,
+see the fix run; every view screenshotted at desktop and phone sizes (kept as artifacts) and none scrolling
+sideways on a phone; the feed without JavaScript. Over plain HTTP, against `helpdesk serve`: a vote from the
+feed's button, the sign-in page's hint when nobody can sign in; CSRF, session fixation, forged cookies, the
+login rate limit, the proxy identity header, security headers, hostile bodies and a button naming a thread
+that does not exist, each refused."""
 import base64
 import hashlib
 import hmac
+import io
 import json
 import re
 import socket
 import subprocess
+import tarfile
 import time
 import urllib.parse
 
@@ -53,11 +58,11 @@ def users_file(tmp_path_factory):
 
 @pytest.fixture
 def web_server(tmp_path, users_file):
-    """Starts `helpdesk serve` (SQLite store, the users file, two-DBA policy, an API token for oncall) with
-    `web:` holding the session key plus `extra` (YAML flow entries); each server in a folder of its own."""
+    """Starts `helpdesk serve` (SQLite store, the users file or `users`, two-DBA policy, an API token for oncall)
+    with `web:` holding the session key plus `extra` (YAML flow entries); each server in a folder of its own."""
     servers = []
 
-    def start(extra: str = "", name: str = "server") -> Helpdesk:
+    def start(extra: str = "", name: str = "server", users=None) -> Helpdesk:
         folder = tmp_path / name
         (folder / "policies").mkdir(parents=True)
         (folder / "policies" / "p.yaml").write_text(POLICY)
@@ -66,7 +71,7 @@ def web_server(tmp_path, users_file):
         web = f"session_key_file: {folder / 'session.key'}, session_ttl: 2h" + (f", {extra}" if extra else "")
         hd = Helpdesk(folder, f"""
 store: {{path: state/hd.sqlite}}
-users: {{file: {users_file}}}
+users: {{file: {users or users_file}}}
 policies: {{dir: {folder / 'policies'}}}
 infrastructure: {{k8s_clusters: {{prod: {{context: nowhere}}}}}}
 api: {{tokens: {{oncall: {{token_file: {folder / 'token'}}}}}}}
@@ -165,6 +170,7 @@ def test_pages_need_a_session_and_carry_the_security_headers(web_server):
     assert form is not None and form.get("method", "").lower() == "post" and form.get("action") == "/login", login.text
     assert {"user", "password", "csrf", "next"} <= {e.get("name") for e in form.find_all("input")}, login.text
     assert form.find("input", name="password").get("type") == "password"
+    assert no_passwords_hint(login) is None, f"people here have passwords, yet /login says nobody can sign in: {login.text}"
 
     # Signing in: a strict session cookie living session_ttl (2h).
     dba1 = client(hd)
@@ -197,6 +203,33 @@ def test_pages_need_a_session_and_carry_the_security_headers(web_server):
     assert response.status == 303 and urllib.parse.urlsplit(response.location).path == "/login", response.describe()
     assert response.cookie("__Host-helpdesk_session") is not None and response.cookie("__Host-helpdesk_session").expired, response.set_cookies
     assert signed_out(dba1.get("/"))
+
+
+NOBODY_CAN_SIGN_IN = "Nobody can sign in"
+
+
+def no_passwords_hint(login) -> str | None:
+    """The sign-in page's hint that no one can sign in (login.mustache's `no_passwords` notice: a p.notice, not
+    .refused, in main#signin), or None."""
+    main = login.page.find("main", id="signin")
+    for notice in (main.find_all("p", cls="notice") if main is not None else []):
+        if "refused" not in notice.get("class", "").split() and NOBODY_CAN_SIGN_IN in notice.text():
+            return notice.text()
+    return None
+
+
+def test_the_sign_in_page_says_so_when_nobody_can_sign_in(web_server, tmp_path):
+    # A users file whose people have no password, and no identity header: no way to sign in on the web.
+    users = tmp_path / "users-without-passwords.yaml"
+    users.write_text('version: "1"\nusers:\n' + "".join(f"  - id: {name}\n    roles: [{role}]\n" for name, role, _ in USERS))
+    hd = web_server(name="nobody", users=users)
+    login = client(hd).get("/login")
+    assert login.status == 200 and login.page.find("form", id="login") is not None, login.describe()
+    hint = no_passwords_hint(login)
+    assert hint is not None, f"/login does not say that nobody can sign in (no user has a password, no identity header):\n{login.text}"
+    assert "password_argon2id" in hint and "identity_header" in hint, hint
+    # Trying anyway changes nothing.
+    assert client(hd).login("dba1", PASSWORDS["dba1"], expect=None).cookie("__Host-helpdesk_session") is None
 
 
 def test_after_signing_in_only_a_path_on_this_site_is_followed(web_server):
@@ -455,23 +488,51 @@ def test_the_requester_cannot_approve_and_two_dbas_decide_on_the_web(web_server)
     assert refused.status == 403 and refused.notice(), refused.describe()
     assert approval_record(hd, approval_id)["votes"] == []
 
-    first = dba1.vote(approval_id, "approve", "checked the rollout")
-    assert first.status == 200 and first.notice(), first.describe()
+    # dba1 approves with the feed's button: the form.action (kind approve, this approval) in the request's thread.
+    feed = dba1.get("/")
+    assert feed.status == 200, feed.describe()
+    button = feed_button(feed, "approve", approval_id)
+    assert button["thread"] and button["csrf"], button
+    # A button's form cannot name a thread the bot never started: 400, nothing done.
+    forged = dba1.post("/web/action", {**button, "thread": "web:999999"})
+    assert forged.status == 400, forged.describe()
+    assert approval_record(hd, approval_id)["votes"] == [], "a press into a thread that does not exist voted"
+    pressed = dba1.post("/web/action", button)
+    assert pressed.status == 303 and redirect_path(pressed) == "/", pressed.describe()
+    # The press is a job: the vote lands once it ran.
+    if not wait_until(lambda: approval_record(hd, approval_id)["votes"], 20):
+        pytest.fail(f"dba1's Approve press from the feed never voted: {approval_record(hd, approval_id)}\n{hd.log(hd.servers[0])[-3000:]}",
+                    pytrace=False)
+    first = dba1.approval(approval_id)
     assert approval_state(first) == ("pending", "1 of 2 approvals"), approval_state(first)
     votes = first.page.find("ul", id="votes")
-    assert votes is not None and "dba1" in votes.text() and "web" in votes.text() and "checked the rollout" in votes.text()
+    assert votes is not None and "dba1" in votes.text() and "web" in votes.text(), first.describe()
     again = dba1.vote(approval_id, "approve")
     assert again.status == 409, again.describe()
 
-    second = dba2.vote(approval_id, "approve", "agreed")
-    assert second.status == 200, second.describe()
+    second = dba2.vote(approval_id, "approve", "checked the rollout")
+    assert second.status == 200 and second.notice(), second.describe()
     assert approval_state(second)[0] == "approved", approval_state(second)
     assert approval_state(second)[1].startswith("2 of 2"), approval_state(second)
+    votes = second.page.find("ul", id="votes")
+    assert votes is not None and "dba2" in votes.text() and "checked the rollout" in votes.text(), second.describe()
     assert second.page.find(id="execution") is not None
     assert approval_id in dba2.approval_ids("approved") and approval_id not in dba2.approval_ids("pending")
     assert dba2.vote(approval_id, "deny").status == 409, "a decided request takes no more votes"
     record = approval_record(hd, approval_id)
     assert record["status"] == "approved" and [(v["principal"], v["via"]) for v in record["votes"]] == [("dba1", "web"), ("dba2", "web")]
+
+
+def feed_button(page, kind: str, value: str) -> dict[str, str]:
+    """The fields of the feed's button form (form.action in an article.thread) of `kind` for `value`; fails when there is none."""
+    for thread in page.page.find_all("article", cls="thread"):
+        for form in thread.find_all("form", cls="action"):
+            fields = form.fields()
+            if fields.get("kind") == kind and fields.get("value") == value:
+                assert form.get("action") == "/web/action" and form.get("method", "").lower() == "post", form.attrs
+                assert fields.get("thread") == thread.get("data-thread"), (fields, thread.attrs)
+                return fields
+    pytest.fail(f"the feed has no {kind} button for {value}:\n{page.text[:5000]}", pytrace=False)
 
 
 def raw_request(port: int, data: bytes, timeout: float = 10) -> bytes:
@@ -559,7 +620,7 @@ def capture(browser: Browser, folder, name: str):
         if mobile:
             inner, scroll = browser.evaluate("[window.innerWidth, document.documentElement.scrollWidth]")
             assert inner <= width + 10, f"{name}: laid out {inner}px wide on a {width}px phone (no <meta name=viewport>?)"
-            assert scroll <= inner + 1, f"{name}: {scroll}px wide content on a {inner}px phone scrolls sideways"
+            assert scroll <= inner, f"{name}: {scroll}px wide content on a {inner}px phone scrolls sideways"
         path = folder / f"{name}-{size}.png"
         browser.screenshot(path)
         assert path.stat().st_size > 10_000, f"{path} looks empty"
@@ -589,28 +650,58 @@ def sign_in(browser: Browser, user: str, password: str):
     assert "/login" not in browser.evaluate("location.pathname"), f"signing in as {user} failed: {browser.text()}"
 
 
+def bundle_download(person: WebClient, incident_page, incident_id: str):
+    """The incident page's a#bundle, downloaded: a gzip'd tar, as an attachment, holding the incident."""
+    link = incident_page.page.find("a", id="bundle")
+    assert link is not None and link.get("href"), f"the incident page has no a#bundle link:\n{incident_page.text[:3000]}"
+    response = person.get(link.get("href"))
+    assert response.status == 200, response.describe()
+    assert (response.header("Content-Type") or "").split(";")[0].strip() == "application/gzip", response.header("Content-Type")
+    assert (response.header("Content-Disposition") or "").lower().startswith("attachment"), response.header("Content-Disposition")
+    assert response.body[:2] == b"\x1f\x8b", f"the bundle is not gzip: {response.body[:20]!r}"
+    with tarfile.open(fileobj=io.BytesIO(response.body), mode="r:gz") as archive:
+        members = archive.getmembers()
+        names = [m.name for m in members]
+        contents = b"".join(archive.extractfile(m).read() for m in members if m.isfile())
+    assert names, "the bundle's tar is empty"
+    assert any(incident_id in name for name in names) or incident_id.encode() in contents, \
+        f"the bundle names {incident_id} neither in a file name nor in a file: {names}"
+
+
+def visible_live_indicator(browser: Browser) -> list[str]:
+    """The header's live indicator (.live), as far as it is visible: the texts of its visible parts."""
+    return browser.evaluate("""[...document.querySelectorAll('.live, .live *')]
+        .filter(e => e.checkVisibility({visibilityProperty: true, opacityProperty: true}))
+        .flatMap(e => [...e.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim()).map(n => n.textContent.trim()))""") or []
+
+
 def test_two_dbas_approve_the_demo_fix_in_the_browser(demo):
     password = "demo-browser-pw-0123"
-    run = demo("--no-browser", "--listen", "127.0.0.1:0", "--password", password).wait_until_ready(timeout=120)
-    assert run.password == password
-    assert wait_until(run.postgres_running, 60), f"no process of the demo's PostgreSQL runs from its TMPDIR {run.tmp}; it must make its folder there\n{run.output()}"
-    base = run.url.rstrip("/")
     shots = artifacts("web_channel")
+    # Chromium first: its start-up is not taken from the ~10 s between the demo's URL and its alert.
     browser = Browser()
     try:
+        run = demo("--no-browser", "--listen", "127.0.0.1:0", "--password", password).wait_until_ready(timeout=120)
+        assert run.password == password
+        base = run.url.rstrip("/")
         browser.set_viewport(*DESKTOP[:2])
         browser.goto(base + "/")
         assert browser.evaluate("location.pathname") == "/login", browser.url()
         sign_in(browser, "dba1", password)
         browser.wait_for("!!document.querySelector('main#feed')", 15, "no main#feed after signing in")
-        browser.wait_for("document.body.dataset.live === 'on'", 15, "the live stream never opened (body[data-live] is not 'on')")
-        cookie = next((c for c in browser.cookies(base + "/") if c["name"] == "__Host-helpdesk_session"), None)
-        assert cookie and cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict", cookie
-        assert "__Host-helpdesk_session" not in (browser.evaluate("document.cookie") or "")
 
         # From here on the page is never reloaded: what arrives, arrives live.
         browser.evaluate("window.__notReloaded = true")
         at_load = browser.text("main#feed") or ""
+        if any(DEMO_LINES[2].match(line) for line in list(run.lines)):
+            pytest.fail(f"the demo posted its alert before dba1's feed had loaded, so its arriving live cannot be seen:\n{run.output()}",
+                        pytrace=False)
+        assert "PostgresLockPileUp" not in at_load, f"the alert is in the feed before the demo posted it:\n{at_load[:3000]}"
+        assert wait_until(run.postgres_running, 60), f"no process of the demo's PostgreSQL runs from its TMPDIR {run.tmp}; it must make its folder there\n{run.output()}"
+        browser.wait_for("document.body.dataset.live === 'on'", 15, "the live stream never opened (body[data-live] is not 'on')")
+        cookie = next((c for c in browser.cookies(base + "/") if c["name"] == "__Host-helpdesk_session"), None)
+        assert cookie and cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict", cookie
+        assert "__Host-helpdesk_session" not in (browser.evaluate("document.cookie") or "")
         threads_at_load = browser.evaluate(f"{THREADS}.map(t => t.dataset.thread)")
         # Something that surely comes after the page loaded: oncall, in another browser, runs a command.
         oncall = run.client()
@@ -620,12 +711,15 @@ def test_two_dbas_approve_the_demo_fix_in_the_browser(demo):
                          ".includes(t.dataset.thread) && t.innerText.includes('oncall'))", 30,
                          "oncall's command never appeared in dba1's feed without a reload")
 
+        # The alert arrives, then its diagnosis naming the blocking session, in the alert's thread.
+        run.wait_for(DEMO_LINES[2], 60, "the alert line")
+        browser.wait_for(thread_text("PostgresLockPileUp"), 30, "the alert never appeared in the feed without a reload")
         pid = run.wait_for(DEMO_LINES[3], 180, "the diagnosis line").group(1)
-        browser.wait_for(thread_text("PostgresLockPileUp", pid), 30,
+        browser.wait_for(thread_text("PostgresLockPileUp", word=pid), 30,
                          f"the feed never showed the alert with the diagnosis naming session {pid}")
         assert browser.evaluate("window.__notReloaded === true"), "the feed page was reloaded"
         assert browser.evaluate("document.body.dataset.live") == "on"
-        print(f"alert already in the feed at load: {'PostgresLockPileUp' in at_load}")
+        assert visible_live_indicator(browser), "with the stream open the header's live indicator shows nothing"
         capture(browser, shots, "feed-diagnosis")
 
         approval_id = run.wait_for(DEMO_LINES[4], 60, "the approval request line").group(1)
@@ -633,10 +727,43 @@ def test_two_dbas_approve_the_demo_fix_in_the_browser(demo):
                          "the approval request with its Approve button never appeared in the feed")
         assert browser.evaluate("window.__notReloaded === true"), "the feed page was reloaded"
 
-        # The approvals view lists it; its page shows the evidence.
+        # The incidents view lists the diagnosis; its page shows the finding, a Run button and the bundle.
+        browser.navigate("document.querySelector('nav#nav a[href=\"/web/incidents\"]').click()")
+        incidents = browser.wait_for("[...document.querySelectorAll('table#incidents tr[data-id]')].map(r => r.dataset.id)", 10,
+                                     "no incident is listed in /web/incidents")
+        incident_id = next((i for i in incidents if pid in (browser.text(f'table#incidents tr[data-id="{i}"]') or "")), None)
+        assert incident_id, f"no incident in /web/incidents names session {pid}: {browser.text('table#incidents')}"
+        capture(browser, shots, "incidents")
+        browser.navigate(f"document.querySelector('table#incidents tr[data-id=\"{incident_id}\"] a[href]').click()")
+        assert browser.evaluate("location.pathname") == f"/web/incidents/{incident_id}", browser.url()
+        assert pid in (browser.text("#findings") or ""), browser.text("#findings")
+        assert browser.evaluate("!!document.querySelector('#actions form.action input[name=kind][value=run_action]')"), browser.text()
+        capture(browser, shots, "incident")
+
+        # Over HTTP, as oncall: the bundle downloads; the Run button asks for the fix again, with the incident as evidence.
+        incident_page = oncall.get(f"/web/incidents/{incident_id}")
+        assert incident_page.status == 200, incident_page.describe()
+        bundle_download(oncall, incident_page, incident_id)
+        run_forms = [(f.parent, f.fields()) for f in incident_page.page.find_all("form", cls="action") if f.fields().get("kind") == "run_action"]
+        run_fields = next((fields for item, fields in run_forms if "terminate_backend" in item.text()), None)
+        assert run_fields, f"the incident page has no Run button for terminate_backend: {[item.text() for item, _ in run_forms]}"
+        before = set(oncall.approval_ids("pending"))
+        assert approval_id in before, before
+        pressed = oncall.post("/web/action", run_fields)
+        assert pressed.status == 303, pressed.describe()
+        opened = wait_until(lambda: set(oncall.approval_ids("pending")) - before, 30)
+        assert opened and len(opened) == 1, f"pressing Run on the incident opened no approval request (pending: {oncall.approval_ids('pending')})"
+        run_approval = oncall.approval(opened.pop())
+        assert run_approval.page.find(id="evidence") is not None, run_approval.describe()
+        run_evidence = run_approval.page.find(id="evidence").text()
+        assert incident_id in run_evidence and pid in run_evidence, f"the Run button's request does not name {incident_id}: {run_evidence}"
+        assert "terminate_backend" in run_approval.page.text()
+
+        # The approvals view lists the demo's request; its page shows the evidence.
         browser.navigate("document.querySelector('nav#nav a[href=\"/web/approvals\"]').click()")
         row = f"table#approvals tr[data-id=\"{approval_id}\"]"
         browser.wait_for(f"document.querySelector({json.dumps(row)})", 10, f"{approval_id} is not listed in /web/approvals")
+        capture(browser, shots, "approvals")
         if browser.evaluate(f"!!document.querySelector({json.dumps(row + ' a[href]')})"):
             browser.navigate(f"document.querySelector({json.dumps(row + ' a[href]')}).click()")
         else:
@@ -646,6 +773,7 @@ def test_two_dbas_approve_the_demo_fix_in_the_browser(demo):
         assert (browser.text("#approval-count") or "").startswith("0 of 2"), browser.text("#approval-count")
         evidence = browser.text("#evidence") or ""
         assert "checkout-worker" in evidence and pid in evidence and re.search(r"block", evidence, re.I), evidence
+        assert incident_id in evidence, f"the demo's request does not name its incident {incident_id}: {evidence}"
         assert "terminate_backend" in browser.text()
 
         # The requester's vote is refused.
@@ -695,6 +823,24 @@ def test_two_dbas_approve_the_demo_fix_in_the_browser(demo):
         browser.goto(f"{base}/web/audit")
         browser.wait_for("(document.querySelector('#chain') || {}).innerText?.startsWith('verified')", 30,
                          "the audit view does not show the chain verified")
+        capture(browser, shots, "audit")
+        browser.navigate("document.querySelector('nav#nav a[href=\"/web/alerts\"]').click()")
+        browser.wait_for("[...document.querySelectorAll('table#alerts tr')].some(r => r.innerText.includes('PostgresLockPileUp'))", 10,
+                         "the alerts view does not list PostgresLockPileUp")
+        capture(browser, shots, "alerts")
+
+        # Without JavaScript: the feed is all there (its buttons are forms), and the header does not say it is
+        # reconnecting, forever: nothing about live updates shows.
+        browser.send("Emulation.setScriptExecutionDisabled", value=True)
+        browser.goto(base + "/")
+        assert browser.evaluate("location.pathname") == "/", browser.url()
+        assert browser.evaluate("document.body.dataset.live") != "on", "app.js ran though scripts are off"
+        browser.wait_for(thread_text("PostgresLockPileUp", word=pid), 5, "without JavaScript the feed does not show the alert and its diagnosis")
+        assert browser.evaluate(f"!!document.querySelector('main#feed form.action[action=\"/web/action\"]')"), "no button form in the feed"
+        shown = visible_live_indicator(browser)
+        assert shown == [], f"without JavaScript the header's live indicator shows {shown}"
+        assert "reconnecting" not in (browser.text("body") or "").lower(), browser.text("header")
+        browser.screenshot(shots / "feed-no-javascript-desktop.png")
     finally:
         browser.close()
-    run.stop()
+    assert run.stop() == 0
