@@ -100,6 +100,11 @@ public final class SourceFailureWindow: Sendable {
         }
     }
 
+    /// Checks of `source` under way now.
+    public func checksUnderWay(_ source: String) -> Int {
+        state.withLock { $0.sources[source]?.checking.count ?? 0 }
+    }
+
     /// Failed checks of `source` within the window.
     public func recentFailures(_ source: String, now: Double = Date().timeIntervalSince1970) -> Int {
         state.withLock { state in

@@ -7,43 +7,53 @@ import NIOCore
 import ServiceLifecycle
 
 /// Counts the open `/web/events` streams of the process: each holds a connection and polls the store
-/// every second, so at most `limit` are open at once.
+/// every second, so at most `limit` are open at once, and at most `perPerson` for one person (one person's
+/// tabs must not take every place).
 final class WebEventStreams: Sendable {
     let limit: Int
-    private let open = NIOLockedValueBox(0)
+    let perPerson: Int
+    private let open = NIOLockedValueBox((total: 0, byPerson: [String: Int]()))
 
-    init(limit: Int) {
+    init(limit: Int, perPerson: Int = 4) {
         self.limit = max(0, limit)
+        self.perPerson = max(0, perPerson)
     }
 
     /// Streams open now.
-    var count: Int { open.withLockedValue { $0 } }
+    var count: Int { open.withLockedValue { $0.total } }
 
-    /// A place for one stream, or `nil` when every place is taken. The place is given back when the
-    /// slot goes away — the stream ended, its write failed, or its response was never written — so
-    /// no path can leak one.
-    func admit() -> Slot? {
-        let admitted = open.withLockedValue { count -> Bool in
-            guard count < limit else { return false }
-            count += 1
+    /// A place for one stream of `person`, or `nil` when every place (or that person's share) is taken.
+    /// The place is given back when the slot goes away — the stream ended, its write failed, or its
+    /// response was never written — so no path can leak one.
+    func admit(person: String) -> Slot? {
+        let admitted = open.withLockedValue { open -> Bool in
+            guard open.total < limit, open.byPerson[person, default: 0] < perPerson else { return false }
+            open.total += 1
+            open.byPerson[person, default: 0] += 1
             return true
         }
-        return admitted ? Slot(self) : nil
+        return admitted ? Slot(self, person: person) : nil
     }
 
-    fileprivate func release() {
-        open.withLockedValue { $0 -= 1 }
+    fileprivate func release(_ person: String) {
+        open.withLockedValue { open in
+            open.total -= 1
+            let left = open.byPerson[person, default: 1] - 1
+            open.byPerson[person] = left > 0 ? left : nil
+        }
     }
 
     final class Slot: Sendable {
         private let streams: WebEventStreams
+        private let person: String
 
-        fileprivate init(_ streams: WebEventStreams) {
+        fileprivate init(_ streams: WebEventStreams, person: String) {
             self.streams = streams
+            self.person = person
         }
 
         deinit {
-            streams.release()
+            streams.release(person)
         }
     }
 }
@@ -54,7 +64,8 @@ final class WebEventStreams: Sendable {
 /// or when a write fails (the client went away).
 enum WebEventStream {
     static func body(store: any Store, slot: WebEventStreams.Slot, until expires: Date?, poll: Duration = .seconds(1),
-                     keepalive: Duration = .seconds(15), logger: Logger) -> ResponseBody {
+                     keepalive: Duration = .seconds(15), stillSignedIn: @escaping @Sendable () async -> Bool = { true },
+                     logger: Logger) -> ResponseBody {
         ResponseBody { writer in
             // The slot lives as long as this closure: its place is given back however the stream ends.
             _ = slot
@@ -62,6 +73,7 @@ enum WebEventStream {
             // Sent at once, so the browser's EventSource opens (and the page shows "live") without waiting for news.
             try await writer.write(ByteBuffer(string: "retry: 5000\n: open\n\n"))
             var quiet = Duration.zero
+            var sinceCheck = Duration.zero
             while !Task.isShuttingDownGracefully, !Task.isCancelled, expires.map({ Date() < $0 }) ?? true {
                 do {
                     try await cancelWhenGracefulShutdown { try await Task.sleep(for: poll) }
@@ -69,6 +81,12 @@ enum WebEventStream {
                     break
                 }
                 quiet += poll
+                sinceCheck += poll
+                // Signed out (on any replica) or removed from the users: the stream ends within a keepalive.
+                if sinceCheck >= keepalive {
+                    sinceCheck = .zero
+                    if await !stillSignedIn() { break }
+                }
                 let current: String?
                 do {
                     current = try await store.slackOutbox.feedVersion()

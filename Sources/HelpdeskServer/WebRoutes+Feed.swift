@@ -46,7 +46,7 @@ extension WebRoutes {
         case .anonymous: return WebResponse.page(.unauthorized, html: "")
         case .refused(let status, _): return WebResponse.page(status, html: "")
         }
-        guard let slot = web.streams.admit() else {
+        guard let slot = web.streams.admit(person: visitor.user.name) else {
             context.logger.notice("web event stream refused: every stream place is taken", metadata: ["limit": "\(web.streams.limit)"])
             return WebResponse.page(.serviceUnavailable, html: "", headers: [.retryAfter: "30"])
         }
@@ -56,7 +56,11 @@ extension WebRoutes {
         // A buffering reverse proxy (nginx) would hold the events back.
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         return Response(status: .ok, headers: headers,
-                        body: WebEventStream.body(store: store, slot: slot, until: visitor.expires, logger: context.logger))
+                        body: WebEventStream.body(store: store, slot: slot, until: visitor.expires,
+                                                  stillSignedIn: { [auth] in
+                                                      if case .signedIn = await auth.access(request, context: context) { return true }
+                                                      return false
+                                                  }, logger: context.logger))
     }
 
     /// The command box: the slash command's grammar, answered in the feed by a `web.command` job.

@@ -14,9 +14,12 @@ public struct SlackApprovalNotifier: ApprovalNotifier {
         self.renderer = renderer
     }
 
+    /// The thread a request's card starts.
+    public static func threadKey(_ approvalID: String) -> String { "approval:\(approvalID)" }
+
     public func opened(_ record: ApprovalRecord, decision: Decision) -> ChangeSet {
         let message = SlackViews.approvalRequest(renderer, record, reason: decision.reason)
-        return ChangeSet(slackMessages: [OutboxMessage(channel: channel, body: SlackViews.webAPIBody(message), threadKey: "approval:\(record.id)", isRoot: true)])
+        return ChangeSet(slackMessages: [OutboxMessage(channel: channel, body: SlackViews.webAPIBody(message), threadKey: Self.threadKey(record.id), isRoot: true)])
     }
 
     public func decided(_ record: ApprovalRecord, summary: String) -> ChangeSet {
@@ -24,8 +27,8 @@ public struct SlackApprovalNotifier: ApprovalNotifier {
         // The summary holds the action's result or error (text from outside): escaped, and cut to a section.
         let note: Mrkdwn = "`\(record.id)`: \(summary)"
         return ChangeSet(slackMessages: [
-            OutboxMessage(channel: channel, method: .update, body: SlackViews.webAPIBody(view), threadKey: "approval:\(record.id)"),
-            OutboxMessage(channel: channel, body: note.messageBody, threadKey: "approval:\(record.id)"),
+            OutboxMessage(channel: channel, method: .update, body: SlackViews.webAPIBody(view), threadKey: Self.threadKey(record.id)),
+            OutboxMessage(channel: channel, body: note.messageBody, threadKey: Self.threadKey(record.id)),
         ])
     }
 }

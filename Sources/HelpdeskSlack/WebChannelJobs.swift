@@ -54,7 +54,9 @@ public struct WebCommandJob: JobHandler {
         // Everyone signed in reads the feed: the command is shown as the audit log keeps it, redacted.
         let shown = context.governance.redacted(payload.text)
         let root: Mrkdwn = "*\(payload.user, limit: 200)* ran `\(context.commandName, limit: 50) \(shown, limit: 2000)`"
-        let messages = context.webThread(key: "web:\(job.id)", root: root, answer: answer)
+        // Slack shows an answer to whoever typed the command; the feed shows it to everyone signed in, so what
+        // the typed text brings back (an error quoting it, a symptom) is redacted like the echo.
+        let messages = context.webThread(key: "web:\(job.id)", root: root, answer: context.governance.redacted(answer))
         return JobOutcome(result: "answered", followUp: ChangeSet(slackMessages: messages + thread))
     }
 }
@@ -93,13 +95,15 @@ public struct WebActionJob: JobHandler {
             let root: Mrkdwn = "*\(payload.user, limit: 200)* clicked *\(Self.label(payload.kind))*"
             messages = context.webThread(key: "web:\(job.id)", root: root, answer: answer.message)
         } else if answer.replacesOriginal {
-            // A vote that moved the request on: Slack replaces the clicked card; here the web root is edited in
-            // place (one card, its progress shown) and the thread gets one line saying who voted.
+            // A vote that moved the request on: Slack replaces the clicked card. Here the card is edited in place
+            // only when it is its own thread's root (the approvals channel's `approval:ID`) — never whatever root
+            // the form names, such as an alert's — and the thread gets one line saying who voted.
             let vote: Mrkdwn = "*\(payload.user, limit: 200)* voted *\(Self.label(payload.kind).lowercased())*"
-            messages = [
-                OutboxMessage(channel: OutboxMessage.webChannel, method: .update, body: SlackViews.webAPIBody(answer.message), threadKey: payload.thread),
-                OutboxMessage(channel: OutboxMessage.webChannel, body: vote.messageBody, threadKey: payload.thread),
-            ]
+            messages = [OutboxMessage(channel: OutboxMessage.webChannel, body: vote.messageBody, threadKey: payload.thread)]
+            if payload.thread == SlackApprovalNotifier.threadKey(payload.value) {
+                messages.insert(OutboxMessage(channel: OutboxMessage.webChannel, method: .update, body: SlackViews.webAPIBody(answer.message),
+                                              threadKey: payload.thread), at: 0)
+            }
         } else {
             messages = [OutboxMessage(channel: OutboxMessage.webChannel, body: SlackViews.webAPIBody(answer.message), threadKey: payload.thread)]
         }

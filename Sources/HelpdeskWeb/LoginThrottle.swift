@@ -67,7 +67,10 @@ public final class LoginThrottle: Sendable {
         case .limited(let wait):
             // Someone guessing a name must not lock its owner out: an address that failed nothing this minute
             // still gets its try (its first failure then counts, for the name and for the address).
-            if sources.recentFailures(Self.sourceKey(source), now: now) == 0 {
+            // Clean: no failure this minute and no other check under way (this one holds the only place), so
+            // a burst from one address still gets one try, not one per request in flight.
+            let key = Self.sourceKey(source)
+            if sources.recentFailures(key, now: now) == 0, sources.checksUnderWay(key) == 1 {
                 return .granted(Attempt(source: sourceReservation, user: nil, userKey: userKey))
             }
             sources.finish(sourceReservation, failed: false, now: now)

@@ -267,8 +267,13 @@ import Darwin
     @Test func eventStreamsAreCappedPerProcess() async throws {
         let harness = try await Harness()
         let alice = try harness.session("alice")
-        var slots: [WebEventStreams.Slot]? = (0..<harness.web.streams.limit).compactMap { _ in harness.web.streams.admit() }
-        #expect(slots?.count == 64 && harness.web.streams.admit() == nil)
+        var slots: [WebEventStreams.Slot]? = (0..<harness.web.streams.limit).compactMap { index in harness.web.streams.admit(person: "p\(index / 4)") }
+        #expect(slots?.count == 64 && harness.web.streams.admit(person: "someone else") == nil)
+        #expect(WebEventStreams(limit: 64).admit(person: "a") != nil)
+        let one = WebEventStreams(limit: 64)
+        let mine = (0..<5).compactMap { _ in one.admit(person: "alice") }
+        #expect(mine.count == one.perPerson, "one person's tabs take at most their share")
+        #expect(one.admit(person: "bob") != nil)
         try await Application(router: buildRouter(harness.dependencies)).test(.router) { client in
             let response = try await client.execute(uri: "/web/events", method: .get, headers: [.cookie: alice.cookie])
             #expect(response.status == .serviceUnavailable)
@@ -387,7 +392,8 @@ final class HeldConnection: Sendable {
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw ToolError("cannot connect to port \(port)") }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        var timeout = timeval()
+        timeout.tv_sec = 5
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let bytes = Array(request.utf8)
         guard send(descriptor, bytes, bytes.count, 0) == bytes.count else { throw ToolError("cannot send the request") }

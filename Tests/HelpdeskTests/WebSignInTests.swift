@@ -1,6 +1,8 @@
 import Foundation
 import HelpdeskContent
 import HelpdeskCore
+@testable import HelpdeskGovernance
+import HelpdeskJobs
 @testable import HelpdeskServer
 import HelpdeskShippedContent
 import HelpdeskSlack
@@ -267,5 +269,40 @@ import Testing
             Issue.record("a sign-in clears the name's failures")
             return
         }
+    }
+
+    @Test func aBurstFromOneCleanAddressGetsOneTryAtALimitedName() {
+        let throttle = LoginThrottle(failuresPerMinute: 2)
+        for source in ["198.51.100.1", "198.51.100.2"] {
+            guard case .granted(let attempt) = throttle.check(source: source, user: "dba2", now: 1000) else { Issue.record("refused early"); return }
+            throttle.finish(attempt, succeeded: false, now: 1000)
+        }
+        // Two checks at once from a clean address: the first is its one try, the second waits for it.
+        guard case .granted(let first) = throttle.check(source: "203.0.113.7", user: "dba2", now: 1001) else { Issue.record("no try"); return }
+        guard case .limited = throttle.check(source: "203.0.113.7", user: "dba2", now: 1001) else {
+            Issue.record("a second check in flight got a try of its own")
+            return
+        }
+        throttle.release(first)
+    }
+
+    @Test func aVoteInAnotherThreadNeverEditsThatThreadsRoot() async throws {
+        let harness = try await Web.Harness()
+        let record = try await harness.requestTermination()
+        let alertThread = "alertgroup:{}:{alertname=\"Locks\"}"
+        try await harness.store.apply(ChangeSet(jobs: [WebActionJob.job(user: "bob", kind: .approve, value: record.id, thread: alertThread)]))
+        let leased = try #require(try await harness.store.jobs.lease(owner: "test-host:1:web", limit: 1, duration: .seconds(60), now: Date()).first)
+        let outcome = try await WebActionJob(context: harness.slack).run(leased, logger: Web.logger)
+        #expect(outcome.followUp.slackMessages.map(\.method) == [.postMessage], "one line in the thread; the alert's root stays")
+        #expect(outcome.followUp.slackMessages.first?.threadKey == alertThread)
+        try await harness.finish()
+    }
+
+    @Test func aFindingIsShownWholeOrNotAtAll() {
+        let summary = "prod-db: 1 critical — PID 10151 (app) has been idle in transaction for 12s and blocks 5 session(s) (2 tools failed: x)"
+        #expect(Governance.isWholeFinding("PID 10151 (app) has been idle in transaction for 12s and blocks 5 session(s)", of: summary))
+        #expect(!Governance.isWholeFinding("PID 1015", of: summary))
+        #expect(!Governance.isWholeFinding("PID 10151 (app)", of: summary))
+        #expect(!Governance.isWholeFinding("", of: summary))
     }
 }
