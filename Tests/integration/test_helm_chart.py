@@ -590,7 +590,8 @@ def test_postgres_store_runs_rolling_replicas_without_a_volume(rendered):
 
 
 def test_postgres_store_without_the_autoscaler_runs_replica_count(helm, tmp_path):
-    result = install(helm, tmp_path, coalesce(DEFAULTS, {**POSTGRES_STORE, "replicaCount": 3}))
+    result = install(helm, tmp_path, coalesce(DEFAULTS, {**POSTGRES_STORE, "replicaCount": 3,
+                                                         "secrets": {"web": {"existingSecret": "helpdesk-web"}}}))
     assert result.one("Deployment")["spec"]["replicas"] == 3
     assert not result.of("HorizontalPodAutoscaler")
     assert "3 replica(s), no volume" in result.notes
@@ -778,6 +779,32 @@ def test_chart_refuses_what_the_postgres_store_cannot_do(helm, tmp_path, overlay
     with pytest.raises(Exception) as refused:
         install(helm, tmp_path, coalesce(merged("production"), overlay))
     assert message in str(refused.value), str(refused.value)
+
+
+NO_WEB_KEY = {"secrets": {"web": {"existingSecret": ""}}}
+
+
+@pytest.mark.parametrize("overlay, message", [
+    (NO_WEB_KEY, "autoscaling.enabled with the web channel on needs secrets.web.existingSecret"),
+    ({**NO_WEB_KEY, "autoscaling": {"enabled": False}, "replicaCount": 2},
+     "replicaCount 2 with the web channel on needs secrets.web.existingSecret"),
+], ids=["autoscaled", "replicas"])
+def test_chart_refuses_several_replicas_signing_web_sessions_with_keys_of_their_own(helm, tmp_path, overlay, message):
+    """Without one session key each pod makes its own: a sign-in on one pod would be refused by the next."""
+    with pytest.raises(Exception) as refused:
+        install(helm, tmp_path, coalesce(merged("production"), overlay))
+    assert message in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize("overlay", [
+    {**NO_WEB_KEY, "config": {"web": {"enabled": False}}},
+    {**NO_WEB_KEY, "extraEnv": [{"name": "HELPDESK_WEB_SESSION_KEY",
+                                 "valueFrom": {"secretKeyRef": {"name": "helpdesk-web", "key": "session-key"}}}]},
+    {**NO_WEB_KEY, "autoscaling": {"enabled": False}, "replicaCount": 1},
+], ids=["web-off", "key-from-extra-env", "one-replica"])
+def test_several_replicas_without_a_web_session_key_secret_only_when_nothing_needs_it(helm, tmp_path, overlay):
+    result = install(helm, tmp_path, coalesce(merged("production"), overlay))
+    assert "web-session-key" not in mounted_secrets(server_pod(result))
 
 
 # MARK: against the real binary

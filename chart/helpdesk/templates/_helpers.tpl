@@ -148,6 +148,14 @@ annotations:
 {{- fail "autoscaling.targetMemoryUtilizationPercentage is a percentage of resources.requests.memory, which is not set: set it, or the target to 0" -}}
 {{- end -}}
 {{- end -}}
+{{- /* Several pods with the web channel on: each would sign cookies with a random key of its own, so a
+sign-in on one pod is refused by the next and every restart signs everyone out. */ -}}
+{{- $webOn := ne (toString (dig "web" "enabled" true (.Values.config | default dict))) "false" -}}
+{{- $webKey := (.Values.secrets.web | default dict).existingSecret -}}
+{{- range .Values.extraEnv }}{{ if eq (toString .name) "HELPDESK_WEB_SESSION_KEY" }}{{ $webKey = "extraEnv" }}{{ end }}{{ end -}}
+{{- if and $webOn (not $webKey) (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) -}}
+{{- fail (printf "%s with the web channel on needs secrets.web.existingSecret, a Secret with the key that signs web sessions (without it each pod makes its own, so a sign-in on one pod is refused by the others): kubectl create secret generic helpdesk-web --from-literal=session-key=\"$(openssl rand -hex 32)\"; or turn the web channel off with config.web.enabled: false" (ternary "autoscaling.enabled" (printf "replicaCount %d" (int .Values.replicaCount)) .Values.autoscaling.enabled)) -}}
+{{- end -}}
 {{- if and .Values.rbac.create .Values.rbac.clusterWide .Values.rbac.allowWrites (not .Values.rbac.acknowledgeClusterWideWrites) -}}
 {{- fail "rbac.clusterWide with rbac.allowWrites lets the server patch and scale every Deployment and StatefulSet in the cluster: list the namespaces to change in rbac.namespaces with clusterWide: false, or set rbac.acknowledgeClusterWideWrites: true" -}}
 {{- end -}}
