@@ -25,6 +25,8 @@ public struct WebDependencies: Sendable {
     let requestsPerPerson = SourceRateLimiter(perMinute: WebDependencies.requestsPerPersonPerMinute)
     /// Open `/web/events` streams of this process.
     let streams: WebEventStreams
+    /// The feed's threads at the newest feed version, shared by every page and refresh.
+    let feedCache = FeedCache()
     /// The audit chain's last verification, shared by every audit page.
     let chain = AuditChainStatus()
 
@@ -61,5 +63,19 @@ actor AuditChainStatus {
         let result = try await walk.value
         last = (head, result, ContinuousClock.now)
         return result
+    }
+}
+
+/// The feed's threads as built at one feed version: every tab refreshes on the same change, and one
+/// build serves them all (a storm digest is read from the store once, not once per tab).
+actor FeedCache {
+    private var kept: (version: String, threads: [WebThread])?
+
+    func threads(at version: String) -> [WebThread]? {
+        kept?.version == version ? kept?.threads : nil
+    }
+
+    func keep(_ threads: [WebThread], at version: String) {
+        kept = (version, threads)
     }
 }

@@ -32,9 +32,14 @@ extension WebRoutes {
         }
     }
 
-    /// The feed's threads; a storm's digest is made from stored state, newest state, as Slack's is.
+    /// The feed's threads; a storm's digest is made from stored state, newest state, as Slack's is. Built
+    /// once per feed version however many tabs refresh on the same change.
     func threads() async throws -> [WebThread] {
-        await WebFeed.threads(try await store.slackOutbox.feed(limit: Self.feedRows), rendered: web.renderStored)
+        let version = try await store.slackOutbox.feedVersion()
+        if let cached = await web.feedCache.threads(at: version) { return cached }
+        let threads = await WebFeed.threads(try await store.slackOutbox.feed(limit: Self.feedRows), rendered: web.renderStored)
+        await web.feedCache.keep(threads, at: version)
+        return threads
     }
 
     /// `text/event-stream` of feed changes for the page's live refresh: 401 for someone not signed in
@@ -87,8 +92,7 @@ extension WebRoutes {
         let thread = fields["thread"] ?? ""
         // A click answers in its message's thread: one the bot started, never one a form names out of thin air.
         do {
-            let ownThread = thread.hasPrefix("message:") && Int64(thread.dropFirst("message:".count)) != nil  // WebFeed.ownThreadKey
-            if !thread.isEmpty, !ownThread, try await !store.slackOutbox.threadExists(thread) {
+            if !thread.isEmpty, try await !store.slackOutbox.threadExists(thread) {
                 return message(.badRequest, title: "Form not valid", "This button's thread does not exist; nothing was done.", visitor: visitor)
             }
         } catch {

@@ -67,7 +67,9 @@ extension WebRoutes {
     func diagnosisSummary(_ record: IncidentRecord) async throws -> JSONValue {
         let archive: Data
         if record.bundleIsInStore {
-            guard let stored = try await store.incidents.bundle(id: record.id) else { throw BundleReadError.corrupt("it is no longer kept") }
+            guard let stored = try await store.incidents.bundle(id: record.id) else {
+                throw BundleReadError.unreadable(path: "the store", reason: "the bundle is no longer kept (pruned by retention)")
+            }
             archive = stored
         } else {
             archive = try Self.bundleFile(record, limit: Self.maxBundleRead).readAll()
@@ -138,8 +140,14 @@ extension WebRoutes {
         }))
         headers[.contentDisposition] = "attachment; filename=\"\(name).tar.gz\""
         if record.bundleIsInStore {
-            guard let data = try? await store.incidents.bundle(id: record.id) else {
-                return message(.notFound, title: "Bundle gone", "The bundle of \(id) is no longer kept.", visitor: visitor)
+            let stored: Data?
+            do {
+                stored = try await store.incidents.bundle(id: record.id)
+            } catch {
+                return storeUnavailable(error, context, visitor: visitor)
+            }
+            guard let data = stored else {
+                return message(.notFound, title: "Bundle gone", "The bundle of \(id) is no longer kept (retention pruned it).", visitor: visitor)
             }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }

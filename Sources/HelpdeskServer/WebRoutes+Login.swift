@@ -43,10 +43,14 @@ extension WebRoutes {
         let next = Self.safeNext(fields["next"])
         guard auth.checkLoginCSRF(fields["csrf"], request: request) else {
             context.logger.notice("web sign-in refused: login CSRF token missing or wrong", metadata: ["source": "\(source)"])
-            return loginForm(.forbidden, next: next, error: "This sign-in form has expired; please try again.")
+            // No nonce cookie at all is most often a browser that keeps no `Secure` cookie over plain HTTP.
+            let noCookie = WebCookies.value(named: WebCookies.loginName, in: request.headers[values: .cookie]) == nil
+            return loginForm(.forbidden, next: next, error: noCookie
+                ? "Your browser sent no sign-in cookie: it keeps secure cookies only over HTTPS (or on localhost). Open helpdesk over HTTPS and try again."
+                : "This sign-in form has expired; please try again.")
         }
         guard let name = Self.field(fields, "user", limit: 200), let password = fields["password"], !password.isEmpty,
-              password.utf8.count <= 1024
+              password.utf8.count <= PasswordCheck.maximumPasswordBytes
         else {
             return loginForm(.badRequest, next: next, error: "Enter your user name and password.")
         }
@@ -70,10 +74,11 @@ extension WebRoutes {
         }
         guard let user = checked else {
             // A name nobody has may be a password typed in the wrong field: only a known name is recorded.
-            let known = directory.user(named: name)?.name
+            let known = web.passwords.person(named: name)?.name
             await recordLogin(principal: known, source: source, succeeded: false, context)
             context.logger.notice("web sign-in failed", metadata: ["source": "\(source)", "user": "\(known ?? "(unknown)")"])
-            return loginForm(.unauthorized, next: next, error: Self.wrongPassword, userName: name)
+            // Only a name someone has goes back into the form: another may be a password typed in the wrong field.
+            return loginForm(.unauthorized, next: next, error: Self.wrongPassword, userName: known)
         }
         guard await recordLogin(principal: user.name, source: source, succeeded: true, context) else {
             return loginForm(.serviceUnavailable, next: next, error: "helpdesk cannot record sign-ins right now; try again in a minute.")

@@ -60,7 +60,10 @@ public struct WebThread: Sendable, Equatable {
 
     /// The template's view: `thread` (the key) and `messages`.
     public var view: [String: Any] {
-        ["thread": key, "messages": messages.map { $0.view(thread: key) }]
+        // A message outside any thread has a key of its own for the page only: its buttons name no thread,
+        // and their answer starts one (a click may only answer in a thread the bot started).
+        let buttonThread = key.hasPrefix(WebFeed.ownThreadPrefix) ? "" : key
+        return ["thread": key, "messages": messages.map { $0.view(thread: buttonThread) }]
     }
 }
 
@@ -70,7 +73,8 @@ public enum WebFeed {
     public static let maxThreads = 50
 
     /// The thread key of an entry posted outside any thread.
-    public static func ownThreadKey(_ id: Int64) -> String { "message:\(id)" }
+    public static func ownThreadKey(_ id: Int64) -> String { ownThreadPrefix + String(id) }
+    static let ownThreadPrefix = "message:"
 
     /// Groups `entries` into threads, newest activity first, at most ``maxThreads``; in a thread the
     /// root comes first, then the replies by id. An entry with a `rendered` body is made from stored

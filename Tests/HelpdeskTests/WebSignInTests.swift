@@ -206,7 +206,7 @@ import Testing
             OutboxMessage(channel: OutboxMessage.webChannel, body: .object(["text": .string("root")]), threadKey: "web:1", isRoot: true),
         ]))
         try await Application(router: buildRouter(harness.dependencies)).test(.router) { client in
-            for (thread, expected) in [("web:1", HTTPResponse.Status.seeOther), ("message:42", .seeOther), ("", .seeOther),
+            for (thread, expected) in [("web:1", HTTPResponse.Status.seeOther), ("message:42", .badRequest), ("", .seeOther),
                                        ("x\"><meta http-equiv=refresh>", .badRequest), ("web:2", .badRequest)] {
                 let click = try await client.execute(uri: "/web/action", method: .post, headers: Web.formHeaders(cookie: alice.cookie),
                                                      body: Web.form([("kind", "approve"), ("value", "apr_none"), ("thread", thread), ("csrf", alice.csrf)]))
@@ -294,6 +294,8 @@ import Testing
         let leased = try #require(try await harness.store.jobs.lease(owner: "test-host:1:web", limit: 1, duration: .seconds(60), now: Date()).first)
         let outcome = try await WebActionJob(context: harness.slack).run(leased, logger: Web.logger)
         #expect(outcome.followUp.slackMessages.map(\.method) == [.postMessage], "one line in the thread; the alert's root stays")
+        let votes = try await harness.store.approvals.approval(id: record.id)?.votes ?? []
+        #expect(votes.map(\.principal) == ["bob"], "the vote counted: this is the moved-on case, not a refusal")
         #expect(outcome.followUp.slackMessages.first?.threadKey == alertThread)
         try await harness.finish()
     }
