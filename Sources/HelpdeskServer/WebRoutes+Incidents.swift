@@ -38,13 +38,9 @@ extension WebRoutes {
     func incident(_ request: Request, _ context: AppRequestContext, _ visitor: WebVisitor) async -> Response {
         let id = context.parameters.get("id") ?? ""
         let record: IncidentRecord
-        do {
-            guard let found = try await store.incidents.incident(id: id) else {
-                return message(.notFound, title: "No such incident", "There is no incident \(id).", visitor: visitor)
-            }
-            record = found
-        } catch {
-            return storeUnavailable(error, context, visitor: visitor)
+        switch await incidentRecord(id, context, visitor) {
+        case .success(let found): record = found
+        case .failure(let refusal): return refusal.response
         }
         var view: [String: Any] = [
             "id": record.id, "created": Self.time(record.createdAt), "target": record.target, "trigger": record.trigger,
@@ -119,17 +115,30 @@ extension WebRoutes {
         return view
     }
 
+    /// Why an incident page cannot be shown: the answer to send instead.
+    struct Refusal: Error {
+        let response: Response
+    }
+
+    /// The incident `id` names, or the page saying there is none (404) or that the store is away (503).
+    func incidentRecord(_ id: String, _ context: AppRequestContext, _ visitor: WebVisitor) async -> Result<IncidentRecord, Refusal> {
+        do {
+            guard let found = try await store.incidents.incident(id: id) else {
+                return .failure(Refusal(response: message(.notFound, title: "No such incident", "There is no incident \(id).", visitor: visitor)))
+            }
+            return .success(found)
+        } catch {
+            return .failure(Refusal(response: storeUnavailable(error, context, visitor: visitor)))
+        }
+    }
+
     /// The bundle, as a download: from the store, or streamed from its recorded file.
     func bundle(_ request: Request, _ context: AppRequestContext, _ visitor: WebVisitor) async -> Response {
         let id = context.parameters.get("id") ?? ""
         let record: IncidentRecord
-        do {
-            guard let found = try await store.incidents.incident(id: id) else {
-                return message(.notFound, title: "No such incident", "There is no incident \(id).", visitor: visitor)
-            }
-            record = found
-        } catch {
-            return storeUnavailable(error, context, visitor: visitor)
+        switch await incidentRecord(id, context, visitor) {
+        case .success(let found): record = found
+        case .failure(let refusal): return refusal.response
         }
         var headers = WebResponse.securityHeaders
         headers[.contentType] = "application/gzip"
