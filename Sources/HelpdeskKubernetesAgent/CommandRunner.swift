@@ -1,7 +1,6 @@
 import Foundation
 import HelpdeskAgents
 import HelpdeskCore
-import Synchronization
 
 /// Runs a program with an argument list (never through a shell) and collects its output.
 public protocol CommandRunner: Sendable {
@@ -47,7 +46,7 @@ public struct ProcessRunner: CommandRunner {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = out
         process.standardError = err
-        let exited = Exit()
+        let exited = ProcessExit()
         process.terminationHandler = { process in exited.finish(process.terminationStatus) }
         do {
             try process.run()
@@ -72,30 +71,5 @@ public struct ProcessRunner: CommandRunner {
         let stdout = (try? Data(contentsOf: outURL)) ?? Data()
         let stderr = String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self)
         return CommandOutput(status: status, stdout: stdout, stderr: stderr)
-    }
-}
-
-/// A one-shot "the process exited with this status" signal, waitable from async code.
-private final class Exit: Sendable {
-    private let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32?, Never>])>((nil, []))
-
-    func finish(_ status: Int32) {
-        let waiters = state.withLock { state in
-            state.status = status
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume(returning: status) }
-    }
-
-    func wait() async -> Int32? {
-        await withCheckedContinuation { continuation in
-            let status = state.withLock { state -> Int32? in
-                if let status = state.status { return status }
-                state.waiters.append(continuation)
-                return nil
-            }
-            if let status { continuation.resume(returning: status) }
-        }
     }
 }

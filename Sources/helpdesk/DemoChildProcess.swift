@@ -1,6 +1,5 @@
 import Foundation
 import HelpdeskCore
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -25,7 +24,7 @@ final class DemoChildProcess: @unchecked Sendable {
     // Process is not Sendable; once started it is only asked isRunning, processIdentifier and
     // terminate(), which it answers from any thread.
     private let process: Process
-    private let exit = DemoExitStatus()
+    private let exit = ProcessExit()
     let name: String
 
     /// Starts `arguments[0]` with the rest as its arguments; standard output and error go to `output`
@@ -106,32 +105,5 @@ final class DemoChildProcess: @unchecked Sendable {
         }
         let output = String(decoding: FileManager.default.contents(atPath: outputFile) ?? Data(), as: UTF8.self)
         return (status, output)
-    }
-}
-
-/// A one-shot "the process exited with this status", waitable from async code.
-private final class DemoExitStatus: Sendable {
-    private let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
-
-    var status: Int32? { state.withLock { $0.status } }
-
-    func finish(_ status: Int32) {
-        let waiters = state.withLock { state in
-            state.status = status
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume(returning: status) }
-    }
-
-    func wait() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let status = state.withLock { state -> Int32? in
-                if let status = state.status { return status }
-                state.waiters.append(continuation)
-                return nil
-            }
-            if let status { continuation.resume(returning: status) }
-        }
     }
 }
