@@ -47,6 +47,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // Spans through the libraries; OTel exports them over OTLP/HTTP only (no gRPC: its trait is off).
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // libargon2 for Argon2id API key hashes (aiHelpDesk's users files): the reference C library,
@@ -58,7 +61,8 @@ let package = Package(
         ),
         .target(
             name: "HelpdeskCore",
-            dependencies: ["CArgon2", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CArgon2", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Tracing", package: "swift-distributed-tracing")],
             swiftSettings: strictSettings
         ),
         // Templates, runbooks and policies: the shipped files with configured folders on top.
@@ -114,6 +118,7 @@ let package = Package(
         .target(
             name: "HelpdeskJobs",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "HelpdeskCore", "HelpdeskStore", "HelpdeskHTTPClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -164,6 +169,7 @@ let package = Package(
         .target(
             name: "HelpdeskSlack",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskAgents", "HelpdeskOrchestrator",
                 "HelpdeskGovernance", "HelpdeskHTTPClient", "HelpdeskContent",
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -175,6 +181,7 @@ let package = Package(
         .target(
             name: "HelpdeskGovernance",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskAgents", "HelpdeskStore", "HelpdeskJobs",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -241,6 +248,7 @@ let package = Package(
         .target(
             name: "HelpdeskServer",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskShippedContent", "HelpdeskStore", "HelpdeskJobs",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
                 "HelpdeskHTTPClient", "HelpdeskAlerts", "HelpdeskMail", "HelpdeskAlertmanagerAgent", "HelpdeskIncidents", "HelpdeskWeb",
@@ -273,7 +281,7 @@ let package = Package(
                 "CHelpdeskBuildInfo", "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskShippedContent", "HelpdeskStore",
                 "HelpdeskJobs", "HelpdeskServer",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
-                "HelpdeskMail", "HelpdeskHTTPClient",
+                "HelpdeskMail", "HelpdeskHTTPClient", .product(name: "OTel", package: "swift-otel"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -302,6 +310,8 @@ let package = Package(
         .testTarget(
             name: "HelpdeskTests",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskStore", "HelpdeskJobs", "HelpdeskServer", "HelpdeskTestSupport",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack", "HelpdeskAlerts", "HelpdeskHTTPClient",
                 "HelpdeskMail", "HelpdeskAlertmanagerAgent", "HelpdeskContent", "HelpdeskShippedContent", "HelpdeskPostgres", "HelpdeskWeb",

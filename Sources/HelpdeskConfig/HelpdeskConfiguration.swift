@@ -27,6 +27,7 @@ public struct HelpdeskConfiguration: Sendable {
     public var policies = PolicySettings()
     public var audit = AuditSettings()
     public var retention = RetentionSettings()
+    public var tracing = TracingSettings()
     public var web = WebSettings()
     /// Every secret loaded, so the log redactor can mask their values.
     public var secrets: [Secret] = []
@@ -81,6 +82,7 @@ public struct HelpdeskConfiguration: Sendable {
         audit = AuditSettings(top.section("audit"))
         retention = RetentionSettings(top.section("retention"))
         web = WebSettings(top.section("web"))
+        tracing = TracingSettings(top.section("tracing"))
         top.finish()
         // aiHelpDesk's names for the same files: a copied .env must not leave them silently unread.
         for (theirs, ours, path) in [("HELPDESK_POLICY_FILE", "HELPDESK_POLICIES_FILE", "policies.file"),

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Tracing
 import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
@@ -327,6 +328,28 @@ public struct Governance: Sendable {
     }
 
     func run(_ call: ToolCall, descriptor: ToolDescriptor, agent: any Agent, principal: String, decision: Decision?, approvalID: String?) async -> GateOutcome {
+        // One span per call that passed the gate: the tool, its target and how it ended; never its arguments.
+        await withSpan("tool \(call.tool)", ofKind: .client) { span in
+            span.attributes["helpdesk.tool"] = call.tool
+            span.attributes["helpdesk.tool.action"] = descriptor.action.rawValue
+            span.setRedacted("helpdesk.target", call.target, redactor: redactor)
+            span.setRedacted("helpdesk.principal", principal, redactor: redactor)
+            span.setRedacted("helpdesk.approval_id", approvalID, redactor: redactor)
+            let outcome = await runTraced(call, descriptor: descriptor, agent: agent, principal: principal, decision: decision,
+                                          approvalID: approvalID)
+            switch outcome {
+            case .failed(let error, _):
+                span.attributes["helpdesk.outcome"] = "error"
+                span.fail(error, redactor: redactor)
+            default:
+                span.attributes["helpdesk.outcome"] = "ok"
+            }
+            return outcome
+        }
+    }
+
+    private func runTraced(_ call: ToolCall, descriptor: ToolDescriptor, agent: any Agent, principal: String, decision: Decision?,
+                           approvalID: String?) async -> GateOutcome {
         let started = ContinuousClock.now
         var outcome: GateOutcome
         var data: [String: JSONValue] = ["call": callJSON(call, action: descriptor.action)]

@@ -3,6 +3,7 @@ import HelpdeskCore
 import HelpdeskHTTPClient
 import HelpdeskStore
 import Logging
+import Tracing
 import Metrics
 import ServiceLifecycle
 import Synchronization
@@ -152,16 +153,31 @@ public final class JobWorker: Service {
         logger[metadataKey: "job_id"] = "\(job.id)"
         logger[metadataKey: "job_kind"] = "\(job.kind)"
         logger[metadataKey: "attempt"] = "\(job.attempt)"
+        if let requestID = job.origin?.requestID { logger[metadataKey: "request_id"] = "\(requestID)" }
         let started = ContinuousClock.now
         let result: Result<JobOutcome, any Error>
+        // What the run queues (its follow-up) continues from the job's span.
+        var runOrigin = job.origin
         if let handler = handlers[job.kind] {
-            result = await runGuarded(job, handler: handler, logger: logger)
+            // The run continues the request's trace and carries its id on to what it queues.
+            let origin = job.origin ?? WorkOrigin()
+            result = await origin.run {
+                await withSpan("job \(job.kind)", ofKind: .consumer) { span in
+                    runOrigin = WorkOrigin.current() ?? job.origin
+                    span.attributes["helpdesk.job.id"] = Int(job.id)
+                    span.attributes["helpdesk.job.kind"] = job.kind
+                    span.attributes["helpdesk.job.attempt"] = job.attempt
+                    let result = await runGuarded(job, handler: handler, logger: logger)
+                    if case .failure = result { span.setStatus(SpanStatus(code: .error)) }
+                    return result
+                }
+            }
         } else {
             result = .failure(JobFailure.noHandler(kind: job.kind))
         }
         Timer(label: "helpdesk_job_duration_seconds", dimensions: [("kind", job.kind)], factory: metrics)
             .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-        await record(result, for: job, logger: logger)
+        await record(result, for: job, origin: runOrigin, logger: logger)
     }
 
     /// Runs the handler racing its timeout, while a sibling task keeps the lease alive.
@@ -204,13 +220,16 @@ public final class JobWorker: Service {
         }
     }
 
-    private func record(_ result: Result<JobOutcome, any Error>, for job: LeasedJob, logger: Logger) async {
+    private func record(_ result: Result<JobOutcome, any Error>, for job: LeasedJob, origin: WorkOrigin?, logger: Logger) async {
         let now = Date()
         let outcome: String
         do {
             switch result {
             case .success(let value):
-                if try await queue.complete(job, result: value.result.map(redactor.redact), followUp: value.followUp, now: now) {
+                // What the job queues continues its request and trace.
+                var followUp = value.followUp
+                if followUp.origin == nil { followUp.origin = origin }
+                if try await queue.complete(job, result: value.result.map(redactor.redact), followUp: followUp, now: now) {
                     outcome = "done"
                     logger.debug("job done")
                 } else {

@@ -88,6 +88,7 @@ public struct RateLimits: Sendable {
 public func buildRouter(_ dependencies: ServerDependencies, surface: ListenerSurface = .all) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: RequestTracingMiddleware())
     router.add(middleware: MetricsMiddleware(factory: dependencies.metricsFactory))
     router.add(middleware: RateLimitMiddleware(
         open: dependencies.limits.open, failures: dependencies.limits.failures,

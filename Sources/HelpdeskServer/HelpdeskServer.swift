@@ -101,8 +101,10 @@ public enum HelpdeskServer {
     /// (SIGTERM or SIGINT) with the store closed. `onRunning` is called once the public listener is
     /// bound (with its real port when `server.listen` asks for port 0); it must return quickly, as
     /// the listener accepts connections only after it (`helpdesk demo` starts its story from it).
+    /// `telemetry` (the span exporter) runs first and so stops last, flushing what the others traced.
     public static func run(configuration: HelpdeskConfiguration, store: any Store, registry: PrometheusCollectorRegistry,
                            redactor: Redactor, environment: [String: String], logger: Logger,
+                           telemetry: [any Service] = [],
                            onRunning: (@Sendable (Composition, ListenAddress) async -> Void)? = nil) async throws {
         let app: Composition
         do {
@@ -134,8 +136,8 @@ public enum HelpdeskServer {
         let chain = store.auditChain ?? .configured(configuration.audit, storePath: configuration.store.localFilePath)
         let backups: [any Service] = StoreBackupService.configured(configuration.store, chain: chain, logger: logger, metrics: metrics)
             .map { [$0] } ?? []
-        var services: [any Service] = [
-            // First, so it stops last and its shutdown checkpoint seals the final event.
+        var services: [any Service] = telemetry + [
+            // First (after span export, which flushes last), so it stops last and its shutdown checkpoint seals the final event.
             AuditCheckpointService(store: store, settings: configuration.audit, storePath: configuration.store.localFilePath, logger: logger),
             PolicyWatcher(content: app.content, policies: app.policies, knownTools: BuiltInTools.names, logger: logger, metrics: metrics),
             ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),

@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskCore
 import Hummingbird
 import Logging
 import HTTPTypes
@@ -15,7 +16,8 @@ struct RequestIDMiddleware: RouterMiddleware {
         let id = request.headers[.requestID].flatMap(Self.acceptable) ?? Self.newID()
         context.requestID = id
         context.logger[metadataKey: "request_id"] = "\(id)"
-        var response = try await next(request, context)
+        // Work this request queues (jobs, messages) carries the id on (``WorkOrigin``).
+        var response = try await WorkOrigin.$currentRequestID.withValue(id) { try await next(request, context) }
         response.headers[.requestID] = id
         return response
     }

@@ -3,6 +3,7 @@ import HelpdeskCore
 import HelpdeskHTTPClient
 import HelpdeskStore
 import Logging
+import Tracing
 import ServiceLifecycle
 
 /// Sends the Slack outbox: in order per thread, after the thread's root, and about one message a
@@ -122,7 +123,15 @@ public struct SlackOutboxService: Service {
         case .postMessage, .postEphemeral:
             if !entry.message.isRoot, let ts = entry.threadTS { arguments["thread_ts"] = .string(ts) }
         }
-        let result = await api.call(entry.message.method.rawValue, .object(arguments))
+        // The post continues the trace of what queued it (a webhook, a command, a job).
+        let result = await (entry.origin ?? WorkOrigin()).run {
+            await withSpan("slack \(entry.message.method.rawValue)", ofKind: .client) { span in
+                span.attributes["helpdesk.outbox_id"] = Int(entry.id)
+                let result = await api.call(entry.message.method.rawValue, .object(arguments))
+                if case .ok = result {} else { span.setStatus(SpanStatus(code: .error)) }
+                return result
+            }
+        }
         var outcome = SendOutcome.sent
         // Slack has acted on the call: its record must reach the store, or the message is sent again
         // after its lease. A store that is briefly away (a PostgreSQL restart) is waited for — only while

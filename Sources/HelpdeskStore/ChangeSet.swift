@@ -1,3 +1,5 @@
+import HelpdeskCore
+
 /// Everything one request records, applied atomically: all of it commits or none of it does.
 ///
 /// Handlers describe their writes as data rather than SQL, so every store implementation (SQLite
@@ -15,6 +17,9 @@ public struct ChangeSet: Sendable, Equatable {
     /// The notification `alerts` came in: its storm bookkeeping decides which of their jobs and
     /// messages are queued (all of them on a calm channel).
     public var notification: AlertNotificationIntake?
+    /// The request and span the jobs and messages were queued from, kept with each so their runs
+    /// continue them. Stores fill it from the applying task (``WorkOrigin/current()``) when unset.
+    public var origin: WorkOrigin?
 
     public init(jobs: [NewJob] = [], incidents: [IncidentRecord] = [], audit: [AuditDraft] = [], slackMessages: [OutboxMessage] = [],
                 alerts: [AlertRecord] = [], notification: AlertNotificationIntake? = nil) {

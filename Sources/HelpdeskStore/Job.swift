@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskCore
 
 public typealias JobID = Int64
 
@@ -59,6 +60,8 @@ public struct LeasedJob: Sendable, Equatable {
     public var owner: String
     public var token: Int64
     public var expiresAt: Date
+    /// Where the job was queued from (``ChangeSet/origin``).
+    public var origin: WorkOrigin? = nil
 }
 
 /// One attempt at a job, kept so an operator can see what happened to it (and tests can count runs).

@@ -80,6 +80,8 @@ public struct OutboxEntry: Sendable, Equatable {
     public var threadTS: String?
     /// Bumped by every coalesced edit: a send of an older version leaves the message pending.
     public var version: Int = 0
+    /// Where the message was queued from (``ChangeSet/origin``): its send continues that trace.
+    public var origin: WorkOrigin? = nil
 }
 
 extension OutboxMessage {

@@ -6,6 +6,7 @@ import HelpdeskStore
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,6 +33,13 @@ struct ServeCommand: AsyncParsableCommand {
         for warning in configuration.warnings { logger.warning("configuration: \(warning)") }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let tracing: (any Service)?
+        do {
+            tracing = try TracingBootstrap.start(configuration.tracing, logger: logger)
+        } catch {
+            printError("tracing: cannot start the OTLP exporter: \(error)")
+            throw ExitCode(2)
+        }
         let path = configuration.store.displayLocation
         let store = try await openStore(configuration, changes: configuration.store.migrateOnStart ? .migrate : .refuse) { before in
             // Said before it starts: a table rebuild on a large store takes seconds to minutes, the file locked.
@@ -49,7 +57,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         do {
             try await HelpdeskServer.run(configuration: configuration, store: store, registry: registry, redactor: redactor,
-                                         environment: ProcessInfo.processInfo.environment, logger: logger)
+                                         environment: ProcessInfo.processInfo.environment, logger: logger,
+                                         telemetry: tracing.map { [$0] } ?? [])
         } catch let error as ServerError {
             if case .invalidContent(let problems) = error {
                 for problem in problems { printError(problem.description) }
