@@ -239,6 +239,7 @@ let package = Package(
         .target(
             name: "HelpdeskOrchestrator",
             dependencies: [
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskAgents", "HelpdeskIncidents", "HelpdeskStore", "HelpdeskLLM",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),

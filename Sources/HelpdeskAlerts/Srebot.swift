@@ -73,6 +73,10 @@ public struct SrebotAlertJob: JobHandler {
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
         let payload = try AlertJobPayload.decode(job)
+        return try await LogCorrelation.with(.alertFingerprint, payload.fingerprint) { try await diagnose(payload, job: job, logger: logger) }
+    }
+
+    private func diagnose(_ payload: AlertJobPayload, job: LeasedJob, logger: Logger) async throws -> JobOutcome {
         let labels = payload.labels
         let (target, _) = context.target(for: labels)
         // In a storm only its most severe alerts are diagnosed, in the storm's thread.
@@ -143,6 +147,10 @@ public struct SrebotResolvedJob: JobHandler {
 
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
         let payload = try AlertJobPayload.decode(job)
+        return try await LogCorrelation.with(.alertFingerprint, payload.fingerprint) { try await resolve(payload) }
+    }
+
+    private func resolve(_ payload: AlertJobPayload) async throws -> JobOutcome {
         guard let channel = payload.channel, let renderer = context.renderer, context.posts else {
             return JobOutcome(result: "resolved (not posted: no channel)")
         }

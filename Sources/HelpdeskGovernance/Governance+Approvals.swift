@@ -31,6 +31,12 @@ extension Governance {
     /// Records a vote by `principal` after checking they may cast it; earlier votes count only if
     /// their voters still may approve under the current `users:`.
     public func vote(on id: String, by principal: Principal, approve: Bool, reason: String?, via: String) async throws -> VoteResult {
+        try await LogCorrelation.with(.approvalID, id) {
+            try await recordVote(on: id, by: principal, approve: approve, reason: reason, via: via)
+        }
+    }
+
+    private func recordVote(on id: String, by principal: Principal, approve: Bool, reason: String?, via: String) async throws -> VoteResult {
         guard let record = try await store.approvals.approval(id: id) else { return .notFound(id) }
         if record.status != .pending { return .alreadyDecided(record) }
         let approvers = (record.policyDecision?.approvers ?? []).map(PrincipalMatcher.parse)

@@ -20,8 +20,10 @@ public struct ApprovalExecutionJob: JobHandler {
         guard let id = (try? JSONDecoder().decode(ApprovalExecution.self, from: Data(job.payload.utf8)))?.approvalID else {
             throw JobFailure.permanent("approval.execute payload has no approval_id")
         }
-        let result = try await governance.executeApproved(id, retryingAfterInterruption: job.attempt > 1)
-        logger.info("approved action finished", metadata: ["approval": "\(id)"])
+        let result = try await LogCorrelation.with(.approvalID, id) {
+            try await governance.executeApproved(id, retryingAfterInterruption: job.attempt > 1)
+        }
+        logger.info("approved action finished", metadata: ["approval_id": "\(id)"])
         return JobOutcome(result: String(result.jsonText.prefix(500)))
     }
 }

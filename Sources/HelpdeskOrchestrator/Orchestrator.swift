@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
@@ -115,6 +116,20 @@ public struct Orchestrator: Sendable {
 
     public func diagnose(_ request: DiagnosisRequest) async -> Diagnosis {
         let started = Date()
+        let incidentID = IncidentBundle.newID(at: started)
+        // Every line logged and every span made while diagnosing names the incident.
+        return await LogCorrelation.with(.incidentID, incidentID) {
+            await withSpan("diagnose") { span in
+                span.attributes["helpdesk.incident_id"] = incidentID
+                let diagnosis = await diagnose(request, incidentID: incidentID, started: started)
+                span.attributes["helpdesk.runbooks"] = diagnosis.runbooks.joined(separator: ",")
+                span.attributes["helpdesk.findings"] = diagnosis.findings.count
+                return diagnosis
+            }
+        }
+    }
+
+    private func diagnose(_ request: DiagnosisRequest, incidentID: String, started: Date) async -> Diagnosis {
         let clock = ContinuousClock.now
         var problems: [String] = []
         var selected: [Runbook] = []
@@ -145,7 +160,7 @@ public struct Orchestrator: Sendable {
         }
         findings.sort { $0.severity > $1.severity }
         var diagnosis = Diagnosis(
-            incidentID: IncidentBundle.newID(at: started), target: request.target, trigger: request.trigger,
+            incidentID: incidentID, target: request.target, trigger: request.trigger,
             runbooks: selected.map(\.name), summary: "", findings: findings,
             tools: results.map { result in
                 ToolRun(tool: result.call.tool, arguments: result.call.arguments, action: result.action,

@@ -107,7 +107,11 @@ struct Demo: Sendable {
         }
         let redactor = Redactor()
         let level = options.logLevel
-        LoggingSystem.bootstrap { label in HelpdeskLogHandler(label: label, format: .human, level: level, redactor: redactor) }
+        LoggingSystem.bootstrap({ label, provider in
+            var handler = HelpdeskLogHandler(label: label, format: .human, level: level, redactor: redactor)
+            handler.metadataProvider = provider
+            return handler
+        }, metadataProvider: LogCorrelation.metadataProvider)
         let logger = Logger(label: "helpdesk.demo")
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))

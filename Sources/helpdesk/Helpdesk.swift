@@ -55,9 +55,11 @@ struct GlobalOptions: ParsableArguments {
         let format = logFormat ?? configuration.logging.format
         let level = logLevel?.swiftLogLevel ?? (configuration.logging.levelIsSet ? configuration.logging.level.swiftLogLevel : nil)
             ?? defaultLevel ?? configuration.logging.level.swiftLogLevel
-        LoggingSystem.bootstrap { label in
-            HelpdeskLogHandler(label: label, format: format, level: level, redactor: redactor)
-        }
+        LoggingSystem.bootstrap({ label, provider in
+            var handler = HelpdeskLogHandler(label: label, format: format, level: level, redactor: redactor)
+            handler.metadataProvider = provider
+            return handler
+        }, metadataProvider: LogCorrelation.metadataProvider)
         return (Logger(label: "helpdesk"), redactor)
     }
 }
