@@ -123,7 +123,7 @@ public struct SrebotAlertJob: JobHandler {
             await context.orchestrator.diagnose(DiagnosisRequest(
                 target: target, symptom: payload.annotations["summary"], alertName: labels["alertname"], principal: .alertBot, via: "alert"))
         }
-        logger.info("alert diagnosed", metadata: ["alert": "\(labels["alertname"] ?? "?")", "target": "\(target)", "incident": "\(diagnosis.incidentID)"])
+        logger.info("alert diagnosed", metadata: ["alert": "\(labels["alertname"] ?? "?")", "target": "\(target)", "incident_id": "\(diagnosis.incidentID)"])
         var followUp = ChangeSet()
         if let channel = payload.channel, let renderer = context.renderer, context.posts {
             followUp.slackMessages.append(OutboxMessage(channel: channel, body: SlackViews.diagnosisForChannel(renderer, diagnosis), threadKey: thread))

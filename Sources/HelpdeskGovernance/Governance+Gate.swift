@@ -4,6 +4,7 @@ import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskStore
 import Logging
+import Tracing
 
 /// Governance is the ``ToolGate``: diagnoses and models reach agents only through these methods.
 extension Governance: ToolGate {
@@ -55,12 +56,20 @@ extension Governance: ToolGate {
                                   policy: verdict.policy, rule: verdict.rule)
             return refused(why, action: .read, decision: decision)
         case .allow:
-            let result: ToolResult
-            do {
-                let output = try await withTimeout(timeout) { try await agent.run(call) }
-                result = ToolResult(call: call, action: .read, output: redactor.redact(output), error: nil, duration: ContinuousClock.now - started)
-            } catch {
-                result = ToolResult(call: call, action: .read, output: nil, error: redactor.redact("\(error)"), duration: ContinuousClock.now - started)
+            let result: ToolResult = await withSpan("tool \(call.tool)", ofKind: .client) { span in
+                span.attributes["helpdesk.tool"] = call.tool
+                span.attributes["helpdesk.tool.action"] = ActionClass.read.rawValue
+                span.setRedacted("helpdesk.target", call.target, redactor: redactor)
+                span.setRedacted("helpdesk.principal", principal.description, redactor: redactor)
+                do {
+                    let output = try await withTimeout(timeout) { try await agent.run(call) }
+                    span.attributes["helpdesk.outcome"] = "ok"
+                    return ToolResult(call: call, action: .read, output: redactor.redact(output), error: nil, duration: ContinuousClock.now - started)
+                } catch {
+                    span.attributes["helpdesk.outcome"] = "error"
+                    span.fail("\(error)", redactor: redactor)
+                    return ToolResult(call: call, action: .read, output: nil, error: redactor.redact("\(error)"), duration: ContinuousClock.now - started)
+                }
             }
             let audit = toolCallEvent(call, action: .read, principal: principal, via: via, decision: decision,
                                       outcome: result.error == nil ? "ok" : "error", error: result.error,
