@@ -10,7 +10,8 @@ public struct TracingSettings: Sendable {
         case json = "http/json"
     }
 
-    /// The collector's OTLP/HTTP base URL, e.g. `http://otel-collector:4318` (`/v1/traces` is added).
+    /// The collector's OTLP/HTTP base URL, e.g. `http://otel-collector:4318` (`/v1/traces` is added to a
+    /// URL without a path; one with a path is used as it is).
     public var otlpEndpoint: URL?
     public var wireFormat = WireFormat.protobuf
     /// `service.name` on every span.
@@ -19,6 +20,13 @@ public struct TracingSettings: Sendable {
     public var sampleRatio = 1.0
 
     public var enabled: Bool { otlpEndpoint != nil }
+
+    /// Where spans are posted: a base URL gets OTLP's `/v1/traces`; a URL with a path is taken as it is.
+    public static func tracesURL(_ endpoint: URL) -> String {
+        let text = endpoint.absoluteString
+        guard endpoint.path.isEmpty || endpoint.path == "/" else { return text }
+        return (text.hasSuffix("/") ? String(text.dropLast()) : text) + "/v1/traces"
+    }
 
     public init() {}
 

@@ -54,13 +54,17 @@ public struct WorkOrigin: Sendable, Equatable, Codable {
 
     /// The text kept in the store (compact JSON); `nil` for no origin.
     public var storedText: String {
-        (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? "{}"
+        var fields: [String: JSONValue] = [:]
+        if let requestID { fields["request_id"] = .string(requestID) }
+        if let traceParent { fields["traceparent"] = .string(traceParent) }
+        return JSONValue.object(fields).jsonText
     }
 
     /// Reads what ``storedText`` wrote; anything else (a hand-edited row) is no origin.
     public init?(storedText: String?) {
         guard let storedText, storedText.utf8.count <= 512,
-              let origin = try? JSONDecoder().decode(WorkOrigin.self, from: Data(storedText.utf8)) else { return nil }
+              var origin = try? JSONDecoder().decode(WorkOrigin.self, from: Data(storedText.utf8)) else { return nil }
+        origin.traceParent = origin.traceParent.flatMap(Self.acceptableTraceParent)
         self = origin
     }
 

@@ -31,6 +31,13 @@ public struct ChangeSet: Sendable, Equatable {
         self.alerts = alerts
     }
 
+    /// `jobs` as a change set of their own that keeps this one's origin (jobs a change set makes as it applies).
+    func followingOn(_ jobs: [NewJob]) -> ChangeSet {
+        var next = ChangeSet(jobs: jobs)
+        next.origin = origin
+        return next
+    }
+
     public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty && slackMessages.isEmpty && alerts.isEmpty }
 }
 

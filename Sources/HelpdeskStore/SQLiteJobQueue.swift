@@ -20,7 +20,7 @@ struct SQLiteJobQueue: JobQueue {
         return try await store.writer.write { db in
             try Self.reapExpiredLeases(db, now: nowSeconds)
             let rows = try Row.fetchAll(db, sql: """
-                SELECT id, kind, payload, attempts, max_attempts FROM jobs
+                SELECT id, kind, payload, attempts, max_attempts, origin FROM jobs
                 WHERE (state = 'queued' AND run_at <= :now) OR (state = 'running' AND lease_expires_at <= :now)
                 ORDER BY run_at, id LIMIT :limit
                 """, arguments: ["now": nowSeconds, "limit": limit])
@@ -38,7 +38,8 @@ struct SQLiteJobQueue: JobQueue {
                         """,
                     arguments: [attempt, owner, token, expiresAt.timeIntervalSince1970, nowSeconds, id])
                 return LeasedJob(id: id, kind: row["kind"], payload: row["payload"], attempt: attempt,
-                                 maxAttempts: row["max_attempts"], owner: owner, token: token, expiresAt: expiresAt)
+                                 maxAttempts: row["max_attempts"], owner: owner, token: token, expiresAt: expiresAt,
+                                 origin: WorkOrigin(storedText: row["origin"]))
             }
         }
     }

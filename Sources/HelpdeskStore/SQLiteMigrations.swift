@@ -343,6 +343,13 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        // The request and trace a job or message was queued from, so its run continues them.
+        migrator.registerMigration("v18-work-origin") { db in
+            try db.execute(sql: """
+                ALTER TABLE jobs ADD COLUMN origin TEXT;
+                ALTER TABLE slack_outbox ADD COLUMN origin TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -5,7 +5,8 @@ import HelpdeskCore
 struct SQLiteSlackOutbox: SlackOutboxStore {
     let store: SQLiteStore
 
-    static func enqueue(_ messages: [OutboxMessage], in db: Database, now: Date) throws {
+    /// `origin`: ``WorkOrigin/storedText`` of the request and span queuing them, kept for their send.
+    static func enqueue(_ messages: [OutboxMessage], in db: Database, now: Date, origin: String? = nil) throws {
         for message in messages {
             if message.channel == OutboxMessage.webChannel {
                 try deliverToWeb(message, in: db, now: now)
@@ -16,14 +17,14 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
             // so a send already under way leaves it pending); a repeated once_key queues nothing.
             try db.run("""
                     INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, once_key,
-                                              rendered, coalesce_key, edit_gap)
-                    VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
+                                              rendered, coalesce_key, edit_gap, origin)
+                    VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (channel, coalesce_key) WHERE state = 'pending' DO UPDATE SET body = excluded.body, rendered = excluded.rendered,
                         version = version + 1
                     ON CONFLICT DO NOTHING
                     """, [message.channel, message.method.rawValue, message.body.jsonText, message.threadKey, message.isRoot,
                             due.timeIntervalSince1970, now.timeIntervalSince1970, message.onceKey, message.rendered?.description,
-                            message.coalesceKey, message.editGap?.seconds])
+                            message.coalesceKey, message.editGap?.seconds, origin])
         }
     }
 
@@ -201,7 +202,7 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
                                    body: (try? JSONValue(parsing: row["body"])) ?? .null, threadKey: key, isRoot: row["is_root"],
                                    rendered: (row["rendered"] as String?).flatMap(RenderedBody.init),
                                    editGap: (row["edit_gap"] as Double?).map { .seconds($0) }),
-            attempts: row["attempts"], threadTS: threadTS, version: row["version"])
+            attempts: row["attempts"], threadTS: threadTS, version: row["version"], origin: WorkOrigin(storedText: row["origin"]))
     }
 
     func markSent(_ id: Int64, version: Int, ts: String?, now: Date) async throws {
@@ -244,8 +245,9 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
     /// Queues the newest body of a coalesced edit as a new pending message, `edit_gap` from now.
     static func requeueNewerVersion(of id: Int64, in db: Database, now: Date) throws {
         try db.run("""
-            INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, rendered, coalesce_key, edit_gap)
-            SELECT channel, method, body, thread_key, is_root, 'pending', ? + COALESCE(edit_gap, 0), ?, rendered, coalesce_key, edit_gap
+            INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, rendered, coalesce_key,
+                                      edit_gap, origin)
+            SELECT channel, method, body, thread_key, is_root, 'pending', ? + COALESCE(edit_gap, 0), ?, rendered, coalesce_key, edit_gap, origin
             FROM slack_outbox WHERE id = ?
             ON CONFLICT DO NOTHING
             """, [now.timeIntervalSince1970, now.timeIntervalSince1970, id])

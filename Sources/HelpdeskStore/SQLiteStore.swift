@@ -94,6 +94,12 @@ public final class SQLiteStore: Store {
 
     @discardableResult
     public func apply(_ changes: ChangeSet) async throws -> ChangeSetOutcome {
+        var stamped = changes
+        // Taken here, on the caller's task: the writer runs the change set on its own.
+        if stamped.origin == nil, !stamped.jobs.isEmpty || !stamped.slackMessages.isEmpty || stamped.notification != nil {
+            stamped.origin = WorkOrigin.current()
+        }
+        let changes = stamped
         let defaultMaxAttempts = defaultMaxAttempts
         let outcome = try await writer.write { db in
             try Self.apply(changes, in: db, now: Date(), defaultMaxAttempts: defaultMaxAttempts)
@@ -106,13 +112,14 @@ public final class SQLiteStore: Store {
     static func apply(_ changes: ChangeSet, in db: Database, now: Date, defaultMaxAttempts: Int) throws -> ChangeSetOutcome {
         var ids: [JobID?] = []
         ids.reserveCapacity(changes.jobs.count)
+        let origin = changes.origin?.storedText
         for job in changes.jobs {
             try db.run("""
-                    INSERT INTO jobs (kind, payload, dedup_key, state, max_attempts, run_at, created_at, updated_at)
-                    VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)
+                    INSERT INTO jobs (kind, payload, dedup_key, state, max_attempts, run_at, created_at, updated_at, origin)
+                    VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)
                     ON CONFLICT (dedup_key) DO NOTHING
                     """, [job.kind, job.payload, job.dedupKey, job.maxAttempts ?? defaultMaxAttempts,
-                            (job.runAt ?? now).timeIntervalSince1970, now.timeIntervalSince1970, now.timeIntervalSince1970])
+                            (job.runAt ?? now).timeIntervalSince1970, now.timeIntervalSince1970, now.timeIntervalSince1970, origin])
             ids.append(db.changesCount == 0 ? nil : db.lastInsertedRowID)
         }
         for incident in changes.incidents {
@@ -139,7 +146,7 @@ public final class SQLiteStore: Store {
             newAlerts.append(isNew)
             inserted.append(isNew ? db.lastInsertedRowID : nil)
             if isNew, changes.notification == nil {
-                ids += try apply(ChangeSet(jobs: alert.onNew), in: db, now: now, defaultMaxAttempts: defaultMaxAttempts).jobIDs
+                ids += try apply(changes.followingOn(alert.onNew), in: db, now: now, defaultMaxAttempts: defaultMaxAttempts).jobIDs
             }
             try SQLiteAlertGroups.markSeen(alert, isNew: isNew, in: db)
         }
@@ -147,12 +154,12 @@ public final class SQLiteStore: Store {
         if let notification = changes.notification {
             try SQLiteAlertGroups.touch(notification, in: db)
             let effects = try SQLiteStorms.apply(notification, alerts: changes.alerts, inserted: inserted, in: db, now: now)
-            ids += try apply(ChangeSet(jobs: effects.jobs), in: db, now: now, defaultMaxAttempts: defaultMaxAttempts).jobIDs
-            try SQLiteSlackOutbox.enqueue(effects.messages, in: db, now: now)
+            ids += try apply(changes.followingOn(effects.jobs), in: db, now: now, defaultMaxAttempts: defaultMaxAttempts).jobIDs
+            try SQLiteSlackOutbox.enqueue(effects.messages, in: db, now: now, origin: origin)
             storm = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM storms WHERE channel = ? AND closed_at IS NULL"), arguments: [notification.channel])
         }
         try SQLiteAuditLog.append(changes.audit, in: db, now: now)
-        try SQLiteSlackOutbox.enqueue(changes.slackMessages, in: db, now: now)
+        try SQLiteSlackOutbox.enqueue(changes.slackMessages, in: db, now: now, origin: origin)
         return ChangeSetOutcome(jobIDs: ids, newAlerts: newAlerts, storm: storm)
     }
 

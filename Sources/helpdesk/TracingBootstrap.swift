@@ -16,7 +16,7 @@ enum TracingBootstrap {
         configuration.metrics.enabled = false
         configuration.traces.enabled = true
         configuration.traces.exporter = .otlp
-        configuration.traces.otlpExporter.endpoint = endpoint.absoluteString
+        configuration.traces.otlpExporter.endpoint = TracingSettings.tracesURL(endpoint)
         configuration.traces.otlpExporter.protocol = settings.wireFormat == .json ? .httpJSON : .httpProtobuf
         configuration.traces.sampler = settings.sampleRatio >= 1 ? .parentBasedAlwaysOn
             : (OTel.Configuration.TracesConfiguration.SamplerConfiguration.parentBasedTraceIDRatio(ratio: settings.sampleRatio) ?? .parentBasedAlwaysOn)

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskContent
@@ -395,9 +392,10 @@ final class HeldConnection: Sendable {
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw ToolError("cannot connect to port \(port)") }
-        var timeout = timeval()
-        timeout.tv_sec = 5
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // A timeval of 5 s as (seconds, microseconds): the C struct's members resolve only flakily under
+        // MemberImportVisibility in this target.
+        var timeout: (Int, Int) = (5, 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<(Int, Int)>.size))
         let bytes = Array(request.utf8)
         guard send(descriptor, bytes, bytes.count, 0) == bytes.count else { throw ToolError("cannot send the request") }
         var text = ""

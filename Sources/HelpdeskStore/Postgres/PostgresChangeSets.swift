@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskCore
 import Logging
 import PostgresNIO
 
@@ -12,7 +13,7 @@ enum PostgresChangeSets {
             // replicas, so an HA pair's second copy of one finds every alert of the first and queues nothing.
             try await connection.lock(PostgresStorms.lockName(notification.channel), logger)
         }
-        var ids = try await insertJobs(changes.jobs, on: connection, now: now, store: store)
+        var ids = try await insertJobs(changes.jobs, on: connection, now: now, store: store, origin: changes.origin)
         for incident in changes.incidents {
             try await connection.run("""
                 INSERT INTO incidents (id, created_at, target, trigger, summary, severity, finding_count, bundle_path, bundle_bytes)
@@ -27,7 +28,7 @@ enum PostgresChangeSets {
         let newAlerts = inserted.map { $0 != nil }
         if changes.notification == nil {
             for (alert, id) in zip(changes.alerts, inserted) where id != nil {
-                ids += try await insertJobs(alert.onNew, on: connection, now: now, store: store)
+                ids += try await insertJobs(alert.onNew, on: connection, now: now, store: store, origin: changes.origin)
             }
         }
         try await markSeen(changes.alerts, newAlerts: newAlerts, on: connection, logger)
@@ -37,7 +38,7 @@ enum PostgresChangeSets {
             try await touch(notification, on: connection, logger)
             (effects, storm) = try await PostgresStorms.apply(notification, alerts: changes.alerts, inserted: inserted, on: connection,
                                                               now: now, store: store)
-            ids += try await insertJobs(effects.jobs, on: connection, now: now, store: store)
+            ids += try await insertJobs(effects.jobs, on: connection, now: now, store: store, origin: changes.origin)
         }
         // The audit before the outbox, as in every transaction here (storm locks, then the audit lock, then
         // outbox locks); SQLite's order of the events and of the messages is kept.
@@ -46,22 +47,25 @@ enum PostgresChangeSets {
         }
         let messages = effects.messages + changes.slackMessages
         if !messages.isEmpty {
-            try await PostgresOutboxEnqueue.enqueue(messages, on: connection, now: now, chain: store.auditChain, logger: logger)
+            try await PostgresOutboxEnqueue.enqueue(messages, on: connection, now: now, chain: store.auditChain, logger: logger,
+                                                    origin: changes.origin)
         }
         return ChangeSetOutcome(jobIDs: ids, newAlerts: newAlerts, storm: storm)
     }
 
     /// Each job's id, `nil` when its dedup key already existed (a concurrent insert of the key waits for
     /// the other transaction, then finds it).
-    static func insertJobs(_ jobs: [NewJob], on connection: PostgresConnection, now: Date, store: PostgresStore) async throws -> [JobID?] {
+    static func insertJobs(_ jobs: [NewJob], on connection: PostgresConnection, now: Date, store: PostgresStore,
+                           origin: WorkOrigin? = nil) async throws -> [JobID?] {
+        let origin = origin?.storedText
         var ids: [JobID?] = []
         ids.reserveCapacity(jobs.count)
         let seconds = now.timeIntervalSince1970
         for job in jobs {
             let row = try await connection.row("""
-                INSERT INTO jobs (kind, payload, dedup_key, state, max_attempts, run_at, created_at, updated_at)
+                INSERT INTO jobs (kind, payload, dedup_key, state, max_attempts, run_at, created_at, updated_at, origin)
                 VALUES (\(job.kind), \(job.payload), \(job.dedupKey), 'queued', \(job.maxAttempts ?? store.defaultMaxAttempts),
-                        \((job.runAt ?? now).timeIntervalSince1970), \(seconds), \(seconds))
+                        \((job.runAt ?? now).timeIntervalSince1970), \(seconds), \(seconds), \(origin))
                 ON CONFLICT (dedup_key) DO NOTHING
                 RETURNING id
                 """, store.logger)

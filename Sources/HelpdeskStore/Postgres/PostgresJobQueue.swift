@@ -50,7 +50,7 @@ struct PostgresJobQueue: JobQueue {
                     lease_token = runs.token, lease_expires_at = \(expiresAt), updated_at = \(seconds)
                 FROM runs WHERE jobs.id = runs.job_id
                 RETURNING jobs.id, jobs.kind, jobs.payload, jobs.attempts, jobs.max_attempts, jobs.run_at,
-                    jobs.lease_token
+                    jobs.lease_token, jobs.origin
                 """, store.logger)
             var picked: [(runAt: Double, job: LeasedJob)] = []
             for row in rows {
@@ -58,7 +58,8 @@ struct PostgresJobQueue: JobQueue {
                     id: try row["id"].decode(Int64.self), kind: try row["kind"].decode(String.self),
                     payload: try row["payload"].decode(String.self), attempt: try row["attempts"].decode(Int.self),
                     maxAttempts: try row["max_attempts"].decode(Int.self), owner: owner,
-                    token: try row["lease_token"].decode(Int64.self), expiresAt: Date(timeIntervalSince1970: expiresAt))
+                    token: try row["lease_token"].decode(Int64.self), expiresAt: Date(timeIntervalSince1970: expiresAt),
+                    origin: WorkOrigin(storedText: try row["origin"].decode(String?.self)))
                 picked.append((runAt: try row["run_at"].decode(Double.self), job: job))
             }
             // RETURNING has no order: hand the jobs out oldest first, as they were picked.

@@ -252,5 +252,9 @@ enum PostgresSchema {
                 expires_at DOUBLE PRECISION NOT NULL
             );
             """),
+        Migration(identifiers: ["v18-work-origin"], sql: """
+            ALTER TABLE jobs ADD COLUMN origin TEXT;
+            ALTER TABLE slack_outbox ADD COLUMN origin TEXT;
+            """),
     ]
 }

@@ -6,8 +6,9 @@ import PostgresNIO
 /// Queues Slack messages inside the caller's transaction: the twin of ``SQLiteSlackOutbox/enqueue(_:in:now:)``.
 enum PostgresOutboxEnqueue {
     static func enqueue(_ messages: [OutboxMessage], on connection: PostgresConnection, now: Date, chain: AuditChain?,
-                        logger: Logger) async throws {
+                        logger: Logger, origin: WorkOrigin? = nil) async throws {
         guard !messages.isEmpty else { return }
+        let origin = origin?.storedText
         // An id is taken at INSERT but the row shows at COMMIT: two replicas enqueueing at once could commit a
         // reply (id 11) before its root (id 10), and `due`, not seeing the root, would send the reply outside
         // the thread. Every insert into slack_outbox holds the audit lock to COMMIT (most of these transactions
@@ -28,11 +29,11 @@ enum PostgresOutboxEnqueue {
                 // one (a repeated once_key queues nothing) is the NOT EXISTS.
                 try await connection.run("""
                     INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, once_key,
-                                              rendered, coalesce_key, edit_gap)
+                                              rendered, coalesce_key, edit_gap, origin)
                     SELECT \(message.channel)::text, \(message.method.rawValue)::text, \(message.body.jsonText)::text,
                            \(message.threadKey)::text, \(isRoot)::bigint, 'pending', \(due)::double precision,
                            \(seconds)::double precision, \(message.onceKey)::text, \(message.rendered?.description)::text,
-                           \(coalesceKey)::text, \(message.editGap?.seconds)::double precision
+                           \(coalesceKey)::text, \(message.editGap?.seconds)::double precision, \(origin)::text
                     WHERE NOT EXISTS (SELECT 1 FROM slack_outbox WHERE once_key = \(message.onceKey)::text)
                     ON CONFLICT (channel, coalesce_key) WHERE state = 'pending' DO UPDATE
                         SET body = excluded.body, rendered = excluded.rendered, version = slack_outbox.version + 1
@@ -40,10 +41,10 @@ enum PostgresOutboxEnqueue {
             } else {
                 try await connection.run("""
                     INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, once_key,
-                                              rendered, coalesce_key, edit_gap)
+                                              rendered, coalesce_key, edit_gap, origin)
                     VALUES (\(message.channel), \(message.method.rawValue), \(message.body.jsonText), \(message.threadKey), \(isRoot),
                             'pending', \(due), \(seconds), \(message.onceKey), \(message.rendered?.description), NULL,
-                            \(message.editGap?.seconds))
+                            \(message.editGap?.seconds), \(origin))
                     ON CONFLICT DO NOTHING
                     """, logger)
             }
@@ -137,7 +138,7 @@ struct PostgresSlackOutbox: SlackOutboxStore {
                 FROM heads
                 WHERE o.id = heads.id AND o.state = 'pending' AND o.next_attempt_at <= \(seconds)
                   AND (o.lease_until IS NULL OR o.lease_until <= \(seconds))
-                RETURNING o.id, o.channel, o.method, o.body, o.thread_key, o.is_root, o.rendered, o.edit_gap, o.attempts, o.version,
+                RETURNING o.id, o.channel, o.method, o.body, o.thread_key, o.is_root, o.rendered, o.edit_gap, o.attempts, o.version, o.origin,
                     (SELECT t.ts FROM slack_threads t WHERE t.thread_key = o.thread_key AND t.channel = o.channel) AS thread_ts
                 """, logger)
             return try rows.map(Self.entry)
@@ -199,7 +200,7 @@ struct PostgresSlackOutbox: SlackOutboxStore {
                 rendered: try row["rendered"].decode(String?.self).flatMap(RenderedBody.init),
                 editGap: try row["edit_gap"].decode(Double?.self).map { .seconds($0) }),
             attempts: try row["attempts"].decode(Int.self), threadTS: try row["thread_ts"].decode(String?.self),
-            version: try row["version"].decode(Int.self))
+            version: try row["version"].decode(Int.self), origin: WorkOrigin(storedText: try row["origin"].decode(String?.self)))
     }
 
     func markSent(_ id: Int64, version: Int, ts: String?, now: Date) async throws {
@@ -273,9 +274,9 @@ struct PostgresSlackOutbox: SlackOutboxStore {
         let seconds = now.timeIntervalSince1970
         try await connection.run("""
             INSERT INTO slack_outbox (channel, method, body, thread_key, is_root, state, next_attempt_at, created_at, rendered,
-                                      coalesce_key, edit_gap)
+                                      coalesce_key, edit_gap, origin)
             SELECT channel, method, body, thread_key, is_root, 'pending', \(seconds) + COALESCE(edit_gap, 0), \(seconds), rendered,
-                   coalesce_key, edit_gap
+                   coalesce_key, edit_gap, origin
             FROM slack_outbox WHERE id = \(id)
             ON CONFLICT DO NOTHING
             """, logger)

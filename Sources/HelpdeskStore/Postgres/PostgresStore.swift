@@ -125,6 +125,11 @@ public final class PostgresStore: Store {
     @discardableResult
     public func apply(_ changes: ChangeSet) async throws -> ChangeSetOutcome {
         guard !closed.load(ordering: .acquiring) else { throw StoreError.closed }
+        var changes = changes
+        // Taken here, on the caller's task: the group commit runs the change set on its own.
+        if changes.origin == nil, !changes.jobs.isEmpty || !changes.slackMessages.isEmpty || changes.notification != nil {
+            changes.origin = WorkOrigin.current()
+        }
         let outcome = try await committer.apply(changes, store: self)
         if outcome.jobIDs.contains(where: { $0 != nil }) { workSignal.signal() }
         if !changes.slackMessages.isEmpty || changes.notification != nil { outboxSignal.signal() }
