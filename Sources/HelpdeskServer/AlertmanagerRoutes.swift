@@ -26,7 +26,7 @@ struct AlertmanagerRoutes {
     }
 
     private func count(_ outcome: String) {
-        Counter(label: "helpdesk_alertmanager_requests_total", dimensions: [("outcome", outcome)], factory: metrics).increment()
+        Counter(label: MetricCatalog.alertmanagerRequests.name, dimensions: MetricCatalog.alertmanagerRequests.dimensions(outcome), factory: metrics).increment()
     }
 
     /// The receiver whose credentials the request carries, or `nil`.

@@ -96,7 +96,7 @@ struct SlackRoutes {
     }
 
     private func count(_ outcome: String, endpoint: String = "commands") {
-        Counter(label: "helpdesk_slack_requests_total", dimensions: [("endpoint", endpoint), ("outcome", outcome)], factory: metrics).increment()
+        Counter(label: MetricCatalog.slackRequests.name, dimensions: MetricCatalog.slackRequests.dimensions(endpoint, outcome), factory: metrics).increment()
     }
 
     private func command(_ request: Request, _ requestContext: AppRequestContext) async throws -> Response {
