@@ -95,6 +95,11 @@ struct SlackRoutes {
             """, metadata: ["until": "\(until.formatted(.iso8601))"])
     }
 
+    /// Every `outcome` of ``count(_:endpoint:)``, for the series made at start (signature failures are `rejected_<reason>`).
+    static let outcomes = ["accepted", "duplicate", "answered_inline", "ignored", "ssl_check", "malformed", "store_unavailable",
+                           "not_configured"] + SlackSignature.Failure.allCases.map { "rejected_\($0.rawValue)" }
+    static let endpoints = ["commands", "interactions"]
+
     private func count(_ outcome: String, endpoint: String = "commands") {
         Counter(label: MetricCatalog.slackRequests.name, dimensions: MetricCatalog.slackRequests.dimensions(endpoint, outcome), factory: metrics).increment()
     }
@@ -110,6 +115,8 @@ struct SlackRoutes {
             throw APIError(status: .badRequest, code: "bad_request", message: "not a slash command: user_id, command and response_url are required")
         }
         let parsed = CommandRequest(text: command.text)
+        Counter(label: MetricCatalog.slackCommands.name, dimensions: MetricCatalog.slackCommands.dimensions(parsed.metricName), factory: metrics)
+            .increment()
         let principal = context.principal(slackUserID: command.userID, teamID: command.teamID)
         // Redacted: the audit log keeps it forever, in the hash chain, where it cannot be edited out.
         let audit = AuditDraft(kind: "request_received", principal: principal.description, target: nil, data: .object([
