@@ -47,6 +47,7 @@ public struct ApprovalExpiryService: Service {
             do {
                 guard try await turn.holds() else { throw CancellationError() }
                 for record in try await store.approvals.expire(now: Date()) {
+                    Governance.countApproval("expired")
                     logger.notice("approval request expired; nothing will run", metadata: ["approval": "\(record.id)"])
                     for notifier in notifiers {
                         try await store.apply(notifier.decided(record, summary: "expired at \(record.expiresAt.formatted(.iso8601)) without a decision; nothing ran"))
