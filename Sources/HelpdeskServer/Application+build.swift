@@ -57,7 +57,7 @@ public struct ServerDependencies: Sendable {
         self.limits = RateLimits(settings)
     }
 
-    var metricsFactory: any MetricsFactory { PrometheusMetricsFactory(registry: registry) }
+    var metricsFactory: any MetricsFactory { PrometheusMetricsFactory.helpdesk(registry: registry) }
 }
 
 /// Which routes a listener serves: everything on one address, or the public edge (what Slack,

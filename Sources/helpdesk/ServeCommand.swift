@@ -31,7 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (logger, redactor) = global.bootstrapLogging(configuration)
         for warning in configuration.warnings { logger.warning("configuration: \(warning)") }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(PrometheusMetricsFactory.helpdesk(registry: registry))
         let path = configuration.store.displayLocation
         let store = try await openStore(configuration, changes: configuration.store.migrateOnStart ? .migrate : .refuse) { before in
             // Said before it starts: a table rebuild on a large store takes seconds to minutes, the file locked.
@@ -49,7 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         do {
             try await HelpdeskServer.run(configuration: configuration, store: store, registry: registry, redactor: redactor,
-                                         environment: ProcessInfo.processInfo.environment, logger: logger)
+                                         environment: ProcessInfo.processInfo.environment, logger: logger, build: BuildInfo.labels)
         } catch let error as ServerError {
             if case .invalidContent(let problems) = error {
                 for problem in problems { printError(problem.description) }
