@@ -69,7 +69,7 @@ extension MetricCatalog {
         help: "Requests refused with 429 by the per-source rate limit.")
     public static let httpReadTimeouts = Metric(
         name: "helpdesk_http_read_timeouts_total", kind: .counter,
-        help: "Connections closed because a request was not read within server.read_timeout.")
+        help: "Connections closed because a request was not read within server.request_read_timeout.")
     public static let slackRequests = Metric(
         name: "helpdesk_slack_requests_total", kind: .counter,
         help: "Slack requests by endpoint (commands, interactions) and outcome; signature failures are rejected_<reason>.",
