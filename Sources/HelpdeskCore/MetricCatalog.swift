@@ -48,7 +48,8 @@ public enum MetricCatalog {
     /// (`channel_not_found`); anything else (a proxy's page, a long or odd string) is `other`.
     public static func slackErrorCode(_ code: String) -> String {
         let bytes = code.utf8
-        let valid = (1...40).contains(bytes.count) && bytes.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || $0 == UInt8(ascii: "_") }
+        let letters = UInt8(ascii: "a") ... UInt8(ascii: "z")
+        let valid = (1...40).contains(bytes.count) && bytes.allSatisfy { letters.contains($0) || $0 == UInt8(ascii: "_") }
         return valid ? code : "other"
     }
 }

@@ -29,7 +29,8 @@ struct AlertmanagerRoutes {
     static let outcomes = ["accepted", "repeat", "malformed", "unauthorized", "not_configured"]
 
     private func count(_ outcome: String) {
-        Counter(label: MetricCatalog.alertmanagerRequests.name, dimensions: MetricCatalog.alertmanagerRequests.dimensions(outcome), factory: metrics).increment()
+        let requests = MetricCatalog.alertmanagerRequests
+        Counter(label: requests.name, dimensions: requests.dimensions(outcome), factory: metrics).increment()
     }
 
     /// The receiver whose credentials the request carries, or `nil`.

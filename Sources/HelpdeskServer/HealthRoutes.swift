@@ -53,7 +53,8 @@ struct HealthRoutes {
         do {
             let stats = try await store.jobs.stats(now: Date())
             for (state, count) in stats.counts {
-                Gauge(label: MetricCatalog.jobs.name, dimensions: MetricCatalog.jobs.dimensions(state.rawValue), factory: metrics).record(count)
+                Gauge(label: MetricCatalog.jobs.name, dimensions: MetricCatalog.jobs.dimensions(state.rawValue), factory: metrics)
+                    .record(count)
             }
             Gauge(label: MetricCatalog.jobsOldestDueAge.name, factory: metrics).record(stats.oldestDueAge)
         } catch {

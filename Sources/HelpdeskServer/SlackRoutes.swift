@@ -101,7 +101,8 @@ struct SlackRoutes {
     static let endpoints = ["commands", "interactions"]
 
     private func count(_ outcome: String, endpoint: String = "commands") {
-        Counter(label: MetricCatalog.slackRequests.name, dimensions: MetricCatalog.slackRequests.dimensions(endpoint, outcome), factory: metrics).increment()
+        let requests = MetricCatalog.slackRequests
+        Counter(label: requests.name, dimensions: requests.dimensions(endpoint, outcome), factory: metrics).increment()
     }
 
     private func command(_ request: Request, _ requestContext: AppRequestContext) async throws -> Response {
@@ -115,8 +116,8 @@ struct SlackRoutes {
             throw APIError(status: .badRequest, code: "bad_request", message: "not a slash command: user_id, command and response_url are required")
         }
         let parsed = CommandRequest(text: command.text)
-        Counter(label: MetricCatalog.slackCommands.name, dimensions: MetricCatalog.slackCommands.dimensions(parsed.metricName), factory: metrics)
-            .increment()
+        let commands = MetricCatalog.slackCommands
+        Counter(label: commands.name, dimensions: commands.dimensions(parsed.metricName), factory: metrics).increment()
         let principal = context.principal(slackUserID: command.userID, teamID: command.teamID)
         // Redacted: the audit log keeps it forever, in the hash chain, where it cannot be edited out.
         let audit = AuditDraft(kind: "request_received", principal: principal.description, target: nil, data: .object([

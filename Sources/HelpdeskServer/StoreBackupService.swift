@@ -94,7 +94,8 @@ public struct StoreBackupService: Service {
             return failed(error)
         }
         let elapsed = ContinuousClock.now - started
-        Counter(label: MetricCatalog.storeBackups.name, dimensions: MetricCatalog.storeBackups.dimensions("ok"), factory: metrics).increment()
+        let backups = MetricCatalog.storeBackups
+        Counter(label: backups.name, dimensions: backups.dimensions("ok"), factory: metrics).increment()
         Timer(label: MetricCatalog.storeBackupDuration.name, factory: metrics).recordNanoseconds(elapsed.nanoseconds)
         Gauge(label: MetricCatalog.storeBackupLastSuccess.name, factory: metrics).record(now().timeIntervalSince1970)
         var pruned: [String] = []
@@ -125,7 +126,8 @@ public struct StoreBackupService: Service {
     }
 
     private func failed(_ error: BackupError) -> String? {
-        Counter(label: MetricCatalog.storeBackups.name, dimensions: MetricCatalog.storeBackups.dimensions("failed"), factory: metrics).increment()
+        let backups = MetricCatalog.storeBackups
+        Counter(label: backups.name, dimensions: backups.dimensions("failed"), factory: metrics).increment()
         if error != .cancelled {
             logger.error("store backup failed", metadata: ["dir": "\(directory)", "error": "\(error)"])
         }
