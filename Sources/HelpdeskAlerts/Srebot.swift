@@ -7,6 +7,7 @@ import HelpdeskOrchestrator
 import HelpdeskSlack
 import HelpdeskStore
 import Logging
+import Metrics
 
 /// What the alert bot needs: the orchestrator, the inventory, and where to post.
 public struct SrebotContext: Sendable {
@@ -71,6 +72,13 @@ public struct SrebotAlertJob: JobHandler {
         self.context = context
     }
 
+    /// Every `outcome` of `helpdesk_alerts_diagnosed_total`: what became of a firing alert's job.
+    public static let outcomes = ["diagnosed", "cooldown", "storm_skipped"]
+
+    private static func count(_ outcome: String) {
+        Counter(label: MetricCatalog.alertsDiagnosed.name, dimensions: MetricCatalog.alertsDiagnosed.dimensions(outcome)).increment()
+    }
+
     public func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
         let payload = try AlertJobPayload.decode(job)
         return try await LogCorrelation.with(.alertFingerprint, payload.fingerprint) { try await diagnose(payload, job: job, logger: logger) }
@@ -104,6 +112,7 @@ public struct SrebotAlertJob: JobHandler {
                     """
                 followUp.slackMessages.append(OutboxMessage(channel: channel, body: note.messageBody, threadKey: noteThread))
             }
+            Self.count("cooldown")
             return JobOutcome(result: "within cooldown; not diagnosed", followUp: followUp)
         }
         switch try await context.store.storms.claimDiagnosis(claim, now: Date()) {
@@ -112,6 +121,7 @@ public struct SrebotAlertJob: JobHandler {
         case .chosen(let storm):
             thread = StormSnapshot.threadKey(storm)
         case .skipped(let storm):
+            Self.count("storm_skipped")
             return JobOutcome(result: "not diagnosed: more severe alerts of storm \(storm) were chosen")
         case .later(let storm, let settled):
             // Asked again once the storm settles, when a more severe alert may have taken its place.
@@ -123,6 +133,7 @@ public struct SrebotAlertJob: JobHandler {
             await context.orchestrator.diagnose(DiagnosisRequest(
                 target: target, symptom: payload.annotations["summary"], alertName: labels["alertname"], principal: .alertBot, via: "alert"))
         }
+        Self.count("diagnosed")
         logger.info("alert diagnosed", metadata: ["alert": "\(labels["alertname"] ?? "?")", "target": "\(target)", "incident_id": "\(diagnosis.incidentID)"])
         var followUp = ChangeSet()
         if let channel = payload.channel, let renderer = context.renderer, context.posts {

@@ -17,6 +17,8 @@ public struct AuditSettings: Sendable {
     public var checkpointFile: String?
     /// The server writes a checkpoint every this many events (and at shutdown).
     public var checkpointEvery = 100
+    /// How often each server walks the whole chain for `helpdesk_audit_chain_ok` (a walk reads every event).
+    public var chainCheckInterval = Duration.seconds(300)
 
     public init() {}
 
@@ -38,6 +40,7 @@ public struct AuditSettings: Sendable {
             checkpointFile = nil
         }
         checkpointEvery = section.int("checkpoint_every", default: checkpointEvery, range: 1 ... 1_000_000)
+        chainCheckInterval = section.duration("chain_check_interval", default: chainCheckInterval, range: .seconds(60) ... .seconds(86400))
         check(section)
         section.finish()
     }

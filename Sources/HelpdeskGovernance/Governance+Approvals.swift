@@ -52,13 +52,17 @@ extension Governance {
             let approvals = updated.votes.filter { $0.vote == .approve && qualifiesNow($0.principal, updated) }.count
             return .recorded(updated, remaining: max(0, updated.quorum - approvals))
         case .approved(let updated):
+            Self.countApproval("approved", updated)
             await notify { $0.decided(updated, summary: "approved by \(updated.decidedBy ?? "?"); running now") }
             return .approved(updated)
         case .denied(let updated):
+            Self.countApproval("denied", updated)
             await notify { $0.decided(updated, summary: "denied by \(updated.decidedBy ?? "?")") }
             return .denied(updated)
         case .alreadyDecided(let updated): return .alreadyDecided(updated)
-        case .expired(let updated): return .expired(updated)
+        case .expired(let updated):
+            Self.countApproval("expired")
+            return .expired(updated)
         case .alreadyVoted: return .refused("\(principal) has already voted on \(id); each approver counts once")
         case .notFound: return .notFound(id)
         }

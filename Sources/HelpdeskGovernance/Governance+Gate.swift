@@ -48,6 +48,7 @@ extension Governance: ToolGate {
             return refused(GateVerdict(effect: .deny, explanation: "\(error)"), action: .read, decision: nil)
         }
         let verdict = Self.verdict(decision)
+        Self.countDecision(decision.effect)
         switch decision.effect {
         case .deny:
             return refused(verdict, action: .read, decision: decision)
@@ -71,6 +72,7 @@ extension Governance: ToolGate {
                     return ToolResult(call: call, action: .read, output: nil, error: redactor.redact("\(error)"), duration: ContinuousClock.now - started)
                 }
             }
+            Self.countToolCall(call.tool, failed: result.error != nil)
             let audit = toolCallEvent(call, action: .read, principal: principal, via: via, decision: decision,
                                       outcome: result.error == nil ? "ok" : "error", error: result.error,
                                       milliseconds: Int(result.duration.nanoseconds / 1_000_000))

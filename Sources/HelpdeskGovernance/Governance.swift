@@ -260,6 +260,7 @@ public struct Governance: Sendable {
         guard let (agent, _) = tool(named: call.tool) else { throw ToolError("no agent offers the tool \(call.tool)") }
         let impact = descriptor.action == .read ? ToolImpact.none : await measure(call, agent: agent)
         let (decision, _, _) = try decide(call, by: principal, impact: impact, purpose: purpose)
+        Self.countDecision(decision.effect)
         var eventData: [String: JSONValue] = ["call": callJSON(call, action: descriptor.action), "via": .string(via), "decision": encode(decision)]
         if let impact { eventData["impact"] = encode(impact) }
         // What purpose-based policies read, kept with the decision for govbot and govexplain.
@@ -322,6 +323,7 @@ public struct Governance: Sendable {
             NewApproval(id: id, requester: principal.description, request: evidence.stored(in: encode(request)), decision: encode(decision),
                         quorum: decision.quorum, createdAt: now, expiresAt: now.addingTimeInterval(ttl.seconds)),
             audit: [decisionEvent, AuditDraft(kind: "approval_created", principal: principal.description, target: id, data: .object(created))])
+        Self.countApproval("created")
         logger.info("approval requested", metadata: ["approval": "\(id)", "tool": "\(call.tool)", "target": "\(call.target)"])
         await notify { $0.opened(record, decision: decision) }
         return .pendingApproval(record, decision)
@@ -366,6 +368,7 @@ public struct Governance: Sendable {
             data["outcome"] = .string("error")
             data["error"] = .string(redactor.redact("\(error)"))
         }
+        Self.countToolCall(call.tool, failed: data["error"] != nil)
         data["milliseconds"] = .number(Double((ContinuousClock.now - started).nanoseconds / 1_000_000))
         do {
             try await store.apply(ChangeSet(audit: [AuditDraft(kind: "tool_call", principal: principal, target: call.target, data: .object(data))]))

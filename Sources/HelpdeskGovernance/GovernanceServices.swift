@@ -49,6 +49,7 @@ public struct ApprovalExpiryService: Service {
             do {
                 guard try await turn.holds() else { throw CancellationError() }
                 for record in try await store.approvals.expire(now: Date()) {
+                    Governance.countApproval("expired")
                     logger.notice("approval request expired; nothing will run", metadata: ["approval": "\(record.id)"])
                     for notifier in notifiers {
                         try await store.apply(notifier.decided(record, summary: "expired at \(record.expiresAt.formatted(.iso8601)) without a decision; nothing ran"))
@@ -69,7 +70,7 @@ public struct ApprovalExpiryService: Service {
 /// Reloads the policy files when they change (checked every few seconds) or on SIGHUP, through one
 /// ``PolicyReloader`` so the two never load side by side. A file that does not load leaves the
 /// previous policies in force, says so in the log, and counts a failed reload in
-/// `helpdesk_policy_reloads_total{outcome="failed"}`. With neither `policies.file` nor `policies.dir`
+/// `helpdesk_policy_reloads_total{outcome="failed"}` (``MetricCatalog/policyReloads``). With neither `policies.file` nor `policies.dir`
 /// the built-in policies never change, and SIGHUP reloads them harmlessly (instead of ending the process).
 public struct PolicyWatcher: Service {
     let reloader: PolicyReloader
@@ -93,7 +94,7 @@ public struct PolicyWatcher: Service {
         // Trap SIGHUP first: untrapped, it ends the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         await reloader.recordFilesInForce()
-        Gauge(label: "helpdesk_policy_valid", factory: metrics).record(1)
+        Gauge(label: MetricCatalog.policyValid.name, factory: metrics).record(1)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in hangups {

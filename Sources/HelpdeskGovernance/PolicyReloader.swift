@@ -110,15 +110,17 @@ public final class PolicyReloader: Sendable {
             for warning in loaded.warnings {
                 logger.warning("policy file: \(warning)", metadata: ["reason": "\(reason)"])
             }
-            Counter(label: "helpdesk_policy_reloads_total", dimensions: [("outcome", "ok")], factory: metrics).increment()
-            Gauge(label: "helpdesk_policy_valid", factory: metrics).record(1)
+            let reloads = MetricCatalog.policyReloads
+            Counter(label: reloads.name, dimensions: reloads.dimensions("ok"), factory: metrics).increment()
+            Gauge(label: MetricCatalog.policyValid.name, factory: metrics).record(1)
             return .installed(policies: loaded.policies.count)
         } catch {
             state.withLock { $0.failed = fingerprint }
             logger.error("policy files are invalid; the previous policies stay in force",
                          metadata: ["reason": "\(reason)", "errors": "\(error)"])
-            Counter(label: "helpdesk_policy_reloads_total", dimensions: [("outcome", "failed")], factory: metrics).increment()
-            Gauge(label: "helpdesk_policy_valid", factory: metrics).record(0)
+            let reloads = MetricCatalog.policyReloads
+            Counter(label: reloads.name, dimensions: reloads.dimensions("failed"), factory: metrics).increment()
+            Gauge(label: MetricCatalog.policyValid.name, factory: metrics).record(0)
             return .failed
         }
     }

@@ -94,7 +94,8 @@ public final class JobWorker: Service {
                          metadata: ["error": "\(error)"])
             return
         }
-        Counter(label: "helpdesk_job_lease_reclaims_total", factory: metrics).increment(by: reclaimed.count)
+        Counter(label: MetricCatalog.jobLeaseReclaims.name, factory: metrics).increment(by: reclaimed.count)
+        Counter(label: MetricCatalog.jobsDeadLettered.name, factory: metrics).increment(by: reclaimed.filter(\.deadLettered).count)
         guard !reclaimed.isEmpty else { return }
         let owners = Set(reclaimed.map { "\($0.owner.host):\($0.owner.pid)" }).sorted()
         logger.notice("took back job leases of stopped processes", metadata: [
@@ -175,7 +176,7 @@ public final class JobWorker: Service {
         } else {
             result = .failure(JobFailure.noHandler(kind: job.kind))
         }
-        Timer(label: "helpdesk_job_duration_seconds", dimensions: [("kind", job.kind)], factory: metrics)
+        Timer(label: MetricCatalog.jobDuration.name, dimensions: MetricCatalog.jobDuration.dimensions(job.kind), factory: metrics)
             .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         await record(result, for: job, origin: runOrigin, logger: logger)
     }
@@ -254,6 +255,7 @@ public final class JobWorker: Service {
                     logger.warning("job failed; will retry", metadata: ["error": "\(message)", "retry_at": "\(at)"])
                 case .deadLettered:
                     outcome = "dead"
+                    Counter(label: MetricCatalog.jobsDeadLettered.name, factory: metrics).increment()
                     logger.error("job failed for good; moved to the dead-letter state", metadata: ["error": "\(message)"])
                 case .leaseLost:
                     outcome = "lease_lost"
@@ -265,7 +267,7 @@ public final class JobWorker: Service {
             outcome = "store_error"
             logger.error("cannot record the job's outcome; it runs again when its lease expires", metadata: ["error": "\(error)"])
         }
-        Counter(label: "helpdesk_jobs_processed_total", dimensions: [("kind", job.kind), ("outcome", outcome)], factory: metrics)
+        Counter(label: MetricCatalog.jobsProcessed.name, dimensions: MetricCatalog.jobsProcessed.dimensions(job.kind, outcome), factory: metrics)
             .increment()
     }
 }

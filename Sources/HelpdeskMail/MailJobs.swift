@@ -6,6 +6,7 @@ import HelpdeskGovernance
 import HelpdeskJobs
 import HelpdeskStore
 import Logging
+import Metrics
 import Mustache
 
 /// Sends one email, retried with backoff; a permanent SMTP refusal (5xx) dead-letters the job
@@ -29,9 +30,13 @@ public struct MailSendJob: JobHandler {
         }
         do {
             try await mailer.send(message, envelopeFrom: message.from)
-        } catch let error as MailError where !error.retryable {
-            throw JobFailure.permanent(error.description)
+        } catch {
+            // Every failed attempt counts, retried or not: a broken relay shows before the jobs dead-letter.
+            Counter(label: MetricCatalog.smtpFailures.name).increment()
+            if let error = error as? MailError, !error.retryable { throw JobFailure.permanent(error.description) }
+            throw error
         }
+        Counter(label: MetricCatalog.mailSent.name).increment()
         let sent = AuditDraft(kind: "message_sent", principal: nil, target: message.to.joined(separator: ", "), data: .object([
             "via": .string("email"), "subject": .string(message.subject), "message_id": .string(message.messageID),
         ]))

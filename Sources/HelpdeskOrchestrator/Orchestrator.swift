@@ -7,6 +7,7 @@ import HelpdeskIncidents
 import HelpdeskLLM
 import HelpdeskStore
 import Logging
+import Metrics
 
 /// What to diagnose and why.
 public struct DiagnosisRequest: Sendable {
@@ -79,6 +80,10 @@ public struct Orchestrator: Sendable {
         self.investigator = investigator
         self.logger = logger
     }
+
+    /// Every value of `helpdesk_diagnosis_duration_seconds`' `runbook` label: the runbooks loaded (a
+    /// fixed set, from the shipped and configured folders), `none` and `model`.
+    public var runbookMetricNames: [String] { runbooks.map(\.name) + ["none", "model"] }
 
     /// `llm (anthropic)` or `runbook`, for start-up logs and `help`.
     public var modeDescription: String { investigator.map { "llm (\($0.providerName))" } ?? "runbook" }
@@ -187,7 +192,12 @@ public struct Orchestrator: Sendable {
                 diagnosis.summary = "\(request.target): \(firstLine)"
             }
         }
-        diagnosis.milliseconds = Int((ContinuousClock.now - clock).nanoseconds / 1_000_000)
+        let took = ContinuousClock.now - clock
+        diagnosis.milliseconds = Int(took.nanoseconds / 1_000_000)
+        let modelRan = investigator != nil && targets[request.target] != nil
+        Timer(label: MetricCatalog.diagnosisDuration.name,
+              dimensions: MetricCatalog.diagnosisDuration.dimensions(modelRan ? "model" : selected.first?.name ?? "none"))
+            .recordNanoseconds(took.nanoseconds)
         await writeBundle(&diagnosis, results: results, audit: audit)
         return diagnosis
     }

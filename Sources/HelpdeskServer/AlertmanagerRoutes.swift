@@ -25,8 +25,12 @@ struct AlertmanagerRoutes {
         router.post("/webhooks/alertmanager") { request, context in try await receive(request, context) }
     }
 
+    /// Every `outcome` of ``count(_:)``, for the series made at start.
+    static let outcomes = ["accepted", "repeat", "malformed", "unauthorized", "not_configured"]
+
     private func count(_ outcome: String) {
-        Counter(label: "helpdesk_alertmanager_requests_total", dimensions: [("outcome", outcome)], factory: metrics).increment()
+        let requests = MetricCatalog.alertmanagerRequests
+        Counter(label: requests.name, dimensions: requests.dimensions(outcome), factory: metrics).increment()
     }
 
     /// The receiver whose credentials the request carries, or `nil`.
@@ -76,6 +80,8 @@ struct AlertmanagerRoutes {
         let outcome = try await store.apply(changes)
         let fresh = outcome.newAlerts.filter { $0 }.count
         count(fresh > 0 ? "accepted" : "repeat")
+        Counter(label: MetricCatalog.alertsReceived.name, factory: metrics).increment(by: payload.alerts.count)
+        Counter(label: MetricCatalog.alertsDeduplicated.name, factory: metrics).increment(by: max(0, payload.alerts.count - fresh))
         context.logger.info("alerts received", metadata: ["group": "\(payload.groupKey)", "alerts": "\(payload.alerts.count)", "new": "\(fresh)"])
         return jsonResponse(status: .ok, ["status": "ok", "alerts": String(payload.alerts.count), "new": String(fresh), "storm": String(outcome.storm != nil)])
     }

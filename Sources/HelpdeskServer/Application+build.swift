@@ -57,7 +57,7 @@ public struct ServerDependencies: Sendable {
         self.limits = RateLimits(settings)
     }
 
-    var metricsFactory: any MetricsFactory { PrometheusMetricsFactory(registry: registry) }
+    var metricsFactory: any MetricsFactory { PrometheusMetricsFactory.helpdesk(registry: registry) }
 }
 
 /// Which routes a listener serves: everything on one address, or the public edge (what Slack,
@@ -144,7 +144,7 @@ public func buildApplication(_ dependencies: ServerDependencies, surface: Listen
     return Application(
         router: buildRouter(dependencies, surface: surface),
         server: .guarded(readDeadline: settings.requestReadTimeout, idleTimeout: settings.idleTimeout, tls: tls) {
-            Counter(label: "helpdesk_http_read_timeouts_total", factory: metrics).increment()
+            Counter(label: MetricCatalog.httpReadTimeouts.name, factory: metrics).increment()
             logger.notice("connection closed: the request was not read within server.request_read_timeout")
         },
         configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "helpdesk",

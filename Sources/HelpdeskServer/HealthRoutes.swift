@@ -1,4 +1,5 @@
 import Foundation
+import HelpdeskCore
 import HelpdeskStore
 import Hummingbird
 import Logging
@@ -52,9 +53,10 @@ struct HealthRoutes {
         do {
             let stats = try await store.jobs.stats(now: Date())
             for (state, count) in stats.counts {
-                Gauge(label: "helpdesk_jobs", dimensions: [("state", state.rawValue)], factory: metrics).record(count)
+                Gauge(label: MetricCatalog.jobs.name, dimensions: MetricCatalog.jobs.dimensions(state.rawValue), factory: metrics)
+                    .record(count)
             }
-            Gauge(label: "helpdesk_jobs_oldest_due_age_seconds", factory: metrics).record(stats.oldestDueAge)
+            Gauge(label: MetricCatalog.jobsOldestDueAge.name, factory: metrics).record(stats.oldestDueAge)
         } catch {
             context.logger.warning("cannot read job statistics for /metrics", metadata: ["error": "\(error)"])
         }

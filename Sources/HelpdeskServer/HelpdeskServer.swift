@@ -102,8 +102,9 @@ public enum HelpdeskServer {
     /// bound (with its real port when `server.listen` asks for port 0); it must return quickly, as
     /// the listener accepts connections only after it (`helpdesk demo` starts its story from it).
     /// `telemetry` (the span exporter) runs first and so stops last, flushing what the others traced.
+    /// `build` labels `helpdesk_build_info`.
     public static func run(configuration: HelpdeskConfiguration, store: any Store, registry: PrometheusCollectorRegistry,
-                           redactor: Redactor, environment: [String: String], logger: Logger,
+                           redactor: Redactor, environment: [String: String], logger: Logger, build: BuildLabels = .unknown,
                            telemetry: [any Service] = [],
                            onRunning: (@Sendable (Composition, ListenAddress) async -> Void)? = nil) async throws {
         let app: Composition
@@ -115,8 +116,13 @@ public enum HelpdeskServer {
         }
         // Only the server signs people in: commands that build the same composition need no key.
         if configuration.web.enabled, let warning = configuration.web.sessionKeyWarning { logger.warning("\(warning)") }
-        let worker = JobWorker(queue: store.jobs, handlers: app.jobHandlers, options: workerOptions(configuration),
-                               logger: logger, redactor: redactor, metrics: PrometheusMetricsFactory(registry: registry))
+        let metrics = PrometheusMetricsFactory.helpdesk(registry: registry)
+        let handlers = app.jobHandlers
+        // Every metric in /metrics from the start, before its first event.
+        MetricSeries.register(MetricSeries.Values(build: build, jobKinds: handlers.keys.sorted(), tools: app.governance.toolNames,
+                                                  runbooks: app.engine.orchestrator.runbookMetricNames), factory: metrics)
+        let worker = JobWorker(queue: store.jobs, handlers: handlers, options: workerOptions(configuration),
+                               logger: logger, redactor: redactor, metrics: metrics)
         let dependencies = app.serverDependencies(registry: registry, workerIsRunning: { worker.isRunning })
         let outbox = app.slackAPI.map {
             SlackOutboxService(store: store, api: $0, budgetPerMinute: configuration.slack.channelMessagesPerMinute,
@@ -132,7 +138,6 @@ public enum HelpdeskServer {
             throw error
         }
         // Shut down in reverse: stop taking requests first, then let the worker finish its jobs.
-        let metrics = PrometheusMetricsFactory(registry: registry)
         let chain = store.auditChain ?? .configured(configuration.audit, storePath: configuration.store.localFilePath)
         let backups: [any Service] = StoreBackupService.configured(configuration.store, chain: chain, logger: logger, metrics: metrics)
             .map { [$0] } ?? []
@@ -143,6 +148,9 @@ public enum HelpdeskServer {
             ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),
             StormService(store: store, logger: logger),
             RetentionService(store: store, settings: configuration.retention, logger: logger),
+            // The audit view's chain status when the web channel is on: one walk serves both.
+            MetricsSampler(store: store, chain: dependencies.web?.chain ?? AuditChainStatus(), metrics: metrics,
+                           chainInterval: configuration.audit.chainCheckInterval, logger: logger),
         ] + backups + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners
         // Last, so it stops first: queued key checks are answered before the listeners wait for their requests.
         services.append(KeyCheckShutdown(verifier: dependencies.limits.keys))

@@ -12,9 +12,9 @@ struct MetricsMiddleware: RouterMiddleware {
         let started = ContinuousClock.now
         let response = try await next(request, context)
         let route = context.endpointPath ?? "unmatched"
-        let dimensions = [("route", route), ("method", request.method.rawValue), ("status", String(response.status.code))]
-        Counter(label: "helpdesk_http_requests_total", dimensions: dimensions, factory: factory).increment()
-        Timer(label: "helpdesk_http_request_duration_seconds", dimensions: dimensions, factory: factory)
+        let dimensions = MetricCatalog.httpRequests.dimensions(route, request.method.rawValue, String(response.status.code))
+        Counter(label: MetricCatalog.httpRequests.name, dimensions: dimensions, factory: factory).increment()
+        Timer(label: MetricCatalog.httpRequestDuration.name, dimensions: dimensions, factory: factory)
             .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         return response
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskConfig
+import HelpdeskCore
 import Hummingbird
 import HTTPTypes
 import Logging
@@ -53,7 +54,7 @@ struct RateLimitMiddleware: RouterMiddleware {
     }
 
     private func refuse(_ context: AppRequestContext, source: String, wait: Double, why: String) -> Response {
-        Counter(label: "helpdesk_http_rate_limited_total", factory: metrics).increment()
+        Counter(label: MetricCatalog.httpRateLimited.name, factory: metrics).increment()
         context.logger.notice("rate limited", metadata: ["source": "\(source)", "reason": "\(why)"])
         let seconds = max(1, Int(min(wait, 3600).rounded(.up)))
         return ErrorResponseMiddleware.response(status: .tooManyRequests, headers: [.retryAfter: String(seconds)],

@@ -95,8 +95,14 @@ struct SlackRoutes {
             """, metadata: ["until": "\(until.formatted(.iso8601))"])
     }
 
+    /// Every `outcome` of ``count(_:endpoint:)``, for the series made at start (signature failures are `rejected_<reason>`).
+    static let outcomes = ["accepted", "duplicate", "answered_inline", "ignored", "ssl_check", "malformed", "store_unavailable",
+                           "not_configured"] + SlackSignature.Failure.allCases.map { "rejected_\($0.rawValue)" }
+    static let endpoints = ["commands", "interactions"]
+
     private func count(_ outcome: String, endpoint: String = "commands") {
-        Counter(label: "helpdesk_slack_requests_total", dimensions: [("endpoint", endpoint), ("outcome", outcome)], factory: metrics).increment()
+        let requests = MetricCatalog.slackRequests
+        Counter(label: requests.name, dimensions: requests.dimensions(endpoint, outcome), factory: metrics).increment()
     }
 
     private func command(_ request: Request, _ requestContext: AppRequestContext) async throws -> Response {
@@ -110,6 +116,8 @@ struct SlackRoutes {
             throw APIError(status: .badRequest, code: "bad_request", message: "not a slash command: user_id, command and response_url are required")
         }
         let parsed = CommandRequest(text: command.text)
+        let commands = MetricCatalog.slackCommands
+        Counter(label: commands.name, dimensions: commands.dimensions(parsed.metricName), factory: metrics).increment()
         let principal = context.principal(slackUserID: command.userID, teamID: command.teamID)
         // Redacted: the audit log keeps it forever, in the hash chain, where it cannot be edited out.
         let audit = AuditDraft(kind: "request_received", principal: principal.description, target: nil, data: .object([

@@ -94,9 +94,10 @@ public struct StoreBackupService: Service {
             return failed(error)
         }
         let elapsed = ContinuousClock.now - started
-        Counter(label: "helpdesk_store_backups_total", dimensions: [("outcome", "ok")], factory: metrics).increment()
-        Timer(label: "helpdesk_store_backup_duration_seconds", factory: metrics).recordNanoseconds(elapsed.nanoseconds)
-        Gauge(label: "helpdesk_store_backup_last_success_timestamp_seconds", factory: metrics).record(now().timeIntervalSince1970)
+        let backups = MetricCatalog.storeBackups
+        Counter(label: backups.name, dimensions: backups.dimensions("ok"), factory: metrics).increment()
+        Timer(label: MetricCatalog.storeBackupDuration.name, factory: metrics).recordNanoseconds(elapsed.nanoseconds)
+        Gauge(label: MetricCatalog.storeBackupLastSuccess.name, factory: metrics).record(now().timeIntervalSince1970)
         var pruned: [String] = []
         do {
             pruned = try BackupFiles.prune(in: directory, store: storePath, keep: keep, now: date)
@@ -125,7 +126,8 @@ public struct StoreBackupService: Service {
     }
 
     private func failed(_ error: BackupError) -> String? {
-        Counter(label: "helpdesk_store_backups_total", dimensions: [("outcome", "failed")], factory: metrics).increment()
+        let backups = MetricCatalog.storeBackups
+        Counter(label: backups.name, dimensions: backups.dimensions("failed"), factory: metrics).increment()
         if error != .cancelled {
             logger.error("store backup failed", metadata: ["dir": "\(directory)", "error": "\(error)"])
         }

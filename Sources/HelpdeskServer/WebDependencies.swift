@@ -27,7 +27,7 @@ public struct WebDependencies: Sendable {
     let streams: WebEventStreams
     /// The feed's threads at the newest feed version, shared by every page and refresh.
     let feedCache = FeedCache()
-    /// The audit chain's last verification, shared by every audit page.
+    /// The audit chain's last verification, shared by every audit page and the metrics sampler.
     let chain = AuditChainStatus()
 
     public init(settings: WebSettings, sessions: WebSessions, throttle: LoginThrottle, passwords: PasswordCheck,
@@ -41,28 +41,6 @@ public struct WebDependencies: Sendable {
         self.assets = assets
         self.renderStored = renderStored
         self.streams = WebEventStreams(limit: maxStreams)
-    }
-}
-
-/// The audit chain's verification for the audit view: one walk at a time however many pages ask,
-/// none again while the log's head has not moved, and at most one every `interval` however fast it
-/// grows (each sign-in adds an event; a walk reads every row).
-actor AuditChainStatus {
-    static let interval = Duration.seconds(30)
-    private var last: (head: AuditHead?, result: AuditVerification, at: ContinuousClock.Instant)?
-    private var running: Task<AuditVerification, any Error>?
-
-    func verify(_ store: any Store) async throws -> AuditVerification {
-        let head = try await store.audit.head()
-        if let last, last.head == head || ContinuousClock.now - last.at < Self.interval { return last.result }
-        if let running { return try await running.value }
-        // Awaited right here (and by whoever asks meanwhile): the walk is never left running alone.
-        let walk = Task { try await store.audit.verify() }
-        running = walk
-        defer { running = nil }
-        let result = try await walk.value
-        last = (head, result, ContinuousClock.now)
-        return result
     }
 }
 

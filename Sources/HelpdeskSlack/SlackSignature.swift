@@ -7,7 +7,7 @@ import HelpdeskCore
 /// signing secret, and a timestamp within five minutes of now (replay protection).
 public enum SlackSignature {
     /// Why a request was refused; goes to the log and a metric label, never to the caller.
-    public enum Failure: String, Sendable, Error {
+    public enum Failure: String, Sendable, Error, CaseIterable {
         case missingHeaders = "missing_headers"
         case badTimestamp = "bad_timestamp"
         case stale

@@ -28,7 +28,12 @@ public struct SlackWebAPI: Sendable {
         self.transport = transport
     }
 
+    /// Calls `method`; a failure is counted in `helpdesk_slack_api_errors_total`.
     public func call(_ method: String, _ arguments: JSONValue) async -> SlackAPIResult {
+        SlackAPIMetrics.counted(await send(method, arguments), method: method)
+    }
+
+    private func send(_ method: String, _ arguments: JSONValue) async -> SlackAPIResult {
         let url = baseURL.appendingPathComponent(method)
         let reply: (status: Int, headers: [String: String], body: Data)
         do {
@@ -54,27 +59,35 @@ extension SlackWebAPI {
     /// Uploads a file into a channel (and thread) the way Slack asks now: get an upload URL, send
     /// the bytes there, then complete the upload naming where to share it.
     public func upload(_ data: Data, filename: String, title: String, channel: String, threadTS: String?) async -> SlackAPIResult {
-        let url = baseURL.appendingPathComponent("files.getUploadURLExternal")
+        let getURL = "files.getUploadURLExternal"
+        let url = baseURL.appendingPathComponent(getURL)
         let reply: (status: Int, headers: [String: String], body: Data)
         do {
             reply = try await transport.postJSON(url, headers: [("authorization", "Bearer \(token.reveal())")],
                                                  body: Data(JSONValue.object(["filename": .string(filename), "length": .number(Double(data.count))]).jsonText.utf8),
                                                  timeout: .seconds(15))
         } catch {
-            return .transient("\(error)")
+            return SlackAPIMetrics.counted(.transient("\(error)"), method: getURL)
         }
-        if reply.status == 429 { return .rateLimited(retryAfter: RetryAfter.parse(reply.headers["retry-after"]) ?? .seconds(1)) }
-        if reply.status >= 500 { return .transient("HTTP \(reply.status)") }
-        guard let body = try? JSONDecoder().decode(JSONValue.self, from: reply.body) else { return .transient("the reply is not JSON") }
+        if reply.status == 429 {
+            return SlackAPIMetrics.counted(.rateLimited(retryAfter: RetryAfter.parse(reply.headers["retry-after"]) ?? .seconds(1)), method: getURL)
+        }
+        if reply.status >= 500 { return SlackAPIMetrics.counted(.transient("HTTP \(reply.status)"), method: getURL) }
+        guard let body = try? JSONDecoder().decode(JSONValue.self, from: reply.body) else {
+            return SlackAPIMetrics.counted(.transient("the reply is not JSON"), method: getURL)
+        }
         guard body["ok"] == .bool(true), let uploadURL = body["upload_url"].flatMap({ URL(string: $0.description) }),
               let fileID = body["file_id"]?.description else {
-            return .failed(code: body["error"]?.description ?? "no_upload_url")
+            return SlackAPIMetrics.counted(.failed(code: body["error"]?.description ?? "no_upload_url"), method: getURL)
         }
         do {
             let sent = try await transport.post(uploadURL, contentType: "application/octet-stream", headers: [], body: data, timeout: .seconds(60))
-            guard (200..<300).contains(sent.status) else { return sent.status >= 500 ? .transient("upload HTTP \(sent.status)") : .failed(code: "upload_http_\(sent.status)") }
+            guard (200..<300).contains(sent.status) else {
+                return SlackAPIMetrics.counted(sent.status >= 500 ? .transient("upload HTTP \(sent.status)") : .failed(code: "upload_http_\(sent.status)"),
+                                               method: "files.upload")
+            }
         } catch {
-            return .transient("\(error)")
+            return SlackAPIMetrics.counted(.transient("\(error)"), method: "files.upload")
         }
         var complete: [String: JSONValue] = ["files": .array([.object(["id": .string(fileID), "title": .string(title)])]), "channel_id": .string(channel)]
         if let threadTS { complete["thread_ts"] = .string(threadTS) }

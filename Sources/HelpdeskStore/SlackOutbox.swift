@@ -143,6 +143,9 @@ public protocol SlackOutboxStore: Sendable {
     func feedVersion() async throws -> String
     /// Whether any message of any channel was queued in thread `key` (a web click may answer only in a thread that exists).
     func threadExists(_ key: String) async throws -> Bool
+    /// Messages waiting to go to Slack (queued, leased or backing off), every channel's, for `/metrics`:
+    /// a count over the pending rows' partial index. Web channel posts are delivered as stored, never pending.
+    func pendingCount() async throws -> Int
 }
 
 extension SlackOutboxStore {

@@ -219,4 +219,6 @@ public protocol StormStore: Sendable {
     /// (or whose alerts all resolved, past their settle window),
     /// queueing their closing summary in the same write; returns the storms closed.
     func closeQuiet(now: Date) async throws -> [StormID]
+    /// How many storms are open (channels in storm mode), for `/metrics`: one probe of the open-storm index.
+    func openCount() async throws -> Int
 }

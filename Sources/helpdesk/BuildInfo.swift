@@ -1,5 +1,6 @@
 import CHelpdeskBuildInfo
 import HelpdeskContent
+import HelpdeskServer
 import HelpdeskShippedContent
 
 /// What `helpdesk version` and `helpdesk --version` report, fixed when the binary was built.
@@ -30,6 +31,9 @@ enum BuildInfo {
         return "6.0"
         #endif
     }()
+
+    /// The labels of `helpdesk_build_info` in `/metrics`.
+    static var labels: BuildLabels { BuildLabels(version: version, commit: commit) }
 
     /// One line for `--version`: `0.1.0 (commit 1a2b3c4d5e6f, Swift 6.3)`.
     static var summary: String { "\(version) (commit \(commit.prefix(12)), Swift \(swiftVersion))" }

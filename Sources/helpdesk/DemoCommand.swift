@@ -114,7 +114,7 @@ struct Demo: Sendable {
         }, metadataProvider: LogCorrelation.metadataProvider)
         let logger = Logger(label: "helpdesk.demo")
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(PrometheusMetricsFactory.helpdesk(registry: registry))
         // Trapped before anything is made, so no signal can end the process with PostgreSQL still running.
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let folder: String
@@ -210,7 +210,7 @@ struct Demo: Sendable {
                 do {
                     try await HelpdeskServer.run(configuration: configuration, store: store, registry: setting.registry,
                                                  redactor: setting.redactor, environment: environment,
-                                                 logger: setting.logger) { composition, address in
+                                                 logger: setting.logger, build: BuildInfo.labels) { composition, address in
                         phase.serverRunning()
                         started.yield((composition, address))
                         started.finish()

@@ -32,7 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (logger, redactor) = global.bootstrapLogging(configuration)
         for warning in configuration.warnings { logger.warning("configuration: \(warning)") }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(PrometheusMetricsFactory.helpdesk(registry: registry))
         let tracing: (any Service)?
         do {
             tracing = try TracingBootstrap.start(configuration.tracing, logger: logger)
@@ -57,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         do {
             try await HelpdeskServer.run(configuration: configuration, store: store, registry: registry, redactor: redactor,
-                                         environment: ProcessInfo.processInfo.environment, logger: logger,
+                                         environment: ProcessInfo.processInfo.environment, logger: logger, build: BuildInfo.labels,
                                          telemetry: tracing.map { [$0] } ?? [])
         } catch let error as ServerError {
             if case .invalidContent(let problems) = error {

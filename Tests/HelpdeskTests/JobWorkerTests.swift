@@ -81,8 +81,15 @@ import Testing
         let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite"), defaultMaxAttempts: 3))
         let handler = ScriptedJobHandler { .fail("still broken on attempt \($0.attempt)") }
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "broken", payload: "{}")])).jobIDs.first ?? nil)
-        try await whileRunning(makeWorker(store, handlers: ["broken": handler])) {
+        let registry = PrometheusCollectorRegistry()
+        try await whileRunning(makeWorker(store, handlers: ["broken": handler], registry: registry)) {
             #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: id)?.state == .dead })
+            // Counted once the worker has recorded the outcome, just after the store says dead.
+            #expect(await eventually(timeout: .seconds(5)) {
+                var text: [UInt8] = []
+                registry.emit(into: &text)
+                return String(decoding: text, as: UTF8.self).contains("helpdesk_jobs_dead_lettered_total 1")
+            })
         }
         #expect(try await store.jobs.job(id: id)?.lastError == "still broken on attempt 3")
         #expect(handler.received.count == 3)

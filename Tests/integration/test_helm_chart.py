@@ -314,9 +314,13 @@ SERVICE_MONITOR_KEYS = {
 
 
 def validate_kubernetes(document):
-    """Strict schema of the pinned Kubernetes version; ServiceMonitor (a CRD, not in those schemas)
-    against the fields of monitoring.coreos.com/v1 the chart uses."""
+    """Strict schema of the pinned Kubernetes version; ServiceMonitor and PrometheusRule (CRDs, not in
+    those schemas) against the fields of monitoring.coreos.com/v1 the chart uses."""
     kubernetes_validate = need("kubernetes_validate")
+    if document["apiVersion"] == "monitoring.coreos.com/v1" and document["kind"] == "PrometheusRule":
+        # The rules themselves: test_prometheus_adapters.py runs promtool on the file the chart ships.
+        assert set(document["spec"]) == {"groups"} and all({"name", "rules"} <= set(group) for group in document["spec"]["groups"])
+        return
     if document["apiVersion"] == "monitoring.coreos.com/v1":
         assert document["kind"] == "ServiceMonitor"
         assert set(document["spec"]) <= SERVICE_MONITOR_KEYS["spec"]
@@ -946,3 +950,10 @@ def test_helm_test_job_selftest_script_passes_against_the_server(chart_server, t
         **chart_server["env"], **env, "HOME": str(tmp_path), "PATH": f"{shims}:{os.environ['PATH']}"})
     assert run.returncode == 0, run.stdout + run.stderr
     assert re.search(r"^ok +job \d+ selftest: done", run.stdout, re.M), run.stdout
+
+
+def test_the_prometheus_rule_ships_the_adapters_rules_when_asked(rendered):
+    rule = rendered("everything").one("PrometheusRule")
+    assert rule["spec"] == yaml.safe_load((REPO / "adapters" / "prometheus" / "helpdesk-rules.yml").read_text())
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert not rendered("default").of("PrometheusRule")
