@@ -15,10 +15,13 @@ public struct ChangeSet: Sendable, Equatable {
     /// The notification `alerts` came in: its storm bookkeeping decides which of their jobs and
     /// messages are queued (all of them on a calm channel).
     public var notification: AlertNotificationIntake?
+    /// Progress marks set (upserted) in the same transaction as the rest.
+    public var progress: [ProgressMark]
 
     public init(jobs: [NewJob] = [], incidents: [IncidentRecord] = [], audit: [AuditDraft] = [], slackMessages: [OutboxMessage] = [],
-                alerts: [AlertRecord] = [], notification: AlertNotificationIntake? = nil) {
+                alerts: [AlertRecord] = [], notification: AlertNotificationIntake? = nil, progress: [ProgressMark] = []) {
         self.notification = notification
+        self.progress = progress
         self.jobs = jobs
         self.incidents = incidents
         self.audit = audit
@@ -26,7 +29,8 @@ public struct ChangeSet: Sendable, Equatable {
         self.alerts = alerts
     }
 
-    public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty && slackMessages.isEmpty && alerts.isEmpty }
+    public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty && slackMessages.isEmpty && alerts.isEmpty
+        && progress.isEmpty }
 }
 
 /// What applying a ``ChangeSet`` did.

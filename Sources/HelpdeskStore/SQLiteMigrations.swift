@@ -343,6 +343,19 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        // Followers of the store (secbot over the audit log, govbot's schedule) record how far they got in
+        // the same transaction as their work; jobs and messages may carry the trace they were made in.
+        migrator.registerMigration("v18-security") { db in
+            try db.execute(sql: """
+                CREATE TABLE progress_marks (
+                    name TEXT PRIMARY KEY,
+                    position INTEGER NOT NULL,
+                    updated_at REAL
+                );
+                ALTER TABLE jobs ADD COLUMN trace_parent TEXT;
+                ALTER TABLE slack_outbox ADD COLUMN trace_parent TEXT;
+                """)
+        }
         return migrator
     }
 }

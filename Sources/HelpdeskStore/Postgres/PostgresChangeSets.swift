@@ -48,6 +48,9 @@ enum PostgresChangeSets {
         if !messages.isEmpty {
             try await PostgresOutboxEnqueue.enqueue(messages, on: connection, now: now, chain: store.auditChain, logger: logger)
         }
+        if !changes.progress.isEmpty {
+            try await PostgresProgress.set(changes.progress, on: connection, now: now, logger: logger)
+        }
         return ChangeSetOutcome(jobIDs: ids, newAlerts: newAlerts, storm: storm)
     }
 

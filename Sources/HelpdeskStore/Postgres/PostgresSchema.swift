@@ -252,5 +252,14 @@ enum PostgresSchema {
                 expires_at DOUBLE PRECISION NOT NULL
             );
             """),
+        Migration(identifiers: ["v18-security"], sql: """
+            CREATE TABLE progress_marks (
+                name TEXT PRIMARY KEY,
+                position BIGINT NOT NULL,
+                updated_at DOUBLE PRECISION
+            );
+            ALTER TABLE jobs ADD COLUMN trace_parent TEXT;
+            ALTER TABLE slack_outbox ADD COLUMN trace_parent TEXT;
+            """),
     ]
 }
