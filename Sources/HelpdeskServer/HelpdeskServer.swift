@@ -137,7 +137,9 @@ public enum HelpdeskServer {
         var services: [any Service] = [
             // First, so it stops last and its shutdown checkpoint seals the final event.
             AuditCheckpointService(store: store, settings: configuration.audit, storePath: configuration.store.localFilePath, logger: logger),
-            PolicyWatcher(content: app.content, policies: app.policies, knownTools: BuiltInTools.names, logger: logger, metrics: metrics),
+            PolicyWatcher(content: app.content, policies: app.policies, knownTools: BuiltInTools.names, logger: logger, metrics: metrics,
+                          recorder: PolicyReloadRecorder(store: store, probes: app.governance.policyProbes(),
+                                                         origin: app.content.origin(.policies)?.path ?? "(built in)")),
             ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),
             StormService(store: store, logger: logger),
             RetentionService(store: store, settings: configuration.retention, logger: logger),
