@@ -57,25 +57,30 @@ extension SecbotDetector {
 
     /// At most one detection of each kind per event: the first input showing the sign.
     private func injection(in event: AuditEvent, call: SecbotEventData.Call, error: String?) -> [Detection] {
-        let inputs: [(name: String, value: String, isName: Bool)] = [("target", call.target, true)]
-            + call.stringArguments.map { ($0.name, $0.value, true) }
-            + (error.map { [("error", $0, false)] } ?? [])
+        var inputs = [InjectionInput(name: "target", value: call.target, isName: true)]
+        inputs += call.stringArguments.map { InjectionInput(name: $0.name, value: $0.value, isName: true) }
+        if let error { inputs.append(InjectionInput(name: "error", value: error, isName: false)) }
         let subject = event.principal ?? "unknown"
-        func detection(_ kind: DetectionKind, _ input: String, _ sign: SecbotPatterns.Pattern) -> Detection {
-            let place = input == "error" ? "the error of" : input == "target" ? "the target of" : "argument \(SecbotText.name(input)) of"
+        func detection(_ kind: DetectionKind, _ input: InjectionInput, _ sign: SecbotPatterns.Pattern) -> Detection {
+            let place = input.name == "error" && !input.isName ? "the error of"
+                : input.name == "target" ? "the target of" : "argument \(SecbotText.name(input.name)) of"
             return Detection(kind: kind, subject: subject,
                              summary: "\(place) \(SecbotText.name(call.tool)) in \(event.kind) seq \(event.seq) by "
                                  + "\(SecbotText.name(subject)) shows \(sign.why)",
                              events: [event])
         }
         var found: [Detection] = []
-        if let hit = inputs.lazy.compactMap({ input in SecbotPatterns.sqlSign(in: input.value).map { (input.name, $0) } }).first {
-            found.append(detection(.potentialSQLInjection, hit.0, hit.1))
+        for input in inputs {
+            if let sign = SecbotPatterns.sqlSign(in: input.value) {
+                found.append(detection(.potentialSQLInjection, input, sign))
+                break
+            }
         }
-        if let hit = inputs.lazy.compactMap({ input in
-            SecbotPatterns.commandSign(in: input.value, argument: input.isName ? input.name : nil).map { (input.name, $0) }
-        }).first {
-            found.append(detection(.potentialCommandInjection, hit.0, hit.1))
+        for input in inputs {
+            if let sign = SecbotPatterns.commandSign(in: input.value, argument: input.isName ? input.name : nil) {
+                found.append(detection(.potentialCommandInjection, input, sign))
+                break
+            }
         }
         return found
     }
@@ -116,4 +121,12 @@ extension SecbotDetector {
                               + SecbotText.line("\(first.probe): \(first.before) → \(first.after)", limit: 200),
                           events: [event])]
     }
+}
+
+/// One input of a call that injection signs are looked for in: the target, an argument, or the error.
+struct InjectionInput {
+    var name: String
+    var value: String
+    /// Names hold no line break; an error (free text from the tool) may.
+    var isName: Bool
 }
