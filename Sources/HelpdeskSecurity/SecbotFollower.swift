@@ -104,9 +104,12 @@ public struct SecbotFollower: Sendable {
             reports.append(entry)
         }
         for (index, entry) in reports.enumerated() {
-            // The last report carries the batch's end; earlier ones their own event, so a crash between
-            // two reports re-examines (and reports) only what was not committed.
-            let mark = ProgressMark(name: Self.positionMark, position: index == reports.count - 1 ? last : entry.seq)
+            // The last report carries the batch's end; earlier ones their own event (the one before it when
+            // the next report is about the same event), so a crash between two reports re-examines only
+            // what was not committed, and what was is in cooldown.
+            var markAt = last
+            if index + 1 < reports.count { markAt = reports[index + 1].seq == entry.seq ? entry.seq - 1 : entry.seq }
+            let mark = ProgressMark(name: Self.positionMark, position: markAt)
             try await report(entry.detection, mark: mark, now: now)
             position = mark.position
         }
