@@ -5,6 +5,8 @@ import HelpdeskSecurity
 import HelpdeskSlack
 import HelpdeskStore
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
 extension Composition {
     /// secbot over this composition's store, for `serve` (when `secbot.enabled`) and `helpdesk secbot`.
@@ -34,5 +36,12 @@ extension Composition {
             SlackViews.webAPIBody(renderer.render("security_detection", view.context,
                                                   fallbackText: "secbot: \(view.kind) — \(view.subject): \(view.summary)"))
         }
+    }
+}
+
+extension SecbotService {
+    /// Runs secbot alone until SIGTERM or SIGINT (`helpdesk secbot` without `--once`).
+    public func runUntilSignalled(logger: Logger) async throws {
+        try await ServiceGroup(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 }
