@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskAgents
+import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskStore
 

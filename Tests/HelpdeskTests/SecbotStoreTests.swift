@@ -1,4 +1,6 @@
 import Foundation
+import HelpdeskAgents
+import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskSecurity
 import HelpdeskStore
