@@ -68,8 +68,8 @@ import Testing
     }
 
     @Test func aRestartResumesFromTheMarkWithNoGapAndNoDoubleReport() async throws {
-        try await SecbotHarness.with { harness in
-            var harness = harness
+        try await SecbotHarness.with { fresh in
+            var harness = fresh
             harness.settings.highVolumePerMinute = 4
             for _ in 0..<3 { try await harness.append(AuditDraft(kind: "request_received", principal: "runner")) }
             try await harness.append(SecbotHarness.toolCall(by: "mallory", "terminate_backend", on: "prod-db", .destructive))

@@ -23,7 +23,8 @@ struct SecbotHarness {
     init(_ kind: StoreKind = .sqlite) async throws {
         let folder = try TemporaryDirectory()
         let location = try await TemporaryStoreLocation.fresh(kind, in: folder)
-        self.init(store: try await location.open(), location: location, folder: folder)
+        let store = try await location.open()
+        self.init(store: store, location: location, folder: folder)
     }
 
     init(store: any Store, location: TemporaryStoreLocation, folder: TemporaryDirectory) {
@@ -144,8 +145,8 @@ struct SecbotHarness {
     }
 
     @Test func aBurstByOnePrincipalIsHighVolumeButAnAlertStormIsNot() async throws {
-        try await SecbotHarness.with { harness in
-            var harness = harness
+        try await SecbotHarness.with { fresh in
+            var harness = fresh
             harness.settings.highVolumePerMinute = 5
             for _ in 0..<6 { try await harness.append(AuditDraft(kind: "request_received", principal: "runaway-model")) }
             for _ in 0..<10 { try await harness.append(AuditDraft(kind: "alert_received", principal: "alertmanager")) }
@@ -174,8 +175,8 @@ struct SecbotHarness {
     }
 
     @Test func repeatedDenialsForOnePrincipal() async throws {
-        try await SecbotHarness.with { harness in
-            var harness = harness
+        try await SecbotHarness.with { fresh in
+            var harness = fresh
             harness.settings.denials = 3
             for _ in 0..<3 { try await harness.append(SecbotHarness.decision(by: "bob", "connection_stats", on: "prod-db", .read, .deny)) }
             for _ in 0..<2 { try await harness.append(SecbotHarness.decision(by: "carol", "connection_stats", on: "prod-db", .read, .deny)) }
