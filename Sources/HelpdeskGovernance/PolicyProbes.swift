@@ -120,10 +120,11 @@ public struct PolicyProbes: Sendable {
             for rule in policy.rules { rule.conditions.approvers.forEach(collect) }
         }
         // A person with no role: what `any: true` and policies naming no principals reach.
-        return [Principal.anonymous, Principal(id: "probe-user")]
-            + roles.sorted().map { Principal(id: "probe-\($0)", roles: [$0]) }
-            + users.sorted().map { Principal(id: $0) }
-            + services.sorted().map { Principal(id: $0, kind: .service) }
+        var principals = [Principal.anonymous, Principal(id: "probe-user")]
+        principals += roles.sorted().map { Principal(id: "probe-\($0)", roles: [$0]) }
+        principals += users.sorted().map { Principal(id: $0) }
+        principals += services.sorted().map { Principal(id: $0, kind: .service) }
+        return principals
     }
 }
 
