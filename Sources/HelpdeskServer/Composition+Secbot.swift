@@ -26,7 +26,7 @@ extension Composition {
         let slackChannel = slackAPI == nil ? nil : configuration.slack.defaultChannel
         let channel = settings.channel ?? slackChannel ?? (configuration.web.enabled ? OutboxMessage.webChannel : nil)
         if channel == nil, !settings.dryRun {
-            logger.warning("secbot has no channel (secbot.channel, slack.default_channel or the web channel): detections become incidents and audit events only")
+            logger.warning("secbot has no channel to post to (set secbot.channel): detections are incidents and audit events only")
         }
         let bundles = configuration.store.driver == .postgres ? nil : configuration.diagnosis.bundlesDirectory
         let options = SecbotOptions(settings: settings, channel: channel, bundleDirectory: bundles)
