@@ -11,6 +11,13 @@ extension Governance {
     /// Without `approvers`, any person under `users:` but the requester; with them, whoever they
     /// name — services and API-token principals only where a rule names them.
     func refusal(toApprove principal: Principal, approvers: [PrincipalMatcher], requester: String, id: String) -> String? {
+        Self.approvalRefusal(for: principal, approvers: approvers, requester: requester, id: id, directory: directory)
+    }
+
+    /// The rule of ``refusal(toApprove:approvers:requester:id:)`` against `directory`, for whoever checks a
+    /// vote after the fact (secbot's `outsider_vote`): one rule, not a second copy of it.
+    public static func approvalRefusal(for principal: Principal, approvers: [PrincipalMatcher], requester: String, id: String,
+                                       directory: UserDirectory) -> String? {
         if principal.kind == .anonymous {
             return "only known users may decide approval requests; ask an administrator to add you under users:"
         }

@@ -77,10 +77,13 @@ public struct PolicyWatcher: Service {
     let interval: Duration
     let metrics: any MetricsFactory
 
-    /// - Parameter knownTools: every tool name the server has, to warn of policies naming none of them.
+    /// - Parameters:
+    ///   - knownTools: every tool name the server has, to warn of policies naming none of them.
+    ///   - recorder: writes each installed reload to the audit log (`policy_reloaded`, with the probes it widened).
     public init(content: ContentLibrary, policies: PolicySet, interval: Duration = .seconds(2), knownTools: Set<String>? = nil,
-                logger: Logger, metrics: any MetricsFactory) {
-        let reloader = PolicyReloader(content: content, policies: policies, knownTools: knownTools, logger: logger, metrics: metrics)
+                logger: Logger, metrics: any MetricsFactory, recorder: PolicyReloadRecorder? = nil) {
+        let reloader = PolicyReloader(content: content, policies: policies, knownTools: knownTools, logger: logger, metrics: metrics,
+                                      recorder: recorder)
         self.init(reloader: reloader, interval: interval, metrics: metrics)
     }
 

@@ -1,5 +1,7 @@
+import Foundation
 import HelpdeskContent
 import HelpdeskCore
+import HelpdeskStore
 import Logging
 import Metrics
 import Synchronization
@@ -39,21 +41,26 @@ public final class PolicyReloader: Sendable {
     private let read: @Sendable () async throws -> [ContentFile]
     private let logger: Logger
     private let metrics: any MetricsFactory
+    private let recorder: PolicyReloadRecorder?
     private let serial = AsyncSemaphore(permits: 1)
     private let state = Mutex(State())
 
     /// Reloads `content`'s policy files (`policies.file` or `policies.dir`, else the built-in ones) into
     /// `policies`; the file or folder is read afresh each time, so an edit is seen.
     public convenience init(content: ContentLibrary, policies: PolicySet, knownTools: Set<String>? = nil, logger: Logger,
-                            metrics: any MetricsFactory) {
-        self.init(policies: policies, knownTools: knownTools, logger: logger, metrics: metrics) { try content.files(.policies) }
+                            metrics: any MetricsFactory, recorder: PolicyReloadRecorder? = nil) {
+        self.init(policies: policies, knownTools: knownTools, logger: logger, metrics: metrics, recorder: recorder) {
+            try content.files(.policies)
+        }
     }
 
     /// - Parameters:
     ///   - knownTools: every tool name the server has; a policy naming none of them is logged as a warning.
+    ///   - recorder: where each installed reload is written as a `policy_reloaded` audit event; none in tests that need none.
     ///   - read: the policy files in force; tests hand in files of their own.
     public init(policies: PolicySet, knownTools: Set<String>? = nil, logger: Logger, metrics: any MetricsFactory,
-                read: @escaping @Sendable () async throws -> [ContentFile]) {
+                recorder: PolicyReloadRecorder? = nil, read: @escaping @Sendable () async throws -> [ContentFile]) {
+        self.recorder = recorder
         self.policies = policies
         self.knownTools = knownTools
         self.read = read
@@ -79,7 +86,13 @@ public final class PolicyReloader: Sendable {
         do {
             return try await serial.withPermit {
                 state.withLock { $0.waiting -= 1 }
-                return reloadNow(reason: reason, files: await readFiles(), ifChanged: ifChanged)
+                let before = policies.engine
+                let outcome = reloadNow(reason: reason, files: await readFiles(), ifChanged: ifChanged)
+                // Inside the permit, so the events are in the order the sets were installed.
+                if case .installed = outcome, let recorder {
+                    await recorder.record(from: before, to: policies.engine, reason: reason, logger: logger)
+                }
+                return outcome
             }
         } catch {
             // Only waiting for the permit throws, when the task is cancelled (shutdown).

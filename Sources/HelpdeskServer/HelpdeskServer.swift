@@ -10,6 +10,7 @@ import HelpdeskJobs
 import HelpdeskMail
 import HelpdeskSlack
 import HelpdeskOrchestrator
+import HelpdeskSecurity
 import HelpdeskStore
 import Hummingbird
 import Logging
@@ -141,17 +142,28 @@ public enum HelpdeskServer {
         let chain = store.auditChain ?? .configured(configuration.audit, storePath: configuration.store.localFilePath)
         let backups: [any Service] = StoreBackupService.configured(configuration.store, chain: chain, logger: logger, metrics: metrics)
             .map { [$0] } ?? []
+        var secbot: [any Service] = []
+        if configuration.secbot.enabled {
+            do {
+                secbot = [try app.secbotService()]
+            } catch {
+                try? await store.close()
+                throw error
+            }
+        }
         var services: [any Service] = telemetry + [
             // First (after span export, which flushes last), so it stops last and its shutdown checkpoint seals the final event.
             AuditCheckpointService(store: store, settings: configuration.audit, storePath: configuration.store.localFilePath, logger: logger),
-            PolicyWatcher(content: app.content, policies: app.policies, knownTools: BuiltInTools.names, logger: logger, metrics: metrics),
+            PolicyWatcher(content: app.content, policies: app.policies, knownTools: BuiltInTools.names, logger: logger, metrics: metrics,
+                          recorder: PolicyReloadRecorder(store: store, probes: app.governance.policyProbes(),
+                                                         origin: app.content.origin(.policies)?.path ?? "(built in)")),
             ApprovalExpiryService(store: store, notifiers: app.notifiers, logger: logger),
             StormService(store: store, logger: logger),
             RetentionService(store: store, settings: configuration.retention, logger: logger),
             // The audit view's chain status when the web channel is on: one walk serves both.
             MetricsSampler(store: store, chain: dependencies.web?.chain ?? AuditChainStatus(), metrics: metrics,
                            chainInterval: configuration.audit.chainCheckInterval, logger: logger),
-        ] + backups + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners
+        ] + secbot + backups + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners
         // Last, so it stops first: queued key checks are answered before the listeners wait for their requests.
         services.append(KeyCheckShutdown(verifier: dependencies.limits.keys))
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -110,6 +110,9 @@ public protocol AuditLog: Sendable {
     /// The newest `limit` events that match every field `filter` sets, newest first (the web
     /// channel's audit view); `events(since:limit:)` reads oldest first, for exports.
     func latest(_ filter: AuditFilter, limit: Int) async throws -> [AuditEvent]
+    /// Up to `limit` events with `seq > afterSeq`, oldest first: one indexed read, for followers of the
+    /// log (secbot) that remember the last seq they examined.
+    func events(afterSeq seq: Int64, limit: Int) async throws -> [AuditEvent]
 }
 
 /// Which audit events to show: each field set must match exactly; `nil` matches anything.

@@ -1,9 +1,17 @@
+import Foundation
 import GRDB
 
 /// One pass over the chain, oldest first: each event's seal must match its fields (under the key its
 /// `key_id` names, or plain SHA-256 when it has none), its `prev_hash` the event before, and its
 /// `seq` the next number. The first event that does not fit is where the chain was broken.
-struct AuditChainWalk {
+///
+/// A follower of the log (secbot) checks events as it reads them, from where it stands:
+///
+/// ```swift
+/// var walk = AuditChainWalk(keyring: chain.keyring, after: AuditHead(seq: 41, hash: previousHash))
+/// if let broken = walk.check(event42) { report(broken.problem) }
+/// ```
+public struct AuditChainWalk: Sendable {
     let keyring: AuditKeyring
     private var expectedPrev = AuditHashing.genesis
     private var expectedSeq: Int64 = 1
@@ -15,8 +23,26 @@ struct AuditChainWalk {
         self.keyring = keyring
     }
 
+    /// A walk that starts after `head`, the last event already checked (from the first event when `nil`).
+    public init(keyring: AuditKeyring, after head: AuditHead?) {
+        self.keyring = keyring
+        if let head {
+            expectedPrev = head.hash
+            expectedSeq = head.seq + 1
+        }
+    }
+
+    /// ``check(_:)`` for an event as the store's readers return it. A broken event does not move the
+    /// walk on: start a new walk after it to go on checking the events that follow.
+    public mutating func check(_ event: AuditEvent) -> AuditVerification? {
+        // `at` holds whole microseconds (at_us / 10^6); rounding gives them back exactly.
+        check(seq: event.seq, id: event.id, atMicroseconds: Int64((event.at.timeIntervalSince1970 * 1_000_000).rounded()),
+              kind: event.kind, principal: event.principal, target: event.target, data: event.data, prevHash: event.prevHash,
+              hash: event.hash, keyID: event.keyID)
+    }
+
     /// The last event that fit (`nil` before the first).
-    var head: AuditHead? {
+    public var head: AuditHead? {
         expectedSeq > 1 ? AuditHead(seq: expectedSeq - 1, hash: expectedPrev) : nil
     }
 

@@ -20,10 +20,13 @@ public struct ChangeSet: Sendable, Equatable {
     /// The request and span the jobs and messages were queued from, kept with each so their runs
     /// continue them. Stores fill it from the applying task (``WorkOrigin/current()``) when unset.
     public var origin: WorkOrigin?
+    /// Progress marks set (upserted) in the same transaction as the rest.
+    public var progress: [ProgressMark]
 
     public init(jobs: [NewJob] = [], incidents: [IncidentRecord] = [], audit: [AuditDraft] = [], slackMessages: [OutboxMessage] = [],
-                alerts: [AlertRecord] = [], notification: AlertNotificationIntake? = nil) {
+                alerts: [AlertRecord] = [], notification: AlertNotificationIntake? = nil, progress: [ProgressMark] = []) {
         self.notification = notification
+        self.progress = progress
         self.jobs = jobs
         self.incidents = incidents
         self.audit = audit
@@ -38,7 +41,8 @@ public struct ChangeSet: Sendable, Equatable {
         return next
     }
 
-    public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty && slackMessages.isEmpty && alerts.isEmpty }
+    public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty && slackMessages.isEmpty && alerts.isEmpty
+        && progress.isEmpty }
 }
 
 /// What applying a ``ChangeSet`` did.

@@ -54,6 +54,13 @@ struct SQLiteAuditLog: AuditLog {
         }
     }
 
+    func events(afterSeq seq: Int64, limit: Int) async throws -> [AuditEvent] {
+        try await store.database.read { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?"),
+                             arguments: [seq, max(0, limit)]).map(Self.event)
+        }
+    }
+
     func latest(_ filter: AuditFilter, limit: Int) async throws -> [AuditEvent] {
         // Only the conditions asked for, so an unfiltered read walks the primary key backwards.
         var conditions = ["1 = 1"]

@@ -343,9 +343,16 @@ enum SQLiteMigrations {
                 );
                 """)
         }
-        // The request and trace a job or message was queued from, so its run continues them.
-        migrator.registerMigration("v18-work-origin") { db in
+        // Followers of the store (secbot over the audit log, govbot's schedule) record how far they got in
+        // the same transaction as their work; jobs and messages keep the request and trace they were queued
+        // from (``WorkOrigin``), so their runs continue them.
+        migrator.registerMigration("v18-progress-and-origin") { db in
             try db.execute(sql: """
+                CREATE TABLE progress_marks (
+                    name TEXT PRIMARY KEY,
+                    position INTEGER NOT NULL,
+                    updated_at REAL
+                );
                 ALTER TABLE jobs ADD COLUMN origin TEXT;
                 ALTER TABLE slack_outbox ADD COLUMN origin TEXT;
                 """)

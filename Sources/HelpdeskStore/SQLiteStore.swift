@@ -53,6 +53,7 @@ public final class SQLiteStore: Store {
     public var storms: any StormStore { SQLiteStorms(store: self) }
     public var retention: any RetentionStore { SQLiteRetention(store: self) }
     public var singletons: any SingletonLeases { SQLiteSingletonLeases(store: self) }
+    public var progress: any ProgressStore { SQLiteProgress(store: self) }
 
     /// Opens the file, creating it and its folder owner-only when missing, and applies pending
     /// migrations unless ``Options/migrateOnOpen`` is off. A file from a newer helpdesk is always refused.
@@ -160,6 +161,7 @@ public final class SQLiteStore: Store {
         }
         try SQLiteAuditLog.append(changes.audit, in: db, now: now)
         try SQLiteSlackOutbox.enqueue(changes.slackMessages, in: db, now: now, origin: origin)
+        try SQLiteProgress.set(changes.progress, in: db, now: now)
         return ChangeSetOutcome(jobIDs: ids, newAlerts: newAlerts, storm: storm)
     }
 

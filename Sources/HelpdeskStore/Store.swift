@@ -41,6 +41,9 @@ public protocol Store: Sendable {
     /// Leases for work one replica at a time must do.
     var singletons: any SingletonLeases { get }
 
+    /// How far followers of the store got (written through ``ChangeSet/progress``).
+    var progress: any ProgressStore { get }
+
     /// The chain sealing this store's audit events, once attached.
     var auditChain: AuditChain? { get }
 

@@ -83,6 +83,7 @@ import Testing
             "lines": ["title": h, "lines": [["text": h]]],
             "help": ["command": h, "mode": h, "commands": [["command": h, "usage": h, "what": h, "sep": ""]]],
             "approval_decided": ["id": h, "call": h, "icon": h, "outcome": h, "detail": h],
+            "security_detection": ["kind": h, "subject": h, "summary": h, "severity": h, "icon": h, "incident": h, "events": h],
             "approval_request": ["id": "apr_<1>&", "call": h, "confirmCall": h, "requester": h, "quorum": "1", "approvers": h, "expires": h,
                                  "reason": h, "progress": h, "evidence": h],
             "diagnosis": ["headline": h, "summary": h, "target": h, "trigger": h, "mode": h, "milliseconds": "1", "incident": h, "tool_count": "1",

@@ -81,6 +81,16 @@ struct PostgresAuditLog: AuditLog {
         }
     }
 
+    func events(afterSeq seq: Int64, limit: Int) async throws -> [AuditEvent] {
+        let limit = max(0, limit)
+        let logger = store.logger
+        return try await store.read { connection in
+            try await connection.rows("""
+                SELECT \(unescaped: Self.columns) FROM audit_events WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)
+                """, logger).map(Self.event)
+        }
+    }
+
     func latest(_ filter: AuditFilter, limit: Int) async throws -> [AuditEvent] {
         let (principal, kind, target) = (filter.principal, filter.kind, filter.target)
         let limit = max(0, limit)

@@ -50,6 +50,9 @@ enum PostgresChangeSets {
             try await PostgresOutboxEnqueue.enqueue(messages, on: connection, now: now, chain: store.auditChain, logger: logger,
                                                     origin: changes.origin)
         }
+        if !changes.progress.isEmpty {
+            try await PostgresProgress.set(changes.progress, on: connection, now: now, logger: logger)
+        }
         return ChangeSetOutcome(jobIDs: ids, newAlerts: newAlerts, storm: storm)
     }
 

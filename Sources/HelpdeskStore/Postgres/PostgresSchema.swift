@@ -252,7 +252,12 @@ enum PostgresSchema {
                 expires_at DOUBLE PRECISION NOT NULL
             );
             """),
-        Migration(identifiers: ["v18-work-origin"], sql: """
+        Migration(identifiers: ["v18-progress-and-origin"], sql: """
+            CREATE TABLE progress_marks (
+                name TEXT PRIMARY KEY,
+                position BIGINT NOT NULL,
+                updated_at DOUBLE PRECISION
+            );
             ALTER TABLE jobs ADD COLUMN origin TEXT;
             ALTER TABLE slack_outbox ADD COLUMN origin TEXT;
             """),

@@ -68,6 +68,7 @@ public final class PostgresStore: Store {
     public var storms: any StormStore { PostgresStorms(store: self) }
     public var retention: any RetentionStore { PostgresRetention(store: self) }
     public var singletons: any SingletonLeases { PostgresSingletonLeases(store: self) }
+    public var progress: any ProgressStore { PostgresProgress(store: self) }
 
     private init(options: Options, client: PostgresClient, runner: Task<Void, Never>, migration: MigrationReport,
                  availability: PostgresAvailability) {

@@ -1,0 +1,23 @@
+import Foundation
+import GRDB
+
+/// Progress marks of ``SQLiteStore``: written inside the change set's transaction, read by primary key.
+struct SQLiteProgress: ProgressStore {
+    let store: SQLiteStore
+
+    /// Upserts `marks` inside the writer's transaction (see `SQLiteStore.apply(_:in:now:defaultMaxAttempts:)`).
+    static func set(_ marks: [ProgressMark], in db: Database, now: Date) throws {
+        for mark in marks {
+            try db.run("""
+                INSERT INTO progress_marks (name, position, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
+                """, [mark.name, mark.position, now.timeIntervalSince1970])
+        }
+    }
+
+    func position(_ name: String) async throws -> Int64? {
+        try await store.database.read { db in
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT position FROM progress_marks WHERE name = ?"), arguments: [name])
+        }
+    }
+}
