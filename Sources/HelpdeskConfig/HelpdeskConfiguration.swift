@@ -28,6 +28,7 @@ public struct HelpdeskConfiguration: Sendable {
     public var audit = AuditSettings()
     public var retention = RetentionSettings()
     public var web = WebSettings()
+    public var govbot = GovbotSettings()
     /// Every secret loaded, so the log redactor can mask their values.
     public var secrets: [Secret] = []
     /// What loaded but deserves a look (keys of features this project lacks, duplicates), in
@@ -81,6 +82,7 @@ public struct HelpdeskConfiguration: Sendable {
         audit = AuditSettings(top.section("audit"))
         retention = RetentionSettings(top.section("retention"))
         web = WebSettings(top.section("web"))
+        govbot = GovbotSettings(top.section("govbot"))
         top.finish()
         // aiHelpDesk's names for the same files: a copied .env must not leave them silently unread.
         for (theirs, ours, path) in [("HELPDESK_POLICY_FILE", "HELPDESK_POLICIES_FILE", "policies.file"),
