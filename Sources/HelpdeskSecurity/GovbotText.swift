@@ -60,11 +60,12 @@ public enum GovbotText {
     }
 
     /// `allow 3, deny 1`, in a fixed order.
-    static func effects(_ counts: [String: Int]) -> String {
+    public static func effects(_ counts: [String: Int]) -> String {
         counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
     }
 
-    static func seconds(_ value: Double?) -> String {
+    /// `45s`, `12.5m`, `3.2h`; `-` for none.
+    public static func seconds(_ value: Double?) -> String {
         guard let value else { return "-" }
         if value < 120 { return String(format: "%.0fs", value) }
         if value < 7200 { return String(format: "%.1fm", value / 60) }

@@ -142,6 +142,8 @@ public enum HelpdeskServer {
             StormService(store: store, logger: logger),
             RetentionService(store: store, settings: configuration.retention, logger: logger),
         ] + backups + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners
+        // govbot's scheduled report when govbot.schedule is set: one replica at a time, each slot once.
+        if let govbot = app.govbotScheduler() { services.append(govbot) }
         // Last, so it stops first: queued key checks are answered before the listeners wait for their requests.
         services.append(KeyCheckShutdown(verifier: dependencies.limits.keys))
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
