@@ -2,6 +2,7 @@ import Foundation
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskSecurity
+import HelpdeskSlack
 import HelpdeskStore
 import Logging
 

@@ -8,6 +8,7 @@ import HelpdeskGovernance
 import HelpdeskHTTPClient
 import HelpdeskJobs
 import HelpdeskMail
+import HelpdeskSecurity
 import HelpdeskSlack
 import HelpdeskOrchestrator
 import HelpdeskStore
