@@ -72,7 +72,6 @@ public struct GovbotReporter: Sendable {
             seen = newest.seq
             if last.at >= to { break }
             since = last.at
-            limit = Self.pageSize
         }
         return tally
     }

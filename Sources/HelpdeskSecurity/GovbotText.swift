@@ -72,12 +72,12 @@ public enum GovbotText {
         return String(format: "%.1fh", value / 3600)
     }
 
-    static func stamp(_ date: Date) -> String {
+    public static func stamp(_ date: Date) -> String {
         date.formatted(.iso8601)
     }
 
     /// Rows indented two spaces, each column as wide as its widest cell; `rightAligned` columns pad on the left.
-    static func table(_ rows: [[String]], rightAligned: Set<Int>) -> [String] {
+    public static func table(_ rows: [[String]], rightAligned: Set<Int>) -> [String] {
         guard let columns = rows.map(\.count).max() else { return [] }
         let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
         return rows.map { row in
