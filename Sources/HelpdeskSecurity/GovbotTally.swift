@@ -72,7 +72,7 @@ struct GovbotTally {
             if let id = event.target { expired.append(id) }
         case "approval_vote":
             guard let principal = event.principal, let vote = decode(VoteData.self, event)?.vote else { return }
-            var counts = votes[principal] ?? (0, 0)
+            var counts = votes[principal] ?? (approve: 0, deny: 0)
             if vote == "approve" { counts.approve += 1 } else if vote == "deny" { counts.deny += 1 }
             votes[principal] = counts
         case "security_detection":

@@ -15,9 +15,8 @@ public enum GovbotText {
         let decisions = report.decisions
         out.append("")
         out.append("Decisions: \(decisions.total)  " + effects(decisions.byEffect))
-        out += table(decisions.byRule.map { entry in
-            [entry.policy.map { "\($0) rule \(entry.rule.map { String($0) } ?? "?")" } ?? "(no policy: default deny)",
-             String(entry.count), effects(entry.byEffect)]
+        out += table(decisions.byRule.map { entry -> [String] in
+            [ruleName(entry), String(entry.count), effects(entry.byEffect)]
         }, rightAligned: [1])
 
         let approvals = report.approvals
@@ -29,9 +28,8 @@ public enum GovbotText {
 
         out.append("")
         out.append("Write and destructive actions: \(report.actions.count)")
-        out += table(report.actions.map { action in
-            [stamp(action.at), action.action, action.tool, action.target, action.principal ?? "-", action.outcome,
-             action.approval.map { "\($0) by \(action.approvedBy.isEmpty ? "-" : action.approvedBy.joined(separator: ", "))" } ?? "no approval"]
+        out += table(report.actions.map { action -> [String] in
+            [stamp(action.at), action.action, action.tool, action.target, action.principal ?? "-", action.outcome, approval(action)]
         }, rightAligned: [])
 
         out.append("")
@@ -52,11 +50,23 @@ public enum GovbotText {
 
         out.append("")
         out.append("secbot detections: \(report.detections.count)")
-        out += table(report.detections.map { detection in
-            [stamp(detection.at), detection.kind, detection.subject, detection.summary + (detection.dryRun ? " (dry run)" : ""),
-             detection.incident ?? "-"]
+        out += table(report.detections.map { detection -> [String] in
+            let summary = detection.summary + (detection.dryRun ? " (dry run)" : "")
+            return [stamp(detection.at), detection.kind, detection.subject, summary, detection.incident ?? "-"]
         }, rightAligned: [])
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// `production rule 2`, or the default deny.
+    public static func ruleName(_ entry: GovbotReport.RuleCount) -> String {
+        guard let policy = entry.policy else { return "(no policy: default deny)" }
+        return "\(policy) rule \(entry.rule.map { String($0) } ?? "?")"
+    }
+
+    /// `apr_… by alice, carol`, or `no approval`.
+    public static func approval(_ action: GovbotReport.Action) -> String {
+        guard let id = action.approval else { return "no approval" }
+        return "\(id) by \(action.approvedBy.isEmpty ? "-" : action.approvedBy.joined(separator: ", "))"
     }
 
     /// `allow 3, deny 1`, in a fixed order.

@@ -27,40 +27,45 @@ public enum GovbotSlackView {
         let approvals = report.approvals
         let decisions = report.decisions
         let chain = report.chain
+        let ruleLines: [String] = decisions.byRule.map { entry in
+            "\(GovbotText.ruleName(entry)): \(entry.count) (\(GovbotText.effects(entry.byEffect)))"
+        }
+        let approvalSummary = "\(approvals.created) created, \(approvals.approved) approved, \(approvals.denied) denied, "
+            + "\(approvals.expired) expired, \(approvals.pending) pending; time to decide median "
+            + "\(GovbotText.seconds(approvals.medianSecondsToDecide)), p95 \(GovbotText.seconds(approvals.p95SecondsToDecide))"
+        let approverLines: [String] = approvals.byApprover.map { "\($0.principal): \($0.approve) approve, \($0.deny) deny" }
+        // Newest first: the latest actions are the ones shown.
+        let actionLines: [String] = report.actions.reversed().map { action in
+            "\(action.action) \(action.tool) on \(action.target) by \(action.principal ?? "?"): \(action.outcome), \(GovbotText.approval(action))"
+        }
+        var ruleNotes: [String] = report.rules.matchedEverything.map { "matched everything: \($0.policy) rule \($0.rule) (\($0.summary))" }
+        ruleNotes += report.rules.dead.map { "dead: \($0.policy) rule \($0.rule) (\($0.summary))" }
+        var peopleLines: [String] = report.people.unmapped.map { "unmapped: \($0.principal) (\($0.events) events)" }
+        peopleLines += report.people.idle.map { "idle: \($0)" }
+        let chainSummary = chain.ok ? "ok, \(chain.checked) events checked"
+            : "BROKEN\(chain.brokenAt.map { " at event \($0)" } ?? ""): \(chain.problem ?? "?")"
+        let detectionLines: [String] = report.detections.reversed().map { detection in
+            "\(detection.kind) · \(detection.subject): \(detection.summary)\(detection.incident.map { " (\($0))" } ?? "")"
+        }
         let sections: [[String: Any]] = [
             section("Findings", summary: report.findings.isEmpty ? "none" : nil, report.findings.map(\.message)),
-            section("Decisions", summary: "\(decisions.total): \(GovbotText.effects(decisions.byEffect))",
-                    decisions.byRule.map { entry in
-                        "\(entry.policy.map { "\($0) rule \(entry.rule.map { String($0) } ?? "?")" } ?? "no policy (default deny)"): "
-                            + "\(entry.count) (\(GovbotText.effects(entry.byEffect)))"
-                    }),
-            section("Approvals", summary: "\(approvals.created) created, \(approvals.approved) approved, \(approvals.denied) denied, "
-                        + "\(approvals.expired) expired, \(approvals.pending) pending; time to decide median "
-                        + "\(GovbotText.seconds(approvals.medianSecondsToDecide)), p95 \(GovbotText.seconds(approvals.p95SecondsToDecide))",
-                    approvals.byApprover.map { "\($0.principal): \($0.approve) approve, \($0.deny) deny" }),
-            section("Write and destructive actions", summary: report.actions.isEmpty ? "none" : "\(report.actions.count)",
-                    report.actions.reversed().map { action in
-                        "\(action.action) \(action.tool) on \(action.target) by \(action.principal ?? "?"): \(action.outcome), "
-                            + (action.approval.map { "\($0) approved by \(action.approvedBy.isEmpty ? "?" : action.approvedBy.joined(separator: ", "))" }
-                                ?? "no approval")
-                    }),
+            section("Decisions", summary: "\(decisions.total): \(GovbotText.effects(decisions.byEffect))", ruleLines),
+            section("Approvals", summary: approvalSummary, approverLines),
+            section("Write and destructive actions", summary: report.actions.isEmpty ? "none" : "\(report.actions.count)", actionLines),
             section("Rules", summary: "\(report.rules.matchedEverything.count) matched everything, \(report.rules.dead.count) matched nothing",
-                    report.rules.matchedEverything.map { "matched everything: \($0.policy) rule \($0.rule) (\($0.summary))" }
-                        + report.rules.dead.map { "dead: \($0.policy) rule \($0.rule) (\($0.summary))" }),
+                    ruleNotes),
             section("People", summary: "\(report.people.unmapped.count) acting without a mapping, \(report.people.idle.count) idle",
-                    report.people.unmapped.map { "unmapped: \($0.principal) (\($0.events) events)" }
-                        + report.people.idle.map { "idle: \($0)" }),
-            section("Audit chain", summary: chain.ok ? "ok, \(chain.checked) events checked"
-                        : "BROKEN\(chain.brokenAt.map { " at event \($0)" } ?? ""): \(chain.problem ?? "?")", []),
-            section("secbot detections", summary: report.detections.isEmpty ? "none" : "\(report.detections.count)",
-                    report.detections.reversed().map { "\($0.kind) · \($0.subject): \($0.summary)\($0.incident.map { " (\($0))" } ?? "")" }),
+                    peopleLines),
+            section("Audit chain", summary: chainSummary, []),
+            section("secbot detections", summary: report.detections.isEmpty ? "none" : "\(report.detections.count)", detectionLines),
         ]
+        let window = "\(stamp(report.window.from)) to \(stamp(report.window.to)) · \(report.window.events) audit events"
         return [
             "fallback": Mrkdwn.fitting(fallback(report), 300),
             "headline": Mrkdwn.fitting("Compliance report", 150),
             "icon": report.findings.isEmpty ? ":white_check_mark:" : ":warning:",
             "status": report.findings.isEmpty ? "Clean: nothing needs attention" : "\(report.findings.count) finding(s) need attention",
-            "window": Mrkdwn.fitting("\(stamp(report.window.from)) to \(stamp(report.window.to)) · \(report.window.events) audit events", 300),
+            "window": Mrkdwn.fitting(window, 300),
             "sections": sections,
             "footer": Mrkdwn.fitting("generated \(stamp(report.generatedAt)) · helpdesk govbot --json FILE has every line", 300),
         ]
