@@ -30,6 +30,7 @@ public struct HelpdeskConfiguration: Sendable {
     public var tracing = TracingSettings()
     public var web = WebSettings()
     public var secbot = SecbotSettings()
+    public var govbot = GovbotSettings()
     /// Every secret loaded, so the log redactor can mask their values.
     public var secrets: [Secret] = []
     /// What loaded but deserves a look (keys of features this project lacks, duplicates), in
@@ -85,6 +86,7 @@ public struct HelpdeskConfiguration: Sendable {
         web = WebSettings(top.section("web"))
         tracing = TracingSettings(top.section("tracing"))
         secbot = SecbotSettings(top.section("secbot"))
+        govbot = GovbotSettings(top.section("govbot"))
         top.finish()
         // aiHelpDesk's names for the same files: a copied .env must not leave them silently unread.
         for (theirs, ours, path) in [("HELPDESK_POLICY_FILE", "HELPDESK_POLICIES_FILE", "policies.file"),

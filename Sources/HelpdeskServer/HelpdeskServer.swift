@@ -8,6 +8,7 @@ import HelpdeskGovernance
 import HelpdeskHTTPClient
 import HelpdeskJobs
 import HelpdeskMail
+import HelpdeskSecurity
 import HelpdeskSlack
 import HelpdeskOrchestrator
 import HelpdeskSecurity
@@ -164,6 +165,8 @@ public enum HelpdeskServer {
             MetricsSampler(store: store, chain: dependencies.web?.chain ?? AuditChainStatus(), metrics: metrics,
                            chainInterval: configuration.audit.chainCheckInterval, logger: logger),
         ] + secbot + backups + (reloader.map { [$0] } ?? []) + (outbox.map { [$0] } ?? []) + [worker] + listeners
+        // govbot's scheduled report when govbot.schedule is set: one replica at a time, each slot once.
+        if let govbot = app.govbotScheduler() { services.append(govbot) }
         // Last, so it stops first: queued key checks are answered before the listeners wait for their requests.
         services.append(KeyCheckShutdown(verifier: dependencies.limits.keys))
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -2,8 +2,11 @@ import Foundation
 import GRDB
 import HelpdeskCore
 
-/// Singleton leases of ``SQLiteStore``: one server per file, so the lease is always granted (and
-/// recorded) — a server restarted after a crash must not wait out its predecessor's lease.
+/// Singleton leases of ``SQLiteStore``. One server uses a file, but commands (`helpdesk secbot`,
+/// `helpdesk govbot`) may open it beside the server: a lease held by another live process is
+/// refused until it expires. A lease whose holder is known to be gone (same host, its pid no longer
+/// running, or our own pid under another instance: a restarted container) is taken at once, so a
+/// server restarted after a crash does not wait out its predecessor's lease.
 struct SQLiteSingletonLeases: SingletonLeases {
     let store: SQLiteStore
 
@@ -11,6 +14,14 @@ struct SQLiteSingletonLeases: SingletonLeases {
         let nowSeconds = now.timeIntervalSince1970
         let until = nowSeconds + duration.seconds
         return try await store.writer.write { db in
+            if let holder = try Row.fetchOne(db, sql: "SELECT owner, expires_at FROM singleton_leases WHERE name = ?", arguments: [name]) {
+                let heldBy: String = holder["owner"]
+                let expiresAt: Double = holder["expires_at"]
+                let holderIsGone = LeaseOwner(parsing: heldBy).flatMap { held in
+                    LeaseOwner(parsing: owner).map { held.isOrphaned(seenFrom: $0, isAlive: LeaseOwner.processIsRunning) }
+                } ?? false
+                guard heldBy == owner || expiresAt <= nowSeconds || holderIsGone else { return false }
+            }
             try db.execute(sql: """
                 INSERT INTO singleton_leases (name, owner, expires_at) VALUES (?, ?, ?)
                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at

@@ -15,7 +15,7 @@ struct Helpdesk: AsyncParsableCommand {
         commandName: "helpdesk",
         abstract: "Chat-ops bot for SRE and database teams.",
         version: BuildInfo.summary,
-        subcommands: [ServeCommand.self, DemoCommand.self, DiagnoseCommand.self, SrebotCommand.self, SecbotCommand.self, ApprovalsCommand.self, PolicyCommand.self, GovExplainCommand.self,
+        subcommands: [ServeCommand.self, DemoCommand.self, DiagnoseCommand.self, SrebotCommand.self, SecbotCommand.self, GovbotCommand.self, ApprovalsCommand.self, PolicyCommand.self, GovExplainCommand.self,
                       AuditCommand.self, MailIngestCommand.self, ConfigCommand.self, JobsCommand.self, AlertsCommand.self,
                       RunbooksCommand.self, TemplatesCommand.self, VersionCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self,
                       ImportCommand.self, HashKeyCommand.self]

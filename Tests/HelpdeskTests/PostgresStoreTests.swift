@@ -86,8 +86,10 @@ import Testing
         // One server per SQLite file: waiting out a dead predecessor's lease would only delay the sweeps.
         try await withTemporaryStore(StoreKind.sqlite) { store in
             let now = Date()
-            let first = try await store.singletons.acquire("approval-expiry", owner: "host:41:old", duration: .seconds(60), now: now)
-            let second = try await store.singletons.acquire("approval-expiry", owner: "host:42:new", duration: .seconds(60),
+            let me = LeaseOwner.thisProcess
+            let crashed = LeaseOwner(host: me.host, pid: Int32.max - 1, instance: "old")
+            let first = try await store.singletons.acquire("approval-expiry", owner: crashed.description, duration: .seconds(60), now: now)
+            let second = try await store.singletons.acquire("approval-expiry", owner: me.description, duration: .seconds(60),
                                                             now: now.addingTimeInterval(1))
             #expect(first && second)
         }

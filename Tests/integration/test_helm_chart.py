@@ -400,8 +400,10 @@ def srebot_config(result):
 
 
 def srebot_jobs(result):
-    """(check args, pod spec) of every srebot Job and CronJob."""
+    """(check args, pod spec) of every srebot Job and CronJob (govbot's CronJob is not one)."""
     for job in result.of("Job") + result.of("CronJob"):
+        if job["metadata"]["labels"]["app.kubernetes.io/component"] != "srebot":
+            continue
         spec = job["spec"].get("jobTemplate", job)["spec"]["template"]["spec"]
         yield spec["containers"][0]["args"], spec
 
@@ -746,6 +748,37 @@ def test_postgres_pdb_may_keep_pods_up_and_srebot_keeps_its_own_store(rendered):
         assert not store_env(pod["containers"][0])
 
 
+def test_govbot_cronjob_reports_on_the_shared_store_like_the_server(rendered):
+    result = rendered("postgres")
+    values = merged("postgres")["govbot"]["cronJob"]
+    cron = result.one("CronJob", "-govbot")
+    assert cron["metadata"]["labels"]["app.kubernetes.io/component"] == "govbot"
+    assert cron["spec"]["schedule"] == values["schedule"] and cron["spec"]["timeZone"] == values["timeZone"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    job = cron["spec"]["jobTemplate"]["spec"]
+    assert job["backoffLimit"] == values["backoffLimit"] and job["activeDeadlineSeconds"] == values["activeDeadlineSeconds"]
+    # Findings (exit 1) fail at once; errors (exit 2) are retried.
+    assert job["podFailurePolicy"]["rules"][0] == {"action": "FailJob", "onExitCodes": {
+        "containerName": "govbot", "operator": "In", "values": [1]}}
+    pod, server = job["template"]["spec"], server_pod(result)
+    container, server_container = pod["containers"][0], server["containers"][0]
+    assert container["args"] == ["govbot", "--since", values["since"], "--post"]
+    assert container["image"] == server_container["image"]
+    # The server's configuration, store, secrets and security; no Kubernetes token, no volume claim.
+    assert pod["securityContext"] == server["securityContext"]
+    assert container["securityContext"] == server_container["securityContext"]
+    assert container["env"] == server_container["env"]
+    assert mounted_secrets(pod) == mounted_secrets(server) and "store-url" in mounted_secrets(pod)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["config"] == {v["name"]: v for v in server["volumes"]}["config"]
+    assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert pod["automountServiceAccountToken"] is False and pod["restartPolicy"] == "Never"
+    assert {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")} == {"/tmp"}
+    # With network policies on, it reaches DNS and the store, nothing else, and nothing reaches it.
+    policy = result.one("NetworkPolicy", "-govbot")["spec"]
+    assert policy["ingress"] == [] and policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "govbot"
+
+
 # MARK: what the chart refuses
 
 @pytest.mark.parametrize("overlay, message", [
@@ -756,6 +789,7 @@ def test_postgres_pdb_may_keep_pods_up_and_srebot_keeps_its_own_store(rendered):
     ({"store": {"postgres": {"existingSecret": "helpdesk-store"}}}, "store.postgres.existingSecret is set but store.postgres.enabled is false"),
     ({"srebot": {"enabled": True, "checks": [{"target": "prod-db"}]}}, "srebot.mode server calls the server's API"),
     ({"rbac": {"clusterWide": True, "allowWrites": True}}, "rbac.clusterWide with rbac.allowWrites lets the server patch"),
+    ({"govbot": {"cronJob": {"enabled": True}}}, "govbot.cronJob.enabled needs the PostgreSQL store (store.postgres.enabled=true)"),
 ])
 def test_chart_refuses_what_sqlite_or_srebot_cannot_do(helm, tmp_path, overlay, message):
     with pytest.raises(Exception) as refused:
