@@ -18,6 +18,10 @@ public struct TracingSettings: Sendable {
     public var serviceName = "helpdesk"
     /// The share of new traces kept (a caller's sampled flag is followed).
     public var sampleRatio = 1.0
+    /// Continue a caller's W3C `traceparent` (and follow its sampled flag). Only behind a proxy or
+    /// gateway that traces and strips the header from outside requests: from anyone else it would
+    /// force sampling and attach spans to traces of their choosing.
+    public var acceptIncomingContext = false
 
     public var enabled: Bool { otlpEndpoint != nil }
 
@@ -40,6 +44,7 @@ public struct TracingSettings: Sendable {
         }
         let percent = section.int("sample_percent", default: 100, range: 0 ... 100)
         sampleRatio = Double(percent) / 100
+        acceptIncomingContext = section.bool("accept_incoming_context", default: acceptIncomingContext)
         section.finish()
     }
 }

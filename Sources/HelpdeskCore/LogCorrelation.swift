@@ -17,8 +17,17 @@ public enum LogCorrelation {
     public static func with<T>(_ key: Key, _ value: String?, _ body: () async throws -> T) async rethrows -> T {
         guard let value, !value.isEmpty else { return try await body() }
         var ids = Self.ids
-        ids[key] = String(value.prefix(128))
+        ids[key] = loggable(value)
         return try await $ids.withValue(ids) { try await body() }
+    }
+
+    /// Ids come from outside (an alert's fingerprint is any string): only id characters are kept, so
+    /// a value cannot break a log line or forge the next one.
+    static func loggable(_ value: String) -> String {
+        String(String.UnicodeScalarView(value.unicodeScalars.prefix(128).map { scalar in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.:".unicodeScalars.contains(scalar))
+                ? scalar : "_"
+        }))
     }
 
     /// The current id for `key`, if set.
@@ -30,7 +39,7 @@ public enum LogCorrelation {
         if let requestID = WorkOrigin.currentRequestID { metadata["request_id"] = "\(requestID)" }
         for (key, value) in ids { metadata[key.rawValue] = "\(value)" }
         // Only while a real tracer runs: the trace id lets a log line be found from its trace.
-        if InstrumentationContext.current != nil, let traceParent = WorkOrigin.current()?.traceParent {
+        if WorkOrigin.tracing, InstrumentationContext.current != nil, let traceParent = WorkOrigin.current()?.traceParent {
             metadata["trace_id"] = "\(traceParent.split(separator: "-")[1])"
         }
         return metadata

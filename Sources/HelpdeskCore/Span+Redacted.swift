@@ -5,11 +5,12 @@ extension Span {
     /// they get the same treatment. Keys name ids and outcomes; values never carry bodies or SQL.
     public func setRedacted(_ key: String, _ value: String?, redactor: Redactor) {
         guard let value else { return }
-        attributes[key] = redactor.redact(String(value.prefix(256)))
+        // Redacted whole, then cut: a cut first could split a secret the redactor then misses.
+        attributes[key] = String(redactor.redact(value).prefix(256))
     }
 
-    /// Marks the span failed with a redacted message, never the raw error (which may quote input).
-    public func fail(_ message: String, redactor: Redactor) {
-        setStatus(SpanStatus(code: .error, message: redactor.redact(String(message.prefix(256)))))
+    /// Marks the span failed, with no message: error texts quote values and SQL (the audit log keeps them).
+    public func failed() {
+        setStatus(SpanStatus(code: .error))
     }
 }

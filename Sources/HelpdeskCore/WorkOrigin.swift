@@ -1,5 +1,6 @@
 import Foundation
 import Instrumentation
+import Synchronization
 import Tracing
 
 /// Where a piece of work started: the request that caused it and the span that queued it.
@@ -16,6 +17,15 @@ public struct WorkOrigin: Sendable, Equatable, Codable {
     /// The request id of the work running in this task (set by the HTTP middleware and by workers).
     @TaskLocal public static var currentRequestID: String?
 
+    /// Whether a tracer exports spans (set once at start): without one there is no trace to carry,
+    /// and queuing work or logging a line skips asking for it.
+    public static var tracing: Bool { tracingFlag.load(ordering: .relaxed) }
+    private static let tracingFlag = Atomic<Bool>(false)
+
+    public static func tracingStarted() {
+        tracingFlag.store(true, ordering: .relaxed)
+    }
+
     public init(requestID: String? = nil, traceParent: String? = nil) {
         self.requestID = requestID
         self.traceParent = traceParent
@@ -28,7 +38,7 @@ public struct WorkOrigin: Sendable, Equatable, Codable {
     /// The origin of the work running now, or `nil` when it has neither a request id nor a trace.
     public static func current() -> WorkOrigin? {
         var carrier = TraceCarrier()
-        if let context = InstrumentationContext.current {
+        if tracing, let context = InstrumentationContext.current {
             InstrumentationSystem.instrument.inject(context, into: &carrier, using: TraceCarrier.Injector())
         }
         let origin = WorkOrigin(requestID: currentRequestID, traceParent: carrier.fields["traceparent"].flatMap(Self.acceptableTraceParent))
@@ -70,7 +80,7 @@ public struct WorkOrigin: Sendable, Equatable, Codable {
 
     /// `version-traceid-spanid-flags` in lowercase hex, as W3C Trace Context defines it: anything
     /// else read back from the store is dropped rather than handed to the tracer.
-    static func acceptableTraceParent(_ value: String) -> String? {
+    public static func acceptableTraceParent(_ value: String) -> String? {
         let parts = value.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 4, [2, 32, 16, 2] == parts.map(\.utf8.count),
               value.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (48...57).contains($0) || (97...102).contains($0) })

@@ -68,7 +68,7 @@ extension Governance: ToolGate {
                     return ToolResult(call: call, action: .read, output: redactor.redact(output), error: nil, duration: ContinuousClock.now - started)
                 } catch {
                     span.attributes["helpdesk.outcome"] = "error"
-                    span.fail("\(error)", redactor: redactor)
+                    span.failed()
                     return ToolResult(call: call, action: .read, output: nil, error: redactor.redact("\(error)"), duration: ContinuousClock.now - started)
                 }
             }

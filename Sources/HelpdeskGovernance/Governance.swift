@@ -342,7 +342,7 @@ public struct Governance: Sendable {
             switch outcome {
             case .failed(let error, _):
                 span.attributes["helpdesk.outcome"] = "error"
-                span.fail(error, redactor: redactor)
+                span.failed()
             default:
                 span.attributes["helpdesk.outcome"] = "ok"
             }

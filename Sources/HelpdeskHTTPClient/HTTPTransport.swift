@@ -31,8 +31,17 @@ public struct AsyncHTTPTransport: HTTPTransport {
 
     /// Over the process's shared client (connect timeout 10 s, redirects followed).
     public init() {
-        self.init(client: .shared, maxResponseBytes: Self.maxResponseBytes)
+        self.init(client: Self.processClient, maxResponseBytes: Self.maxResponseBytes)
     }
+
+    /// AsyncHTTPClient's shared client, less its tracing: its spans record whole URLs, and Slack's
+    /// `response_url`s and upload URLs carry credentials. Requests are traced by their callers instead
+    /// (the Slack post's span names its method, never its URL). Made once, never shut down.
+    static let processClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.tracing.tracer = nil
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     private init(client: HTTPClient, maxResponseBytes: Int) {
         self.client = client
@@ -45,8 +54,9 @@ public struct AsyncHTTPTransport: HTTPTransport {
     /// travels to wherever a redirect points.
     public static func withOwnClient<Result>(connectTimeout: Duration, maxResponseBytes: Int,
                                              _ body: (AsyncHTTPTransport) async throws -> Result) async throws -> Result {
-        let configuration = HTTPClient.Configuration(
+        var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow, timeout: .init(connect: .nanoseconds(connectTimeout.nanoseconds)))
+        configuration.tracing.tracer = nil
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         let result: Result
         do {

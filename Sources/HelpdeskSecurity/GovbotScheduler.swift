@@ -18,7 +18,7 @@ public struct GovbotScheduler: Service {
     /// The singleton lease's name.
     public static let singleton = BuiltInServices.governanceBot
     /// `MetricCatalog`'s `helpdesk_govbot_reports_total{outcome}`: `clean`, `findings` or `error`.
-    public static let reportsMetric = "helpdesk_govbot_reports_total"
+    public static let reportsMetric = MetricCatalog.govbotReports.name
 
     /// What one look at the schedule did.
     public enum RunResult: Sendable, Equatable {

@@ -117,7 +117,7 @@ public struct SecbotFollower: Sendable {
             try await store.apply(ChangeSet(progress: [ProgressMark(name: Self.positionMark, position: last)]))
             position = last
         }
-        Gauge(label: "helpdesk_secbot_position").record(position)
+        Gauge(label: MetricCatalog.secbotPosition.name).record(position)
         return SecbotPass(detections: reports.map { $0.detection }, examined: events.count, caughtUp: events.count < options.batchSize)
     }
 
@@ -144,8 +144,8 @@ public struct SecbotFollower: Sendable {
         try await store.apply(report.changes(channel: options.channel, render: render, bundleDirectory: options.bundleDirectory,
                                              position: mark))
         logger.warning("security detection", metadata: metadata.merging(["incident": "\(report.incidentID)"]) { $1 })
-        Counter(label: "helpdesk_secbot_detections_total", dimensions: [("kind", detection.kind.rawValue)]).increment()
-        if detection.kind == .hashMismatch { Gauge(label: "helpdesk_audit_chain_ok").record(0) }
+        Counter(label: MetricCatalog.secbotDetections.name, dimensions: MetricCatalog.secbotDetections.dimensions(detection.kind.rawValue)).increment()
+        if detection.kind == .hashMismatch { Gauge(label: MetricCatalog.auditChainOK.name).record(0) }
     }
 
     /// Walks the whole chain every `verify_interval` (an edit behind the mark is not read again): a break

@@ -44,6 +44,8 @@ public struct ServerDependencies: Sendable {
     public var redactor = Redactor()
     /// Per-source buckets, shared by every listener of the process.
     public var limits: RateLimits
+    /// Spans for requests when `tracing.otlp_endpoint` is set.
+    public var tracing = TracingSettings()
     /// The web channel at `/`; `nil` (`web.enabled: false`) serves no web route.
     public var web: WebDependencies?
 
@@ -88,11 +90,13 @@ public struct RateLimits: Sendable {
 public func buildRouter(_ dependencies: ServerDependencies, surface: ListenerSurface = .all) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
-    router.add(middleware: RequestTracingMiddleware())
     router.add(middleware: MetricsMiddleware(factory: dependencies.metricsFactory))
     router.add(middleware: RateLimitMiddleware(
         open: dependencies.limits.open, failures: dependencies.limits.failures,
         proxies: dependencies.settings.trustedProxies, metrics: dependencies.metricsFactory))
+    if dependencies.tracing.enabled {
+        router.add(middleware: RequestTracingMiddleware(acceptIncomingContext: dependencies.tracing.acceptIncomingContext))
+    }
     router.add(middleware: ErrorResponseMiddleware())
     router.add(middleware: BodyLimitMiddleware(limit: dependencies.settings.maxBodyBytes))
     HealthRoutes(store: dependencies.store, workerIsRunning: dependencies.workerIsRunning,

@@ -189,6 +189,7 @@ public struct Composition: Sendable {
         dependencies.directory = configuration.directory
         dependencies.redactor = redactor
         dependencies.web = web
+        dependencies.tracing = configuration.tracing
         return dependencies
     }
 }

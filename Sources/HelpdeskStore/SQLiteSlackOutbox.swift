@@ -20,7 +20,7 @@ struct SQLiteSlackOutbox: SlackOutboxStore {
                                               rendered, coalesce_key, edit_gap, origin)
                     VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (channel, coalesce_key) WHERE state = 'pending' DO UPDATE SET body = excluded.body, rendered = excluded.rendered,
-                        version = version + 1
+                        version = version + 1, origin = excluded.origin
                     ON CONFLICT DO NOTHING
                     """, [message.channel, message.method.rawValue, message.body.jsonText, message.threadKey, message.isRoot,
                             due.timeIntervalSince1970, now.timeIntervalSince1970, message.onceKey, message.rendered?.description,

@@ -97,7 +97,7 @@ public final class SQLiteStore: Store {
     public func apply(_ changes: ChangeSet) async throws -> ChangeSetOutcome {
         var stamped = changes
         // Taken here, on the caller's task: the writer runs the change set on its own.
-        if stamped.origin == nil, !stamped.jobs.isEmpty || !stamped.slackMessages.isEmpty || stamped.notification != nil {
+        if stamped.origin == nil, !stamped.jobs.isEmpty || !stamped.slackMessages.isEmpty || !stamped.alerts.isEmpty || stamped.notification != nil {
             stamped.origin = WorkOrigin.current()
         }
         let changes = stamped

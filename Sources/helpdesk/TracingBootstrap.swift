@@ -1,5 +1,6 @@
 import Foundation
 import HelpdeskConfig
+import HelpdeskCore
 import Logging
 import OTel
 import ServiceLifecycle
@@ -20,10 +21,14 @@ enum TracingBootstrap {
         configuration.traces.otlpExporter.protocol = settings.wireFormat == .json ? .httpJSON : .httpProtobuf
         configuration.traces.sampler = settings.sampleRatio >= 1 ? .parentBasedAlwaysOn
             : (OTel.Configuration.TracesConfiguration.SamplerConfiguration.parentBasedTraceIDRatio(ratio: settings.sampleRatio) ?? .parentBasedAlwaysOn)
+        // A collector that is down costs a shutdown at most this long (the store closes after the flush).
+        configuration.traces.batchSpanProcessor.exportTimeout = .seconds(5)
+        configuration.traces.otlpExporter.timeout = .seconds(5)
         configuration.diagnosticLogger = .custom(logger)
         configuration.diagnosticLogLevel = .warning
         // Only the configuration counts: OTEL_* variables in the environment are not read behind its back.
         let service = try OTel.bootstrap(configuration: configuration, environment: [:])
+        WorkOrigin.tracingStarted()
         logger.info("tracing: exporting spans over OTLP/HTTP", metadata: ["endpoint": "\(endpoint.host ?? "")",
                                                                            "protocol": "\(settings.wireFormat.rawValue)"])
         return service

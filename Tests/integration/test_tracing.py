@@ -105,10 +105,15 @@ tracing: {{otlp_endpoint: "{collector.url}", protocol: http/json, service_name: 
             "alerts": [{"status": "firing", "labels": {"alertname": "PostgresLockPileUp", "severity": "critical", "db": "prod-db"},
                         "annotations": {"summary": "sessions are waiting on locks"}, "startsAt": "2026-12-05T10:00:00Z",
                         "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": fingerprint}]}
+        # A caller's trace is not continued (accept_incoming_context is off): the webhook starts its own.
+        foreign_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
         status, _, _ = http("POST", hd.url("/webhooks/alertmanager"), json.dumps(notification).encode(),
                             headers={"Authorization": f"Bearer {AM_TOKEN}", "Content-Type": "application/json",
-                                     "X-Request-Id": REQUEST_ID})
+                                     "X-Request-Id": REQUEST_ID, "traceparent": f"00-{foreign_trace}-00f067aa0ba902b7-01"})
         assert status == 200
+        # A malformed traceparent next to a cookie: neither reaches the tracer (nor its warnings in the log).
+        http("GET", hd.url("/login"), headers={"traceparent": "garbage-" + "x" * 600, "tracestate": "y" * 5000,
+                                               "Cookie": "__Host-helpdesk_session=cookie-value-never-logged"})
         assert wait(lambda: [c for c in api.calls if c["method"] == "chat.postMessage" and c["body"].get("thread_ts")]), \
             "the diagnosis was never posted"
 
@@ -126,6 +131,12 @@ tracing: {{otlp_endpoint: "{collector.url}", protocol: http/json, service_name: 
         root, trace = found
         assert all(path == "/v1/traces" for path in collector.posts)
         assert root["_service"]["service.name"] == "helpdesk-test"
+        assert hex_id(root["traceId"]) != foreign_trace and not root.get("parentSpanId")
+        # Only our own spans: no HTTP client span (they record whole URLs, and Slack's carry credentials),
+        # no span for probes or /metrics.
+        known = ("POST /", "GET /", "job ", "diagnose", "tool ", "slack ")
+        assert all(s["name"].startswith(known) for s in collector.spans), sorted({s["name"] for s in collector.spans})
+        assert not [s for s in collector.spans if s["name"] in ("GET /readyz", "GET /healthz", "GET /metrics")]
         assert attributes(root)["helpdesk.request_id"] == REQUEST_ID
         assert attributes(root)["http.response.status_code"] in (200, "200")
         # Parent links: every span of the trace but the webhook's has its parent in the trace.
@@ -149,6 +160,7 @@ tracing: {{otlp_endpoint: "{collector.url}", protocol: http/json, service_name: 
 
         # The logs: the diagnosis's line names the request, the alert and the incident.
         hd.stop_all()
+        assert "cookie-value-never-logged" not in hd.log(process)
         lines = [json.loads(line) for line in hd.log(process).splitlines() if line.startswith("{")]
         diagnosed = [line for line in lines if line.get("msg") == "alert diagnosed"]
         assert diagnosed, "no 'alert diagnosed' line"

@@ -31,7 +31,9 @@ final class PostgresGroupCommit: Sendable {
                 state.committers += 1
                 return true
             }
-            if startCommitter { Task { await self.commitWhilePending(store: store) } }
+            // Detached: the committer serves every caller's change set, so it must not carry this
+            // caller's task-locals (request id, trace) into the log lines it writes for the others.
+            if startCommitter { Task.detached { await self.commitWhilePending(store: store) } }
         }
     }
 

@@ -36,7 +36,8 @@ enum PostgresOutboxEnqueue {
                            \(coalesceKey)::text, \(message.editGap?.seconds)::double precision, \(origin)::text
                     WHERE NOT EXISTS (SELECT 1 FROM slack_outbox WHERE once_key = \(message.onceKey)::text)
                     ON CONFLICT (channel, coalesce_key) WHERE state = 'pending' DO UPDATE
-                        SET body = excluded.body, rendered = excluded.rendered, version = slack_outbox.version + 1
+                        SET body = excluded.body, rendered = excluded.rendered, version = slack_outbox.version + 1,
+                            origin = excluded.origin
                     """, logger)
             } else {
                 try await connection.run("""

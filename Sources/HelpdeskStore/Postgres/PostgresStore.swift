@@ -128,7 +128,7 @@ public final class PostgresStore: Store {
         guard !closed.load(ordering: .acquiring) else { throw StoreError.closed }
         var changes = changes
         // Taken here, on the caller's task: the group commit runs the change set on its own.
-        if changes.origin == nil, !changes.jobs.isEmpty || !changes.slackMessages.isEmpty || changes.notification != nil {
+        if changes.origin == nil, !changes.jobs.isEmpty || !changes.slackMessages.isEmpty || !changes.alerts.isEmpty || changes.notification != nil {
             changes.origin = WorkOrigin.current()
         }
         let outcome = try await committer.apply(changes, store: self)
