@@ -47,7 +47,13 @@ extension Governance {
         guard let record = try await store.approvals.approval(id: id) else { return .notFound(id) }
         if record.status != .pending { return .alreadyDecided(record) }
         let approvers = (record.policyDecision?.approvers ?? []).map(PrincipalMatcher.parse)
-        if let why = refusal(toApprove: principal, approvers: approvers, requester: record.requester, id: id) { return .refused(why) }
+        if let why = refusal(toApprove: principal, approvers: approvers, requester: record.requester, id: id) {
+            // Refused, and still on record: a vote by someone who may not decide is what secbot looks for.
+            try await store.apply(ChangeSet(audit: [AuditDraft(
+                kind: "approval_vote_refused", principal: principal.description, target: id,
+                data: .object(["vote": .string(approve ? "approve" : "deny"), "via": .string(via), "reason": .string(why)]))]))
+            return .refused(why)
+        }
         // One execution job per approval round: a request reopened by a stricter policy is approved again.
         let job = NewJob(kind: Self.executeJobKind, payload: ApprovalExecution(approvalID: id).jsonText,
                          dedupKey: "approval-execute:\(id):\(record.votes.count + 1)", maxAttempts: 3)

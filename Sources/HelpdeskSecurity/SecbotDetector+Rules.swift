@@ -59,7 +59,10 @@ extension SecbotDetector {
     /// At most one detection of each kind per event: the first input showing the sign.
     private func injection(in event: AuditEvent, call: SecbotEventData.Call, error: String?) -> [Detection] {
         var inputs = [InjectionInput(name: "target", value: call.target, isName: true)]
-        inputs += call.stringArguments.map { InjectionInput(name: $0.name, value: $0.value, isName: true) }
+        // `session_*` arguments are what a pin read from the target (another session's SQL text among
+        // them, `pg_sleep(` and all): what the database ran, not what anyone typed.
+        inputs += call.stringArguments.filter { !$0.name.hasPrefix("session_") }
+            .map { InjectionInput(name: $0.name, value: $0.value, isName: true) }
         if let error { inputs.append(InjectionInput(name: "error", value: error, isName: false)) }
         let subject = event.principal ?? "unknown"
         func detection(_ kind: DetectionKind, _ input: InjectionInput, _ sign: SecbotPatterns.Pattern) -> Detection {
@@ -97,13 +100,15 @@ extension SecbotDetector {
         if Governance.approvalRefusal(for: principal, approvers: approvers, requester: record.requester, id: record.id,
                                       directory: directory) != nil {
             let named = approvers.isEmpty ? "people under users: other than the requester" : approvers.map(\.encoded).joined(separator: ", ")
+            // A vote the gate refused is audited too (`approval_vote_refused`): the attempt is the signal.
+            let verb = event.kind == "approval_vote" ? "voted" : "tried to vote"
             found.append(Detection(kind: .outsiderVote, subject: voter,
-                                   summary: "\(SecbotText.name(voter)) voted \(vote.vote == "approve" ? "approve" : "deny") on "
+                                   summary: "\(SecbotText.name(voter)) \(verb) \(vote.vote == "approve" ? "approve" : "deny") on "
                                        + "\(record.id) (seq \(event.seq)), which only \(SecbotText.line(named, limit: 200)) may decide",
                                    events: [event]))
         }
         let elapsed = event.at.timeIntervalSince(record.createdAt)
-        if vote.vote == ApprovalVote.Choice.approve.rawValue, elapsed < settings.fastApproval.seconds {
+        if event.kind == "approval_vote", vote.vote == ApprovalVote.Choice.approve.rawValue, elapsed < settings.fastApproval.seconds {
             found.append(Detection(kind: .fastApproval, subject: voter,
                                    summary: "\(SecbotText.name(voter)) approved \(record.id) (seq \(event.seq)) "
                                        + "\(String(format: "%.1f", max(0, elapsed))) s after it opened, under "

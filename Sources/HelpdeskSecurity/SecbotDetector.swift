@@ -78,7 +78,7 @@ public struct SecbotDetector: Sendable {
         switch event.kind {
         case "tool_call": found += try await toolCall(event)
         case "policy_decision": found += injection(in: event)
-        case "approval_vote": found += try await vote(event)
+        case "approval_vote", "approval_vote_refused": found += try await vote(event)
         case "policy_reloaded": found += policyReload(event)
         default: break
         }
