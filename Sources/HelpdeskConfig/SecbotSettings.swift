@@ -22,6 +22,8 @@ public struct SecbotSettings: Sendable {
     public var denialsWindow: Duration = .seconds(10 * 60)
     /// An approving vote sooner than this after the request opened counts as `fast_approval`.
     public var fastApproval: Duration = .seconds(10)
+    /// Messages in the security channel per hour at most; past it detections are recorded, not posted.
+    public var maxMessagesPerHour = 20
 
     public init() {}
 
@@ -36,6 +38,7 @@ public struct SecbotSettings: Sendable {
         denials = section.int("denials", default: denials, range: 1 ... 100_000)
         denialsWindow = section.duration("denials_window", default: denialsWindow, range: .seconds(1) ... .seconds(7 * 86400))
         fastApproval = section.duration("fast_approval", default: fastApproval, range: .zero ... .seconds(3600))
+        maxMessagesPerHour = section.int("max_messages_per_hour", default: maxMessagesPerHour, range: 1 ... 1000)
         section.finish()
     }
 }

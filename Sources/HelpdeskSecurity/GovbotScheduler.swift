@@ -92,7 +92,7 @@ public struct GovbotScheduler: Service {
         do {
             report = try await reporter.report(from: from, to: slot)
         } catch {
-            Counter(label: Self.reportsMetric, dimensions: [("outcome", "error")]).increment()
+            Counter(label: Self.reportsMetric, dimensions: MetricCatalog.govbotReports.dimensions("error")).increment()
             logger.error("govbot could not make its report", metadata: ["slot": "\(slot.formatted(.iso8601))", "error": "\(error)"])
             return .failed(slot: slot, reason: "\(error)")
         }
@@ -119,11 +119,11 @@ public struct GovbotScheduler: Service {
         do {
             try await store.apply(changes)
         } catch {
-            Counter(label: Self.reportsMetric, dimensions: [("outcome", "error")]).increment()
+            Counter(label: Self.reportsMetric, dimensions: MetricCatalog.govbotReports.dimensions("error")).increment()
             logger.error("govbot could not record its report", metadata: ["slot": "\(slot.formatted(.iso8601))", "error": "\(error)"])
             return .failed(slot: slot, reason: "\(error)")
         }
-        Counter(label: Self.reportsMetric, dimensions: [("outcome", report.outcome)]).increment()
+        Counter(label: Self.reportsMetric, dimensions: MetricCatalog.govbotReports.dimensions(report.outcome)).increment()
         logger.info("govbot reported", metadata: ["slot": "\(slot.formatted(.iso8601))", "findings": "\(report.findings.count)"])
         return .reported(slot: slot, outcome: report.outcome)
     }

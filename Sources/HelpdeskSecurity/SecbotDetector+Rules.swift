@@ -14,7 +14,8 @@ extension SecbotDetector {
     /// before it; and injection signs in its inputs and error.
     func toolCall(_ event: AuditEvent) async throws -> [Detection] {
         guard let data = SecbotEventData.decode(SecbotEventData.ToolCall.self, from: event) else { return [] }
-        var found = injection(in: event, call: data.call, error: data.error)
+        // An approved run carries the call as pinned: its `session_*` arguments were read from the target.
+        var found = injection(in: event, call: data.call, error: data.error, pinned: data.approval != nil)
         guard data.call.changesSomething else { return found }
         if let why = try await unauthorized(event, data) {
             let subject = event.principal ?? "unknown"
@@ -29,6 +30,8 @@ extension SecbotDetector {
 
     /// Why the call was not authorized, or `nil` when it was.
     private func unauthorized(_ event: AuditEvent, _ data: SecbotEventData.ToolCall) async throws -> String? {
+        // A call the gate refused (`Governance.refusal`) did not run.
+        if let outcome = data.outcome, ["denied", "not_run"].contains(outcome) { return nil }
         if let id = data.approval {
             guard let record = try await store.approvals.approval(id: id) else {
                 return "names approval \(SecbotText.name(id)), which does not exist"
@@ -40,7 +43,10 @@ extension SecbotDetector {
             return nil
         }
         guard let principal = event.principal else { return "has no principal" }
-        let decisions = try await store.audit.latest(AuditFilter(principal: principal, kind: "policy_decision", target: data.call.target),
+        // The decisions on record before the call, newest first: catching up on a busy log, later ones
+        // must not push the call's own decision out of the look-back.
+        let decisions = try await store.audit.latest(AuditFilter(principal: principal, kind: "policy_decision", target: data.call.target,
+                                                                 beforeSeq: event.seq),
                                                      limit: Self.decisionLookback)
         let allowed = decisions.contains { decision in
             guard decision.seq < event.seq, let earlier = SecbotEventData.decode(SecbotEventData.PolicyDecision.self, from: decision)
@@ -53,15 +59,16 @@ extension SecbotDetector {
     /// SQL or command injection signs in a `policy_decision`'s call.
     func injection(in event: AuditEvent) -> [Detection] {
         guard let data = SecbotEventData.decode(SecbotEventData.PolicyDecision.self, from: event) else { return [] }
-        return injection(in: event, call: data.call, error: nil)
+        return injection(in: event, call: data.call, error: nil, pinned: false)
     }
 
     /// At most one detection of each kind per event: the first input showing the sign.
-    private func injection(in event: AuditEvent, call: SecbotEventData.Call, error: String?) -> [Detection] {
+    private func injection(in event: AuditEvent, call: SecbotEventData.Call, error: String?, pinned: Bool) -> [Detection] {
         var inputs = [InjectionInput(name: "target", value: call.target, isName: true)]
-        // `session_*` arguments are what a pin read from the target (another session's SQL text among
-        // them, `pg_sleep(` and all): what the database ran, not what anyone typed.
-        inputs += call.stringArguments.filter { !$0.name.hasPrefix("session_") }
+        // In a pinned call, `session_*` arguments are what the pin read from the target (another
+        // session's SQL text, `pg_sleep(` and all): what the database ran, not what anyone typed. As
+        // asked (a decision's call), they are input like any other and examined.
+        inputs += call.stringArguments.filter { !(pinned && $0.name.hasPrefix("session_")) }
             .map { InjectionInput(name: $0.name, value: $0.value, isName: true) }
         if let error { inputs.append(InjectionInput(name: "error", value: error, isName: false)) }
         let subject = event.principal ?? "unknown"

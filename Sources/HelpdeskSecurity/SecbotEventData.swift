@@ -21,6 +21,8 @@ enum SecbotEventData {
         var call: Call
         var approval: String?
         var error: String?
+        /// `ok`, `error`; `denied` or `not_run` for a call the gate refused.
+        var outcome: String?
     }
 
     /// `policy_decision`: the call and the decision (`Decision`, of which only the effect is read).

@@ -39,6 +39,11 @@ public struct SecbotPass: Sendable {
 /// the events before the mark when it starts.
 public struct SecbotFollower: Sendable {
     public static let positionMark = "secbot.position"
+    /// A dry run's own position: a preview (`helpdesk secbot --once --dry-run`) must not move the mark
+    /// the real follower resumes from, or what it previewed would never be reported.
+    public static let dryRunPositionMark = "secbot.position.dry-run"
+
+    var mark: String { options.settings.dryRun ? Self.dryRunPositionMark : Self.positionMark }
 
     let store: any Store
     let options: SecbotOptions
@@ -57,7 +62,7 @@ public struct SecbotFollower: Sendable {
     /// before it, reporting nothing.
     public static func start(store: any Store, directory: UserDirectory, options: SecbotOptions, redactor: Redactor, logger: Logger,
                              render: @escaping @Sendable (SecbotMessageView) -> JSONValue) async throws -> SecbotFollower {
-        let position = try await store.progress.position(positionMark) ?? 0
+        let position = try await store.progress.position(options.settings.dryRun ? dryRunPositionMark : positionMark) ?? 0
         var detector = SecbotDetector(settings: options.settings, store: store, directory: directory)
         if position > 0, let head = try await store.audit.events(afterSeq: position - 1, limit: 1).first, head.seq == position {
             detector.resume(after: AuditHead(seq: head.seq, hash: head.hash))
@@ -100,7 +105,8 @@ public struct SecbotFollower: Sendable {
         for entry in found {
             // Once per kind and subject in a batch, and not again within the cooldown.
             guard batchTargets.insert(entry.detection.target).inserted else { continue }
-            if try await inCooldown(entry.detection, now: now) { continue }
+            // Every widening reload is its own change of policy: none hides behind an earlier one.
+            if entry.detection.kind != .policyWidened, try await inCooldown(entry.detection, now: now) { continue }
             reports.append(entry)
         }
         for (index, entry) in reports.enumerated() {
@@ -109,12 +115,12 @@ public struct SecbotFollower: Sendable {
             // what was not committed, and what was is in cooldown.
             var markAt = last
             if index + 1 < reports.count { markAt = reports[index + 1].seq == entry.seq ? entry.seq - 1 : entry.seq }
-            let mark = ProgressMark(name: Self.positionMark, position: markAt)
+            let mark = ProgressMark(name: self.mark, position: markAt)
             try await report(entry.detection, mark: mark, now: now)
             position = mark.position
         }
         if position != last {
-            try await store.apply(ChangeSet(progress: [ProgressMark(name: Self.positionMark, position: last)]))
+            try await store.apply(ChangeSet(progress: [ProgressMark(name: mark, position: last)]))
             position = last
         }
         Gauge(label: MetricCatalog.secbotPosition.name).record(position)
@@ -130,6 +136,15 @@ public struct SecbotFollower: Sendable {
         return newest.map { now.timeIntervalSince($0.at) < cooldown } ?? false
     }
 
+    /// Whether secbot posted `max_messages_per_hour` messages in the hour before `now` (its
+    /// `security_detection` events that carried one), across replicas.
+    private func overMessageBudget(now: Date) async throws -> Bool {
+        let budget = options.settings.maxMessagesPerHour
+        let recent = try await store.audit.latest(AuditFilter(kind: "security_detection"), limit: budget * 4)
+        let posted = recent.filter { now.timeIntervalSince($0.at) < 3600 && $0.data.contains(#""posted":true"#) }
+        return posted.count >= budget
+    }
+
     /// One detection: logged in dry-run, else its change set committed with `mark`.
     private mutating func report(_ detection: Detection, mark: ProgressMark, now: Date) async throws {
         let report = SecbotReport(detection: detection, incidentID: IncidentBundle.newID(at: now), now: now, redactor: redactor)
@@ -141,9 +156,16 @@ public struct SecbotFollower: Sendable {
             try await store.apply(ChangeSet(progress: [mark]))
             return
         }
-        try await store.apply(report.changes(channel: options.channel, render: render, bundleDirectory: options.bundleDirectory,
+        // However many subjects an attacker makes up, the channel gets at most `max_messages_per_hour`
+        // messages; past that a detection is still an incident and an audit event, and logged.
+        let channel = try await overMessageBudget(now: now) ? nil : options.channel
+        if channel == nil, options.channel != nil {
+            logger.warning("secbot's messages this hour are used up: the detection is recorded, not posted",
+                           metadata: ["max_messages_per_hour": "\(options.settings.maxMessagesPerHour)"])
+        }
+        try await store.apply(report.changes(channel: channel, render: render, bundleDirectory: options.bundleDirectory,
                                              position: mark))
-        logger.warning("security detection", metadata: metadata.merging(["incident": "\(report.incidentID)"]) { $1 })
+        logger.warning("security detection", metadata: metadata.merging(["incident_id": "\(report.incidentID)"]) { $1 })
         Counter(label: MetricCatalog.secbotDetections.name, dimensions: MetricCatalog.secbotDetections.dimensions(detection.kind.rawValue)).increment()
         if detection.kind == .hashMismatch { Gauge(label: MetricCatalog.auditChainOK.name).record(0) }
     }

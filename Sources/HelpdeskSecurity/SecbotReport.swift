@@ -35,17 +35,18 @@ struct SecbotReport {
     var summary: String { SecbotText.line(redactor.redact(detection.summary)) }
 
     /// `data` of the `security_detection` event (the shape govbot reads).
-    func eventData(incident: String?, dryRun: Bool) -> JSONValue {
+    /// `posted`: whether a message went to the security channel (what the hourly budget counts).
+    func eventData(incident: String?, dryRun: Bool, posted: Bool = false) -> JSONValue {
         .object([
             "kind": .string(detection.kind.rawValue), "subject": .string(detection.subject), "summary": .string(summary),
             "event_seqs": .array(detection.events.map { .number(Double($0.seq)) }),
-            "incident": incident.map(JSONValue.string) ?? .null, "dry_run": .bool(dryRun),
+            "incident": incident.map(JSONValue.string) ?? .null, "dry_run": .bool(dryRun), "posted": .bool(posted),
         ])
     }
 
-    var auditEvent: AuditDraft {
+    func auditEvent(posted: Bool) -> AuditDraft {
         AuditDraft(kind: "security_detection", principal: BuiltInServices.securityBot, target: detection.target,
-                   data: eventData(incident: incidentID, dryRun: false))
+                   data: eventData(incident: incidentID, dryRun: false, posted: posted))
     }
 
     var view: SecbotMessageView {
@@ -99,6 +100,6 @@ struct SecbotReport {
                                       summary: summary, severity: detection.kind.severity, findingCount: 1, bundlePath: path,
                                       bundleBytes: bytes, bundleContent: content)
         let messages = channel.map { [OutboxMessage(channel: $0, body: render(view))] } ?? []
-        return ChangeSet(incidents: [incident], audit: [auditEvent], slackMessages: messages, progress: [position])
+        return ChangeSet(incidents: [incident], audit: [auditEvent(posted: !messages.isEmpty)], slackMessages: messages, progress: [position])
     }
 }

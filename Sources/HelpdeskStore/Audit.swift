@@ -120,11 +120,14 @@ public struct AuditFilter: Sendable, Equatable {
     public var principal: String?
     public var kind: String?
     public var target: String?
+    /// Only events before this place in the chain (what was on record when an event was written).
+    public var beforeSeq: Int64?
 
-    public init(principal: String? = nil, kind: String? = nil, target: String? = nil) {
+    public init(principal: String? = nil, kind: String? = nil, target: String? = nil, beforeSeq: Int64? = nil) {
         self.principal = principal
         self.kind = kind
         self.target = target
+        self.beforeSeq = beforeSeq
     }
 }
 

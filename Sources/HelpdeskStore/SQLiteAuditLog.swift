@@ -70,6 +70,10 @@ struct SQLiteAuditLog: AuditLog {
             conditions.append("\(column) = ?")
             arguments += [value]
         }
+        if let before = filter.beforeSeq {
+            conditions.append("seq < ?")
+            arguments += [before]
+        }
         arguments += [max(0, limit)]
         let sql = "SELECT * FROM audit_events WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq DESC LIMIT ?"
         let bound = arguments

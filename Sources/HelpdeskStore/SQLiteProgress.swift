@@ -11,6 +11,7 @@ struct SQLiteProgress: ProgressStore {
             try db.run("""
                 INSERT INTO progress_marks (name, position, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
+                WHERE progress_marks.position < excluded.position
                 """, [mark.name, mark.position, now.timeIntervalSince1970])
         }
     }

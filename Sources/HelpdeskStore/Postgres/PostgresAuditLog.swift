@@ -92,7 +92,7 @@ struct PostgresAuditLog: AuditLog {
     }
 
     func latest(_ filter: AuditFilter, limit: Int) async throws -> [AuditEvent] {
-        let (principal, kind, target) = (filter.principal, filter.kind, filter.target)
+        let (principal, kind, target, before) = (filter.principal, filter.kind, filter.target, filter.beforeSeq)
         let limit = max(0, limit)
         let logger = store.logger
         return try await store.read { connection in
@@ -101,6 +101,7 @@ struct PostgresAuditLog: AuditLog {
                 WHERE (\(principal)::text IS NULL OR principal = \(principal))
                   AND (\(kind)::text IS NULL OR kind = \(kind))
                   AND (\(target)::text IS NULL OR target = \(target))
+                  AND (\(before)::bigint IS NULL OR seq < \(before))
                 ORDER BY seq DESC LIMIT \(limit)
                 """, logger).map(Self.event)
         }

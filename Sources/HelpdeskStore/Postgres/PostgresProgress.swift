@@ -13,6 +13,7 @@ struct PostgresProgress: ProgressStore {
             try await connection.run("""
                 INSERT INTO progress_marks (name, position, updated_at) VALUES (\(mark.name), \(mark.position), \(seconds))
                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at
+                WHERE progress_marks.position < excluded.position
                 """, logger)
         }
     }

@@ -260,6 +260,9 @@ enum PostgresSchema {
             );
             ALTER TABLE jobs ADD COLUMN origin TEXT;
             ALTER TABLE slack_outbox ADD COLUMN origin TEXT;
+            -- What secbot and govbot look up per event: decisions and detections by kind and target.
+            CREATE INDEX audit_events_kind_target ON audit_events(kind, target, seq);
+            CREATE INDEX audit_events_principal_kind ON audit_events(principal, kind, target, seq);
             """),
     ]
 }
