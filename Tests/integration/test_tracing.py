@@ -173,7 +173,7 @@ tracing: {{otlp_endpoint: "{collector.url}", protocol: http/json, service_name: 
         collector.stop()
 
 
-def test_tracing_without_an_endpoint_exports_nothing_and_rejects_a_bad_one(helpdesk, tmp_path):
+def test_a_bad_tracing_endpoint_or_protocol_is_a_configuration_error(helpdesk, tmp_path):
     bad = helpdesk("tracing: {otlp_endpoint: 'ftp://collector:4318'}\n")
     checked = bad.run("config", "check")
     assert checked.returncode != 0 and "tracing.otlp_endpoint" in checked.stdout + checked.stderr
