@@ -49,9 +49,14 @@ extension Governance {
         let approvers = (record.policyDecision?.approvers ?? []).map(PrincipalMatcher.parse)
         if let why = refusal(toApprove: principal, approvers: approvers, requester: record.requester, id: id) {
             // Refused, and still on record: a vote by someone who may not decide is what secbot looks for.
-            try await store.apply(ChangeSet(audit: [AuditDraft(
-                kind: "approval_vote_refused", principal: principal.description, target: id,
-                data: .object(["vote": .string(approve ? "approve" : "deny"), "via": .string(via), "reason": .string(why)]))]))
+            // Once per voter and request: clicking again adds nothing to the log.
+            let earlier = try await store.audit.latest(AuditFilter(principal: principal.description, kind: "approval_vote_refused", target: id),
+                                                       limit: 1)
+            if earlier.isEmpty {
+                try await store.apply(ChangeSet(audit: [AuditDraft(
+                    kind: "approval_vote_refused", principal: principal.description, target: id,
+                    data: .object(["vote": .string(approve ? "approve" : "deny"), "via": .string(via), "reason": .string(why)]))]))
+            }
             return .refused(why)
         }
         // One execution job per approval round: a request reopened by a stricter policy is approved again.

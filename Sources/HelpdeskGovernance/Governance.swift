@@ -265,6 +265,9 @@ public struct Governance: Sendable {
         if let impact { eventData["impact"] = encode(impact) }
         // What purpose-based policies read, kept with the decision for govbot and govexplain.
         if let purpose { eventData["purpose"] = .string(purpose) }
+        // Names this decision in the call it lets run, so a write matches the one decision that allowed it.
+        let decisionID = "dec_" + randomToken(length: 16)
+        eventData["decision_id"] = .string(decisionID)
         let decisionEvent = AuditDraft(kind: "policy_decision", principal: principal.description, target: call.target, data: .object(eventData))
         switch decision.effect {
         case .deny:
@@ -272,7 +275,8 @@ public struct Governance: Sendable {
             return .denied(decision)
         case .allow:
             try await store.apply(ChangeSet(audit: [decisionEvent]))
-            return await run(call, descriptor: descriptor, agent: agent, principal: principal.description, decision: decision, approvalID: nil)
+            return await run(call, descriptor: descriptor, agent: agent, principal: principal.description, decision: decision, approvalID: nil,
+                             decisionID: decisionID)
         case .requireApproval:
             // What the approvers see is what runs: the call pinned to the session or object it names now.
             let pinned: ToolCall
@@ -329,7 +333,8 @@ public struct Governance: Sendable {
         return .pendingApproval(record, decision)
     }
 
-    func run(_ call: ToolCall, descriptor: ToolDescriptor, agent: any Agent, principal: String, decision: Decision?, approvalID: String?) async -> GateOutcome {
+    func run(_ call: ToolCall, descriptor: ToolDescriptor, agent: any Agent, principal: String, decision: Decision?, approvalID: String?,
+             decisionID: String? = nil) async -> GateOutcome {
         // One span per call that passed the gate: the tool, its target and how it ended; never its arguments.
         await withSpan("tool \(call.tool)", ofKind: .client) { span in
             span.attributes["helpdesk.tool"] = call.tool
@@ -338,7 +343,7 @@ public struct Governance: Sendable {
             span.setRedacted("helpdesk.principal", principal, redactor: redactor)
             span.setRedacted("helpdesk.approval_id", approvalID, redactor: redactor)
             let outcome = await runTraced(call, descriptor: descriptor, agent: agent, principal: principal, decision: decision,
-                                          approvalID: approvalID)
+                                          approvalID: approvalID, decisionID: decisionID)
             switch outcome {
             case .failed(let error, _):
                 span.attributes["helpdesk.outcome"] = "error"
@@ -351,11 +356,12 @@ public struct Governance: Sendable {
     }
 
     private func runTraced(_ call: ToolCall, descriptor: ToolDescriptor, agent: any Agent, principal: String, decision: Decision?,
-                           approvalID: String?) async -> GateOutcome {
+                           approvalID: String?, decisionID: String?) async -> GateOutcome {
         let started = ContinuousClock.now
         var outcome: GateOutcome
         var data: [String: JSONValue] = ["call": callJSON(call, action: descriptor.action)]
         if let approvalID { data["approval"] = .string(approvalID) }
+        if let decisionID { data["decision_id"] = .string(decisionID) }
         let fallbackDecision = decision ?? Decision(effect: .allow, policy: nil, rule: nil, message: nil, reason: "approved", quorum: 0, approvers: [], approvalTTLSeconds: nil)
         do {
             // Redacted here, once, as the diagnosis path does: every consumer of a gated write or read

@@ -48,6 +48,20 @@ extension SecbotDetector {
         let decisions = try await store.audit.latest(AuditFilter(principal: principal, kind: "policy_decision", target: data.call.target,
                                                                  beforeSeq: event.seq),
                                                      limit: Self.decisionLookback)
+        if let decisionID = data.decisionID {
+            // The gate names the decision that let the call run: exactly that one must be on record, and
+            // no earlier call may have run on it.
+            let named = decisions.contains { decision in
+                guard let earlier = SecbotEventData.decode(SecbotEventData.PolicyDecision.self, from: decision) else { return false }
+                return earlier.decisionID == decisionID && earlier.call.tool == data.call.tool && earlier.decision?.effect == Effect.allow.rawValue
+            }
+            guard named else { return "names decision \(SecbotText.name(decisionID)), which allowed no such call before it" }
+            let calls = try await store.audit.latest(AuditFilter(principal: principal, kind: "tool_call", target: data.call.target,
+                                                                 beforeSeq: event.seq), limit: Self.decisionLookback)
+            let reused = calls.contains { SecbotEventData.decode(SecbotEventData.ToolCall.self, from: $0)?.decisionID == decisionID }
+            return reused ? "reuses decision \(SecbotText.name(decisionID)), which an earlier call ran on" : nil
+        }
+        // Written before decisions were named: any allow for the same call on record before it.
         let allowed = decisions.contains { decision in
             guard decision.seq < event.seq, let earlier = SecbotEventData.decode(SecbotEventData.PolicyDecision.self, from: decision)
             else { return false }
@@ -109,10 +123,12 @@ extension SecbotDetector {
             let named = approvers.isEmpty ? "people under users: other than the requester" : approvers.map(\.encoded).joined(separator: ", ")
             // A vote the gate refused is audited too (`approval_vote_refused`): the attempt is the signal.
             let verb = event.kind == "approval_vote" ? "voted" : "tried to vote"
-            found.append(Detection(kind: .outsiderVote, subject: voter,
-                                   summary: "\(SecbotText.name(voter)) \(verb) \(vote.vote == "approve" ? "approve" : "deny") on "
-                                       + "\(record.id) (seq \(event.seq)), which only \(SecbotText.line(named, limit: 200)) may decide",
-                                   events: [event]))
+            let choice = vote.vote == "approve" ? "approve" : "deny"
+            let summary = voter == record.requester
+                ? "\(SecbotText.name(voter)) \(verb) \(choice) on their own request \(record.id) (seq \(event.seq))"
+                : "\(SecbotText.name(voter)) \(verb) \(choice) on \(record.id) (seq \(event.seq)), which only "
+                    + "\(SecbotText.line(named, limit: 200)) may decide"
+            found.append(Detection(kind: .outsiderVote, subject: voter, summary: summary, events: [event]))
         }
         let elapsed = event.at.timeIntervalSince(record.createdAt)
         if event.kind == "approval_vote", vote.vote == ApprovalVote.Choice.approve.rawValue, elapsed < settings.fastApproval.seconds {

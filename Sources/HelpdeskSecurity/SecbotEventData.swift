@@ -23,6 +23,10 @@ enum SecbotEventData {
         var error: String?
         /// `ok`, `error`; `denied` or `not_run` for a call the gate refused.
         var outcome: String?
+        /// The `policy_decision` that allowed it (calls the gate ran on an `allow`).
+        var decisionID: String?
+
+        enum CodingKeys: String, CodingKey { case call, approval, error, outcome, decisionID = "decision_id" }
     }
 
     /// `policy_decision`: the call and the decision (`Decision`, of which only the effect is read).
@@ -34,6 +38,9 @@ enum SecbotEventData {
 
         var call: Call
         var decision: Verdict?
+        var decisionID: String?
+
+        enum CodingKeys: String, CodingKey { case call, decision, decisionID = "decision_id" }
     }
 
     /// `approval_vote`: `approve` or `deny` (``ApprovalVote/Choice``'s raw values).

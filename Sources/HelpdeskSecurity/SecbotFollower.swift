@@ -15,12 +15,16 @@ public struct SecbotOptions: Sendable {
     public var bundleDirectory: String?
     /// Events read per pass.
     public var batchSize: Int
+    /// A preview (`helpdesk secbot --once --dry-run`): reads from the mark and writes nothing at all, not
+    /// even the mark, so it hides nothing from the follower that reports (and needs no lease).
+    public var preview: Bool
 
-    public init(settings: SecbotSettings, channel: String?, bundleDirectory: String?, batchSize: Int = 500) {
+    public init(settings: SecbotSettings, channel: String?, bundleDirectory: String?, batchSize: Int = 500, preview: Bool = false) {
         self.settings = settings
         self.channel = channel
         self.bundleDirectory = bundleDirectory
         self.batchSize = max(1, batchSize)
+        self.preview = preview
     }
 }
 
@@ -39,11 +43,9 @@ public struct SecbotPass: Sendable {
 /// the events before the mark when it starts.
 public struct SecbotFollower: Sendable {
     public static let positionMark = "secbot.position"
-    /// A dry run's own position: a preview (`helpdesk secbot --once --dry-run`) must not move the mark
-    /// the real follower resumes from, or what it previewed would never be reported.
-    public static let dryRunPositionMark = "secbot.position.dry-run"
-
-    var mark: String { options.settings.dryRun ? Self.dryRunPositionMark : Self.positionMark }
+    /// Messages posted in the current hour, across replicas: `hour since 1970 × 10,000 + count`, so one
+    /// row only moves forward.
+    public static let postedMark = "secbot.posted"
 
     let store: any Store
     let options: SecbotOptions
@@ -62,7 +64,7 @@ public struct SecbotFollower: Sendable {
     /// before it, reporting nothing.
     public static func start(store: any Store, directory: UserDirectory, options: SecbotOptions, redactor: Redactor, logger: Logger,
                              render: @escaping @Sendable (SecbotMessageView) -> JSONValue) async throws -> SecbotFollower {
-        let position = try await store.progress.position(options.settings.dryRun ? dryRunPositionMark : positionMark) ?? 0
+        let position = try await store.progress.position(positionMark) ?? 0
         var detector = SecbotDetector(settings: options.settings, store: store, directory: directory)
         if position > 0, let head = try await store.audit.events(afterSeq: position - 1, limit: 1).first, head.seq == position {
             detector.resume(after: AuditHead(seq: head.seq, hash: head.hash))
@@ -92,6 +94,9 @@ public struct SecbotFollower: Sendable {
     /// Examines the next batch and reports what it finds. A failure leaves the mark where the last
     /// commit put it: start a new follower then (its detector has read past the mark).
     public mutating func pass(now: Date = Date()) async throws -> SecbotPass {
+        if let cut = try await rewindIfTheLogWasCut(now: now) {
+            return SecbotPass(detections: [cut], examined: 0, caughtUp: false)
+        }
         let events = try await store.audit.events(afterSeq: position, limit: options.batchSize)
         var found: [(detection: Detection, seq: Int64)] = []
         for event in events {
@@ -115,12 +120,14 @@ public struct SecbotFollower: Sendable {
             // what was not committed, and what was is in cooldown.
             var markAt = last
             if index + 1 < reports.count { markAt = reports[index + 1].seq == entry.seq ? entry.seq - 1 : entry.seq }
-            let mark = ProgressMark(name: self.mark, position: markAt)
+            let mark = ProgressMark(name: Self.positionMark, position: markAt, expected: position)
             try await report(entry.detection, mark: mark, now: now)
             position = mark.position
         }
         if position != last {
-            try await store.apply(ChangeSet(progress: [ProgressMark(name: mark, position: last)]))
+            if !options.preview {
+                try await store.apply(ChangeSet(progress: [ProgressMark(name: Self.positionMark, position: last, expected: position)]))
+            }
             position = last
         }
         Gauge(label: MetricCatalog.secbotPosition.name).record(position)
@@ -136,13 +143,29 @@ public struct SecbotFollower: Sendable {
         return newest.map { now.timeIntervalSince($0.at) < cooldown } ?? false
     }
 
-    /// Whether secbot posted `max_messages_per_hour` messages in the hour before `now` (its
-    /// `security_detection` events that carried one), across replicas.
-    private func overMessageBudget(now: Date) async throws -> Bool {
-        let budget = options.settings.maxMessagesPerHour
-        let recent = try await store.audit.latest(AuditFilter(kind: "security_detection"), limit: budget * 4)
-        let posted = recent.filter { now.timeIntervalSince($0.at) < 3600 && $0.data.contains(#""posted":true"#) }
-        return posted.count >= budget
+    /// The messages posted in `now`'s clock hour, by every replica (``postedMark``).
+    private func postedThisHour(now: Date) async throws -> (hour: Int64, count: Int) {
+        let hour = Int64(now.timeIntervalSince1970 / 3600)
+        let mark = try await store.progress.position(Self.postedMark) ?? 0
+        return (hour, mark / 10_000 == hour ? Int(mark % 10_000) : 0)
+    }
+
+    /// When the log now ends before the mark (its tail was deleted), events appended since reuse seqs
+    /// at or below it and would never be read: report it, and move the mark back to the log's end.
+    private mutating func rewindIfTheLogWasCut(now: Date) async throws -> Detection? {
+        guard position > 0 else { return nil }
+        let head = try await store.audit.head()
+        let end = head?.seq ?? 0
+        guard end < position else { return nil }
+        let detection = Detection(kind: .hashMismatch, subject: Detection.chainSubject,
+                                  summary: "the audit log ends at seq \(end), but secbot had examined it up to seq \(position): "
+                                      + "events were removed", events: [])
+        let mark = ProgressMark(name: Self.positionMark, position: end, expected: position)
+        try await report(detection, mark: mark, now: now)
+        position = end
+        detector.resume(after: head)
+        reportedBreak = nil
+        return detection
     }
 
     /// One detection: logged in dry-run, else its change set committed with `mark`.
@@ -151,20 +174,27 @@ public struct SecbotFollower: Sendable {
         reported[detection.target] = now
         let metadata: Logger.Metadata = ["kind": "\(detection.kind.rawValue)", "subject": "\(SecbotText.name(detection.subject))",
                                          "summary": "\(report.summary)"]
-        if options.settings.dryRun {
+        if options.preview || options.settings.dryRun {
             logger.warning("security detection (dry run: not reported)", metadata: metadata)
-            try await store.apply(ChangeSet(progress: [mark]))
+            if !options.preview { try await store.apply(ChangeSet(progress: [mark])) }
             return
         }
         // However many subjects an attacker makes up, the channel gets at most `max_messages_per_hour`
-        // messages; past that a detection is still an incident and an audit event, and logged.
-        let channel = try await overMessageBudget(now: now) ? nil : options.channel
-        if channel == nil, options.channel != nil {
+        // messages; past that a detection is still an incident and an audit event, and logged. A
+        // critical one (a tampered chain, an unapproved write) is always posted.
+        var posted = try await postedThisHour(now: now)
+        var channel = options.channel
+        if channel != nil, detection.kind.severity != "critical", posted.count >= options.settings.maxMessagesPerHour {
+            channel = nil
             logger.warning("secbot's messages this hour are used up: the detection is recorded, not posted",
                            metadata: ["max_messages_per_hour": "\(options.settings.maxMessagesPerHour)"])
         }
-        try await store.apply(report.changes(channel: channel, render: render, bundleDirectory: options.bundleDirectory,
-                                             position: mark))
+        var changes = try report.changes(channel: channel, render: render, bundleDirectory: options.bundleDirectory, position: mark)
+        if channel != nil {
+            posted.count += 1
+            changes.progress.append(ProgressMark(name: Self.postedMark, position: posted.hour * 10_000 + Int64(min(posted.count, 9_999))))
+        }
+        try await store.apply(changes)
         logger.warning("security detection", metadata: metadata.merging(["incident_id": "\(report.incidentID)"]) { $1 })
         Counter(label: MetricCatalog.secbotDetections.name, dimensions: MetricCatalog.secbotDetections.dimensions(detection.kind.rawValue)).increment()
         if detection.kind == .hashMismatch { Gauge(label: MetricCatalog.auditChainOK.name).record(0) }

@@ -13,23 +13,20 @@ extension Composition {
     ///
     /// Its messages go to `secbot.channel`, else to `slack.default_channel` while Slack posts, else to the
     /// web channel when it is on (as approval requests do); bundles are kept where diagnoses keep theirs.
-    /// - Parameter dryRun: `true` forces dry-run (`helpdesk secbot --dry-run`); `false` keeps `secbot.dry_run`.
-    public func secbotService(dryRun: Bool = false) throws(ServerError) -> SecbotService {
+    /// - Parameters:
+    ///   - dryRun: `true` forces dry-run (`helpdesk secbot --dry-run`); `false` keeps `secbot.dry_run`.
+    ///   - preview: reads from secbot's mark and writes nothing, not even the mark (`--once --dry-run`).
+    public func secbotService(dryRun: Bool = false, preview: Bool = false) throws(ServerError) -> SecbotService {
         var settings = configuration.secbot
-        if dryRun { settings.dryRun = true }
-        let renderer: SlackRenderer
-        do {
-            renderer = try SlackRenderer(templates: content.files(.slackTemplates))
-        } catch {
-            throw .invalidContent([ContentProblem(error)])
-        }
+        if dryRun || preview { settings.dryRun = true }
+        let renderer = slack.renderer
         let slackChannel = slackAPI == nil ? nil : configuration.slack.defaultChannel
         let channel = settings.channel ?? slackChannel ?? (configuration.web.enabled ? OutboxMessage.webChannel : nil)
         if channel == nil, !settings.dryRun {
             logger.warning("secbot has no channel to post to (set secbot.channel): detections are incidents and audit events only")
         }
         let bundles = configuration.store.driver == .postgres ? nil : configuration.diagnosis.bundlesDirectory
-        let options = SecbotOptions(settings: settings, channel: channel, bundleDirectory: bundles)
+        let options = SecbotOptions(settings: settings, channel: channel, bundleDirectory: bundles, preview: preview)
         return SecbotService(store: store, directory: configuration.directory, options: options, redactor: redactor,
                              logger: logger) { view in
             SlackViews.webAPIBody(renderer.render("security_detection", view.context,

@@ -3,10 +3,11 @@ import GRDB
 import HelpdeskCore
 
 /// Singleton leases of ``SQLiteStore``. One server uses a file, but commands (`helpdesk secbot`,
-/// `helpdesk govbot`) may open it beside the server: a lease held by another live process is
-/// refused until it expires. A lease whose holder is known to be gone (same host, its pid no longer
-/// running, or our own pid under another instance: a restarted container) is taken at once, so a
-/// server restarted after a crash does not wait out its predecessor's lease.
+/// `helpdesk govbot`) may open it beside the server: a lease held by another live process of this
+/// host is refused until it expires. A lease whose holder is known to be gone is taken at once, so a
+/// server restarted after a crash does not wait out its predecessor's lease: its pid no longer runs,
+/// it is our own pid under another instance (a restarted container), or it is on another host (a
+/// SQLite file is one host's: a pod rescheduled with a new name took the file over).
 struct SQLiteSingletonLeases: SingletonLeases {
     let store: SQLiteStore
 
@@ -18,7 +19,7 @@ struct SQLiteSingletonLeases: SingletonLeases {
                 let heldBy: String = holder["owner"]
                 let expiresAt: Double = holder["expires_at"]
                 let holderIsGone = LeaseOwner(parsing: heldBy).flatMap { held in
-                    LeaseOwner(parsing: owner).map { held.isOrphaned(seenFrom: $0, isAlive: LeaseOwner.processIsRunning) }
+                    LeaseOwner(parsing: owner).map { held.host != $0.host || held.isOrphaned(seenFrom: $0, isAlive: LeaseOwner.processIsRunning) }
                 } ?? false
                 guard heldBy == owner || expiresAt <= nowSeconds || holderIsGone else { return false }
             }

@@ -19,6 +19,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case unavailable(reason: String)
     /// The database refused a statement (a bug or a schema out of step); nothing was recorded.
     case queryFailed(reason: String)
+    /// A progress mark was not where its writer last left it: another process follows the same log.
+    /// Nothing of the change set was recorded.
+    case markMoved(name: String, expected: Int64, found: Int64)
 
     /// The database did not answer: the request may succeed later, and nothing was recorded.
     public var isUnavailable: Bool {
@@ -59,6 +62,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             "the store is closed"
         case .unavailable(let reason):
             "the store is unavailable: \(reason)"
+        case .markMoved(let name, let expected, let found):
+            "the progress mark \(name) is at \(found), not \(expected): another process follows the same log"
         case .queryFailed(let reason):
             "the store refused the operation: \(reason)"
         }

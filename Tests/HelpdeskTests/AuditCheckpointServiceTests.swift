@@ -80,7 +80,7 @@ import Testing
         try evidence.write(to: path)
         let lines = LogLines()
         try await whileRunning(store, chain, lines) {
-            let paused = await eventually { lines.all.contains { $0.contains("audit checkpoints paused") } }
+            let paused = await eventually(timeout: .seconds(40)) { lines.all.contains { $0.contains("audit checkpoints paused") } }
             #expect(paused)
             #expect(lines.all.contains { $0.contains("the log ends at seq 3 but a checkpoint of \(evidence.at) saw seq 5: 2 events are missing") })
             try await append(2, to: store)

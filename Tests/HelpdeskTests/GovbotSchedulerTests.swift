@@ -18,8 +18,10 @@ import Testing
         return GovbotScheduler(store: store, schedule: schedule, settings: settings,
                                reporter: try GovbotReportTests.reporter(store), channel: "C0GOVBOT",
                                render: { report in .object(["text": .string("govbot \(report.outcome)")]) },
-                               // Two replicas: two hosts, so neither judges the other's lease gone.
-                               owner: LeaseOwner(host: "replica-\(owner)", pid: 1, instance: owner),
+                               // Two live processes sharing the file (a server and `helpdesk govbot` beside it):
+                               // this test's pid and init's, so neither judges the other gone.
+                               owner: LeaseOwner(host: LeaseOwner.thisProcess.host, pid: owner == "a" ? LeaseOwner.thisProcess.pid : 1,
+                                                 instance: owner),
                                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), now: { clock })
     }
 

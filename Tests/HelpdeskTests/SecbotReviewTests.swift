@@ -54,18 +54,81 @@ import Testing
         var harness = try await SecbotHarness()
         harness.settings.maxMessagesPerHour = 2
         do {
+            // Made-up subjects, each an injection-looking argument (a warning).
             for name in ["m1", "m2", "m3", "m4"] {
-                try await harness.append(SecbotHarness.toolCall(by: name, "terminate_backend", on: "prod-db", .destructive))
+                try await harness.append(SecbotHarness.decision(by: name, "cancel_query", on: "prod-db", .write, .deny,
+                                                                arguments: ["backend_start": .string("x' OR '1'='1")]))
             }
             #expect(try await harness.detections().count == 4)
             #expect(try await harness.reported().count == 4, "every detection is on record")
             #expect(try await harness.store.incidents.list(limit: 10).count == 4)
             #expect(try await harness.store.slackOutbox.entries(channel: SecbotHarness.channel).count == 2)
+            // A critical detection past the budget is posted all the same.
+            try await harness.append(SecbotHarness.toolCall(by: "m5", "terminate_backend", on: "prod-db", .destructive))
+            #expect(try await harness.detections().map(\.target) == ["unauthorized_destructive:m5"])
+            #expect(try await harness.store.slackOutbox.entries(channel: SecbotHarness.channel).count == 3)
         } catch {
             await harness.close()
             throw error
         }
         await harness.close()
+    }
+
+    @Test func oneAllowLetsOneCallRunNotEveryLaterOne() async throws {
+        try await SecbotHarness.with { harness in
+            func named(_ draft: AuditDraft, _ id: String) -> AuditDraft {
+                guard case .object(var data) = draft.data else { return draft }
+                data["decision_id"] = .string(id)
+                return AuditDraft(kind: draft.kind, principal: draft.principal, target: draft.target, data: .object(data))
+            }
+            try await harness.append(named(SecbotHarness.decision(by: "bob", "cancel_query", on: "prod-db", .write, .allow), "dec_one"))
+            try await harness.append(named(SecbotHarness.toolCall(by: "bob", "cancel_query", on: "prod-db", .write), "dec_one"))
+            #expect(try await harness.detections().isEmpty, "the call its decision allowed")
+            // Written around the gate: a second call on the same decision, and one naming none that exists.
+            try await harness.append(named(SecbotHarness.toolCall(by: "bob", "cancel_query", on: "prod-db", .write), "dec_one"))
+            let reused = try await harness.detections()
+            #expect(reused.map(\.target) == ["unauthorized_destructive:bob"] && reused.first?.summary.contains("reuses") == true)
+            try await harness.append(named(SecbotHarness.toolCall(by: "carol", "cancel_query", on: "prod-db", .write), "dec_made_up"))
+            #expect(try await harness.detections().map(\.target) == ["unauthorized_destructive:carol"])
+        }
+    }
+
+    @Test func aPreviewWritesNothingAndHidesNothing() async throws {
+        try await SecbotHarness.with { harness in
+            try await harness.append(SecbotHarness.toolCall(by: "mallory", "terminate_backend", on: "prod-db", .destructive))
+            let head = try await harness.store.audit.head()
+            #expect(try await harness.detections(preview: true).map(\.target) == ["unauthorized_destructive:mallory"])
+            #expect(try await harness.store.audit.head() == head)
+            #expect(try await harness.store.progress.position(SecbotFollower.positionMark) == nil)
+            #expect(try await harness.detections().map(\.target) == ["unauthorized_destructive:mallory"])
+        }
+    }
+
+    @Test func twoFollowersOfOneLogCannotBothRecordTheSameStretch() async throws {
+        try await SecbotHarness.with { harness in
+            try await harness.append(SecbotHarness.toolCall(by: "mallory", "terminate_backend", on: "prod-db", .destructive))
+            var first = try await harness.follower()
+            var second = try await harness.follower()
+            _ = try await first.pass()
+            await #expect(throws: StoreError.self) { _ = try await second.pass() }
+            #expect(try await harness.reported().count == 1)
+        }
+    }
+
+    @Test func aLogCutShortIsReportedAndFollowedAgainFromItsEnd() async throws {
+        try await SecbotHarness.with { harness in
+            for _ in 0..<3 {
+                try await harness.append(SecbotHarness.decision(by: "bob", "server_info", on: "prod-db", .read, .allow))
+            }
+            #expect(try await harness.detections().isEmpty)
+            let end = try #require(try await harness.store.audit.head()).seq
+            // The mark as a follower that read further would have left it (the log's tail since deleted).
+            try await harness.store.apply(ChangeSet(progress: [ProgressMark(name: SecbotFollower.positionMark, position: end + 50)]))
+            let found = try await harness.detections()
+            #expect(found.map(\.target).contains("hash_mismatch:chain"))
+            let mark = try await harness.store.progress.position(SecbotFollower.positionMark)
+            #expect(mark.map { $0 < end + 50 } == true, "followed again from the log's end")
+        }
     }
 
     @Test func eachWideningReloadIsReportedEvenWithinTheCooldown() async throws {

@@ -53,18 +53,19 @@ struct SecbotHarness {
     }
 
     /// A follower from the committed mark: what a (re)started secbot is.
-    func follower(dryRun: Bool = false) async throws -> SecbotFollower {
+    func follower(dryRun: Bool = false, preview: Bool = false) async throws -> SecbotFollower {
         var settings = settings
-        settings.dryRun = dryRun
+        settings.dryRun = dryRun || preview
         return try await SecbotFollower.start(store: store, directory: directory,
-                                              options: SecbotOptions(settings: settings, channel: Self.channel, bundleDirectory: nil),
+                                              options: SecbotOptions(settings: settings, channel: Self.channel, bundleDirectory: nil,
+                                                                     preview: preview),
                                               redactor: Redactor(), logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
                                               render: { view in .object(["text": .string("\(view.kind) \(view.subject)")]) })
     }
 
     /// A fresh follower run to the end of the log: the detections it reported, in order.
-    func detections(dryRun: Bool = false) async throws -> [Detection] {
-        var follower = try await self.follower(dryRun: dryRun)
+    func detections(dryRun: Bool = false, preview: Bool = false) async throws -> [Detection] {
+        var follower = try await self.follower(dryRun: dryRun, preview: preview)
         var found: [Detection] = []
         while true {
             let pass = try await follower.pass()
