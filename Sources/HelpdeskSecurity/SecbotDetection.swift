@@ -3,11 +3,11 @@ import HelpdeskStore
 
 /// What secbot looks for in the audit log; the raw values are the `kind` of its `security_detection` events.
 public enum DetectionKind: String, Sendable, Codable, CaseIterable {
-    /// A write or destructive tool call with neither an approved request nor an allowing decision before it.
+    /// A write or destructive tool call with neither an approved request nor the allowing decision it names.
     case unauthorizedDestructive = "unauthorized_destructive"
     /// An event that does not fit the chain (edited, inserted, deleted or re-sealed).
     case hashMismatch = "hash_mismatch"
-    /// More events by one principal within a minute than `secbot.high_volume_per_minute`: a runaway model, or abuse.
+    /// `secbot.high_volume_per_minute` events or more by one principal within a minute: a runaway model, or abuse.
     case highVolume = "high_volume"
     case potentialSQLInjection = "potential_sql_injection"
     case potentialCommandInjection = "potential_command_injection"

@@ -5,11 +5,11 @@ in the security channel and one `security_detection` event; then govbot reports 
 import json
 import os
 import sqlite3
-import time
 
 from conftest import http
 from slack_peer import WebAPI, parsed_blocks
 from test_diagnose_postgres import config as postgres_config
+from test_alertmanager import wait
 
 POLICY = """version: "1"
 policies:
@@ -28,15 +28,6 @@ WIDER = POLICY.replace('{action: write, effect: deny, message: "no writes on pro
 TOKENS = {"bob": "token-bob-secbot-0123456789", "alice": "token-alice-secbot-0123456789", "mallory": "token-mallory-secbot-0123456789"}
 BOT_TOKEN = "xoxb-test-0123456789-secbot"
 
-
-def wait(condition, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    return condition()
 
 
 def test_secbot_reports_each_detection_once_in_the_security_channel_and_govbot_reports_it(helpdesk, postgres, tmp_path):

@@ -4,12 +4,12 @@ import base64
 import json
 import os
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from conftest import free_port, http
 from slack_peer import WebAPI
 from test_diagnose_postgres import config as postgres_config
+from test_alertmanager import wait
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AM_TOKEN = "alertmanager-bearer-tracing-0123456789"
@@ -71,15 +71,6 @@ def hex_id(value: str) -> str:
         return value.lower()
     return base64.b64decode(value).hex()
 
-
-def wait(condition, timeout=40):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    return condition()
 
 
 def test_an_alert_is_one_trace_from_webhook_to_post_and_its_logs_name_it(helpdesk, postgres, tmp_path):
