@@ -22,7 +22,8 @@ public struct SecbotSettings: Sendable {
     public var denialsWindow: Duration = .seconds(10 * 60)
     /// An approving vote sooner than this after the request opened counts as `fast_approval`.
     public var fastApproval: Duration = .seconds(10)
-    /// Messages in the security channel per hour at most; past it detections are recorded, not posted.
+    /// Messages in the security channel per clock hour at most; past it detections are recorded, not posted,
+    /// except critical ones (`hash_mismatch`, `unauthorized_destructive`).
     public var maxMessagesPerHour = 20
 
     public init() {}

@@ -63,11 +63,12 @@ public struct WorkOrigin: Sendable, Equatable, Codable {
     }
 
     /// The text kept in the store (compact JSON); `nil` for no origin.
+    /// Built by hand (no encoder, no dictionary): it is written inside the store's single-writer section.
     public var storedText: String {
-        var fields: [String: JSONValue] = [:]
-        if let requestID { fields["request_id"] = .string(requestID) }
-        if let traceParent { fields["traceparent"] = .string(traceParent) }
-        return JSONValue.object(fields).jsonText
+        var text = "{"
+        if let requestID { text += #""request_id":"# + JSONValue.stringLiteral(requestID) }
+        if let traceParent { text += (requestID == nil ? "" : ",") + #""traceparent":"# + JSONValue.stringLiteral(traceParent) }
+        return text + "}"
     }
 
     /// Reads what ``storedText`` wrote; anything else (a hand-edited row) is no origin.

@@ -40,8 +40,10 @@ public enum GovbotFiles {
         }
         do {
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: temporary)
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: temporary, toPath: path)
+            // rename(2) replaces in one step: a reader sees the old report or the new one, never none.
+            guard rename(temporary, path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
+            }
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
             throw error

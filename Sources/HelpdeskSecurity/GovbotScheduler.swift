@@ -106,8 +106,8 @@ public struct GovbotScheduler: Service {
                 data["json_file"] = .string(try GovbotFiles.writeScheduled(report, into: folder, slot: slot))
             } catch {
                 // The message and the record still go out; the file is what is missing, and the event says so.
-                logger.error("govbot could not write its JSON", metadata: ["folder": "\(folder)", "error": "\(error)"])
-                data["json_error"] = .string("\(error)")
+                logger.error("govbot could not write its JSON", metadata: ["folder": "\(folder)", "error": "\(describeFileError(error))"])
+                data["json_error"] = .string(describeFileError(error))
             }
         }
         var changes = ChangeSet(audit: [AuditDraft(kind: "govbot_report", principal: BuiltInServices.governanceBot, target: channel,

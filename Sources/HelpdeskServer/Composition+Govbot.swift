@@ -18,9 +18,7 @@ extension Composition {
     /// Where govbot posts: `govbot.channel`, else `slack.default_channel` while Slack posts, else the web
     /// channel when it is on; `nil` when there is nowhere.
     public var govbotChannel: String? {
-        if let channel = configuration.govbot.channel { return channel }
-        if slackAPI != nil, let channel = configuration.slack.defaultChannel { return channel }
-        return configuration.web.enabled ? OutboxMessage.webChannel : nil
+        configuration.postingChannel(preferring: configuration.govbot.channel, slackPosts: slackAPI != nil)
     }
 
     /// The report as a Block Kit message body, from the `govbot_report` template.

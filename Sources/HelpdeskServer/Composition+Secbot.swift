@@ -20,8 +20,7 @@ extension Composition {
         var settings = configuration.secbot
         if dryRun || preview { settings.dryRun = true }
         let renderer = slack.renderer
-        let slackChannel = slackAPI == nil ? nil : configuration.slack.defaultChannel
-        let channel = settings.channel ?? slackChannel ?? (configuration.web.enabled ? OutboxMessage.webChannel : nil)
+        let channel = configuration.postingChannel(preferring: settings.channel, slackPosts: slackAPI != nil)
         if channel == nil, !settings.dryRun {
             logger.warning("secbot has no channel to post to (set secbot.channel): detections are incidents and audit events only")
         }

@@ -68,8 +68,7 @@ public struct Composition: Sendable {
                 ? "slack.default_channel is not set: approval requests are posted to the web channel only"
                 : "slack.default_channel is not set: approval requests are not posted to a channel")
         }
-        let slackApprovals = slackAPI == nil ? nil : configuration.slack.defaultChannel
-        if let channel = slackApprovals ?? (configuration.web.enabled ? OutboxMessage.webChannel : nil) {
+        if let channel = configuration.postingChannel(slackPosts: slackAPI != nil) {
             notifiers.append(SlackApprovalNotifier(channel: channel, renderer: renderer))
         }
         let mail = configuration.smtp.url != nil && configuration.smtp.from != nil ? MailSendJob(mailer: SMTPMailer(settings: configuration.smtp)) : nil

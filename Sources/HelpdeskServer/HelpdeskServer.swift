@@ -11,7 +11,6 @@ import HelpdeskMail
 import HelpdeskSecurity
 import HelpdeskSlack
 import HelpdeskOrchestrator
-import HelpdeskSecurity
 import HelpdeskStore
 import Hummingbird
 import Logging

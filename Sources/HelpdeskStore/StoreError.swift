@@ -63,7 +63,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unavailable(let reason):
             "the store is unavailable: \(reason)"
         case .markMoved(let name, let expected, let found):
-            "the progress mark \(name) is at \(found), not \(expected): another process follows the same log"
+            "the progress mark \(name) is at \(found), not \(expected): another process follows the same log (stop the other `helpdesk secbot`, or leave it to the server's)"
         case .queryFailed(let reason):
             "the store refused the operation: \(reason)"
         }

@@ -24,7 +24,10 @@ struct SecbotCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Read the log to its end once, print each detection as a line, and exit.") var once = false
-    @Flag(help: "Only log and print detections: no incident, message or audit event. With --once, a preview that writes nothing.")
+    @Flag(help: """
+        Only log and print detections: no incident, message or audit event. With --once, a preview that writes nothing; \
+        without, it follows the log under the lease and moves secbot's position on, as secbot.dry_run does.
+        """)
     var dryRun = false
 
     func run() async throws {
@@ -69,9 +72,14 @@ struct SecbotCommand: AsyncParsableCommand {
                         throw ExitCode(1)
                     }
                 }
-            } catch {
+            } catch let error as ExitCode {
                 await turn.release()
                 throw error
+            } catch {
+                await turn.release()
+                let mark = (try? await app.store.progress.position(SecbotFollower.positionMark)).flatMap { $0 } ?? 0
+                printError("cannot follow the audit log: \(error); secbot's position stays at seq \(mark)")
+                throw ExitCode(2)
             }
             await turn.release()
         }
