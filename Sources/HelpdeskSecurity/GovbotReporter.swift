@@ -52,29 +52,22 @@ public struct GovbotReporter: Sendable {
         return report
     }
 
-    /// Every event of `[from, to)`, oldest first, counted. `events(since:limit:)` reads by time
-    /// in sequence order, so pages overlap where events share a time: the sequence number skips those
-    /// seen, and a page holding nothing new (more events at one instant than a page) is read again larger.
+    /// Every event of `[from, to)`, counted. The first page by time, then page after page by sequence
+    /// number, so no event is skipped when replicas' clocks differ (a later seq with an earlier time);
+    /// reading stops once a page ends `clockSkew` past the window.
     func read(from: Date, to: Date) async throws -> GovbotTally {
         var tally = GovbotTally()
-        var since = from
-        var seen: Int64 = 0
-        var limit = Self.pageSize
-        while true {
-            let page = try await store.audit.events(since: since, limit: limit)
-            let fresh = page.filter { $0.seq > seen }
-            for event in fresh where event.at >= from && event.at < to { tally.add(event) }
-            guard page.count == limit, let last = page.last else { break }
-            guard let newest = fresh.last else {
-                limit *= 2
-                continue
-            }
-            seen = newest.seq
-            if last.at >= to { break }
-            since = last.at
+        var page = try await store.audit.events(since: from, limit: Self.pageSize)
+        while let last = page.last {
+            for event in page where event.at >= from && event.at < to { tally.add(event) }
+            if page.count < Self.pageSize || last.at >= to.addingTimeInterval(Self.clockSkew) { break }
+            page = try await store.audit.events(afterSeq: last.seq, limit: Self.pageSize)
         }
         return tally
     }
+
+    /// How far replicas' clocks may differ, for where a window's events can still turn up.
+    static let clockSkew: TimeInterval = 300
 
     static func decisions(_ tally: GovbotTally) -> GovbotReport.Decisions {
         let byRule = tally.byRule.map { key, effects in
