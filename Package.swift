@@ -291,7 +291,7 @@ let package = Package(
             dependencies: [
                 "HelpdeskPostgres",
                 "CHelpdeskBuildInfo", "HelpdeskCore", "HelpdeskConfig", "HelpdeskContent", "HelpdeskShippedContent", "HelpdeskStore",
-                "HelpdeskJobs", "HelpdeskServer",
+                "HelpdeskJobs", "HelpdeskServer", "HelpdeskAlerts",
                 "HelpdeskAgents", "HelpdeskDatabaseAgent", "HelpdeskKubernetesAgent", "HelpdeskOrchestrator", "HelpdeskIncidents", "HelpdeskLLM", "HelpdeskGovernance", "HelpdeskSlack",
                 "HelpdeskMail", "HelpdeskHTTPClient", "HelpdeskSecurity", .product(name: "OTel", package: "swift-otel"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -38,18 +38,10 @@ public struct SrebotContext: Sendable {
         self.diagnoses = AsyncSemaphore(permits: maxConcurrentDiagnoses)
     }
 
-    /// The inventory target an alert is about: the first label whose value (or, for `host:port`,
-    /// its host) names a database, cluster or VM; else the most telling label value, unresolved.
-    public func target(for labels: [String: String]) -> (name: String, known: Bool) {
-        let names = Set(inventory.dbServers.map(\.id) + inventory.k8sClusters.map(\.id) + inventory.vms.map(\.id))
-        for label in targetLabels {
-            guard let value = labels[label] else { continue }
-            if names.contains(value) { return (value, true) }
-            if let host = value.split(separator: ":").first.map(String.init), names.contains(host) { return (host, true) }
-        }
-        let guess = targetLabels.lazy.compactMap { labels[$0] }.first ?? labels["alertname"] ?? "unknown"
-        return (guess, false)
-    }
+    /// Which target and namespace an alert is about.
+    public var targeting: AlertTargeting { AlertTargeting(inventory: inventory, targetLabels: targetLabels) }
+
+    public func target(for labels: [String: String]) -> (name: String, known: Bool) { targeting.target(for: labels) }
 
     static func threadKey(_ groupKey: String) -> String { SlackViews.alertThreadKey(groupKey) }
 
@@ -130,8 +122,7 @@ public struct SrebotAlertJob: JobHandler {
             return JobOutcome(result: "waits for storm \(storm) to settle", followUp: ChangeSet(jobs: [again]))
         }
         let diagnosis = try await context.diagnoses.withPermit {
-            await context.orchestrator.diagnose(DiagnosisRequest(
-                target: target, symptom: payload.annotations["summary"], alertName: labels["alertname"], principal: .alertBot, via: "alert"))
+            await context.orchestrator.diagnose(context.targeting.request(labels: labels, annotations: payload.annotations))
         }
         Self.count("diagnosed")
         logger.info("alert diagnosed", metadata: ["alert": "\(labels["alertname"] ?? "?")", "target": "\(target)", "incident_id": "\(diagnosis.incidentID)"])

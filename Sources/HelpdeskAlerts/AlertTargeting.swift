@@ -1,0 +1,39 @@
+import HelpdeskAgents
+import HelpdeskConfig
+import HelpdeskOrchestrator
+
+/// What an alert asks to diagnose: its inventory target, read from its labels, and for a cluster the
+/// namespace it is about. One place for the alert bot and `helpdesk diagnose --alert`, so the zoo's
+/// alert triggers exercise the mapping alerts really get.
+public struct AlertTargeting: Sendable {
+    let inventory: Infrastructure
+    let targetLabels: [String]
+
+    public init(inventory: Infrastructure, targetLabels: [String]) {
+        self.inventory = inventory
+        self.targetLabels = targetLabels
+    }
+
+    /// The first label whose value (or, for `host:port`, its host) names a database, cluster or VM;
+    /// else the most telling label value, unresolved.
+    public func target(for labels: [String: String]) -> (name: String, known: Bool) {
+        let names = Set(inventory.dbServers.map(\.id) + inventory.k8sClusters.map(\.id) + inventory.vms.map(\.id))
+        for label in targetLabels {
+            guard let value = labels[label] else { continue }
+            if names.contains(value) { return (value, true) }
+            if let host = value.split(separator: ":").first.map(String.init), names.contains(host) { return (host, true) }
+        }
+        let guess = targetLabels.lazy.compactMap { labels[$0] }.first ?? labels["alertname"] ?? "unknown"
+        return (guess, false)
+    }
+
+    /// The diagnosis an alert starts, decided as the alert bot. A cluster is looked at in the alert's
+    /// `namespace` label (Kubernetes alerts carry it), without which a cluster cannot be diagnosed.
+    public func request(labels: [String: String], annotations: [String: String], via: String = "alert") -> DiagnosisRequest {
+        let target = target(for: labels).name
+        let isCluster = inventory.k8sClusters.contains { $0.id == target }
+        let namespace = isCluster ? labels["namespace"].flatMap { $0.isEmpty ? nil : $0 } : nil
+        return DiagnosisRequest(target: target, symptom: annotations["summary"], alertName: labels["alertname"], namespace: namespace,
+                                principal: .alertBot, via: via)
+    }
+}
