@@ -135,11 +135,14 @@ enum RuleEngine {
                 ? lhs.element.rule.severity > rhs.element.rule.severity : lhs.offset < rhs.offset
         }.map(\.element)
         var kept: [Candidate] = []
+        // What the kept findings' joins took in, by rule: a namespace's events can be hundreds.
+        var absorbedByRule: [String: Set<ElementSource>] = [:]
         for candidate in ordered {
             // Taken in by an already kept finding of another rule (the event joined into the pending pod's).
-            let absorbed = kept.filter { $0.rule.id != candidate.rule.id }.reduce(into: Set<ElementSource>()) { $0.formUnion($1.absorbed) }
-            if candidate.members.allSatisfy({ absorbed.contains($0) }) { continue }
+            let others = absorbedByRule.filter { $0.key != candidate.rule.id }.map(\.value)
+            if candidate.members.allSatisfy({ member in others.contains { $0.contains(member) } }) { continue }
             kept.append(candidate)
+            absorbedByRule[candidate.rule.id, default: []].formUnion(candidate.absorbed)
         }
         return kept
     }
