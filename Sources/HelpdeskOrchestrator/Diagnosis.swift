@@ -10,10 +10,42 @@ public struct Finding: Sendable, Codable {
     public var summary: String
     public var evidence: JSONValue
     public var recommendedActions: [RecommendedAction]
+    /// What a person should do when no tool fixes it (the runbook rule's `advice`).
+    public var advice: String? = nil
+    /// How many elements the finding stands for (a rule's `group`); 1 otherwise.
+    public var count: Int = 1
 
     enum CodingKeys: String, CodingKey {
         case rule, tool, severity, summary, evidence
-        case recommendedActions = "recommended_actions"
+        case recommendedActions = "recommended_actions", advice, count
+    }
+}
+
+/// `advice` is left out when there is none, `count` always written; both may be missing when read
+/// (a diagnosis from an older server).
+extension Finding {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        rule = try container.decode(String.self, forKey: .rule)
+        tool = try container.decode(String.self, forKey: .tool)
+        severity = try container.decode(Severity.self, forKey: .severity)
+        summary = try container.decode(String.self, forKey: .summary)
+        evidence = try container.decode(JSONValue.self, forKey: .evidence)
+        recommendedActions = try container.decode([RecommendedAction].self, forKey: .recommendedActions)
+        advice = try container.decodeIfPresent(String.self, forKey: .advice)
+        count = try container.decodeIfPresent(Int.self, forKey: .count) ?? 1
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(rule, forKey: .rule)
+        try container.encode(tool, forKey: .tool)
+        try container.encode(severity, forKey: .severity)
+        try container.encode(summary, forKey: .summary)
+        try container.encode(evidence, forKey: .evidence)
+        try container.encode(recommendedActions, forKey: .recommendedActions)
+        try container.encodeIfPresent(advice, forKey: .advice)
+        try container.encode(count, forKey: .count)
     }
 }
 
@@ -150,6 +182,7 @@ public struct Diagnosis: Sendable, Encodable {
             lines += ["## Findings", ""]
             for finding in findings {
                 lines.append("- **\(finding.severity.rawValue)** \(finding.summary) _(rule \(finding.rule), from \(finding.tool))_")
+                if let advice = finding.advice { lines.append("  - advice: \(advice)") }
             }
             lines.append("")
         }

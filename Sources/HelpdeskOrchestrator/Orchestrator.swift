@@ -154,16 +154,20 @@ public struct Orchestrator: Sendable {
         } else if let problem = unknownTargetProblem(request.target) {
             problems.append(problem)
         }
-        var findings: [Finding] = []
-        var seen: Set<String> = []
-        for runbook in selected {
-            for rule in runbook.rules {
-                guard let output = results.first(where: { $0.call.tool == rule.tool })?.output else { continue }
-                // Runbooks that match together may share a rule; report each finding once.
-                findings += rule.evaluate(output, target: request.target).filter { seen.insert("\($0.rule)|\($0.summary)").inserted }
-            }
+        // A tool's first result is what its rules read; one that failed gives them nothing.
+        var outputs: [String: JSONValue] = [:]
+        var readTools: Set<String> = []
+        for result in results where readTools.insert(result.call.tool).inserted {
+            outputs[result.call.tool] = result.output
         }
-        findings.sort { $0.severity > $1.severity }
+        var candidates = RuleEngine.select(selected.flatMap { runbook in runbook.rules.flatMap { rule in rule.candidates(in: outputs) } })
+        let followed = await followUps(&candidates, for: request)
+        results += followed.reads.map(\.result)
+        audit += followed.reads.map(\.audit)
+        problems += followed.problems
+        // Runbooks that match together may share a rule; report each finding once.
+        var seen: Set<String> = []
+        let findings = candidates.map { $0.finding(target: request.target) }.filter { seen.insert("\($0.rule)|\($0.summary)").inserted }
         var diagnosis = Diagnosis(
             incidentID: incidentID, target: request.target, trigger: request.trigger,
             runbooks: selected.map(\.name), summary: "", findings: findings,
@@ -207,7 +211,10 @@ public struct Orchestrator: Sendable {
     static func briefing(_ diagnosis: Diagnosis, results: [ToolResult]) -> String {
         var lines = ["Target: \(diagnosis.target)", "Trigger: \(diagnosis.trigger)", "Runbooks run: \(diagnosis.runbooks.joined(separator: ", "))", ""]
         lines.append(diagnosis.findings.isEmpty ? "The runbooks found nothing." : "The runbooks found:")
-        lines += diagnosis.findings.map { "- [\($0.severity.rawValue)] \($0.summary)" }
+        for finding in diagnosis.findings {
+            lines.append("- [\(finding.severity.rawValue)] \(finding.summary)")
+            if let advice = finding.advice { lines.append("  advice: \(advice)") }
+        }
         lines += ["", "Tool outputs so far:"]
         for result in results {
             let body = result.error.map { "failed: \($0)" } ?? String((result.output ?? .null).jsonText.prefix(4000))

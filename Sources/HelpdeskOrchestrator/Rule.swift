@@ -11,20 +11,33 @@ public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
     }
 }
 
-/// Turns one tool's result into findings: when every condition holds (for the result, or for each
-/// element of the list at `each`), a finding is raised with its text filled from that element.
+/// Turns tool results into findings: for the result, or for each element of the list at `each`,
+/// other tools' elements are joined in, the conditions are checked, matches are grouped, follow-up
+/// reads add their output, and then the finding's text, advice and recommendations are filled in.
 public struct Rule: Sendable, Decodable {
     public var id: String
     public var tool: String
     /// Dotted path to a list in the tool's output; the rule is checked for every element.
     public var each: String?
+    /// Elements of other tools put into each element before `when` is checked, in order.
+    public var join: [Join]
     public var when: [Condition]
+    /// One finding per distinct value tuple instead of one per element.
+    public var group: Group?
+    /// Reads run for the findings that are kept, before their text is filled in.
+    public var follow: [FollowUp]
     public var severity: Severity
     /// The finding's text; `{field}` is replaced by that field of the element (`{a.b}` for nested).
     public var finding: String
+    /// What a person should do, a template like `finding`.
+    public var advice: String?
+    /// Rules whose findings about the same base element this rule's findings replace.
+    public var supersedes: [String]
     public var recommend: [Recommendation]
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case id, tool, each, when, severity, finding, recommend }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case id, tool, each, join, when, group, follow, severity, finding, advice, supersedes, recommend
+    }
 
     public init(from decoder: any Decoder) throws {
         try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -32,10 +45,21 @@ public struct Rule: Sendable, Decodable {
         id = try container.decode(String.self, forKey: .id)
         tool = try container.decode(String.self, forKey: .tool)
         each = try container.decodeIfPresent(String.self, forKey: .each)
+        join = try container.decodeIfPresent([Join].self, forKey: .join) ?? []
         when = try container.decodeIfPresent([Condition].self, forKey: .when) ?? []
+        group = try container.decodeIfPresent(Group.self, forKey: .group)
+        follow = try container.decodeIfPresent([FollowUp].self, forKey: .follow) ?? []
         severity = try container.decode(Severity.self, forKey: .severity)
         finding = try container.decode(String.self, forKey: .finding)
+        advice = try container.decodeIfPresent(String.self, forKey: .advice)
+        supersedes = try container.decodeIfPresent([String].self, forKey: .supersedes) ?? []
         recommend = try container.decodeIfPresent([Recommendation].self, forKey: .recommend) ?? []
+        // Joins and follow-ups both write element[as]: one name may not hide another.
+        var names: Set<String> = []
+        for name in join.map(\.name) + follow.map(\.name) where !names.insert(name).inserted {
+            throw DecodingError.dataCorruptedError(forKey: join.contains(where: { $0.name == name }) ? .join : .follow, in: container,
+                debugDescription: "rule \(id) uses \"as: \(name)\" twice; each join and follow-up needs its own name")
+        }
     }
 
     /// A tool call to recommend; `args` values are templates filled like the finding text.
@@ -43,8 +67,10 @@ public struct Rule: Sendable, Decodable {
         public var tool: String
         public var args: [String: String]
         public var reason: String
+        /// Recommended only when these hold for the finding's element (e.g. a previous revision exists).
+        public var when: [Condition]
 
-        enum CodingKeys: String, CodingKey, CaseIterable { case tool, args, reason }
+        enum CodingKeys: String, CodingKey, CaseIterable { case tool, args, reason, when }
 
         public init(from decoder: any Decoder) throws {
             try rejectUnknownKeys(decoder, CodingKeys.self)
@@ -52,6 +78,7 @@ public struct Rule: Sendable, Decodable {
             tool = try container.decode(String.self, forKey: .tool)
             args = try container.decodeIfPresent([String: String].self, forKey: .args) ?? [:]
             reason = try container.decodeIfPresent(String.self, forKey: .reason) ?? ""
+            when = try container.decodeIfPresent([Condition].self, forKey: .when) ?? []
         }
     }
 
@@ -91,8 +118,28 @@ public struct Rule: Sendable, Decodable {
             self.comparison = comparison
         }
 
-        func holds(for item: JSONValue) -> Bool {
-            let value = item.value(at: field)
+        /// Whether the condition holds for `item`; with `context`, string operands of equals, not_equals,
+        /// contains and in are templates filled from it (a join's `where`), and one that finds no value fails.
+        func holds(for item: JSONValue, operandsFrom context: JSONValue? = nil) -> Bool {
+            guard let context else { return Self.check(comparison, item.value(at: field)) }
+            var missing = false
+            func filled(_ operand: JSONValue) -> JSONValue {
+                guard case .string(let template) = operand else { return operand }
+                let rendered = Template.render(template, from: context)
+                missing = missing || rendered.missing
+                return .string(rendered.text)
+            }
+            let comparison: Comparison = switch self.comparison {
+            case .equals(let operand): .equals(filled(operand))
+            case .notEquals(let operand): .notEquals(filled(operand))
+            case .oneOf(let operands): .oneOf(operands.map(filled))
+            case .contains(let text): .contains(filled(.string(text)).description)
+            default: self.comparison
+            }
+            return !missing && Self.check(comparison, item.value(at: field))
+        }
+
+        private static func check(_ comparison: Comparison, _ value: JSONValue?) -> Bool {
             switch comparison {
             case .exists(let expected): return (value != nil && value != .null) == expected
             case .equals(let expected): return value.map { Self.same($0, expected) } ?? false
@@ -114,42 +161,19 @@ public struct Rule: Sendable, Decodable {
         }
     }
 
-    /// Findings this rule raises for `output`.
+    /// Findings this rule raises for `output` on its own: no other tool to join, nothing superseded or
+    /// absorbed, no follow-up read (an orchestrator's diagnosis does all of that).
     public func evaluate(_ output: JSONValue, target: String) -> [Finding] {
-        let items: [JSONValue]
-        if let each {
-            items = output.value(at: each)?.arrayValue ?? []
-        } else {
-            items = [output]
-        }
-        return items.filter { item in when.allSatisfy { $0.holds(for: item) } }.map { item in
-            let summary = Self.fill(finding, from: item)
-            return Finding(
-                rule: id, tool: tool, severity: severity, summary: summary, evidence: item,
-                recommendedActions: recommend.map { recommendation in
-                    RecommendedAction(
-                        call: ToolCall(tool: recommendation.tool, target: target,
-                                       arguments: recommendation.args.mapValues { Self.argument(Self.fill($0, from: item)) }),
-                        reason: Self.fill(recommendation.reason, from: item), finding: summary)
-                })
-        }
+        candidates(in: [tool: output]).map { $0.finding(target: target) }
     }
 
-    /// Replaces `{path}` with the element's value at that path (`?` when it has none).
+    /// Replaces `{path}` with the element's value at that path (see ``Template``).
     static func fill(_ template: String, from item: JSONValue) -> String {
-        var result = ""
-        var rest = Substring(template)
-        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-            result += rest[..<open]
-            let path = String(rest[rest.index(after: open)..<close])
-            result += item.value(at: path).map { $0 == .null ? "?" : $0.description } ?? "?"
-            rest = rest[rest.index(after: close)...]
-        }
-        return result + rest
+        Template.fill(template, from: item)
     }
 
     /// Arguments filled from numbers stay numbers, so `pid: "{pid}"` becomes `pid: 4242`.
-    private static func argument(_ text: String) -> JSONValue {
+    static func argument(_ text: String) -> JSONValue {
         if let number = Double(text), number.isFinite { return .number(number) }
         return .string(text)
     }

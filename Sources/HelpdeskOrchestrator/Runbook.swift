@@ -74,6 +74,17 @@ public struct Runbook: Sendable, Decodable {
         match = try container.decode(Match.self, forKey: .match)
         tools = try container.decode([Step].self, forKey: .tools)
         rules = try container.decodeIfPresent([Rule].self, forKey: .rules) ?? []
+        // A join reads a result the runbook already has; a tool it does not run would silently join nothing.
+        let run = Set(tools.map(\.tool))
+        for (ruleIndex, rule) in rules.enumerated() {
+            for (joinIndex, join) in rule.join.enumerated() where !run.contains(join.tool) {
+                let path: [any CodingKey] = [CodingKeys.rules, AnyCodingKey(stringValue: String(ruleIndex)), Rule.CodingKeys.join,
+                                              AnyCodingKey(stringValue: String(joinIndex)), Rule.Join.CodingKeys.tool]
+                throw DecodingError.dataCorrupted(DecodingError.Context(
+                    codingPath: container.codingPath + path,
+                    debugDescription: "rule \(rule.id) joins the tool \(join.tool), which this runbook does not run; add it under tools"))
+            }
+        }
     }
 
     /// Whether `symptom` mentions one of this runbook's symptom words (whole words, any case).

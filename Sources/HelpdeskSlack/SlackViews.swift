@@ -37,8 +37,15 @@ public enum SlackViews {
 
     static func diagnosis(_ renderer: SlackRenderer, _ diagnosis: Diagnosis) -> JSONValue {
         let icons: [Severity: String] = [.critical: ":red_circle:", .warning: ":large_orange_circle:", .info: ":large_blue_circle:"]
-        let findings: [[String: Any]] = diagnosis.findings.prefix(20).map {
-            ["icon": icons[$0.severity] ?? "", "severity": $0.severity.rawValue, "summary": Mrkdwn.fitting($0.summary, SlackRenderer.Limit.sectionText - 60)]
+        let findings: [[String: Any]] = diagnosis.findings.prefix(20).map { finding in
+            // Advice shares its finding's section: the summary gives up room for it.
+            let advice = finding.advice.map { Mrkdwn.fitting($0, 1000) }
+            var fields: [String: Any] = [
+                "icon": icons[finding.severity] ?? "", "severity": finding.severity.rawValue,
+                "summary": Mrkdwn.fitting(finding.summary, SlackRenderer.Limit.sectionText - 60 - (advice == nil ? 0 : 1030)),
+            ]
+            if let advice { fields["advice"] = advice }
+            return fields
         }
         let actions: [[String: Any]] = diagnosis.recommendedActions.prefix(10).map { action in
             var fields: [String: Any] = [

@@ -175,3 +175,96 @@ import Yams
         #expect(offered == ["idle"])
     }
 }
+
+/// Follow-up reads: run for kept findings through the same gate, their output filling the text.
+@Suite struct FollowUpTests {
+    static func runbook(_ follow: String, finding: String) -> String {
+        """
+        name: crash
+        target_type: kubernetes
+        match: {symptoms: [stuck]}
+        tools: [{tool: pods}]
+        rules:
+          - id: pod-cannot-start
+            tool: pods
+            each: pods
+            when: [{field: waiting_reason, equals: CrashLoopBackOff}]
+            follow:
+              - \(follow)
+            severity: critical
+            finding: "\(finding)"
+        """
+    }
+
+    static let tools: [ToolDescriptor] = [
+        ToolDescriptor(name: "pods", agent: "kubernetes", action: .read, summary: "", parameters: [ToolParameter("namespace", .string, "")]),
+        ToolDescriptor(name: "pod_logs", agent: "kubernetes", action: .read, summary: "", parameters: [
+            ToolParameter("namespace", .string, ""), ToolParameter("name", .string, required: true, ""),
+            ToolParameter("tail", .integer, ""), ToolParameter("previous", .string, ""),
+        ]),
+        ToolDescriptor(name: "rollout_restart", agent: "kubernetes", action: .write, summary: "", parameters: [ToolParameter("name", .string, "")]),
+    ]
+
+    static func pods(_ count: Int) -> JSONValue {
+        .object(["pods": .array((1...count).map { .object(["name": .string("api-\($0)"), "waiting_reason": .string("CrashLoopBackOff")]) })])
+    }
+
+    @Test func aFollowUpReadRunsThroughTheGateAndFillsTheText() async throws {
+        let harness = try RuleEngineTests.Harness(
+            [Self.runbook(#"{as: logs, tool: pod_logs, args: {name: "{name}", previous: "true", tail: "100"}}"#,
+                          finding: "pod {name} crashes: {logs.key_line|no log line}")],
+            tools: Self.tools,
+            answers: ["pods": .output(Self.pods(1)), "pod_logs": .output(.object(["key_line": .string("FATAL: config key DB_URL missing")]))])
+        defer { harness.folder.remove() }
+        let diagnosis = await harness.diagnose("prod-k8s", namespace: "orders")
+        let summaries = diagnosis.findings.map(\.summary)
+        let expected: [String] = ["pod api-1 crashes: FATAL: config key DB_URL missing"]
+        #expect(summaries == expected)
+        let call = ToolCall(tool: "pod_logs", target: "prod-k8s", arguments: [
+            "name": .string("api-1"), "previous": .string("true"), "tail": .number(100), "namespace": .string("orders"),
+        ])
+        let logCalls = harness.agent.received.filter { $0.tool == "pod_logs" }
+        let expectedCalls: [ToolCall] = [call]
+        #expect(logCalls == expectedCalls, "text arguments stay text, the namespace is added as for runbook steps")
+        let tools = diagnosis.tools.map(\.tool)
+        let expectedTools: [String] = ["pods", "pod_logs"]
+        #expect(tools == expectedTools)
+        #expect(diagnosis.findings.first?.evidence.value(at: "logs.key_line") == .string("FATAL: config key DB_URL missing"))
+    }
+
+    @Test func aFailedFollowUpLeavesItsErrorInTheElement() async throws {
+        let harness = try RuleEngineTests.Harness(
+            [Self.runbook(#"{as: logs, tool: pod_logs, args: {name: "{name}"}}"#, finding: "pod {name}: {logs.key_line|no line}; {logs.error|}")],
+            tools: Self.tools, answers: ["pods": .output(Self.pods(1)), "pod_logs": .failure("container api not found")])
+        defer { harness.folder.remove() }
+        let diagnosis = await harness.diagnose("prod-k8s", namespace: "orders")
+        #expect(diagnosis.findings.first?.summary == "pod api-1: no line; container api not found")
+        #expect(diagnosis.tools.last?.error == "container api not found")
+    }
+
+    @Test func aFollowUpOfAWriteToolIsNotRun() async throws {
+        let harness = try RuleEngineTests.Harness(
+            [Self.runbook(#"{as: restart, tool: rollout_restart, args: {name: "{name}"}}"#, finding: "pod {name}: {restart.output|not restarted}")],
+            tools: Self.tools, answers: ["pods": .output(Self.pods(1)), "rollout_restart": .output(.object(["output": .string("restarted")]))])
+        defer { harness.folder.remove() }
+        let diagnosis = await harness.diagnose("prod-k8s", namespace: "orders")
+        #expect(!harness.agent.received.contains { $0.tool == "rollout_restart" })
+        #expect(diagnosis.findings.first?.summary == "pod api-1: not restarted")
+        #expect(diagnosis.problems.contains { $0.contains("rollout_restart is a write tool and was not run") })
+        #expect(!diagnosis.tools.contains { $0.tool == "rollout_restart" })
+    }
+
+    @Test func followUpsAreCappedPerDiagnosis() async throws {
+        let harness = try RuleEngineTests.Harness(
+            [Self.runbook(#"{as: logs, tool: pod_logs, args: {name: "{name}"}}"#, finding: "pod {name}: {logs.key_line|no log line}")],
+            tools: Self.tools, answers: ["pods": .output(Self.pods(10)), "pod_logs": .output(.object(["key_line": .string("panic")]))])
+        defer { harness.folder.remove() }
+        let diagnosis = await harness.diagnose("prod-k8s", namespace: "orders")
+        let ran = harness.agent.received.filter { $0.tool == "pod_logs" }.count
+        #expect(ran == Orchestrator.maxFollowUps)
+        let unread = diagnosis.findings.filter { $0.summary.hasSuffix("no log line") }.map(\.summary)
+        let expected: [String] = ["pod api-9: no log line", "pod api-10: no log line"]
+        #expect(unread == expected)
+        #expect(diagnosis.problems.contains("2 follow-up read(s) not run: at most 8 per diagnosis"))
+    }
+}

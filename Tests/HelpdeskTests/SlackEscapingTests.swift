@@ -87,7 +87,7 @@ import Testing
             "approval_request": ["id": "apr_<1>&", "call": h, "confirmCall": h, "requester": h, "quorum": "1", "approvers": h, "expires": h,
                                  "reason": h, "progress": h, "evidence": h],
             "diagnosis": ["headline": h, "summary": h, "target": h, "trigger": h, "mode": h, "milliseconds": "1", "incident": h, "tool_count": "1",
-                          "findings": [["icon": h, "severity": h, "summary": h]], "analysis": h, "failed": h,
+                          "findings": [["icon": h, "severity": h, "summary": h, "advice": h]], "analysis": h, "failed": h,
                           "actions": [["call": h, "reason": h, "confirmCall": h, "label": h, "value": value]]],
         ]
         for (template, context) in contexts {

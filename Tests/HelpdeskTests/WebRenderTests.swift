@@ -251,6 +251,13 @@ import Testing
         #expect(blocks.last == .context(html: "incident <code>inc_1</code> · 0 tools"))
     }
 
+    @Test func aFindingsAdviceIsShownUnderItEscaped() throws {
+        var diagnosis = Self.diagnosis()
+        diagnosis.findings[0].advice = "lower the <requests> & add capacity"
+        let text = WebRenderTests.htmls(Self.shown(SlackViews.diagnosis(try Self.renderer(), diagnosis))).joined(separator: "\n")
+        #expect(text.contains("holds &lt;a lock&gt;<br><em>Advice:</em> lower the &lt;requests&gt; &amp; add capacity"))
+    }
+
     @Test func anAlertRootShowsItsLinkAndItsSilenceButton() throws {
         let silence = SilenceButton(fingerprint: "a1b2c3d4e5f60718", receiver: "am", startsAt: "2026-11-24T11:50:00Z")
         let root = SlackViews.alertRoot(try Self.renderer(), alertname: "PostgresLockPileUp", severity: "critical", target: "demo-db", status: "firing",

@@ -1,0 +1,158 @@
+import Foundation
+import HelpdeskAgents
+import HelpdeskCore
+
+/// Where an element came from: a tool, the list path in its output (`nil`: the output itself) and
+/// the index there. Two rules' findings are about the same thing when they share one.
+struct ElementSource: Hashable, Sendable {
+    var tool: String
+    var list: String?
+    var index: Int?
+}
+
+/// A rule's match before its text is filled in: the example element (with its joins, `group` and,
+/// later, follow-up outputs), the base elements it stands for, and the elements its joins took in.
+struct Candidate: Sendable {
+    var rule: Rule
+    var element: JSONValue
+    var members: [ElementSource]
+    var absorbed: Set<ElementSource>
+    var count: Int
+
+    /// The finding, its text, advice and recommendations filled from the element.
+    func finding(target: String) -> Finding {
+        let summary = Template.fill(rule.finding, from: element)
+        let advice = rule.advice.map { Template.fill($0, from: element).trimmingCharacters(in: .whitespaces) }
+        let actions = rule.recommend.filter { recommendation in
+            recommendation.when.allSatisfy { $0.holds(for: element) }
+        }.map { recommendation in
+            RecommendedAction(
+                call: ToolCall(tool: recommendation.tool, target: target,
+                               arguments: recommendation.args.mapValues { Rule.argument(Template.fill($0, from: element)) }),
+                reason: Template.fill(recommendation.reason, from: element), finding: summary)
+        }
+        return Finding(rule: rule.id, tool: rule.tool, severity: rule.severity, summary: summary, evidence: element,
+                       recommendedActions: actions, advice: advice?.isEmpty == false ? advice : nil, count: count)
+    }
+}
+
+extension Rule {
+    /// This rule's matches in `outputs` (tool name → output; a tool that failed or did not run is
+    /// absent): joins put in, `when` checked, members grouped.
+    func candidates(in outputs: [String: JSONValue]) -> [Candidate] {
+        guard let output = outputs[tool] else { return [] }
+        var matches: [Candidate] = []
+        for (item, source) in Self.elements(of: output, tool: tool, list: each) {
+            var element = item
+            var absorbed: Set<ElementSource> = []
+            for join in self.join {
+                guard let joinOutput = outputs[join.tool] else { continue }
+                let base = element
+                let match = Self.elements(of: joinOutput, tool: join.tool, list: join.each).first { pair in
+                    join.conditions.allSatisfy { $0.holds(for: pair.0, operandsFrom: base) }
+                }
+                guard let match else { continue }
+                element = element.setting(join.name, to: match.0)
+                absorbed.insert(match.1)
+            }
+            guard when.allSatisfy({ $0.holds(for: element) }) else { continue }
+            matches.append(Candidate(rule: self, element: element, members: [source], absorbed: absorbed, count: 1))
+        }
+        guard let group else {
+            return matches.map { match -> Candidate in
+                var single = match
+                single.element = match.element.setting("group", to: .object(["count": .number(1)]))
+                return single
+            }
+        }
+        return grouped(matches, by: group)
+    }
+
+    /// The elements a rule or join looks at, with where each came from.
+    private static func elements(of output: JSONValue, tool: String, list: String?) -> [(JSONValue, ElementSource)] {
+        guard let list else { return [(output, ElementSource(tool: tool, list: nil, index: nil))] }
+        return (output.value(at: list)?.arrayValue ?? []).enumerated().map { index, item in
+            (item, ElementSource(tool: tool, list: list, index: index))
+        }
+    }
+
+    /// One candidate per distinct `by` tuple, in order of first appearance, its example the worst member.
+    private func grouped(_ matches: [Candidate], by group: Group) -> [Candidate] {
+        var order: [[String]] = []
+        var groups: [[String]: [Candidate]] = [:]
+        for match in matches {
+            // Missing and null group together; anything else by its JSON text.
+            let key = group.by.map { path -> String in
+                guard let value = match.element.value(at: path), value != .null else { return "\u{0}" }
+                return value.jsonText
+            }
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(match)
+        }
+        return order.compactMap { key -> Candidate? in
+            guard let members = groups[key] else { return nil }
+            let ranked = Self.worstFirst(members, by: group.worst)
+            guard var example = ranked.first else { return nil }
+            var info: [String: JSONValue] = ["count": .number(Double(members.count))]
+            if let list = group.list {
+                let values = ranked.compactMap { $0.element.value(at: list) }.filter { $0 != .null }
+                info["list"] = .array(Array(values.prefix(10)))
+            }
+            example.element = example.element.setting("group", to: .object(info))
+            example.members = members.flatMap(\.members)
+            example.absorbed = members.reduce(into: Set<ElementSource>()) { $0.formUnion($1.absorbed) }
+            example.count = members.count
+            return example
+        }
+    }
+
+    /// Largest `worst` first; equal or absent values keep list order (absent ones last).
+    private static func worstFirst(_ members: [Candidate], by worst: String?) -> [Candidate] {
+        guard let worst else { return members }
+        return members.enumerated().sorted { lhs, rhs in
+            let left = lhs.element.element.value(at: worst)?.doubleValue ?? -.infinity
+            let right = rhs.element.element.value(at: worst)?.doubleValue ?? -.infinity
+            return left != right ? left > right : lhs.offset < rhs.offset
+        }.map(\.element)
+    }
+}
+
+/// What holds the rules of several runbooks together: a finding that another replaces or has taken
+/// in is not reported twice.
+enum RuleEngine {
+    /// Drops superseded candidates, then absorbed ones, and returns the rest in report order: worst
+    /// severity first, then as given (runbook order, rule order, element order).
+    static func select(_ candidates: [Candidate]) -> [Candidate] {
+        let superseding = candidates.filter { !$0.rule.supersedes.isEmpty }
+        let survivors = candidates.filter { candidate in
+            !superseding.contains { other in
+                other.rule.id != candidate.rule.id && other.rule.supersedes.contains(candidate.rule.id)
+                    && !Set(other.members).isDisjoint(with: candidate.members)
+            }
+        }
+        let ordered = survivors.enumerated().sorted { lhs, rhs in
+            lhs.element.rule.severity != rhs.element.rule.severity
+                ? lhs.element.rule.severity > rhs.element.rule.severity : lhs.offset < rhs.offset
+        }.map(\.element)
+        var kept: [Candidate] = []
+        // What the kept findings' joins took in, by rule: a namespace's events can be hundreds.
+        var absorbedByRule: [String: Set<ElementSource>] = [:]
+        for candidate in ordered {
+            // Taken in by an already kept finding of another rule (the event joined into the pending pod's).
+            let others = absorbedByRule.filter { $0.key != candidate.rule.id }.map(\.value)
+            if candidate.members.allSatisfy({ member in others.contains { $0.contains(member) } }) { continue }
+            kept.append(candidate)
+            absorbedByRule[candidate.rule.id, default: []].formUnion(candidate.absorbed)
+        }
+        return kept
+    }
+}
+
+extension JSONValue {
+    /// The object with `key` set to `value`; anything but an object has no keys to set and stays as it is.
+    func setting(_ key: String, to value: JSONValue) -> JSONValue {
+        guard case .object(var object) = self else { return self }
+        object[key] = value
+        return .object(object)
+    }
+}
