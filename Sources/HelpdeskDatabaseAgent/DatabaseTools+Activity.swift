@@ -54,8 +54,8 @@ extension DatabaseTools {
         let read = delta("blks_read")
         let hit = delta("blks_hit")
         let before = tableCounters(first["tables"])
-        let changes = tableCounters(second["tables"]).map { relid, now -> TableCounters in
-            let then = before[relid]
+        let changes = tableCounters(second["tables"]).map { entry -> TableCounters in
+            let (now, then) = (entry.value, before[entry.key])
             return TableCounters(table: now.table, writes: max(0, now.writes - (then?.writes ?? 0)),
                                  blocksRead: max(0, now.blocksRead - (then?.blocksRead ?? 0)),
                                  blocksHit: max(0, now.blocksHit - (then?.blocksHit ?? 0)))

@@ -27,9 +27,9 @@ extension DatabaseTools {
             "SELECT has_function_privilege('pg_ls_waldir()', 'EXECUTE') AS permitted", statementTimeout: limits.statementTimeout)
         var walBytes: Int64?
         if permitted["permitted"] == .bool(true),
-           let wal = try? await session.readRow("SELECT coalesce(sum(size), 0)::bigint AS bytes FROM pg_ls_waldir()",
-                                                statementTimeout: limits.statementTimeout),
-           let bytes = wal["bytes"]?.doubleValue {
+           let listed = try? await session.readRow("SELECT coalesce(sum(size), 0)::bigint AS bytes FROM pg_ls_waldir()",
+                                                   statementTimeout: limits.statementTimeout),
+           let bytes = listed["bytes"]?.doubleValue {
             walBytes = Int64(bytes)
         }
         // Whole numbers this process holds, written as SQL literals.
