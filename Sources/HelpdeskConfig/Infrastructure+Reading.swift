@@ -3,7 +3,7 @@ import HelpdeskCore
 /// Reading the inventory, inline under `infrastructure:` or from the aiHelpDesk `infrastructure.json`
 /// (or YAML) that `infrastructure.file` names. Both go through the same code, so they accept the same
 /// keys: aiHelpDesk's (`address`, `k8s_pod_selector`, `approval_override_roles`, `password_env`, …) and
-/// this project's (`host`, `kubeconfig`, `sensitivity`). Keys starting with `_` are comments at every
+/// this project's (`host`, `kubeconfig`, `sensitivity`, `disk_capacity`). Keys starting with `_` are comments at every
 /// level; keys of aiHelpDesk features this project lacks load with a warning; anything else is refused.
 extension Infrastructure {
     /// The inventory's lists: with `file`, none of them may also be inline.
@@ -77,7 +77,8 @@ extension Infrastructure {
                 id: id, name: entry.optionalString("name"), connectionString: connection ?? "", k8sCluster: cluster,
                 k8sNamespace: entry.optionalString("k8s_namespace"), vmName: vm, tags: entry.stringList("tags"),
                 sensitivity: Self.sensitivity(entry), podSelector: Self.podSelector(entry),
-                approvalOverrideRoles: Self.roles(entry, "approval_override_roles"), passwordVariable: variable, password: password))
+                approvalOverrideRoles: Self.roles(entry, "approval_override_roles"), passwordVariable: variable, password: password,
+                diskCapacityBytes: Self.diskCapacity(of: id, entry)))
             Self.warnWithoutFeature(entry, Self.databaseKeysWithoutFeature)
             entry.finish()
         }

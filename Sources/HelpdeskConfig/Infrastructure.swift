@@ -25,10 +25,14 @@ public struct Infrastructure: Sendable {
         /// aiHelpDesk's `approval_override_roles`: the roles that decide approvals on this database
         /// when a rule names no approvers of its own.
         public var approvalOverrideRoles: [String]
+        /// `disk_capacity` in bytes: the size of the volume its data and WAL live on. PostgreSQL reports
+        /// what it uses, never what is free, so `database_sizes` compares its use with this.
+        public var diskCapacityBytes: Int64?
 
         public init(id: String, name: String? = nil, connectionString: String, k8sCluster: String? = nil, k8sNamespace: String? = nil,
                     vmName: String? = nil, tags: [String] = [], sensitivity: [String] = [], podSelector: String? = nil,
-                    approvalOverrideRoles: [String] = [], passwordVariable: String? = nil, password: Secret? = nil) {
+                    approvalOverrideRoles: [String] = [], passwordVariable: String? = nil, password: Secret? = nil,
+                    diskCapacityBytes: Int64? = nil) {
             self.id = id
             self.name = name
             self.connectionString = connectionString
@@ -41,6 +45,7 @@ public struct Infrastructure: Sendable {
             self.sensitivity = sensitivity
             self.podSelector = podSelector
             self.approvalOverrideRoles = approvalOverrideRoles
+            self.diskCapacityBytes = diskCapacityBytes
         }
     }
 

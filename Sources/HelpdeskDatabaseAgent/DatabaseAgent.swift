@@ -98,7 +98,9 @@ public struct DatabaseAgent: Agent {
             throw ToolError("\(target) is not a database in the inventory; known: \(targets.joined(separator: ", "))")
         }
         let resolved = try DatabaseTarget.resolve(server, credentials: credentials)
-        let limits = limits
+        var targetLimits = self.limits
+        targetLimits.diskCapacityBytes = server.diskCapacityBytes
+        let limits = targetLimits
         let logger = logger
         return try await permits[target]!.withPermit {
             let session = try await PostgresSession.connect(resolved, logger: logger)

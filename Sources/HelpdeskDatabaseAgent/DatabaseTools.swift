@@ -11,6 +11,8 @@ enum DatabaseTools {
     struct Limits: Sendable {
         var statementTimeout: Duration
         var rowCap: Int
+        /// The target's `disk_capacity` from the inventory, set per call: what `database_sizes` compares with.
+        var diskCapacityBytes: Int64? = nil
     }
 
     typealias Body = @Sendable (PostgresSession, ToolCall, Limits) async throws -> JSONValue
@@ -18,7 +20,7 @@ enum DatabaseTools {
     static let all: [(ToolDescriptor, Body)] = [
         (ToolDescriptor(name: "server_info", agent: agent, action: .read, summary: "Version, uptime, role and key settings."), serverInfo),
         (ToolDescriptor(name: "connection_stats", agent: agent, action: .read,
-                        summary: "Client connections by state and user, against max_connections."), connectionStats),
+                        summary: "Client connections by state, user and application, against max_connections."), connectionStats),
         (ToolDescriptor(name: "long_running_queries", agent: agent, action: .read, summary: "Statements running longer than min_seconds.",
                         parameters: [ToolParameter("min_seconds", .integer, "only statements running at least this long (default 60)")]),
          longRunningQueries),
@@ -30,13 +32,23 @@ enum DatabaseTools {
                         summary: "The blocking tree: each session holding locks others wait on, what it is doing, and whom it blocks."),
          blockingLocks),
         (ToolDescriptor(name: "replication_status", agent: agent, action: .read, summary: "Replica lag and replication slots."), replicationStatus),
-        (ToolDescriptor(name: "database_sizes", agent: agent, action: .read, summary: "Size of every database."), databaseSizes),
+        (ToolDescriptor(name: "database_sizes", agent: agent, action: .read,
+                        summary: "Size of every database, WAL and the largest tables, against the inventory's disk_capacity."),
+         databaseSizes),
         (ToolDescriptor(name: "cache_hit_ratio", agent: agent, action: .read, summary: "Buffer cache hit ratio per database."), cacheHitRatio),
         (ToolDescriptor(name: "vacuum_stats", agent: agent, action: .read,
-                        summary: "Tables with the most dead tuples, last autovacuum, and transaction-ID wraparound age."), vacuumStats),
+                        summary: "Tables with the most dead tuples, when they were vacuumed and what snapshot held vacuum back, "
+                            + "and transaction-ID wraparound age against autovacuum_freeze_max_age."), vacuumStats),
         (ToolDescriptor(name: "top_queries", agent: agent, action: .read,
-                        summary: "Statements by total time, when pg_stat_statements is installed.",
+                        summary: "Statements by total time, with blocks read and rows per call, when pg_stat_statements is installed.",
                         parameters: [ToolParameter("limit", .integer, "how many statements (default 10)")]), topQueries),
+        (ToolDescriptor(name: "database_activity", agent: agent, action: .read,
+                        summary: "What the current database did over a few seconds: deadlocks, commits, rollbacks, blocks read, "
+                            + "cache hit ratio, the busiest and most read tables, and tables under lock contention.",
+                        parameters: [ToolParameter("seconds", .integer, "the window between the two reads, 1 to 10 (default 3)")]),
+         databaseActivity),
+        (ToolDescriptor(name: "table_stats", agent: agent, action: .read,
+                        summary: "Tables read most by sequential scans, with index scans, size and number of indexes."), tableStats),
         (ToolDescriptor(name: "cancel_query", agent: agent, action: .write, summary: "Cancel the statement a session is running.",
                         parameters: sessionParameters), cancelQuery),
         (ToolDescriptor(name: "terminate_backend", agent: agent, action: .destructive,
@@ -60,8 +72,10 @@ enum DatabaseTools {
             """, statementTimeout: limits.statementTimeout)
     }
 
+    /// Also by application (top 10, client backends, `(none)` for an empty name): one pool holding most
+    /// connections is the usual cause of "too many clients", and the fix is that pool's size.
     static let connectionStats: Body = { session, _, limits in
-        try await session.readRow("""
+        let row = try await session.readRow("""
             SELECT count(*) AS total,
                    current_setting('max_connections')::int AS max_connections,
                    current_setting('superuser_reserved_connections')::int AS reserved_connections,
@@ -72,9 +86,38 @@ enum DatabaseTools {
                        WHERE backend_type = 'client backend' GROUP BY 1) s), '{}') AS by_state,
                    coalesce((SELECT json_object_agg(usename, n) FROM (
                        SELECT coalesce(usename, 'unknown') AS usename, count(*) AS n FROM pg_stat_activity
-                       WHERE backend_type = 'client backend' GROUP BY 1) u), '{}') AS by_user
+                       WHERE backend_type = 'client backend' GROUP BY 1) u), '{}') AS by_user,
+                   (SELECT coalesce(json_agg(json_build_object('application', application, 'connections', connections,
+                                                               'by_state', by_state) ORDER BY connections DESC, application), '[]')
+                    FROM (SELECT application, sum(n)::bigint AS connections, json_object_agg(state, n ORDER BY state) AS by_state
+                          FROM (SELECT coalesce(nullif(application_name, ''), '(none)') AS application,
+                                       coalesce(state, 'unknown') AS state, count(*) AS n
+                                FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1, 2) per_state
+                          GROUP BY application ORDER BY connections DESC, application LIMIT 10) apps) AS by_application,
+                   current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int - count(*)
+                       AS available_connections
             FROM pg_stat_activity WHERE backend_type = 'client backend'
             """, statementTimeout: limits.statementTimeout)
+        return withTopApplication(row)
+    }
+
+    /// `top_application`: the first of `by_application` (`null` without client sessions), and its
+    /// `top_application_share` of max_connections.
+    static func withTopApplication(_ row: JSONValue) -> JSONValue {
+        guard case .object(var fields) = row else { return row }
+        let top = fields["by_application"]?.arrayValue?.first
+        fields["top_application"] = top ?? .null
+        if let connections = top?["connections"]?.doubleValue, let maximum = fields["max_connections"]?.doubleValue, maximum > 0 {
+            fields["top_application_share"] = .number(rounded(connections / maximum))
+        } else {
+            fields["top_application_share"] = .null
+        }
+        return .object(fields)
+    }
+
+    /// Four decimals, as the SQL's `round(…, 4)` gives its ratios.
+    static func rounded(_ value: Double) -> Double {
+        (value * 10_000).rounded() / 10_000
     }
 
     static let longRunningQueries: Body = { session, call, limits in
@@ -109,7 +152,8 @@ enum DatabaseTools {
 
     /// Every session others wait on, with whom it blocks directly (`blocked`, `blocked_count`) and
     /// through chains of waiters (`blocked_total`): row-lock waiters queue behind each other, so
-    /// the root of a pile-up often blocks one session directly and many more through it.
+    /// the root of a pile-up often blocks one session directly and many more through it. `tables`:
+    /// the tables (not indexes) of this database it holds locks on, so a finding can name them.
     static let blockingLocks: Body = { session, _, limits in
         let (rows, truncated) = try await session.readRows("""
             WITH RECURSIVE waiting AS (
@@ -130,7 +174,14 @@ enum DatabaseTools {
                    (SELECT max(x.waiting_seconds) FROM tree t JOIN waiting x ON x.pid = t.waiter WHERE t.root = b.pid) AS longest_wait_seconds,
                    NOT EXISTS (SELECT 1 FROM waiting x WHERE x.pid = b.pid) AS is_root,
                    json_agg(json_build_object('pid', w.pid, 'user', w.usename, 'application', w.application_name,
-                                              'waiting_seconds', w.waiting_seconds, 'query', w.query) ORDER BY w.pid) AS blocked
+                                              'waiting_seconds', w.waiting_seconds, 'query', w.query) ORDER BY w.pid) AS blocked,
+                   (SELECT coalesce(json_agg(held.name ORDER BY held.name), '[]') FROM (
+                       SELECT DISTINCT l.relation::regclass::text AS name
+                       FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE l.pid = b.pid AND l.locktype = 'relation' AND l.granted AND c.relkind IN ('r', 'p', 'm', 'v', 'f')
+                         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                         AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                       ORDER BY 1 LIMIT 10) held) AS tables
             FROM pg_stat_activity b JOIN waiting w ON b.pid = ANY (w.blocked_by)
             GROUP BY b.pid, b.backend_start, b.usename, b.application_name, b.client_addr, b.state, b.state_change, b.xact_start, b.query
             ORDER BY is_root DESC, blocked_total DESC, b.pid
@@ -162,14 +213,6 @@ enum DatabaseTools {
         return .object(["role": .string("primary"), "replicas": .array(replicas), "slots": .array(slots)])
     }
 
-    static let databaseSizes: Body = { session, _, limits in
-        let (rows, truncated) = try await session.readRows("""
-            SELECT datname AS database, pg_database_size(datname) AS bytes, pg_size_pretty(pg_database_size(datname)) AS size
-            FROM pg_database WHERE datallowconn ORDER BY 2 DESC
-            """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout)
-        return .object(["databases": .array(rows), "truncated": .bool(truncated)])
-    }
-
     static let cacheHitRatio: Body = { session, _, limits in
         let (rows, truncated) = try await session.readRows("""
             SELECT datname AS database, blks_hit, blks_read,
@@ -178,21 +221,6 @@ enum DatabaseTools {
             """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout)
         let current = rows.first { $0["database"] == .string(session.database) }
         return .object(["databases": .array(rows), "current": current ?? .null, "truncated": .bool(truncated)])
-    }
-
-    static let vacuumStats: Body = { session, _, limits in
-        let tables = try await session.readRows("""
-            SELECT schemaname AS schema, relname AS table, n_live_tup AS live_tuples, n_dead_tup AS dead_tuples,
-                   round(n_dead_tup::numeric / nullif(n_live_tup + n_dead_tup, 0), 4) AS dead_ratio,
-                   last_autovacuum, last_vacuum, autovacuum_count
-            FROM pg_stat_user_tables ORDER BY n_dead_tup DESC
-            """, rowCap: min(limits.rowCap, 20), statementTimeout: limits.statementTimeout).rows
-        let wraparound = try await session.readRows("""
-            SELECT datname AS database, age(datfrozenxid) AS xid_age,
-                   round(age(datfrozenxid)::numeric / 2147483647, 4) AS wraparound_ratio
-            FROM pg_database ORDER BY 2 DESC
-            """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout).rows
-        return .object(["tables": .array(tables), "wraparound": .array(wraparound)])
     }
 
     static let topQueries: Body = { session, call, limits in
@@ -205,7 +233,8 @@ enum DatabaseTools {
         let limit = Int(min(max(call.integer("limit") ?? 10, 1), Int64(limits.rowCap)))
         let rows = try await session.readRows("""
             SELECT queryid::text AS query_id, calls, round(total_exec_time::numeric, 1) AS total_ms,
-                   round(mean_exec_time::numeric, 2) AS mean_ms, rows, left(query, 500) AS query
+                   round(mean_exec_time::numeric, 2) AS mean_ms, rows, left(query, 500) AS query,
+                   shared_blks_read, shared_blks_hit, round(rows::numeric / nullif(calls, 0), 2) AS mean_rows
             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1
             """, [limit], rowCap: limit, statementTimeout: limits.statementTimeout).rows
         return .object(["available": .bool(true), "queries": .array(rows)])

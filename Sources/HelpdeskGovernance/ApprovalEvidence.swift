@@ -142,6 +142,10 @@ public struct ApprovalEvidence: Sendable, Codable, Equatable {
                 + "(a transaction it is in fails and must be rolled back by its client)"
         case "rollout_restart":
             return "restarts the pods of deployment \(text("name") ?? "?") in \(place), one by one\(pods.map { " (\($0))" } ?? "")"
+        case "rollout_undo":
+            let revision = text("to_revision").map { "revision \($0)" } ?? "its previous revision"
+            return "rolls deployment \(text("name") ?? "?") in \(place) back to \(revision), replacing its pods one by one"
+                + (pods.map { " (\($0))" } ?? "")
         case "scale":
             return "sets deployment \(text("name") ?? "?") in \(place) to \(text("replicas") ?? "?") replicas"
                 + (pods.map { " (\($0) started or stopped)" } ?? "")

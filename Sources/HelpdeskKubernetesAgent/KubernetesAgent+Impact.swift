@@ -4,8 +4,8 @@ import HelpdeskCore
 /// What each Kubernetes write would change, read from the cluster, so a policy's
 /// `max_pods_affected` sees the pods a call adds, removes or restarts.
 extension KubernetesAgent {
-    /// `scale`: the pods added or removed, |requested − current replicas|; `rollout_restart`: every
-    /// pod of the deployment (the larger of desired and existing replicas); reads: nothing.
+    /// `scale`: the pods added or removed, |requested − current replicas|; `rollout_restart` and
+    /// `rollout_undo`: every pod of the deployment (the larger of desired and existing replicas); reads: nothing.
     /// A write this agent cannot size says nothing (`pods == nil`), and a limit on it then refuses.
     /// No Kubernetes tool ends a database session, so the transaction age is 0 (`max_xact_age_secs`).
     public func impact(of call: ToolCall) async throws -> ToolImpact {
@@ -20,7 +20,9 @@ extension KubernetesAgent {
             }
             let current = try await replicas(of: call)
             return ToolImpact(rows: 0, pods: abs(Int(requested) - current.desired), sessions: 0, transactionAgeSeconds: 0)
-        case "rollout_restart":
+        case "rollout_restart", "rollout_undo":
+            // An undo rolls the pod template back: every pod is replaced, as by a restart.
+            if call.tool == "rollout_undo" { _ = try Self.undoRevision(call) }
             let current = try await replicas(of: call)
             return ToolImpact(rows: 0, pods: max(current.desired, current.existing), sessions: 0, transactionAgeSeconds: 0)
         default:

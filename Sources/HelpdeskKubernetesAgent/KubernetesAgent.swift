@@ -43,19 +43,41 @@ public struct KubernetesAgent: Agent {
         let pod = ToolParameter("name", .string, required: true, "the pod name")
         let deployment = ToolParameter("name", .string, required: true, "the deployment name")
         return [
-            ToolDescriptor(name: "pods", agent: name, action: .read, summary: "Pods with phase, readiness, restarts and waiting reasons.",
+            ToolDescriptor(name: "pods", agent: name, action: .read,
+                           summary: "Pods with phase, readiness, restarts, waiting reasons, owner, the container that explains "
+                               + "their state (image, resources, probe, exit code) and the ConfigMaps, Secrets and claims they use.",
                            parameters: [namespace, ToolParameter("selector", .string,
                                                                  "a label selector such as app=api (default: the target database's k8s_pod_selector; empty: every pod)")]),
             ToolDescriptor(name: "describe_pod", agent: name, action: .read, summary: "One pod in full, with its events.", parameters: [namespace, pod]),
             ToolDescriptor(name: "events", agent: name, action: .read, summary: "Recent events in the namespace, newest first.", parameters: [namespace]),
-            ToolDescriptor(name: "pod_logs", agent: name, action: .read, summary: "The last lines of a pod's log.",
+            ToolDescriptor(name: "pod_logs", agent: name, action: .read,
+                           summary: "The last lines of a pod's log, with the line that reads most like the error.",
                            parameters: [namespace, pod, ToolParameter("container", .string, "the container, when the pod has several"),
                                         ToolParameter("tail", .integer, "lines from the end (default 200, at most \(Self.maxLogLines))"),
                                         ToolParameter("previous", .string, "\"true\" for the previous (crashed) container's log")]),
             ToolDescriptor(name: "deployments", agent: name, action: .read, summary: "Deployments with desired, ready and available replicas.",
                            parameters: [namespace]),
+            ToolDescriptor(name: "replicasets", agent: name, action: .read,
+                           summary: "ReplicaSets with their deployment and revision; the current one names the previous revision "
+                               + "and its available pods.",
+                           parameters: [namespace]),
+            ToolDescriptor(name: "nodes", agent: name, action: .read,
+                           summary: "The cluster's nodes: ready, disk/memory/PID pressure, cordoned, allocatable CPU and memory."),
+            ToolDescriptor(name: "pvcs", agent: name, action: .read,
+                           summary: "PersistentVolumeClaims with phase, storage class, requested size, capacity and volume.",
+                           parameters: [namespace]),
+            ToolDescriptor(name: "jobs", agent: name, action: .read,
+                           summary: "Jobs with active, succeeded and failed pods, backoff limit, and why a failed one gave up.",
+                           parameters: [namespace]),
+            ToolDescriptor(name: "pod_metrics", agent: name, action: .read,
+                           summary: "Memory and CPU each pod uses now, from the metrics API (available: false without metrics-server).",
+                           parameters: [namespace]),
             ToolDescriptor(name: "rollout_restart", agent: name, action: .write, summary: "Restart a deployment's pods, one by one.",
                            parameters: [namespace, deployment]),
+            ToolDescriptor(name: "rollout_undo", agent: name, action: .write,
+                           summary: "Roll a deployment back to an earlier revision (default: the previous one); its pods are replaced.",
+                           parameters: [namespace, deployment,
+                                        ToolParameter("to_revision", .integer, "the revision to return to (default: the previous one)")]),
             ToolDescriptor(name: "scale", agent: name, action: .write, summary: "Set a deployment's replica count.",
                            parameters: [namespace, deployment, ToolParameter("replicas", .integer, required: true, "the new replica count")]),
         ]
@@ -66,6 +88,12 @@ public struct KubernetesAgent: Agent {
             throw ToolError("the kubernetes agent has no tool \(call.tool); it has: \(tools.map(\.name).joined(separator: ", "))")
         }
         if let problem = descriptor.validate(call.arguments) { throw ToolError(problem) }
+        if call.tool == "nodes" {
+            // Cluster-scoped: no namespace, and none needed from a cluster target.
+            let cluster = try resolve(call.target).0
+            let list = try await json(connectionArguments(cluster) + ["get", "nodes", "-o", "json"])
+            return .object(["nodes": .array((list["items"]?.arrayValue ?? []).map(KubernetesSummaries.node))])
+        }
         let (base, namespace) = try baseArguments(call)
         switch call.tool {
         case "pods":
@@ -103,12 +131,34 @@ public struct KubernetesAgent: Agent {
             let output = try await kubectlRun(base + arguments)
             let truncated = output.stdout.count > Self.maxLogBytes
             let text = String(decoding: output.stdout.suffix(Self.maxLogBytes), as: UTF8.self)
-            return .object(["pod": .string(name), "lines": .array(text.split(separator: "\n", omittingEmptySubsequences: false).map { .string(String($0)) }),
-                            "truncated": .bool(truncated)])
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            var fields: [String: JSONValue] = ["pod": .string(name), "lines": .array(lines.map(JSONValue.string)), "truncated": .bool(truncated)]
+            fields.merge(PodLogKeyLines.fields(lines)) { _, new in new }
+            return .object(fields)
         case "deployments":
             let list = try await json(base + ["get", "deployments", "-o", "json"])
             return .object(["namespace": .string(namespace),
                             "deployments": .array((list["items"]?.arrayValue ?? []).map(KubernetesSummaries.deployment))])
+        case "replicasets":
+            let list = try await json(base + ["get", "replicasets", "-o", "json"])
+            return .object(["namespace": .string(namespace),
+                            "replicasets": .array(KubernetesSummaries.replicaSets(list["items"]?.arrayValue ?? []))])
+        case "pvcs":
+            let list = try await json(base + ["get", "persistentvolumeclaims", "-o", "json"])
+            return .object(["namespace": .string(namespace), "claims": .array((list["items"]?.arrayValue ?? []).map(KubernetesSummaries.claim))])
+        case "jobs":
+            let list = try await json(base + ["get", "jobs", "-o", "json"])
+            return .object(["namespace": .string(namespace), "jobs": .array((list["items"]?.arrayValue ?? []).map(KubernetesSummaries.job))])
+        case "pod_metrics":
+            return try await podMetrics(call, namespace: namespace)
+        case "rollout_undo":
+            let name = try Self.validName(call.arguments["name"]?.description, what: "deployment name", maxLength: 253)
+            let revision = try Self.undoRevision(call)
+            var arguments = base + ["rollout", "undo", "deployment/\(name)"]
+            if let revision { arguments.append("--to-revision=\(revision)") }
+            let output = try await kubectlRun(arguments)
+            return .object(["deployment": .string(name), "to_revision": revision.map { JSONValue.number(Double($0)) } ?? .null,
+                            "output": .string(String(decoding: output.stdout, as: UTF8.self))])
         case "rollout_restart":
             let name = try Self.validName(call.arguments["name"]?.description, what: "deployment name", maxLength: 253)
             let output = try await kubectlRun(base + ["rollout", "restart", "deployment/\(name)"])
@@ -123,6 +173,31 @@ public struct KubernetesAgent: Agent {
         }
     }
 
+    /// PodMetrics through `kubectl get --raw` (kubectl has no resource name for them without discovery
+    /// of the metrics API); a cluster without metrics-server answers NotFound, which is no failure.
+    private func podMetrics(_ call: ToolCall, namespace: String) async throws -> JSONValue {
+        let cluster = try resolve(call.target).0
+        let arguments = connectionArguments(cluster) + ["get", "--raw", PodMetrics.path(namespace: namespace)]
+        let list: JSONValue
+        do {
+            list = try await json(arguments)
+        } catch let error as ToolError where PodMetrics.isNotServed(error.message) {
+            return .object(["namespace": .string(namespace), "available": .bool(false), "pods": .array([]),
+                            "reason": .string("the metrics API (metrics.k8s.io) is not served here, so no metrics-server runs: "
+                                              + error.message)])
+        }
+        return .object(["namespace": .string(namespace), "available": .bool(true), "pods": .array(PodMetrics.pods(list))])
+    }
+
+    /// `rollout_undo`'s `to_revision`, `nil` for the previous revision (kubectl's default).
+    static func undoRevision(_ call: ToolCall) throws -> Int64? {
+        guard call.arguments["to_revision"] != nil else { return nil }
+        guard let revision = call.integer("to_revision"), (1...1_000_000).contains(revision) else {
+            throw ToolError("to_revision must be a revision number from 1 to 1000000")
+        }
+        return revision
+    }
+
     public func applies(to target: String) -> Bool {
         (try? resolve(target)) != nil
     }
@@ -135,7 +210,7 @@ public struct KubernetesAgent: Agent {
     }
 
     /// The cluster for a target, and the namespace it implies.
-    private func resolve(_ target: String) throws -> (Infrastructure.KubernetesCluster, String?) {
+    func resolve(_ target: String) throws -> (Infrastructure.KubernetesCluster, String?) {
         if let cluster = clusters[target] { return (cluster, nil) }
         if let database = databases[target], let clusterID = database.k8sCluster, let cluster = clusters[clusterID] {
             return (cluster, database.k8sNamespace)
@@ -146,7 +221,7 @@ public struct KubernetesAgent: Agent {
         throw ToolError("\(target) is not a Kubernetes cluster in the inventory; known: \(clusters.keys.sorted().joined(separator: ", "))")
     }
 
-    private func connectionArguments(_ cluster: Infrastructure.KubernetesCluster) -> [String] {
+    func connectionArguments(_ cluster: Infrastructure.KubernetesCluster) -> [String] {
         var arguments = ["--request-timeout=\(max(1, Int(timeout.seconds)))s"]
         if let kubeconfig = cluster.kubeconfig, !kubeconfig.isEmpty { arguments += ["--kubeconfig", kubeconfig] }
         if let context = cluster.context, !context.isEmpty { arguments += ["--context", context] }

@@ -2,25 +2,6 @@ import HelpdeskCore
 
 /// The few fields of kubectl's JSON that a diagnosis reads, so tool results stay small and rules simple.
 enum KubernetesSummaries {
-    static func pod(_ pod: JSONValue) -> JSONValue {
-        let statuses = pod.value(at: "status.containerStatuses")?.arrayValue ?? []
-        let ready = statuses.filter { $0["ready"] == .bool(true) }.count
-        let restarts = statuses.compactMap { $0["restartCount"]?.doubleValue }.reduce(0, +)
-        let waiting = statuses.compactMap { $0.value(at: "state.waiting.reason") }
-        let lastTerminated = statuses.compactMap { $0.value(at: "lastState.terminated.reason") }
-        return .object([
-            "name": pod.value(at: "metadata.name") ?? .null,
-            "phase": pod.value(at: "status.phase") ?? .null,
-            "node": pod.value(at: "spec.nodeName") ?? .null,
-            "ready": .string("\(ready)/\(statuses.count)"),
-            "all_ready": .bool(!statuses.isEmpty && ready == statuses.count),
-            "restarts": .number(restarts),
-            "waiting_reason": waiting.first ?? .null,
-            "last_termination_reason": lastTerminated.first ?? .null,
-            "created": pod.value(at: "metadata.creationTimestamp") ?? .null,
-        ])
-    }
-
     static func events(_ items: [JSONValue]) -> [JSONValue] {
         let summaries = items.map { event -> JSONValue in
             .object([
@@ -50,5 +31,35 @@ enum KubernetesSummaries {
                          "message": condition["message"] ?? .null])
             }),
         ])
+    }
+
+    // MARK: Helpers
+
+    /// A quantity or name as text: the API server writes quantities as strings (`"256Mi"`), a
+    /// hand-written object may hold a bare number (`cpu: 1`). `null` when unset.
+    static func text(_ value: JSONValue?) -> JSONValue {
+        switch value {
+        case .string(let text)?: .string(text)
+        case .number?, .bool?: .string(value?.description ?? "")
+        default: .null
+        }
+    }
+
+    /// A count, `fallback` when unset (status counters are left out while they are 0).
+    static func count(_ value: JSONValue?, default fallback: Double = 0) -> JSONValue {
+        .number(value?.doubleValue ?? fallback)
+    }
+
+    /// Whether `value` is an object: `state.waiting: null` is no waiting state.
+    static func isObject(_ value: JSONValue?) -> Bool {
+        if case .object? = value { return true }
+        return false
+    }
+
+    /// The condition of `type` whose status is `True` (or `status`), if any.
+    static func condition(_ object: JSONValue, _ type: String, status: String = "True") -> JSONValue? {
+        (object.value(at: "status.conditions")?.arrayValue ?? []).first {
+            $0["type"] == .string(type) && $0["status"] == .string(status)
+        }
     }
 }

@@ -90,6 +90,10 @@ import Yams
         #expect(effect("cancel_query", ["pid": .number(7)]).hasPrefix("cancels the statement PostgreSQL session 7 on apps-k8s is running"))
         #expect(effect("rollout_restart", ["name": .string("api")], pods: 3, namespace: "shop")
             == "restarts the pods of deployment api in namespace shop on apps-k8s, one by one (3 pods)")
+        #expect(effect("rollout_undo", ["name": .string("api"), "to_revision": .string("4")], pods: 3, namespace: "shop")
+            == "rolls deployment api in namespace shop on apps-k8s back to revision 4, replacing its pods one by one (3 pods)")
+        #expect(effect("rollout_undo", ["name": .string("api")]) == "rolls deployment api in apps-k8s back to its previous revision, "
+            + "replacing its pods one by one")
         #expect(effect("scale", ["name": .string("api"), "replicas": .number(5)], pods: 2)
             == "sets deployment api in apps-k8s to 5 replicas (2 pods started or stopped)")
         #expect(effect("create_silence", ["matchers": .string(#"{"alertname":"DiskFull"}"#), "duration": .string("1h")])

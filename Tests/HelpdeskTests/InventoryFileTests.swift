@@ -124,6 +124,35 @@ import Testing
         #expect(found.first?.message.contains("is not an environment variable name") == true)
     }
 
+    // MARK: disk_capacity
+
+    @Test(arguments: [("64MB", Int64(67_108_864)), ("50GB", 53_687_091_200), ("1TiB", 1_099_511_627_776), ("512Mi", 536_870_912),
+                      ("68719476736", 68_719_476_736), ("1.5GiB", 1_610_612_736), ("100G", 100_000_000_000), ("48 mb", 50_331_648)])
+    func diskCapacityIsReadInBytes(text: String, bytes: Int64) throws {
+        let configuration = try load("infrastructure:\n  db_servers:\n    a: {connection_string: host=db, disk_capacity: \"\(text)\"}\n")
+        #expect(configuration.infrastructure.dbServers.first?.diskCapacityBytes == bytes)
+    }
+
+    @Test func diskCapacityIsOptionalAndAYAMLNumberIsBytes() throws {
+        let configuration = try load("""
+            infrastructure:
+              db_servers:
+                a: {connection_string: host=db}
+                b: {connection_string: host=db, disk_capacity: 1073741824}
+            """)
+        let capacities = configuration.infrastructure.dbServers.map(\.diskCapacityBytes)
+        let expected: [Int64?] = [nil, 1_073_741_824]
+        #expect(capacities == expected)
+    }
+
+    @Test(arguments: ["50 apples", "0", "-5GB", "64m", "1.5", ".5GB", "99999999999999999999TB", "1e9"])
+    func aBadDiskCapacityIsAnErrorNamingTheServerAndTheValue(text: String) {
+        let found = issues("infrastructure:\n  db_servers:\n    orders: {connection_string: host=db, disk_capacity: \"\(text)\"}\n")
+        #expect(found.map(\.keyPath) == ["infrastructure.db_servers.orders.disk_capacity"])
+        #expect(found.first?.line == 3)
+        #expect(found.first?.message.hasPrefix("\"\(text)\" is not a size (the disk capacity of orders)") == true, "\(found)")
+    }
+
     // MARK: Refusals
 
     @Test func unknownKeyAfterALongLineIsRefusedWithFileLineAndPath() throws {

@@ -2,7 +2,7 @@ import Foundation
 import HelpdeskAgents
 import HelpdeskConfig
 import HelpdeskCore
-import HelpdeskKubernetesAgent
+@testable import HelpdeskKubernetesAgent
 import Synchronization
 import Testing
 
@@ -83,5 +83,39 @@ final class RecordingRunner: CommandRunner {
         #expect(pod["waiting_reason"] == .string("CrashLoopBackOff"))
         #expect(pod["last_termination_reason"] == .string("OOMKilled"))
         #expect(pod["all_ready"] == .bool(false))
+    }
+
+    @Test func podLogsPickTheLastErrorLineMaskedAndCut() async throws {
+        let long = "panic: " + String(repeating: "x", count: 400)
+        let runner = RecordingRunner(stdout: """
+            starting orders-api 1.5.0
+            could not connect to postgres://orders:hunter2-db@db:5432/orders
+            ERROR: config key payment.endpoint missing in /etc/orders/config.yaml
+            shutting down
+
+            """)
+        let agent = KubernetesAgent(inventory: inventory, environment: [:], timeout: .seconds(5), runner: runner)
+        let call = ToolCall(tool: "pod_logs", target: "prod", arguments: ["namespace": .string("orders"), "name": .string("api-1"),
+                                                                           "previous": .string("true")])
+        let output = try await agent.run(call)
+        #expect(output["key_line"] == .string("ERROR: config key payment.endpoint missing in /etc/orders/config.yaml"))
+        let keyLines = (output["key_lines"]?.arrayValue ?? []).map(\.description)
+        let expected = ["could not connect to postgres://orders:<redacted>@db:5432/orders",
+                        "ERROR: config key payment.endpoint missing in /etc/orders/config.yaml"]
+        #expect(keyLines == expected)
+        #expect(output["lines"]?.arrayValue?.count == 5, "the lines are as before")
+
+        let cut = PodLogKeyLines.fields([long, "bye"])
+        #expect(cut["key_line"]?.description.count == 300)
+        #expect(cut["key_line"]?.description.hasSuffix("…") == true)
+        let quiet = PodLogKeyLines.fields(["listening on :8080", "  ", ""])
+        #expect(quiet["key_line"] == .string("listening on :8080"), "no error line: the last line written")
+        #expect(quiet["key_lines"] == .array([]))
+        let empty = PodLogKeyLines.fields([""])
+        #expect(empty["key_line"] == .null && empty["key_lines"] == .array([]))
+        let many = PodLogKeyLines.fields((1...8).map { "error \($0)" })
+        let lastFive = (many["key_lines"]?.arrayValue ?? []).map(\.description)
+        let expectedFive = ["error 4", "error 5", "error 6", "error 7", "error 8"]
+        #expect(lastFive == expectedFive)
     }
 }

@@ -47,6 +47,38 @@ import Testing
         #expect(try await agent(runner).impact(of: call) == ToolImpact(rows: 0, pods: 5, sessions: 0, transactionAgeSeconds: 0))
     }
 
+    @Test func rolloutUndoReplacesEveryPodAsARestartDoes() async throws {
+        let runner = RecordingRunner(stdout: Self.deployment(desired: 3, existing: 4))
+        let call = ToolCall(tool: "rollout_undo", target: "prod",
+                            arguments: ["namespace": .string("web"), "name": .string("api"), "to_revision": .string("4")])
+        #expect(try await agent(runner).impact(of: call) == ToolImpact(rows: 0, pods: 4, sessions: 0, transactionAgeSeconds: 0))
+    }
+
+    @Test func rolloutUndoGoesToTheRevisionAskedOrThePreviousOne() async throws {
+        let runner = RecordingRunner(stdout: "deployment.apps/api rolled back\n")
+        let chosen = try await agent(runner).run(ToolCall(tool: "rollout_undo", target: "prod", arguments: [
+            "namespace": .string("web"), "name": .string("api"), "to_revision": .string("4")]))
+        let previous = try await agent(runner).run(ToolCall(tool: "rollout_undo", target: "prod", arguments: [
+            "namespace": .string("web"), "name": .string("api")]))
+        #expect(runner.commands == [
+            ["--request-timeout=5s", "--context", "prod-ctx", "--namespace", "web", "rollout", "undo", "deployment/api", "--to-revision=4"],
+            ["--request-timeout=5s", "--context", "prod-ctx", "--namespace", "web", "rollout", "undo", "deployment/api"],
+        ])
+        #expect(chosen["deployment"] == .string("api") && chosen["to_revision"] == .number(4))
+        #expect(chosen["output"] == .string("deployment.apps/api rolled back\n"))
+        #expect(previous["to_revision"] == .null)
+    }
+
+    @Test(arguments: [JSONValue.number(0), .number(1_000_001), .string("-1"), .string("latest")])
+    func rolloutUndoRefusesARevisionOutOfRangeBeforeAskingKubernetes(revision: JSONValue) async {
+        let runner = RecordingRunner(stdout: Self.deployment(desired: 3, existing: 3))
+        let call = ToolCall(tool: "rollout_undo", target: "prod",
+                            arguments: ["namespace": .string("web"), "name": .string("api"), "to_revision": revision])
+        await #expect(throws: ToolError.self) { try await agent(runner).run(call) }
+        await #expect(throws: ToolError.self) { try await agent(runner).impact(of: call) }
+        #expect(runner.commands.isEmpty)
+    }
+
     @Test func readsChangeNothingAndAskNothing() async throws {
         let runner = RecordingRunner()
         let call = ToolCall(tool: "pods", target: "prod", arguments: ["namespace": .string("web")])

@@ -34,6 +34,9 @@ import Testing
                                                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         #expect(BuiltInTools.names == Set(agents.flatMap { $0.tools }.map(\.name)))
         #expect(BuiltInTools.names.contains("terminate_backend") && BuiltInTools.names.contains("create_silence"))
+        for tool in ["replicasets", "nodes", "pvcs", "jobs", "pod_metrics", "rollout_undo", "database_activity", "table_stats"] {
+            #expect(BuiltInTools.names.contains(tool), "\(tool)")
+        }
     }
 
     @Test func aiHelpDesksTerminateConnectionIsOurTerminateBackend() throws {
@@ -68,7 +71,7 @@ import Testing
         for tool in ["server_info", "connection_stats", "replication_status", "blocking_locks", "top_queries", "vacuum_stats"] {
             #expect(Self.decide(reads.policies, tool: tool).policy == "by-tool", "\(tool)")
         }
-        for tool in ["database_sizes", "cache_hit_ratio", "long_running_queries", "idle_in_transaction"] {
+        for tool in ["database_sizes", "cache_hit_ratio", "long_running_queries", "idle_in_transaction", "database_activity", "table_stats"] {
             #expect(Self.decide(reads.policies, tool: tool).policy == nil, "\(tool) has no aiHelpDesk name matching get_*")
         }
     }
@@ -97,6 +100,13 @@ import Testing
         #expect(loaded.policies.first?.resources.map(\.tool) == [ours])
         #expect(loaded.warnings.first?.message == "policies.0.resources.0.match.tool: aiHelpDesk's \(theirs) is matched as \(ours) here, "
             + "which is a write (aiHelpDesk classes \(theirs) destructive): check that the rule's action covers write")
+    }
+
+    /// `rollout_undo` has no aiHelpDesk counterpart: a policy naming it is ours and loads without a warning.
+    @Test func rolloutUndoIsAToolOfThisServer() throws {
+        let loaded = try Self.loaded("{tool: rollout_undo}")
+        #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
+        #expect(Self.decide(loaded.policies, tool: "rollout_undo", action: .write).policy == "by-tool")
     }
 
     @Test func aPatternForTheirDeploymentToolsCoversOursAndIsWarned() throws {

@@ -473,6 +473,23 @@ def test_agent_rbac_is_read_only_unless_writes_are_allowed(rendered):
             assert [s["name"] for s in binding["subjects"]] == ["helpdesk-server"]
 
 
+def test_agent_reads_cover_every_read_tool_and_nodes_only_cluster_wide(rendered):
+    """replicasets, pvcs, jobs and pod_metrics read in each namespace; nodes are cluster-scoped, so only the
+    ClusterRole names them (without rbac.clusterWide the nodes tool fails with kubectl's Forbidden)."""
+    development = rendered("development")
+    verbs = rbac_verbs(development)
+    for resource in ("replicasets", "persistentvolumeclaims", "jobs"):
+        assert verbs[resource] == {"get", "list", "watch"}, resource
+    metrics = [rule for role in development.of("Role") for rule in role["rules"] if rule["apiGroups"] == ["metrics.k8s.io"]]
+    assert metrics and all(rule["resources"] == ["pods"] and set(rule["verbs"]) == {"get", "list"} for rule in metrics)
+    assert "nodes" not in verbs
+    reader = rendered("srebot-local").one("ClusterRole", "-agent-read")
+    assert any(rule["resources"] == ["nodes"] and rule["apiGroups"] == [""] for rule in reader["rules"])
+    # rollout undo lists the deployment's ReplicaSets with the write role's rights too.
+    writer = rendered("srebot-local").one("ClusterRole", "-agent-write")
+    assert any("replicasets" in rule["resources"] and "list" in rule["verbs"] for rule in writer["rules"])
+
+
 def test_cluster_wide_writes_only_when_acknowledged(rendered):
     result = rendered("srebot-local")  # clusterWide, allowWrites and acknowledgeClusterWideWrites
     writer = result.one("ClusterRole", "-agent-write")

@@ -312,11 +312,15 @@ an inventory cluster with neither context nor kubeconfig, or roles the chart bin
 {{- if and $inCluster .Values.serviceAccount.automountServiceAccountToken }}true{{ end -}}
 {{- end -}}
 
-{{/* The Kubernetes agent's rules: (dict "writes" false) the reads its tools make, (dict "writes" true) its fixes. */}}
+{{/*
+The Kubernetes agent's rules: (dict "writes" false) the reads its tools make, (dict "writes" true) its fixes.
+"clusterWide" true (the ClusterRole) adds nodes, which are cluster-scoped: a namespaced Role cannot grant them,
+so without rbac.clusterWide the nodes tool fails with kubectl's Forbidden (reported as that tool's error).
+*/}}
 {{- define "helpdesk.agentRules" -}}
 {{- if not .writes }}
 - apiGroups: [""]
-  resources: [pods, events]
+  resources: [pods, events, persistentvolumeclaims]
   verbs: [get, list, watch]
 - apiGroups: [""]
   resources: [pods/log]
@@ -324,14 +328,30 @@ an inventory cluster with neither context nor kubeconfig, or roles the chart bin
 - apiGroups: [apps]
   resources: [deployments, replicasets, statefulsets]
   verbs: [get, list, watch]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch]
+# pod_metrics: what metrics-server reports (kubectl get --raw …/metrics.k8s.io/v1beta1/namespaces/NS/pods).
+- apiGroups: [metrics.k8s.io]
+  resources: [pods]
+  verbs: [get, list]
+{{- if .clusterWide }}
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get, list, watch]
+{{- end }}
 {{- else }}
-# rollout restart patches the pod template; scale goes through the scale subresource.
+# rollout restart and rollout undo patch the pod template; scale goes through the scale subresource.
 - apiGroups: [apps]
   resources: [deployments, statefulsets]
   verbs: [patch]
 - apiGroups: [apps]
   resources: [deployments/scale]
   verbs: [get, patch, update]
+# rollout undo reads the deployment's ReplicaSets to find the revision's pod template.
+- apiGroups: [apps]
+  resources: [replicasets]
+  verbs: [get, list]
 {{- end }}
 {{- end -}}
 
