@@ -230,10 +230,17 @@ def score(expected: dict, diagnosis: dict, bindings: dict) -> Score:
             if variant.lower() in text:
                 clean = False
                 wrong.append(f"says {variant!r}")
-    if expected.get("expect_findings") is not None and len(findings) != expected["expect_findings"]:
-        clean = False
-        examples = "; ".join(finding.get("summary", "?") for finding in findings[:3])
-        wrong.append(f"{len(findings)} findings where {expected['expect_findings']} expected: {examples}")
+    if expected.get("expect_findings") is not None:
+        if len(findings) != expected["expect_findings"]:
+            clean = False
+            examples = "; ".join(finding.get("summary", "?") for finding in findings[:3])
+            wrong.append(f"{len(findings)} findings where {expected['expect_findings']} expected: {examples}")
+        # "Nothing found" only counts when everything was looked at.
+        failed = [tool for tool in diagnosis.get("tools") or [] if tool.get("error")]
+        if failed:
+            clean = False
+            wrong.append(f"{len(failed)} of {len(diagnosis.get('tools') or [])} tools failed, so nothing found proves nothing: "
+                         + "; ".join(f"{tool.get('tool')}: {first_line(tool['error'])[:120]}" for tool in failed[:3]))
     return Score(named, fixed, clean, finding_rule, missing, list(dict.fromkeys(wrong)))
 
 
