@@ -99,7 +99,7 @@ def load_classes(names: list[str] | None = None) -> list[ZooClass]:
     if names:
         unknown = [name for name in names if name not in found]
         if unknown:
-            raise SystemExit(f"zoo: no class {', '.join(unknown)}; the classes: {', '.join(found)}")
+            raise ValueError(f"no class {', '.join(unknown)}; the classes: {', '.join(found)}")
         return [found[name] for name in names]
     return list(found.values())
 
@@ -688,7 +688,11 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--class", dest="classes", action="append", metavar="NAME")
     args = parser.parse_args(argv)
 
-    classes = load_classes(args.classes)
+    try:
+        classes = load_classes(args.classes)
+    except ValueError as error:
+        print(f"zoo: {error}", file=sys.stderr)
+        return 2
     if args.command == "check":
         problems = [problem for zoo_class in classes for problem in plant_problems(zoo_class) + object_problems(zoo_class)]
         print("\n".join(problems) if problems else f"{len(classes)} classes: plants present, objects valid for Kubernetes {KUBERNETES_VERSION}")
