@@ -1,0 +1,258 @@
+"""The incident zoo (Tests/zoo): its plants are real (valid API objects, served to the real kubectl),
+its scorer scores what the expectations say, and no (class, trigger) that passed in the baseline
+fails now."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, helpdesk_binary
+from kube_stub import KubeStub
+
+ZOO = REPO / "Tests" / "zoo"
+sys.path.insert(0, str(ZOO))
+import zoo  # noqa: E402
+
+CLASSES = zoo.load_classes()
+KUBERNETES = [c for c in CLASSES if c.kubernetes]
+
+
+def documents(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d] if path.exists() else []
+
+
+def test_every_planted_object_is_valid_for_kubernetes_1_30_strict():
+    pytest.importorskip("kubernetes_validate", reason="kubernetes-validate comes with Tests/integration/requirements-chart.txt")
+    problems = [problem for zoo_class in KUBERNETES for problem in zoo.object_problems(zoo_class)]
+    assert not problems, "\n".join(problems)
+    # PodMetrics (metrics.yaml) have no schema there: the fields metrics-server sends, every one.
+    for zoo_class in KUBERNETES:
+        for metric in documents(zoo_class.folder / "metrics.yaml"):
+            assert metric["apiVersion"] == "metrics.k8s.io/v1beta1" and metric["kind"] == "PodMetrics", zoo_class.name
+            assert {"name", "namespace"} <= set(metric["metadata"]) and metric["timestamp"] and metric["window"], zoo_class.name
+            assert all({"cpu", "memory"} <= set(c["usage"]) for c in metric["containers"]), zoo_class.name
+
+
+def test_every_class_has_its_plant_and_binds_what_its_expectations_name():
+    problems = [problem for zoo_class in CLASSES for problem in zoo.plant_problems(zoo_class)]
+    assert not problems, "\n".join(problems)
+
+
+def test_owner_chains_and_revisions_hold_together():
+    """What a cluster guarantees and the runbooks rely on: controller owners exist with that uid, every
+    ReplicaSet of a Deployment carries a revision, and the Deployment's revision is its newest."""
+    for zoo_class in KUBERNETES:
+        objects = documents(zoo_class.folder / "objects.yaml")
+        uids = {(d["kind"], d["metadata"]["name"]): d["metadata"].get("uid") for d in objects}
+        for d in objects:
+            for owner in d["metadata"].get("ownerReferences") or []:
+                assert uids.get((owner["kind"], owner["name"])) in (owner["uid"], None) and owner["controller"], (zoo_class.name, d["metadata"]["name"])
+        for deployment in (d for d in objects if d["kind"] == "Deployment"):
+            name = deployment["metadata"]["name"]
+            revisions = [int(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) for rs in objects
+                         if rs["kind"] == "ReplicaSet" and rs["metadata"]["ownerReferences"][0]["name"] == name]
+            if revisions:
+                assert int(deployment["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) == max(revisions), (zoo_class.name, name)
+        pods = {d["metadata"]["name"] for d in objects if d["kind"] == "Pod"}
+        plant = yaml.safe_load((zoo_class.folder / "plant.yaml").read_text())
+        assert set(plant.get("logs") or {}) <= pods, zoo_class.name
+        if "pod" in (plant.get("bindings") or {}):
+            assert plant["bindings"]["pod"] in pods, zoo_class.name
+
+
+# ------------------------------------------------------------------------------ the stub and kubectl
+
+
+@pytest.fixture
+def kubectl(tmp_path):
+    if not shutil.which("kubectl"):
+        pytest.fail("kubectl is not installed", pytrace=False)
+    stubs = []
+
+    def serve(zoo_class_name):
+        stub = KubeStub.load(ZOO / zoo_class_name).start()
+        stubs.append(stub)
+        config = stub.kubeconfig(tmp_path / f"kubeconfig-{len(stubs)}")
+
+        def run(*args):
+            return subprocess.run(["kubectl", "--kubeconfig", str(config), "--context", "stub", *args], capture_output=True, text=True,
+                                  timeout=30, env={**os.environ, "HOME": str(tmp_path)})
+        return stub, run
+
+    yield serve
+    for stub in stubs:
+        stub.stop()
+
+
+RESOURCES = {"Pod": "pods", "Event": "events", "Namespace": "namespaces", "Node": "nodes", "PersistentVolumeClaim": "persistentvolumeclaims",
+             "ConfigMap": "configmaps", "Deployment": "deployments", "ReplicaSet": "replicasets", "StatefulSet": "statefulsets", "Job": "jobs"}
+
+
+@pytest.mark.parametrize("name", [c.name for c in KUBERNETES])
+def test_kubectl_gets_every_planted_object(kubectl, name):
+    _, run = kubectl(name)
+    objects = documents(ZOO / name / "objects.yaml")
+    for kind in sorted({d["kind"] for d in objects}):
+        result = run("get", RESOURCES[kind], "--all-namespaces", "-o", "json")
+        assert result.returncode == 0, result.stderr
+        got = sorted(item["metadata"]["name"] for item in json.loads(result.stdout)["items"])
+        assert got == sorted(d["metadata"]["name"] for d in objects if d["kind"] == kind), kind
+    metrics = documents(ZOO / name / "metrics.yaml")
+    namespace = objects[0]["metadata"]["name"] if objects[0]["kind"] == "Namespace" else "orders"
+    raw = run("get", "--raw", f"/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods")
+    if metrics:
+        assert raw.returncode == 0 and len(json.loads(raw.stdout)["items"]) == len(metrics), raw.stderr
+    else:
+        assert raw.returncode != 0 and "the server could not find the requested resource" in raw.stderr
+
+
+def test_rollout_undo_finds_the_revision_and_patches_the_deployment_back(kubectl):
+    stub, run = kubectl("k8s-crashloop-after-new-revision")
+    result = run("rollout", "undo", "deployment/orders-api", "--namespace", "orders", "--to-revision=4")
+    assert result.returncode == 0 and "rolled back" in result.stdout, result.stderr
+    (path, patch), = stub.patches()
+    assert path.startswith("/apis/apps/v1/namespaces/orders/deployments/orders-api")
+    template = next(op["value"] for op in patch if op["path"] == "/spec/template")
+    assert template["spec"]["containers"][0]["image"] == "registry.example.com/orders/orders-api:1.4.2"
+    # kubectl found the ReplicaSets through the Deployment's selector and kept those it controls.
+    assert any("/replicasets?" in request[1] and "labelSelector=app%3Dorders-api" in request[1] for request in stub.requests)
+    missing = run("rollout", "undo", "deployment/orders-api", "--namespace", "orders", "--to-revision=9")
+    assert missing.returncode != 0 and "unable to find specified revision 9" in missing.stderr
+
+
+def test_logs_previous_and_the_kubelets_answers_without_a_log(kubectl):
+    _, run = kubectl("k8s-crashloop-after-new-revision")
+    previous = run("logs", "orders-api-7c9d8f6b5-x2k8p", "--namespace", "orders", "--previous", "--tail=1")
+    assert previous.returncode == 0 and 'column "discount_code" of relation "orders" does not exist' in previous.stdout
+    assert previous.stdout.count("\n") == 1
+    healthy = run("logs", "orders-api-5f4b8c7d9-drssw", "--namespace", "orders", "--previous")
+    assert healthy.returncode != 0 and "previous terminated container" in healthy.stderr
+    _, run = kubectl("k8s-image-pull-backoff")
+    pulling = run("logs", "orders-api-4c8d9f7b6-j5zct", "--namespace", "orders")
+    assert "is waiting to start: trying and failing to pull image" in pulling.stderr
+
+
+def test_events_field_selector_and_pod_label_selector(kubectl):
+    _, run = kubectl("db-pod-not-running-behind-alert")
+    pods = run("get", "pods", "--namespace", "data", "--selector", "app=postgres", "-o", "name")
+    assert pods.stdout.split() == ["pod/postgres-0"]
+    none = run("get", "pods", "--namespace", "data", "--selector", "app in (redis)", "-o", "name")
+    assert none.returncode == 0 and none.stdout.strip() == ""
+    events = run("get", "events", "--namespace", "data", "--field-selector", "involvedObject.name=postgres-0,type=Warning", "-o", "json")
+    assert [e["reason"] for e in json.loads(events.stdout)["items"]] == ["BackOff"]
+
+
+def test_times_move_with_the_clock():
+    recorded = datetime(2026, 12, 5, 7, tzinfo=timezone.utc)
+    stub = KubeStub.load(ZOO / "k8s-crashloop-after-new-revision", now=recorded + timedelta(days=3))
+    crash = next(p for p in stub.objects["pods"]["orders"] if p["metadata"]["name"] == "orders-api-7c9d8f6b5-x2k8p")
+    assert crash["metadata"]["creationTimestamp"] == "2026-12-08T06:38:02Z"
+    assert stub.logs[("orders", "orders-api-7c9d8f6b5-x2k8p")]["previous"].startswith("2026-12-08T06:56:14.402Z")
+
+
+# --------------------------------------------------------------------------------------- the scorer
+
+
+def diagnosis(findings=(), actions=(), summary="prod-db: 1 critical", tools=()):
+    return {"summary": summary, "findings": list(findings), "tools": list(tools),
+            "recommended_actions": [{"call": {"tool": tool, "target": "prod-db", "arguments": arguments}, "reason": ""} for tool, arguments in actions]}
+
+
+def finding(summary, rule="r", advice=None):
+    return {"rule": rule, "summary": summary, "severity": "critical", **({"advice": advice} if advice is not None else {})}
+
+
+EXPECTED = {"root_cause": {"must_mention": ["idle in transaction", "$blocker_pid"], "finding_rule": "idle-transaction-blocking"},
+            "fix": {"tool": "terminate_backend", "arguments": {"pid": "$blocker_pid"}},
+            "must_not": {"recommend_tools": ["cancel_query"], "say": ["autovacuum"]}}
+
+
+def test_scorer_passes_the_right_diagnosis_and_says_what_is_missing_or_wrong():
+    right = diagnosis([finding("PID 4242 is idle in transaction and blocks 3", rule="idle-transaction-blocking")],
+                      [("terminate_backend", {"pid": 4242.0})])
+    outcome = zoo.score(EXPECTED, right, {"blocker_pid": 4242})
+    assert outcome.passed and outcome.finding_rule and not outcome.missing and not outcome.wrong
+
+    wrong = diagnosis([finding("PID 17 waits; autovacuum is slow")], [("cancel_query", {"pid": 17}), ("terminate_backend", {"pid": 17})])
+    outcome = zoo.score(EXPECTED, wrong, {"blocker_pid": 4242})
+    assert not outcome.passed and outcome.named is False and outcome.fix is False and outcome.clean is False
+    assert outcome.finding_rule is False
+    assert "mention 'idle in transaction'" in outcome.missing and "mention '4242'" in outcome.missing
+    assert "recommend terminate_backend(pid=4242) (recommended instead: terminate_backend(pid=17))" in outcome.missing
+    assert outcome.wrong == ["recommends cancel_query(pid=17)", "says 'autovacuum'"]
+
+
+def test_scorer_list_bindings_numbers_as_text_and_a_missing_binding():
+    expected = {"root_cause": {"must_mention": ["$application"]},
+                "fix": {"tool": "rollout_undo", "arguments": {"name": "$deployment", "to_revision": "$previous_revision", "pid": "$idle_pids"}}}
+    bindings = {"application": "leaky-app", "deployment": "orders-api", "previous_revision": 4, "idle_pids": [11, 12, 13]}
+    ok = diagnosis([finding("20 sessions of LEAKY-APP idle")], [("rollout_undo", {"name": "orders-api", "to_revision": "4", "pid": 12})])
+    assert zoo.score(expected, ok, bindings).passed
+    assert zoo.expand("pids $idle_pids of $application", bindings) == ["pids 11 of leaky-app", "pids 12 of leaky-app", "pids 13 of leaky-app"]
+    with pytest.raises(zoo.MissingBinding):
+        zoo.expand("$nobody", bindings)
+
+
+def test_scorer_when_no_tool_fixes_it_advice_is_needed_and_no_write_may_be_recommended():
+    expected = {"root_cause": {"must_mention": ["orders-api-config"]}, "fix": {"tool": None, "arguments": {}},
+                "must_not": {"recommend_tools": ["rollout_restart"], "say": []}}
+    advised = diagnosis([finding("pod crashes: key missing in ConfigMap orders-api-config", advice="add the key")], [("pod_logs", {"name": "x"})])
+    assert zoo.score(expected, advised, {}).passed
+    silent = diagnosis([finding("pod crashes: key missing in ConfigMap orders-api-config", advice="")])
+    assert zoo.score(expected, silent, {}).missing == ["advice on a finding (no tool fixes this: a person does)"]
+    restart = diagnosis([finding("orders-api-config", advice="add the key")], [("scale", {"name": "x", "replicas": 0})])
+    outcome = zoo.score(expected, restart, {})
+    assert outcome.fix is False and outcome.clean and outcome.wrong == ["recommends scale(name=x, replicas=0) (no tool fixes this)"]
+
+
+def test_scorer_healthy_systems_have_no_finding_and_no_write_tool():
+    expected = {"root_cause": None, "fix": None, "expect_findings": 0, "must_not": {"recommend_tools": ["ALL_WRITE_TOOLS"], "say": ["Pending"]}}
+    assert zoo.score(expected, diagnosis(summary="prod-cluster: no problems found by 3 tools"), {}).passed
+    noisy = diagnosis([finding("pod x is Pending")], [("scale", {"name": "x", "replicas": 2})])
+    outcome = zoo.score(expected, noisy, {})
+    assert outcome.named is None and outcome.fix is None and not outcome.passed
+    assert outcome.wrong == ["recommends scale(name=x, replicas=2)", "says 'Pending'", "1 findings where 0 expected: pod x is Pending"]
+    # Nothing found by tools that failed is no healthy verdict.
+    blind = diagnosis(summary="prod-cluster: no problems found by 2 tools (1 of 2 tools failed)",
+                      tools=[{"tool": "pods", "action": "read", "error": None}, {"tool": "nodes", "action": "read", "error": "forbidden"}])
+    assert zoo.score(expected, blind, {}).wrong == ["1 of 2 tools failed, so nothing found proves nothing: nodes: forbidden"]
+    # A write tool the binary knows and this list does not still counts: the diagnosis says its action.
+    novel = diagnosis([], [("drain_node", {"name": "w"})], tools=[{"tool": "drain_node", "action": "destructive"}])
+    assert "recommends drain_node(name=w)" in zoo.score(expected, novel, {}).wrong
+
+
+def test_baseline_only_moves_up(tmp_path):
+    rows = [{"class": "a", "trigger": "person", "pass": True}, {"class": "a", "trigger": "alert", "pass": False}]
+    path = tmp_path / "baseline.json"
+    assert zoo.write_baseline(path, rows, "runbook") == []
+    assert zoo.baseline_passes(path) == {"a/person"}
+    worse = [{"class": "a", "trigger": "person", "pass": False, "missing": [], "wrong": []}]
+    assert zoo.write_baseline(path, worse, "runbook") == worse
+    assert zoo.compare(worse, zoo.baseline_passes(path)) == (worse, [])
+
+
+# ------------------------------------------------------------------------------------------ the zoo
+
+
+def artifacts() -> Path:
+    folder = Path(os.environ.get("HELPDESK_TEST_ARTIFACTS") or Path(__file__).resolve().parent / "artifacts") / "zoo"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_the_zoo_holds_its_baseline():
+    """Every class planted and diagnosed (runbook mode). Fails naming the (class, trigger) pairs that
+    passed in Tests/zoo/baseline.json and fail now; update the baseline only from a run that passes more."""
+    report = artifacts() / "zoo.json"
+    result = subprocess.run([sys.executable, str(ZOO / "zoo.py"), "run", "--bin", helpdesk_binary(), "--jobs", "3", "--json", str(report),
+                             "--baseline", str(ZOO / "baseline.json")], capture_output=True, text=True, timeout=1800)
+    print(result.stdout)
+    if result.returncode == 2:
+        pytest.fail(f"the zoo could not start its peers:\n{result.stderr[-4000:]}", pytrace=False)
+    assert result.returncode == 0, result.stdout[result.stdout.find("REGRESSIONS"):] or result.stderr[-4000:]
