@@ -66,7 +66,13 @@ extension DatabaseTools {
         let mostRead = top(changes.filter { $0.blocksRead > 0 }, by: \.blocksRead).map { table -> JSONValue in
             .object(["table": .string(table.table), "blocks_read": .number(table.blocksRead), "blocks_hit": .number(table.blocksHit)])
         }
+        let contended = second["contended_tables"]?.arrayValue ?? []
+        // What a finding names: the tables sessions wait on now, else those written most in the window.
+        let involved = contended.isEmpty ? busiest.compactMap { $0["table"] } : contended
         return .object([
+            "involved_tables": .array(involved),
+            "busiest_table": busiest.first?["table"] ?? .null,
+            "most_read_table": mostRead.first?["table"] ?? .null,
             "database": second["database"] ?? first["database"] ?? .null,
             "window_seconds": .number(Double(seconds)),
             "deadlocks": .number(delta("deadlocks")),
@@ -79,7 +85,7 @@ extension DatabaseTools {
             "temp_bytes": .number(delta("temp_bytes")),
             "busiest_tables": .array(busiest),
             "most_read_tables": .array(mostRead),
-            "contended_tables": second["contended_tables"] ?? .array([]),
+            "contended_tables": .array(contended),
         ])
     }
 

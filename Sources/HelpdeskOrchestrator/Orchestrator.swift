@@ -167,7 +167,20 @@ public struct Orchestrator: Sendable {
         problems += followed.problems
         // Runbooks that match together may share a rule; report each finding once.
         var seen: Set<String> = []
+        let catalog = gate.catalog(for: request.target)
         let findings = candidates.map { $0.finding(target: request.target) }.filter { seen.insert("\($0.rule)|\($0.summary)").inserted }
+            .map { finding in
+                // A recommended Kubernetes action runs in the namespace diagnosed, like the reads that found it.
+                var finding = finding
+                for index in finding.recommendedActions.indices {
+                    let call = finding.recommendedActions[index].call
+                    guard let namespace = request.namespace, call.arguments["namespace"] == nil,
+                          catalog.first(where: { $0.name == call.tool })?.parameters.contains(where: { $0.name == "namespace" }) == true
+                    else { continue }
+                    finding.recommendedActions[index].call.arguments["namespace"] = .string(namespace)
+                }
+                return finding
+            }
         var diagnosis = Diagnosis(
             incidentID: incidentID, target: request.target, trigger: request.trigger,
             runbooks: selected.map(\.name), summary: "", findings: findings,

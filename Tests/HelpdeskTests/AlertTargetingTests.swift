@@ -1,3 +1,4 @@
+import HelpdeskAgents
 import HelpdeskAlerts
 import HelpdeskConfig
 import HelpdeskOrchestrator
