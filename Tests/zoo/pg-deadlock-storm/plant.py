@@ -1,0 +1,58 @@
+"""Two groups of order-service sessions update the same two orders rows in opposite orders, in a loop: PostgreSQL
+detects a deadlock and aborts one transaction several times a second. The loop runs until the class ends."""
+import sys
+from pathlib import Path
+
+ZOO = str(Path(__file__).resolve().parents[1])
+if ZOO not in sys.path:  # the scorer may load this file from anywhere; pg_helpers sits beside the class folders
+    sys.path.insert(0, ZOO)
+from pg_helpers import require  # noqa: E402
+
+# Detection after 100 ms instead of 1 s: many deadlocks in any few-second window the diagnosis reads.
+SETTINGS = {"deadlock_timeout": "100ms"}
+TABLE = "orders"
+WORKERS_PER_GROUP = 2
+PAUSE_SECONDS = 0.3  # between one worker's transactions: a few deadlocks a second, not a CPU-bound loop
+
+
+def _worker(session, first: int, second: int):
+    # One multi-statement query is one implicit transaction the server runs without a client round trip, so a
+    # worker is `active` (never idle in transaction) while it holds a row; a deadlock aborts the whole of it.
+    statement = (f"UPDATE {TABLE} SET status = 'reserved', updated_at = now() WHERE id = {first} \\; "
+                 "SELECT pg_sleep(0.05) \\; "
+                 f"UPDATE {TABLE} SET status = 'reserved', updated_at = now() WHERE id = {second};")
+
+    def loop(stop):
+        while not stop.is_set() and session.process.poll() is None:
+            session.send(statement)
+            session.send("SELECT 'tick';")
+            while session.read_line() != "tick":
+                if stop.is_set() or session.process.poll() is not None:
+                    return
+            stop.wait(PAUSE_SECONDS)
+    return loop
+
+
+def _deadlocks(pg) -> int:
+    return int(pg.value("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"))
+
+
+def plant(zoo) -> dict:
+    pg = zoo.pg
+    pg.value(f"CREATE TABLE {TABLE} (id int PRIMARY KEY, customer text NOT NULL, status text NOT NULL, updated_at timestamptz);"
+             f"INSERT INTO {TABLE} SELECT i, 'customer-' || i, 'new', now() FROM generate_series(1, 100) i")
+    for first, second in ((1, 2), (2, 1)):
+        for _ in range(WORKERS_PER_GROUP):
+            zoo.background(_worker(zoo.session(application="order-service"), first, second))
+    start = _deadlocks(pg)
+    require(zoo, lambda: _deadlocks(pg) >= start + 3, 20, "deadlocks counted in pg_stat_database")
+    # The rate the diagnosis measures: at least 2 in a 3 s window (stats flush about once a second).
+    window = {}
+
+    def rising():
+        before = _deadlocks(pg)
+        zoo.wait_for(lambda: False, 3)
+        window["delta"] = _deadlocks(pg) - before
+        return window["delta"] >= 2
+    require(zoo, rising, 15, f"deadlocks rising within 3 s (last window: {window.get('delta')})")
+    return {"table": TABLE}
