@@ -1,5 +1,6 @@
-"""Two groups of order-service sessions update the same two orders rows in opposite orders, in a loop: PostgreSQL
-detects a deadlock and aborts one transaction several times a second. The loop runs until the class ends."""
+"""Placing an order reserves stock: two groups of order-service sessions update the same two stock_items rows in
+opposite orders, in a loop; PostgreSQL detects a deadlock and aborts one transaction several times a second. The loop
+runs in the background until the class ends."""
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from pg_helpers import require  # noqa: E402
 
 # Detection after 100 ms instead of 1 s: many deadlocks in any few-second window the diagnosis reads.
 SETTINGS = {"deadlock_timeout": "100ms"}
-TABLE = "orders"
+TABLE = "stock_items"  # not "orders": the symptom says orders, the finding must name the table
 WORKERS_PER_GROUP = 2
 PAUSE_SECONDS = 0.3  # between one worker's transactions: a few deadlocks a second, not a CPU-bound loop
 
@@ -18,9 +19,9 @@ PAUSE_SECONDS = 0.3  # between one worker's transactions: a few deadlocks a seco
 def _worker(session, first: int, second: int):
     # One multi-statement query is one implicit transaction the server runs without a client round trip, so a
     # worker is `active` (never idle in transaction) while it holds a row; a deadlock aborts the whole of it.
-    statement = (f"UPDATE {TABLE} SET status = 'reserved', updated_at = now() WHERE id = {first} \\; "
+    statement = (f"UPDATE {TABLE} SET reserved = reserved + 1, updated_at = now() WHERE id = {first} \\; "
                  "SELECT pg_sleep(0.05) \\; "
-                 f"UPDATE {TABLE} SET status = 'reserved', updated_at = now() WHERE id = {second};")
+                 f"UPDATE {TABLE} SET reserved = reserved + 1, updated_at = now() WHERE id = {second};")
 
     def loop(stop):
         while not stop.is_set() and session.process.poll() is None:
@@ -39,8 +40,8 @@ def _deadlocks(pg) -> int:
 
 def plant(zoo) -> dict:
     pg = zoo.pg
-    pg.value(f"CREATE TABLE {TABLE} (id int PRIMARY KEY, customer text NOT NULL, status text NOT NULL, updated_at timestamptz);"
-             f"INSERT INTO {TABLE} SELECT i, 'customer-' || i, 'new', now() FROM generate_series(1, 100) i")
+    pg.value(f"CREATE TABLE {TABLE} (id int PRIMARY KEY, sku text NOT NULL, on_hand int NOT NULL, reserved int NOT NULL, updated_at timestamptz);"
+             f"INSERT INTO {TABLE} SELECT i, 'SKU-' || lpad(i::text, 5, '0'), 1000, 0, now() FROM generate_series(1, 100) i")
     for first, second in ((1, 2), (2, 1)):
         for _ in range(WORKERS_PER_GROUP):
             zoo.background(_worker(zoo.session(application="order-service"), first, second))
