@@ -1,6 +1,7 @@
 """With shared_buffers at 16 MB, a workload keeps scanning a ~250 MB table: almost every block the database reads comes
 from outside the buffer cache. The workload runs in the background until the class ends."""
 import sys
+import time
 from pathlib import Path
 
 ZOO = str(Path(__file__).resolve().parents[1])
@@ -32,7 +33,6 @@ def _reader(zoo):
 def _window(pg, seconds: float = 3) -> tuple[int, int]:
     sql = "SELECT blks_read || ' ' || blks_hit FROM pg_stat_database WHERE datname = current_database()"
     read1, hit1 = map(int, pg.value(sql).split())
-    import time
     time.sleep(seconds)
     read2, hit2 = map(int, pg.value(sql).split())
     return read2 - read1, hit2 - hit1
