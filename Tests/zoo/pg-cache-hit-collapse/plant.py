@@ -7,7 +7,7 @@ from pathlib import Path
 ZOO = str(Path(__file__).resolve().parents[1])
 if ZOO not in sys.path:  # the scorer may load this file from anywhere; pg_helpers sits beside the class folders
     sys.path.insert(0, ZOO)
-from pg_helpers import ask, require  # noqa: E402
+from pg_helpers import PlantError, ask, require  # noqa: E402
 
 SETTINGS = {"shared_buffers": "16MB"}
 DATABASE = "postgres"
@@ -25,7 +25,10 @@ def _reader(zoo):
         user = 0
         while not stop.is_set() and session.process.poll() is None:
             user = (user + 7919) % 50000
-            ask(session, f"SELECT count(*) FROM {TABLE} WHERE user_id = {user}")
+            try:
+                ask(session, f"SELECT count(*) FROM {TABLE} WHERE user_id = {user}")
+            except PlantError:
+                return  # the session was closed under us: the class is ending
             stop.wait(PAUSE_SECONDS)
     return loop
 
