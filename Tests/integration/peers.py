@@ -2,6 +2,7 @@
 import json
 import os
 import pwd
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ class PostgresServer:
                         pytrace=False)
         self.port = port
         self.max_connections = max_connections
+        self.settings: dict = {}
         self.folder = Path(tempfile.mkdtemp(prefix="helpdesk-pg-"))
         self.data = self.folder / "data"
         # initdb refuses to run as root: run the server as the postgres user then.
@@ -35,7 +37,8 @@ class PostgresServer:
     def _pg(self, *args, **kwargs):
         return subprocess.run([*self.run_as, *args], capture_output=True, text=True, timeout=60, **kwargs)
 
-    def start(self):
+    def start(self, settings: dict | None = None):
+        """`settings`: extra server parameters (`-c name=value`), kept for later start_cluster() calls."""
         pwfile = self.folder / "pw"
         pwfile.write_text(self.password + "\n")
         if self.run_as:
@@ -45,11 +48,18 @@ class PostgresServer:
                           f"--pwfile={pwfile}")
         if result.returncode != 0:
             pytest.fail(f"initdb failed:\n{result.stderr}", pytrace=False)
-        return self.start_cluster()
+        return self.start_cluster(settings=settings)
 
-    def start_cluster(self):
-        """Starts the initialised cluster (again) on its port and data folder; returns once it answers queries."""
-        options = f"-k {self.folder} -c listen_addresses=127.0.0.1 -p {self.port} -c max_connections={self.max_connections}"
+    def start_cluster(self, settings: dict | None = None):
+        """Starts the initialised cluster (again) on its port and data folder; returns once it answers queries.
+        `settings` replaces the ones given before; a `max_connections` there wins over the constructor's."""
+        if settings is not None:
+            self.settings = dict(settings)
+        parameters = {"listen_addresses": "127.0.0.1", "max_connections": str(self.max_connections),
+                      **{str(name): str(value) for name, value in self.settings.items()}}
+        # pg_ctl hands -o to a shell: quote each value so one with spaces or quotes stays one option.
+        options = f"-k {self.folder} -p {self.port} " + " ".join(
+            f"-c {shlex.quote(f'{name}={value}')}" for name, value in parameters.items())
         result = self._pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
         if result.returncode != 0:
             pytest.fail(f"PostgreSQL did not start:\n{result.stderr}\n{self.log()}", pytrace=False)
