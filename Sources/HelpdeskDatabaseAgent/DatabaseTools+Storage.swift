@@ -81,6 +81,7 @@ extension DatabaseTools {
     static let vacuumStats: Body = { session, _, limits in
         let tables = try await session.readRows("""
             SELECT s.schemaname AS schema, s.relname AS table, s.n_live_tup AS live_tuples, s.n_dead_tup AS dead_tuples,
+                   quote_ident(s.schemaname) || '.' || quote_ident(s.relname) AS sql_name,
                    round(s.n_dead_tup::numeric / nullif(s.n_live_tup + s.n_dead_tup, 0), 4) AS dead_ratio,
                    s.last_autovacuum, s.last_vacuum, s.autovacuum_count,
                    greatest(s.last_vacuum, s.last_autovacuum) AS last_vacuumed,

@@ -20,7 +20,8 @@ extension KubernetesSummaries {
             "last_termination_reason": lastTerminated.first ?? .null,
             "created": pod.value(at: "metadata.creationTimestamp") ?? .null,
         ]
-        let owner = pod.value(at: "metadata.ownerReferences")?.arrayValue?.first
+        // The controller is the owner that manages the pod; other references do not make it one of theirs.
+        let owner = pod.value(at: "metadata.ownerReferences")?.arrayValue?.first { $0["controller"] == .bool(true) }
         fields["owner_kind"] = owner?["kind"] ?? .null
         fields["owner_name"] = owner?["name"] ?? .null
         // An evicted pod: reason Evicted, message "The node was low on resource: ephemeral-storage. …".

@@ -31,6 +31,7 @@ enum PodLogKeyLines {
     static func shown(_ line: String) -> String {
         var text = redactor.redact(line)
         while text.last?.isWhitespace == true { text.removeLast() }
-        return text.count <= maxLength ? text : String(text.prefix(maxLength - 1)) + "…"
+        // Cut by Unicode scalars: one user-perceived character can hold thousands of combining marks.
+        return text.unicodeScalars.count <= maxLength ? text : String(String.UnicodeScalarView(text.unicodeScalars.prefix(maxLength - 1))) + "…"
     }
 }

@@ -25,22 +25,23 @@ enum PodMetrics {
             return .object([
                 "name": item.value(at: "metadata.name") ?? .null,
                 "memory": .string(mebibytes(bytes)),
-                "memory_bytes": .number(bytes.rounded()),
+                "memory_bytes": bytes.isFinite ? .number(bytes.rounded()) : .null,
                 "cpu": .string(millicores(cores)),
                 "containers": .array(containers.map { container in
                     .object(["name": container.name, "memory": .string(mebibytes(container.bytes)),
-                             "memory_bytes": .number(container.bytes.rounded()), "cpu": .string(millicores(container.cores))])
+                             "memory_bytes": container.bytes.isFinite ? .number(container.bytes.rounded()) : .null, "cpu": .string(millicores(container.cores))])
                 }),
             ])
         }
     }
 
+    /// A quantity from the metrics API is outside data: out of range it is shown as unknown, never trapped on.
     static func mebibytes(_ bytes: Double) -> String {
-        "\(Int64((bytes / 1_048_576).rounded()))Mi"
+        Int64(exactly: (bytes / 1_048_576).rounded()).map { "\($0)Mi" } ?? "?"
     }
 
     static func millicores(_ cores: Double) -> String {
-        "\(Int64((cores * 1000).rounded()))m"
+        Int64(exactly: (cores * 1000).rounded()).map { "\($0)m" } ?? "?"
     }
 
     private static let suffixes: [String: Double] = [

@@ -168,7 +168,7 @@ public struct Orchestrator: Sendable {
         // Runbooks that match together may share a rule; report each finding once.
         var seen: Set<String> = []
         let catalog = gate.catalog(for: request.target)
-        let findings = candidates.map { $0.finding(target: request.target) }.filter { seen.insert("\($0.rule)|\($0.summary)").inserted }
+        let findings = candidates.map { $0.finding(target: request.target, catalog: catalog) }.filter { seen.insert("\($0.rule)|\($0.summary)").inserted }
             .map { finding in
                 // A recommended Kubernetes action runs in the namespace diagnosed, like the reads that found it.
                 var finding = finding

@@ -20,7 +20,9 @@ struct Candidate: Sendable {
     var count: Int
 
     /// The finding, its text, advice and recommendations filled from the element.
-    func finding(target: String) -> Finding {
+    /// `catalog` types the recommended calls' arguments: a text parameter stays text even when it reads
+    /// as a number (a deployment named `1e3` is not `1000`).
+    func finding(target: String, catalog: [ToolDescriptor] = []) -> Finding {
         let summary = Template.fill(rule.finding, from: element)
         let advice = rule.advice.map { Template.fill($0, from: element).trimmingCharacters(in: .whitespaces) }
         let actions = rule.recommend.filter { recommendation in
@@ -28,7 +30,11 @@ struct Candidate: Sendable {
         }.map { recommendation in
             RecommendedAction(
                 call: ToolCall(tool: recommendation.tool, target: target,
-                               arguments: recommendation.args.mapValues { Rule.argument(Template.fill($0, from: element)) }),
+                               arguments: Dictionary(uniqueKeysWithValues: recommendation.args.map { key, template in
+                                   let text = Template.fill(template, from: element)
+                                   let kind = catalog.first { $0.name == recommendation.tool }?.parameters.first { $0.name == key }?.kind
+                                   return (key, kind == .string ? JSONValue.string(text) : Rule.argument(text))
+                               })),
                 reason: Template.fill(recommendation.reason, from: element), finding: summary)
         }
         return Finding(rule: rule.id, tool: rule.tool, severity: rule.severity, summary: summary, evidence: element,

@@ -61,7 +61,8 @@ enum Template {
         }
     }
 
+    /// Cut by Unicode scalars: one user-perceived character can hold thousands of combining marks.
     private static func cut(_ text: String) -> String {
-        text.count > valueLimit ? String(text.prefix(valueLimit - 1)) + "…" : text
+        text.unicodeScalars.count > valueLimit ? String(String.UnicodeScalarView(text.unicodeScalars.prefix(valueLimit - 1))) + "…" : text
     }
 }

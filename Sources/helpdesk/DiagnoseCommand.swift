@@ -40,6 +40,9 @@ struct DiagnoseCommand: AsyncParsableCommand {
         let (logger, redactor) = global.bootstrapLogging(configuration, defaultLevel: .warning)
         let alertRequest = try alert.map { try Self.alertRequest(file: $0, configuration: configuration) }
         guard alertRequest != nil || target != nil else { throw ValidationError("name a target, or an alert with --alert FILE") }
+        // An alert's diagnosis is decided and audited as the alert bot, as in the server; --as would be silently dropped.
+        if alertRequest != nil, principal != nil { throw ValidationError("--as does not go with --alert: an alert is diagnosed as the alert bot") }
+        if alertRequest != nil, target != nil { throw ValidationError("--alert reads the target from the alert's labels: name no TARGET") }
         let diagnosis = try await withComposition(configuration, logger: logger, redactor: redactor) { app in
             await app.engine.orchestrator.diagnose(alertRequest ?? DiagnosisRequest(
                 target: target ?? "", symptom: symptom, namespace: namespace,

@@ -125,7 +125,7 @@ final class FailingRunner: CommandRunner {
 
     @Test func aJobPodsExitCodeComesFromItsTerminatedState() async throws {
         let output = try await run("pods", stdout: """
-            {"items": [{"metadata": {"name": "nightly-export-abcde", "ownerReferences": [{"kind": "Job", "name": "nightly-export"}]},
+            {"items": [{"metadata": {"name": "nightly-export-abcde", "ownerReferences": [{"kind": "Job", "name": "nightly-export", "controller": true, "uid": "j1"}]},
               "spec": {"containers": [{"name": "export", "image": "export:3"}]},
               "status": {"phase": "Failed", "containerStatuses": [{"name": "export", "ready": false, "restartCount": 0,
                  "state": {"terminated": {"reason": "Error", "exitCode": 2}}}]}}]}
