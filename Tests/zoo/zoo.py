@@ -870,6 +870,9 @@ def run_model_triggers(zoo_class: ZooClass, planted: Planted, work: Path, option
             if fake is not None:
                 fake.reset()
             rows.append(run_trigger(zoo_class, kind, spec, planted, config, environment, work, options, "model", fake, turns))
+            if fake is not None and options.keep:
+                # What the model was sent (briefing, tool offer, tool results), to read beside the bundle.
+                (work / f"model-requests-{kind}.json").write_text(json.dumps([request["body"] for request in fake.requests], indent=2))
         return rows
     finally:
         if fake is not None:
