@@ -1,6 +1,7 @@
 """Loopback stand-ins for the Anthropic Messages API and OpenAI-compatible Chat Completions, each
 following its documented request and response JSON, with a scripted investigation: look at the
-blocking tree, propose terminating the root blocker, then conclude."""
+blocking tree, propose terminating the root blocker, then conclude. A script replaces that
+investigation with recorded turns (the zoo's model.yaml), its final `text` being the conclusion."""
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class FakeLLM:
     def __init__(self, fail_first_with=None, always_fail_with=None, script=None):
         self.requests = []
-        # When given, the investigation follows it: [{"tool": name, "input": {...}}, …, {"text": "…"}], one step a request.
+        # When given, the investigation follows it: [{"tool": name, "input": {...}}, …, {"text": "…"}], one step a request;
+        # a `text` step is the conclusion (without one, the default conclusion below).
         self.script = script
         self.fail_first_with = fail_first_with  # e.g. 429: the first request gets that status
         self.always_fail_with = always_fail_with  # e.g. 500: every request does
@@ -53,11 +55,21 @@ class FakeLLM:
         self.server.shutdown()
         self.server.server_close()
 
+    def reset(self, script=None):
+        """Forgets the requests so the script is replayed from its first step (the next diagnosis)."""
+        self.requests = []
+        if script is not None:
+            self.script = script
+
+    def scripted_step(self):
+        """The script's step that answers the request just received (the last step again past its end)."""
+        return self.script[min(len(self.requests) - 1, len(self.script) - 1)]
+
     def next_step(self, last_tool_result):
         """(tool_name, input) to call next, or None for the final text."""
         if self.script is not None:
-            step = self.script[min(len(self.requests) - 1, len(self.script) - 1)]
-            return (step["tool"], step["input"]) if "tool" in step else None
+            step = self.scripted_step()
+            return (step["tool"], step.get("input") or {}) if "tool" in step else None
         if last_tool_result is None:
             return ("blocking_locks", {})
         if last_tool_result.startswith("recorded as a recommended action"):
@@ -68,6 +80,8 @@ class FakeLLM:
         return ("terminate_backend", {"pid": blockers[0]["pid"]})
 
     def conclusion(self, messages_text):
+        if self.script is not None and "text" in self.scripted_step():
+            return self.scripted_step()["text"]
         return "The root blocker is idle in transaction and holds the row lock everyone waits for.\nTerminate it; the updates will proceed."
 
     def anthropic(self, body):

@@ -1,6 +1,6 @@
 """The incident zoo (Tests/zoo): its plants are real (valid API objects, served to the real kubectl),
-its scorer scores what the expectations say, and no (class, trigger) that passed in the baseline
-fails now."""
+its scorer scores what the expectations say (runbook mode) and the glue around the model (model mode,
+replaying each class's model.yaml), and no (class, trigger, mode) that passed in the baseline fails now."""
 import json
 import os
 import shutil
@@ -41,6 +41,11 @@ def test_every_planted_object_is_valid_for_kubernetes_1_30_strict():
 
 def test_every_class_has_its_plant_and_binds_what_its_expectations_name():
     problems = [problem for zoo_class in CLASSES for problem in zoo.plant_problems(zoo_class)]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_class_has_a_model_answer_that_proposes_its_fix_and_nothing_it_must_not():
+    problems = [problem for zoo_class in CLASSES for problem in zoo.model_problems(zoo_class)]
     assert not problems, "\n".join(problems)
 
 
@@ -227,6 +232,103 @@ def test_scorer_healthy_systems_have_no_finding_and_no_write_tool():
     assert "recommends drain_node(name=w)" in zoo.score(expected, novel, {}).wrong
 
 
+# ------------------------------------------------------------------------------ model mode's scorer
+
+
+MODEL_EXPECTED = {**EXPECTED, "fix": {"tool": "terminate_backend", "arguments": {"pid": "$blocker_pid"}}}
+TURNS = [{"tool": "blocking_locks", "input": {}}, {"tool": "terminate_backend", "input": {"pid": 4242}}, {"text": "PID 4242 blocks; end it."}]
+
+
+def request(messages, tools=("blocking_locks", "idle_in_transaction", "cancel_query", "terminate_backend")):
+    return {"model": "zoo-replay", "tools": [{"name": name, "input_schema": {}} for name in tools], "messages": messages}
+
+
+def replayed(briefing="The runbooks found:\n- [critical] PID 4242 is idle in transaction and blocks 3", first_result=('{"blockers":[]}', False),
+             second_result=("recorded as a recommended action; it runs only if a human approves it", False), tools=None):
+    """The three requests helpdesk sends while the fake replays TURNS, in Anthropic's format."""
+    opening = [{"role": "user", "content": [{"type": "text", "text": briefing}]}]
+    call1 = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "blocking_locks", "input": {}}]}
+    reply1 = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": first_result[0], "is_error": first_result[1]}]}
+    call2 = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_2", "name": "terminate_backend", "input": {"pid": 4242}}]}
+    reply2 = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_2", "content": second_result[0], "is_error": second_result[1]}]}
+    extra = {} if tools is None else {"tools": tools}
+    return [request(opening, **extra), request(opening + [call1, reply1], **extra), request(opening + [call1, reply1, call2, reply2], **extra)]
+
+
+def model_diagnosis(actions=(("terminate_backend", {"pid": 4242}),), analysis="PID 4242 blocks; end it.", findings=None):
+    result = diagnosis(findings if findings is not None else [finding("PID 4242 is idle in transaction and blocks 3")], actions,
+                       summary=f"prod-db: {analysis}")
+    return {**result, "mode": "llm", "analysis": analysis, "llm": {"provider": "anthropic", "steps": 3, "stopped_because": None}}
+
+
+def test_model_scorer_passes_the_glue_that_offers_briefs_runs_and_records():
+    outcome = zoo.score_model(MODEL_EXPECTED, model_diagnosis(), {"blocker_pid": 4242}, TURNS, replayed())
+    assert outcome.passed and (outcome.offered, outcome.evidence, outcome.executed, outcome.proposed, outcome.clean) == (True,) * 5
+    assert not outcome.missing and not outcome.wrong and not outcome.notes
+
+
+def test_model_scorer_names_each_broken_piece_of_glue():
+    bindings = {"blocker_pid": 4242}
+    # A tool the model calls that its first request did not offer.
+    outcome = zoo.score_model(MODEL_EXPECTED, model_diagnosis(), bindings, TURNS, replayed(tools=("blocking_locks",)))
+    assert outcome.offered is False and outcome.missing[0].startswith("offer terminate_backend (the first request offered: blocking_locks)")
+    # A briefing that lost the evidence (cut, or the findings left out).
+    outcome = zoo.score_model(MODEL_EXPECTED, model_diagnosis(), bindings, TURNS, replayed(briefing='- blocking_locks {}: {"blockers":[{"pid":42'))
+    assert outcome.evidence is False and "the briefing to mention 'idle in transaction'" in outcome.missing
+    assert outcome.notes == ["the briefing cut blocking_locks {}'s output"]
+    # A read that came back as an error.
+    outcome = zoo.score_model(MODEL_EXPECTED, model_diagnosis(), bindings, TURNS, replayed(first_result=("the tool failed: timeout", True)))
+    assert outcome.executed is False and outcome.wrong == ["blocking_locks() came back as an error: the tool failed: timeout"]
+    # The fix recommended only by a runbook finding while the model's own proposal was refused.
+    outcome = zoo.score_model(MODEL_EXPECTED, model_diagnosis(), bindings, TURNS, replayed(second_result=("refused: off-hours", True)))
+    assert outcome.proposed is False and outcome.executed is True
+    # The model's answer lost on the way to the analysis.
+    outcome = zoo.score_model(MODEL_EXPECTED, model_diagnosis(analysis=None), bindings, TURNS, replayed())
+    assert outcome.executed is False and outcome.wrong[0].startswith("the analysis is not the model's answer")
+    # A diagnosis that never asked the model.
+    outcome = zoo.score_model(MODEL_EXPECTED, {**diagnosis(), "mode": "runbook"}, bindings, TURNS, [])
+    assert not outcome.passed and outcome.wrong[:2] == ["the model was not asked (mode runbook): ", "the model was never asked"]
+
+
+def test_model_scorer_on_a_healthy_class_wants_a_briefing_without_findings():
+    expected = {"root_cause": None, "fix": None, "expect_findings": 0, "must_not": {"recommend_tools": ["ALL_WRITE_TOOLS"], "say": ["critical"]}}
+    turns = [{"tool": "blocking_locks", "input": {}}, {"text": "All good."}]
+    quiet = model_diagnosis(actions=(), analysis="All good.", findings=[])
+    requests = replayed(briefing="Runbooks run: postgres-health\n\nThe runbooks found nothing.\n")[:2]
+    outcome = zoo.score_model(expected, quiet, {}, turns, requests)
+    assert outcome.passed and outcome.proposed is None
+    noisy = zoo.score_model(expected, quiet, {}, turns, replayed(briefing="The runbooks found:\n- [critical] disk full")[:2])
+    assert noisy.evidence is False and noisy.wrong == ["the briefing reports findings on a healthy system: - [critical] disk full"]
+
+
+def test_model_answers_fill_bindings_keeping_numbers_and_the_modes_parse():
+    bindings = {"pid": 4242, "pids": [7, 8], "table": "orders"}
+    assert zoo.fill([{"tool": "t", "input": {"pid": "$pid", "any": "$pids"}}, {"text": "PID $pid on $table"}], bindings) == \
+        [{"tool": "t", "input": {"pid": 4242, "any": 7}}, {"text": "PID 4242 on orders"}]
+    with pytest.raises(zoo.MissingBinding):
+        zoo.fill({"pid": "$nobody"}, bindings)
+    assert zoo.parse_modes("both") == zoo.parse_modes("model,runbook") == ("runbook", "model")
+    assert zoo.parse_modes("model") == ("model",)
+    with pytest.raises(Exception):
+        zoo.parse_modes("llm")
+
+
+def test_the_replay_fake_concludes_with_the_scripts_text():
+    from fake_llm import FakeLLM
+    fake = FakeLLM(script=[{"tool": "pods", "input": {"namespace": "orders"}}, {"text": "all good"}])
+    try:
+        body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "briefing"}]}]}
+        fake.requests.append({"body": body})
+        assert fake.anthropic(body)["content"][1] == {"type": "tool_use", "id": "toolu_1", "name": "pods", "input": {"namespace": "orders"}}
+        fake.requests.append({"body": body})
+        assert fake.anthropic(body)["content"] == [{"type": "text", "text": "all good"}]
+        fake.reset()
+        fake.requests.append({"body": body})
+        assert fake.anthropic(body)["stop_reason"] == "tool_use"
+    finally:
+        fake.stop()
+
+
 def test_baseline_only_moves_up(tmp_path):
     rows = [{"class": "a", "trigger": "person", "pass": True}, {"class": "a", "trigger": "alert", "pass": False}]
     path = tmp_path / "baseline.json"
@@ -235,6 +337,13 @@ def test_baseline_only_moves_up(tmp_path):
     worse = [{"class": "a", "trigger": "person", "pass": False, "missing": [], "wrong": []}]
     assert zoo.write_baseline(path, worse, "runbook") == worse
     assert zoo.compare(worse, zoo.baseline_passes(path)) == (worse, [])
+    # Model rows are keyed model:class/trigger; a run of one mode keeps the other mode's pairs.
+    model = [{"class": "a", "trigger": "person", "mode": "model", "pass": True}]
+    assert zoo.write_baseline(path, model, "model") == []
+    assert zoo.baseline_passes(path) == {"a/person", "model:a/person"}
+    assert json.loads(path.read_text())["modes"] == ["runbook", "model"]
+    failing = [{**model[0], "pass": False, "missing": [], "wrong": []}]
+    assert zoo.compare(failing, zoo.baseline_passes(path)) == (failing, [])
 
 
 # ------------------------------------------------------------------------------------------ the zoo
@@ -247,11 +356,12 @@ def artifacts() -> Path:
 
 
 def test_the_zoo_holds_its_baseline():
-    """Every class planted and diagnosed (runbook mode). Fails naming the (class, trigger) pairs that
+    """Every class planted once and diagnosed in both modes (runbook, then model mode replaying its
+    model.yaml on the same plant). Fails naming the pairs (`class/trigger`, `model:class/trigger`) that
     passed in Tests/zoo/baseline.json and fail now; update the baseline only from a run that passes more."""
     report = artifacts() / "zoo.json"
-    result = subprocess.run([sys.executable, str(ZOO / "zoo.py"), "run", "--bin", helpdesk_binary(), "--jobs", "3", "--json", str(report),
-                             "--baseline", str(ZOO / "baseline.json")], capture_output=True, text=True, timeout=1800)
+    result = subprocess.run([sys.executable, str(ZOO / "zoo.py"), "run", "--bin", helpdesk_binary(), "--mode", "both", "--jobs", "3",
+                             "--json", str(report), "--baseline", str(ZOO / "baseline.json")], capture_output=True, text=True, timeout=1800)
     print(result.stdout)
     if result.returncode == 2:
         pytest.fail(f"the zoo could not start its peers:\n{result.stderr[-4000:]}", pytrace=False)

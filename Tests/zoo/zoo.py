@@ -92,6 +92,31 @@ class ZooClass:
         return {name for text in texts for name in NAME.findall(text)}
 
 
+    @property
+    def model_turns(self) -> list[dict] | None:
+        """model.yaml's `turns` (the model's answer replayed in model mode), None without the file."""
+        path = self.folder / "model.yaml"
+        if not path.exists():
+            return None
+        return (yaml.safe_load(path.read_text()) or {}).get("turns") or []
+
+    def model_names(self) -> set[str]:
+        """Every `$name` model.yaml needs from the plant."""
+        found = set()
+
+        def walk(value):
+            if isinstance(value, dict):
+                for item in value.values():
+                    walk(item)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+            elif isinstance(value, str):
+                found.update(NAME.findall(value))
+        walk(self.model_turns or [])
+        return found
+
+
 def load_classes(names: list[str] | None = None) -> list[ZooClass]:
     found = {}
     for path in sorted(ZOO.glob("*/expected.yaml")):
@@ -179,6 +204,18 @@ def said(diagnosis: dict) -> str:
     return "\n".join(parts)
 
 
+def fix_recommended(fix: dict, calls: list[dict], bindings: dict) -> tuple[bool, str | None]:
+    """Whether `fix.tool` is among `calls` with `fix.arguments` (each compared as text; other arguments
+    may be there too), and what is missing when it is not."""
+    wanted = {key: set(expand(value, bindings)) for key, value in (fix.get("arguments") or {}).items()}
+    same_tool = [call for call in calls if call.get("tool") == fix["tool"]]
+    if any(all(text_of((call.get("arguments") or {}).get(key)) in values for key, values in wanted.items()) for call in same_tool):
+        return True, None
+    wanted_text = ", ".join(f"{key}={'|'.join(sorted(values))}" for key, values in sorted(wanted.items()))
+    note = f" (recommended instead: {', '.join(call_text(call) for call in same_tool)})" if same_tool else ""
+    return False, f"recommend {fix['tool']}({wanted_text}){note}"
+
+
 def score(expected: dict, diagnosis: dict, bindings: dict) -> Score:
     text = said(diagnosis).lower()
     findings = diagnosis.get("findings") or []
@@ -201,13 +238,8 @@ def score(expected: dict, diagnosis: dict, bindings: dict) -> Score:
     fix = expected.get("fix")
     fixed = None
     if fix and fix.get("tool"):
-        wanted = {key: set(expand(value, bindings)) for key, value in (fix.get("arguments") or {}).items()}
-        same_tool = [call for call in calls if call.get("tool") == fix["tool"]]
-        fixed = any(all(text_of((call.get("arguments") or {}).get(key)) in values for key, values in wanted.items()) for call in same_tool)
-        if not fixed:
-            wanted_text = ", ".join(f"{key}={'|'.join(sorted(values))}" for key, values in sorted(wanted.items()))
-            note = f" (recommended instead: {', '.join(call_text(call) for call in same_tool)})" if same_tool else ""
-            missing.append(f"recommend {fix['tool']}({wanted_text}){note}")
+        fixed, why = fix_recommended(fix, calls, bindings)
+        missing += [why] if why else []
     elif fix:
         writes = [call for call in calls if call.get("tool") in write_tools]
         advised = any(str(finding.get("advice") or "").strip() for finding in findings)
@@ -216,12 +248,24 @@ def score(expected: dict, diagnosis: dict, bindings: dict) -> Score:
         if not advised:
             missing.append("advice on a finding (no tool fixes this: a person does)")
 
+    clean, problems = cleanliness(expected, diagnosis, bindings)
+    wrong += problems
+    return Score(named, fixed, clean, finding_rule, missing, list(dict.fromkeys(wrong)))
+
+
+def cleanliness(expected: dict, diagnosis: dict, bindings: dict) -> tuple[bool, list[str]]:
+    """`clean`, in both modes: no `must_not` tool recommended, no `must_not.say` text said; a healthy
+    class also has exactly `expect_findings` findings and no failed tool."""
+    text = said(diagnosis).lower()
+    findings = diagnosis.get("findings") or []
+    write_tools = write_tools_of(diagnosis)
+    wrong = []
     clean = True
     must_not = expected.get("must_not") or {}
     forbidden = set()
     for tool in must_not.get("recommend_tools") or []:
         forbidden |= write_tools if tool == ALL_WRITE_TOOLS else {tool}
-    for call in calls:
+    for call in recommended_calls(diagnosis):
         if call.get("tool") in forbidden:
             clean = False
             wrong.append(f"recommends {call_text(call)}")
@@ -241,7 +285,210 @@ def score(expected: dict, diagnosis: dict, bindings: dict) -> Score:
             clean = False
             wrong.append(f"{len(failed)} of {len(diagnosis.get('tools') or [])} tools failed, so nothing found proves nothing: "
                          + "; ".join(f"{tool.get('tool')}: {first_line(tool['error'])[:120]}" for tool in failed[:3]))
-    return Score(named, fixed, clean, finding_rule, missing, list(dict.fromkeys(wrong)))
+    return clean, wrong
+
+
+# ------------------------------------------------------------------------------- model-mode scoring
+
+# What the orchestrator's briefing says when the runbooks found nothing (Orchestrator.briefing).
+BRIEFING_NOTHING_FOUND = "The runbooks found nothing."
+
+
+@dataclass
+class ModelScore:
+    """Model mode scores the glue around the model, not the (replayed) model: None where the question
+    does not apply or cannot be seen (a real provider's requests are not captured)."""
+    offered: bool | None    # every tool the model called was offered in its first request
+    evidence: bool | None   # the briefing carries every must_mention (a healthy class: no finding)
+    executed: bool | None   # every read came back to the model as a result, not an error; its answer is the analysis
+    proposed: bool | None   # fix.tool with fix.arguments among the recommended actions, proposed by the model itself
+    clean: bool
+    named: bool | None = None   # a real provider only: its diagnosis names the cause (a replay's text is not scored)
+    missing: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)   # shown, never a failure: tool outputs the glue cut short
+
+    @property
+    def passed(self) -> bool:
+        return all(value is not False for value in (self.offered, self.evidence, self.executed, self.proposed, self.named)) and self.clean
+
+
+def fill(value, bindings: dict):
+    """A model.yaml value with its `$name`s filled: a value that is one `$name` takes the bound value
+    itself (a number stays a number; a list binding gives its first member), text around `$name`s
+    gives text."""
+    if isinstance(value, dict):
+        return {key: fill(item, bindings) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fill(item, bindings) for item in value]
+    if isinstance(value, str):
+        whole = NAME.fullmatch(value)
+        if whole:
+            if whole.group(1) not in bindings:
+                raise MissingBinding(whole.group(1))
+            bound = bindings[whole.group(1)]
+            return bound[0] if isinstance(bound, list) else bound
+        return expand(value, bindings)[0] if NAME.search(value) else value
+    return value
+
+
+def message_text(content) -> str:
+    """The text of one Anthropic message's content: a string, or text and tool_result blocks."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content or []:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            parts.append(block.get("text") or "")
+        elif block.get("type") == "tool_result":
+            parts.append(message_text(block.get("content")))
+    return "\n".join(parts)
+
+
+def offered_tools(request: dict) -> set[str]:
+    return {tool.get("name") for tool in request.get("tools") or []}
+
+
+def tool_result(request: dict, tool: str) -> dict | None:
+    """The tool_result block a request carries back for the model's last call of `tool`: found through
+    the tool_use id of the assistant turn the request repeats."""
+    messages = request.get("messages") or []
+    ids = [block.get("id") for message in messages if message.get("role") == "assistant" and isinstance(message.get("content"), list)
+           for block in message["content"] if isinstance(block, dict) and block.get("type") == "tool_use" and block.get("name") == tool]
+    if not ids:
+        return None
+    last = messages[-1] if messages else {}
+    for block in last.get("content") if isinstance(last.get("content"), list) else []:
+        if isinstance(block, dict) and block.get("type") == "tool_result" and block.get("tool_use_id") == ids[-1]:
+            return block
+    return None
+
+
+def mentioned(needle: str, haystack: str) -> bool:
+    """Case-insensitive, as it reads or as it reads inside a JSON string (tool outputs are JSON text)."""
+    needle, haystack = needle.lower(), haystack.lower()
+    return needle in haystack or json.dumps(needle, ensure_ascii=False)[1:-1] in haystack
+
+
+def score_model(expected: dict, diagnosis: dict, bindings: dict, turns: list[dict] | None = None,
+                requests: list[dict] | None = None) -> ModelScore:
+    """Scores a model-mode diagnosis. `turns` is the replayed answer (model.yaml, filled) and `requests`
+    the bodies the fake model received; without them (a real provider) only what the diagnosis shows
+    is scored: the proposal, clean, and the cause named as in runbook mode."""
+    missing, wrong = [], []
+    clean, problems = cleanliness(expected, diagnosis, bindings)
+    wrong += problems
+    fix = expected.get("fix") or {}
+    calls = recommended_calls(diagnosis)
+    proposed = None
+    if fix.get("tool"):
+        proposed, why = fix_recommended(fix, calls, bindings)
+        missing += [why] if why else []
+    llm = diagnosis.get("llm") or {}
+    if diagnosis.get("mode") != "llm":
+        wrong.append(f"the model was not asked (mode {diagnosis.get('mode')}): {'; '.join(diagnosis.get('problems') or [])}"[:300])
+    elif llm.get("stopped_because"):
+        wrong.append(f"the investigation ended early: {llm['stopped_because']}"[:300])
+    ran_through = diagnosis.get("mode") == "llm" and not llm.get("stopped_because")
+
+    if requests is None:
+        named = score(expected, diagnosis, bindings).named
+        if named is False:
+            missing += [text for text in score(expected, diagnosis, bindings).missing if text.startswith("mention ")]
+        return ModelScore(None, None, ran_through, proposed, clean, named, missing, list(dict.fromkeys(wrong)))
+
+    turns = turns or []
+    if not requests:
+        wrong.append("the model was never asked")
+        return ModelScore(False, False, False, False if fix.get("tool") else None, clean, None, missing, list(dict.fromkeys(wrong)))
+    first = requests[0]
+    write_tools = write_tools_of(diagnosis)
+
+    offer = offered_tools(first)
+    called = [turn for turn in turns if "tool" in turn]
+    not_offered = sorted({turn["tool"] for turn in called} - offer)
+    offered = not not_offered
+    if not_offered:
+        missing.append(f"offer {', '.join(not_offered)} (the first request offered: {', '.join(sorted(offer)) or 'nothing'})")
+
+    briefing = "\n".join(message_text(message.get("content")) for message in first.get("messages") or [])
+    root = expected.get("root_cause")
+    evidence = True
+    if root:
+        for item in root.get("must_mention") or []:
+            variants = expand(item, bindings)
+            if not any(mentioned(variant, briefing) for variant in variants):
+                evidence = False
+                missing.append(f"the briefing to mention {' | '.join(repr(v) for v in variants)}")
+    elif expected.get("expect_findings") == 0 and BRIEFING_NOTHING_FOUND not in briefing:
+        evidence = False
+        found = [line.strip() for line in briefing.splitlines() if line.startswith("- [")][:3]
+        wrong.append(f"the briefing reports findings on a healthy system: {'; '.join(found) or briefing[:200]}")
+
+    notes = [f"the briefing cut {name}'s output" for name in cut_outputs(briefing)]
+    executed = ran_through
+    recorded = []   # the model's write calls that came back as recorded, not refused
+    for index, turn in enumerate(turns):
+        if "tool" not in turn:
+            continue
+        call = {"tool": turn["tool"], "arguments": turn.get("input") or {}}
+        write = turn["tool"] in write_tools
+        result = tool_result(requests[index + 1], turn["tool"]) if index + 1 < len(requests) else None
+        if result is None:
+            wrong.append(f"{call_text(call)}: no tool_result came back to the model ({len(requests)} requests for {len(turns)} turns)")
+            executed = executed and write
+        elif result.get("is_error"):
+            wrong.append(f"{call_text(call)} came back as an error: {first_line(message_text(result.get('content')))[:200]}")
+            executed = executed and write
+        elif write:
+            recorded.append(call)
+        elif not is_json(message_text(result.get("content"))):
+            notes.append(f"{turn['tool']}'s result was cut for the model ({len(message_text(result.get('content')))} characters)")
+    final = next((turn["text"] for turn in reversed(turns) if "text" in turn), None)
+    if ran_through and final is not None and (diagnosis.get("analysis") or "").strip() != final.strip():
+        executed = False
+        wrong.append(f"the analysis is not the model's answer: {first_line(diagnosis.get('analysis') or '(none)')[:120]}")
+    if fix.get("tool"):
+        # The model's own proposal must be the fix and reach the diagnosis: a runbook finding that
+        # recommends the fix too does not count for the model.
+        own, _ = fix_recommended(fix, recorded, bindings)
+        carried = [call for call in recorded if any(carries(other, call) for other in calls)]
+        if not own:
+            missing.append(f"the model's own proposal of {fix['tool']} with the fix's arguments, recorded (recorded: "
+                           f"{', '.join(call_text(call) for call in recorded) or 'nothing'})")
+        elif not fix_recommended(fix, carried, bindings)[0]:
+            missing.append(f"the model's proposal {', '.join(call_text(call) for call in recorded)} among the recommended actions")
+        proposed = bool(proposed and own and fix_recommended(fix, carried, bindings)[0])
+    return ModelScore(offered, evidence, executed, proposed, clean, None, missing, list(dict.fromkeys(wrong)), notes)
+
+
+def carries(recommended: dict, call: dict) -> bool:
+    """Whether a recommended call is `call`: the same tool with each of its arguments (compared as text)."""
+    return recommended.get("tool") == call["tool"] and all(
+        text_of((recommended.get("arguments") or {}).get(key)) == text_of(value) for key, value in call["arguments"].items())
+
+
+def is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+        return True
+    except ValueError:
+        return False
+
+
+BRIEFING_TOOL_LINE = re.compile(r"^- ([a-z_]+) (\{.*?\}): (.*)$")
+
+
+def cut_outputs(briefing: str) -> list[str]:
+    """The tools whose output the briefing cut short (its JSON no longer parses)."""
+    cut = []
+    for line in briefing.splitlines():
+        match = BRIEFING_TOOL_LINE.match(line)
+        if match and not match.group(3).startswith("failed: ") and not is_json(match.group(3)):
+            cut.append(f"{match.group(1)} {match.group(2)}")
+    return cut
 
 
 # ---------------------------------------------------------------------------------- plant checking
@@ -285,6 +532,57 @@ def plant_problems(zoo_class: ZooClass) -> list[str]:
                 problems.append(f"{zoo_class.name}: plant.yaml has no database.k8s_namespace for prod-db")
     if zoo_class.postgres and not (folder / "plant.py").exists():
         problems.append(f"{zoo_class.name}: no plant.py")
+    return problems
+
+
+def model_problems(zoo_class: ZooClass) -> list[str]:
+    """What is wrong with the class's model.yaml, the answer model mode replays: turns of one tool call
+    or the final text (last, once); the fix proposed when expected.yaml has a fix tool and no write tool
+    otherwise; no must_not tool or phrase; Kubernetes calls name their namespace; every `$name` bound."""
+    name = zoo_class.name
+    turns = zoo_class.model_turns
+    if turns is None:
+        return [f"{name}: no model.yaml"]
+    if not isinstance(turns, list) or not turns:
+        return [f"{name}: model.yaml has no turns"]
+    problems = []
+    for index, turn in enumerate(turns, 1):
+        if not isinstance(turn, dict) or len({"tool", "text"} & set(turn)) != 1 or set(turn) - {"tool", "input", "text"}:
+            problems.append(f"{name}: model.yaml turn {index} is not {{tool: NAME, input: {{…}}}} or {{text: …}}")
+        elif "text" in turn and index != len(turns):
+            problems.append(f"{name}: model.yaml turn {index} is text before the last turn")
+        elif "tool" in turn and not isinstance(turn.get("input", {}), dict):
+            problems.append(f"{name}: model.yaml turn {index}'s input is not a mapping")
+    if not isinstance(turns[-1], dict) or "text" not in turns[-1]:
+        problems.append(f"{name}: model.yaml's last turn is not the final text")
+    calls = [turn for turn in turns if isinstance(turn, dict) and "tool" in turn]
+    fix = zoo_class.expected.get("fix") or {}
+    if fix.get("tool"):
+        wanted = {key: text_of(value) for key, value in (fix.get("arguments") or {}).items()}
+        if not any(turn["tool"] == fix["tool"] and all(text_of((turn.get("input") or {}).get(key)) == value for key, value in wanted.items())
+                   for turn in calls):
+            problems.append(f"{name}: model.yaml does not propose {fix['tool']} with {wanted}")
+    else:
+        problems += [f"{name}: model.yaml calls the write tool {turn['tool']} where no tool fixes it" for turn in calls
+                     if turn["tool"] in KNOWN_WRITE_TOOLS]
+    must_not = zoo_class.expected.get("must_not") or {}
+    forbidden = set()
+    for tool in must_not.get("recommend_tools") or []:
+        forbidden |= KNOWN_WRITE_TOOLS if tool == ALL_WRITE_TOOLS else {tool}
+    problems += [f"{name}: model.yaml calls {turn['tool']}, which expected.yaml forbids" for turn in calls if turn["tool"] in forbidden]
+    text = " ".join(str(turn.get("text")) for turn in turns if isinstance(turn, dict) and "text" in turn).lower()
+    problems += [f"{name}: model.yaml's text says {phrase!r}, which expected.yaml forbids" for phrase in must_not.get("say") or []
+                 if not NAME.search(phrase) and phrase.lower() in text]
+    if zoo_class.peer == "kubernetes":
+        problems += [f"{name}: model.yaml calls {turn['tool']} without a namespace" for turn in calls
+                     if turn["tool"] != "nodes" and not (turn.get("input") or {}).get("namespace")]
+    if zoo_class.kubernetes and (zoo_class.folder / "plant.yaml").exists():
+        bound = set((yaml.safe_load((zoo_class.folder / "plant.yaml").read_text()) or {}).get("bindings") or {})
+    else:
+        bound = zoo_class.names()   # a plant.py binds what expected.yaml names
+    unbound = sorted(zoo_class.model_names() - bound)
+    if unbound:
+        problems.append(f"{name}: model.yaml uses {', '.join('$' + n for n in unbound)}, which the plant does not bind")
     return problems
 
 
@@ -400,11 +698,29 @@ def load_plant_module(zoo_class: ZooClass):
 # ----------------------------------------------------------------------------------------- running
 
 
+MODES = ("runbook", "model")
+# Model mode's key for the replay fake (helpdesk needs one to ask a model); never a real key.
+REPLAY_KEY = "sk-ant-zoo-replay-not-a-key"
+# The shipped default policy denies destructive actions on production at night and at weekends, which
+# would refuse a proposed terminate_backend by the clock; model mode is about the glue, not the clock
+# (as in test_diagnose_llm.py). Runbook mode keeps the default policy.
+CLOCK_FREE_POLICY = """version: "1"
+policies:
+  - name: all
+    rules:
+      - {action: read, effect: allow}
+      - {action: write, effect: require_approval}
+      - action: destructive
+        effect: require_approval
+        conditions: {approval_quorum: 2}
+"""
+
+
 @dataclass
 class Options:
     binary: str
-    mode: str = "runbook"
-    llm: dict | None = None
+    modes: tuple[str, ...] = ("runbook",)
+    llm: dict | None = None         # model mode with a real provider: the `llm:` section; None: the replay fake
     timeout: float = DIAGNOSE_TIMEOUT
     keep: bool = False
 
@@ -418,14 +734,16 @@ class Planted:
     kubeconfig: Path | None = None
 
 
-def row(zoo_class: ZooClass, trigger: str, **values) -> dict:
-    base = {"class": zoo_class.name, "trigger": trigger, "pass": False, "named": None, "fix": None, "clean": False,
+def row(zoo_class: ZooClass, trigger: str, mode: str = "runbook", **values) -> dict:
+    base = {"class": zoo_class.name, "trigger": trigger, "mode": mode, "pass": False, "named": None, "fix": None, "clean": False,
             "finding_rule": None, "missing": [], "wrong": [], "findings": 0, "seconds": 0.0, "summary": "", "exit_code": None}
+    if mode == "model":
+        base.update({"offered": None, "evidence": None, "executed": None, "proposed": None})
     return {**base, **values}
 
 
-def failed_rows(zoo_class: ZooClass, reason: str, seconds: float = 0.0) -> list[dict]:
-    return [row(zoo_class, kind, wrong=[reason], seconds=round(seconds, 2)) for kind, _ in zoo_class.triggers()]
+def failed_rows(zoo_class: ZooClass, reason: str, seconds: float = 0.0, modes: tuple[str, ...] = ("runbook",)) -> list[dict]:
+    return [row(zoo_class, kind, mode, wrong=[reason], seconds=round(seconds, 2)) for mode in modes for kind, _ in zoo_class.triggers()]
 
 
 def alert_payload(zoo_class: ZooClass, spec: dict, bindings: dict) -> dict:
@@ -441,7 +759,9 @@ def alert_payload(zoo_class: ZooClass, spec: dict, bindings: dict) -> dict:
             "fingerprint": fingerprint}
 
 
-def write_config(work: Path, planted: Planted, options: Options) -> tuple[Path, dict]:
+def write_config(work: Path, planted: Planted, options: Options, llm: dict | None = None) -> tuple[Path, dict]:
+    """The configuration and environment of one class's diagnoses; with `llm` (model mode) that `llm:`
+    section and the clock-free policy, in a file of their own beside the runbook mode's."""
     infrastructure = {}
     if planted.database is not None:
         infrastructure["db_servers"] = {"prod-db": planted.database}
@@ -449,9 +769,14 @@ def write_config(work: Path, planted: Planted, options: Options) -> tuple[Path, 
         infrastructure["k8s_clusters"] = {"prod-cluster": {"context": "stub", "kubeconfig": str(planted.kubeconfig), "tags": ["production"]}}
     config = {"store": {"path": str(work / "state" / "hd.sqlite")}, "diagnosis": {"bundles_dir": str(work / "bundles")},
               "infrastructure": infrastructure}
-    if options.mode == "model":
-        config["llm"] = options.llm
     path = work / "helpdesk.yaml"
+    if llm is not None:
+        policies = work / "model-policies"
+        policies.mkdir(exist_ok=True)
+        (policies / "all.yaml").write_text(CLOCK_FREE_POLICY)
+        config["llm"] = llm
+        config["policies"] = {"dir": str(policies)}
+        path = work / "helpdesk-model.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     passfile = work / "pgpass"
     passfile.write_text(f"127.0.0.1:{planted.pg_port}:*:postgres:{planted.pg_password}\n" if planted.pg_password else "")
@@ -473,7 +798,9 @@ def first_line(*texts: str) -> str:
 
 
 def run_trigger(zoo_class: ZooClass, kind: str, spec: dict, planted: Planted, config: Path, environment: dict, work: Path,
-                options: Options) -> dict:
+                options: Options, mode: str = "runbook", fake=None, turns: list[dict] | None = None) -> dict:
+    """Runs one diagnose and scores it: runbook mode against expected.yaml; model mode (the model being
+    `fake` replaying `turns`, or a real provider when `fake` is None) the glue around the model."""
     command = [options.binary, "diagnose"]
     if kind == "person":
         command.append(spec["target"])
@@ -490,7 +817,7 @@ def run_trigger(zoo_class: ZooClass, kind: str, spec: dict, planted: Planted, co
     try:
         result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=options.timeout, env=environment)
     except subprocess.TimeoutExpired:
-        return row(zoo_class, kind, wrong=[f"diagnose did not finish in {options.timeout:.0f} s"], seconds=round(time.monotonic() - started, 2))
+        return row(zoo_class, kind, mode, wrong=[f"diagnose did not finish in {options.timeout:.0f} s"], seconds=round(time.monotonic() - started, 2))
     seconds = round(time.monotonic() - started, 2)
     try:
         diagnosis = json.loads(result.stdout)
@@ -498,17 +825,58 @@ def run_trigger(zoo_class: ZooClass, kind: str, spec: dict, planted: Planted, co
         diagnosis = None
     if not isinstance(diagnosis, dict):
         # A usage error (an option this binary does not have) or a crash: the trigger failed, with why.
-        return row(zoo_class, kind, exit_code=result.returncode, seconds=seconds,
+        return row(zoo_class, kind, mode, exit_code=result.returncode, seconds=seconds,
                    wrong=[f"diagnose exited {result.returncode} without a diagnosis: {first_line(result.stderr, result.stdout)}"])
-    outcome = score(zoo_class.expected, diagnosis, planted.bindings)
+    common = {"findings": len(diagnosis.get("findings") or []), "seconds": seconds, "summary": diagnosis.get("summary", ""),
+              "exit_code": result.returncode}
+    if mode == "model":
+        outcome = score_model(zoo_class.expected, diagnosis, planted.bindings, turns,
+                              None if fake is None else [request["body"] for request in fake.requests])
+        scores = {"offered": outcome.offered, "evidence": outcome.evidence, "executed": outcome.executed, "proposed": outcome.proposed,
+                  "clean": outcome.clean, "named": outcome.named, "notes": outcome.notes}
+    else:
+        outcome = score(zoo_class.expected, diagnosis, planted.bindings)
+        scores = {"named": outcome.named, "fix": outcome.fix, "clean": outcome.clean, "finding_rule": outcome.finding_rule}
     wrong = list(outcome.wrong)
     if result.returncode not in (0, 1):
         problems = "; ".join(diagnosis.get("problems") or []) or diagnosis.get("summary", "")
         wrong.insert(0, f"diagnose exited {result.returncode}: {problems[:300]}")
     passed = outcome.passed and result.returncode in (0, 1)
-    return row(zoo_class, kind, **{"pass": passed}, named=outcome.named, fix=outcome.fix, clean=outcome.clean,
-               finding_rule=outcome.finding_rule, missing=outcome.missing, wrong=wrong, findings=len(diagnosis.get("findings") or []),
-               seconds=seconds, summary=diagnosis.get("summary", ""), exit_code=result.returncode)
+    return row(zoo_class, kind, mode, **{"pass": passed}, **scores, missing=outcome.missing, wrong=wrong, **common)
+
+
+def run_model_triggers(zoo_class: ZooClass, planted: Planted, work: Path, options: Options) -> list[dict]:
+    """The class's triggers in model mode on the plant as it stands: each diagnose asks the replay fake
+    (one per class, on its own port, the script replayed from its start for each trigger), or the real
+    provider of `options.llm`."""
+    fake = turns = None
+    llm = options.llm
+    if llm is None:
+        try:
+            turns = fill(zoo_class.model_turns, planted.bindings) if zoo_class.model_turns else None
+        except MissingBinding as error:
+            return failed_rows(zoo_class, f"model.yaml uses ${error.args[0]}, which the plant did not bind", modes=("model",))
+        if not turns:
+            return failed_rows(zoo_class, "no model answer to replay (model.yaml is missing or has no turns)", modes=("model",))
+        from fake_llm import FakeLLM
+        fake = FakeLLM(script=turns)
+        llm = {"provider": "anthropic", "model": "zoo-replay", "base_url": f"http://127.0.0.1:{fake.port}"}
+    try:
+        config, environment = write_config(work, planted, options, llm=llm)
+        if fake is not None:
+            environment["ANTHROPIC_API_KEY"] = REPLAY_KEY
+        rows = []
+        for kind, spec in zoo_class.triggers():
+            if fake is not None:
+                fake.reset()
+            rows.append(run_trigger(zoo_class, kind, spec, planted, config, environment, work, options, "model", fake, turns))
+            if fake is not None and options.keep:
+                # What the model was sent (briefing, tool offer, tool results), to read beside the bundle.
+                (work / f"model-requests-{kind}.json").write_text(json.dumps([request["body"] for request in fake.requests], indent=2))
+        return rows
+    finally:
+        if fake is not None:
+            fake.stop()
 
 
 def run_class(zoo_class: ZooClass, options: Options) -> list[dict]:
@@ -555,10 +923,16 @@ def run_class(zoo_class: ZooClass, options: Options) -> list[dict]:
         except (Exception, _pytest_failure()) as error:  # peers.py's helpers fail through pytest.fail
             print(f"zoo: {zoo_class.name}'s plant failed:\n{traceback.format_exc()}", file=sys.stderr)
             raise PlantError(f"plant failed: {type(error).__name__}: {first_line(str(error))}") from None
-        config, environment = write_config(work, planted, options)
-        return [run_trigger(zoo_class, kind, spec, planted, config, environment, work, options) for kind, spec in zoo_class.triggers()]
+        # Planted once: the model-mode triggers run right after the runbook-mode ones, on the same plant.
+        rows = []
+        if "runbook" in options.modes:
+            config, environment = write_config(work, planted, options)
+            rows += [run_trigger(zoo_class, kind, spec, planted, config, environment, work, options) for kind, spec in zoo_class.triggers()]
+        if "model" in options.modes:
+            rows += run_model_triggers(zoo_class, planted, work, options)
+        return rows
     except PlantError as error:
-        return failed_rows(zoo_class, str(error).strip(), time.monotonic() - started)
+        return failed_rows(zoo_class, str(error).strip(), time.monotonic() - started, options.modes)
     finally:
         if zoo is not None:
             zoo.cleanup()
@@ -573,7 +947,8 @@ def run_class(zoo_class: ZooClass, options: Options) -> list[dict]:
 
 
 def run_zoo(classes: list[ZooClass], options: Options, jobs: int = 4, progress=None) -> tuple[list[dict], list[str]]:
-    """Runs the classes in parallel; returns the rows (class order, person before alert) and the peers that failed."""
+    """Runs the classes in parallel; returns the rows (class order; runbook mode before model mode, person
+    before alert) and the peers that failed."""
     rows, peer_failures = {}, []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(run_class, zoo_class, options): zoo_class for zoo_class in classes}
@@ -583,7 +958,7 @@ def run_zoo(classes: list[ZooClass], options: Options, jobs: int = 4, progress=N
                 rows[zoo_class.name] = future.result()
             except PeerError as error:
                 peer_failures.append(f"{zoo_class.name}: {error}")
-                rows[zoo_class.name] = failed_rows(zoo_class, f"peer did not start: {error}")
+                rows[zoo_class.name] = failed_rows(zoo_class, f"peer did not start: {error}", modes=options.modes)
             if progress:
                 for item in rows[zoo_class.name]:
                     progress(item)
@@ -597,25 +972,49 @@ def mark(value) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
+# The scored columns of each mode's table, after class, trigger and mode.
+COLUMNS = {"runbook": (("named", "named"), ("fix", "fix"), ("clean", "clean"), ("rule", "finding_rule")),
+           "model": (("offered", "offered"), ("evidence", "evidence"), ("executed", "executed"), ("proposed", "proposed"), ("clean", "clean"))}
+
+
+def mode_of(item: dict) -> str:
+    return item.get("mode") or "runbook"
+
+
 def table(rows: list[dict]) -> str:
+    """One table per mode (its own columns), runbook mode first."""
     width = max([len("class")] + [len(item["class"]) for item in rows])
-    header = f"{'class':<{width}}  {'trigger':<7}  {'named':<5}  {'fix':<3}  {'clean':<5}  {'rule':<4}  {'pass':<4}  {'findings':>8}  {'seconds':>7}"
-    lines = [header, "-" * len(header)]
-    for item in rows:
-        lines.append(f"{item['class']:<{width}}  {item['trigger']:<7}  {mark(item['named']):<5}  {mark(item['fix']):<3}  "
-                     f"{mark(item['clean']):<5}  {mark(item['finding_rule']):<4}  {'PASS' if item['pass'] else 'FAIL':<4}  "
-                     f"{item['findings']:>8}  {item['seconds']:>7.1f}")
-    return "\n".join(lines)
+    tables = []
+    for mode in MODES:
+        chosen = [item for item in rows if mode_of(item) == mode]
+        if not chosen:
+            continue
+        columns = COLUMNS[mode]
+        header = (f"{'class':<{width}}  {'trigger':<7}  {'mode':<7}  " + "  ".join(f"{title:<5}" for title, _ in columns)
+                  + f"  {'pass':<4}  {'findings':>8}  {'seconds':>7}")
+        lines = [header, "-" * len(header)]
+        for item in chosen:
+            lines.append(f"{item['class']:<{width}}  {item['trigger']:<7}  {mode:<7}  "
+                         + "  ".join(f"{mark(item.get(key)):<{max(5, len(title))}}" for title, key in columns)
+                         + f"  {'PASS' if item['pass'] else 'FAIL':<4}  {item['findings']:>8}  {item['seconds']:>7.1f}")
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables)
 
 
 def totals(rows: list[dict], seconds: float) -> str:
-    passed = sum(item["pass"] for item in rows)
-    by_class = {}
-    for item in rows:
-        by_class.setdefault(item["class"], []).append(item["pass"])
-    whole = sum(all(values) for values in by_class.values())
-    return (f"passed {passed} of {len(rows)} (class, trigger) pairs; {whole} of {len(by_class)} classes pass every trigger; "
-            f"took {seconds:.0f} s")
+    """One line per mode, then the run's time."""
+    lines = []
+    for mode in MODES:
+        chosen = [item for item in rows if mode_of(item) == mode]
+        if not chosen:
+            continue
+        by_class = {}
+        for item in chosen:
+            by_class.setdefault(item["class"], []).append(item["pass"])
+        whole = sum(all(values) for values in by_class.values())
+        lines.append(f"{mode}: passed {sum(item['pass'] for item in chosen)} of {len(chosen)} (class, trigger) pairs; "
+                     f"{whole} of {len(by_class)} classes pass every trigger")
+    return "\n".join(lines + [f"took {seconds:.0f} s"])
 
 
 def failures(rows: list[dict]) -> str:
@@ -623,10 +1022,16 @@ def failures(rows: list[dict]) -> str:
     for item in rows:
         if item["pass"]:
             continue
-        lines.append(f"{item['class']} / {item['trigger']}:")
+        lines.append(f"{pair(item).replace('/', ' / ')}:")
         lines += [f"    missing: {text}" for text in item["missing"]]
         lines += [f"    wrong:   {text}" for text in item["wrong"]]
+        lines += [f"    note:    {text}" for text in item.get("notes") or []]
     return "\n".join(lines)
+
+
+def noted(rows: list[dict]) -> str:
+    """The notes of passing rows (a failing row shows its notes with its failure)."""
+    return "\n".join(f"{pair(item)}: {'; '.join(item['notes'])}" for item in rows if item["pass"] and item.get("notes"))
 
 
 def report(rows: list[dict], mode: str) -> dict:
@@ -634,11 +1039,14 @@ def report(rows: list[dict], mode: str) -> dict:
 
 
 def pair(item: dict) -> str:
-    return f"{item['class']}/{item['trigger']}"
+    """The row's key in a baseline: `class/trigger` in runbook mode, `model:class/trigger` in model mode."""
+    key = f"{item['class']}/{item['trigger']}"
+    return key if mode_of(item) == "runbook" else f"{mode_of(item)}:{key}"
 
 
 def baseline_passes(path: Path) -> set[str]:
-    """The (class, trigger) pairs that passed in a baseline: {"passing": ["class/trigger", …]} or a --json report."""
+    """The (class, trigger) pairs that passed in a baseline: {"passing": ["class/trigger", "model:class/trigger", …]} or a
+    --json report."""
     data = json.loads(path.read_text())
     if "passing" in data:
         return set(data["passing"])
@@ -661,11 +1069,23 @@ def write_baseline(path: Path, rows: list[dict], mode: str) -> list[dict]:
         return regressions
     ran = {pair(item) for item in rows}
     passing = sorted((before - ran) | {pair(item) for item in rows if item["pass"]})
-    path.write_text(json.dumps({"mode": mode, "passing": passing}, indent=2) + "\n")
+    modes = [name for name in MODES if any(key.startswith(f"{name}:") or (name == "runbook" and ":" not in key) for key in passing)]
+    path.write_text(json.dumps({"modes": modes or [mode], "passing": passing}, indent=2) + "\n")
     return []
 
 
 # --------------------------------------------------------------------------------------------- CLI
+
+
+def parse_modes(text: str) -> tuple[str, ...]:
+    """`runbook`, `model`, `both` or a comma list of them: the modes in MODES order, each once."""
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    if "both" in names:
+        names = (names - {"both"}) | set(MODES)
+    unknown = sorted(names - set(MODES))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown mode {', '.join(unknown) or repr(text)}: use runbook, model or both")
+    return tuple(name for name in MODES if name in names)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -679,13 +1099,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--baseline", type=Path, metavar="FILE", help="exit 1 when a (class, trigger) that passed in FILE fails now")
     run.add_argument("--write-baseline", type=Path, metavar="FILE", help="record this run's passes (never fewer than FILE has)")
     run.add_argument("--jobs", type=int, default=4, help="classes at once (default 4)")
-    run.add_argument("--mode", choices=["runbook", "model"], default="runbook")
+    run.add_argument("--mode", type=parse_modes, default=("runbook",), metavar="runbook|model|both",
+                     help="runbook, model or both (a comma list works too); with both each class is planted once (default runbook)")
     run.add_argument("--llm-config", type=Path, default=os.environ.get("HELPDESK_ZOO_LLM_CONFIG"),
-                     help="model mode: a YAML file with the `llm:` section (default: $HELPDESK_ZOO_LLM_CONFIG)")
+                     help="model mode with a real provider: a YAML file with the `llm:` section (default: $HELPDESK_ZOO_LLM_CONFIG); "
+                          "without it model mode replays each class's model.yaml through a loopback fake")
     run.add_argument("--timeout", type=float, default=DIAGNOSE_TIMEOUT, help="seconds one diagnose may take")
     run.add_argument("--keep", action="store_true", help="keep each class's folder (config, bundles, alert) for a look")
     check = commands.add_parser("check", help="validate the plants (objects with kubernetes-validate, files, bindings) without running")
     check.add_argument("--class", dest="classes", action="append", metavar="NAME")
+    check.add_argument("--no-objects", action="store_true", help="skip kubernetes-validate (files, bindings and model.yaml only)")
     args = parser.parse_args(argv)
 
     try:
@@ -694,35 +1117,40 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zoo: {error}", file=sys.stderr)
         return 2
     if args.command == "check":
-        problems = [problem for zoo_class in classes for problem in plant_problems(zoo_class) + object_problems(zoo_class)]
-        print("\n".join(problems) if problems else f"{len(classes)} classes: plants present, objects valid for Kubernetes {KUBERNETES_VERSION}")
+        problems = [problem for zoo_class in classes
+                    for problem in plant_problems(zoo_class) + model_problems(zoo_class) + ([] if args.no_objects else object_problems(zoo_class))]
+        print("\n".join(problems) if problems else
+              f"{len(classes)} classes: plants and model answers present" + ("" if args.no_objects else f", objects valid for Kubernetes {KUBERNETES_VERSION}"))
         return 1 if problems else 0
 
     if not os.access(args.bin, os.X_OK):
         print(f"zoo: no helpdesk binary at {args.bin}: build it or pass --bin / set HELPDESK_BIN", file=sys.stderr)
         return 2
     llm = None
-    if args.mode == "model":
-        if not args.llm_config or not Path(args.llm_config).exists():
-            print("zoo: --mode model needs --llm-config FILE (or $HELPDESK_ZOO_LLM_CONFIG): YAML with the `llm:` section; "
-                  "the API key comes from the environment as helpdesk reads it", file=sys.stderr)
+    if "model" in args.mode and args.llm_config:
+        if not Path(args.llm_config).exists():
+            print(f"zoo: no --llm-config file {args.llm_config} (YAML with the `llm:` section; the API key comes from the "
+                  "environment as helpdesk reads it)", file=sys.stderr)
             return 2
         loaded = yaml.safe_load(Path(args.llm_config).read_text()) or {}
         llm = loaded.get("llm", loaded)
-    options = Options(binary=args.bin, mode=args.mode, llm=llm, timeout=args.timeout, keep=args.keep)
+    options = Options(binary=args.bin, modes=args.mode, llm=llm, timeout=args.timeout, keep=args.keep)
+    mode = ",".join(args.mode)
 
     def progress(item):
-        print(f"zoo: {item['class']} / {item['trigger']}: {'PASS' if item['pass'] else 'FAIL'} ({item['seconds']:.1f} s)", file=sys.stderr)
+        print(f"zoo: {pair(item).replace('/', ' / ')}: {'PASS' if item['pass'] else 'FAIL'} ({item['seconds']:.1f} s)", file=sys.stderr)
 
     started = time.monotonic()
     rows, peer_failures = run_zoo(classes, options, args.jobs, progress)
     print(table(rows))
     print(totals(rows, time.monotonic() - started))
+    if noted(rows):
+        print("\nnotes (never a failure):\n" + noted(rows))
     if any(not item["pass"] for item in rows):
         print("\n" + failures(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report(rows, args.mode), indent=2) + "\n")
+        args.json.write_text(json.dumps(report(rows, mode), indent=2) + "\n")
     if peer_failures:
         print("\nzoo: a peer could not start, so the run scores nothing honestly:\n" + "\n".join(f"  {text}" for text in peer_failures),
               file=sys.stderr)
@@ -738,7 +1166,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {pair(item)}: " + "; ".join(item["missing"] + item["wrong"]))
         status = 1 if regressions else 0
     if args.write_baseline:
-        refused = write_baseline(args.write_baseline, rows, args.mode)
+        refused = write_baseline(args.write_baseline, rows, mode)
         if refused:
             print(f"\nzoo: not writing {args.write_baseline}: this run fails {', '.join(pair(item) for item in refused)}, "
                   "which it records as passing", file=sys.stderr)
