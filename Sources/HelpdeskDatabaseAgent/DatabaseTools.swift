@@ -202,12 +202,14 @@ enum DatabaseTools {
         let replicas = try await session.readRows("""
             SELECT application_name AS application, client_addr::text AS client, state, sync_state,
                    pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS replay_lag_bytes,
+                   pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)) AS replay_lag,
                    extract(epoch FROM replay_lag) AS replay_lag_seconds
             FROM pg_stat_replication ORDER BY application_name
             """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout).rows
         let slots = try await session.readRows("""
             SELECT slot_name AS slot, slot_type AS type, active,
-                   pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained_bytes
+                   pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint AS retained_bytes,
+                   pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) AS retained
             FROM pg_replication_slots ORDER BY slot_name
             """, rowCap: limits.rowCap, statementTimeout: limits.statementTimeout).rows
         return .object(["role": .string("primary"), "replicas": .array(replicas), "slots": .array(slots)])

@@ -49,7 +49,8 @@ extension KubernetesSummaries {
         })
 
         let uses = references(pod)
-        fields["config_maps"] = .array(uses.configMaps.map(JSONValue.string))
+        // kube-root-ca.crt is in every pod's service-account volume: naming it says nothing about this pod.
+        fields["config_maps"] = .array(uses.configMaps.filter { $0 != "kube-root-ca.crt" }.map(JSONValue.string))
         fields["secrets"] = .array(uses.secrets.map(JSONValue.string))
         fields["claims"] = .array(uses.claims.map(JSONValue.string))
         fields["claim"] = uses.claims.first.map(JSONValue.string) ?? .null
