@@ -95,7 +95,9 @@ extension WebRoutes {
                 "tool": finding["tool"]?.description ?? "-",
             ]
             // As Slack shows it: advice under the finding, cut like the summary.
-            if let advice = finding["advice"], advice != .null, !advice.description.isEmpty { entry["advice"] = cut(advice.description, 1000) }
+            if let advice = finding["advice"], advice != .null, !advice.description.isEmpty {
+                entry["advice"] = cut(advice.description, 1000)
+            }
             // A grouped finding (`count` > 1) says how many it stands for; older bundles have no count.
             if let count = finding["count"]?.doubleValue.flatMap({ Int(exactly: $0) }), count > 1 { entry["count"] = String(count) }
             if let evidence = finding["evidence"], evidence != .null { entry["evidence"] = cut(evidence.prettyJSONText, 4000) }
