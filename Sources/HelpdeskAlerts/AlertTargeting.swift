@@ -29,11 +29,12 @@ public struct AlertTargeting: Sendable {
 
     /// The diagnosis an alert starts, decided as the alert bot. A cluster is looked at in the alert's
     /// `namespace` label (Kubernetes alerts carry it), without which a cluster cannot be diagnosed.
+    /// The labels and the `summary` annotation go along for the model's briefing.
     public func request(labels: [String: String], annotations: [String: String], via: String = "alert") -> DiagnosisRequest {
         let target = target(for: labels).name
         let isCluster = inventory.k8sClusters.contains { $0.id == target }
         let namespace = isCluster ? labels["namespace"].flatMap { $0.isEmpty ? nil : $0 } : nil
         return DiagnosisRequest(target: target, symptom: annotations["summary"], alertName: labels["alertname"], namespace: namespace,
-                                principal: .alertBot, via: via)
+                                alertLabels: labels, principal: .alertBot, via: via)
     }
 }

@@ -51,12 +51,16 @@ public struct Investigator: Sendable {
     public var providerName: String { client.providerName }
 
     /// `briefing` tells the model what is known already (trigger, runbook findings, tool outputs);
-    /// `scope` is what the investigation is about (its namespace), for the tool offer.
+    /// `scope` is what the investigation is about (its namespace): it narrows the tool offer, is
+    /// filled into every call the model makes of a tool that takes it, and a call naming another
+    /// value is refused (a diagnosis of one namespace does not look at, or act on, another).
     public func investigate(target: String, briefing: String, gate: any ToolGate, principal: Principal, via: String,
                             scope: [String: JSONValue] = [:]) async -> LLMInvestigation {
         let tools = gate.offer(for: target, to: principal, scope: scope)
+        let within = scope.keys.sorted().compactMap { key in scope[key].map { "\(key) \($0.description)" } }
         let system = """
-            You are helpdesk, an on-call assistant for SRE and database teams, diagnosing "\(target)". \
+            You are helpdesk, an on-call assistant for SRE and database teams, diagnosing "\(target)"\
+            \(within.isEmpty ? "" : " in " + within.joined(separator: ", ") + " (filled into every tool that takes it)"). \
             Use the tools to gather evidence before concluding. Read tools run immediately. Write and destructive \
             tools are never run by you: calling one only records it as a recommended action for a human to approve. \
             Finish with plain text: a one-sentence summary on the first line, then the evidence and the recommended actions.
@@ -87,7 +91,8 @@ public struct Investigator: Sendable {
             }
             var replies: [LLMContent] = []
             for call in turn.toolCalls {
-                replies.append(await answer(call, target: target, gate: gate, principal: principal, via: via, into: &result))
+                replies.append(await answer(call, target: target, scope: scope, gate: gate, principal: principal, via: via,
+                                            into: &result))
             }
             messages.append(LLMMessage(role: .user, content: replies))
         }
@@ -97,16 +102,19 @@ public struct Investigator: Sendable {
 
     /// A call for a tool that exists but was not offered still goes to the gate: it is refused
     /// there, and the refusal is audited like any other. So are calls for a tool outside the
-    /// catalog or with arguments that do not fit: refused before policy, and audited by the gate.
-    private func answer(_ call: LLMToolCall, target: String, gate: any ToolGate, principal: Principal, via: String,
-                        into result: inout LLMInvestigation) async -> LLMContent {
-        let toolCall = ToolCall(tool: call.name, target: target, arguments: call.input)
+    /// catalog, with arguments that do not fit or outside the scope: refused before policy, and
+    /// audited by the gate. Policy decides, and a proposal records, the call with the scope filled in.
+    private func answer(_ call: LLMToolCall, target: String, scope: [String: JSONValue], gate: any ToolGate, principal: Principal,
+                        via: String, into result: inout LLMInvestigation) async -> LLMContent {
         guard let descriptor = gate.catalog(for: target).first(where: { $0.name == call.name }) else {
             let why = "there is no tool \(call.name) available to you"
+            let toolCall = ToolCall(tool: call.name, target: target, arguments: call.input)
             result.audit.append(gate.refusal(toolCall, for: principal, via: via, reason: why))
             return .toolResult(callID: call.id, content: why, isError: true)
         }
-        if let problem = descriptor.validate(call.input) {
+        let scoped = Self.scoped(call.input, by: scope, for: descriptor)
+        let toolCall = ToolCall(tool: call.name, target: target, arguments: scoped.arguments)
+        if let problem = scoped.conflict ?? descriptor.validate(toolCall.arguments) {
             result.audit.append(gate.refusal(toolCall, for: principal, via: via, reason: problem))
             return .toolResult(callID: call.id, content: problem, isError: true)
         }
@@ -123,9 +131,30 @@ public struct Investigator: Sendable {
         result.toolResults.append(read.result)
         result.audit.append(read.audit)
         if let output = read.result.output {
-            return .toolResult(callID: call.id, content: String(output.jsonText.prefix(limits.maxResultCharacters)), isError: false)
+            return .toolResult(callID: call.id, content: ModelText.json(output, limit: limits.maxResultCharacters), isError: false)
         }
         let why = read.verdict.effect == .allow ? "the tool failed: " : "refused: "
         return .toolResult(callID: call.id, content: why + (read.result.error ?? "no output"), isError: true)
+    }
+
+    /// The model's arguments with each scope value the tool takes filled in where the model left it
+    /// out (or empty), as the orchestrator fills a runbook step's; `conflict` says why the call is
+    /// refused when the model named a different value (compared as text: `"5"` and `5` agree).
+    static func scoped(_ input: [String: JSONValue], by scope: [String: JSONValue],
+                       for descriptor: ToolDescriptor) -> (arguments: [String: JSONValue], conflict: String?) {
+        var arguments = input
+        for key in scope.keys.sorted() {
+            guard let value = scope[key], descriptor.parameters.contains(where: { $0.name == key }) else { continue }
+            switch input[key] {
+            case nil, .null?, .string("")?:
+                arguments[key] = value
+            case let given? where given.description == value.description:
+                continue
+            case let given?:
+                return (arguments, "refused: this diagnosis is about \(key) \(value.description), so \(descriptor.name) may not "
+                            + "use \(key) \(given.jsonText); call it without \(key) (it is filled in) or with \(key) \(value.description)")
+            }
+        }
+        return (arguments, nil)
     }
 }

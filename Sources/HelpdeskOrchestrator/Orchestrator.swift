@@ -12,11 +12,15 @@ import Metrics
 /// What to diagnose and why.
 public struct DiagnosisRequest: Sendable {
     public var target: String
+    /// What someone said is wrong; for an alert, its `summary` annotation.
     public var symptom: String?
     /// The `alertname` of the alert that asked, when an alert did.
     public var alertName: String?
     /// For a cluster target: the namespace to look at.
     public var namespace: String?
+    /// The labels of the alert that asked (empty otherwise): outside data, shown to the model in its
+    /// briefing (each cut short) and never put into a command or a query.
+    public var alertLabels: [String: String]
     /// Whom the diagnosis runs for: every tool call is decided by policy as them (the person who
     /// asked, or the alert bot's service principal for an alert).
     public var principal: Principal
@@ -24,11 +28,12 @@ public struct DiagnosisRequest: Sendable {
     public var via: String
 
     public init(target: String, symptom: String? = nil, alertName: String? = nil, namespace: String? = nil,
-                principal: Principal, via: String) {
+                alertLabels: [String: String] = [:], principal: Principal, via: String) {
         self.target = target
         self.symptom = symptom
         self.alertName = alertName
         self.namespace = namespace
+        self.alertLabels = alertLabels
         self.principal = principal
         self.via = via
     }
@@ -192,7 +197,7 @@ public struct Orchestrator: Sendable {
         diagnosis.summary = Self.summarize(diagnosis)
         if let investigator, targets[request.target] != nil {
             let investigation = await investigator.investigate(
-                target: request.target, briefing: Self.briefing(diagnosis, results: results), gate: gate,
+                target: request.target, briefing: Self.briefing(diagnosis, request: request, results: results), gate: gate,
                 principal: request.principal, via: "\(request.via)+model",
                 scope: request.namespace.map { ["namespace": .string($0)] } ?? [:])
             results += investigation.toolResults
@@ -217,23 +222,6 @@ public struct Orchestrator: Sendable {
             .recordNanoseconds(took.nanoseconds)
         await writeBundle(&diagnosis, results: results, audit: audit)
         return diagnosis
-    }
-
-    /// What the model is told before it investigates: the trigger, the runbook findings and the
-    /// tool outputs so far (each cut short), so it starts from the evidence rather than from zero.
-    static func briefing(_ diagnosis: Diagnosis, results: [ToolResult]) -> String {
-        var lines = ["Target: \(diagnosis.target)", "Trigger: \(diagnosis.trigger)", "Runbooks run: \(diagnosis.runbooks.joined(separator: ", "))", ""]
-        lines.append(diagnosis.findings.isEmpty ? "The runbooks found nothing." : "The runbooks found:")
-        for finding in diagnosis.findings {
-            lines.append("- [\(finding.severity.rawValue)] \(finding.summary)")
-            if let advice = finding.advice { lines.append("  advice: \(advice)") }
-        }
-        lines += ["", "Tool outputs so far:"]
-        for result in results {
-            let body = result.error.map { "failed: \($0)" } ?? String((result.output ?? .null).jsonText.prefix(4000))
-            lines.append("- \(result.call.tool) \(JSONValue.object(result.call.arguments).jsonText): \(body)")
-        }
-        return lines.joined(separator: "\n")
     }
 
     /// The runbooks' tool calls, each once, leaving out agents with nothing to see on the target.

@@ -85,7 +85,8 @@ extension WebRoutes {
         return try BundleFile(path: record.bundlePath, limit: limit)
     }
 
-    /// Findings (with their evidence) and recommended actions from a diagnosis summary, cut to what a page shows.
+    /// Findings (with their advice, how many elements each stands for, and their evidence) and recommended
+    /// actions from a diagnosis summary, cut to what a page shows. Everything is text the template escapes.
     static func diagnosisView(_ diagnosis: JSONValue) -> [String: Any] {
         let findings: [[String: Any]] = (diagnosis["findings"]?.arrayValue ?? []).prefix(50).enumerated().map { index, finding in
             var entry: [String: Any] = [
@@ -93,6 +94,12 @@ extension WebRoutes {
                 "summary": cut(finding["summary"]?.description ?? "", 1000), "rule": finding["rule"]?.description ?? "-",
                 "tool": finding["tool"]?.description ?? "-",
             ]
+            // As Slack shows it: advice under the finding, cut like the summary.
+            if let advice = finding["advice"], advice != .null, !advice.description.isEmpty {
+                entry["advice"] = cut(advice.description, 1000)
+            }
+            // A grouped finding (`count` > 1) says how many it stands for; older bundles have no count.
+            if let count = finding["count"]?.doubleValue.flatMap({ Int(exactly: $0) }), count > 1 { entry["count"] = String(count) }
             if let evidence = finding["evidence"], evidence != .null { entry["evidence"] = cut(evidence.prettyJSONText, 4000) }
             return entry
         }

@@ -23,6 +23,8 @@ struct AlertTargetingTests {
         #expect(request.alertName == "KubePodCrashLooping")
         #expect(request.symptom == "pod crash-looping")
         #expect(request.principal == .alertBot)
+        #expect(request.alertLabels["pod"] == "orders-api-1", "the labels go along for the model's briefing")
+        #expect(request.alertLabels.count == 4)
     }
 
     @Test func aDatabaseAlertTakesNoNamespaceFromItsLabels() {

@@ -152,13 +152,48 @@ import Yams
         ])
         let investigator = Investigator(client: AnthropicClient(baseURL: nil, apiKey: Secret("k"), model: "m", attempts: 1, transport: transport),
                                         limits: .init(maxSteps: 4, tokenBudget: 10_000))
-        let result = await investigator.investigate(target: "prod", briefing: "", gate: harness.governance, principal: .alertBot, via: "alert+model",
-                                                    scope: ["namespace": .string("orders")])
+        // No scope (as for a database target, whose pods' namespace is the model's to name): policy decides the
+        // namespace the model chose. A scoped investigation refuses another namespace before policy (below).
+        let result = await investigator.investigate(target: "prod", briefing: "", gate: harness.governance, principal: .alertBot,
+                                                    via: "alert+model")
         #expect(harness.agent.received.map(\.arguments) == [["namespace": .string("orders")]], "the payments call never ran")
         #expect(result.audit.count == 2)
         #expect(result.toolResults.first?.error?.contains("no policy allows") == true)
         // Tool outputs are redacted before they reach the model or a bundle.
         #expect(result.toolResults.last?.output?["token"] != .string("xoxb-1234567890-abcdefghij"))
+        try await harness.finish()
+    }
+
+    @Test func aScopedModelsCallsAreJudgedInTheDiagnosedNamespaceAndAnotherIsRefused() async throws {
+        let harness = try Harness(policy: """
+            version: "1"
+            policies:
+              - name: orders-only
+                resources: [{type: kubernetes, match: {namespace: orders}}]
+                rules: [{action: read, effect: allow}, {action: write, effect: require_approval}]
+            """)
+        let transport = ScriptedTransport([
+            .init(#"{"content": [{"type": "tool_use", "id": "t1", "name": "pods", "input": {}}], "stop_reason": "tool_use", "usage": {}}"#),
+            .init(#"{"content": [{"type": "tool_use", "id": "t2", "name": "scale", "input": {"replicas": 2}}], "stop_reason": "tool_use", "usage": {}}"#),
+            .init(#"{"content": [{"type": "tool_use", "id": "t3", "name": "pods", "input": {"namespace": "payments"}}], "stop_reason": "tool_use", "usage": {}}"#),
+            .init(#"{"content": [{"type": "text", "text": "done"}], "stop_reason": "end_turn", "usage": {}}"#),
+        ])
+        let investigator = Investigator(client: AnthropicClient(baseURL: nil, apiKey: Secret("k"), model: "m", attempts: 1, transport: transport),
+                                        limits: .init(maxSteps: 5, tokenBudget: 10_000))
+        let result = await investigator.investigate(target: "prod", briefing: "", gate: harness.governance, principal: .alertBot,
+                                                    via: "alert+model", scope: ["namespace": .string("orders")])
+        let ran = harness.agent.received.map(\.arguments)
+        let expectedRuns: [[String: JSONValue]] = [["namespace": .string("orders")]]
+        #expect(ran == expectedRuns, "the read without a namespace ran in orders; the one in payments never ran")
+        // Without the namespace filled in, no policy would match the proposal and it would be refused.
+        let proposed = result.proposedActions
+        let expectedProposal = [ToolCall(tool: "scale", target: "prod", arguments: ["namespace": .string("orders"), "replicas": .number(2)])]
+        #expect(proposed == expectedProposal)
+        let kinds = result.audit.map(\.kind)
+        let expectedKinds = ["tool_call", "policy_decision", "tool_call"]
+        #expect(kinds == expectedKinds)
+        #expect(result.audit.last?.data["outcome"] == .string("denied"))
+        #expect(result.audit.last?.data["error"]?.description.contains("this diagnosis is about namespace orders") == true)
         try await harness.finish()
     }
 

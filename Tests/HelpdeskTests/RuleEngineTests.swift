@@ -182,7 +182,8 @@ import Yams
         let diagnosis = await harness.diagnose()
         #expect(diagnosis.markdown.contains("pod web-1 is Pending: 0/3 nodes: Insufficient cpu _(rule pod-pending, from pods)_\n"
             + "  - advice: lower the pod's requests or add capacity\n"))
-        let briefing = Orchestrator.briefing(diagnosis, results: [])
+        let request = DiagnosisRequest(target: "prod-db", symptom: "stuck", principal: .tester, via: "test")
+        let briefing = Orchestrator.briefing(diagnosis, request: request, results: [])
         #expect(briefing.contains("- [warning] pod web-1 is Pending: 0/3 nodes: Insufficient cpu\n  advice: lower the pod's requests or add capacity"))
     }
 }

@@ -308,7 +308,7 @@ import Darwin
         let diagnosis = #"""
             {"findings": [{"rule": "blocking", "tool": "blocking_locks", "severity": "critical",
               "summary": "session 4242 <idle in transaction> blocks 9 others", "evidence": {"pid": 4242, "blocked": 9},
-              "recommended_actions": []}],
+              "recommended_actions": [], "advice": "end it, then fix the <app> & its pool", "count": 3}],
              "recommended_actions": [{"call": {"tool": "terminate_backend", "target": "prod-db", "arguments": {"pid": 4242}},
                                       "reason": "it holds the lock"}]}
             """#
@@ -327,6 +327,8 @@ import Darwin
             let html = String(buffer: page.body)
             #expect(html.contains("id=\"incident\""))
             #expect(html.contains("session 4242 &lt;idle in transaction&gt; blocks 9 others"), "escaped, once")
+            #expect(html.contains("<em>Advice:</em> end it, then fix the &lt;app&gt; &amp; its pool"), "the advice, escaped as the summary is")
+            #expect(html.contains("<span class=\"count\">(×3)</span>"), "a grouped finding says how many it stands for")
             #expect(html.contains("class=\"action\"") && html.contains("value=\"run_action\"") && html.contains(alice.csrf))
             #expect(html.contains("id=\"bundle\""))
             let download = try await client.execute(uri: "/web/incidents/\(id)/bundle", method: .get, headers: [.cookie: alice.cookie])
