@@ -160,7 +160,9 @@ public struct Orchestrator: Sendable {
         for result in results where readTools.insert(result.call.tool).inserted {
             outputs[result.call.tool] = result.output
         }
-        var candidates = RuleEngine.select(selected.flatMap { runbook in runbook.rules.flatMap { rule in rule.candidates(in: outputs) } })
+        let capped = RuleEngine.cap(RuleEngine.select(selected.flatMap { runbook in runbook.rules.flatMap { rule in rule.candidates(in: outputs) } }))
+        var candidates = capped.kept
+        problems += capped.problems
         let followed = await followUps(&candidates, for: request)
         results += followed.reads.map(\.result)
         audit += followed.reads.map(\.audit)

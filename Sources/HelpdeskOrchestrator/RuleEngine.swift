@@ -123,8 +123,12 @@ extension Rule {
 }
 
 /// What holds the rules of several runbooks together: a finding that another replaces or has taken
-/// in is not reported twice.
+/// in is not reported twice, and no rule reports more than ``maxFindingsPerRule``.
 enum RuleEngine {
+    /// Findings one rule reports in a diagnosis at most: 2,000 crash-looping pods are one problem to
+    /// read about, not 2,000 findings (nor 2,000 Slack lines); the diagnosis says how many more there were.
+    static let maxFindingsPerRule = 20
+
     /// Drops superseded candidates, then absorbed ones, and returns the rest in report order: worst
     /// severity first, then as given (runbook order, rule order, element order). Linear in the
     /// candidates: the sets it compares with are built once, not per pair.
@@ -157,6 +161,33 @@ enum RuleEngine {
             for source in candidate.absorbed { absorbers[source, default: []].insert(rule) }
         }
         return kept
+    }
+
+    /// The first `limit` findings of each rule in report order (its worst, then as given) and, for each
+    /// rule that had more, a problem saying how many more. Findings count by rule and text, as identical
+    /// ones are reported once; the text is filled before follow-up reads (which run only for the kept
+    /// candidates), and a candidate whose text a kept one has stays, to be reported once with it.
+    static func cap(_ candidates: [Candidate], perRule limit: Int = RuleEngine.maxFindingsPerRule) -> (kept: [Candidate], problems: [String]) {
+        var shown: [String: Set<String>] = [:]
+        var hidden: [String: Set<String>] = [:]
+        var overflowing: [String] = []
+        var kept: [Candidate] = []
+        for candidate in candidates {
+            let rule = candidate.rule.id
+            let text = Template.fill(candidate.rule.finding, from: candidate.element)
+            if shown[rule]?.contains(text) == true || shown[rule, default: []].count < limit {
+                shown[rule, default: []].insert(text)
+                kept.append(candidate)
+            } else {
+                if hidden[rule] == nil { overflowing.append(rule) }
+                hidden[rule, default: []].insert(text)
+            }
+        }
+        let problems = overflowing.map { rule -> String in
+            let count = hidden[rule]?.count ?? 0
+            return "rule \(rule): \(count) more finding\(count == 1 ? "" : "s") not shown (at most \(limit) per rule)"
+        }
+        return (kept, problems)
     }
 }
 
