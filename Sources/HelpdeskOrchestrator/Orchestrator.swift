@@ -243,7 +243,8 @@ public struct Orchestrator: Sendable {
 
     /// The runbooks' tool calls, each distinct call once, leaving out agents with nothing to see on the
     /// target; and for each runbook, its call of each tool it runs (the first, should it list one twice).
-    private func steps(of runbooks: [Runbook], request: DiagnosisRequest) -> (steps: [(ToolCall, Duration)], calls: [[String: ToolCall]]) {
+    private func steps(of runbooks: [Runbook], request: DiagnosisRequest)
+        -> (steps: [(ToolCall, Duration)], calls: [[String: ToolCall]]) {
         var seen: Set<ToolCall> = []
         var steps: [(ToolCall, Duration)] = []
         var calls: [[String: ToolCall]] = []

@@ -167,7 +167,8 @@ enum RuleEngine {
     /// rule that had more, a problem saying how many more. Findings count by rule and text, as identical
     /// ones are reported once; the text is filled before follow-up reads (which run only for the kept
     /// candidates), and a candidate whose text a kept one has stays, to be reported once with it.
-    static func cap(_ candidates: [Candidate], perRule limit: Int = RuleEngine.maxFindingsPerRule) -> (kept: [Candidate], problems: [String]) {
+    static func cap(_ candidates: [Candidate], perRule limit: Int = RuleEngine.maxFindingsPerRule)
+        -> (kept: [Candidate], problems: [String]) {
         var shown: [String: Set<String>] = [:]
         var hidden: [String: Set<String>] = [:]
         var overflowing: [String] = []

@@ -37,9 +37,9 @@ import Testing
                 let output = try await agent.run(ToolCall(tool: "server_info", target: "db"))
                 return ("server_info", output, ContinuousClock.now)
             }
-            var finished: [(String, JSONValue, ContinuousClock.Instant)] = []
-            for try await result in group { finished.append(result) }
-            return finished.sorted { $0.2 < $1.2 }
+            var results: [(String, JSONValue, ContinuousClock.Instant)] = []
+            for try await result in group { results.append(result) }
+            return results.sorted { $0.2 < $1.2 }
         }
         let order = finished.map(\.0)
         let expected = ["server_info", "database_activity", "database_activity"]
