@@ -15,7 +15,7 @@ public struct DatabaseAgent: Agent {
     private let credentials: Infrastructure.PostgresCredentials
     private let limits: DatabaseTools.Limits
     private let logger: Logger
-    private let bodies: [String: DatabaseTools.Body]
+    private let bodies: [String: DatabaseTools.Run]
     private let permits: [String: AsyncSemaphore]
 
     public init(inventory: Infrastructure, statementTimeout: Duration, rowCap: Int, logger: Logger) {
@@ -37,9 +37,22 @@ public struct DatabaseAgent: Agent {
     public func applies(to target: String) -> Bool { servers[target] != nil }
 
     public func run(_ call: ToolCall) async throws -> JSONValue {
-        guard let body = bodies[call.tool] else { throw unknownTool(call.tool) }
+        guard let run = bodies[call.tool] else { throw unknownTool(call.tool) }
         try validate(call)
-        return try await withSession(call.target) { session, limits in try await body(session, call, limits) }
+        switch run {
+        case .session(let body):
+            return try await withSession(call.target) { session, limits in try await body(session, call, limits) }
+        case .sessions(let body):
+            // Each session the tool opens holds a permit only while it is open: a tool that waits between
+            // two readings leaves both permits to the calls that fix what it is measuring.
+            let (_, limits) = try connection(to: call.target)
+            let target = call.target
+            let agent = self
+            let open: DatabaseTools.OpenSession = { read in
+                try await agent.withSession(target) { session, _ in try await read(session) }
+            }
+            return try await body(open, call, limits)
+        }
     }
 
     /// Session tools end or interrupt one session and change no rows themselves, but the session's
@@ -90,17 +103,21 @@ public struct DatabaseAgent: Agent {
         ToolError("the database agent has no tool \(tool); it has: \(tools.map(\.name).joined(separator: ", "))")
     }
 
+    /// Where `target` is and the limits its calls run under (`disk_capacity` is per target).
+    private func connection(to target: String) throws -> (DatabaseTarget, DatabaseTools.Limits) {
+        guard let server = servers[target] else {
+            throw ToolError("\(target) is not a database in the inventory; known: \(targets.joined(separator: ", "))")
+        }
+        var limits = self.limits
+        limits.diskCapacityBytes = server.diskCapacityBytes
+        return (try DatabaseTarget.resolve(server, credentials: credentials), limits)
+    }
+
     /// Runs `body` on a fresh connection to `target`, within the target's connection permits.
     private func withSession<Value: Sendable>(
         _ target: String, _ body: @escaping @Sendable (PostgresSession, DatabaseTools.Limits) async throws -> Value
     ) async throws -> Value {
-        guard let server = servers[target] else {
-            throw ToolError("\(target) is not a database in the inventory; known: \(targets.joined(separator: ", "))")
-        }
-        let resolved = try DatabaseTarget.resolve(server, credentials: credentials)
-        var targetLimits = self.limits
-        targetLimits.diskCapacityBytes = server.diskCapacityBytes
-        let limits = targetLimits
+        let (resolved, limits) = try connection(to: target)
         let logger = logger
         return try await permits[target]!.withPermit {
             let session = try await PostgresSession.connect(resolved, logger: logger)

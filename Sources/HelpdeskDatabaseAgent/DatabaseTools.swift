@@ -17,43 +17,60 @@ enum DatabaseTools {
 
     typealias Body = @Sendable (PostgresSession, ToolCall, Limits) async throws -> JSONValue
 
-    static let all: [(ToolDescriptor, Body)] = [
-        (ToolDescriptor(name: "server_info", agent: agent, action: .read, summary: "Version, uptime, role and key settings."), serverInfo),
+    /// Runs `body` in a fresh session to the call's target, holding one of the target's connection
+    /// permits only while that session is open.
+    typealias OpenSession = @Sendable (_ body: @escaping @Sendable (PostgresSession) async throws -> JSONValue) async throws -> JSONValue
+
+    /// A tool that opens its sessions itself, so it can wait between two of them holding no permit
+    /// and no connection.
+    typealias SessionsBody = @Sendable (OpenSession, ToolCall, Limits) async throws -> JSONValue
+
+    /// How a tool uses the target: most run in one session; `database_activity` reads, waits, and reads again.
+    enum Run: Sendable {
+        case session(Body)
+        case sessions(SessionsBody)
+    }
+
+    static let all: [(ToolDescriptor, Run)] = [
+        (ToolDescriptor(name: "server_info", agent: agent, action: .read, summary: "Version, uptime, role and key settings."),
+         .session(serverInfo)),
         (ToolDescriptor(name: "connection_stats", agent: agent, action: .read,
-                        summary: "Client connections by state, user and application, against max_connections."), connectionStats),
+                        summary: "Client connections by state, user and application, against max_connections."), .session(connectionStats)),
         (ToolDescriptor(name: "long_running_queries", agent: agent, action: .read, summary: "Statements running longer than min_seconds.",
                         parameters: [ToolParameter("min_seconds", .integer, "only statements running at least this long (default 60)")]),
-         longRunningQueries),
+         .session(longRunningQueries)),
         (ToolDescriptor(name: "idle_in_transaction", agent: agent, action: .read,
                         summary: "Sessions idle inside an open transaction for over min_seconds, with how many sessions each blocks.",
                         parameters: [ToolParameter("min_seconds", .integer, "only sessions idle at least this long (default 60)")]),
-         idleInTransaction),
+         .session(idleInTransaction)),
         (ToolDescriptor(name: "blocking_locks", agent: agent, action: .read,
                         summary: "The blocking tree: each session holding locks others wait on, what it is doing, and whom it blocks."),
-         blockingLocks),
-        (ToolDescriptor(name: "replication_status", agent: agent, action: .read, summary: "Replica lag and replication slots."), replicationStatus),
+         .session(blockingLocks)),
+        (ToolDescriptor(name: "replication_status", agent: agent, action: .read, summary: "Replica lag and replication slots."),
+         .session(replicationStatus)),
         (ToolDescriptor(name: "database_sizes", agent: agent, action: .read,
                         summary: "Size of every database, WAL and the largest tables, against the inventory's disk_capacity."),
-         databaseSizes),
-        (ToolDescriptor(name: "cache_hit_ratio", agent: agent, action: .read, summary: "Buffer cache hit ratio per database."), cacheHitRatio),
+         .session(databaseSizes)),
+        (ToolDescriptor(name: "cache_hit_ratio", agent: agent, action: .read, summary: "Buffer cache hit ratio per database."),
+         .session(cacheHitRatio)),
         (ToolDescriptor(name: "vacuum_stats", agent: agent, action: .read,
                         summary: "Tables with the most dead tuples, when they were vacuumed and what snapshot held vacuum back, "
-                            + "and transaction-ID wraparound age against autovacuum_freeze_max_age."), vacuumStats),
+                            + "and transaction-ID wraparound age against autovacuum_freeze_max_age."), .session(vacuumStats)),
         (ToolDescriptor(name: "top_queries", agent: agent, action: .read,
                         summary: "Statements by total time, with blocks read and rows per call, when pg_stat_statements is installed.",
-                        parameters: [ToolParameter("limit", .integer, "how many statements (default 10)")]), topQueries),
+                        parameters: [ToolParameter("limit", .integer, "how many statements (default 10)")]), .session(topQueries)),
         (ToolDescriptor(name: "database_activity", agent: agent, action: .read,
                         summary: "What the current database did over a few seconds: deadlocks, commits, rollbacks, blocks read, "
                             + "cache hit ratio, the busiest and most read tables, and tables under lock contention.",
-                        parameters: [ToolParameter("seconds", .integer, "the window between the two reads, 1 to 10 (default 3)")]),
-         databaseActivity),
+                        parameters: [ToolParameter("seconds", .integer, "the window between the two reads, 1 to 7 (default 3)")]),
+         .sessions(databaseActivity)),
         (ToolDescriptor(name: "table_stats", agent: agent, action: .read,
-                        summary: "Tables read most by sequential scans, with index scans, size and number of indexes."), tableStats),
+                        summary: "Tables read most by sequential scans, with index scans, size and number of indexes."), .session(tableStats)),
         (ToolDescriptor(name: "cancel_query", agent: agent, action: .write, summary: "Cancel the statement a session is running.",
-                        parameters: sessionParameters), cancelQuery),
+                        parameters: sessionParameters), .session(cancelQuery)),
         (ToolDescriptor(name: "terminate_backend", agent: agent, action: .destructive,
                         summary: "End a session, rolling back its transaction and releasing its locks.",
-                        parameters: sessionParameters), terminateBackend),
+                        parameters: sessionParameters), .session(terminateBackend)),
     ]
 
     // MARK: Reads

@@ -145,6 +145,7 @@ public struct Orchestrator: Sendable {
         var selected: [Runbook] = []
         var results: [ToolResult] = []
         var audit: [AuditDraft] = []
+        var calls: [[String: ToolCall]] = []
         if let type = targets[request.target] {
             selected = select(request, type: type)
             if selected.isEmpty { problems.append("no runbook matches \(request.trigger) for a \(type.rawValue) target") }
@@ -152,20 +153,24 @@ public struct Orchestrator: Sendable {
                 problems.append("\(request.target) is a cluster: name the namespace to look at")
                 selected = []
             }
-            let reads = await run(steps(of: selected, request: request), for: request)
+            let plan = steps(of: selected, request: request)
+            calls = plan.calls
+            let reads = await run(plan.steps, for: request)
             results = reads.map(\.result)
             audit = reads.map(\.audit)
             problems += reads.filter { $0.verdict.effect != .allow }.map { "\($0.result.call.tool): \($0.verdict.explanation)" }
         } else if let problem = unknownTargetProblem(request.target) {
             problems.append(problem)
         }
-        // A tool's first result is what its rules read; one that failed gives them nothing.
-        var outputs: [String: JSONValue] = [:]
-        var readTools: Set<String> = []
-        for result in results where readTools.insert(result.call.tool).inserted {
-            outputs[result.call.tool] = result.output
+        // Each runbook's rules read its own calls' results (see RunbookOutputs); one that failed gives them nothing.
+        let outputs = RunbookOutputs(results)
+        let matched: [Candidate] = zip(selected, calls).flatMap { runbook, own -> [Candidate] in
+            let read = outputs.outputs(for: own)
+            return runbook.rules.flatMap { rule in rule.candidates(in: read) }
         }
-        var candidates = RuleEngine.select(selected.flatMap { runbook in runbook.rules.flatMap { rule in rule.candidates(in: outputs) } })
+        let capped = RuleEngine.cap(RuleEngine.select(matched))
+        var candidates = capped.kept
+        problems += capped.problems
         let followed = await followUps(&candidates, for: request)
         results += followed.reads.map(\.result)
         audit += followed.reads.map(\.audit)
@@ -224,13 +229,17 @@ public struct Orchestrator: Sendable {
         return diagnosis
     }
 
-    /// The runbooks' tool calls, each once, leaving out agents with nothing to see on the target.
-    private func steps(of runbooks: [Runbook], request: DiagnosisRequest) -> [(ToolCall, Duration)] {
+    /// The runbooks' tool calls, each distinct call once, leaving out agents with nothing to see on the
+    /// target; and for each runbook, its call of each tool it runs (the first, should it list one twice).
+    private func steps(of runbooks: [Runbook], request: DiagnosisRequest)
+        -> (steps: [(ToolCall, Duration)], calls: [[String: ToolCall]]) {
         var seen: Set<ToolCall> = []
         var steps: [(ToolCall, Duration)] = []
+        var calls: [[String: ToolCall]] = []
         let catalog = gate.catalog(for: request.target)
         let known = Set(gate.catalog(for: nil).map(\.name))
         for runbook in runbooks {
+            var own: [String: ToolCall] = [:]
             for step in runbook.tools {
                 // A tool of an agent with nothing to see on this target is skipped; an unknown one fails in the gate.
                 let descriptor = catalog.first { $0.name == step.tool }
@@ -241,10 +250,12 @@ public struct Orchestrator: Sendable {
                     arguments["namespace"] = .string(namespace)
                 }
                 let call = ToolCall(tool: step.tool, target: request.target, arguments: arguments)
+                if own[step.tool] == nil { own[step.tool] = call }
                 if seen.insert(call).inserted { steps.append((call, step.timeout ?? options.toolTimeout)) }
             }
+            calls.append(own)
         }
-        return steps
+        return (steps, calls)
     }
 
     /// Runs every call at once through the gate; a call that is refused, fails or outlives its

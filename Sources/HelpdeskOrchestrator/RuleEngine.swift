@@ -47,18 +47,17 @@ extension Rule {
     /// absent): joins put in, `when` checked, members grouped.
     func candidates(in outputs: [String: JSONValue]) -> [Candidate] {
         guard let output = outputs[tool] else { return [] }
+        // Each join's list is read, and indexed, once per evaluation rather than scanned for every element.
+        let indexes = join.map { join in
+            outputs[join.tool].map { JoinIndex(join, elements: Self.elements(of: $0, tool: join.tool, list: join.each)) }
+        }
         var matches: [Candidate] = []
         for (item, source) in Self.elements(of: output, tool: tool, list: each) {
             var element = item
             var absorbed: Set<ElementSource> = []
-            for join in self.join {
-                guard let joinOutput = outputs[join.tool] else { continue }
-                let base = element
-                let match = Self.elements(of: joinOutput, tool: join.tool, list: join.each).first { pair in
-                    join.conditions.allSatisfy { $0.holds(for: pair.0, operandsFrom: base) }
-                }
-                guard let match else { continue }
-                element = element.setting(join.name, to: match.0)
+            for index in indexes {
+                guard let index, let match = index.firstMatch(for: element) else { continue }
+                element = element.setting(index.join.name, to: match.0)
                 absorbed.insert(match.1)
             }
             guard when.allSatisfy({ $0.holds(for: element) }) else { continue }
@@ -75,7 +74,7 @@ extension Rule {
     }
 
     /// The elements a rule or join looks at, with where each came from.
-    private static func elements(of output: JSONValue, tool: String, list: String?) -> [(JSONValue, ElementSource)] {
+    static func elements(of output: JSONValue, tool: String, list: String?) -> [(JSONValue, ElementSource)] {
         guard let list else { return [(output, ElementSource(tool: tool, list: nil, index: nil))] }
         return (output.value(at: list)?.arrayValue ?? []).enumerated().map { index, item in
             (item, ElementSource(tool: tool, list: list, index: index))
@@ -124,16 +123,27 @@ extension Rule {
 }
 
 /// What holds the rules of several runbooks together: a finding that another replaces or has taken
-/// in is not reported twice.
+/// in is not reported twice, and no rule reports more than ``maxFindingsPerRule``.
 enum RuleEngine {
+    /// Findings one rule reports in a diagnosis at most: 2,000 crash-looping pods are one problem to
+    /// read about, not 2,000 findings (nor 2,000 Slack lines); the diagnosis says how many more there were.
+    static let maxFindingsPerRule = 20
+
     /// Drops superseded candidates, then absorbed ones, and returns the rest in report order: worst
-    /// severity first, then as given (runbook order, rule order, element order).
+    /// severity first, then as given (runbook order, rule order, element order). Linear in the
+    /// candidates: the sets it compares with are built once, not per pair.
     static func select(_ candidates: [Candidate]) -> [Candidate] {
-        let superseding = candidates.filter { !$0.rule.supersedes.isEmpty }
+        // For each rule named in a `supersedes`: the elements each superseding rule's candidates are about.
+        var superseding: [String: [String: Set<ElementSource>]] = [:]
+        for candidate in candidates {
+            for replaced in candidate.rule.supersedes {
+                superseding[replaced, default: [:]][candidate.rule.id, default: []].formUnion(candidate.members)
+            }
+        }
         let survivors = candidates.filter { candidate in
-            !superseding.contains { other in
-                other.rule.id != candidate.rule.id && other.rule.supersedes.contains(candidate.rule.id)
-                    && !Set(other.members).isDisjoint(with: candidate.members)
+            guard let rules = superseding[candidate.rule.id] else { return true }
+            return !rules.contains { rule, members in
+                rule != candidate.rule.id && candidate.members.contains { members.contains($0) }
             }
         }
         let ordered = survivors.enumerated().sorted { lhs, rhs in
@@ -141,16 +151,44 @@ enum RuleEngine {
                 ? lhs.element.rule.severity > rhs.element.rule.severity : lhs.offset < rhs.offset
         }.map(\.element)
         var kept: [Candidate] = []
-        // What the kept findings' joins took in, by rule: a namespace's events can be hundreds.
-        var absorbedByRule: [String: Set<ElementSource>] = [:]
+        // The rules whose kept findings' joins took in each element: a namespace's events can be hundreds.
+        var absorbers: [ElementSource: Set<String>] = [:]
         for candidate in ordered {
             // Taken in by an already kept finding of another rule (the event joined into the pending pod's).
-            let others = absorbedByRule.filter { $0.key != candidate.rule.id }.map(\.value)
-            if candidate.members.allSatisfy({ member in others.contains { $0.contains(member) } }) { continue }
+            let rule = candidate.rule.id
+            if candidate.members.allSatisfy({ member in absorbers[member]?.contains { $0 != rule } == true }) { continue }
             kept.append(candidate)
-            absorbedByRule[candidate.rule.id, default: []].formUnion(candidate.absorbed)
+            for source in candidate.absorbed { absorbers[source, default: []].insert(rule) }
         }
         return kept
+    }
+
+    /// The first `limit` findings of each rule in report order (its worst, then as given) and, for each
+    /// rule that had more, a problem saying how many more. Findings count by rule and text, as identical
+    /// ones are reported once; the text is filled before follow-up reads (which run only for the kept
+    /// candidates), and a candidate whose text a kept one has stays, to be reported once with it.
+    static func cap(_ candidates: [Candidate], perRule limit: Int = RuleEngine.maxFindingsPerRule)
+        -> (kept: [Candidate], problems: [String]) {
+        var shown: [String: Set<String>] = [:]
+        var hidden: [String: Set<String>] = [:]
+        var overflowing: [String] = []
+        var kept: [Candidate] = []
+        for candidate in candidates {
+            let rule = candidate.rule.id
+            let text = Template.fill(candidate.rule.finding, from: candidate.element)
+            if shown[rule]?.contains(text) == true || shown[rule, default: []].count < limit {
+                shown[rule, default: []].insert(text)
+                kept.append(candidate)
+            } else {
+                if hidden[rule] == nil { overflowing.append(rule) }
+                hidden[rule, default: []].insert(text)
+            }
+        }
+        let problems = overflowing.map { rule -> String in
+            let count = hidden[rule]?.count ?? 0
+            return "rule \(rule): \(count) more finding\(count == 1 ? "" : "s") not shown (at most \(limit) per rule)"
+        }
+        return (kept, problems)
     }
 }
 

@@ -38,6 +38,12 @@ enum Template {
         return (result + rest, missing)
     }
 
+    /// Whether `template` has a placeholder `render` fills (a `{` with a `}` after it).
+    static func hasPlaceholder(_ template: String) -> Bool {
+        guard let open = template.firstIndex(of: "{") else { return false }
+        return template[open...].contains("}")
+    }
+
     /// How a value reads in text: a list of plain values comma-joined, anything else as JSON describes it.
     static func text(of value: JSONValue) -> String {
         if case .array(let items) = value, items.allSatisfy(isPlain) {

@@ -8,6 +8,8 @@ public final class FakeAgent: Agent {
         case output(JSONValue)
         case failure(String)
         case slow(seconds: Double, JSONValue)
+        /// An output made from the call, for tools whose answer depends on their arguments.
+        case computed(@Sendable (ToolCall) -> JSONValue)
     }
 
     public let name: String
@@ -31,6 +33,7 @@ public final class FakeAgent: Agent {
         case .slow(let seconds, let value)?:
             try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
             return value
+        case .computed(let answer)?: return answer(call)
         case nil: throw ToolError("no answer scripted for \(call.tool)")
         }
     }

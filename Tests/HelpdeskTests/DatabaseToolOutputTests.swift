@@ -1,3 +1,4 @@
+import Foundation
 import HelpdeskAgents
 import HelpdeskCore
 @testable import HelpdeskDatabaseAgent
@@ -75,6 +76,36 @@ import Testing
 
     @Test func theActivitySQLListsContentionOnlyInTheSecondReading() {
         #expect(DatabaseTools.activitySQL(contention: false).contains("'[]'::json AS contended_tables"))
-        #expect(DatabaseTools.activitySQL(contention: true).contains("pg_blocking_pids"))
+        let second = DatabaseTools.activitySQL(contention: true)
+        #expect(second.contains("pg_blocking_pids"))
+        // It takes the lock manager's locks: once per waiting session, in a CTE the planner cannot inline.
+        #expect(second.components(separatedBy: "pg_blocking_pids(").count == 2, "called in one place")
+        #expect(second.contains("AS MATERIALIZED"))
+    }
+
+    @Test func aSlowDeadlockRateShowsSinceTheStatisticsReset() throws {
+        // One deadlock a minute: a 3 s window usually sees none, the rate since the reset does.
+        func reading(commits: Int, perHour: String) throws -> JSONValue {
+            try JSONValue(parsing: """
+                {"database": "shop", "deadlocks": 120, "xact_commit": \(commits), "xact_rollback": 0, "blks_read": 0, "blks_hit": 0,
+                 "temp_bytes": 0, "stats_reset": "2026-11-25T09:00:00+00:00", "deadlocks_per_hour": \(perHour),
+                 "tables": {}, "contended_tables": []}
+                """)
+        }
+        let activity = DatabaseTools.activity(first: try reading(commits: 10, perHour: "60"),
+                                              second: try reading(commits: 12, perHour: "60.02"), seconds: 3)
+        #expect(activity["deadlocks"] == .number(0))
+        #expect(activity["deadlocks_per_hour"] == .number(60.02), "from the second reading")
+        #expect(activity["stats_reset"] == .string("2026-11-25T09:00:00+00:00"))
+        let plain = try Self.reading(deadlocks: 1, commits: 1, read: 0, hit: 0, tables: "{}")
+        let neverReset = DatabaseTools.activity(first: plain, second: plain, seconds: 3)
+        #expect(neverReset["deadlocks_per_hour"] == .null && neverReset["stats_reset"] == .null, "present, and null")
+    }
+
+    @Test func theActivityWindowIsAtMostSevenSeconds() throws {
+        #expect(DatabaseTools.activityMaxSeconds == 7, "7 s and two one-row readings fit in the default 10 s tool timeout")
+        let tools = Dictionary(uniqueKeysWithValues: DatabaseTools.all.map { ($0.0.name, $0.0) })
+        let seconds = try #require(tools["database_activity"]?.parameters.first)
+        #expect(seconds.summary.contains("1 to 7"))
     }
 }
