@@ -216,8 +216,52 @@ def fix_recommended(fix: dict, calls: list[dict], bindings: dict) -> tuple[bool,
     return False, f"recommend {fix['tool']}({wanted_text}){note}"
 
 
+def naming_units(diagnosis: dict) -> list[tuple[str, dict | None]]:
+    """Where a cause may be named, each on its own: one finding's summary with its advice, the diagnosis's
+    summary (the worst finding's, in runbook mode) and a model's analysis. A cause whose words are spread
+    over several findings is not named: nothing ties them together."""
+    units = [(f"{finding.get('summary') or ''}\n{finding.get('advice') or ''}", finding) for finding in diagnosis.get("findings") or []]
+    units.append((diagnosis.get("summary") or "", None))
+    if diagnosis.get("analysis"):
+        units.append((diagnosis["analysis"], None))
+    return units
+
+
+def naming(root: dict, diagnosis: dict, bindings: dict) -> tuple[bool, list[dict], list[str]]:
+    """Whether one place (naming_units) carries every must_mention; the findings that name the cause (those
+    that carry them all, and the worst finding when the diagnosis's summary, which repeats it, does); what
+    is missing."""
+    items = [[variant.lower() for variant in expand(item, bindings)] for item in root.get("must_mention") or []]
+    if not items:
+        return True, [], []
+
+    def carries(text: str) -> list[bool]:
+        text = text.lower()
+        return [any(variant in text for variant in variants) for variants in items]
+
+    findings = diagnosis.get("findings") or []
+    naming_findings = [finding for text, finding in naming_units(diagnosis) if finding is not None and all(carries(text))]
+    summary = diagnosis.get("summary") or ""
+    by_summary = all(carries(summary))
+    if by_summary:
+        naming_findings += [finding for finding in findings if finding.get("summary") and finding["summary"] in summary
+                            and finding not in naming_findings]
+    named = bool(naming_findings) or by_summary or any(all(carries(text)) for text, _ in naming_units(diagnosis))
+    if named:
+        return True, naming_findings, []
+    # Not named: what is said nowhere, and what is said only apart.
+    everywhere = carries("\n".join(text for text, _ in naming_units(diagnosis)))
+    missing = [f"mention {' | '.join(repr(v) for v in variants)}" for variants, found in zip(items, everywhere) if not found]
+    if all(everywhere):
+        closest = max(naming_units(diagnosis), key=lambda unit: sum(carries(unit[0])))
+        without = [variants[0] for variants, found in zip(items, carries(closest[0])) if not found]
+        where = f"finding {closest[1].get('rule')}" if closest[1] is not None else "the summary"
+        missing.append(f"name the cause in one finding: {', '.join(repr(v[0]) for v in items)} are each said, but in no one finding "
+                       f"or the summary (closest: {where}, without {', '.join(repr(v) for v in without)})")
+    return False, naming_findings, missing
+
+
 def score(expected: dict, diagnosis: dict, bindings: dict) -> Score:
-    text = said(diagnosis).lower()
     findings = diagnosis.get("findings") or []
     calls = recommended_calls(diagnosis)
     write_tools = write_tools_of(diagnosis)
@@ -225,13 +269,10 @@ def score(expected: dict, diagnosis: dict, bindings: dict) -> Score:
 
     root = expected.get("root_cause")
     named = finding_rule = None
+    naming_findings = []
     if root:
-        named = True
-        for item in root.get("must_mention") or []:
-            variants = expand(item, bindings)
-            if not any(variant.lower() in text for variant in variants):
-                named = False
-                missing.append(f"mention {' | '.join(repr(v) for v in variants)}")
+        named, naming_findings, why = naming(root, diagnosis, bindings)
+        missing += why
         if root.get("finding_rule"):
             finding_rule = any(finding.get("rule") == root["finding_rule"] for finding in findings)
 
@@ -242,11 +283,20 @@ def score(expected: dict, diagnosis: dict, bindings: dict) -> Score:
         missing += [why] if why else []
     elif fix:
         writes = [call for call in calls if call.get("tool") in write_tools]
-        advised = any(str(finding.get("advice") or "").strip() for finding in findings)
+        # The advice that counts is the one on the finding that names the cause: advice on another finding
+        # is about something else. Without a cause to name, any finding's advice.
+        advisers = naming_findings if root else findings
+        advised = any(str(finding.get("advice") or "").strip() for finding in advisers)
         fixed = not writes and advised
         wrong += [f"recommends {call_text(call)} (no tool fixes this)" for call in writes]
         if not advised:
-            missing.append("advice on a finding (no tool fixes this: a person does)")
+            if root and not naming_findings:
+                missing.append("advice on the finding that names the cause (no finding names it)")
+            elif root:
+                rules = ", ".join(sorted({str(finding.get("rule")) for finding in naming_findings}))
+                missing.append(f"advice on the finding that names the cause ({rules} has none; no tool fixes this: a person does)")
+            else:
+                missing.append("advice on a finding (no tool fixes this: a person does)")
 
     clean, problems = cleanliness(expected, diagnosis, bindings)
     wrong += problems
@@ -279,12 +329,21 @@ def cleanliness(expected: dict, diagnosis: dict, bindings: dict) -> tuple[bool, 
             clean = False
             examples = "; ".join(finding.get("summary", "?") for finding in findings[:3])
             wrong.append(f"{len(findings)} findings where {expected['expect_findings']} expected: {examples}")
-        # "Nothing found" only counts when everything was looked at.
-        failed = [tool for tool in diagnosis.get("tools") or [] if tool.get("error")]
+        # "Nothing found" only counts when everything was looked at: some tool ran, none failed, and the
+        # diagnosis reports no problem (a runbook it could not run, a target it could not reach).
+        tools = diagnosis.get("tools") or []
+        failed = [tool for tool in tools if tool.get("error")]
+        if not tools:
+            clean = False
+            wrong.append("no tool ran, so nothing found proves nothing")
         if failed:
             clean = False
-            wrong.append(f"{len(failed)} of {len(diagnosis.get('tools') or [])} tools failed, so nothing found proves nothing: "
+            wrong.append(f"{len(failed)} of {len(tools)} tools failed, so nothing found proves nothing: "
                          + "; ".join(f"{tool.get('tool')}: {first_line(tool['error'])[:120]}" for tool in failed[:3]))
+        if diagnosis.get("problems"):
+            clean = False
+            wrong.append("the diagnosis reports problems, so nothing found proves nothing: "
+                         + "; ".join(first_line(str(problem))[:160] for problem in diagnosis["problems"][:3]))
     return clean, wrong
 
 
@@ -396,7 +455,7 @@ def score_model(expected: dict, diagnosis: dict, bindings: dict, turns: list[dic
     if requests is None:
         named = score(expected, diagnosis, bindings).named
         if named is False:
-            missing += [text for text in score(expected, diagnosis, bindings).missing if text.startswith("mention ")]
+            missing += [text for text in score(expected, diagnosis, bindings).missing if text.startswith(("mention ", "name the cause"))]
         return ModelScore(None, None, ran_through, proposed, clean, named, missing, list(dict.fromkeys(wrong)))
 
     turns = turns or []
