@@ -403,6 +403,28 @@ def test_baseline_only_moves_up(tmp_path):
     assert zoo.compare(failing, zoo.baseline_passes(path)) == (failing, [])
 
 
+def test_a_full_run_that_does_not_run_a_baseline_pair_reports_it_missing(tmp_path):
+    before = {"a/person", "a/alert", "b/person", "model:a/person", "model:b/person"}
+    rows = [{"class": "a", "trigger": "person", "mode": "runbook", "pass": True}, {"class": "a", "trigger": "alert", "mode": "runbook", "pass": True}]
+    # A run of some classes (--class) leaves the others alone.
+    assert zoo.compare(rows, before) == ([], [])
+    # A full runbook-mode run: class b is gone (deleted, renamed): a failure, not silence; model pairs were not asked for.
+    regressions, new = zoo.compare(rows, before, full_modes=("runbook",))
+    assert [zoo.pair(item) for item in regressions] == ["b/person"] and new == []
+    assert regressions[0]["mode"] == "runbook" and not regressions[0]["pass"] and regressions[0]["missing"][0].startswith("missing: did not run")
+    # Both modes: each mode's missing pairs, keyed as the baseline keys them.
+    regressions, _ = zoo.compare(rows, before, full_modes=("runbook", "model"))
+    assert [zoo.pair(item) for item in regressions] == ["b/person", "model:a/person", "model:b/person"]
+    # A trigger dropped from a class is missing too; and the baseline refuses to forget it on its own.
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"modes": ["runbook"], "passing": ["a/person", "a/alert"]}))
+    only_person = rows[:1]
+    assert [zoo.pair(item) for item in zoo.write_baseline(path, only_person, "runbook", full_modes=("runbook",))] == ["a/alert"]
+    assert zoo.baseline_passes(path) == {"a/person", "a/alert"}
+    # Baseline keys and their parts.
+    assert zoo.pair_parts("model:k8s-oomkilled/alert") == ("k8s-oomkilled", "alert", "model")
+    assert zoo.pair_parts("k8s-oomkilled/person") == ("k8s-oomkilled", "person", "runbook")
+
 
 # ------------------------------------------------------------------------------------------ the zoo
 

@@ -1112,18 +1112,40 @@ def baseline_passes(path: Path) -> set[str]:
     return {pair(item) for item in data.get("classes", []) if item.get("pass")}
 
 
-def compare(rows: list[dict], passing_before: set[str]) -> tuple[list[dict], list[str]]:
-    """(regressions: rows that passed before and fail now, new passes)."""
+def pair_parts(key: str) -> tuple[str, str, str]:
+    """(class, trigger, mode) of a baseline key."""
+    mode, _, rest = key.rpartition(":")
+    name, _, trigger = rest.partition("/")
+    return name, trigger, mode or "runbook"
+
+
+def did_not_run(key: str) -> dict:
+    """A row for a baseline pair a full run did not run: a failure, so deleting or renaming a class or a
+    trigger (or a mode's rows going missing) is never silent."""
+    name, trigger, mode = pair_parts(key)
+    return {"class": name, "trigger": trigger, "mode": mode, "pass": False, "findings": 0, "seconds": 0.0,
+            "missing": ["missing: did not run, although the baseline has it passing (a class or trigger deleted or renamed? "
+                        "then take it out of the baseline on purpose)"], "wrong": []}
+
+
+def compare(rows: list[dict], passing_before: set[str], full_modes: tuple[str, ...] | None = None) -> tuple[list[dict], list[str]]:
+    """(regressions: rows that passed before and fail now, new passes). With `full_modes` (a run of every
+    class in those modes, no --class), a pair of those modes that passed before and did not run at all is
+    a regression too, reported as missing."""
     regressions = [item for item in rows if pair(item) in passing_before and not item["pass"]]
+    if full_modes:
+        ran = {pair(item) for item in rows}
+        regressions += [did_not_run(key) for key in sorted(passing_before - ran) if pair_parts(key)[2] in full_modes]
     new = [pair(item) for item in rows if item["pass"] and pair(item) not in passing_before]
     return regressions, new
 
 
-def write_baseline(path: Path, rows: list[dict], mode: str) -> list[dict]:
+def write_baseline(path: Path, rows: list[dict], mode: str, full_modes: tuple[str, ...] | None = None) -> list[dict]:
     """Writes the passes, keeping the file's pairs this run did not run; refuses (returns the regressions)
-    when this run fails a pair the file says passed: a baseline only ever moves up."""
+    when this run fails a pair the file says passed, or (a full run, `full_modes`) did not run one: a
+    baseline only ever moves up, and a pair leaves it only by an edit of its own."""
     before = baseline_passes(path) if path.exists() else set()
-    regressions, _ = compare(rows, before)
+    regressions, _ = compare(rows, before, full_modes)
     if regressions:
         return regressions
     ran = {pair(item) for item in rows}
@@ -1195,6 +1217,8 @@ def main(argv: list[str] | None = None) -> int:
         llm = loaded.get("llm", loaded)
     options = Options(binary=args.bin, modes=args.mode, llm=llm, timeout=args.timeout, keep=args.keep)
     mode = ",".join(args.mode)
+    # Every class in these modes: a baseline pair of them that does not run is missing, not skipped.
+    full_modes = None if args.classes else args.mode
 
     def progress(item):
         print(f"zoo: {pair(item).replace('/', ' / ')}: {'PASS' if item['pass'] else 'FAIL'} ({item['seconds']:.1f} s)", file=sys.stderr)
@@ -1216,19 +1240,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     status = 0 if all(item["pass"] for item in rows) else 1
     if args.baseline:
-        regressions, new = compare(rows, baseline_passes(args.baseline))
+        regressions, new = compare(rows, baseline_passes(args.baseline), full_modes)
         if new:
             print(f"\nnew passes (not in {args.baseline}): {', '.join(new)}")
         if regressions:
-            print(f"\nREGRESSIONS: passed in {args.baseline}, fail now:")
+            print(f"\nREGRESSIONS: passed in {args.baseline}, fail now (or did not run):")
             for item in regressions:
                 print(f"  {pair(item)}: " + "; ".join(item["missing"] + item["wrong"]))
         status = 1 if regressions else 0
     if args.write_baseline:
-        refused = write_baseline(args.write_baseline, rows, mode)
+        refused = write_baseline(args.write_baseline, rows, mode, full_modes)
         if refused:
             print(f"\nzoo: not writing {args.write_baseline}: this run fails {', '.join(pair(item) for item in refused)}, "
-                  "which it records as passing", file=sys.stderr)
+                  "which it records as passing (or did not run it)", file=sys.stderr)
             return 1
         print(f"baseline written: {args.write_baseline}")
     return status
