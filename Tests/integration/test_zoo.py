@@ -445,4 +445,24 @@ def test_the_zoo_holds_its_baseline():
     print(result.stdout)
     if result.returncode == 2:
         pytest.fail(f"the zoo could not start its peers:\n{result.stderr[-4000:]}", pytrace=False)
-    assert result.returncode == 0, result.stdout[result.stdout.find("REGRESSIONS"):] or result.stderr[-4000:]
+    assert result.returncode == 0, failure_text(result)
+
+
+def failure_text(result: subprocess.CompletedProcess) -> str:
+    """Why a zoo run failed: its regressions when it got to scoring them; otherwise (the scorer crashed, an
+    option it does not know) its exit status, standard error and the end of its output."""
+    if "REGRESSIONS" in result.stdout:
+        return result.stdout[result.stdout.index("REGRESSIONS"):]
+    return (f"zoo.py exited {result.returncode} without a REGRESSIONS report\n--- stderr (last 4000 characters):\n{result.stderr[-4000:]}"
+            f"\n--- stdout (last 2000 characters):\n{result.stdout[-2000:]}")
+
+
+def test_a_crashed_scorer_shows_its_exit_status_and_stderr():
+    crashed = subprocess.CompletedProcess(["zoo.py"], 1, stdout="class  trigger\n", stderr="Traceback …\nKeyError: 'x'\n")
+    text = failure_text(crashed)
+    assert "zoo.py exited 1 without a REGRESSIONS report" in text and "KeyError: 'x'" in text
+    regressed = subprocess.CompletedProcess(["zoo.py"], 1, stdout="table\n\nREGRESSIONS: passed in b, fail now:\n  a/person: x\n", stderr="noise")
+    assert failure_text(regressed) == "REGRESSIONS: passed in b, fail now:\n  a/person: x\n"
+    # For real: an option zoo.py does not have.
+    result = subprocess.run([sys.executable, str(ZOO / "zoo.py"), "run", "--no-such-option"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "exited 2" in failure_text(result) and "--no-such-option" in failure_text(result)
