@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, helpdesk_binary
+from conftest import REPO, helpdesk_binary, http
 from kube_stub import KubeStub
 
 ZOO = REPO / "Tests" / "zoo"
@@ -287,6 +287,28 @@ def test_scorer_when_no_tool_fixes_it_the_advice_is_on_the_finding_that_names_th
     outcome = zoo.score(expected, unnamed, {})
     assert outcome.named is False and outcome.fix is False
     assert "advice on the finding that names the cause (no finding names it)" in outcome.missing
+
+
+def test_the_write_tool_list_is_every_write_and_destructive_tool_the_binary_offers(helpdesk, tmp_path):
+    """ALL_WRITE_TOOLS is zoo.KNOWN_WRITE_TOOLS (no command lists tools with their action) plus what a
+    diagnosis itself ran as a write; a new write tool the list lacks would pass `must_not` unseen. The
+    server's agent list (GET /api/v1/agents: every agent this build has, whatever the inventory) says each
+    tool's action: the list must be exactly its write and destructive tools."""
+    (tmp_path / "token").write_text("zoo-api-token-0123456789")
+    hd = helpdesk(f"store: {{path: {tmp_path / 'hd.sqlite'}}}\napi: {{tokens: {{zoo: {{token_file: {tmp_path / 'token'}}}}}}}\n")
+    hd.start(env={"HOME": str(tmp_path)})
+    status, _, body = http("GET", hd.url("/api/v1/agents"), headers={"Authorization": "Bearer zoo-api-token-0123456789"})
+    assert status == 200, body
+    tools = [tool for agent in json.loads(body)["agents"] for tool in agent["tools"]]
+    writes = {tool["name"] for tool in tools if tool["action"] in ("write", "destructive")}
+    assert {tool["action"] for tool in tools} <= {"read", "write", "destructive"}
+    assert writes == zoo.KNOWN_WRITE_TOOLS, (f"the binary's write tools not in zoo.KNOWN_WRITE_TOOLS: {sorted(writes - zoo.KNOWN_WRITE_TOOLS)}; "
+                                             f"listed but not offered: {sorted(zoo.KNOWN_WRITE_TOOLS - writes)}")
+    # The OpenAPI document's tool enums name the same database and Kubernetes tools the server offers.
+    spec = json.loads((REPO / "Sources" / "HelpdeskServer" / "openapi.json").read_text())
+    enums = {name for path in ("/api/v1/db/{tool}", "/api/v1/k8s/{tool}")
+             for name in spec["paths"][path]["post"]["parameters"][0]["schema"]["enum"]}
+    assert enums <= {tool["name"] for tool in tools}, sorted(enums - {tool["name"] for tool in tools})
 
 
 # ------------------------------------------------------------------------------ model mode's scorer

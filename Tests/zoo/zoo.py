@@ -34,7 +34,8 @@ if str(INTEGRATION) not in sys.path:
 KUBERNETES_VERSION = "1.30"
 TRIGGERS = ("person", "alert")
 # No command lists the tools with their action, so the write and destructive ones are named here (the
-# diagnosis's own `tools[].action` adds any other it ran). Keep in step with the agents' descriptors.
+# diagnosis's own `tools[].action` adds any other it ran). test_zoo.py holds this to the binary's own list
+# (GET /api/v1/agents on `helpdesk serve`), so a new write tool cannot be missed.
 KNOWN_WRITE_TOOLS = frozenset({"cancel_query", "terminate_backend", "rollout_restart", "scale", "rollout_undo", "create_silence"})
 ALL_WRITE_TOOLS = "ALL_WRITE_TOOLS"
 NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
