@@ -887,8 +887,10 @@ def run_trigger(zoo_class: ZooClass, kind: str, spec: dict, planted: Planted, co
         # A usage error (an option this binary does not have) or a crash: the trigger failed, with why.
         return row(zoo_class, kind, mode, exit_code=result.returncode, seconds=seconds,
                    wrong=[f"diagnose exited {result.returncode} without a diagnosis: {first_line(result.stderr, result.stdout)}"])
+    if options.keep:
+        (work / f"diagnosis-{mode}-{kind}.json").write_text(result.stdout)
     common = {"findings": len(diagnosis.get("findings") or []), "seconds": seconds, "summary": diagnosis.get("summary", ""),
-              "exit_code": result.returncode}
+              "exit_code": result.returncode, "found": found(diagnosis)}
     if mode == "model":
         outcome = score_model(zoo_class.expected, diagnosis, planted.bindings, turns,
                               None if fake is None else [request["body"] for request in fake.requests])
@@ -903,6 +905,12 @@ def run_trigger(zoo_class: ZooClass, kind: str, spec: dict, planted: Planted, co
         wrong.insert(0, f"diagnose exited {result.returncode}: {problems[:300]}")
     passed = outcome.passed and result.returncode in (0, 1)
     return row(zoo_class, kind, mode, **{"pass": passed}, **scores, missing=outcome.missing, wrong=wrong, **common)
+
+
+def found(diagnosis: dict) -> list[str]:
+    """The findings as a failure lists them: severity, rule, summary and advice."""
+    return [f"[{finding.get('severity')}] {finding.get('rule')}: {finding.get('summary')}"
+            + (f" (advice: {finding['advice']})" if finding.get("advice") else "") for finding in diagnosis.get("findings") or []]
 
 
 def run_model_triggers(zoo_class: ZooClass, planted: Planted, work: Path, options: Options) -> list[dict]:
@@ -1086,6 +1094,7 @@ def failures(rows: list[dict]) -> str:
         lines += [f"    missing: {text}" for text in item["missing"]]
         lines += [f"    wrong:   {text}" for text in item["wrong"]]
         lines += [f"    note:    {text}" for text in item.get("notes") or []]
+        lines += [f"    found:   {text}" for text in item.get("found") or []]
     return "\n".join(lines)
 
 
