@@ -655,12 +655,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class _WithApplication:
-    """What peers.Session reads of a server (port, env), with PGAPPNAME so psql sets application_name."""
+class _SessionServer:
+    """What peers.Session reads of a server (port, env), with PGAPPNAME so psql sets application_name and
+    PGDATABASE so it connects to that database."""
 
-    def __init__(self, server, application: str):
+    def __init__(self, server, application: str | None, database: str | None):
         self.port = server.port
-        self.env = {**server.env, "PGAPPNAME": application}
+        self.env = {**server.env, **({"PGAPPNAME": application} if application else {}), **({"PGDATABASE": database} if database else {})}
 
 
 class Zoo:
@@ -675,9 +676,10 @@ class Zoo:
         self._threads = []
         self._cleanups = []
 
-    def session(self, application: str | None = None):
+    def session(self, application: str | None = None, database: str | None = None):
+        """A psql session held open, as `application`, in `database` (default: postgres)."""
         from peers import Session
-        session = Session(self.pg if application is None else _WithApplication(self.pg, application))
+        session = Session(self.pg if application is None and database is None else _SessionServer(self.pg, application, database))
         self._sessions.append(session)
         return session
 
@@ -981,7 +983,9 @@ def run_class(zoo_class: ZooClass, options: Options) -> list[dict]:
                     result = result["bindings"]
                 planted.bindings.update(result)
                 planted.pg_port, planted.pg_password = pg.port, pg.password
-                planted.database = {"connection_string": f"host=127.0.0.1 port={pg.port} dbname=postgres user=postgres sslmode=disable",
+                # `dbname` is the plant's word for the database prod-db connects to (not an inventory key).
+                dbname = inventory.pop("dbname", "postgres")
+                planted.database = {"connection_string": f"host=127.0.0.1 port={pg.port} dbname={dbname} user=postgres sslmode=disable",
                                     "tags": ["production"], **inventory}
             unbound = sorted(zoo_class.names() - set(planted.bindings))
             if unbound:
