@@ -880,6 +880,9 @@ def run_trigger(zoo_class: ZooClass, kind: str, spec: dict, planted: Planted, co
         result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=options.timeout, env=environment)
     except subprocess.TimeoutExpired:
         return row(zoo_class, kind, mode, wrong=[f"diagnose did not finish in {options.timeout:.0f} s"], seconds=round(time.monotonic() - started, 2))
+    except OSError as error:
+        # The binary could not be started (being rebuilt: "Text file busy"; gone): this trigger fails, the run goes on.
+        return row(zoo_class, kind, mode, wrong=[f"could not run {options.binary}: {error}"], seconds=round(time.monotonic() - started, 2))
     seconds = round(time.monotonic() - started, 2)
     try:
         diagnosis = json.loads(result.stdout)
