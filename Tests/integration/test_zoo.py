@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, helpdesk_binary
+from conftest import REPO, helpdesk_binary, http
 from kube_stub import KubeStub
 
 ZOO = REPO / "Tests" / "zoo"
@@ -210,7 +210,7 @@ def test_scorer_when_no_tool_fixes_it_advice_is_needed_and_no_write_may_be_recom
     advised = diagnosis([finding("pod crashes: key missing in ConfigMap orders-api-config", advice="add the key")], [("pod_logs", {"name": "x"})])
     assert zoo.score(expected, advised, {}).passed
     silent = diagnosis([finding("pod crashes: key missing in ConfigMap orders-api-config", advice="")])
-    assert zoo.score(expected, silent, {}).missing == ["advice on a finding (no tool fixes this: a person does)"]
+    assert zoo.score(expected, silent, {}).missing == ["advice on the finding that names the cause (r has none; no tool fixes this: a person does)"]
     restart = diagnosis([finding("orders-api-config", advice="add the key")], [("scale", {"name": "x", "replicas": 0})])
     outcome = zoo.score(expected, restart, {})
     assert outcome.fix is False and outcome.clean and outcome.wrong == ["recommends scale(name=x, replicas=0) (no tool fixes this)"]
@@ -218,8 +218,9 @@ def test_scorer_when_no_tool_fixes_it_advice_is_needed_and_no_write_may_be_recom
 
 def test_scorer_healthy_systems_have_no_finding_and_no_write_tool():
     expected = {"root_cause": None, "fix": None, "expect_findings": 0, "must_not": {"recommend_tools": ["ALL_WRITE_TOOLS"], "say": ["Pending"]}}
-    assert zoo.score(expected, diagnosis(summary="prod-cluster: no problems found by 3 tools"), {}).passed
-    noisy = diagnosis([finding("pod x is Pending")], [("scale", {"name": "x", "replicas": 2})])
+    looked = [{"tool": name, "action": "read", "error": None} for name in ("pods", "deployments", "events")]
+    assert zoo.score(expected, diagnosis(summary="prod-cluster: no problems found by 3 tools", tools=looked), {}).passed
+    noisy = diagnosis([finding("pod x is Pending")], [("scale", {"name": "x", "replicas": 2})], tools=looked)
     outcome = zoo.score(expected, noisy, {})
     assert outcome.named is None and outcome.fix is None and not outcome.passed
     assert outcome.wrong == ["recommends scale(name=x, replicas=2)", "says 'Pending'", "1 findings where 0 expected: pod x is Pending"]
@@ -230,6 +231,84 @@ def test_scorer_healthy_systems_have_no_finding_and_no_write_tool():
     # A write tool the binary knows and this list does not still counts: the diagnosis says its action.
     novel = diagnosis([], [("drain_node", {"name": "w"})], tools=[{"tool": "drain_node", "action": "destructive"}])
     assert "recommends drain_node(name=w)" in zoo.score(expected, novel, {}).wrong
+
+
+def test_scorer_nothing_found_is_no_healthy_verdict_when_nothing_was_looked_at_or_something_stood_in_the_way():
+    expected = {"root_cause": None, "fix": None, "expect_findings": 0, "must_not": {"recommend_tools": ["ALL_WRITE_TOOLS"], "say": []}}
+    looked = [{"tool": "server_info", "action": "read", "error": None}]
+    # No tool ran (no runbook matched, the target unknown): nothing found proves nothing.
+    idle = zoo.score(expected, diagnosis(summary="prod-db: no problems found by 0 tools"), {})
+    assert not idle.passed and idle.wrong == ["no tool ran, so nothing found proves nothing"]
+    # A problem the diagnosis reports (a runbook it could not run) while the tools it did run found nothing.
+    blocked = zoo.score(expected, {**diagnosis(tools=looked), "problems": ["runbook postgres-locks: refused by policy"]}, {})
+    assert not blocked.passed and blocked.wrong == ["the diagnosis reports problems, so nothing found proves nothing: runbook postgres-locks: refused by policy"]
+    # Each reason is said; the model scorer holds a healthy class to the same.
+    everything = {**diagnosis(), "problems": ["cannot reach prod-db"]}
+    assert zoo.score(expected, everything, {}).wrong == ["no tool ran, so nothing found proves nothing",
+                                                         "the diagnosis reports problems, so nothing found proves nothing: cannot reach prod-db"]
+    assert zoo.cleanliness(expected, everything, {})[0] is False
+    assert zoo.score(expected, {**diagnosis(tools=looked), "problems": []}, {}).passed
+
+
+def test_scorer_the_cause_is_named_in_one_finding_not_spread_over_several():
+    expected = {"root_cause": {"must_mention": ["idle in transaction", "$blocker_pid"]}}
+    bindings = {"blocker_pid": 4242}
+    # Each word said, but by different findings: nothing ties PID 4242 to the idle transaction.
+    spread = diagnosis([finding("PID 4242 runs a long query", rule="long-query"), finding("3 sessions are idle in transaction", rule="idle")],
+                       summary="prod-db: 2 critical — PID 4242 runs a long query")
+    outcome = zoo.score(expected, spread, bindings)
+    assert outcome.named is False and not outcome.passed
+    assert outcome.missing == ["name the cause in one finding: 'idle in transaction', '4242' are each said, but in no one finding or the "
+                               "summary (closest: finding long-query, without 'idle in transaction')"]
+    # A finding's advice counts with its own summary.
+    advised = diagnosis([finding("3 sessions are idle in transaction", advice="end PID 4242, the oldest")])
+    assert zoo.score(expected, advised, bindings).named is True
+    # The diagnosis's summary (the worst finding's) counts as one place.
+    summarised = diagnosis([finding("the oldest holds row locks")], summary="prod-db: 1 critical — PID 4242 is idle in transaction")
+    assert zoo.score(expected, summarised, bindings).named is True
+    # Said nowhere: each missing word, as before.
+    assert zoo.score(expected, diagnosis([finding("all calm")]), bindings).missing == ["mention 'idle in transaction'", "mention '4242'"]
+
+
+def test_scorer_when_no_tool_fixes_it_the_advice_is_on_the_finding_that_names_the_cause():
+    expected = {"root_cause": {"must_mention": ["orders-api-config", "LOG_LEVEL"]}, "fix": {"tool": None, "arguments": {}},
+                "must_not": {"recommend_tools": [], "say": []}}
+    # Another finding's advice (about something else) is no advice for this cause.
+    elsewhere = diagnosis([finding("key LOG_LEVEL missing in ConfigMap orders-api-config", rule="config-key-missing"),
+                           finding("pod y restarted once", rule="restarted", advice="watch it")])
+    outcome = zoo.score(expected, elsewhere, {})
+    assert outcome.named is True and outcome.fix is False
+    assert outcome.missing == ["advice on the finding that names the cause (config-key-missing has none; no tool fixes this: a person does)"]
+    on_it = diagnosis([finding("key LOG_LEVEL missing in ConfigMap orders-api-config", rule="config-key-missing", advice="add the key"),
+                       finding("pod y restarted once", rule="restarted")])
+    assert zoo.score(expected, on_it, {}).passed
+    # Named by no finding: no advice can be on it.
+    unnamed = diagnosis([finding("ConfigMap orders-api-config", advice="look"), finding("LOG_LEVEL", advice="look")])
+    outcome = zoo.score(expected, unnamed, {})
+    assert outcome.named is False and outcome.fix is False
+    assert "advice on the finding that names the cause (no finding names it)" in outcome.missing
+
+
+def test_the_write_tool_list_is_every_write_and_destructive_tool_the_binary_offers(helpdesk, tmp_path):
+    """ALL_WRITE_TOOLS is zoo.KNOWN_WRITE_TOOLS (no command lists tools with their action) plus what a
+    diagnosis itself ran as a write; a new write tool the list lacks would pass `must_not` unseen. The
+    server's agent list (GET /api/v1/agents: every agent this build has, whatever the inventory) says each
+    tool's action: the list must be exactly its write and destructive tools."""
+    (tmp_path / "token").write_text("zoo-api-token-0123456789")
+    hd = helpdesk(f"store: {{path: {tmp_path / 'hd.sqlite'}}}\napi: {{tokens: {{zoo: {{token_file: {tmp_path / 'token'}}}}}}}\n")
+    hd.start(env={"HOME": str(tmp_path)})
+    status, _, body = http("GET", hd.url("/api/v1/agents"), headers={"Authorization": "Bearer zoo-api-token-0123456789"})
+    assert status == 200, body
+    tools = [tool for agent in json.loads(body)["agents"] for tool in agent["tools"]]
+    writes = {tool["name"] for tool in tools if tool["action"] in ("write", "destructive")}
+    assert {tool["action"] for tool in tools} <= {"read", "write", "destructive"}
+    assert writes == zoo.KNOWN_WRITE_TOOLS, (f"the binary's write tools not in zoo.KNOWN_WRITE_TOOLS: {sorted(writes - zoo.KNOWN_WRITE_TOOLS)}; "
+                                             f"listed but not offered: {sorted(zoo.KNOWN_WRITE_TOOLS - writes)}")
+    # The OpenAPI document's tool enums name the same database and Kubernetes tools the server offers.
+    spec = json.loads((REPO / "Sources" / "HelpdeskServer" / "openapi.json").read_text())
+    enums = {name for path in ("/api/v1/db/{tool}", "/api/v1/k8s/{tool}")
+             for name in spec["paths"][path]["post"]["parameters"][0]["schema"]["enum"]}
+    assert enums <= {tool["name"] for tool in tools}, sorted(enums - {tool["name"] for tool in tools})
 
 
 # ------------------------------------------------------------------------------ model mode's scorer
@@ -293,7 +372,7 @@ def test_model_scorer_names_each_broken_piece_of_glue():
 def test_model_scorer_on_a_healthy_class_wants_a_briefing_without_findings():
     expected = {"root_cause": None, "fix": None, "expect_findings": 0, "must_not": {"recommend_tools": ["ALL_WRITE_TOOLS"], "say": ["critical"]}}
     turns = [{"tool": "blocking_locks", "input": {}}, {"text": "All good."}]
-    quiet = model_diagnosis(actions=(), analysis="All good.", findings=[])
+    quiet = {**model_diagnosis(actions=(), analysis="All good.", findings=[]), "tools": [{"tool": "blocking_locks", "action": "read", "error": None}]}
     requests = replayed(briefing="Runbooks run: postgres-health\n\nThe runbooks found nothing.\n")[:2]
     outcome = zoo.score_model(expected, quiet, {}, turns, requests)
     assert outcome.passed and outcome.proposed is None
@@ -346,6 +425,29 @@ def test_baseline_only_moves_up(tmp_path):
     assert zoo.compare(failing, zoo.baseline_passes(path)) == (failing, [])
 
 
+def test_a_full_run_that_does_not_run_a_baseline_pair_reports_it_missing(tmp_path):
+    before = {"a/person", "a/alert", "b/person", "model:a/person", "model:b/person"}
+    rows = [{"class": "a", "trigger": "person", "mode": "runbook", "pass": True}, {"class": "a", "trigger": "alert", "mode": "runbook", "pass": True}]
+    # A run of some classes (--class) leaves the others alone.
+    assert zoo.compare(rows, before) == ([], [])
+    # A full runbook-mode run: class b is gone (deleted, renamed): a failure, not silence; model pairs were not asked for.
+    regressions, new = zoo.compare(rows, before, full_modes=("runbook",))
+    assert [zoo.pair(item) for item in regressions] == ["b/person"] and new == []
+    assert regressions[0]["mode"] == "runbook" and not regressions[0]["pass"] and regressions[0]["missing"][0].startswith("missing: did not run")
+    # Both modes: each mode's missing pairs, keyed as the baseline keys them.
+    regressions, _ = zoo.compare(rows, before, full_modes=("runbook", "model"))
+    assert [zoo.pair(item) for item in regressions] == ["b/person", "model:a/person", "model:b/person"]
+    # A trigger dropped from a class is missing too; and the baseline refuses to forget it on its own.
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps({"modes": ["runbook"], "passing": ["a/person", "a/alert"]}))
+    only_person = rows[:1]
+    assert [zoo.pair(item) for item in zoo.write_baseline(path, only_person, "runbook", full_modes=("runbook",))] == ["a/alert"]
+    assert zoo.baseline_passes(path) == {"a/person", "a/alert"}
+    # Baseline keys and their parts.
+    assert zoo.pair_parts("model:k8s-oomkilled/alert") == ("k8s-oomkilled", "alert", "model")
+    assert zoo.pair_parts("k8s-oomkilled/person") == ("k8s-oomkilled", "person", "runbook")
+
+
 # ------------------------------------------------------------------------------------------ the zoo
 
 
@@ -365,4 +467,24 @@ def test_the_zoo_holds_its_baseline():
     print(result.stdout)
     if result.returncode == 2:
         pytest.fail(f"the zoo could not start its peers:\n{result.stderr[-4000:]}", pytrace=False)
-    assert result.returncode == 0, result.stdout[result.stdout.find("REGRESSIONS"):] or result.stderr[-4000:]
+    assert result.returncode == 0, failure_text(result)
+
+
+def failure_text(result: subprocess.CompletedProcess) -> str:
+    """Why a zoo run failed: its regressions when it got to scoring them; otherwise (the scorer crashed, an
+    option it does not know) its exit status, standard error and the end of its output."""
+    if "REGRESSIONS" in result.stdout:
+        return result.stdout[result.stdout.index("REGRESSIONS"):]
+    return (f"zoo.py exited {result.returncode} without a REGRESSIONS report\n--- stderr (last 4000 characters):\n{result.stderr[-4000:]}"
+            f"\n--- stdout (last 2000 characters):\n{result.stdout[-2000:]}")
+
+
+def test_a_crashed_scorer_shows_its_exit_status_and_stderr():
+    crashed = subprocess.CompletedProcess(["zoo.py"], 1, stdout="class  trigger\n", stderr="Traceback …\nKeyError: 'x'\n")
+    text = failure_text(crashed)
+    assert "zoo.py exited 1 without a REGRESSIONS report" in text and "KeyError: 'x'" in text
+    regressed = subprocess.CompletedProcess(["zoo.py"], 1, stdout="table\n\nREGRESSIONS: passed in b, fail now:\n  a/person: x\n", stderr="noise")
+    assert failure_text(regressed) == "REGRESSIONS: passed in b, fail now:\n  a/person: x\n"
+    # For real: an option zoo.py does not have.
+    result = subprocess.run([sys.executable, str(ZOO / "zoo.py"), "run", "--no-such-option"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "exited 2" in failure_text(result) and "--no-such-option" in failure_text(result)

@@ -34,7 +34,8 @@ if str(INTEGRATION) not in sys.path:
 KUBERNETES_VERSION = "1.30"
 TRIGGERS = ("person", "alert")
 # No command lists the tools with their action, so the write and destructive ones are named here (the
-# diagnosis's own `tools[].action` adds any other it ran). Keep in step with the agents' descriptors.
+# diagnosis's own `tools[].action` adds any other it ran). test_zoo.py holds this to the binary's own list
+# (GET /api/v1/agents on `helpdesk serve`), so a new write tool cannot be missed.
 KNOWN_WRITE_TOOLS = frozenset({"cancel_query", "terminate_backend", "rollout_restart", "scale", "rollout_undo", "create_silence"})
 ALL_WRITE_TOOLS = "ALL_WRITE_TOOLS"
 NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -216,8 +217,52 @@ def fix_recommended(fix: dict, calls: list[dict], bindings: dict) -> tuple[bool,
     return False, f"recommend {fix['tool']}({wanted_text}){note}"
 
 
+def naming_units(diagnosis: dict) -> list[tuple[str, dict | None]]:
+    """Where a cause may be named, each on its own: one finding's summary with its advice, the diagnosis's
+    summary (the worst finding's, in runbook mode) and a model's analysis. A cause whose words are spread
+    over several findings is not named: nothing ties them together."""
+    units = [(f"{finding.get('summary') or ''}\n{finding.get('advice') or ''}", finding) for finding in diagnosis.get("findings") or []]
+    units.append((diagnosis.get("summary") or "", None))
+    if diagnosis.get("analysis"):
+        units.append((diagnosis["analysis"], None))
+    return units
+
+
+def naming(root: dict, diagnosis: dict, bindings: dict) -> tuple[bool, list[dict], list[str]]:
+    """Whether one place (naming_units) carries every must_mention; the findings that name the cause (those
+    that carry them all, and the worst finding when the diagnosis's summary, which repeats it, does); what
+    is missing."""
+    items = [[variant.lower() for variant in expand(item, bindings)] for item in root.get("must_mention") or []]
+    if not items:
+        return True, [], []
+
+    def carries(text: str) -> list[bool]:
+        text = text.lower()
+        return [any(variant in text for variant in variants) for variants in items]
+
+    findings = diagnosis.get("findings") or []
+    naming_findings = [finding for text, finding in naming_units(diagnosis) if finding is not None and all(carries(text))]
+    summary = diagnosis.get("summary") or ""
+    by_summary = all(carries(summary))
+    if by_summary:
+        naming_findings += [finding for finding in findings if finding.get("summary") and finding["summary"] in summary
+                            and finding not in naming_findings]
+    named = bool(naming_findings) or by_summary or any(all(carries(text)) for text, _ in naming_units(diagnosis))
+    if named:
+        return True, naming_findings, []
+    # Not named: what is said nowhere, and what is said only apart.
+    everywhere = carries("\n".join(text for text, _ in naming_units(diagnosis)))
+    missing = [f"mention {' | '.join(repr(v) for v in variants)}" for variants, found in zip(items, everywhere) if not found]
+    if all(everywhere):
+        closest = max(naming_units(diagnosis), key=lambda unit: sum(carries(unit[0])))
+        without = [variants[0] for variants, found in zip(items, carries(closest[0])) if not found]
+        where = f"finding {closest[1].get('rule')}" if closest[1] is not None else "the summary"
+        missing.append(f"name the cause in one finding: {', '.join(repr(v[0]) for v in items)} are each said, but in no one finding "
+                       f"or the summary (closest: {where}, without {', '.join(repr(v) for v in without)})")
+    return False, naming_findings, missing
+
+
 def score(expected: dict, diagnosis: dict, bindings: dict) -> Score:
-    text = said(diagnosis).lower()
     findings = diagnosis.get("findings") or []
     calls = recommended_calls(diagnosis)
     write_tools = write_tools_of(diagnosis)
@@ -225,13 +270,10 @@ def score(expected: dict, diagnosis: dict, bindings: dict) -> Score:
 
     root = expected.get("root_cause")
     named = finding_rule = None
+    naming_findings = []
     if root:
-        named = True
-        for item in root.get("must_mention") or []:
-            variants = expand(item, bindings)
-            if not any(variant.lower() in text for variant in variants):
-                named = False
-                missing.append(f"mention {' | '.join(repr(v) for v in variants)}")
+        named, naming_findings, why = naming(root, diagnosis, bindings)
+        missing += why
         if root.get("finding_rule"):
             finding_rule = any(finding.get("rule") == root["finding_rule"] for finding in findings)
 
@@ -242,11 +284,20 @@ def score(expected: dict, diagnosis: dict, bindings: dict) -> Score:
         missing += [why] if why else []
     elif fix:
         writes = [call for call in calls if call.get("tool") in write_tools]
-        advised = any(str(finding.get("advice") or "").strip() for finding in findings)
+        # The advice that counts is the one on the finding that names the cause: advice on another finding
+        # is about something else. Without a cause to name, any finding's advice.
+        advisers = naming_findings if root else findings
+        advised = any(str(finding.get("advice") or "").strip() for finding in advisers)
         fixed = not writes and advised
         wrong += [f"recommends {call_text(call)} (no tool fixes this)" for call in writes]
         if not advised:
-            missing.append("advice on a finding (no tool fixes this: a person does)")
+            if root and not naming_findings:
+                missing.append("advice on the finding that names the cause (no finding names it)")
+            elif root:
+                rules = ", ".join(sorted({str(finding.get("rule")) for finding in naming_findings}))
+                missing.append(f"advice on the finding that names the cause ({rules} has none; no tool fixes this: a person does)")
+            else:
+                missing.append("advice on a finding (no tool fixes this: a person does)")
 
     clean, problems = cleanliness(expected, diagnosis, bindings)
     wrong += problems
@@ -279,12 +330,21 @@ def cleanliness(expected: dict, diagnosis: dict, bindings: dict) -> tuple[bool, 
             clean = False
             examples = "; ".join(finding.get("summary", "?") for finding in findings[:3])
             wrong.append(f"{len(findings)} findings where {expected['expect_findings']} expected: {examples}")
-        # "Nothing found" only counts when everything was looked at.
-        failed = [tool for tool in diagnosis.get("tools") or [] if tool.get("error")]
+        # "Nothing found" only counts when everything was looked at: some tool ran, none failed, and the
+        # diagnosis reports no problem (a runbook it could not run, a target it could not reach).
+        tools = diagnosis.get("tools") or []
+        failed = [tool for tool in tools if tool.get("error")]
+        if not tools:
+            clean = False
+            wrong.append("no tool ran, so nothing found proves nothing")
         if failed:
             clean = False
-            wrong.append(f"{len(failed)} of {len(diagnosis.get('tools') or [])} tools failed, so nothing found proves nothing: "
+            wrong.append(f"{len(failed)} of {len(tools)} tools failed, so nothing found proves nothing: "
                          + "; ".join(f"{tool.get('tool')}: {first_line(tool['error'])[:120]}" for tool in failed[:3]))
+        if diagnosis.get("problems"):
+            clean = False
+            wrong.append("the diagnosis reports problems, so nothing found proves nothing: "
+                         + "; ".join(first_line(str(problem))[:160] for problem in diagnosis["problems"][:3]))
     return clean, wrong
 
 
@@ -396,7 +456,7 @@ def score_model(expected: dict, diagnosis: dict, bindings: dict, turns: list[dic
     if requests is None:
         named = score(expected, diagnosis, bindings).named
         if named is False:
-            missing += [text for text in score(expected, diagnosis, bindings).missing if text.startswith("mention ")]
+            missing += [text for text in score(expected, diagnosis, bindings).missing if text.startswith(("mention ", "name the cause"))]
         return ModelScore(None, None, ran_through, proposed, clean, named, missing, list(dict.fromkeys(wrong)))
 
     turns = turns or []
@@ -595,12 +655,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class _WithApplication:
-    """What peers.Session reads of a server (port, env), with PGAPPNAME so psql sets application_name."""
+class _SessionServer:
+    """What peers.Session reads of a server (port, env), with PGAPPNAME so psql sets application_name and
+    PGDATABASE so it connects to that database."""
 
-    def __init__(self, server, application: str):
+    def __init__(self, server, application: str | None, database: str | None):
         self.port = server.port
-        self.env = {**server.env, "PGAPPNAME": application}
+        self.env = {**server.env, **({"PGAPPNAME": application} if application else {}), **({"PGDATABASE": database} if database else {})}
 
 
 class Zoo:
@@ -615,9 +676,10 @@ class Zoo:
         self._threads = []
         self._cleanups = []
 
-    def session(self, application: str | None = None):
+    def session(self, application: str | None = None, database: str | None = None):
+        """A psql session held open, as `application`, in `database` (default: postgres)."""
         from peers import Session
-        session = Session(self.pg if application is None else _WithApplication(self.pg, application))
+        session = Session(self.pg if application is None and database is None else _SessionServer(self.pg, application, database))
         self._sessions.append(session)
         return session
 
@@ -818,6 +880,9 @@ def run_trigger(zoo_class: ZooClass, kind: str, spec: dict, planted: Planted, co
         result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=options.timeout, env=environment)
     except subprocess.TimeoutExpired:
         return row(zoo_class, kind, mode, wrong=[f"diagnose did not finish in {options.timeout:.0f} s"], seconds=round(time.monotonic() - started, 2))
+    except OSError as error:
+        # The binary could not be started (being rebuilt: "Text file busy"; gone): this trigger fails, the run goes on.
+        return row(zoo_class, kind, mode, wrong=[f"could not run {options.binary}: {error}"], seconds=round(time.monotonic() - started, 2))
     seconds = round(time.monotonic() - started, 2)
     try:
         diagnosis = json.loads(result.stdout)
@@ -827,8 +892,10 @@ def run_trigger(zoo_class: ZooClass, kind: str, spec: dict, planted: Planted, co
         # A usage error (an option this binary does not have) or a crash: the trigger failed, with why.
         return row(zoo_class, kind, mode, exit_code=result.returncode, seconds=seconds,
                    wrong=[f"diagnose exited {result.returncode} without a diagnosis: {first_line(result.stderr, result.stdout)}"])
+    if options.keep:
+        (work / f"diagnosis-{mode}-{kind}.json").write_text(result.stdout)
     common = {"findings": len(diagnosis.get("findings") or []), "seconds": seconds, "summary": diagnosis.get("summary", ""),
-              "exit_code": result.returncode}
+              "exit_code": result.returncode, "found": found(diagnosis)}
     if mode == "model":
         outcome = score_model(zoo_class.expected, diagnosis, planted.bindings, turns,
                               None if fake is None else [request["body"] for request in fake.requests])
@@ -843,6 +910,12 @@ def run_trigger(zoo_class: ZooClass, kind: str, spec: dict, planted: Planted, co
         wrong.insert(0, f"diagnose exited {result.returncode}: {problems[:300]}")
     passed = outcome.passed and result.returncode in (0, 1)
     return row(zoo_class, kind, mode, **{"pass": passed}, **scores, missing=outcome.missing, wrong=wrong, **common)
+
+
+def found(diagnosis: dict) -> list[str]:
+    """The findings as a failure lists them: severity, rule, summary and advice."""
+    return [f"[{finding.get('severity')}] {finding.get('rule')}: {finding.get('summary')}"
+            + (f" (advice: {finding['advice']})" if finding.get("advice") else "") for finding in diagnosis.get("findings") or []]
 
 
 def run_model_triggers(zoo_class: ZooClass, planted: Planted, work: Path, options: Options) -> list[dict]:
@@ -913,7 +986,9 @@ def run_class(zoo_class: ZooClass, options: Options) -> list[dict]:
                     result = result["bindings"]
                 planted.bindings.update(result)
                 planted.pg_port, planted.pg_password = pg.port, pg.password
-                planted.database = {"connection_string": f"host=127.0.0.1 port={pg.port} dbname=postgres user=postgres sslmode=disable",
+                # `dbname` is the plant's word for the database prod-db connects to (not an inventory key).
+                dbname = inventory.pop("dbname", "postgres")
+                planted.database = {"connection_string": f"host=127.0.0.1 port={pg.port} dbname={dbname} user=postgres sslmode=disable",
                                     "tags": ["production"], **inventory}
             unbound = sorted(zoo_class.names() - set(planted.bindings))
             if unbound:
@@ -1026,6 +1101,7 @@ def failures(rows: list[dict]) -> str:
         lines += [f"    missing: {text}" for text in item["missing"]]
         lines += [f"    wrong:   {text}" for text in item["wrong"]]
         lines += [f"    note:    {text}" for text in item.get("notes") or []]
+        lines += [f"    found:   {text}" for text in item.get("found") or []]
     return "\n".join(lines)
 
 
@@ -1053,18 +1129,40 @@ def baseline_passes(path: Path) -> set[str]:
     return {pair(item) for item in data.get("classes", []) if item.get("pass")}
 
 
-def compare(rows: list[dict], passing_before: set[str]) -> tuple[list[dict], list[str]]:
-    """(regressions: rows that passed before and fail now, new passes)."""
+def pair_parts(key: str) -> tuple[str, str, str]:
+    """(class, trigger, mode) of a baseline key."""
+    mode, _, rest = key.rpartition(":")
+    name, _, trigger = rest.partition("/")
+    return name, trigger, mode or "runbook"
+
+
+def did_not_run(key: str) -> dict:
+    """A row for a baseline pair a full run did not run: a failure, so deleting or renaming a class or a
+    trigger (or a mode's rows going missing) is never silent."""
+    name, trigger, mode = pair_parts(key)
+    return {"class": name, "trigger": trigger, "mode": mode, "pass": False, "findings": 0, "seconds": 0.0,
+            "missing": ["missing: did not run, although the baseline has it passing (a class or trigger deleted or renamed? "
+                        "then take it out of the baseline on purpose)"], "wrong": []}
+
+
+def compare(rows: list[dict], passing_before: set[str], full_modes: tuple[str, ...] | None = None) -> tuple[list[dict], list[str]]:
+    """(regressions: rows that passed before and fail now, new passes). With `full_modes` (a run of every
+    class in those modes, no --class), a pair of those modes that passed before and did not run at all is
+    a regression too, reported as missing."""
     regressions = [item for item in rows if pair(item) in passing_before and not item["pass"]]
+    if full_modes:
+        ran = {pair(item) for item in rows}
+        regressions += [did_not_run(key) for key in sorted(passing_before - ran) if pair_parts(key)[2] in full_modes]
     new = [pair(item) for item in rows if item["pass"] and pair(item) not in passing_before]
     return regressions, new
 
 
-def write_baseline(path: Path, rows: list[dict], mode: str) -> list[dict]:
+def write_baseline(path: Path, rows: list[dict], mode: str, full_modes: tuple[str, ...] | None = None) -> list[dict]:
     """Writes the passes, keeping the file's pairs this run did not run; refuses (returns the regressions)
-    when this run fails a pair the file says passed: a baseline only ever moves up."""
+    when this run fails a pair the file says passed, or (a full run, `full_modes`) did not run one: a
+    baseline only ever moves up, and a pair leaves it only by an edit of its own."""
     before = baseline_passes(path) if path.exists() else set()
-    regressions, _ = compare(rows, before)
+    regressions, _ = compare(rows, before, full_modes)
     if regressions:
         return regressions
     ran = {pair(item) for item in rows}
@@ -1136,6 +1234,8 @@ def main(argv: list[str] | None = None) -> int:
         llm = loaded.get("llm", loaded)
     options = Options(binary=args.bin, modes=args.mode, llm=llm, timeout=args.timeout, keep=args.keep)
     mode = ",".join(args.mode)
+    # Every class in these modes: a baseline pair of them that does not run is missing, not skipped.
+    full_modes = None if args.classes else args.mode
 
     def progress(item):
         print(f"zoo: {pair(item).replace('/', ' / ')}: {'PASS' if item['pass'] else 'FAIL'} ({item['seconds']:.1f} s)", file=sys.stderr)
@@ -1157,19 +1257,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     status = 0 if all(item["pass"] for item in rows) else 1
     if args.baseline:
-        regressions, new = compare(rows, baseline_passes(args.baseline))
+        regressions, new = compare(rows, baseline_passes(args.baseline), full_modes)
         if new:
             print(f"\nnew passes (not in {args.baseline}): {', '.join(new)}")
         if regressions:
-            print(f"\nREGRESSIONS: passed in {args.baseline}, fail now:")
+            print(f"\nREGRESSIONS: passed in {args.baseline}, fail now (or did not run):")
             for item in regressions:
                 print(f"  {pair(item)}: " + "; ".join(item["missing"] + item["wrong"]))
         status = 1 if regressions else 0
     if args.write_baseline:
-        refused = write_baseline(args.write_baseline, rows, mode)
+        refused = write_baseline(args.write_baseline, rows, mode, full_modes)
         if refused:
             print(f"\nzoo: not writing {args.write_baseline}: this run fails {', '.join(pair(item) for item in refused)}, "
-                  "which it records as passing", file=sys.stderr)
+                  "which it records as passing (or did not run it)", file=sys.stderr)
             return 1
         print(f"baseline written: {args.write_baseline}")
     return status
