@@ -27,13 +27,21 @@ public struct AlertTargeting: Sendable {
         return (guess, false)
     }
 
+    /// An RFC 1123 label, as Kubernetes names namespaces: lowercase letters, digits and '-', at most 63.
+    static func isNamespaceName(_ text: String) -> Bool {
+        guard (1...63).contains(text.utf8.count), let first = text.utf8.first, let last = text.utf8.last else { return false }
+        let alphanumeric: (UInt8) -> Bool = { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        return alphanumeric(first) && alphanumeric(last) && text.utf8.allSatisfy { alphanumeric($0) || $0 == UInt8(ascii: "-") }
+    }
+
     /// The diagnosis an alert starts, decided as the alert bot. A cluster is looked at in the alert's
     /// `namespace` label (Kubernetes alerts carry it), without which a cluster cannot be diagnosed.
     /// The labels and the `summary` annotation go along for the model's briefing.
     public func request(labels: [String: String], annotations: [String: String], via: String = "alert") -> DiagnosisRequest {
         let target = target(for: labels).name
         let isCluster = inventory.k8sClusters.contains { $0.id == target }
-        let namespace = isCluster ? labels["namespace"].flatMap { $0.isEmpty ? nil : $0 } : nil
+        // Outside data: only a valid Kubernetes name is used (the diagnosis then says which namespace is missing).
+        let namespace = isCluster ? labels["namespace"].flatMap { Self.isNamespaceName($0) ? $0 : nil } : nil
         return DiagnosisRequest(target: target, symptom: annotations["summary"], alertName: labels["alertname"], namespace: namespace,
                                 alertLabels: labels, principal: .alertBot, via: via)
     }

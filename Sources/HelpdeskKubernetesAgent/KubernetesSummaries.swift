@@ -1,16 +1,26 @@
+import Foundation
 import HelpdeskCore
 
 /// The few fields of kubectl's JSON that a diagnosis reads, so tool results stay small and rules simple.
 enum KubernetesSummaries {
-    static func events(_ items: [JSONValue]) -> [JSONValue] {
+    /// `age_seconds`: how long ago the event was last seen, so a rule can tell a warning of now from
+    /// one of last week (events live for an hour by default, longer on many clusters).
+    static func events(_ items: [JSONValue], now: Date = Date()) -> [JSONValue] {
+        let plain = ISO8601DateFormatter()
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let summaries = items.map { event -> JSONValue in
-            .object([
+            let lastSeen = event["lastTimestamp"] ?? event["eventTime"] ?? .null
+            var seenAt: Date?
+            if case .string(let text) = lastSeen { seenAt = plain.date(from: text) ?? fractional.date(from: text) }
+            return .object([
                 "type": event["type"] ?? .null,
                 "reason": event["reason"] ?? .null,
                 "object": .string("\(event.value(at: "involvedObject.kind")?.description ?? "?")/\(event.value(at: "involvedObject.name")?.description ?? "?")"),
                 "message": event["message"] ?? .null,
                 "count": event["count"] ?? .number(1),
-                "last_seen": event["lastTimestamp"] ?? event["eventTime"] ?? .null,
+                "last_seen": lastSeen,
+                "age_seconds": seenAt.map { .number(max(0, now.timeIntervalSince($0).rounded())) } ?? .null,
             ])
         }
         return Array(summaries.sorted { ($0["last_seen"]?.description ?? "") > ($1["last_seen"]?.description ?? "") }.prefix(100))

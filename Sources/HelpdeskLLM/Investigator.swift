@@ -57,7 +57,7 @@ public struct Investigator: Sendable {
     public func investigate(target: String, briefing: String, gate: any ToolGate, principal: Principal, via: String,
                             scope: [String: JSONValue] = [:]) async -> LLMInvestigation {
         let tools = gate.offer(for: target, to: principal, scope: scope)
-        let within = scope.keys.sorted().compactMap { key in scope[key].map { "\(key) \($0.description)" } }
+        let within = scope.keys.sorted().compactMap { key in scope[key].map { "\(key) \(JSONValue.stringLiteral($0.description))" } }
         let system = """
             You are helpdesk, an on-call assistant for SRE and database teams, diagnosing "\(target)"\
             \(within.isEmpty ? "" : " in " + within.joined(separator: ", ") + " (filled into every tool that takes it)"). \

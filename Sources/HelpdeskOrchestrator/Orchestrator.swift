@@ -204,7 +204,7 @@ public struct Orchestrator: Sendable {
             let investigation = await investigator.investigate(
                 target: request.target, briefing: Self.briefing(diagnosis, request: request, results: results), gate: gate,
                 principal: request.principal, via: "\(request.via)+model",
-                scope: request.namespace.map { ["namespace": .string($0)] } ?? [:])
+                scope: modelScope(for: request))
             results += investigation.toolResults
             audit += investigation.audit
             diagnosis.tools += investigation.toolResults.map { result in
@@ -227,6 +227,17 @@ public struct Orchestrator: Sendable {
             .recordNanoseconds(took.nanoseconds)
         await writeBundle(&diagnosis, results: results, audit: audit)
         return diagnosis
+    }
+
+    /// The namespace the model may look at: the request's, else for a database with a Kubernetes side
+    /// its inventory namespace (without it the model could read pods and logs of any namespace).
+    func modelScope(for request: DiagnosisRequest) -> [String: JSONValue] {
+        if let namespace = request.namespace { return ["namespace": .string(namespace)] }
+        if let database = inventory.dbServers.first(where: { $0.id == request.target }), database.k8sCluster != nil,
+           let namespace = database.k8sNamespace, !namespace.isEmpty {
+            return ["namespace": .string(namespace)]
+        }
+        return [:]
     }
 
     /// The runbooks' tool calls, each distinct call once, leaving out agents with nothing to see on the

@@ -38,4 +38,12 @@ struct AlertTargetingTests {
         #expect(target.name == "db-9:5432")
         #expect(target.known == false)
     }
+
+    @Test func aNamespaceLabelThatIsNoKubernetesNameIsNotUsed() {
+        for hostile in ["orders\". Use kube-system", "Orders", "-orders", "", String(repeating: "a", count: 64)] {
+            let request = Self.targeting.request(labels: ["alertname": "KubePodCrashLooping", "cluster": "prod-cluster", "namespace": hostile],
+                                                 annotations: [:])
+            #expect(request.namespace == nil, "\(hostile)")
+        }
+    }
 }

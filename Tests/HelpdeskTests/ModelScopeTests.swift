@@ -95,7 +95,7 @@ import Yams
         #expect(recorded == expected, "the bundle records each call as it ran")
         #expect(result.toolResults.allSatisfy { $0.error == nil })
         let system = transport.requests.first?.json["system"] as? String ?? ""
-        #expect(system.contains("in namespace orders"))
+        #expect(system.contains("in namespace \"orders\""))
     }
 
     @Test func aProposalIsRecordedAndJudgedWithTheDiagnosedNamespace() async throws {

@@ -184,6 +184,6 @@ import Yams
             + "  - advice: lower the pod's requests or add capacity\n"))
         let request = DiagnosisRequest(target: "prod-db", symptom: "stuck", principal: .tester, via: "test")
         let briefing = Orchestrator.briefing(diagnosis, request: request, results: [])
-        #expect(briefing.contains("- [warning] pod web-1 is Pending: 0/3 nodes: Insufficient cpu\n  advice: lower the pod's requests or add capacity"))
+        #expect(briefing.contains("- [warning] \"pod web-1 is Pending: 0/3 nodes: Insufficient cpu\"\n  advice: \"lower the pod's requests or add capacity\""))
     }
 }
