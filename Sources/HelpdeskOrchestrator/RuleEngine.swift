@@ -172,18 +172,38 @@ enum RuleEngine {
         var shown: [String: Set<String>] = [:]
         var hidden: [String: Set<String>] = [:]
         var overflowing: [String] = []
-        var kept: [Candidate] = []
-        for candidate in candidates {
+        // Within a rule the worst are shown first (its `group.worst` value, then the larger group), not the
+        // first in the tool's order: twenty crash-looping decoys named `aaa-…` must not hide the real one.
+        func rank(_ candidate: Candidate) -> (Double, Int) {
+            let worst = candidate.rule.group?.worst.flatMap { candidate.element.value(at: $0)?.doubleValue } ?? -.infinity
+            return (worst.isNaN ? -.infinity : worst, candidate.count)
+        }
+        var firstOfRule: [String: Int] = [:]
+        for (index, candidate) in candidates.enumerated() where firstOfRule[candidate.rule.id] == nil { firstOfRule[candidate.rule.id] = index }
+        // Ordered by rule (where each first appears), then worst first: a strict weak order.
+        let order = candidates.indices.sorted { left, right in
+            let (a, b) = (candidates[left], candidates[right])
+            let (ruleA, ruleB) = (firstOfRule[a.rule.id] ?? left, firstOfRule[b.rule.id] ?? right)
+            if ruleA != ruleB { return ruleA < ruleB }
+            let (rankA, rankB) = (rank(a), rank(b))
+            if rankA.0 != rankB.0 { return rankA.0 > rankB.0 }
+            if rankA.1 != rankB.1 { return rankA.1 > rankB.1 }
+            return left < right
+        }
+        var keep = Set<Int>()
+        for index in order {
+            let candidate = candidates[index]
             let rule = candidate.rule.id
             let text = Template.fill(candidate.rule.finding, from: candidate.element)
             if shown[rule]?.contains(text) == true || shown[rule, default: []].count < limit {
                 shown[rule, default: []].insert(text)
-                kept.append(candidate)
+                keep.insert(index)
             } else {
                 if hidden[rule] == nil { overflowing.append(rule) }
                 hidden[rule, default: []].insert(text)
             }
         }
+        let kept = candidates.indices.filter { keep.contains($0) }.map { candidates[$0] }
         let problems = overflowing.map { rule -> String in
             let count = hidden[rule]?.count ?? 0
             return "rule \(rule): \(count) more finding\(count == 1 ? "" : "s") not shown (at most \(limit) per rule)"

@@ -161,3 +161,21 @@ import Yams
         #expect(thresholds == expectedThresholds, "one call each")
     }
 }
+
+/// The cap shows a rule's worst findings, not the first in the tool's order.
+struct RuleCapOrderTests {
+    @Test func theWorstOfARuleAreShownNotTheFirstListed() throws {
+        let rule = try YAMLDecoder().decode(Rule.self, from: """
+            {id: crash, tool: pods, each: pods, group: {by: [name], worst: restarts}, severity: critical, finding: "{name} {restarts}"}
+            """)
+        // Thirty decoys listed first, each with 2 restarts; the real crash loop last, with 500.
+        let decoys = (0..<30).map { JSONValue.object(["name": .string("aaa-\($0)"), "restarts": .number(2)]) }
+        let real = JSONValue.object(["name": .string("zzz-api"), "restarts": .number(500)])
+        let candidates = rule.candidates(in: ["pods": .object(["pods": .array(decoys + [real])])])
+        let (kept, problems) = RuleEngine.cap(candidates, perRule: 20)
+        let names = kept.map { Template.fill("{name}", from: $0.element) }
+        #expect(names.contains("zzz-api"))
+        #expect(kept.count == 20)
+        #expect(problems == ["rule crash: 11 more findings not shown (at most 20 per rule)"])
+    }
+}
