@@ -10,7 +10,9 @@ enum KubernetesSummaries {
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let summaries = items.map { event -> JSONValue in
-            let lastSeen = event["lastTimestamp"] ?? event["eventTime"] ?? .null
+            // The scheduler's events carry `lastTimestamp: null` and only `eventTime` (or a series' last observation).
+            let lastSeen = [event.value(at: "series.lastObservedTime"), event["lastTimestamp"], event["eventTime"]]
+                .compactMap { $0 }.first { $0 != .null } ?? .null
             var seenAt: Date?
             if case .string(let text) = lastSeen { seenAt = plain.date(from: text) ?? fractional.date(from: text) }
             return .object([
@@ -23,7 +25,11 @@ enum KubernetesSummaries {
                 "age_seconds": seenAt.map { .number(max(0, now.timeIntervalSince($0).rounded())) } ?? .null,
             ])
         }
-        return Array(summaries.sorted { ($0["last_seen"]?.description ?? "") > ($1["last_seen"]?.description ?? "") }.prefix(100))
+        // Newest first by age (an event without a time last), then as listed.
+        return Array(summaries.enumerated().sorted { left, right in
+            let (a, b) = (left.element["age_seconds"]?.doubleValue ?? .infinity, right.element["age_seconds"]?.doubleValue ?? .infinity)
+            return a != b ? a < b : left.offset < right.offset
+        }.map(\.element).prefix(100))
     }
 
     static func deployment(_ deployment: JSONValue) -> JSONValue {

@@ -31,7 +31,8 @@ enum PodLogKeyLines {
     static func shown(_ line: String) -> String {
         var text = redactor.redact(line)
         while text.last?.isWhitespace == true { text.removeLast() }
-        // Cut by Unicode scalars: one user-perceived character can hold thousands of combining marks.
-        return text.unicodeScalars.count <= maxLength ? text : String(String.UnicodeScalarView(text.unicodeScalars.prefix(maxLength - 1))) + "…"
+        // Not cut here: a cut before the gate redacts the configured secrets could leave part of one
+        // that no longer matches. Findings cut values to 300 after redaction (Template).
+        return text
     }
 }

@@ -24,7 +24,7 @@ public struct DiagnosisRequest: Sendable {
     /// Whom the diagnosis runs for: every tool call is decided by policy as them (the person who
     /// asked, or the alert bot's service principal for an alert).
     public var principal: Principal
-    /// How the request arrived (`slack`, `api`, `cli`, `alert`), for the audit log.
+    /// How the request arrived (`slack`, `api`, `cli`, `alert`, `cli+alert`), for the audit log.
     public var via: String
 
     public init(target: String, symptom: String? = nil, alertName: String? = nil, namespace: String? = nil,

@@ -167,11 +167,6 @@ public struct Rule: Sendable, Decodable {
         candidates(in: [tool: output]).map { $0.finding(target: target) }
     }
 
-    /// Replaces `{path}` with the element's value at that path (see ``Template``).
-    static func fill(_ template: String, from item: JSONValue) -> String {
-        Template.fill(template, from: item)
-    }
-
     /// Arguments filled from numbers stay numbers, so `pid: "{pid}"` becomes `pid: 4242`.
     static func argument(_ text: String) -> JSONValue {
         if let number = Double(text), number.isFinite { return .number(number) }

@@ -43,6 +43,9 @@ struct DiagnoseCommand: AsyncParsableCommand {
         // An alert's diagnosis is decided and audited as the alert bot, as in the server; --as would be silently dropped.
         if alertRequest != nil, principal != nil { throw ValidationError("--as does not go with --alert: an alert is diagnosed as the alert bot") }
         if alertRequest != nil, target != nil { throw ValidationError("--alert reads the target from the alert's labels: name no TARGET") }
+        if alertRequest != nil, symptom != nil || namespace != nil {
+            throw ValidationError("--alert reads the symptom (its summary) and namespace from the alert: give no --symptom or --namespace")
+        }
         let diagnosis = try await withComposition(configuration, logger: logger, redactor: redactor) { app in
             await app.engine.orchestrator.diagnose(alertRequest ?? DiagnosisRequest(
                 target: target ?? "", symptom: symptom, namespace: namespace,

@@ -56,9 +56,8 @@ import Testing
 
     @Test func aWindowOverSevenSecondsIsCutToSeven() async throws {
         let agent = Self.agent(for: try await TemporaryPostgres.newDatabase())
-        let started = ContinuousClock.now
         let activity = try await agent.run(ToolCall(tool: "database_activity", target: "db", arguments: ["seconds": .number(60)]))
-        #expect(ContinuousClock.now - started < .seconds(30), "not a minute")
-        #expect((activity["window_seconds"]?.doubleValue ?? 0) >= 7)
+        let window = activity["window_seconds"]?.doubleValue ?? 0
+        #expect(window >= 7 && window < 60, "cut to seven seconds, not a minute")
     }
 }

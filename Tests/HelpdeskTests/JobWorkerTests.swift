@@ -161,9 +161,9 @@ import Testing
         defer { folder.remove() }
         let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite")))
         // Runs for 2.5 leases; a lease long enough that a renewal late by a loaded test run's scheduling still counts.
-        let handler = ScriptedJobHandler { _ in .hang(seconds: 3) }
+        let handler = ScriptedJobHandler { _ in .hang(seconds: 5) }
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "long", payload: "{}")])).jobIDs.first ?? nil)
-        try await whileRunning(makeWorker(store, handlers: ["long": handler], lease: .milliseconds(1200))) {
+        try await whileRunning(makeWorker(store, handlers: ["long": handler], lease: .milliseconds(2000))) {
             #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: id)?.state == .done })
         }
         #expect(try await store.jobs.runs(jobID: id).map(\.outcome) == [.done], "renewals kept other leasers away")

@@ -1,6 +1,7 @@
 """A loopback stand-in for a Kubernetes API server: enough discovery and objects for kubectl's
 get, logs, rollout restart/undo and scale, serving what the test puts in `objects` (or what
 `KubeStub.load` reads from a zoo class's folder)."""
+import datetime
 import json
 import re
 import threading
@@ -393,4 +394,5 @@ def deployment(name, desired, available):
 def event(object_name, reason, message, kind="Pod", type_="Warning", count=3):
     return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{object_name}.{reason}".lower(), "namespace": "orders"},
             "involvedObject": {"kind": kind, "name": object_name, "namespace": "orders"}, "reason": reason, "message": message,
-            "type": type_, "count": count, "lastTimestamp": "2026-11-24T12:00:00Z"}
+            "type": type_, "count": count,
+            "lastTimestamp": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
