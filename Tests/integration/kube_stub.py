@@ -1,7 +1,6 @@
 """A loopback stand-in for a Kubernetes API server: enough discovery and objects for kubectl's
 get, logs, rollout restart/undo and scale, serving what the test puts in `objects` (or what
 `KubeStub.load` reads from a zoo class's folder)."""
-import datetime
 import json
 import re
 import threading
@@ -395,4 +394,4 @@ def event(object_name, reason, message, kind="Pod", type_="Warning", count=3):
     return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{object_name}.{reason}".lower(), "namespace": "orders"},
             "involvedObject": {"kind": kind, "name": object_name, "namespace": "orders"}, "reason": reason, "message": message,
             "type": type_, "count": count,
-            "lastTimestamp": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            "lastTimestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
