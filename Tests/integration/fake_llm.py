@@ -7,6 +7,19 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+# The shipped default denies destructive actions on production at night and at weekends; tests of the
+# model (and the zoo's model mode) are about the glue, not the clock, so they bring this policy.
+CLOCK_FREE_POLICY = """version: "1"
+policies:
+  - name: all
+    rules:
+      - {action: read, effect: allow}
+      - {action: write, effect: require_approval}
+      - action: destructive
+        effect: require_approval
+        conditions: {approval_quorum: 2}
+"""
+
 class FakeLLM:
     def __init__(self, fail_first_with=None, always_fail_with=None, script=None):
         self.requests = []

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fake_llm import FakeLLM
+from fake_llm import CLOCK_FREE_POLICY, FakeLLM
 from test_diagnose_postgres import config as postgres_config, lock_pileup  # noqa: F401 (fixture)
 
 
@@ -20,20 +20,6 @@ def fake_llm():
     yield make
     for server in servers:
         server.stop()
-
-
-# The shipped default denies destructive actions on production at night and at weekends; these tests
-# are about the model, not the clock, so they bring a policy without a schedule.
-CLOCK_FREE_POLICY = """version: "1"
-policies:
-  - name: all
-    rules:
-      - {action: read, effect: allow}
-      - {action: write, effect: require_approval}
-      - action: destructive
-        effect: require_approval
-        conditions: {approval_quorum: 2}
-"""
 
 
 def run(helpdesk, postgres, tmp_path, llm_section, env_extra):

@@ -763,19 +763,6 @@ def load_plant_module(zoo_class: ZooClass):
 MODES = ("runbook", "model")
 # Model mode's key for the replay fake (helpdesk needs one to ask a model); never a real key.
 REPLAY_KEY = "sk-ant-zoo-replay-not-a-key"
-# The shipped default policy denies destructive actions on production at night and at weekends, which
-# would refuse a proposed terminate_backend by the clock; model mode is about the glue, not the clock
-# (as in test_diagnose_llm.py). Runbook mode keeps the default policy.
-CLOCK_FREE_POLICY = """version: "1"
-policies:
-  - name: all
-    rules:
-      - {action: read, effect: allow}
-      - {action: write, effect: require_approval}
-      - action: destructive
-        effect: require_approval
-        conditions: {approval_quorum: 2}
-"""
 
 
 @dataclass
@@ -835,6 +822,7 @@ def write_config(work: Path, planted: Planted, options: Options, llm: dict | Non
     if llm is not None:
         policies = work / "model-policies"
         policies.mkdir(exist_ok=True)
+        from fake_llm import CLOCK_FREE_POLICY  # model mode is about the glue, not the clock
         (policies / "all.yaml").write_text(CLOCK_FREE_POLICY)
         config["llm"] = llm
         config["policies"] = {"dir": str(policies)}
