@@ -108,7 +108,9 @@ public protocol AuditLog: Sendable {
     /// Walks the chain with the store's audit keys, then compares its end with `checkpoint`.
     func verify(checkpoint: AuditCheckpointSource) async throws -> AuditVerification
     /// The newest `limit` events that match every field `filter` sets, newest first (the web
-    /// channel's audit view); `events(since:limit:)` reads oldest first, for exports.
+    /// channel's audit view); `events(since:limit:)` reads oldest first, for exports. A filter by
+    /// principal that names no kind, or `request_received`, looks only through the newest
+    /// ``AuditFilter/principalScanWindow`` events (before `beforeSeq`): no index serves it.
     func latest(_ filter: AuditFilter, limit: Int) async throws -> [AuditEvent]
     /// Up to `limit` events with `seq > afterSeq`, oldest first: one indexed read, for followers of the
     /// log (secbot) that remember the last seq they examined.
@@ -122,6 +124,17 @@ public struct AuditFilter: Sendable, Equatable {
     public var target: String?
     /// Only events before this place in the chain (what was on record when an event was written).
     public var beforeSeq: Int64?
+
+    /// How many of the newest events a lookup by principal alone (or of its requests) reads: the index
+    /// by principal leaves every command's `request_received` out (schema 19), so it is a scan.
+    public static let principalScanWindow: Int64 = 100_000
+    /// The kind the index by principal leaves out.
+    public static let unindexedByPrincipal = "request_received"
+
+    /// Whether ``principalScanWindow`` bounds this lookup.
+    public var scansByPrincipal: Bool {
+        principal != nil && (kind == nil || kind == Self.unindexedByPrincipal)
+    }
 
     public init(principal: String? = nil, kind: String? = nil, target: String? = nil, beforeSeq: Int64? = nil) {
         self.principal = principal

@@ -62,7 +62,15 @@ struct SQLiteAuditLog: AuditLog {
     }
 
     func latest(_ filter: AuditFilter, limit: Int) async throws -> [AuditEvent] {
-        // Only the conditions asked for, so an unfiltered read walks the primary key backwards.
+        let (sql, arguments) = Self.latestQuery(filter, limit: limit)
+        return try await store.database.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.event)
+        }
+    }
+
+    /// The statement behind ``latest(_:limit:)``: only the conditions asked for, so an unfiltered read
+    /// walks the primary key backwards.
+    static func latestQuery(_ filter: AuditFilter, limit: Int) -> (sql: String, arguments: StatementArguments) {
         var conditions = ["1 = 1"]
         var arguments: StatementArguments = []
         for (column, value) in [("principal", filter.principal), ("kind", filter.kind), ("target", filter.target)] {
@@ -70,16 +78,26 @@ struct SQLiteAuditLog: AuditLog {
             conditions.append("\(column) = ?")
             arguments += [value]
         }
+        if filter.principal != nil, !filter.scansByPrincipal {
+            // Written out as in the partial index's WHERE (v19): SQLite uses that index only then.
+            conditions.append("kind <> '\(AuditFilter.unindexedByPrincipal)'")
+        }
         if let before = filter.beforeSeq {
             conditions.append("seq < ?")
             arguments += [before]
         }
-        arguments += [max(0, limit)]
-        let sql = "SELECT * FROM audit_events WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq DESC LIMIT ?"
-        let bound = arguments
-        return try await store.database.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.event)
+        if filter.scansByPrincipal {
+            // A bounded walk back along the primary key (see AuditFilter.principalScanWindow).
+            if let before = filter.beforeSeq {
+                conditions.append("seq >= ?")
+                arguments += [before - AuditFilter.principalScanWindow]
+            } else {
+                conditions.append("seq > (SELECT COALESCE(MAX(seq), 0) FROM audit_events) - ?")
+                arguments += [AuditFilter.principalScanWindow]
+            }
         }
+        arguments += [max(0, limit)]
+        return ("SELECT * FROM audit_events WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq DESC LIMIT ?", arguments)
     }
 
     func event(id: String) async throws -> AuditEvent? {

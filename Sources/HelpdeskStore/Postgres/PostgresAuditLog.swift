@@ -94,6 +94,10 @@ struct PostgresAuditLog: AuditLog {
     func latest(_ filter: AuditFilter, limit: Int) async throws -> [AuditEvent] {
         let (principal, kind, target, before) = (filter.principal, filter.kind, filter.target, filter.beforeSeq)
         let limit = max(0, limit)
+        // See AuditFilter.principalScanWindow; the others name the kind the partial index leaves out,
+        // as its WHERE does, so a generic plan can use it too.
+        let window: Int64? = filter.scansByPrincipal ? AuditFilter.principalScanWindow : nil
+        let indexed = filter.principal != nil && !filter.scansByPrincipal
         let logger = store.logger
         return try await store.read { connection in
             try await connection.rows("""
@@ -102,6 +106,9 @@ struct PostgresAuditLog: AuditLog {
                   AND (\(kind)::text IS NULL OR kind = \(kind))
                   AND (\(target)::text IS NULL OR target = \(target))
                   AND (\(before)::bigint IS NULL OR seq < \(before))
+                  AND (NOT \(indexed) OR kind <> 'request_received')
+                  AND (\(window)::bigint IS NULL
+                       OR seq >= COALESCE(\(before)::bigint, (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events)) - \(window))
                 ORDER BY seq DESC LIMIT \(limit)
                 """, logger).map(Self.event)
         }

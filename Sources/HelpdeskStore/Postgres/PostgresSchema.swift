@@ -264,5 +264,13 @@ enum PostgresSchema {
             CREATE INDEX audit_events_kind_target ON audit_events(kind, target, seq);
             CREATE INDEX audit_events_principal_kind ON audit_events(principal, kind, target, seq);
             """),
+        // Built beside the old index, then swapped: DROP INDEX locks the table against readers too, so
+        // it comes last and holds that lock only for the swap, not for the build.
+        Migration(identifiers: ["v19-audit-principal-index-without-requests"], sql: """
+            CREATE INDEX audit_events_principal_kind_v19 ON audit_events(principal, kind, target, seq)
+                WHERE kind <> 'request_received';
+            DROP INDEX audit_events_principal_kind;
+            ALTER INDEX audit_events_principal_kind_v19 RENAME TO audit_events_principal_kind;
+            """),
     ]
 }
