@@ -5,7 +5,7 @@ import HelpdeskTestSupport
 import Testing
 
 /// The store copies its write-ahead log into the database file off the writer's thread; the
-/// writer's own automatic checkpoint only starts at 20,000 pages, far above what this writes.
+/// writer's own automatic checkpoint only starts at 200,000 pages, far above what this writes.
 @Suite struct WALCheckpointerTests {
     @Test func writesReachTheDatabaseFileWithoutTheWritersCheckpoint() async throws {
         let folder = try TemporaryDirectory()
