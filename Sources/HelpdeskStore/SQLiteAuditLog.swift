@@ -87,7 +87,8 @@ struct SQLiteAuditLog: AuditLog {
             arguments += [before]
         }
         if filter.scansByPrincipal {
-            // A bounded walk back along the primary key (see AuditFilter.principalScanWindow).
+            // A bounded walk back along the primary key (see AuditFilter.principalScanWindow); NOT INDEXED,
+            // or the index by kind would read every request ever made and sort them.
             if let before = filter.beforeSeq {
                 conditions.append("seq >= ?")
                 arguments += [before - AuditFilter.principalScanWindow]
@@ -97,7 +98,8 @@ struct SQLiteAuditLog: AuditLog {
             }
         }
         arguments += [max(0, limit)]
-        return ("SELECT * FROM audit_events WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq DESC LIMIT ?", arguments)
+        let table = filter.scansByPrincipal ? "audit_events NOT INDEXED" : "audit_events"
+        return ("SELECT * FROM \(table) WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq DESC LIMIT ?", arguments)
     }
 
     func event(id: String) async throws -> AuditEvent? {
