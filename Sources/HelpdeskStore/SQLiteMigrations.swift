@@ -364,7 +364,7 @@ enum SQLiteMigrations {
         // Indexed by principal, each of those inserts lands on another page (one per person), which
         // under a burst of commands was most of the store's write volume and its p99. Lookups by
         // principal name their kind (secbot's decisions and calls, refused votes): request_received
-        // events are left out of the index, and the queries say so (see SQLiteAuditLog.latest).
+        // events are left out of the index, and the queries say so (see SQLiteAuditLog.latestQuery).
         migrator.registerMigration("v19-audit-principal-index-without-requests") { db in
             try db.execute(sql: """
                 DROP INDEX audit_events_principal_kind;

@@ -17,7 +17,7 @@ final class WALCheckpointer: Sendable {
     /// frames while this copies), so this backstop is where it starts over: the writer checkpoints
     /// and fsyncs inside a commit. At 20,000 pages an alert storm reached it every fraction of a
     /// second (ingestion p99 ~60 ms on the bench box); at 200,000 every few seconds (p99 35-41 ms).
-    /// The log file keeps the size it reached until the store is closed.
+    /// SQLite does not shrink the log file while the store is open: it keeps the size it reached.
     static let backstopPages = 200_000
     /// Passes a checkpoint makes to catch up with a writer that keeps committing.
     static let maxPasses = 16
