@@ -6,11 +6,10 @@ enum PodLogKeyLines {
     /// Words of failure, matched in lowercase.
     static let words = ["error", "fatal", "panic", "exception", "missing", "not found", "no such", "failed", "denied", "refused",
                         "cannot", "can't", "can’t", "could not", "unable", "invalid"]
-    static let maxLength = 300
     static let maxLines = 5
 
-    /// Masks secret-looking text (a password in a connection string) before a line is cut, so a
-    /// secret across the cut is still recognised whole; the gate redacts the whole output again.
+    /// Masks secret-looking text (a password in a connection string) in the quoted lines; the gate
+    /// redacts the whole output again, with the configured secrets too.
     private static let redactor = Redactor()
 
     /// `key_line`: the last line that reads like an error, else the last non-empty line, `null` for an
