@@ -72,21 +72,34 @@ final class GroupCommitWriter: Sendable {
             }
             if group.isEmpty { return }
             var commitError: (any Error)?
+            var performed = group.count
             do {
                 try database.writeWithoutTransaction { db in
                     try db.inTransaction(.immediate) {
-                        for request in group { request.perform(db) }
+                        for (index, request) in group.enumerated() {
+                            request.perform(db)
+                            // A full disk or an I/O error makes SQLite roll the whole transaction back:
+                            // the group's earlier writes are gone too, and GRDB would fail every later
+                            // one with "transaction was aborted", though they may well succeed.
+                            if !db.isInsideTransaction {
+                                performed = index + 1
+                                throw request.failure ?? StoreError.unavailable(reason: "the transaction was rolled back")
+                            }
+                        }
                         return .commit
                     }
                 }
             } catch {
-                commitError = error
+                commitError = StoreError.mapping(error)
             }
+            let unperformed = group[performed...]
             state.withLock { state in
                 state.commits += 1
-                state.writes += group.count
+                state.writes += performed
+                // Not run yet: they go first into the next group, which may well succeed.
+                state.pending.insert(contentsOf: unperformed, at: 0)
             }
-            for request in group { request.finish(commitError: commitError) }
+            for request in group[..<performed] { request.finish(commitError: commitError) }
             checkpointer?.committed()
         }
     }
@@ -97,6 +110,8 @@ private protocol PendingWrite: Sendable {
     func perform(_ db: Database)
     /// Called once the group committed (or failed to).
     func finish(commitError: (any Error)?)
+    /// What `perform` threw, if it threw.
+    var failure: (any Error)? { get }
 }
 
 private final class WriteRequest<T: Sendable>: PendingWrite, @unchecked Sendable {
@@ -123,11 +138,16 @@ private final class WriteRequest<T: Sendable>: PendingWrite, @unchecked Sendable
         }
     }
 
+    var failure: (any Error)? {
+        if case .failure(let error)? = result { return error }
+        return nil
+    }
+
     func finish(commitError: (any Error)?) {
         if let commitError {
             continuation.resume(throwing: commitError)
         } else {
-            continuation.resume(with: result ?? .failure(StoreError.closed))
+            continuation.resume(with: (result ?? .failure(StoreError.closed)).mapError(StoreError.mapping))
         }
     }
 }

@@ -63,6 +63,60 @@ import Testing
         try await store.close()
     }
 
+    /// A full disk rolls SQLite's whole transaction back, so the writes that shared the group with the
+    /// one that filled it are lost with it: each caller must be told exactly whether its write is in the
+    /// file, the one that hit the full disk as "unavailable" (a Slack command then answers "cannot
+    /// record", not a 500), and the writes not yet run must not fail with it.
+    @Test func aFullDiskFailsOnlyTheWritesItRolledBack() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite")))
+        try await store.writer.write { db in
+            try db.execute(sql: "CREATE TABLE probe (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(pages + 16)")
+        }
+        @Sendable func insert(_ id: Int, bytes: Int) async -> Result<Void, any Error> {
+            do {
+                try await store.writer.write { db in
+                    try db.execute(sql: "INSERT INTO probe (id, body) VALUES (?, zeroblob(?))", arguments: [id, bytes])
+                }
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        // The writer is held while the others queue, so they share the next group, in this order.
+        let holder = Task { try await store.writer.write { _ in usleep(300_000) } }
+        try await Task.sleep(for: .milliseconds(50))
+        var queued: [(id: Int, task: Task<Result<Void, any Error>, Never>)] = []
+        for (id, bytes) in [(1, 10), (2, 10), (3, 1_000_000), (4, 10), (5, 10)] {
+            queued.append((id, Task { await insert(id, bytes: bytes) }))
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await holder.value
+        var outcomes: [Int: Result<Void, any Error>] = [:]
+        for (id, task) in queued { outcomes[id] = await task.value }
+        let stored = Set(try await store.database.read { db in try Int.fetchAll(db, sql: "SELECT id FROM probe") })
+
+        guard case .failure(let error)? = outcomes[3] else { Issue.record("the write larger than the disk succeeded"); return }
+        #expect((error as? StoreError)?.isUnavailable == true, "a full disk should read as unavailable, got \(error)")
+        #expect("\(error)".contains("full"))
+        for id in [1, 2, 4, 5] {
+            guard let outcome = outcomes[id] else { continue }
+            switch outcome {
+            case .success: #expect(stored.contains(id), "write \(id) was reported committed but is not in the file")
+            case .failure(let error):
+                #expect(!stored.contains(id), "write \(id) was reported failed but is in the file")
+                #expect((error as? StoreError)?.isUnavailable == true, "write \(id) failed with \(error)")
+            }
+        }
+        // Queued behind the one that filled the disk, not run with it: they commit in the next group.
+        #expect(stored.isSuperset(of: [4, 5]), "writes queued after the failed one were lost: \(stored.sorted())")
+        #expect(!stored.contains(3))
+        try await store.close()
+    }
+
     /// Requests are most of the audit log and come from many people: indexed by principal, each insert
     /// dirtied a page of its own (most of the write volume of a burst of commands). The index leaves
     /// them out, and a lookup of another kind by principal is still answered from it.

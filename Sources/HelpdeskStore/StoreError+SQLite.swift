@@ -1,0 +1,20 @@
+import GRDB
+
+extension StoreError {
+    /// SQLite's failures of the disk or the file, not of the statement, as ``unavailable(reason:)``:
+    /// nothing was recorded and the sender may try again (a Slack command answers "cannot record",
+    /// a webhook 503). Only SQLite's own message is kept: GRDB's description carries the statement
+    /// and its arguments, which may hold what a person typed.
+    static func mapping(_ error: any Error) -> any Error {
+        guard let error = error as? DatabaseError else { return error }
+        let message = error.message ?? "SQLite error \(error.extendedResultCode.rawValue)"
+        switch error.resultCode {
+        case .SQLITE_FULL:
+            return StoreError.unavailable(reason: "the disk holding the store is full (\(message))")
+        case .SQLITE_IOERR, .SQLITE_NOMEM, .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PROTOCOL:
+            return StoreError.unavailable(reason: "SQLite could not write the store (\(message))")
+        default:
+            return error
+        }
+    }
+}
