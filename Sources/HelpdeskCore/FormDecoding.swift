@@ -19,6 +19,9 @@ public enum FormDecodingError: Error, Sendable, Equatable, CustomStringConvertib
 /// reported, never trapped on (Foundation's `URLComponents` traps on bad escapes).
 public func decodeForm(_ body: some Collection<UInt8>) throws(FormDecodingError) -> [String: String] {
     var fields: [String: String] = [:]
+    // A Slack command carries about fifteen fields: no rehashing while they are added.
+    fields.reserveCapacity(16)
+    var scratch: [UInt8] = []
     var start = 0
     let bytes = Array(body)
     while start <= bytes.count {
@@ -26,9 +29,9 @@ public func decodeForm(_ body: some Collection<UInt8>) throws(FormDecodingError)
         if end > start {
             let pair = bytes[start..<end]
             let equals = pair.firstIndex(of: UInt8(ascii: "="))
-            let name = try decodeComponent(pair[..<(equals ?? end)], offset: start)
+            let name = try decodeComponent(pair[..<(equals ?? end)], offset: start, scratch: &scratch)
             var value = ""
-            if let equals { value = try decodeComponent(pair[(equals + 1)...], offset: equals + 1) }
+            if let equals { value = try decodeComponent(pair[(equals + 1)...], offset: equals + 1, scratch: &scratch) }
             if !name.isEmpty { fields[name] = value }
         }
         start = end + 1
@@ -42,28 +45,38 @@ public func parseForm(_ body: String) -> [String: String] {
     (try? decodeForm(body.utf8)) ?? [:]
 }
 
-private func decodeComponent(_ component: ArraySlice<UInt8>, offset: Int) throws(FormDecodingError) -> String {
-    var decoded: [UInt8] = []
-    decoded.reserveCapacity(component.count)
+/// `scratch` is reused across a body's components; a component without `%` or `+` skips it.
+private func decodeComponent(_ component: ArraySlice<UInt8>, offset: Int, scratch: inout [UInt8]) throws(FormDecodingError) -> String {
+    guard component.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else {
+        return try text(component, offset: offset)
+    }
+    scratch.removeAll(keepingCapacity: true)
     var index = component.startIndex
     while index < component.endIndex {
         let byte = component[index]
         switch byte {
         case UInt8(ascii: "+"):
-            decoded.append(UInt8(ascii: " "))
+            scratch.append(UInt8(ascii: " "))
             index += 1
         case UInt8(ascii: "%"):
             guard let high = hexValue(at: index + 1, in: component), let low = hexValue(at: index + 2, in: component) else {
                 throw .badPercentEscape(offset: index)
             }
-            decoded.append(high << 4 | low)
+            scratch.append(high << 4 | low)
             index += 3
         default:
-            decoded.append(byte)
+            scratch.append(byte)
             index += 1
         }
     }
-    guard let text = String(validating: decoded, as: UTF8.self) else { throw .notUTF8(offset: offset) }
+    return try text(scratch[...], offset: offset)
+}
+
+private func text(_ bytes: ArraySlice<UInt8>, offset: Int) throws(FormDecodingError) -> String {
+    // ASCII is UTF-8 already, and String(decoding:) is much cheaper than the validating initializer
+    // (a generic, unspecialized call), which only the rest needs.
+    if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+    guard let text = String(validating: bytes, as: UTF8.self) else { throw .notUTF8(offset: offset) }
     return text
 }
 

@@ -15,6 +15,8 @@ import Testing
         #expect(try decodeForm([UInt8]()) == [:])
         #expect(try decodeForm(Array("&&&".utf8)) == [:])
         #expect(try decodeForm(Array("caf%C3%A9=%E2%9C%93".utf8)) == ["café": "✓"])
+        // Unescaped bytes take the path without the scratch buffer: still validated as UTF-8.
+        #expect(try decodeForm(Array("café=naïve&r=%EF%BF%BD".utf8)) == ["café": "naïve", "r": "\u{FFFD}"])
     }
 
     @Test func malformedPercentEscapesAreReportedNotTrapped() {
@@ -22,6 +24,8 @@ import Testing
         #expect(throws: FormDecodingError.badPercentEscape(offset: 2)) { try decodeForm(Array("a=%4".utf8)) }
         #expect(throws: FormDecodingError.badPercentEscape(offset: 4)) { try decodeForm(Array("x=1&%zz=2".utf8)) }
         #expect(throws: FormDecodingError.notUTF8(offset: 2)) { try decodeForm(Array("a=%FF%FE".utf8)) }
+        #expect(throws: FormDecodingError.notUTF8(offset: 2)) { try decodeForm(Array("a=".utf8) + [0xFF, 0x41]) }
+        #expect(throws: FormDecodingError.notUTF8(offset: 0)) { try decodeForm([0xC3] + Array("=x".utf8)) }
         // The lenient form treats a malformed body as one without fields.
         #expect(parseForm("%") == [:])
         #expect(parseForm("payload=%E0%A4%A") == [:])
