@@ -21,11 +21,24 @@ struct SlackRoutes {
     let store: any Store
     let metrics: any MetricsFactory
     /// During a rotation, the secret Slack signed with before, accepted until its `until`.
-    var previousSigningSecret: SlackSettings.PreviousSigningSecret? = nil
+    let previousSigningSecret: SlackSettings.PreviousSigningSecret?
     /// Masks secrets in what goes into the audit log: people paste tokens and `password=…` into commands.
-    var redactor = Redactor()
+    let redactor: Redactor
     /// Whether the end of the rotation window has been logged (once per process is enough).
     let rotationEndLogged = NIOLockedValueBox(false)
+    /// The secrets' HMAC keys, set up once (see ``SlackSignature/Key``).
+    private let signingKeys: (current: SlackSignature.Key?, previous: SlackSignature.Key?)
+
+    init(signingSecret: Secret?, context: SlackCommandContext?, store: any Store, metrics: any MetricsFactory,
+         previousSigningSecret: SlackSettings.PreviousSigningSecret? = nil, redactor: Redactor = Redactor()) {
+        self.signingSecret = signingSecret
+        self.context = context
+        self.store = store
+        self.metrics = metrics
+        self.previousSigningSecret = previousSigningSecret
+        self.redactor = redactor
+        signingKeys = (signingSecret.map(SlackSignature.Key.init), previousSigningSecret.map { SlackSignature.Key($0.secret) })
+    }
 
     func register(on router: Router<AppRequestContext>) {
         router.post("/slack/commands") { request, context in try await command(request, context) }
@@ -44,8 +57,9 @@ struct SlackRoutes {
         let now = Date()
         let secrets = SlackSignature.acceptedSecrets(current: signingSecret, previous: previousSigningSecret, now: now)
         if let previousSigningSecret, secrets.count == 1 { logRotationEnd(previousSigningSecret.until, logger: requestContext.logger) }
+        let keys = [signingKeys.current, secrets.count > 1 ? signingKeys.previous : nil].compactMap { $0 }
         if let failure = SlackSignature.verify(body: bytes, timestamp: request.headers[slackTimestamp], signature: request.headers[slackSignature],
-                                              secrets: secrets, now: now) {
+                                              keys: keys, now: now) {
             count("rejected_\(failure.rawValue)", endpoint: endpoint)
             requestContext.logger.notice("Slack request refused", metadata: ["reason": "\(failure.rawValue)", "endpoint": "\(endpoint)"])
             throw APIError(status: .unauthorized, code: "unauthorized", message: "request signature is not valid")

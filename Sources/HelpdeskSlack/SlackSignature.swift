@@ -16,20 +16,36 @@ public enum SlackSignature {
 
     public static let replayWindow: TimeInterval = 300
 
-    /// `nil` when the request is authentic under one of `secrets` (the current one, and the
-    /// previous one while a rotation lasts).
-    public static func verify(body: some Collection<UInt8>, timestamp: String?, signature: String?, secrets: [Secret],
+    /// A signing secret with its HMAC key set up once: each request copies it instead of hashing the
+    /// key's two pad blocks again (nearly half of the signature check's CPU on the signed ack).
+    public struct Key: Sendable {
+        let keyed: HMAC<SHA256>
+
+        public init(_ secret: Secret) {
+            keyed = HMAC(key: SymmetricKey(data: Array(secret.reveal().utf8)))
+        }
+    }
+
+    /// `nil` when the request is authentic under one of `keys` (the current secret's, and the
+    /// previous one's while a rotation lasts).
+    public static func verify(body: some Collection<UInt8>, timestamp: String?, signature: String?, keys: [Key],
                               now: Date) -> Failure? {
         guard let timestamp, let signature else { return .missingHeaders }
         guard let seconds = Int64(timestamp) else { return .badTimestamp }
         guard abs(now.timeIntervalSince1970 - Double(seconds)) <= replayWindow else { return .stale }
         let presented = Array(signature.utf8)
         var matched = false
-        // Every secret is tried, so the time taken does not say which one matched.
-        for secret in secrets {
-            matched = constantTimeEquals(signatureBytes(body: body, timestamp: timestamp, secret: secret), presented) || matched
+        // Every key is tried, so the time taken does not say which one matched.
+        for key in keys {
+            matched = constantTimeEquals(signatureBytes(body: body, timestamp: timestamp, key: key), presented) || matched
         }
         return matched ? nil : .mismatch
+    }
+
+    /// `nil` when the request is authentic under one of `secrets`.
+    public static func verify(body: some Collection<UInt8>, timestamp: String?, signature: String?, secrets: [Secret],
+                              now: Date) -> Failure? {
+        verify(body: body, timestamp: timestamp, signature: signature, keys: secrets.map(Key.init), now: now)
     }
 
     /// `nil` when the request is authentic under `secret`.
@@ -46,14 +62,16 @@ public enum SlackSignature {
 
     /// The `X-Slack-Signature` value for a body, as Slack computes it.
     public static func sign(body: some Collection<UInt8>, timestamp: String, secret: Secret) -> String {
-        String(decoding: signatureBytes(body: body, timestamp: timestamp, secret: secret), as: UTF8.self)
+        String(decoding: signatureBytes(body: body, timestamp: timestamp, key: Key(secret)), as: UTF8.self)
     }
 
     /// `v0=` and the lowercase hex digest, as ASCII bytes: compared without building a String.
-    static func signatureBytes(body: some Collection<UInt8>, timestamp: String, secret: Secret) -> [UInt8] {
+    static func signatureBytes(body: some Collection<UInt8>, timestamp: String, key: Key) -> [UInt8] {
         var message = Array("v0:\(timestamp):".utf8)
         message.append(contentsOf: body)
-        let code = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Array(secret.reveal().utf8)))
+        var mac = key.keyed
+        mac.update(data: message)
+        let code = mac.finalize()
         var output: [UInt8] = Array("v0=".utf8)
         output.reserveCapacity(3 + 2 * SHA256.byteCount)
         for byte in code {

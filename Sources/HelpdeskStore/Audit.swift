@@ -30,7 +30,8 @@ public struct AuditDraft: Sendable, Equatable {
     }
 
     static func storable(_ text: String) -> String {
-        text.contains("\0") ? text.replacingOccurrences(of: "\0", with: "\u{FFFD}") : text
+        // A byte scan: Foundation's String.contains(String) bridged every request's three strings.
+        text.utf8.contains(0) ? text.replacingOccurrences(of: "\0", with: "\u{FFFD}") : text
     }
 }
 

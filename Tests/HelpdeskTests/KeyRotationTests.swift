@@ -3,7 +3,14 @@ import Foundation
 import HelpdeskConfig
 import HelpdeskCore
 import HelpdeskGovernance
+import HelpdeskServer
 import HelpdeskSlack
+import HelpdeskStore
+import HelpdeskTestSupport
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
 import Testing
 
 /// Secrets rotate without downtime: during a window both keys verify, after it only the new one.
@@ -33,6 +40,38 @@ import Testing
         #expect(verify(signedWith: Self.old, at: after) == .mismatch)
         #expect(verify(signedWith: Self.new, at: after) == nil)
         #expect(SlackSignature.acceptedSecrets(current: Self.new, previous: Self.previous, now: after) == [Self.new])
+    }
+
+    /// The routes set each secret's key up once and reuse it for every request: a reused key must
+    /// verify the next request as a fresh one would, and the previous key only inside its window.
+    @Test func theRoutesAcceptThePreviousSecretOnlyInsideItsWindow() async throws {
+        for (until, previousAnswer) in [(Date().addingTimeInterval(600), HTTPResponse.Status.ok), (Date().addingTimeInterval(-1), .unauthorized)] {
+            let harness = try APITests.Harness()
+            defer { harness.folder.remove() }
+            var dependencies = harness.dependencies
+            let engine = try #require(dependencies.engine)
+            let governance = try #require(dependencies.governance)
+            dependencies.slackSigningSecret = Self.new
+            dependencies.slackPreviousSigningSecret = SlackSettings.PreviousSigningSecret(secret: Self.old, until: until)
+            dependencies.slack = SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: harness.store,
+                                                     directory: UserDirectory(), renderer: try await SlackRenderer(directory: SlackAuditRedactionTests.templates),
+                                                     commandName: "/helpdesk", clusters: [])
+            try await Application(router: buildRouter(dependencies)).test(.router) { client in
+                for (index, secret) in [Self.new, Self.old, Self.new, Self.old, Secret("neither-of-them")].enumerated() {
+                    let body = "team_id=T1&channel_id=C1&user_id=U1&command=%2Fhelpdesk&trigger_id=1.2.\(index)&text=help"
+                        + "&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1%2F1%2Fx"
+                    let timestamp = String(Int(Date().timeIntervalSince1970))
+                    let response = try await client.execute(
+                        uri: "/slack/commands", method: .post,
+                        headers: [.contentType: "application/x-www-form-urlencoded", HTTPField.Name("X-Slack-Request-Timestamp")!: timestamp,
+                                  HTTPField.Name("X-Slack-Signature")!: SlackSignature.sign(body: Array(body.utf8), timestamp: timestamp, secret: secret)],
+                        body: ByteBuffer(string: body))
+                    let expected: HTTPResponse.Status = secret == Self.new ? .ok : secret == Self.old ? previousAnswer : .unauthorized
+                    #expect(response.status == expected, "request \(index) (window ends \(until)) answered \(response.status)")
+                }
+            }
+            try await harness.store.close()
+        }
     }
 
     @Test func signatureIsLowercaseHexOfTheDigest() {
