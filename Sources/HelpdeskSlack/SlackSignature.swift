@@ -18,8 +18,13 @@ public enum SlackSignature {
 
     /// A signing secret with its HMAC key set up once: each request copies it instead of hashing the
     /// key's two pad blocks again (nearly half of the signature check's CPU on the signed ack).
-    public struct Key: Sendable {
+    public struct Key: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
         let keyed: HMAC<SHA256>
+
+        // The keyed state is as good as the secret for forging signatures: never printed, not even by dump().
+        public var description: String { "<redacted signing key>" }
+        public var debugDescription: String { description }
+        public var customMirror: Mirror { Mirror(self, children: []) }
 
         public init(_ secret: Secret) {
             keyed = HMAC(key: SymmetricKey(data: Array(secret.reveal().utf8)))

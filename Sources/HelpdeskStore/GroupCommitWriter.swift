@@ -16,6 +16,8 @@ final class GroupCommitWriter: Sendable {
         var closed = false
         var commits = 0
         var writes = 0
+        /// The last write refused because the store was unavailable (a full disk), for `/readyz`.
+        var lastUnavailable: (at: ContinuousClock.Instant, reason: String)?
     }
 
     private let database: DatabasePool
@@ -53,6 +55,17 @@ final class GroupCommitWriter: Sendable {
         thread.sync {}  // a drain in progress finishes before this returns
     }
 
+    /// Why the last write refused for an unavailable store was refused, if that was within `window`.
+    func recentlyUnavailable(within window: Duration) -> String? {
+        state.withLock { state in
+            guard let last = state.lastUnavailable, ContinuousClock.now - last.at < window else { return nil }
+            return last.reason
+        }
+    }
+
+    /// Writes waiting for the next group, for tests.
+    var pendingCount: Int { state.withLock { $0.pending.count } }
+
     /// Commits so far and writes they carried, for tests and benchmarks.
     var counters: (commits: Int, writes: Int) {
         state.withLock { ($0.commits, $0.writes) }
@@ -73,6 +86,7 @@ final class GroupCommitWriter: Sendable {
             if group.isEmpty { return }
             var commitError: (any Error)?
             var performed = group.count
+            var culprit: Int?
             do {
                 try database.writeWithoutTransaction { db in
                     try db.inTransaction(.immediate) {
@@ -83,6 +97,7 @@ final class GroupCommitWriter: Sendable {
                             // one with "transaction was aborted", though they may well succeed.
                             if !db.isInsideTransaction {
                                 performed = index + 1
+                                culprit = index
                                 throw request.failure ?? StoreError.unavailable(reason: "the transaction was rolled back")
                             }
                         }
@@ -93,13 +108,23 @@ final class GroupCommitWriter: Sendable {
                 commitError = StoreError.mapping(error)
             }
             let unperformed = group[performed...]
+            let refusals = [commitError].compactMap { $0 } + group[..<performed].compactMap { $0.failure.map(StoreError.mapping) }
+            let unavailable = refusals.lazy.compactMap { $0 as? StoreError }.first { $0.isUnavailable }
             state.withLock { state in
                 state.commits += 1
                 state.writes += performed
                 // Not run yet: they go first into the next group, which may well succeed.
                 state.pending.insert(contentsOf: unperformed, at: 0)
+                if let unavailable { state.lastUnavailable = (.now, "\(unavailable)") }
             }
-            for request in group[..<performed] { request.finish(commitError: commitError) }
+            for (index, request) in group[..<performed].enumerated() {
+                if let culprit, index < culprit, let commitError {
+                    // Rolled back with the write that failed: told so, not handed that write's error.
+                    request.finish(commitError: StoreError.unavailable(reason: "rolled back with another write of its group: \(commitError)"))
+                } else {
+                    request.finish(commitError: commitError)
+                }
+            }
             checkpointer?.committed()
         }
     }

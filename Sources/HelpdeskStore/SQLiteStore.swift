@@ -166,6 +166,8 @@ public final class SQLiteStore: Store {
     }
 
     public func unhealthyReason() async -> String? {
+        // A full disk still answers reads: what the writer refused lately is what tells.
+        if let refused = writer.recentlyUnavailable(within: .seconds(30)) { return "the store refused a write within 30 s: \(refused)" }
         do {
             let migrator = SQLiteMigrations.migrator
             let complete = try await database.read { db in try migrator.hasCompletedMigrations(db) }

@@ -11,7 +11,11 @@ extension StoreError {
         switch error.resultCode {
         case .SQLITE_FULL:
             return StoreError.unavailable(reason: "the disk holding the store is full (\(message))")
-        case .SQLITE_IOERR, .SQLITE_NOMEM, .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_READONLY, .SQLITE_PROTOCOL:
+        case .SQLITE_READONLY, .SQLITE_CANTOPEN:
+            // Lasts until someone acts: the volume went read-only, or the file was replaced or removed.
+            return StoreError.unavailable(reason: "the store file cannot be written (\(message)): check its volume and "
+                                              + "permissions, and restart helpdesk if the file was moved or replaced")
+        case .SQLITE_IOERR, .SQLITE_NOMEM, .SQLITE_BUSY, .SQLITE_PROTOCOL:
             return StoreError.unavailable(reason: "SQLite could not write the store (\(message))")
         default:
             return error

@@ -74,6 +74,16 @@ import Testing
         }
     }
 
+    /// The keyed HMAC state forges signatures as well as the secret does.
+    @Test func aSigningKeyNeverPrintsItsState() {
+        let key = SlackSignature.Key(Self.new)
+        var dumped = ""
+        dump(key, to: &dumped)
+        #expect("\(key)" == "<redacted signing key>")
+        #expect(String(reflecting: key) == "<redacted signing key>")
+        #expect(dumped.contains("redacted") && !dumped.contains("keyed") && !dumped.contains("Hasher"), "dump shows: \(dumped)")
+    }
+
     @Test func signatureIsLowercaseHexOfTheDigest() {
         let signature = SlackSignature.sign(body: Self.body, timestamp: Self.timestamp, secret: Self.new)
         var message = Array("v0:\(Self.timestamp):".utf8)

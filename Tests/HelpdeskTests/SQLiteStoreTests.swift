@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 @testable import HelpdeskStore
 import HelpdeskTestSupport
+import Synchronization
 import Testing
 
 /// What only the SQLite file has: its folder and WAL mode, its migration table, its single writer's
@@ -63,6 +64,12 @@ import Testing
         try await store.close()
     }
 
+    /// Polls `condition` every millisecond for up to 10 s.
+    private func waitUntil(_ condition: () -> Bool) async throws {
+        for _ in 0..<10_000 where !condition() { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(condition(), "timed out waiting")
+    }
+
     /// A full disk rolls SQLite's whole transaction back, so the writes that shared the group with the
     /// one that filled it are lost with it: each caller must be told exactly whether its write is in the
     /// file, the one that hit the full disk as "unavailable" (a Slack command then answers "cannot
@@ -86,14 +93,17 @@ import Testing
                 return .failure(error)
             }
         }
-        // The writer is held while the others queue, so they share the next group, in this order.
-        let holder = Task { try await store.writer.write { _ in usleep(300_000) } }
-        try await Task.sleep(for: .milliseconds(50))
+        // The writer is held until all five are queued, one after the other: they share the next group, in this order.
+        let release = DispatchSemaphore(value: 0)
+        let holding = Mutex(false)
+        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
+        try await waitUntil { holding.withLock { $0 } }
         var queued: [(id: Int, task: Task<Result<Void, any Error>, Never>)] = []
-        for (id, bytes) in [(1, 10), (2, 10), (3, 1_000_000), (4, 10), (5, 10)] {
+        for (position, (id, bytes)) in [(1, 10), (2, 10), (3, 1_000_000), (4, 10), (5, 10)].enumerated() {
             queued.append((id, Task { await insert(id, bytes: bytes) }))
-            try await Task.sleep(for: .milliseconds(20))
+            try await waitUntil { store.writer.pendingCount == position + 1 }
         }
+        release.signal()
         try await holder.value
         var outcomes: [Int: Result<Void, any Error>] = [:]
         for (id, task) in queued { outcomes[id] = await task.value }
@@ -111,8 +121,15 @@ import Testing
                 #expect((error as? StoreError)?.isUnavailable == true, "write \(id) failed with \(error)")
             }
         }
+        // SQLite rolled the whole transaction back: 1 and 2 went with it and are told why.
+        for id in [1, 2] {
+            guard case .failure(let error)? = outcomes[id] else { Issue.record("write \(id) survived a whole-transaction rollback"); continue }
+            #expect("\(error)".contains("rolled back with another write"), "write \(id): \(error)")
+        }
         // Queued behind the one that filled the disk, not run with it: they commit in the next group.
         #expect(stored.isSuperset(of: [4, 5]), "writes queued after the failed one were lost: \(stored.sorted())")
+        // Reads still work on a full disk: /readyz learns of it from the writer.
+        #expect(await store.unhealthyReason()?.contains("full") == true)
         #expect(!stored.contains(3))
         try await store.close()
     }
