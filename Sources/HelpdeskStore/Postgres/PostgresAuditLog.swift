@@ -92,26 +92,33 @@ struct PostgresAuditLog: AuditLog {
     }
 
     func latest(_ filter: AuditFilter, limit: Int) async throws -> [AuditEvent] {
-        let (principal, kind, target, before) = (filter.principal, filter.kind, filter.target, filter.beforeSeq)
-        let limit = max(0, limit)
-        // See AuditFilter.principalScanWindow; the others name the kind the partial index leaves out,
-        // as its WHERE does, so a generic plan can use it too.
-        let window: Int64? = filter.scansByPrincipal ? AuditFilter.principalScanWindow : nil
-        let indexed = filter.principal != nil && !filter.scansByPrincipal
+        let query = Self.latestQuery(filter, limit: limit)
         let logger = store.logger
         return try await store.read { connection in
-            try await connection.rows("""
-                SELECT \(unescaped: Self.columns) FROM audit_events
-                WHERE (\(principal)::text IS NULL OR principal = \(principal))
-                  AND (\(kind)::text IS NULL OR kind = \(kind))
-                  AND (\(target)::text IS NULL OR target = \(target))
-                  AND (\(before)::bigint IS NULL OR seq < \(before))
-                  AND (NOT \(indexed) OR kind <> 'request_received')
-                  AND (\(window)::bigint IS NULL
-                       OR seq >= COALESCE(\(before)::bigint, (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events)) - \(window))
-                ORDER BY seq DESC LIMIT \(limit)
-                """, logger).map(Self.event)
+            try await connection.rows(query, logger).map(Self.event)
         }
+    }
+
+    /// ``latest(_:limit:)``'s statement, for the plan test too. PostgresNIO binds parameters to an unnamed
+    /// statement, planned with their values; an indexed lookup always names a kind other than requests,
+    /// which already implies the partial index's WHERE here (SQLite needs the term spelled out, and it is
+    /// kept for the same reading). The other lookups: see AuditFilter.principalScanWindow.
+    static func latestQuery(_ filter: AuditFilter, limit: Int) -> PostgresQuery {
+        let (principal, kind, target, before) = (filter.principal, filter.kind, filter.target, filter.beforeSeq)
+        let limit = max(0, limit)
+        let window: Int64? = filter.scansByPrincipal ? AuditFilter.principalScanWindow : nil
+        let indexed = filter.principal != nil && !filter.scansByPrincipal
+        return """
+            SELECT \(unescaped: Self.columns) FROM audit_events
+            WHERE (\(principal)::text IS NULL OR principal = \(principal))
+              AND (\(kind)::text IS NULL OR kind = \(kind))
+              AND (\(target)::text IS NULL OR target = \(target))
+              AND (\(before)::bigint IS NULL OR seq < \(before))
+              AND (NOT \(indexed) OR kind <> 'request_received')
+              AND (\(window)::bigint IS NULL
+                   OR seq >= COALESCE(\(before)::bigint, (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events)) - \(window))
+            ORDER BY seq DESC LIMIT \(limit)
+            """
     }
 
     func event(id: String) async throws -> AuditEvent? {
