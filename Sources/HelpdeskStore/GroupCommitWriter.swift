@@ -108,8 +108,11 @@ final class GroupCommitWriter: Sendable {
                 commitError = StoreError.mapping(error)
             }
             let unperformed = group[performed...]
-            let refusals = [commitError].compactMap { $0 } + group[..<performed].compactMap { $0.failure.map(StoreError.mapping) }
-            let unavailable = refusals.lazy.compactMap { $0 as? StoreError }.first { $0.isUnavailable }
+            // Nothing to look at when every write succeeded: the usual commit allocates nothing here.
+            var unavailable = (commitError as? StoreError).flatMap { $0.isUnavailable ? $0 : nil }
+            for request in group[..<performed] where unavailable == nil {
+                if let failure = request.failure.map(StoreError.mapping) as? StoreError, failure.isUnavailable { unavailable = failure }
+            }
             state.withLock { state in
                 state.commits += 1
                 state.writes += performed
