@@ -19,9 +19,14 @@ struct SQLiteAuditLog: AuditLog {
     /// to (a restore's); returns the first and last seq written. `drafts` must not be empty.
     @discardableResult
     static func append(_ drafts: [AuditDraft], in db: Database, now: Date, key: AuditKey?) throws -> (first: Int64, last: Int64) {
-        var last: (seq: Int64, hash: String) = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"))
-            .map { (seq: $0["seq"] as Int64, hash: $0["hash"] as String) } ?? (seq: 0, hash: AuditHashing.genesis)
+        // Read off the statement (a cursor's row, valid while the cursor lives), not a copied row: decoding
+        // a copy went through GRDB's generic path, which looked up type metadata per column inside the
+        // single write section.
+        var last: (seq: Int64, hash: String) = (seq: 0, hash: AuditHashing.genesis)
+        let cursor = try Row.fetchCursor(db.cachedStatement(sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"))
+        try withExtendedLifetime(cursor) {
+            if let row = try cursor.next() { last = (seq: row[0] as Int64, hash: row[1] as String) }
+        }
         let first = last.seq + 1
         let microseconds = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
         let insert = try db.cachedStatement(sql: """

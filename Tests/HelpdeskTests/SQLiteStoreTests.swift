@@ -64,6 +64,48 @@ import Testing
         try await store.close()
     }
 
+    /// Each write runs in its own savepoint: one that fails halfway (its job inserted, then its incident
+    /// refused as a duplicate) leaves nothing behind, and the writes that shared its commit stand.
+    @Test func aFailingWriteRollsBackAloneInsideASharedCommit() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite")))
+        func incident(_ id: String) -> IncidentRecord {
+            IncidentRecord(id: id, createdAt: Date(), target: "db", trigger: "manual", summary: "s", severity: "info",
+                           findingCount: 0, bundlePath: "/nonexistent", bundleBytes: 0)
+        }
+        try await store.apply(ChangeSet(incidents: [incident("inc_taken")]))
+        let writes = 600
+        let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            for index in 0..<writes {
+                group.addTask {
+                    let failing = index % 7 == 3
+                    let changes = ChangeSet(jobs: [NewJob(kind: "bulk", payload: "{\"n\":\(index)}")],
+                                            incidents: [incident(failing ? "inc_taken" : "inc_\(index)")])
+                    do {
+                        try await store.apply(changes)
+                        return (index, true)
+                    } catch {
+                        return (index, false)
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        let counters = store.writeCounters
+        #expect(counters.commits < writes, "the writes should have shared commits")
+        let failed = Set(outcomes.filter { !$0.value }.keys)
+        #expect(failed == Set((0..<writes).filter { $0 % 7 == 3 }))
+        let payloads = try await store.database.read { db in try String.fetchAll(db, sql: "SELECT payload FROM jobs") }
+        let stored = Set(payloads)
+        let expected = Set((0..<writes).filter { !failed.contains($0) }.map { "{\"n\":\($0)}" })
+        #expect(stored.subtracting(expected).sorted() == [], "jobs of failed writes left behind")
+        #expect(expected.subtracting(stored).sorted() == [], "jobs of successful writes missing")
+        // The savepoints were all released: the writer's connection is back outside any transaction.
+        #expect(try await store.database.writeWithoutTransaction { db in db.isInsideTransaction } == false)
+        try await store.close()
+    }
+
     /// Polls `condition` every millisecond for up to 10 s.
     private func waitUntil(_ condition: () -> Bool) async throws {
         for _ in 0..<10_000 where !condition() { try await Task.sleep(for: .milliseconds(1)) }
