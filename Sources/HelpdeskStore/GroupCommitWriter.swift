@@ -105,8 +105,9 @@ final class GroupCommitWriter: Sendable {
                             request.perform(db)
                             // A full disk or an I/O error makes SQLite roll the whole transaction back:
                             // the group's earlier writes are gone too, and GRDB would fail every later
-                            // one with "transaction was aborted", though they may well succeed.
-                            if !db.isInsideTransaction {
+                            // one with "transaction was aborted", though they may well succeed. A write whose
+                            // rows could not be rolled back ends the group the same way.
+                            if !db.isInsideTransaction || request.spoilsGroup {
                                 performed = index + 1
                                 culprit = index
                                 throw request.failure ?? StoreError.unavailable(reason: "the transaction was rolled back")
@@ -153,6 +154,9 @@ private final class WriteRequest: @unchecked Sendable {
     private let complete: (_ commitError: (any Error)?, _ failure: (any Error)?) -> Void
     /// What `perform` threw, if it threw.
     private(set) var failure: (any Error)?
+    /// Set when this write failed and its savepoint could not be rolled back: committing the group
+    /// would keep its rows.
+    private(set) var spoilsGroup = false
 
     init(body: @escaping (Database) throws -> Void, complete: @escaping ((any Error)?, (any Error)?) -> Void) {
         self.body = body
@@ -174,11 +178,15 @@ private final class WriteRequest: @unchecked Sendable {
             try body(db)
             try db.cachedStatement(sql: "RELEASE SAVEPOINT helpdesk_write").execute()
         } catch {
-            // Fails, harmlessly, when SQLite already rolled the whole transaction back (a full disk):
-            // the writer sees that and stops the group.
-            try? db.cachedStatement(sql: "ROLLBACK TRANSACTION TO SAVEPOINT helpdesk_write").execute()
-            try? db.cachedStatement(sql: "RELEASE SAVEPOINT helpdesk_write").execute()
             failure = error
+            do {
+                try db.cachedStatement(sql: "ROLLBACK TRANSACTION TO SAVEPOINT helpdesk_write").execute()
+                try db.cachedStatement(sql: "RELEASE SAVEPOINT helpdesk_write").execute()
+            } catch {
+                // Its rows could not be undone (or SQLite already rolled everything back, a full disk):
+                // the group must not commit them, so the writer stops it there.
+                spoilsGroup = true
+            }
         }
     }
 

@@ -70,39 +70,36 @@ import Testing
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite")))
-        func incident(_ id: String) -> IncidentRecord {
+        @Sendable func incident(_ id: String) -> IncidentRecord {
             IncidentRecord(id: id, createdAt: Date(), target: "db", trigger: "manual", summary: "s", severity: "info",
                            findingCount: 0, bundlePath: "/nonexistent", bundleBytes: 0)
         }
         try await store.apply(ChangeSet(incidents: [incident("inc_taken")]))
-        let writes = 600
-        let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
-            for index in 0..<writes {
-                group.addTask {
-                    let failing = index % 7 == 3
-                    let changes = ChangeSet(jobs: [NewJob(kind: "bulk", payload: "{\"n\":\(index)}")],
-                                            incidents: [incident(failing ? "inc_taken" : "inc_\(index)")])
-                    do {
-                        try await store.apply(changes)
-                        return (index, true)
-                    } catch {
-                        return (index, false)
-                    }
-                }
-            }
-            return try await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        // The writer is held until every write is queued: they all share the next commit.
+        let release = DispatchSemaphore(value: 0)
+        let holding = Mutex(false)
+        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
+        try await waitUntil { holding.withLock { $0 } }
+        let writes = 300
+        var tasks: [Task<Bool, Never>] = []
+        for index in 0..<writes {
+            let failing = index % 7 == 3
+            let changes = ChangeSet(jobs: [NewJob(kind: "bulk", payload: "{\"n\":\(index)}")],
+                                    incidents: [incident(failing ? "inc_taken" : "inc_\(index)")])
+            tasks.append(Task { (try? await store.apply(changes)) != nil })
         }
-        let counters = store.writeCounters
-        #expect(counters.commits < writes, "the writes should have shared commits")
-        let failed = Set(outcomes.filter { !$0.value }.keys)
+        try await waitUntil { store.writer.pendingCount == writes }
+        let commitsBefore = store.writeCounters.commits
+        release.signal()
+        try await holder.value
+        var failed: Set<Int> = []
+        for (index, task) in tasks.enumerated() where !(await task.value) { failed.insert(index) }
+        #expect(store.writeCounters.commits == commitsBefore + 2, "the held write's commit, then one for all the others")
         #expect(failed == Set((0..<writes).filter { $0 % 7 == 3 }))
-        let payloads = try await store.database.read { db in try String.fetchAll(db, sql: "SELECT payload FROM jobs") }
-        let stored = Set(payloads)
+        let stored = Set(try await store.database.read { db in try String.fetchAll(db, sql: "SELECT payload FROM jobs") })
         let expected = Set((0..<writes).filter { !failed.contains($0) }.map { "{\"n\":\($0)}" })
         #expect(stored.subtracting(expected).sorted() == [], "jobs of failed writes left behind")
         #expect(expected.subtracting(stored).sorted() == [], "jobs of successful writes missing")
-        // The savepoints were all released: the writer's connection is back outside any transaction.
-        #expect(try await store.database.writeWithoutTransaction { db in db.isInsideTransaction } == false)
         try await store.close()
     }
 
