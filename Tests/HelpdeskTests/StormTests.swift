@@ -89,7 +89,8 @@ import Testing
             #expect(try await store.storms.claimDiagnosis(claim("x30"), now: Date().addingTimeInterval(20)) == .chosen(storm), "a retry still runs")
             #expect(try await store.storms.claimDiagnosis(claim("x5"), now: Date().addingTimeInterval(20)) == .skipped(storm), "no room left")
             #expect(try await store.storms.claimDiagnosis(claim("elsewhere", channel: "C9"), now: Date()) == .calm)
-            #expect(try await store.storms.claimDiagnosis(claim("d"), now: Date()) == .later(storm, snapshot.startedAt.addingTimeInterval(15)),
+            // Inside the window by construction: on a loaded machine the test itself can outlast 15 s.
+            #expect(try await store.storms.claimDiagnosis(claim("d"), now: snapshot.startedAt.addingTimeInterval(1)) == .later(storm, snapshot.startedAt.addingTimeInterval(15)),
                     "chosen, but the settle window is open")
             let displaced = try #require(snapshot.candidates.first { $0.state == .displaced })
             #expect(try await store.storms.claimDiagnosis(claim(displaced.fingerprint), now: Date().addingTimeInterval(20)) == .skipped(storm))
