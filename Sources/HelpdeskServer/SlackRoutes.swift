@@ -18,6 +18,9 @@ import NIOCore
 struct SlackRoutes {
     let signingSecret: Secret?
     let context: SlackCommandContext?
+    /// `context` held by reference for the handlers: it is a large struct of references, and each copy
+    /// into a request's async frames retained and released every one of them.
+    private let sharedContext: SharedContext?
     let store: any Store
     let metrics: any MetricsFactory
     /// During a rotation, the secret Slack signed with before, accepted until its `until`.
@@ -37,6 +40,7 @@ struct SlackRoutes {
          previousSigningSecret: SlackSettings.PreviousSigningSecret? = nil, redactor: Redactor = Redactor()) {
         self.signingSecret = signingSecret
         self.context = context
+        sharedContext = context.map(SharedContext.init)
         self.store = store
         self.metrics = metrics
         self.previousSigningSecret = previousSigningSecret
@@ -60,8 +64,8 @@ struct SlackRoutes {
     }
 
     /// Verifies the signature over the raw body; returns its form fields, or throws 401/503 (400 for a malformed form).
-    private func verified(_ request: Request, _ requestContext: AppRequestContext, endpoint: String) async throws -> ([String: String], SlackCommandContext) {
-        guard let signingSecret, let context else {
+    private func verified(_ request: Request, _ requestContext: AppRequestContext, endpoint: String) async throws -> ([String: String], SharedContext) {
+        guard let signingSecret, let sharedContext else {
             count("not_configured", endpoint: endpoint)
             throw APIError(status: .serviceUnavailable, code: "slack_not_configured",
                            message: "Slack is not configured here: set SLACK_SIGNING_SECRET and keep the templates folder in place")
@@ -79,7 +83,7 @@ struct SlackRoutes {
             throw APIError(status: .unauthorized, code: "unauthorized", message: "request signature is not valid")
         }
         do {
-            return (try decodeForm(bytes), context)
+            return (try decodeForm(bytes), sharedContext)
         } catch {
             count("malformed", endpoint: endpoint)
             throw APIError(status: .badRequest, code: "bad_request", message: "the form body is malformed: \(error)")
@@ -98,7 +102,7 @@ struct SlackRoutes {
             count("ignored", endpoint: "interactions")
             return Response(status: .ok)
         }
-        let principal = context.principal(slackUserID: action.userID, teamID: action.teamID)
+        let principal = context.value.principal(slackUserID: action.userID, teamID: action.teamID)
         let audit = AuditDraft(kind: "request_received", principal: principal.description, target: action.value, data: .object([
             "via": .string("slack-button"), "action": .string(action.kind.rawValue), "request_id": .string(requestContext.requestID),
         ]))
@@ -151,7 +155,7 @@ struct SlackRoutes {
             let commands = MetricCatalog.slackCommands
             Counter(label: commands.name, dimensions: commands.dimensions(parsed.metricName), factory: metrics).increment()
         }
-        let principal = context.principal(slackUserID: command.userID, teamID: command.teamID)
+        let principal = context.value.principal(slackUserID: command.userID, teamID: command.teamID)
         // Redacted: the audit log keeps it forever, in the hash chain, where it cannot be edited out.
         let audit = AuditDraft(kind: "request_received", principal: principal.description, target: nil, data: .object([
             "via": .string("slack"), "command": .string(command.command), "text": .string(redactor.redact(command.text)),
@@ -163,7 +167,7 @@ struct SlackRoutes {
                 // Help needs no work: answer it inline.
                 try await store.apply(ChangeSet(audit: [audit]))
                 count("answered_inline")
-                return slackJSON(text: context.helpMessageText)
+                return slackJSON(text: context.value.helpMessageText)
             }
             outcome = try await store.apply(ChangeSet(jobs: [SlackCommandJob.job(command)], audit: [audit]))
         } catch let error as StoreError where error.isUnavailable {
@@ -192,6 +196,11 @@ struct SlackRoutes {
     private func slackJSON(text: String) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
+}
+
+private final class SharedContext: Sendable {
+    let value: SlackCommandContext
+    init(_ value: SlackCommandContext) { self.value = value }
 }
 
 let slackTimestamp = HTTPField.Name("X-Slack-Request-Timestamp")!
