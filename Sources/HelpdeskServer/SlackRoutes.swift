@@ -17,9 +17,9 @@ import NIOCore
 /// the command's `response_url`.
 struct SlackRoutes {
     let signingSecret: Secret?
-    let context: SlackCommandContext?
-    /// `context` held by reference for the handlers: it is a large struct of references, and each copy
-    /// into a request's async frames retained and released every one of them.
+    var context: SlackCommandContext? { sharedContext?.value }
+    /// The context held by reference: it is a large struct of references, and each copy into a
+    /// request's async frames retained and released every one of them.
     private let sharedContext: SharedContext?
     let store: any Store
     let metrics: any MetricsFactory
@@ -39,7 +39,6 @@ struct SlackRoutes {
     init(signingSecret: Secret?, context: SlackCommandContext?, store: any Store, metrics: any MetricsFactory,
          previousSigningSecret: SlackSettings.PreviousSigningSecret? = nil, redactor: Redactor = Redactor()) {
         self.signingSecret = signingSecret
-        self.context = context
         sharedContext = context.map(SharedContext.init)
         self.store = store
         self.metrics = metrics
@@ -167,7 +166,7 @@ struct SlackRoutes {
                 // Help needs no work: answer it inline.
                 try await store.apply(ChangeSet(audit: [audit]))
                 count("answered_inline")
-                return slackJSON(text: context.value.helpMessageText)
+                return slackJSON(context.helpAnswer)
             }
             outcome = try await store.apply(ChangeSet(jobs: [SlackCommandJob.job(command)], audit: [audit]))
         } catch let error as StoreError where error.isUnavailable {
@@ -194,13 +193,23 @@ struct SlackRoutes {
     }
 
     private func slackJSON(text: String) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        slackJSON(ByteBuffer(string: text))
+    }
+
+    private func slackJSON(_ body: ByteBuffer) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
     }
 }
 
 private final class SharedContext: Sendable {
     let value: SlackCommandContext
-    init(_ value: SlackCommandContext) { self.value = value }
+    /// The help answer's bytes, made once: every inline answer shares them instead of copying the text.
+    let helpAnswer: ByteBuffer
+
+    init(_ value: SlackCommandContext) {
+        self.value = value
+        helpAnswer = ByteBuffer(string: value.helpMessageText)
+    }
 }
 
 let slackTimestamp = HTTPField.Name("X-Slack-Request-Timestamp")!
