@@ -45,18 +45,18 @@ final class GroupCommitWriter: Sendable {
                     continuation.resume(throwing: StoreError.closed)
                 }
             })
-            let startDrain = state.withLock { state -> Bool? in
-                guard !state.closed else { return nil }
+            let accepted = state.withLock { state -> Bool in
+                guard !state.closed else { return false }
                 state.pending.append(request)
-                if state.draining { return false }
-                state.draining = true
+                if !state.draining {
+                    state.draining = true
+                    // Queued under the lock: a close() that follows finds the drain already on the
+                    // queue, and waits for it (after the lock it could slip in between and return first).
+                    thread.async { self.drain() }
+                }
                 return true
             }
-            switch startDrain {
-            case nil: continuation.resume(throwing: StoreError.closed)
-            case true?: thread.async { self.drain() }
-            case false?: break
-            }
+            if !accepted { continuation.resume(throwing: StoreError.closed) }
         }
     }
 

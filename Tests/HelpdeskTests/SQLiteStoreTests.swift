@@ -103,6 +103,39 @@ import Testing
         try await store.close()
     }
 
+    /// Closing while writes arrive: each write either commits (and is in the file afterwards) or is
+    /// refused as closed; none fails on a connection closed under it.
+    @Test func writesRacingCloseEitherCommitOrAreRefused() async throws {
+        for _ in 0..<30 {
+            let folder = try TemporaryDirectory()
+            defer { folder.remove() }
+            let path = folder.file("helpdesk.sqlite")
+            let store = try SQLiteStore(options: .init(path: path))
+            let tasks = (0..<16).map { index in
+                Task { () -> (any Error)? in
+                    do {
+                        try await store.apply(ChangeSet(jobs: [NewJob(kind: "race", payload: "{\"n\":\(index)}")]))
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            try await store.close()
+            var committed = 0
+            for task in tasks {
+                guard let error = await task.value else { committed += 1; continue }
+                guard case StoreError.closed = error else {
+                    Issue.record("a write failed with \(error), not as refused")
+                    continue
+                }
+            }
+            let reopened = try SQLiteStore(options: .init(path: path))
+            #expect(try await reopened.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") } == committed)
+            try await reopened.close()
+        }
+    }
+
     /// Polls `condition` every millisecond for up to 10 s.
     private func waitUntil(_ condition: () -> Bool) async throws {
         for _ in 0..<10_000 where !condition() { try await Task.sleep(for: .milliseconds(1)) }
