@@ -39,6 +39,8 @@ public final class SQLiteStore: Store {
     let database: DatabasePool
     let writer: GroupCommitWriter
     let checkpointer: WALCheckpointer
+    /// The writer connection's page cache, KiB.
+    static let writerCacheKiB = 32_768
     let defaultMaxAttempts: Int
     let workSignal = WakeSignal()
     let outboxSignal = WakeSignal()
@@ -74,6 +76,11 @@ public final class SQLiteStore: Store {
         configuration.prepareDatabase { db in
             // WALCheckpointer checkpoints off the writer's thread; this only bounds the log if it falls behind.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.backstopPages)")
+            if !db.configuration.readonly {
+                // The writer's page cache (SQLite's default is 2 MB). An alert storm inserts by fingerprint, a
+                // random key: with 2 MB the writer read index pages back from the OS on every other insert.
+                try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
+            }
         }
         do {
             database = try DatabasePool(path: options.path, configuration: configuration)
