@@ -9,6 +9,8 @@ import Synchronization
 final class GroupCommitWriter: Sendable {
     /// Bounds how long the first writer in a group waits for the last one's work.
     static let maxGroupSize = 1024
+    /// Groups up to this size leave the writer time to start the write-ahead log over.
+    static let restartGroupSize = 8
 
     private struct State {
         var pending: [WriteRequest] = []
@@ -100,6 +102,11 @@ final class GroupCommitWriter: Sendable {
             var culprit: Int?
             do {
                 try database.writeWithoutTransaction { db in
+                    if let checkpointer, checkpointer.takeRestartDue(), group.count <= Self.restartGroupSize {
+                        // Copies what the checkpointer left so this transaction starts the log over. Busy
+                        // while the checkpointer is in a pass: it asks again after its next one.
+                        _ = try? db.checkpoint(.passive)
+                    }
                     try db.inTransaction(.immediate) {
                         for (index, request) in group.enumerated() {
                             request.perform(db)

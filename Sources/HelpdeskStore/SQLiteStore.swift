@@ -20,6 +20,8 @@ public final class SQLiteStore: Store {
         public var initializeEmpty: Bool
         /// Called before migrations start, with the schema they start from (they may take a while).
         public var willMigrate: (@Sendable (SchemaStatus) -> Void)?
+        /// The write-ahead log's size (frames) from which it starts over, for tests.
+        var walRestartFrames = WALCheckpointer.restartFrames
 
         public init(path: String, busyTimeout: Duration = .seconds(5), defaultMaxAttempts: Int = 8, migrateOnOpen: Bool = true,
                     initializeEmpty: Bool = false, willMigrate: (@Sendable (SchemaStatus) -> Void)? = nil) {
@@ -96,7 +98,7 @@ public final class SQLiteStore: Store {
             try? database.close()
             throw StoreError.cannotOpen(path: options.path, reason: Self.describe(error))
         }
-        checkpointer = WALCheckpointer(path: options.path, configuration: checkpointConfiguration)
+        checkpointer = WALCheckpointer(path: options.path, configuration: checkpointConfiguration, restartFrames: options.walRestartFrames)
         writer = GroupCommitWriter(database: database, checkpointer: checkpointer)
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import HelpdeskCore
-import HelpdeskStore
+@testable import HelpdeskStore
 import HelpdeskTestSupport
 import Testing
 
@@ -25,6 +25,29 @@ import Testing
             grown = fileSize() > before + 1_500_000
         }
         #expect(grown, "the database file is still \(fileSize()) bytes (was \(before))")
+        #expect(try await store.audit.verify().ok)
+        try await store.close()
+    }
+
+    /// Under steady writes the log starts over only if the writer finishes a checkpoint itself: before,
+    /// it grew to the 200,000-page backstop (800 MB), where a commit checkpointed and fsynced it all.
+    @Test func steadySmallWritesStartTheLogOver() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let path = folder.file("hd.sqlite")
+        var options = SQLiteStore.Options(path: path)
+        options.walRestartFrames = 512
+        let store = try SQLiteStore(options: options)
+        func size(_ file: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: file)[.size]) as? Int) ?? 0 }
+        let text = String(repeating: "x", count: 4_000)
+        // Back to back, one at a time (groups of one: the writer has time), each event an overflow page and index
+        // pages: about 15,000 frames (62 MB) stay in the log if it never starts over, under 2,000 if it does.
+        for index in 0..<2_000 {
+            try await store.apply(ChangeSet(audit: [AuditDraft(kind: "test", target: "\(index)", data: .object(["t": .string(text)]))]))
+        }
+        let pageBytes = 4_096 + 24
+        #expect(size(path) > 2_000 * 4_000, "the events reached the database file")
+        #expect(size(path + "-wal") < 5_000 * pageBytes, "the log grew to \(size(path + "-wal") / pageBytes) frames")
         #expect(try await store.audit.verify().ok)
         try await store.close()
     }
