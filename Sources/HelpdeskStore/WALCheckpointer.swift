@@ -111,6 +111,8 @@ final class WALCheckpointer: Sendable {
                 // behind the writer, the log grows to the backstop, and every commit checkpoints again.
                 for _ in 0..<Self.maxPasses {
                     let (logFrames, copiedFrames) = try db.checkpoint(.passive)
+                    // The writer copies what was left plus what it committed since: a few frames when its groups
+                    // are small, up to one large notification's pages (a few ms) when one arrives in between.
                     if logFrames >= restartFrames, logFrames - copiedFrames <= Self.restartRemainder {
                         state.withLock { $0.restartDue = true }
                         break
