@@ -106,10 +106,12 @@ import Testing
 
     @Test func blockedPoolThreadsLeaveTheCooperativePoolFree() async throws {
         let pool = HashWorkerPool(threads: 2, queueLimit: 2, idleTimeout: 5)
-        let started = DispatchSemaphore(value: 0)
+        // Waited for without blocking: a semaphore wait would itself hold a cooperative thread.
+        let (started, signal) = AsyncStream.makeStream(of: Void.self)
         let release = DispatchSemaphore(value: 0)
-        let jobs = (0..<2).map { _ in Task { await pool.run { started.signal(); release.wait(); return true } } }
-        for _ in 0..<2 { await Task.detached { started.wait() }.value }
+        let jobs = (0..<2).map { _ in Task { await pool.run { signal.yield(); release.wait(); return true } } }
+        var running = 0
+        for await _ in started { running += 1; if running == 2 { break } }
         // Both pool threads are blocked; tasks still run (with as many cores as this machine has).
         let answers = await withTaskGroup(of: Int.self) { group in
             for value in 0..<8 { group.addTask { value } }
@@ -122,10 +124,10 @@ import Testing
 
     @Test func thePoolRefusesBeyondItsQueue() async throws {
         let pool = HashWorkerPool(threads: 1, queueLimit: 1, idleTimeout: 5)
-        let started = DispatchSemaphore(value: 0)
+        let (started, signal) = AsyncStream.makeStream(of: Void.self)
         let release = DispatchSemaphore(value: 0)
-        let first = Task { await pool.run { started.signal(); release.wait(); return 1 } }
-        await Task.detached { started.wait() }.value  // the only thread is busy now
+        let first = Task { await pool.run { signal.yield(); release.wait(); return 1 } }
+        for await _ in started { break }  // the only thread is busy now
         let second = Task { await pool.run { 2 } }
         #expect(await eventually { pool.waiting == 1 })
         #expect(await pool.run { 3 } == .failure(.full), "one waiting is the limit: the next is refused at once")

@@ -7,10 +7,12 @@ import Testing
 /// for the queue.
 @Suite struct HashWorkerPoolTests {
     /// Occupies one of the pool's threads until `release` is signalled; returns once that job runs.
+    /// Waits without blocking: a semaphore wait here held one of the (on 2 cores, two) cooperative
+    /// threads, and two tests holding at once left none to submit the jobs they waited for.
     static func hold(_ pool: HashWorkerPool, until release: DispatchSemaphore) async -> Task<Result<Int, HashPoolRefusal>, Never> {
-        let started = DispatchSemaphore(value: 0)
-        let task = Task { await pool.run { started.signal(); release.wait(); return 0 } }
-        await Task.detached { started.wait() }.value
+        let (started, signal) = AsyncStream.makeStream(of: Void.self)
+        let task = Task { await pool.run { signal.yield(); release.wait(); return 0 } }  // blocks the pool's own thread
+        for await _ in started { break }
         return task
     }
 
