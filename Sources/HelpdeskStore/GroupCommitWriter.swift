@@ -104,7 +104,8 @@ final class GroupCommitWriter: Sendable {
                 try database.writeWithoutTransaction { db in
                     if let checkpointer, checkpointer.takeRestartDue(), group.count <= Self.restartGroupSize {
                         // Copies what the checkpointer left so this transaction starts the log over. Busy
-                        // while the checkpointer is in a pass: it asks again after its next one.
+                        // while the checkpointer is in a pass: it asks again after its next one. A request
+                        // met by a big group is dropped, not kept: later, more would be left to copy.
                         _ = try? db.checkpoint(.passive)
                     }
                     try db.inTransaction(.immediate) {

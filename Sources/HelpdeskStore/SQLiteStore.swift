@@ -73,6 +73,8 @@ public final class SQLiteStore: Store {
             // commits, and it never corrupts the file.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        // Copied before the writer's own settings below (the backstop, its page cache): prepareDatabase
+        // appends to the copy's list, so the checkpointer's connection gets only the lines above.
         var checkpointConfiguration = configuration
         checkpointConfiguration.label = "helpdesk.store.checkpoint"
         configuration.prepareDatabase { db in
