@@ -22,6 +22,8 @@ public final class SQLiteStore: Store {
         public var willMigrate: (@Sendable (SchemaStatus) -> Void)?
         /// The write-ahead log's size (frames) from which it starts over, for tests.
         var walRestartFrames = WALCheckpointer.restartFrames
+        /// How long the writer waits for more writes in a steady flow (see ``GroupCommitWriter``).
+        var commitGatherWindow: Duration = .microseconds(500)
 
         public init(path: String, busyTimeout: Duration = .seconds(5), defaultMaxAttempts: Int = 8, migrateOnOpen: Bool = true,
                     initializeEmpty: Bool = false, willMigrate: (@Sendable (SchemaStatus) -> Void)? = nil) {
@@ -101,7 +103,7 @@ public final class SQLiteStore: Store {
             throw StoreError.cannotOpen(path: options.path, reason: Self.describe(error))
         }
         checkpointer = WALCheckpointer(path: options.path, configuration: checkpointConfiguration, restartFrames: options.walRestartFrames)
-        writer = GroupCommitWriter(database: database, checkpointer: checkpointer)
+        writer = GroupCommitWriter(database: database, checkpointer: checkpointer, gatherWindow: options.commitGatherWindow)
     }
 
     @discardableResult

@@ -64,6 +64,48 @@ import Testing
         try await store.close()
     }
 
+    /// In a steady flow the writer waits a window before committing, so a write that arrives a moment
+    /// after another shares its commit instead of paying for one of its own.
+    @Test func aWriteInASteadyFlowWaitsForTheNextOne() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        var options = SQLiteStore.Options(path: folder.file("helpdesk.sqlite"))
+        options.commitGatherWindow = .seconds(2)  // long, so a loaded machine still makes the second write in time
+        let store = try SQLiteStore(options: options)
+        // A group of three makes the flow steady: the writer is held while they queue.
+        let release = DispatchSemaphore(value: 0)
+        let holding = Mutex(false)
+        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
+        try await waitUntil { holding.withLock { $0 } }
+        let three = (0..<3).map { index in Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\(index)}")])) } }
+        try await waitUntil { store.writer.pendingCount == 3 }
+        release.signal()
+        try await holder.value
+        for task in three { _ = try await task.value }
+        let commitsBefore = store.writeCounters.commits
+
+        let first = Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\"first\"}")])) }
+        try await Task.sleep(for: .milliseconds(50))
+        _ = try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\"second\"}")]))
+        _ = try await first.value
+        // With no window the first commits alone, 50 ms before the second arrives (checked: 2 commits).
+        #expect(store.writeCounters.commits == commitsBefore + 1, "the two writes should share one commit")
+        try await store.close()
+    }
+
+    @Test func onlyASteadyFlowWaitsForMoreWrites() {
+        let window = Duration.microseconds(500)
+        #expect(GroupCommitWriter.gathers(window: window, lastGroup: 5, sinceLastCommit: .microseconds(100), pending: 1))
+        #expect(!GroupCommitWriter.gathers(window: window, lastGroup: 1, sinceLastCommit: .microseconds(100), pending: 1), "a lone writer is not delayed")
+        #expect(!GroupCommitWriter.gathers(window: window, lastGroup: 5, sinceLastCommit: .milliseconds(50), pending: 1),
+                "the first write after a pause is not delayed")
+        #expect(!GroupCommitWriter.gathers(window: window, lastGroup: 5, sinceLastCommit: .microseconds(100), pending: GroupCommitWriter.gatherBelow),
+                "a writer that is behind commits at once")
+        #expect(!GroupCommitWriter.gathers(window: window, lastGroup: 5, sinceLastCommit: .microseconds(100), pending: 0),
+                "nothing to wait with: the next write starts the window")
+        #expect(!GroupCommitWriter.gathers(window: .zero, lastGroup: 5, sinceLastCommit: .microseconds(100), pending: 1))
+    }
+
     /// Each write runs in its own savepoint: one that fails halfway (its job inserted, then its incident
     /// refused as a duplicate) leaves nothing behind, and the writes that shared its commit stand.
     @Test func aFailingWriteRollsBackAloneInsideASharedCommit() async throws {
