@@ -16,9 +16,10 @@ import Synchronization
 final class GroupCommitWriter: Sendable {
     /// Bounds how long the first writer in a group waits for the last one's work.
     static let maxGroupSize = 1024
-    /// Groups up to this size leave the writer time to start the write-ahead log over.
+    /// Groups up to this size, or any it waited for, leave the writer time to start the write-ahead log over.
     static let restartGroupSize = 8
-    /// A writer with this many waiting is behind: it commits at once.
+    /// With this many waiting the writer takes the group at once (by count: a few heavy writes may
+    /// still be waited for).
     static let gatherBelow = 32
 
     private struct State {
@@ -46,12 +47,12 @@ final class GroupCommitWriter: Sendable {
         self.gatherWindow = gatherWindow
     }
 
-    /// Whether to wait a gather `window` before taking the next group: only in a steady flow (the last
-    /// group carried several writes and ended within a few windows), so a lone write is never delayed,
-    /// and only while few writes wait (a writer that is behind gathers by itself; waiting would slow it)
-    /// and at least one does (with none, the next one starts the drain, and the window, when it comes).
-    /// The bench's signed acks at saturation commit ~5 writes a group without it; a 300 µs window
-    /// (tried with a sleeping thread) made it ~15, and the idle CPU of the commit convoy fell by a third.
+    /// Whether to wait a whole gather `window` before taking the next group: only in a steady flow (the
+    /// last group carried two or more writes and ended within four windows), so a write after a pause
+    /// or after a group of one is not delayed; only while fewer than ``gatherBelow`` wait (more gather
+    /// by themselves); and only when one does (with none, the next write starts the drain and the window).
+    /// The window is not cut short when more arrive. The bench's signed acks at saturation committed
+    /// ~5 writes a group without it and ~15 with a 300 µs window (then a sleeping thread; now a timer).
     static func gathers(window: Duration, lastGroup: Int, sinceLastCommit: Duration, pending: Int) -> Bool {
         window > .zero && lastGroup >= 2 && sinceLastCommit < window * 4 && (1..<gatherBelow).contains(pending)
     }
@@ -90,8 +91,8 @@ final class GroupCommitWriter: Sendable {
     func close() {
         state.withLock { $0.closed = true }
         while true {
-            thread.sync {}  // a drain in progress finishes before this returns
-            // One waiting out its gather window is on the queue only once the window ends.
+            thread.sync {}  // a drain running now finishes before this returns
+            // One waiting out its gather window is back on the queue only when the window ends.
             if !state.withLock({ $0.draining }) { return }
             Thread.sleep(forTimeInterval: 0.001)
         }
@@ -117,14 +118,16 @@ final class GroupCommitWriter: Sendable {
         var gathered = gathered
         while true {
             if !gathered, gatherWindow > .zero, state.withLock({ state in
-                Self.gathers(window: gatherWindow, lastGroup: state.lastGroup, sinceLastCommit: .now - state.lastCommitEnd,
-                             pending: state.pending.count)
+                // Once closed nothing can join the group: waiting would only hold up close().
+                !state.closed && Self.gathers(window: gatherWindow, lastGroup: state.lastGroup,
+                                              sinceLastCommit: .now - state.lastCommitEnd, pending: state.pending.count)
             }) {
                 // Waits with the thread given back (a sleeping worker is one the process's other dispatch
                 // work cannot have); `draining` stays set, so what arrives meanwhile joins this group.
                 thread.asyncAfter(deadline: .now() + .nanoseconds(Int(gatherWindow.nanoseconds))) { self.drain(gathered: true) }
                 return
             }
+            let waited = gathered
             gathered = false
             let group = state.withLock { state -> [WriteRequest] in
                 guard !state.pending.isEmpty else {
@@ -142,10 +145,11 @@ final class GroupCommitWriter: Sendable {
             var culprit: Int?
             do {
                 try database.writeWithoutTransaction { db in
-                    if let checkpointer, checkpointer.takeRestartDue(), group.count <= Self.restartGroupSize {
+                    if let checkpointer, checkpointer.takeRestartDue(), group.count <= Self.restartGroupSize || waited {
                         // Copies what the checkpointer left so this transaction starts the log over. Busy
                         // while the checkpointer is in a pass: it asks again after its next one. A request
-                        // met by a big group is dropped, not kept: later, more would be left to copy.
+                        // met by a big group is dropped, not kept: later, more would be left to copy. A
+                        // group waited for is one the writer had time for, however big it grew meanwhile.
                         _ = try? db.checkpoint(.passive)
                     }
                     try db.inTransaction(.immediate) {
@@ -176,7 +180,7 @@ final class GroupCommitWriter: Sendable {
             state.withLock { state in
                 state.commits += 1
                 state.writes += performed
-                state.lastGroup = group.count
+                state.lastGroup = performed
                 state.lastCommitEnd = .now
                 // Not run yet: they go first into the next group, which may well succeed.
                 state.pending.insert(contentsOf: unperformed, at: 0)

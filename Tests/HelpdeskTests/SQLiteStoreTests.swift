@@ -93,6 +93,30 @@ import Testing
         try await store.close()
     }
 
+    /// A write waiting out a gather window when the store closes still commits; close() waits for it.
+    @Test func closingDuringAGatherWindowCommitsTheWaitingWrite() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        var options = SQLiteStore.Options(path: folder.file("helpdesk.sqlite"))
+        options.commitGatherWindow = .seconds(1)
+        let store = try SQLiteStore(options: options)
+        let release = DispatchSemaphore(value: 0)
+        let holding = Mutex(false)
+        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
+        try await waitUntil { holding.withLock { $0 } }
+        let three = (0..<3).map { index in Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\(index)}")])) } }
+        try await waitUntil { store.writer.pendingCount == 3 }
+        release.signal()
+        try await holder.value
+        for task in three { _ = try await task.value }
+
+        let waiting = Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\"last\"}")])) }
+        try await waitUntil { store.writer.pendingCount == 1 }
+        try await store.close()
+        let outcome = try await waiting.value
+        #expect(outcome.jobIDs.first.flatMap { $0 } != nil, "the waiting write committed before close() returned")
+    }
+
     @Test func onlyASteadyFlowWaitsForMoreWrites() {
         let window = Duration.microseconds(500)
         #expect(GroupCommitWriter.gathers(window: window, lastGroup: 5, sinceLastCommit: .microseconds(100), pending: 1))

@@ -62,4 +62,42 @@ import Testing
         #expect(try await store.audit.verify().ok)
         try await store.close()
     }
+
+    /// Sixteen callers writing in a loop: the writer waits for them, so each group (16 writes) is bigger
+    /// than ``GroupCommitWriter/restartGroupSize``; one it waited for still has time to start the log over.
+    /// The window is short, so commits come close together and the checkpointer never copies the whole
+    /// log between two of them (with a long one the log starts over by itself).
+    @Test func writesGatheredIntoBigGroupsStillStartTheLogOver() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let path = folder.file("hd.sqlite")
+        var options = SQLiteStore.Options(path: path)
+        options.walRestartFrames = 512
+        options.commitGatherWindow = .milliseconds(5)
+        let store = try SQLiteStore(options: options)
+        func restarts() -> Int {
+            guard let file = FileHandle(forReadingAtPath: path + "-wal") else { return 0 }
+            defer { try? file.close() }
+            guard let header = try? file.read(upToCount: 16), header.count == 16 else { return 0 }
+            return header.dropFirst(12).reduce(0) { $0 << 8 | Int($1) }
+        }
+        let text = String(repeating: "x", count: 4_000)
+        try await store.apply(ChangeSet(audit: [AuditDraft(kind: "test")]))
+        let restartsBefore = restarts()
+        let callers = 16
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<callers {
+                group.addTask {
+                    for index in 0..<60 {
+                        try await store.apply(ChangeSet(audit: [AuditDraft(kind: "test", target: "\(caller).\(index)", data: .object(["t": .string(text)]))]))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // ~60 commits of ~16 writes: 2 restarts here; 0 without the waited-for rule (checked, 3 runs).
+        #expect(restarts() >= restartsBefore + 1, "the log started over \(restarts() - restartsBefore) times; \(store.writeCounters)")
+        #expect(try await store.audit.verify().ok)
+        try await store.close()
+    }
 }
