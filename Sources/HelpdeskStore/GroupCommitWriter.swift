@@ -29,6 +29,10 @@ final class GroupCommitWriter: Sendable {
         var commits = 0
         var writes = 0
         var lastGroup = 0
+        /// Gather windows started, for tests.
+        var windows = 0
+        /// The drain that ends the current gather window, which close() runs at once instead.
+        var windowEnd: DispatchWorkItem?
         var lastCommitEnd = ContinuousClock.Instant.now
         /// The last write refused because the store was unavailable (a full disk), for `/readyz`.
         var lastUnavailable: (at: ContinuousClock.Instant, reason: String)?
@@ -89,13 +93,17 @@ final class GroupCommitWriter: Sendable {
 
     /// Refuses new writes; writes already queued still commit.
     func close() {
-        state.withLock { $0.closed = true }
-        while true {
-            thread.sync {}  // a drain running now finishes before this returns
-            // One waiting out its gather window is back on the queue only when the window ends.
-            if !state.withLock({ $0.draining }) { return }
-            Thread.sleep(forTimeInterval: 0.001)
+        let windowEnd = state.withLock { state -> DispatchWorkItem? in
+            state.closed = true
+            defer { state.windowEnd = nil }
+            return state.windowEnd
         }
+        if let windowEnd {
+            // Nothing can join the group now: it commits at once, not when its window ends.
+            windowEnd.cancel()
+            thread.async { self.drain(gathered: true) }
+        }
+        thread.sync {}  // the drain in progress, or the one just queued, finishes before this returns
     }
 
     /// Why the last write refused for an unavailable store was refused, if that was within `window`.
@@ -109,6 +117,9 @@ final class GroupCommitWriter: Sendable {
     /// Writes waiting for the next group, for tests.
     var pendingCount: Int { state.withLock { $0.pending.count } }
 
+    /// Gather windows started so far, for tests.
+    var windowsStarted: Int { state.withLock { $0.windows } }
+
     /// Commits so far and writes they carried, for tests and benchmarks.
     var counters: (commits: Int, writes: Int) {
         state.withLock { ($0.commits, $0.writes) }
@@ -117,16 +128,21 @@ final class GroupCommitWriter: Sendable {
     private func drain(gathered: Bool = false) {
         var gathered = gathered
         while true {
-            if !gathered, gatherWindow > .zero, state.withLock({ state in
+            if !gathered, gatherWindow > .zero, let windowEnd = state.withLock({ state -> DispatchWorkItem? in
                 // Once closed nothing can join the group: waiting would only hold up close().
-                !state.closed && Self.gathers(window: gatherWindow, lastGroup: state.lastGroup,
-                                              sinceLastCommit: .now - state.lastCommitEnd, pending: state.pending.count)
+                guard !state.closed, Self.gathers(window: gatherWindow, lastGroup: state.lastGroup,
+                                                  sinceLastCommit: .now - state.lastCommitEnd, pending: state.pending.count)
+                else { return nil }
+                state.windows += 1
+                state.windowEnd = DispatchWorkItem { self.drain(gathered: true) }
+                return state.windowEnd
             }) {
                 // Waits with the thread given back (a sleeping worker is one the process's other dispatch
                 // work cannot have); `draining` stays set, so what arrives meanwhile joins this group.
-                thread.asyncAfter(deadline: .now() + .nanoseconds(Int(gatherWindow.nanoseconds))) { self.drain(gathered: true) }
+                thread.asyncAfter(deadline: .now() + .nanoseconds(Int(gatherWindow.nanoseconds)), execute: windowEnd)
                 return
             }
+            if gathered { state.withLock { $0.windowEnd = nil } }
             let waited = gathered
             gathered = false
             let group = state.withLock { state -> [WriteRequest] in
@@ -145,11 +161,12 @@ final class GroupCommitWriter: Sendable {
             var culprit: Int?
             do {
                 try database.writeWithoutTransaction { db in
-                    if let checkpointer, checkpointer.takeRestartDue(), group.count <= Self.restartGroupSize || waited {
+                    if let checkpointer, checkpointer.takeRestartDue(),
+                       group.count <= Self.restartGroupSize || (waited && group.count < Self.gatherBelow) {
                         // Copies what the checkpointer left so this transaction starts the log over. Busy
                         // while the checkpointer is in a pass: it asks again after its next one. A request
                         // met by a big group is dropped, not kept: later, more would be left to copy. A
-                        // group waited for is one the writer had time for, however big it grew meanwhile.
+                        // group it waited for had time, unless a burst of `gatherBelow` or more came meanwhile.
                         _ = try? db.checkpoint(.passive)
                     }
                     try db.inTransaction(.immediate) {
@@ -180,7 +197,8 @@ final class GroupCommitWriter: Sendable {
             state.withLock { state in
                 state.commits += 1
                 state.writes += performed
-                state.lastGroup = performed
+                // Writes put back after a failure do not wait for company.
+                state.lastGroup = unperformed.isEmpty ? performed : 0
                 state.lastCommitEnd = .now
                 // Not run yet: they go first into the next group, which may well succeed.
                 state.pending.insert(contentsOf: unperformed, at: 0)
