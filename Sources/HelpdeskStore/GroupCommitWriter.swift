@@ -12,11 +12,12 @@ import Synchronization
 /// Each commit has a fixed cost (its log frames and SQLite's locks): bench/StoreWrites here spent
 /// ~110-120 µs of CPU per one-row write committed alone, ~19 µs per write in groups of 32. In a steady
 /// flow of writes the writer therefore waits a moment before taking the next group
-/// (``gathers(window:lastGroup:sinceLastCommit:pending:)``).
+/// (``gathers(window:lastGroup:sinceLastCommit:pending:)``), or until as many wait as the last group carried.
 final class GroupCommitWriter: Sendable {
     /// Bounds how long the first writer in a group waits for the last one's work.
     static let maxGroupSize = 1024
-    /// Groups up to this size, or any it waited for, leave the writer time to start the write-ahead log over.
+    /// Groups up to this size, or under ``gatherBelow`` when it waited for them, leave the writer time to
+    /// start the write-ahead log over.
     static let restartGroupSize = 8
     /// With this many waiting the writer takes the group at once (by count: a few heavy writes may
     /// still be waited for).
@@ -51,14 +52,15 @@ final class GroupCommitWriter: Sendable {
         self.gatherWindow = gatherWindow
     }
 
-    /// Whether to wait a whole gather `window` before taking the next group: only in a steady flow (the
-    /// last group carried two or more writes and ended within four windows), so a write after a pause
-    /// or after a group of one is not delayed; only while fewer than ``gatherBelow`` wait (more gather
-    /// by themselves); and only when one does (with none, the next write starts the drain and the window).
-    /// The window is not cut short when more arrive. The bench's signed acks at saturation committed
-    /// ~5 writes a group without it and ~15 with a 300 µs window (then a sleeping thread; now a timer).
+    /// Whether to wait a gather `window` before taking the next group: only in a steady flow (the last
+    /// group carried two or more writes and ended within four windows), so a write after a pause or
+    /// after a group of one is not delayed; only while fewer wait than the last group carried and than
+    /// ``gatherBelow`` (more gather by themselves); and only when one does (with none, the next write
+    /// starts the drain and the window). The window ends early once that many wait. The
+    /// bench's signed acks at saturation committed ~5 writes a group without it and ~15 with a 300 µs
+    /// window (then a sleeping thread; now a timer).
     static func gathers(window: Duration, lastGroup: Int, sinceLastCommit: Duration, pending: Int) -> Bool {
-        window > .zero && lastGroup >= 2 && sinceLastCommit < window * 4 && (1..<gatherBelow).contains(pending)
+        window > .zero && lastGroup >= 2 && sinceLastCommit < window * 4 && (1..<min(lastGroup, gatherBelow)).contains(pending)
     }
 
     /// Runs `body` inside the next group commit and returns its result once that commit is durable.
@@ -84,6 +86,11 @@ final class GroupCommitWriter: Sendable {
                     // Queued under the lock: a close() that follows finds the drain already on the
                     // queue, and waits for it (after the lock it could slip in between and return first).
                     thread.async { self.drain() }
+                } else if let windowEnd = state.windowEnd, state.pending.count >= min(state.lastGroup, Self.gatherBelow) {
+                    // As many wait as the last group carried (its callers are back): the window ends now.
+                    state.windowEnd = nil
+                    windowEnd.cancel()
+                    thread.async { self.drain(gathered: true) }
                 }
                 return true
             }

@@ -69,19 +69,8 @@ import Testing
     @Test func aWriteInASteadyFlowWaitsForTheNextOne() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        var options = SQLiteStore.Options(path: folder.file("helpdesk.sqlite"))
-        options.commitGatherWindow = .seconds(2)  // long, so a loaded machine still makes the second write in time
-        let store = try SQLiteStore(options: options)
-        // A group of three makes the flow steady: the writer is held while they queue.
-        let release = DispatchSemaphore(value: 0)
-        let holding = Mutex(false)
-        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
-        try await waitUntil { holding.withLock { $0 } }
-        let three = (0..<3).map { index in Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\(index)}")])) } }
-        try await waitUntil { store.writer.pendingCount == 3 }
-        release.signal()
-        try await holder.value
-        for task in three { _ = try await task.value }
+        // Long, so a loaded machine still makes the second write in time.
+        let store = try await storeInASteadyFlow(folder, window: .seconds(2))
         let commitsBefore = store.writeCounters.commits
 
         let first = Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\"first\"}")])) }
@@ -93,14 +82,12 @@ import Testing
         try await store.close()
     }
 
-    /// A write waiting out a gather window when the store closes still commits: close() commits it at
-    /// once (without that, the window ended after the pool had closed: SQLite misuse, checked).
-    @Test func closingDuringAGatherWindowCommitsTheWaitingWrite() async throws {
-        let folder = try TemporaryDirectory()
-        defer { folder.remove() }
+    /// A store whose last commit carried three writes, one after the other: the flow is steady.
+    private func storeInASteadyFlow(_ folder: TemporaryDirectory, window: Duration) async throws -> SQLiteStore {
         var options = SQLiteStore.Options(path: folder.file("helpdesk.sqlite"))
-        options.commitGatherWindow = .seconds(1)
+        options.commitGatherWindow = window
         let store = try SQLiteStore(options: options)
+        // The writer is held while the three queue, so they share the next commit.
         let release = DispatchSemaphore(value: 0)
         let holding = Mutex(false)
         let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
@@ -110,7 +97,34 @@ import Testing
         release.signal()
         try await holder.value
         for task in three { _ = try await task.value }
+        return store
+    }
 
+    /// The window ends as soon as as many writes wait as the last group carried: three here, in a
+    /// window of a minute.
+    @Test func theWindowEndsWhenTheLastGroupIsBack() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = try await storeInASteadyFlow(folder, window: .seconds(60))
+        let commitsBefore = store.writeCounters.commits
+        let started = ContinuousClock.now
+        @Sendable func write(_ index: Int) async throws { _ = try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"again\":\(index)}")])) }
+        let first = Task { try await write(0) }
+        try await waitUntil { store.writer.windowsStarted == 1 }
+        let others = [Task { try await write(1) }, Task { try await write(2) }]
+        for task in [first] + others { try await task.value }
+        #expect(ContinuousClock.now - started < .seconds(30), "the three waited out the window")
+        #expect(store.writeCounters.commits == commitsBefore + 1)
+        #expect(store.writer.windowsStarted == 1)
+        try await store.close()
+    }
+
+    /// A write waiting out a gather window when the store closes still commits: close() commits it at
+    /// once (without that, the window ended after the pool had closed: SQLite misuse, checked).
+    @Test func closingDuringAGatherWindowCommitsTheWaitingWrite() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = try await storeInASteadyFlow(folder, window: .seconds(1))
         let waiting = Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\"last\"}")])) }
         try await waitUntil { store.writer.windowsStarted == 1 }
         try await store.close()
@@ -129,8 +143,12 @@ import Testing
         #expect(!GroupCommitWriter.gathers(window: window, lastGroup: 5, sinceLastCommit: .microseconds(100), pending: 0),
                 "nothing to wait with: the next write starts the window")
         #expect(!GroupCommitWriter.gathers(window: .zero, lastGroup: 5, sinceLastCommit: .microseconds(100), pending: 1))
-        #expect(GroupCommitWriter.gathers(window: window, lastGroup: 2, sinceLastCommit: window * 4 - .microseconds(1),
-                                          pending: GroupCommitWriter.gatherBelow - 1), "the edges that still wait")
+        #expect(GroupCommitWriter.gathers(window: window, lastGroup: 2, sinceLastCommit: window * 4 - .microseconds(1), pending: 1),
+                "the edges that still wait")
+        #expect(GroupCommitWriter.gathers(window: window, lastGroup: 100, sinceLastCommit: .microseconds(100),
+                                          pending: GroupCommitWriter.gatherBelow - 1))
+        #expect(!GroupCommitWriter.gathers(window: window, lastGroup: 3, sinceLastCommit: .microseconds(100), pending: 3),
+                "as many as the last group are already back")
         #expect(!GroupCommitWriter.gathers(window: window, lastGroup: 5, sinceLastCommit: window * 4, pending: 1))
     }
 
