@@ -11,8 +11,8 @@ import Synchronization
 ///
 /// Each commit has a fixed cost (its log frames and SQLite's locks): bench/StoreWrites here spent
 /// ~110-120 µs of CPU per one-row write committed alone, ~19 µs per write in groups of 32. In a steady
-/// flow of writes the writer therefore waits a moment before taking the next group
-/// (``gathers(window:lastGroup:sinceLastCommit:pending:)``), or until as many wait as the last group carried.
+/// flow of writes the writer therefore waits a moment, or until as many writes wait as its last group
+/// carried, before it takes the next group (``gathers(window:lastGroup:sinceLastCommit:pending:)``).
 final class GroupCommitWriter: Sendable {
     /// Bounds how long the first writer in a group waits for the last one's work.
     static let maxGroupSize = 1024

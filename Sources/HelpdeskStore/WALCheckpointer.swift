@@ -64,7 +64,8 @@ final class WALCheckpointer: Sendable {
     /// loses under steady writes: the log grew to the backstop, where the writer checkpoints and fsyncs
     /// hundreds of MB inside a commit (a paced ack run that crossed it: slowest request 27 ms, not 9).
     /// Finishing costs the writer the frames still uncopied and two fsyncs; it asks only when its
-    /// groups are small or it waited for them (it has time), as in an alert storm the log grows by a few MB between asks.
+    /// groups are small or it waited for them (it has time), as in an alert storm the log grows by a
+    /// few MB between asks.
     func takeRestartDue() -> Bool {
         state.withLock { state in
             defer { state.restartDue = false }

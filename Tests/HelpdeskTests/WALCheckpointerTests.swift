@@ -29,6 +29,15 @@ import Testing
         try await store.close()
     }
 
+    /// How often the store's log started over: its header counts restarts (the checkpoint sequence
+    /// number, bytes 12-15, big-endian).
+    private static func logRestarts(_ storePath: String) -> Int {
+        guard let file = FileHandle(forReadingAtPath: storePath + "-wal") else { return 0 }
+        defer { try? file.close() }
+        guard let header = try? file.read(upToCount: 16), header.count == 16 else { return 0 }
+        return header.dropFirst(12).reduce(0) { $0 << 8 | Int($1) }
+    }
+
     /// Under steady writes the log starts over only if the writer finishes a checkpoint itself: before,
     /// it grew to the 200,000-page backstop (800 MB), where a commit checkpointed and fsynced it all.
     @Test func steadySmallWritesStartTheLogOver() async throws {
@@ -39,13 +48,7 @@ import Testing
         options.walRestartFrames = 512
         let store = try SQLiteStore(options: options)
         func size(_ file: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: file)[.size]) as? Int) ?? 0 }
-        // The log's header counts its restarts (the checkpoint sequence number, bytes 12-15, big-endian).
-        func restarts() -> Int {
-            guard let file = FileHandle(forReadingAtPath: path + "-wal") else { return 0 }
-            defer { try? file.close() }
-            guard let header = try? file.read(upToCount: 16), header.count == 16 else { return 0 }
-            return header.dropFirst(12).reduce(0) { $0 << 8 | Int($1) }
-        }
+        func restarts() -> Int { Self.logRestarts(path) }
         let text = String(repeating: "x", count: 4_000)
         // Back to back, one at a time (groups of one: the writer has time), each event an overflow page and index
         // pages: about 15,000 frames (62 MB) stay in the log if it never starts over, under 2,000 if it does;
@@ -75,12 +78,7 @@ import Testing
         options.walRestartFrames = 512
         options.commitGatherWindow = .milliseconds(5)
         let store = try SQLiteStore(options: options)
-        func restarts() -> Int {
-            guard let file = FileHandle(forReadingAtPath: path + "-wal") else { return 0 }
-            defer { try? file.close() }
-            guard let header = try? file.read(upToCount: 16), header.count == 16 else { return 0 }
-            return header.dropFirst(12).reduce(0) { $0 << 8 | Int($1) }
-        }
+        func restarts() -> Int { Self.logRestarts(path) }
         let text = String(repeating: "x", count: 4_000)
         try await store.apply(ChangeSet(audit: [AuditDraft(kind: "test")]))
         let restartsBefore = restarts()
