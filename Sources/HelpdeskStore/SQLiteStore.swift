@@ -86,6 +86,11 @@ public final class SQLiteStore: Store {
                 // The writer's page cache (SQLite's default is 2 MB). An alert storm inserts by fingerprint, a
                 // random key: with 2 MB the writer read index pages back from the OS on every other insert.
                 try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
+                // Each write's savepoint journals the pages it changes; past 64 KB SQLite moves that journal to a
+                // temporary file for the rest of the transaction, so an alert storm's groups pwrote every such page
+                // (a quarter of the writer's samples). In memory the journal is emptied as each savepoint is
+                // released: it holds one write's pages at most.
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
             }
         }
         do {

@@ -46,6 +46,34 @@ import Testing
         }
     }
 
+    /// A write's savepoint journal stays in memory. Past 64 KB SQLite would move it to a temporary file
+    /// (unlinked at once: only an open descriptor shows it) and pwrite each page it journals from then on.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/self/fd")))
+    func aWritesSavepointJournalStaysInMemory() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
+        let text = String(repeating: "x", count: 1_000)
+        try await store.writer.write { db in
+            try db.execute(sql: "CREATE TABLE scratch (n INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+            for n in 0..<400 { try db.execute(sql: "INSERT INTO scratch (n, text) VALUES (?, ?)", arguments: [n, text]) }
+        }
+        let temporaryFiles = try await store.writer.write { db -> [String] in
+            // About a hundred pages committed before: each is journaled (400 KB in all) as it changes.
+            try db.execute(sql: "UPDATE scratch SET text = text || 'y'")
+            return Self.openSQLiteTemporaryFiles()
+        }
+        #expect(temporaryFiles.isEmpty, "the savepoint journal went to \(temporaryFiles)")
+        try await store.close()
+    }
+
+    /// SQLite names its temporary files etilqs_… and unlinks them once open.
+    private static func openSQLiteTemporaryFiles() -> [String] {
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)") }
+            .filter { $0.contains("etilqs_") }
+    }
+
     @Test func concurrentWritesShareCommits() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
