@@ -1,5 +1,6 @@
 import Dispatch
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// Copies the write-ahead log back into the database file on its own connection and thread.
@@ -33,6 +34,8 @@ final class WALCheckpointer: Sendable {
         var scheduled = false
         var closed = false
         var restartDue = false
+        /// Database file syncs before a restart, for tests.
+        var flushes = 0
         var connection: DatabaseQueue?
     }
 
@@ -73,6 +76,9 @@ final class WALCheckpointer: Sendable {
         }
     }
 
+    /// Database file syncs made before handing a restart to the writer, for tests.
+    var flushes: Int { state.withLock { $0.flushes } }
+
     /// Waits for a checkpoint in progress and closes the connection.
     func close() {
         let connection = state.withLock { state -> DatabaseQueue? in
@@ -82,6 +88,16 @@ final class WALCheckpointer: Sendable {
         }
         queue.sync {}
         try? connection?.close()
+    }
+
+    /// Syncs `db`'s database file through SQLite's own handle for it: a descriptor of our own would, once
+    /// closed, drop the POSIX locks SQLite holds on the file.
+    static func flushDatabaseFile(_ db: Database) throws {
+        var file: UnsafeMutablePointer<sqlite3_file>?
+        guard sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK,
+              let file, let sync = file.pointee.pMethods?.pointee.xSync else { return }
+        let code = sync(file, SQLITE_SYNC_NORMAL | SQLITE_SYNC_DATAONLY)
+        if code != SQLITE_OK { throw DatabaseError(resultCode: ResultCode(rawValue: code)) }
     }
 
     private func checkpoint() {
@@ -115,7 +131,15 @@ final class WALCheckpointer: Sendable {
                     // The writer copies what was left plus what it committed since: a few frames when its groups
                     // are small, up to one large notification's pages (a few ms) when one arrives in between.
                     if logFrames >= restartFrames, logFrames - copiedFrames <= Self.restartRemainder {
-                        state.withLock { $0.restartDue = true }
+                        // The writer syncs the database file before the log starts over: everything copied since the
+                        // last restart was written back then, with every caller waiting (an alert storm on the bench
+                        // box: syncs of 22 ms median, up to 34). Synced here first, then what came in meanwhile copied.
+                        try Self.flushDatabaseFile(db)
+                        _ = try db.checkpoint(.passive)
+                        state.withLock { state in
+                            state.flushes += 1
+                            state.restartDue = true
+                        }
                         break
                     }
                     if copiedFrames >= logFrames { break }
