@@ -349,7 +349,9 @@ public struct Orchestrator: Sendable {
                 content = try bundle.archive()
                 (path, bytes) = (IncidentRecord.storedBundlePrefix + diagnosis.incidentID, content?.count ?? 0)
             } else {
-                (path, bytes) = try bundle.write(into: options.bundleDirectory)
+                // Compressed and fsynced (swift-foundation's Data.write syncs): off the cooperative pool.
+                let directory = options.bundleDirectory
+                (path, bytes) = try await withBlockingIO("incident-bundle") { try bundle.write(into: directory) }
                 content = nil
             }
             diagnosis.bundlePath = path
@@ -379,8 +381,9 @@ public struct Orchestrator: Sendable {
     private func prune(_ store: any Store) async {
         do {
             let cutoff = Date().addingTimeInterval(-options.bundleRetention.seconds)
-            for old in try await store.incidents.removeOlder(than: cutoff) where !old.bundleIsInStore {
-                try? FileManager.default.removeItem(atPath: old.bundlePath)
+            let files = try await store.incidents.removeOlder(than: cutoff).filter { !$0.bundleIsInStore }.map(\.bundlePath)
+            if !files.isEmpty {
+                try await withBlockingIO("incident-bundle") { for file in files { try? FileManager.default.removeItem(atPath: file) } }
             }
         } catch {
             logger.warning("cannot prune old incident bundles", metadata: ["error": "\(error)"])

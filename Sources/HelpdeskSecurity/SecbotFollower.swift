@@ -189,7 +189,7 @@ public struct SecbotFollower: Sendable {
             logger.warning("secbot's messages this hour are used up: the detection is recorded, not posted",
                            metadata: ["max_messages_per_hour": "\(options.settings.maxMessagesPerHour)"])
         }
-        var changes = try report.changes(channel: channel, render: render, bundleDirectory: options.bundleDirectory, position: mark)
+        var changes = try await report.changes(channel: channel, render: render, bundleDirectory: options.bundleDirectory, position: mark)
         if channel != nil {
             posted.count += 1
             changes.progress.append(ProgressMark(name: Self.postedMark, position: posted.hour * 10_000 + Int64(min(posted.count, 9_999))))

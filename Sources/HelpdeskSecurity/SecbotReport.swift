@@ -86,10 +86,11 @@ struct SecbotReport {
     /// The whole change set. `bundleDirectory` `nil` keeps the bundle in the store (every replica serves
     /// it), as diagnoses do on PostgreSQL; otherwise it is written there first, as diagnoses do on SQLite.
     func changes(channel: String?, render: (SecbotMessageView) -> JSONValue, bundleDirectory: String?,
-                 position: ProgressMark) throws -> ChangeSet {
+                 position: ProgressMark) async throws -> ChangeSet {
         let path: String, bytes: Int, content: Data?
         if let bundleDirectory {
-            (path, bytes) = try bundle.write(into: bundleDirectory)
+            // One per detection, whose number an attacker drives: the fsync stays off the cooperative pool.
+            (path, bytes) = try await withBlockingIO("incident-bundle") { [bundle] in try bundle.write(into: bundleDirectory) }
             content = nil
         } else {
             let archive = try bundle.archive()
