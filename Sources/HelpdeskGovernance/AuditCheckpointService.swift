@@ -90,7 +90,7 @@ private struct CheckpointWriter {
         }
         let stored: AuditCheckpoint?
         do {
-            stored = try await withBlockingIO("audit-checkpoint") { try AuditCheckpoint.read(file: path) }
+            stored = try await withBlockingIO { try AuditCheckpoint.read(file: path) }
         } catch {
             return pause("\(error)")
         }
@@ -122,7 +122,7 @@ private struct CheckpointWriter {
             }
             let checkpoint = AuditCheckpoint.sign(head, at: service.now(), keyring: service.chain.keyring)
             // An fsync: off the cooperative pool, where under load it held one of its threads for up to 30 ms.
-            if let path { try await withBlockingIO("audit-checkpoint") { try checkpoint.write(to: path) } }
+            if let path { try await withBlockingIO { try checkpoint.write(to: path) } }
             service.logger.info("\(checkpoint.line)")
             last = head
             return true

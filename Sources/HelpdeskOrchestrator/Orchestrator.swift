@@ -351,7 +351,7 @@ public struct Orchestrator: Sendable {
             } else {
                 // Compressed and fsynced (swift-foundation's Data.write syncs): off the cooperative pool.
                 let directory = options.bundleDirectory
-                (path, bytes) = try await withBlockingIO("incident-bundle") { try bundle.write(into: directory) }
+                (path, bytes) = try await withBlockingIO { try bundle.write(into: directory) }
                 content = nil
             }
             diagnosis.bundlePath = path
@@ -383,7 +383,7 @@ public struct Orchestrator: Sendable {
             let cutoff = Date().addingTimeInterval(-options.bundleRetention.seconds)
             let files = try await store.incidents.removeOlder(than: cutoff).filter { !$0.bundleIsInStore }.map(\.bundlePath)
             if !files.isEmpty {
-                try await withBlockingIO("incident-bundle") { for file in files { try? FileManager.default.removeItem(atPath: file) } }
+                try await withBlockingIO { for file in files { try? FileManager.default.removeItem(atPath: file) } }
             }
         } catch {
             logger.warning("cannot prune old incident bundles", metadata: ["error": "\(error)"])

@@ -90,7 +90,7 @@ struct SecbotReport {
         let path: String, bytes: Int, content: Data?
         if let bundleDirectory {
             // One per detection, whose number an attacker drives: the fsync stays off the cooperative pool.
-            (path, bytes) = try await withBlockingIO("incident-bundle") { [bundle] in try bundle.write(into: bundleDirectory) }
+            (path, bytes) = try await withBlockingIO { [bundle] in try bundle.write(into: bundleDirectory) }
             content = nil
         } else {
             let archive = try bundle.archive()

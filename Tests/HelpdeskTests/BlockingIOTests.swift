@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import HelpdeskCore
+import Synchronization
 import Testing
 
 @Suite struct BlockingIOTests {
@@ -13,15 +15,44 @@ import Testing
             return await Set(group.reduce(into: []) { $0.append($1) })
         }
         for _ in 0..<8 {
-            let bodyThread = try await withBlockingIO("test") { currentThreadName() }
+            let bodyThread = try await withBlockingIO { currentThreadName() }
             #expect(!poolThreads.contains(bodyThread), "ran on \(bodyThread), a cooperative thread (\(poolThreads))")
         }
     }
 
+    /// However many callers wait (secbot writes a bundle per detection), only a few threads block.
+    @Test func atMostAFewBodiesBlockAtOnce() async throws {
+        let gate = DispatchSemaphore(value: 0)
+        let counts = RunningCounts()
+        let callers = blockingIOQueueCount * 2
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<callers {
+                group.addTask {
+                    try await withBlockingIO {
+                        counts.value.withLock { $0.running += 1; $0.most = max($0.most, $0.running) }
+                        gate.wait()
+                        counts.value.withLock { $0.running -= 1 }
+                    }
+                }
+            }
+            // Time for every caller's body to start, were each on a thread of its own.
+            try await Task.sleep(for: .milliseconds(300))
+            for _ in 0..<callers { gate.signal() }
+            try await group.waitForAll()
+        }
+        let most = counts.value.withLock { $0.most }
+        #expect((1...blockingIOQueueCount).contains(most), "\(most) bodies blocked at once")
+    }
+
     @Test func aThrownErrorReachesTheCaller() async {
         struct Refused: Error {}
-        await #expect(throws: Refused.self) { try await withBlockingIO("test") { () throws -> Int in throw Refused() } }
+        await #expect(throws: Refused.self) { try await withBlockingIO { () throws -> Int in throw Refused() } }
     }
+}
+
+/// Shared by the bodies of one test (a Mutex alone cannot be captured by escaping closures).
+private final class RunningCounts: Sendable {
+    let value = Mutex((running: 0, most: 0))
 }
 
 /// The kernel's name of the calling thread (dispatch names its threads after their root queue).
