@@ -17,16 +17,25 @@ struct SQLiteIncidentIndex: IncidentIndex {
         }
     }
 
+    /// In batches: a write holds the writer (and, with its savepoint journal in memory, the pages it frees)
+    /// while it runs, and a first prune after a long pause may find thousands of stored bundles.
     func removeOlder(than cutoff: Date) async throws -> [IncidentRecord] {
-        try await store.writer.write { db in
-            let old = try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE created_at < ?", arguments: [cutoff.timeIntervalSince1970])
-                .map(Self.record)
-            try db.execute(sql: "DELETE FROM incident_bundles WHERE incident_id IN (SELECT id FROM incidents WHERE created_at < ?)",
-                           arguments: [cutoff.timeIntervalSince1970])
-            try db.execute(sql: "DELETE FROM incidents WHERE created_at < ?", arguments: [cutoff.timeIntervalSince1970])
-            return old
+        let oldest = "SELECT id FROM incidents WHERE created_at < :cutoff ORDER BY created_at, id LIMIT :limit"
+        let arguments: StatementArguments = ["cutoff": cutoff.timeIntervalSince1970, "limit": Self.removalBatch]
+        var removed: [IncidentRecord] = []
+        while true {
+            let batch = try await store.writer.write { db in
+                let old = try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE id IN (\(oldest))", arguments: arguments).map(Self.record)
+                try db.execute(sql: "DELETE FROM incident_bundles WHERE incident_id IN (\(oldest))", arguments: arguments)
+                try db.execute(sql: "DELETE FROM incidents WHERE id IN (\(oldest))", arguments: arguments)
+                return old
+            }
+            removed += batch
+            if batch.count < Self.removalBatch { return removed }
         }
     }
+
+    static let removalBatch = 100
 
     func bundle(id: String) async throws -> Data? {
         try await store.database.read { db in

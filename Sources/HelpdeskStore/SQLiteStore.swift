@@ -86,11 +86,6 @@ public final class SQLiteStore: Store {
                 // The writer's page cache (SQLite's default is 2 MB). An alert storm inserts by fingerprint, a
                 // random key: with 2 MB the writer read index pages back from the OS on every other insert.
                 try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
-                // Each write's savepoint journals the pages it changes; past 64 KB SQLite moves that journal to a
-                // temporary file for the rest of the transaction, so an alert storm's groups pwrote every such page
-                // (a quarter of the writer's samples). In memory the journal is emptied as each savepoint is
-                // released: it holds one write's pages at most.
-                try db.execute(sql: "PRAGMA temp_store = MEMORY")
             }
         }
         do {
@@ -100,6 +95,12 @@ public final class SQLiteStore: Store {
         }
         do {
             migration = try Self.prepareSchema(database, path: options.path, options: options)
+            // Each write's savepoint journals the pages it changes; past 64 KB SQLite moved that journal to a
+            // temporary file for the rest of the transaction, so an alert storm's groups pwrote every such page
+            // (a quarter of the writer's samples). In memory it is emptied as each write's savepoint is
+            // released: it holds the pages one write changes (with Debian's SECURE_DELETE, also those it frees:
+            // hence batched deletions). Set after the migrations, whose index builds would sort in memory too.
+            try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA temp_store = MEMORY") }
         } catch let error as StoreError {
             try? database.close()
             throw error

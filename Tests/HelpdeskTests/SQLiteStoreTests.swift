@@ -58,20 +58,46 @@ import Testing
             try db.execute(sql: "CREATE TABLE scratch (n INTEGER PRIMARY KEY, text TEXT NOT NULL)")
             for n in 0..<400 { try db.execute(sql: "INSERT INTO scratch (n, text) VALUES (?, ?)", arguments: [n, text]) }
         }
-        let temporaryFiles = try await store.writer.write { db -> [String] in
+        let temporaryFiles = try await store.writer.write { db -> Set<String> in
+            // Other tests' connections may hold temporary files of their own: only new ones count.
+            let before = Self.openSQLiteTemporaryFiles()
             // About a hundred pages committed before: each is journaled (400 KB in all) as it changes.
             try db.execute(sql: "UPDATE scratch SET text = text || 'y'")
-            return Self.openSQLiteTemporaryFiles()
+            return Self.openSQLiteTemporaryFiles().subtracting(before)
         }
         #expect(temporaryFiles.isEmpty, "the savepoint journal went to \(temporaryFiles)")
+        // The writer's connection only: readers keep SQLite's default (a file past the spill size).
+        #expect(try await store.database.write { try Int.fetchOne($0, sql: "PRAGMA temp_store") } == 2)
+        #expect(try await store.database.read { try Int.fetchOne($0, sql: "PRAGMA temp_store") } == 0)
+        try await store.close()
+    }
+
+    /// Old incidents leave in batches of ``SQLiteIncidentIndex/removalBatch``: one write each, so a first prune
+    /// after a long pause neither holds the writer nor keeps all their freed pages in its savepoint journal.
+    @Test func oldIncidentsAreRemovedInBatches() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = try SQLiteStore(options: .init(path: folder.file("hd.sqlite")))
+        func incident(_ id: String, age: TimeInterval) -> IncidentRecord {
+            IncidentRecord(id: id, createdAt: Date(timeIntervalSinceNow: -age), target: "db", trigger: "manual", summary: "s", severity: "warning",
+                           findingCount: 1, bundlePath: IncidentRecord.storedBundlePrefix + id, bundleBytes: 3, bundleContent: Data([1, 2, 3]))
+        }
+        let oldCount = SQLiteIncidentIndex.removalBatch * 2 + 50
+        try await store.apply(ChangeSet(incidents: (0..<oldCount).map { incident("inc_old\($0)", age: 3_600 + Double($0)) } + [incident("inc_new", age: 0)]))
+        let commitsBefore = store.writeCounters.commits
+        let removed = try await store.incidents.removeOlder(than: Date(timeIntervalSinceNow: -60))
+        #expect(Set(removed.map(\.id)) == Set((0..<oldCount).map { "inc_old\($0)" }))
+        #expect(store.writeCounters.commits - commitsBefore == 3)
+        #expect(try await store.incidents.bundle(id: "inc_old0") == nil)
+        #expect(try await store.incidents.bundle(id: "inc_new") == Data([1, 2, 3]))
         try await store.close()
     }
 
     /// SQLite names its temporary files etilqs_… and unlinks them once open.
-    private static func openSQLiteTemporaryFiles() -> [String] {
+    private static func openSQLiteTemporaryFiles() -> Set<String> {
         let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)") }
-            .filter { $0.contains("etilqs_") }
+        return Set(descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)") }
+            .filter { $0.contains("etilqs_") })
     }
 
     @Test func concurrentWritesShareCommits() async throws {
