@@ -61,7 +61,7 @@ import Testing
         let pageBytes = 4_096 + 24
         #expect(size(path) > 2_000 * 4_000, "the events reached the database file")
         #expect(restarts() >= restartsBefore + 3, "the log started over \(restarts() - restartsBefore) times")
-        // Each restart handed to the writer came after the checkpointer synced the database file itself.
+        // The checkpointer synced the database file itself before handing the writer a restart.
         #expect(store.checkpointer.flushes >= 1)
         #expect(size(path + "-wal") < 10_000 * pageBytes, "the log grew to \(size(path + "-wal") / pageBytes) frames")
         #expect(try await store.audit.verify().ok)
