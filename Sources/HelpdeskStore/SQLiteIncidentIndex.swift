@@ -24,11 +24,19 @@ struct SQLiteIncidentIndex: IncidentIndex {
         let arguments: StatementArguments = ["cutoff": cutoff.timeIntervalSince1970, "limit": Self.removalBatch]
         var removed: [IncidentRecord] = []
         while true {
-            let batch = try await store.writer.write { db in
-                let old = try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE id IN (\(oldest))", arguments: arguments).map(Self.record)
-                try db.execute(sql: "DELETE FROM incident_bundles WHERE incident_id IN (\(oldest))", arguments: arguments)
-                try db.execute(sql: "DELETE FROM incidents WHERE id IN (\(oldest))", arguments: arguments)
-                return old
+            let batch: [IncidentRecord]
+            do {
+                batch = try await store.writer.write { db in
+                    let old = try Row.fetchAll(db, sql: "SELECT * FROM incidents WHERE id IN (\(oldest))", arguments: arguments).map(Self.record)
+                    try db.execute(sql: "DELETE FROM incident_bundles WHERE incident_id IN (\(oldest))", arguments: arguments)
+                    try db.execute(sql: "DELETE FROM incidents WHERE id IN (\(oldest))", arguments: arguments)
+                    return old
+                }
+            } catch {
+                // Earlier batches are gone from the index: their files must still be deleted (the next prune
+                // takes up the rest), so they are returned rather than lost with the error.
+                if removed.isEmpty { throw error }
+                return removed
             }
             removed += batch
             if batch.count < Self.removalBatch { return removed }

@@ -35,13 +35,15 @@ import Testing
                     }
                 }
             }
-            // Time for every caller's body to start, were each on a thread of its own.
-            try await Task.sleep(for: .milliseconds(300))
+            // Time for every caller's body to start, were each on a thread of its own. Not `try`: cancelled,
+            // the gate must still open, or the shared queues stay blocked for the rest of the run.
+            try? await Task.sleep(for: .milliseconds(300))
             for _ in 0..<callers { gate.signal() }
             try await group.waitForAll()
         }
         let most = counts.value.withLock { $0.most }
-        #expect((1...blockingIOQueueCount).contains(most), "\(most) bodies blocked at once")
+        // Two or more: the callers take turns over the queues rather than all waiting on one.
+        #expect((2...blockingIOQueueCount).contains(most), "\(most) bodies blocked at once")
     }
 
     @Test func aThrownErrorReachesTheCaller() async {
