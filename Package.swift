@@ -101,10 +101,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // SQLite settings only its variadic C API takes, applied as the process loads.
+        .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(
             name: "HelpdeskStore",
             dependencies: [
-                "HelpdeskCore", "HelpdeskPostgres",
+                "HelpdeskCore", "HelpdeskPostgres", "CSQLiteTuning",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,5 @@
 import Foundation
+import CSQLiteTuning
 import GRDB
 import HelpdeskCore
 
@@ -45,6 +46,9 @@ public final class SQLiteStore: Store {
     let checkpointer: WALCheckpointer
     /// The writer connection's page cache, KiB.
     static let writerCacheKiB = 32_768
+    /// How much of a write's savepoint journal SQLite keeps in memory (set as the process loaded, see
+    /// CSQLiteTuning); 0 if SQLite refused, leaving its 64 KB.
+    static var savepointJournalMemoryBytes: Int { helpdesk_sqlite_subjournal_spill_bytes() }
     let defaultMaxAttempts: Int
     let workSignal = WakeSignal()
     let outboxSignal = WakeSignal()
@@ -64,6 +68,7 @@ public final class SQLiteStore: Store {
     /// Opens the file, creating it and its folder owner-only when missing, and applies pending
     /// migrations unless ``Options/migrateOnOpen`` is off. A file from a newer helpdesk is always refused.
     public init(options: Options) throws {
+        _ = Self.savepointJournalMemoryBytes  // referenced, so the linker keeps CSQLiteTuning's setting
         path = options.path
         defaultMaxAttempts = options.defaultMaxAttempts
         try Self.prepareLocation(options.path)
@@ -95,12 +100,6 @@ public final class SQLiteStore: Store {
         }
         do {
             migration = try Self.prepareSchema(database, path: options.path, options: options)
-            // Each write's savepoint journals the pages it changes; past 64 KB SQLite moved that journal to a
-            // temporary file for the rest of the transaction, so an alert storm's groups pwrote every such page
-            // (a quarter of the writer's samples). In memory it is emptied as each write's savepoint is
-            // released: it holds the pages one write changes (with Debian's SECURE_DELETE, also those it frees:
-            // hence batched deletions). Set after the migrations, whose index builds would sort in memory too.
-            try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA temp_store = MEMORY") }
         } catch let error as StoreError {
             try? database.close()
             throw error
