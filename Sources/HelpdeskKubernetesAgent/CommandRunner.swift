@@ -22,7 +22,15 @@ public struct CommandOutput: Sendable {
 /// Runs commands as child processes. Output goes to temporary files rather than pipes, so a
 /// chatty command can never block on a full pipe while we wait for it to exit.
 public struct ProcessRunner: CommandRunner {
-    public init() {}
+    /// The most standard output a command may print: kubectl's JSON for a large namespace runs to a few MB,
+    /// and what is read is then parsed whole on the way to a diagnosis.
+    public var maxOutputBytes: Int
+    /// The most of standard error kept: only its start reaches an error message.
+    static let maxErrorBytes = 65_536
+
+    public init(maxOutputBytes: Int = 32 << 20) {
+        self.maxOutputBytes = maxOutputBytes
+    }
 
     public func run(_ executable: String, _ arguments: [String], environment: [String: String], timeout: Duration) async throws -> CommandOutput {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("helpdesk-cmd-\(UUID().uuidString)")
@@ -68,8 +76,19 @@ public struct ProcessRunner: CommandRunner {
             _ = await exited.wait()
             throw ToolError("\((executable as NSString).lastPathComponent) did not finish within \(timeout.compactText)")
         }
-        let stdout = (try? Data(contentsOf: outURL)) ?? Data()
-        let stderr = String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self)
-        return CommandOutput(status: status, stdout: stdout, stderr: stderr)
+        let name = (executable as NSString).lastPathComponent
+        let limit = maxOutputBytes
+        // Files, read off the cooperative pool.
+        return try await withBlockingIO {
+            let size = ((try? FileManager.default.attributesOfItem(atPath: outURL.path))?[.size] as? Int) ?? 0
+            guard size <= limit else {
+                throw ToolError("\(name) printed \(size) bytes, more than the \(limit) a tool reads: narrow the query (a namespace, a name)")
+            }
+            let stdout = (try? Data(contentsOf: outURL)) ?? Data()
+            let errors = try? FileHandle(forReadingFrom: errURL)
+            defer { try? errors?.close() }
+            let stderr = String(decoding: (try? errors?.read(upToCount: Self.maxErrorBytes)) ?? Data(), as: UTF8.self)
+            return CommandOutput(status: status, stdout: stdout, stderr: stderr)
+        }
     }
 }
