@@ -41,6 +41,10 @@ public struct ChangeSet: Sendable, Equatable {
         return next
     }
 
+    /// Whether the change set holds audit events and nothing else.
+    var isOnlyAudit: Bool { jobs.isEmpty && incidents.isEmpty && slackMessages.isEmpty && alerts.isEmpty && notification == nil
+        && progress.isEmpty }
+
     public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty && slackMessages.isEmpty && alerts.isEmpty
         && progress.isEmpty }
 }

@@ -64,10 +64,16 @@ final class GroupCommitWriter: Sendable {
     }
 
     /// Runs `body` inside the next group commit and returns its result once that commit is durable.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    ///
+    /// `savepoint: false` is for a body that changes the database with at most one statement which
+    /// writes at most one row (an INSERT … VALUES of one row): SQLite makes such a statement atomic on
+    /// its own (it checks constraints before it writes, and an I/O error, a full disk or no memory
+    /// midway rolls the whole transaction back, which the writer sees), so the write needs no savepoint
+    /// of its own. A savepoint costs two statements and a copy of every page the write touches.
+    func write<T: Sendable>(savepoint: Bool = true, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let value = WriteValue<T>()
-            let request = WriteRequest(body: { db in value.stored = try body(db) }, complete: { commitError, failure in
+            let request = WriteRequest(savepoint: savepoint, body: { db in value.stored = try body(db) }, complete: { commitError, failure in
                 if let commitError {
                     continuation.resume(throwing: commitError)
                 } else if let failure {
@@ -231,19 +237,28 @@ private final class WriteRequest: @unchecked Sendable {
     // `failure` is only touched on the writer thread, between perform and finish.
     private let body: (Database) throws -> Void
     private let complete: (_ commitError: (any Error)?, _ failure: (any Error)?) -> Void
+    /// Whether the write runs in a savepoint of its own (see ``GroupCommitWriter/write(savepoint:_:)``).
+    private let savepoint: Bool
     /// What `perform` threw, if it threw.
     private(set) var failure: (any Error)?
     /// Set when this write failed and its savepoint could not be rolled back: committing the group
     /// would keep its rows.
     private(set) var spoilsGroup = false
 
-    init(body: @escaping (Database) throws -> Void, complete: @escaping ((any Error)?, (any Error)?) -> Void) {
+    init(savepoint: Bool, body: @escaping (Database) throws -> Void, complete: @escaping ((any Error)?, (any Error)?) -> Void) {
+        self.savepoint = savepoint
         self.body = body
         self.complete = complete
     }
 
     /// Runs on the writer thread inside the group's transaction.
     func perform(_ db: Database) {
+        guard savepoint else {
+            // One statement of one row: it changed nothing if it failed, or SQLite rolled the whole
+            // transaction back (the writer ends the group then).
+            do { try body(db) } catch { failure = error }
+            return
+        }
         // A savepoint per write, so one that fails leaves the group's others standing. Prepared once per
         // connection: GRDB's inSavepoint parses its SAVEPOINT and RELEASE text on every call, which was
         // a quarter of the writer's CPU for a write of one audit event.

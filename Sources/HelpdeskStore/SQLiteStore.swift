@@ -120,6 +120,13 @@ public final class SQLiteStore: Store {
         }
         let changes = stamped
         let defaultMaxAttempts = defaultMaxAttempts
+        if changes.audit.count == 1, changes.isOnlyAudit {
+            // One event and nothing else (every Slack command's and API call's record, help answered
+            // inline): one INSERT of one row, which needs no savepoint of its own.
+            let draft = changes.audit[0]
+            try await writer.write(savepoint: false) { db in try SQLiteAuditLog.append([draft], in: db, now: Date()) }
+            return ChangeSetOutcome(jobIDs: [])
+        }
         let outcome = try await writer.write { db in
             try Self.apply(changes, in: db, now: Date(), defaultMaxAttempts: defaultMaxAttempts)
         }

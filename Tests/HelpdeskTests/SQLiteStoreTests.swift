@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HelpdeskCore
 @testable import HelpdeskStore
 import HelpdeskTestSupport
 import Synchronization
@@ -240,6 +241,59 @@ import Testing
         let expected = Set((0..<writes).filter { !failed.contains($0) }.map { "{\"n\":\($0)}" })
         #expect(stored.subtracting(expected).sorted() == [], "jobs of failed writes left behind")
         #expect(expected.subtracting(stored).sorted() == [], "jobs of successful writes missing")
+        try await store.close()
+    }
+
+    /// A change set of one audit event runs without a savepoint of its own (one INSERT of one row is
+    /// atomic in SQLite). One refused in the middle of a shared commit fails alone: the events around it
+    /// commit, in an unbroken chain, with every value read back as written.
+    @Test func aRefusedAuditOnlyWriteFailsAloneInsideASharedCommit() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite")))
+        // On the writer's connection only: refuses one kind of event, as a constraint would.
+        try await store.writer.write { db in
+            try db.execute(sql: """
+                CREATE TEMP TRIGGER refuse_event BEFORE INSERT ON audit_events WHEN NEW.kind = 'refused'
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """)
+        }
+        let release = DispatchSemaphore(value: 0)
+        let holding = Mutex(false)
+        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
+        try await waitUntil { holding.withLock { $0 } }
+        let drafts = (0..<60).map { (index: Int) -> AuditDraft in
+            let kind = index % 5 == 2 ? "refused" : "request_received"
+            let principal: String? = index % 2 == 0 ? nil : "slack:T1/U\(index) ✓"
+            let target: String? = index % 3 == 0 ? "" : nil
+            let data = JSONValue.object(["n": .number(Double(index)), "text": .string("é \"\(index)\"\n")])
+            return AuditDraft(kind: kind, principal: principal, target: target, data: data)
+        }
+        var tasks: [Task<Bool, Never>] = []
+        for (position, draft) in drafts.enumerated() {
+            // Every other one with a job too: those keep their savepoints, in the same group.
+            let changes = position % 2 == 0 ? ChangeSet(audit: [draft])
+                : ChangeSet(jobs: [NewJob(kind: "bulk", payload: "{\"n\":\(position)}")], audit: [draft])
+            tasks.append(Task { (try? await store.apply(changes)) != nil })
+            try await waitUntil { store.writer.pendingCount == position + 1 }
+        }
+        let commitsBefore = store.writeCounters.commits
+        release.signal()
+        try await holder.value
+        var succeeded: [Bool] = []
+        for task in tasks { succeeded.append(await task.value) }
+        #expect(store.writeCounters.commits == commitsBefore + 2, "the held write's commit, then one for all the others")
+        #expect(succeeded == drafts.map { $0.kind != "refused" })
+        let events = try await store.audit.events(since: nil, limit: 100)
+        let expected = drafts.filter { $0.kind != "refused" }
+        #expect(events.map { $0.kind } == expected.map { $0.kind })
+        #expect(events.map { $0.principal } == expected.map { $0.principal })
+        #expect(events.map { $0.target } == expected.map { $0.target })
+        #expect(events.map { $0.data } == expected.map { $0.data.jsonText })
+        #expect(events.map { $0.seq } == Array(1...Int64(expected.count)), "a refused event left a gap or a duplicate")
+        let verification = try await store.audit.verify(checkpoint: .none)
+        #expect(verification.ok, "chain broken: \(verification)")
+        #expect(verification.checked == expected.count)
         try await store.close()
     }
 
