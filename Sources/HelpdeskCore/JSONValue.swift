@@ -72,11 +72,12 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
             text += "]"
         case .object(let object):
             text += "{"
-            for (index, key) in object.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            // Sorted as pairs: sorting the keys alone looked each value up again by hashing its key.
+            for (index, member) in object.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
                 if index > 0 { text += "," }
-                writeString(key, into: &text)
+                writeString(member.key, into: &text)
                 text += ":"
-                guard let element = object[key], write(element, into: &text) else { return false }
+                guard write(member.value, into: &text) else { return false }
             }
             text += "}"
         }

@@ -75,8 +75,8 @@ struct SlackRoutes {
         let secrets = SlackSignature.acceptedSecrets(current: signingSecret, previous: previousSigningSecret, now: now)
         if let previousSigningSecret, secrets.count == 1 { logRotationEnd(previousSigningSecret.until, logger: requestContext.logger) }
         let keys = [signingKeys.current, secrets.count > 1 ? signingKeys.previous : nil].compactMap { $0 }
-        if let failure = SlackSignature.verify(body: bytes, timestamp: request.headers[slackTimestamp], signature: request.headers[slackSignature],
-                                              keys: keys, now: now) {
+        let (timestamp, signature) = Self.signatureHeaders(request.headers)
+        if let failure = SlackSignature.verify(body: bytes, timestamp: timestamp, signature: signature, keys: keys, now: now) {
             count("rejected_\(failure.rawValue)", endpoint: endpoint)
             requestContext.logger.notice("Slack request refused", metadata: ["reason": "\(failure.rawValue)", "endpoint": "\(endpoint)"])
             throw APIError(status: .unauthorized, code: "unauthorized", message: "request signature is not valid")
@@ -87,6 +87,24 @@ struct SlackRoutes {
             count("malformed", endpoint: endpoint)
             throw APIError(status: .badRequest, code: "bad_request", message: "the form body is malformed: \(error)")
         }
+    }
+
+    /// Slack's timestamp and signature headers, found in one pass over the request's fields (a lookup
+    /// by name joins every value into a new string, twice a request). A header sent twice counts as
+    /// missing: Slack sends each once.
+    static func signatureHeaders(_ headers: HTTPFields) -> (timestamp: String?, signature: String?) {
+        var timestamp: String?, signature: String?
+        var timestamps = 0, signatures = 0
+        for field in headers {
+            if field.name == slackTimestamp {
+                timestamp = field.value
+                timestamps += 1
+            } else if field.name == slackSignature {
+                signature = field.value
+                signatures += 1
+            }
+        }
+        return (timestamps == 1 ? timestamp : nil, signatures == 1 ? signature : nil)
     }
 
     /// Button clicks (`block_actions`). Other interaction types (shortcuts, view submissions,

@@ -74,6 +74,33 @@ import Testing
         }
     }
 
+    /// Slack sends its timestamp and signature once each: a request that carries either twice is
+    /// refused, even when every copy is valid.
+    @Test func aSignatureHeaderSentTwiceIsRefused() async throws {
+        let harness = try APITests.Harness()
+        defer { harness.folder.remove() }
+        var dependencies = harness.dependencies
+        let engine = try #require(dependencies.engine)
+        let governance = try #require(dependencies.governance)
+        dependencies.slackSigningSecret = Self.new
+        dependencies.slack = SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: harness.store,
+                                                 directory: UserDirectory(), renderer: try await SlackRenderer(directory: SlackAuditRedactionTests.templates),
+                                                 commandName: "/helpdesk", clusters: [])
+        try await Application(router: buildRouter(dependencies)).test(.router) { client in
+            for twice in [nil, "X-Slack-Signature", "X-Slack-Request-Timestamp"] {
+                let body = "team_id=T1&channel_id=C1&user_id=U1&command=%2Fhelpdesk&trigger_id=1.2.\(twice ?? "once")&text=help"
+                    + "&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1%2F1%2Fx"
+                let timestamp = String(Int(Date().timeIntervalSince1970))
+                var headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded", HTTPField.Name("X-Slack-Request-Timestamp")!: timestamp,
+                                           HTTPField.Name("X-Slack-Signature")!: SlackSignature.sign(body: Array(body.utf8), timestamp: timestamp, secret: Self.new)]
+                if let twice, let name = HTTPField.Name(twice), let value = headers[name] { headers.append(HTTPField(name: name, value: value)) }
+                let response = try await client.execute(uri: "/slack/commands", method: .post, headers: headers, body: ByteBuffer(string: body))
+                #expect(response.status == (twice == nil ? .ok : .unauthorized), "\(twice ?? "each once"): \(response.status)")
+            }
+        }
+        try await harness.store.close()
+    }
+
     /// The keyed HMAC state forges signatures as well as the secret does.
     @Test func aSigningKeyNeverPrintsItsState() {
         let key = SlackSignature.Key(Self.new)
