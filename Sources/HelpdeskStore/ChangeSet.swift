@@ -41,9 +41,14 @@ public struct ChangeSet: Sendable, Equatable {
         return next
     }
 
-    /// Whether the change set holds audit events and nothing else.
-    var isOnlyAudit: Bool { jobs.isEmpty && incidents.isEmpty && slackMessages.isEmpty && alerts.isEmpty && notification == nil
-        && progress.isEmpty }
+    /// Whether the change set holds audit events and nothing else (compared with an empty one, so a
+    /// record kind added later counts without being listed here).
+    var isOnlyAudit: Bool {
+        var rest = self
+        rest.audit = []
+        rest.origin = nil
+        return rest == ChangeSet()
+    }
 
     public var isEmpty: Bool { jobs.isEmpty && incidents.isEmpty && audit.isEmpty && slackMessages.isEmpty && alerts.isEmpty
         && progress.isEmpty }

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import HelpdeskCore
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// The store's single writer: callers queue write closures, and one writer thread commits whatever
@@ -29,6 +30,8 @@ final class GroupCommitWriter: Sendable {
         var closed = false
         var commits = 0
         var writes = 0
+        /// Writes committed without a savepoint of their own, for tests.
+        var savepointFree = 0
         var lastGroup = 0
         /// Gather windows started, for tests.
         var windows = 0
@@ -130,6 +133,9 @@ final class GroupCommitWriter: Sendable {
     /// Writes waiting for the next group, for tests.
     var pendingCount: Int { state.withLock { $0.pending.count } }
 
+    /// Writes committed without a savepoint of their own so far, for tests.
+    var savepointFreeWrites: Int { state.withLock { $0.savepointFree } }
+
     /// Gather windows started so far, for tests.
     var windowsStarted: Int { state.withLock { $0.windows } }
 
@@ -210,6 +216,7 @@ final class GroupCommitWriter: Sendable {
             state.withLock { state in
                 state.commits += 1
                 state.writes += performed
+                if commitError == nil { state.savepointFree += group[..<performed].reduce(0) { $0 + ($1.savepoint ? 0 : 1) } }
                 // Writes put back after a failure do not wait for company.
                 state.lastGroup = unperformed.isEmpty ? performed : 0
                 state.lastCommitEnd = .now
@@ -238,7 +245,7 @@ private final class WriteRequest: @unchecked Sendable {
     private let body: (Database) throws -> Void
     private let complete: (_ commitError: (any Error)?, _ failure: (any Error)?) -> Void
     /// Whether the write runs in a savepoint of its own (see ``GroupCommitWriter/write(savepoint:_:)``).
-    private let savepoint: Bool
+    let savepoint: Bool
     /// What `perform` threw, if it threw.
     private(set) var failure: (any Error)?
     /// Set when this write failed and its savepoint could not be rolled back: committing the group
@@ -255,8 +262,16 @@ private final class WriteRequest: @unchecked Sendable {
     func perform(_ db: Database) {
         guard savepoint else {
             // One statement of one row: it changed nothing if it failed, or SQLite rolled the whole
-            // transaction back (the writer ends the group then).
-            do { try body(db) } catch { failure = error }
+            // transaction back (the writer ends the group then). SQLite counts only the changes a
+            // failed statement kept (a trigger's RAISE(FAIL), a second statement added to the body
+            // later): with any, the group must not commit them.
+            let changesBefore = sqlite3_total_changes64(db.sqliteConnection)
+            do {
+                try body(db)
+            } catch {
+                failure = error
+                if sqlite3_total_changes64(db.sqliteConnection) != changesBefore { spoilsGroup = true }
+            }
             return
         }
         // A savepoint per write, so one that fails leaves the group's others standing. Prepared once per

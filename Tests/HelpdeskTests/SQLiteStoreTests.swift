@@ -278,12 +278,14 @@ import Testing
             try await waitUntil { store.writer.pendingCount == position + 1 }
         }
         let commitsBefore = store.writeCounters.commits
+        let savepointFreeBefore = store.writer.savepointFreeWrites
         release.signal()
         try await holder.value
         var succeeded: [Bool] = []
         for task in tasks { succeeded.append(await task.value) }
         #expect(store.writeCounters.commits == commitsBefore + 2, "the held write's commit, then one for all the others")
         #expect(succeeded == drafts.map { $0.kind != "refused" })
+        #expect(store.writer.savepointFreeWrites - savepointFreeBefore == 30, "the audit-only writes took the path without a savepoint")
         let events = try await store.audit.events(since: nil, limit: 100)
         let expected = drafts.filter { $0.kind != "refused" }
         #expect(events.map { $0.kind } == expected.map { $0.kind })
@@ -294,6 +296,45 @@ import Testing
         let verification = try await store.audit.verify(checkpoint: .none)
         #expect(verification.ok, "chain broken: \(verification)")
         #expect(verification.checked == expected.count)
+        try await store.close()
+    }
+
+    /// A write without a savepoint that fails yet keeps a change (here a trigger's RAISE(FAIL), which
+    /// keeps the row it fired on; the schema has none) cannot be undone alone: its group must not commit
+    /// that row, and every caller is told exactly whether its event is in the file.
+    @Test func aSavepointFreeWriteThatKeepsAChangeDoesNotCommitIt() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite")))
+        try await store.writer.write { db in
+            try db.execute(sql: """
+                CREATE TEMP TRIGGER keep_and_fail AFTER INSERT ON audit_events WHEN NEW.kind = 'kept'
+                BEGIN SELECT RAISE(FAIL, 'failed after the insert'); END
+                """)
+        }
+        let release = DispatchSemaphore(value: 0)
+        let holding = Mutex(false)
+        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
+        try await waitUntil { holding.withLock { $0 } }
+        let kinds = ["before_1", "before_2", "kept", "after_1", "after_2"]
+        var tasks: [Task<Bool, Never>] = []
+        for (position, kind) in kinds.enumerated() {
+            let changes = ChangeSet(audit: [AuditDraft(kind: kind)])
+            tasks.append(Task { (try? await store.apply(changes)) != nil })
+            try await waitUntil { store.writer.pendingCount == position + 1 }
+        }
+        release.signal()
+        try await holder.value
+        var succeeded: [String: Bool] = [:]
+        for (kind, task) in zip(kinds, tasks) { succeeded[kind] = await task.value }
+        let stored = Set(try await store.audit.events(since: nil, limit: 100).map { $0.kind })
+        #expect(succeeded["kept"] == false)
+        #expect(!stored.contains("kept"), "a failed write's row was committed")
+        for kind in kinds where kind != "kept" {
+            #expect(stored.contains(kind) == succeeded[kind], "\(kind): told \(succeeded[kind] ?? false), in the file: \(stored.contains(kind))")
+        }
+        #expect(stored.isSuperset(of: ["after_1", "after_2"]), "writes queued after the failed one were lost")
+        #expect(try await store.audit.verify(checkpoint: .none).ok)
         try await store.close()
     }
 
