@@ -8,9 +8,14 @@ import Darwin
 /// Random lowercase letters and digits, without look-alikes (no l, o, 0, 1): for ids people read
 /// out loud (`apr_…`, `inc_…`, `evt_…`). Uses the system's secure random generator.
 public func randomToken(length: Int) -> String {
+    var generator = SystemRandomNumberGenerator()
+    return randomToken(length: length, using: &generator)
+}
+
+/// ``randomToken(length:)`` drawn from `generator` (``PooledSystemRandom`` for ids made in bulk).
+public func randomToken(length: Int, using generator: inout some RandomNumberGenerator) -> String {
     // 32 symbols: five random bits each, so one 64-bit draw gives twelve without bias (a draw per
     // symbol was a getrandom call each, inside the store's single writer).
-    var generator = PooledSystemRandom()
     var bytes: [UInt8] = []
     bytes.reserveCapacity(max(length, 0))
     var bits: UInt64 = 0
@@ -47,8 +52,9 @@ public func randomBytes(count: Int) -> [UInt8] {
 
 /// The system's secure random generator, read 256 bytes at a time: every audit event's id draws one
 /// word inside the store's single writer, and a getrandom call per word was a tenth of that event's
-/// cost there. The words are the system's own (no generator of ours stretches them), each handed out once.
-struct PooledSystemRandom: RandomNumberGenerator {
+/// cost there. The words are the system's own (no generator of ours stretches them), each handed out
+/// once. For ids only: up to 31 words wait in memory, so keys and passwords draw from the system directly.
+public struct PooledSystemRandom: RandomNumberGenerator {
     private static let pool = Mutex(Pool())
 
     private struct Pool {
@@ -73,7 +79,9 @@ struct PooledSystemRandom: RandomNumberGenerator {
         }
     }
 
-    mutating func next() -> UInt64 {
+    public init() {}
+
+    public mutating func next() -> UInt64 {
         Self.pool.withLock { $0.take() }
     }
 }

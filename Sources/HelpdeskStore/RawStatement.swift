@@ -3,21 +3,28 @@ import GRDBSQLite
 
 /// A statement GRDB prepared and caches, bound and stepped with SQLite's own calls: for the few
 /// statements on the single writer's hot path, where GRDB's argument boxes and rows cost more than
-/// SQLite's work. Nothing observes the store's changes through GRDB (no transaction observers), so
-/// nothing misses these. Errors are GRDB's `DatabaseError`, as GRDB would throw them.
+/// SQLite's work. Only inside a transaction. Nothing observes the store's changes through GRDB (no
+/// transaction observers, no `transactionDate`), so nothing misses these. Errors are GRDB's
+/// `DatabaseError`, as GRDB would throw them.
 struct RawStatement {
     private let handle: OpaquePointer
     private let connection: OpaquePointer
     /// Kept for its text in errors only: GRDB trims it on every read.
     private let statement: Statement
 
-    init(_ statement: Statement, in db: Database) {
+    /// Throws when no transaction is open: GRDB refuses statements after a rollback a caller did not
+    /// see through (its aborted-transaction guard), and these statements bypass it; run alone, one would
+    /// commit by itself, outside its group.
+    init(_ statement: Statement, in db: Database) throws {
         self.statement = statement
         handle = statement.sqliteStatement
+        connection = db.sqliteConnection!
+        guard sqlite3_get_autocommit(connection) == 0 else {
+            throw DatabaseError(resultCode: .SQLITE_ABORT, message: "no transaction is open (it was rolled back)", sql: statement.sql)
+        }
         // A statement GRDB used before may not have been reset: start clean.
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
-        connection = db.sqliteConnection!
     }
 
     /// `true` with a row to read, `false` when the statement is done.

@@ -23,18 +23,20 @@ struct SQLiteAuditLog: AuditLog {
         // (see RawStatement): GRDB's rows, cursors and argument boxes were a fifth of this append's cost,
         // inside the single write section.
         var last: (seq: Int64, hash: String) = (seq: 0, hash: AuditHashing.genesis)
-        let latest = RawStatement(try db.cachedStatement(sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"), in: db)
+        let latest = try RawStatement(db.cachedStatement(sql: "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"), in: db)
         if try latest.step() { last = (seq: latest.int64(at: 0), hash: latest.text(at: 1)) }
         latest.reset()
         let first = last.seq + 1
+        // Ids only: drawn inside the single writer, where a getrandom call each was a tenth of an append.
+        var pooledRandom = PooledSystemRandom()
         let microseconds = Int64((now.timeIntervalSince1970 * 1_000_000).rounded())
-        let insert = RawStatement(try db.cachedStatement(sql: """
+        let insert = try RawStatement(db.cachedStatement(sql: """
             INSERT INTO audit_events (seq, id, at_us, kind, principal, target, data, prev_hash, hash, key_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """), in: db)
         for draft in drafts {
             let seq = last.seq + 1
-            let id = "evt_" + String(seq, radix: 10) + "_" + randomToken(length: 6)
+            let id = "evt_" + String(seq, radix: 10) + "_" + randomToken(length: 6, using: &pooledRandom)
             let data = draft.dataText
             let hash: String
             if let key {
