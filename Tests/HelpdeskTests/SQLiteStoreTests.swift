@@ -299,6 +299,21 @@ import Testing
         try await store.close()
     }
 
+    /// Only a change set of audit events takes the writer's path without a savepoint: a field added to
+    /// ChangeSet later must be listed in `isOnlyAudit`, or its records would be dropped on that path.
+    @Test func everyRecordKindOfAChangeSetKeepsItOffTheAuditOnlyPath() {
+        let fields = Set(Mirror(reflecting: ChangeSet()).children.compactMap { $0.label })
+        #expect(fields == ["jobs", "incidents", "audit", "slackMessages", "alerts", "notification", "origin", "progress"],
+                "ChangeSet's fields changed: list the new one in ChangeSet.isOnlyAudit, then here")
+        let audit = [AuditDraft(kind: "request_received")]
+        #expect(ChangeSet(audit: audit).isOnlyAudit)
+        var withOrigin = ChangeSet(audit: audit)
+        withOrigin.origin = WorkOrigin(requestID: "r1")
+        #expect(withOrigin.isOnlyAudit, "an origin is not a record")
+        #expect(!ChangeSet(jobs: [NewJob(kind: "k", payload: "{}")], audit: audit).isOnlyAudit)
+        #expect(!ChangeSet(audit: audit, progress: [ProgressMark(name: "m", position: 1)]).isOnlyAudit)
+    }
+
     /// A write without a savepoint that fails yet keeps a change (here a trigger's RAISE(FAIL), which
     /// keeps the row it fired on; the schema has none) cannot be undone alone: its group must not commit
     /// that row, and every caller is told exactly whether its event is in the file.
