@@ -48,14 +48,7 @@ import Testing
         for (until, previousAnswer) in [(Date().addingTimeInterval(600), HTTPResponse.Status.ok), (Date().addingTimeInterval(-1), .unauthorized)] {
             let harness = try APITests.Harness()
             defer { harness.folder.remove() }
-            var dependencies = harness.dependencies
-            let engine = try #require(dependencies.engine)
-            let governance = try #require(dependencies.governance)
-            dependencies.slackSigningSecret = Self.new
-            dependencies.slackPreviousSigningSecret = SlackSettings.PreviousSigningSecret(secret: Self.old, until: until)
-            dependencies.slack = SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: harness.store,
-                                                     directory: UserDirectory(), renderer: try await SlackRenderer(directory: SlackAuditRedactionTests.templates),
-                                                     commandName: "/helpdesk", clusters: [])
+            let dependencies = try await Self.slackDependencies(harness, previous: SlackSettings.PreviousSigningSecret(secret: Self.old, until: until))
             try await Application(router: buildRouter(dependencies)).test(.router) { client in
                 for (index, secret) in [Self.new, Self.old, Self.new, Self.old, Secret("neither-of-them")].enumerated() {
                     let body = "team_id=T1&channel_id=C1&user_id=U1&command=%2Fhelpdesk&trigger_id=1.2.\(index)&text=help"
@@ -79,13 +72,7 @@ import Testing
     @Test func aSignatureHeaderSentTwiceIsRefused() async throws {
         let harness = try APITests.Harness()
         defer { harness.folder.remove() }
-        var dependencies = harness.dependencies
-        let engine = try #require(dependencies.engine)
-        let governance = try #require(dependencies.governance)
-        dependencies.slackSigningSecret = Self.new
-        dependencies.slack = SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: harness.store,
-                                                 directory: UserDirectory(), renderer: try await SlackRenderer(directory: SlackAuditRedactionTests.templates),
-                                                 commandName: "/helpdesk", clusters: [])
+        let dependencies = try await Self.slackDependencies(harness, previous: nil)
         try await Application(router: buildRouter(dependencies)).test(.router) { client in
             for twice in [nil, "X-Slack-Signature", "X-Slack-Request-Timestamp"] {
                 let body = "team_id=T1&channel_id=C1&user_id=U1&command=%2Fhelpdesk&trigger_id=1.2.\(twice ?? "once")&text=help"
@@ -99,6 +86,19 @@ import Testing
             }
         }
         try await harness.store.close()
+    }
+
+    /// The harness's routes with Slack configured: signed with ``new``, and `previous` during its window.
+    static func slackDependencies(_ harness: APITests.Harness, previous: SlackSettings.PreviousSigningSecret?) async throws -> ServerDependencies {
+        var dependencies = harness.dependencies
+        let engine = try #require(dependencies.engine)
+        let governance = try #require(dependencies.governance)
+        dependencies.slackSigningSecret = Self.new
+        dependencies.slackPreviousSigningSecret = previous
+        dependencies.slack = SlackCommandContext(orchestrator: engine.orchestrator, governance: governance, store: harness.store,
+                                                 directory: UserDirectory(), renderer: try await SlackRenderer(directory: SlackAuditRedactionTests.templates),
+                                                 commandName: "/helpdesk", clusters: [])
+        return dependencies
     }
 
     /// The keyed HMAC state forges signatures as well as the secret does.

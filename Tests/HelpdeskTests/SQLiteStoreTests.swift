@@ -141,14 +141,10 @@ import Testing
         options.commitGatherWindow = window
         let store = try SQLiteStore(options: options)
         // The writer is held while the three queue, so they share the next commit.
-        let release = DispatchSemaphore(value: 0)
-        let holding = Mutex(false)
-        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
-        try await waitUntil { holding.withLock { $0 } }
+        let releaseWriter = try await holdWriter(store)
         let three = (0..<3).map { index in Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\(index)}")])) } }
         try await waitUntil { store.writer.pendingCount == 3 }
-        release.signal()
-        try await holder.value
+        try await releaseWriter()
         for task in three { _ = try await task.value }
         return store
     }
@@ -217,10 +213,7 @@ import Testing
         }
         try await store.apply(ChangeSet(incidents: [incident("inc_taken")]))
         // The writer is held until every write is queued: they all share the next commit.
-        let release = DispatchSemaphore(value: 0)
-        let holding = Mutex(false)
-        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
-        try await waitUntil { holding.withLock { $0 } }
+        let releaseWriter = try await holdWriter(store)
         let writes = 300
         var tasks: [Task<Bool, Never>] = []
         for index in 0..<writes {
@@ -231,8 +224,7 @@ import Testing
         }
         try await waitUntil { store.writer.pendingCount == writes }
         let commitsBefore = store.writeCounters.commits
-        release.signal()
-        try await holder.value
+        try await releaseWriter()
         var failed: Set<Int> = []
         for (index, task) in tasks.enumerated() where !(await task.value) { failed.insert(index) }
         #expect(store.writeCounters.commits == commitsBefore + 2, "the held write's commit, then one for all the others")
@@ -258,10 +250,7 @@ import Testing
                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
                 """)
         }
-        let release = DispatchSemaphore(value: 0)
-        let holding = Mutex(false)
-        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
-        try await waitUntil { holding.withLock { $0 } }
+        let releaseWriter = try await holdWriter(store)
         let drafts = (0..<60).map { (index: Int) -> AuditDraft in
             let kind = index % 5 == 2 ? "refused" : "request_received"
             let principal: String? = index % 2 == 0 ? nil : "slack:T1/U\(index) ✓"
@@ -279,8 +268,7 @@ import Testing
         }
         let commitsBefore = store.writeCounters.commits
         let savepointFreeBefore = store.writer.savepointFreeWrites
-        release.signal()
-        try await holder.value
+        try await releaseWriter()
         var succeeded: [Bool] = []
         for task in tasks { succeeded.append(await task.value) }
         #expect(store.writeCounters.commits == commitsBefore + 2, "the held write's commit, then one for all the others")
@@ -327,10 +315,7 @@ import Testing
                 BEGIN SELECT RAISE(FAIL, 'failed after the insert'); END
                 """)
         }
-        let release = DispatchSemaphore(value: 0)
-        let holding = Mutex(false)
-        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
-        try await waitUntil { holding.withLock { $0 } }
+        let releaseWriter = try await holdWriter(store)
         let kinds = ["before_1", "before_2", "kept", "after_1", "after_2"]
         var tasks: [Task<Bool, Never>] = []
         for (position, kind) in kinds.enumerated() {
@@ -338,8 +323,7 @@ import Testing
             tasks.append(Task { (try? await store.apply(changes)) != nil })
             try await waitUntil { store.writer.pendingCount == position + 1 }
         }
-        release.signal()
-        try await holder.value
+        try await releaseWriter()
         var succeeded: [String: Bool] = [:]
         for (kind, task) in zip(kinds, tasks) { succeeded[kind] = await task.value }
         let stored = Set(try await store.audit.events(since: nil, limit: 100).map { $0.kind })
@@ -386,6 +370,19 @@ import Testing
         }
     }
 
+    /// Holds the writer inside a write until the returned function is called (it returns once that
+    /// write committed): writes queued meanwhile share the next group, in the order they were queued.
+    private func holdWriter(_ store: SQLiteStore) async throws -> @Sendable () async throws -> Void {
+        let release = DispatchSemaphore(value: 0)
+        let holding = Mutex(false)
+        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
+        try await waitUntil { holding.withLock { $0 } }
+        return {
+            release.signal()
+            try await holder.value
+        }
+    }
+
     /// Polls `condition` every millisecond for up to 10 s.
     private func waitUntil(_ condition: () -> Bool) async throws {
         for _ in 0..<10_000 where !condition() { try await Task.sleep(for: .milliseconds(1)) }
@@ -416,17 +413,13 @@ import Testing
             }
         }
         // The writer is held until all five are queued, one after the other: they share the next group, in this order.
-        let release = DispatchSemaphore(value: 0)
-        let holding = Mutex(false)
-        let holder = Task { try await store.writer.write { _ in holding.withLock { $0 = true }; release.wait() } }
-        try await waitUntil { holding.withLock { $0 } }
+        let releaseWriter = try await holdWriter(store)
         var queued: [(id: Int, task: Task<Result<Void, any Error>, Never>)] = []
         for (position, (id, bytes)) in [(1, 10), (2, 10), (3, 1_000_000), (4, 10), (5, 10)].enumerated() {
             queued.append((id, Task { await insert(id, bytes: bytes) }))
             try await waitUntil { store.writer.pendingCount == position + 1 }
         }
-        release.signal()
-        try await holder.value
+        try await releaseWriter()
         var outcomes: [Int: Result<Void, any Error>] = [:]
         for (id, task) in queued { outcomes[id] = await task.value }
         let stored = Set(try await store.database.read { db in try Int.fetchAll(db, sql: "SELECT id FROM probe") })
