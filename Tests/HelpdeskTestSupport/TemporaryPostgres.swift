@@ -36,6 +36,16 @@ public enum TemporaryPostgres {
         return PostgresEndpoint(connection: try PostgresConnectionString(parsing: url), password: nil)
     }
 
+    /// Store options for a test's database: production's, but waiting a minute for PostgreSQL where
+    /// production waits 10 s. The whole suite runs at once beside the cluster on two cores (CI's VM
+    /// slower still), and a lease or a migration queued behind hundreds of others is not an outage.
+    /// Tests of the timeout itself set their own.
+    public static func storeOptions(_ endpoint: PostgresEndpoint, defaultMaxAttempts: Int = 8, migrateOnOpen: Bool = true,
+                                    maxConnections: Int = 10) -> PostgresStore.Options {
+        .init(endpoint: endpoint, defaultMaxAttempts: defaultMaxAttempts, migrateOnOpen: migrateOnOpen, maxConnections: maxConnections,
+              operationTimeout: .seconds(60))
+    }
+
     /// Runs `sql` in the database `endpoint` names, through psql (a test's way around the store).
     public static func execute(_ sql: String, in endpoint: PostgresEndpoint) async throws {
         try await offThePool { try executeNow(sql, in: endpoint) }
@@ -203,7 +213,7 @@ public enum TemporaryStoreLocation: Sendable {
         case .sqlite(let path):
             return try SQLiteStore(options: .init(path: path, defaultMaxAttempts: defaultMaxAttempts))
         case .postgres(let endpoint):
-            return try await PostgresStore.open(options: .init(endpoint: endpoint, defaultMaxAttempts: defaultMaxAttempts, maxConnections: 6))
+            return try await PostgresStore.open(options: TemporaryPostgres.storeOptions(endpoint, defaultMaxAttempts: defaultMaxAttempts, maxConnections: 6))
         }
     }
 }

@@ -9,7 +9,7 @@ import Testing
 @Suite struct PostgresAuditPlanTests {
     @Test func principalLookupsOfOtherKindsUseThePartialIndex() async throws {
         let endpoint = try await TemporaryPostgres.newDatabase()
-        let store = try await PostgresStore.open(options: .init(endpoint: endpoint))
+        let store = try await PostgresStore.open(options: TemporaryPostgres.storeOptions(endpoint))
         // Many requests from many people, a decision in a hundred: walking the log back would cost more.
         try await TemporaryPostgres.execute("""
             INSERT INTO audit_events (seq, id, at_us, kind, principal, target, data, prev_hash, hash)

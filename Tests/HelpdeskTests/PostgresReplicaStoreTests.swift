@@ -15,7 +15,7 @@ import Testing
         let endpoint = try await TemporaryPostgres.newDatabase()
         var replicas: [any Store] = []
         do {
-            for _ in 0..<count { replicas.append(try await PostgresStore.open(options: .init(endpoint: endpoint))) }
+            for _ in 0..<count { replicas.append(try await PostgresStore.open(options: TemporaryPostgres.storeOptions(endpoint))) }
             try await body(replicas, endpoint)
         } catch {
             for replica in replicas { try? await replica.close() }

@@ -11,7 +11,7 @@ import Testing
         let reports = try await withThrowingTaskGroup(of: MigrationReport.self) { group in
             for _ in 0..<3 {
                 group.addTask {
-                    let store = try await PostgresStore.open(options: .init(endpoint: endpoint))
+                    let store = try await PostgresStore.open(options: TemporaryPostgres.storeOptions(endpoint))
                     defer { Task { try? await store.close() } }
                     return store.migration
                 }
@@ -25,11 +25,11 @@ import Testing
 
     @Test func aDatabaseFromANewerHelpdeskIsRefused() async throws {
         let endpoint = try await TemporaryPostgres.newDatabase()
-        let store = try await PostgresStore.open(options: .init(endpoint: endpoint))
+        let store = try await PostgresStore.open(options: TemporaryPostgres.storeOptions(endpoint))
         try await store.close()
         try await TemporaryPostgres.execute("INSERT INTO helpdesk_migrations VALUES ('v99-from-the-future', 0)", in: endpoint)
         await #expect {
-            try await PostgresStore.open(options: .init(endpoint: endpoint))
+            try await PostgresStore.open(options: TemporaryPostgres.storeOptions(endpoint))
         } throws: { error in
             guard case .newerSchema(_, let unknown)? = error as? StoreError else { return false }
             return unknown == ["v99-from-the-future"]
@@ -38,11 +38,11 @@ import Testing
 
     @Test func anOlderSchemaIsRefusedWhenMigratingIsNotAllowed() async throws {
         let endpoint = try await TemporaryPostgres.newDatabase()
-        let store = try await PostgresStore.open(options: .init(endpoint: endpoint))
+        let store = try await PostgresStore.open(options: TemporaryPostgres.storeOptions(endpoint))
         try await store.close()
         try await TemporaryPostgres.execute("DELETE FROM helpdesk_migrations WHERE identifier = '\(SQLiteStore.knownMigrations.last!)'", in: endpoint)
         await #expect {
-            try await PostgresStore.open(options: .init(endpoint: endpoint, migrateOnOpen: false))
+            try await PostgresStore.open(options: TemporaryPostgres.storeOptions(endpoint, migrateOnOpen: false))
         } throws: { error in
             guard case .olderSchema(_, _, _, let pending)? = error as? StoreError else { return false }
             return pending == [SQLiteStore.knownMigrations.last!]

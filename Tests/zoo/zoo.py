@@ -781,6 +781,37 @@ class Planted:
     pg_port: int | None = None
     pg_password: str | None = None
     kubeconfig: Path | None = None
+    # A plant that sets max_connections leaves a diagnose just its own connections: each trigger waits
+    # until the previous diagnose's backends have exited (PostgreSQL frees a slot a moment after the
+    # client went), down to the client backends the plant left (`planted_backends`).
+    slots: object | None = None
+    planted_backends: int = 0
+
+
+OTHER_CLIENT_BACKENDS = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+
+
+def count_planted_backends(pg) -> int:
+    """The plant's client backends once they stop changing (its own psql calls' backends exit first)."""
+    previous, stable_since = None, time.monotonic()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        current = int(pg.value(OTHER_CLIENT_BACKENDS))
+        if current != previous:
+            previous, stable_since = current, time.monotonic()
+        elif time.monotonic() - stable_since >= 0.3:
+            break
+        time.sleep(0.1)
+    return previous
+
+
+def wait_for_free_slots(planted: Planted):
+    """Up to 10 s, then the trigger runs anyway (and fails with PostgreSQL's own reason if it must)."""
+    if planted.slots is None:
+        return
+    deadline = time.monotonic() + 10
+    while int(planted.slots.value(OTHER_CLIENT_BACKENDS)) > planted.planted_backends and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def row(zoo_class: ZooClass, trigger: str, mode: str = "runbook", **values) -> dict:
@@ -851,6 +882,7 @@ def run_trigger(zoo_class: ZooClass, kind: str, spec: dict, planted: Planted, co
                 options: Options, mode: str = "runbook", fake=None, turns: list[dict] | None = None) -> dict:
     """Runs one diagnose and scores it: runbook mode against expected.yaml; model mode (the model being
     `fake` replaying `turns`, or a real provider when `fake` is None) the glue around the model."""
+    wait_for_free_slots(planted)
     command = [options.binary, "diagnose"]
     if kind == "person":
         command.append(spec["target"])
@@ -974,6 +1006,8 @@ def run_class(zoo_class: ZooClass, options: Options) -> list[dict]:
                     result = result["bindings"]
                 planted.bindings.update(result)
                 planted.pg_port, planted.pg_password = pg.port, pg.password
+                if "max_connections" in (getattr(module, "SETTINGS", {}) or {}):
+                    planted.slots, planted.planted_backends = pg, count_planted_backends(pg)
                 # `dbname` is the plant's word for the database prod-db connects to (not an inventory key).
                 dbname = inventory.pop("dbname", "postgres")
                 planted.database = {"connection_string": f"host=127.0.0.1 port={pg.port} dbname={dbname} user=postgres sslmode=disable",
