@@ -28,9 +28,10 @@ public struct TemporaryDirectory: Sendable {
 
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held. For waiting on
 /// background work (job workers), never for asserting speed. A condition that throws counts as not yet.
-public func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async -> Bool {
+/// The default is long: it costs time only when the test fails, and a loaded CI run is slow, not stuck.
+public func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
+    while ContinuousClock.now < deadline, !Task.isCancelled {
         if (try? await condition()) == true { return true }
         try? await Task.sleep(for: .milliseconds(20))
     }

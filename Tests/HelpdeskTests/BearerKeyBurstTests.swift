@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func aSecondKeyFromTheSameAddressWhileOneIsQueuedIsRefusedAtOnceWithoutHashing() async throws {
-        let pool = HashWorkerPool(threads: 1, queueLimit: 16, idleTimeout: 5)
+        let pool = HashWorkerPool(threads: 1, queueLimit: 16, maxWait: .seconds(600), idleTimeout: 5)  // queued work never expires here
         let verifier = BearerKeyVerifier(pool: pool)
         let credentials = try BearerKeyTests.credentials()
         let release = DispatchSemaphore(value: 0)

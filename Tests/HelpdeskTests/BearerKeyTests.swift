@@ -123,7 +123,7 @@ import Testing
     }
 
     @Test func thePoolRefusesBeyondItsQueue() async throws {
-        let pool = HashWorkerPool(threads: 1, queueLimit: 1, idleTimeout: 5)
+        let pool = HashWorkerPool(threads: 1, queueLimit: 1, maxWait: .seconds(600), idleTimeout: 5)  // queued work never expires here
         let (started, signal) = AsyncStream.makeStream(of: Void.self)
         let release = DispatchSemaphore(value: 0)
         let first = Task { await pool.run { signal.yield(); release.wait(); return 1 } }

@@ -35,8 +35,14 @@ import Testing
                     }
                 }
             }
-            // Time for every caller's body to start, were each on a thread of its own. Not `try`: cancelled,
-            // the gate must still open, or the shared queues stay blocked for the rest of the run.
+            // Waits for two bodies to block together (an event, however late a loaded machine starts them: the
+            // queues are shared with the rest of the suite), then gives the others a moment to start too, were
+            // each on a thread of its own: a moment too short can only hide an excess, never fail a sound build.
+            // Not `try`: cancelled, the gate must still open, or the shared queues stay blocked for the run.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while counts.value.withLock({ $0.running }) < 2, ContinuousClock.now < deadline, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
             try? await Task.sleep(for: .milliseconds(300))
             for _ in 0..<callers { gate.signal() }
             try await group.waitForAll()

@@ -8,6 +8,7 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 @Suite struct RetryPolicyTests {
@@ -61,7 +62,7 @@ import Testing
         let worker = makeWorker(store, handlers: ["flaky": handler], registry: registry)
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "flaky", payload: "{}")])).jobIDs.first ?? nil)
         try await whileRunning(worker) {
-            #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: id)?.state == .done })
+            #expect(await eventually(timeout: .seconds(60)) { try await store.jobs.job(id: id)?.state == .done })
         }
         #expect(handler.received.map(\.attempt) == [1, 2, 3])
         let runs = try await store.jobs.runs(jobID: id)
@@ -83,9 +84,9 @@ import Testing
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "broken", payload: "{}")])).jobIDs.first ?? nil)
         let registry = PrometheusCollectorRegistry()
         try await whileRunning(makeWorker(store, handlers: ["broken": handler], registry: registry)) {
-            #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: id)?.state == .dead })
+            #expect(await eventually(timeout: .seconds(60)) { try await store.jobs.job(id: id)?.state == .dead })
             // Counted once the worker has recorded the outcome, just after the store says dead.
-            #expect(await eventually(timeout: .seconds(5)) {
+            #expect(await eventually(timeout: .seconds(60)) {
                 var text: [UInt8] = []
                 registry.emit(into: &text)
                 return String(decoding: text, as: UTF8.self).contains("helpdesk_jobs_dead_lettered_total 1")
@@ -103,7 +104,7 @@ import Testing
         let handler = ScriptedJobHandler { _ in .failPermanently("payload is not JSON") }
         let ids = try await store.apply(ChangeSet(jobs: [NewJob(kind: "strict", payload: "x"), NewJob(kind: "mystery", payload: "{}")])).jobIDs
         try await whileRunning(makeWorker(store, handlers: ["strict": handler])) {
-            #expect(await eventually(timeout: .seconds(30)) {
+            #expect(await eventually(timeout: .seconds(60)) {
                 let first = try await store.jobs.job(id: ids[0]!)?.state
                 let second = try await store.jobs.job(id: ids[1]!)?.state
                 return first == .dead && second == .dead
@@ -117,11 +118,12 @@ import Testing
     @Test func attemptOverItsTimeoutIsCancelledAndRetried() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite"), defaultMaxAttempts: 2))
+        // Attempts to spare: on a starved run the quick second attempt may overrun 0.2 s too.
+        let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite"), defaultMaxAttempts: 10))
         let handler = ScriptedJobHandler { $0.attempt == 1 ? .hang(seconds: 30) : .succeed("quick") }
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "slow", payload: "{}")])).jobIDs.first ?? nil)
         try await whileRunning(makeWorker(store, handlers: ["slow": handler], timeout: .milliseconds(200))) {
-            #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: id)?.state == .done })
+            #expect(await eventually(timeout: .seconds(60)) { try await store.jobs.job(id: id)?.state == .done })
         }
         #expect(try await store.jobs.runs(jobID: id).first?.error == "timed out after 0.2 s")
         try await store.close()
@@ -134,7 +136,7 @@ import Testing
         let handler = ScriptedJobHandler { _ in .hang(seconds: 60) }
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "long", payload: "{}")])).jobIDs.first ?? nil)
         try await whileRunning(makeWorker(store, handlers: ["long": handler], grace: .milliseconds(100))) {
-            #expect(await eventually(timeout: .seconds(30)) { handler.received.count == 1 })
+            #expect(await eventually(timeout: .seconds(60)) { handler.received.count == 1 })
         }
         let record = try #require(try await store.jobs.job(id: id))
         #expect(record.state == .queued, "released for another process, not failed")
@@ -149,8 +151,8 @@ import Testing
         let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite")))
         let handler = ScriptedJobHandler { _ in .hang(seconds: 0.3) }
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "short", payload: "{}")])).jobIDs.first ?? nil)
-        try await whileRunning(makeWorker(store, handlers: ["short": handler], grace: .seconds(10))) {
-            #expect(await eventually(timeout: .seconds(30)) { handler.received.count == 1 })
+        try await whileRunning(makeWorker(store, handlers: ["short": handler], grace: .seconds(60))) {
+            #expect(await eventually(timeout: .seconds(60)) { handler.received.count == 1 })
         }
         #expect(try await store.jobs.job(id: id)?.state == .done)
         try await store.close()
@@ -160,13 +162,27 @@ import Testing
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let store = try SQLiteStore(options: .init(path: folder.file("helpdesk.sqlite")))
-        // Runs for 2.5 leases; a lease long enough that a renewal late by a loaded test run's scheduling still counts.
-        let handler = ScriptedJobHandler { _ in .hang(seconds: 5) }
+        let handler = HeldJobHandler()
+        defer { handler.release() }
         let id = try #require(try await store.apply(ChangeSet(jobs: [NewJob(kind: "long", payload: "{}")])).jobIDs.first ?? nil)
-        try await whileRunning(makeWorker(store, handlers: ["long": handler], lease: .milliseconds(2000))) {
-            #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: id)?.state == .done })
+        // Renewed every lease / 3 = 4 s: a renewal may come 8 s late (a starved CI run) before the lease lapses.
+        try await whileRunning(makeWorker(store, handlers: ["long": handler], lease: .seconds(12))) {
+            #expect(await eventually(timeout: .seconds(60)) { handler.runs == 1 })
+            let first = try #require(try await store.jobs.job(id: id)?.leaseExpiresAt, "leased while it runs")
+            // The run goes on until its lease has been renewed: an event, not a time.
+            let renewed = await eventually(timeout: .seconds(60)) {
+                try await store.jobs.job(id: id)?.leaseExpiresAt.map { $0 > first } ?? false
+            }
+            #expect(renewed, "the running job's lease was renewed")
+            // Another worker polling once the first lease would have lapsed finds nothing to take.
+            let taken = try await store.jobs.lease(owner: "other-host:1:other", limit: 1, duration: .seconds(12),
+                                                   now: first.addingTimeInterval(1))
+            #expect(taken.isEmpty, "the renewal kept other leasers away")
+            handler.release()
+            #expect(await eventually(timeout: .seconds(60)) { try await store.jobs.job(id: id)?.state == .done })
         }
-        #expect(try await store.jobs.runs(jobID: id).map(\.outcome) == [.done], "renewals kept other leasers away")
+        #expect(handler.runs == 1)
+        #expect(try await store.jobs.runs(jobID: id).map(\.outcome) == [.done], "one run, never taken over")
         try await store.close()
     }
 
@@ -184,7 +200,7 @@ import Testing
         let worker = makeWorker(store, handlers: ["work": handler], registry: registry,
                                 owner: LeaseOwner(host: "bot-1", pid: 200, instance: "new"), isAlive: { $0 != 100 })
         try await whileRunning(worker) {
-            #expect(await eventually(timeout: .seconds(30)) { try await store.jobs.job(id: ids[0])?.state == .done })
+            #expect(await eventually(timeout: .seconds(60)) { try await store.jobs.job(id: ids[0])?.state == .done })
         }
         let runs = try await store.jobs.runs(jobID: ids[0])
         #expect(runs.map(\.outcome) == [.abandoned, .done])
@@ -195,5 +211,17 @@ import Testing
         registry.emit(into: &text)
         #expect(String(decoding: text, as: UTF8.self).contains("helpdesk_job_lease_reclaims_total 1"))
         try await store.close()
+    }
+}
+
+/// A job that runs until the test releases it (or its run is cancelled), counting its runs.
+private final class HeldJobHandler: JobHandler {
+    private let state = Mutex((runs: 0, released: false))
+    var runs: Int { state.withLock { $0.runs } }
+    func release() { state.withLock { $0.released = true } }
+    func run(_ job: LeasedJob, logger: Logger) async throws -> JobOutcome {
+        state.withLock { $0.runs += 1 }
+        while !state.withLock({ $0.released }) { try await Task.sleep(for: .milliseconds(20)) }
+        return JobOutcome(result: "released")
     }
 }

@@ -123,14 +123,15 @@ import Testing
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         // Long, so a loaded machine still makes the second write in time.
-        let store = try await storeInASteadyFlow(folder, window: .seconds(2))
+        let store = try await storeInASteadyFlow(folder, window: .seconds(5))
         let commitsBefore = store.writeCounters.commits
 
         let first = Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\"first\"}")])) }
-        try await Task.sleep(for: .milliseconds(50))
+        // The second arrives once the first is waiting in its window (an event, not a pause).
+        try await waitUntil { store.writer.windowsStarted == 1 }
         _ = try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\"second\"}")]))
         _ = try await first.value
-        // With no window the first commits alone, 50 ms before the second arrives (checked: 2 commits).
+        // With no window the first commits alone, before the second arrives.
         #expect(store.writeCounters.commits == commitsBefore + 1, "the two writes should share one commit")
         try await store.close()
     }

@@ -38,7 +38,7 @@ import Testing
                              "arguments": .object(["pid": .number(4242)])]),
             "outcome": .string("ok"), "milliseconds": .number(3),
         ]))]))
-        let reported = await eventually(timeout: .seconds(30)) {
+        let reported = await eventually(timeout: .seconds(60)) {
             try await !store.audit.latest(AuditFilter(kind: "security_detection", target: "unauthorized_destructive:mallory"), limit: 1).isEmpty
         }
         #expect(reported)

@@ -19,11 +19,7 @@ import Testing
             try await store.apply(ChangeSet(audit: (0..<50).map { AuditDraft(kind: "test", target: "\(batch)-\($0)", data: .object(["t": .string(text)])) }))
         }
         // About 2 MB of events: only a checkpoint puts them in the main file (a few hundred pages).
-        var grown = false
-        for _ in 0..<100 where !grown {
-            try await Task.sleep(for: .milliseconds(50))
-            grown = fileSize() > before + 1_500_000
-        }
+        let grown = await eventually(timeout: .seconds(60)) { fileSize() > before + 1_500_000 }
         #expect(grown, "the database file is still \(fileSize()) bytes (was \(before))")
         #expect(try await store.audit.verify().ok)
         try await store.close()
