@@ -122,8 +122,8 @@ import Testing
     @Test func aWriteInASteadyFlowWaitsForTheNextOne() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        // Long, so a loaded machine still makes the second write in time.
-        let store = try await storeInASteadyFlow(folder, window: .seconds(5))
+        // The last group carried two, so the window ends when the second arrives: long, so no scheduling is too late.
+        let store = try await storeInASteadyFlow(folder, window: .seconds(60), writes: 2)
         let commitsBefore = store.writeCounters.commits
 
         let first = Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\"first\"}")])) }
@@ -137,16 +137,16 @@ import Testing
     }
 
     /// A store whose last commit carried three writes, one after the other: the flow is steady.
-    private func storeInASteadyFlow(_ folder: TemporaryDirectory, window: Duration) async throws -> SQLiteStore {
+    private func storeInASteadyFlow(_ folder: TemporaryDirectory, window: Duration, writes: Int = 3) async throws -> SQLiteStore {
         var options = SQLiteStore.Options(path: folder.file("helpdesk.sqlite"))
         options.commitGatherWindow = window
         let store = try SQLiteStore(options: options)
-        // The writer is held while the three queue, so they share the next commit.
+        // The writer is held while they queue, so they share the next commit.
         let releaseWriter = try await holdWriter(store)
-        let three = (0..<3).map { index in Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\(index)}")])) } }
-        try await waitUntil { store.writer.pendingCount == 3 }
+        let group = (0..<writes).map { index in Task { try await store.apply(ChangeSet(jobs: [NewJob(kind: "flow", payload: "{\"n\":\(index)}")])) } }
+        try await waitUntil { store.writer.pendingCount == writes }
         try await releaseWriter()
-        for task in three { _ = try await task.value }
+        for task in group { _ = try await task.value }
         return store
     }
 
@@ -384,9 +384,10 @@ import Testing
         }
     }
 
-    /// Polls `condition` every millisecond for up to 10 s.
+    /// Polls `condition` every millisecond for up to a minute (a loaded run is slow, not stuck).
     private func waitUntil(_ condition: () -> Bool) async throws {
-        for _ in 0..<10_000 where !condition() { try await Task.sleep(for: .milliseconds(1)) }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
         #expect(condition(), "timed out waiting")
     }
 

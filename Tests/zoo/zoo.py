@@ -788,7 +788,20 @@ class Planted:
     planted_backends: int = 0
 
 
-OTHER_CLIENT_BACKENDS = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+# The poller's own backends (this query's, and an earlier poll's that has not exited yet) are not counted.
+SLOT_POLLER = "zoo-slots"
+OTHER_CLIENT_BACKENDS = f"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> '{SLOT_POLLER}'"
+
+
+def other_client_backends(pg) -> int | None:
+    """None when PostgreSQL cannot answer: every slot taken (the poll needs one too) or too slow."""
+    try:
+        result = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-d", "postgres", "-At", "-c",
+                                 OTHER_CLIENT_BACKENDS], capture_output=True, text=True, timeout=10,
+                                env={**pg.env, "PGAPPNAME": SLOT_POLLER})
+    except subprocess.TimeoutExpired:
+        return None
+    return int(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip().isdigit() else None
 
 
 def count_planted_backends(pg) -> int:
@@ -796,13 +809,13 @@ def count_planted_backends(pg) -> int:
     previous, stable_since = None, time.monotonic()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        current = int(pg.value(OTHER_CLIENT_BACKENDS))
-        if current != previous:
+        current = other_client_backends(pg)
+        if current is None or current != previous:
             previous, stable_since = current, time.monotonic()
         elif time.monotonic() - stable_since >= 0.3:
             break
         time.sleep(0.1)
-    return previous
+    return previous if previous is not None else 0
 
 
 def wait_for_free_slots(planted: Planted):
@@ -810,7 +823,10 @@ def wait_for_free_slots(planted: Planted):
     if planted.slots is None:
         return
     deadline = time.monotonic() + 10
-    while int(planted.slots.value(OTHER_CLIENT_BACKENDS)) > planted.planted_backends and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        current = other_client_backends(planted.slots)
+        if current is not None and current <= planted.planted_backends:
+            return
         time.sleep(0.05)
 
 
