@@ -59,6 +59,10 @@ struct RawStatement {
         try check(sqlite3_bind_int64(handle, index, value))
     }
 
+    func bind(_ value: Double, at index: Int32) throws {
+        try check(sqlite3_bind_double(handle, index, value))
+    }
+
     /// NULL for `nil`. SQLite copies the bytes (SQLITE_TRANSIENT): the string's storage may not outlive the call.
     func bind(_ value: String?, at index: Int32) throws {
         guard let value else { return try check(sqlite3_bind_null(handle, index)) }

@@ -135,6 +135,12 @@ public final class SQLiteStore: Store {
         return outcome
     }
 
+    private static let insertAlertSQL = """
+        INSERT INTO alerts (fingerprint, starts_at, status, group_key, receiver, labels, annotations, ends_at, generator_url,
+                            received_at, seen_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        """
+
     static func apply(_ changes: ChangeSet, in db: Database, now: Date, defaultMaxAttempts: Int) throws -> ChangeSetOutcome {
         var ids: [JobID?] = []
         ids.reserveCapacity(changes.jobs.count)
@@ -160,14 +166,26 @@ public final class SQLiteStore: Store {
         }
         var newAlerts: [Bool] = []
         var inserted: [Int64?] = []
+        // Bound and stepped with SQLite's calls: GRDB's argument boxes cost the single writer about as
+        // much as SQLite's own insert (an alert storm's bottleneck). Every value is bound again each time.
+        let insertAlert = changes.alerts.isEmpty ? nil : try RawStatement(db.cachedStatement(sql: insertAlertSQL), in: db)
         for alert in changes.alerts {
             let received = alert.receivedAt.timeIntervalSince1970
-            try db.run("""
-                    INSERT INTO alerts (fingerprint, starts_at, status, group_key, receiver, labels, annotations, ends_at, generator_url,
-                                        received_at, seen_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                    """, [alert.fingerprint, alert.startsAt, alert.status, alert.groupKey, alert.receiver, alert.labelsText,
-                            alert.annotationsText, alert.endsAt, alert.generatorURL, received, received])
+            if let insertAlert {
+                try insertAlert.bind(alert.fingerprint, at: 1)
+                try insertAlert.bind(alert.startsAt, at: 2)
+                try insertAlert.bind(alert.status, at: 3)
+                try insertAlert.bind(alert.groupKey, at: 4)
+                try insertAlert.bind(alert.receiver, at: 5)
+                try insertAlert.bind(alert.labelsText, at: 6)
+                try insertAlert.bind(alert.annotationsText, at: 7)
+                try insertAlert.bind(alert.endsAt, at: 8)
+                try insertAlert.bind(alert.generatorURL, at: 9)
+                try insertAlert.bind(received, at: 10)
+                try insertAlert.bind(received, at: 11)
+                _ = try insertAlert.step()
+                insertAlert.reset()
+            }
             let isNew = db.changesCount == 1
             newAlerts.append(isNew)
             inserted.append(isNew ? db.lastInsertedRowID : nil)

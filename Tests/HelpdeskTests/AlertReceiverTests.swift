@@ -31,6 +31,34 @@ import Testing
         }
     }
 
+    /// Every field as the notification carried it, each value distinct so a column bound to another's
+    /// place shows (the SQLite store binds them one by one), NULLs included.
+    @Test(arguments: StoreKind.allCases)
+    func everyFieldOfAnAlertIsStoredAsReceived(kind: StoreKind) async throws {
+        try await withTemporaryStore(kind) { store in
+            let received = Date(timeIntervalSince1970: 1_764_842_400.25)
+            let full = AlertRecord(fingerprint: "fa11", startsAt: "2026-12-04T10:00:00Z", status: "resolved", groupKey: "{}:{alertname=\"Full\"}",
+                                   receiver: "db", labels: .object(["alertname": .string("Full"), "severity": .string("critical")]),
+                                   annotations: .object(["summary": .string("ünïcode ✓ and 'quotes'")]), endsAt: "2026-12-04T10:05:00Z",
+                                   generatorURL: "http://prometheus:9090/graph?g0.expr=up", receivedAt: received, onNew: [])
+            var bare = full
+            bare.fingerprint = "ba5e"
+            bare.status = "firing"
+            bare.endsAt = nil
+            bare.generatorURL = nil
+            #expect(try await store.apply(ChangeSet(alerts: [full, bare])).newAlerts == [true, true])
+            let stored = try await store.alerts.list(AlertQuery()).sorted { $0.fingerprint > $1.fingerprint }
+            #expect(stored == [
+                StoredAlert(fingerprint: "fa11", startsAt: "2026-12-04T10:00:00Z", status: "resolved", groupKey: "{}:{alertname=\"Full\"}",
+                            receiver: "db", labels: ["alertname": "Full", "severity": "critical"], annotations: ["summary": "ünïcode ✓ and 'quotes'"],
+                            endsAt: "2026-12-04T10:05:00Z", generatorURL: "http://prometheus:9090/graph?g0.expr=up", receivedAt: received),
+                StoredAlert(fingerprint: "ba5e", startsAt: "2026-12-04T10:00:00Z", status: "firing", groupKey: "{}:{alertname=\"Full\"}",
+                            receiver: "db", labels: ["alertname": "Full", "severity": "critical"], annotations: ["summary": "ünïcode ✓ and 'quotes'"],
+                            endsAt: nil, generatorURL: nil, receivedAt: received),
+            ])
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func aResolutionAtOneReceiverLeavesTheOtherFiring(kind: StoreKind) async throws {
         try await withTemporaryStore(kind) { store in
