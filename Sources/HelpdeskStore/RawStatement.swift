@@ -5,7 +5,8 @@ import GRDBSQLite
 /// statements on the single writer's hot path, where GRDB's argument boxes and rows cost more than
 /// SQLite's work. Only inside a transaction. Nothing observes the store's changes through GRDB (no
 /// transaction observers, no `transactionDate`), so nothing misses these. Errors are GRDB's
-/// `DatabaseError`, as GRDB would throw them.
+/// `DatabaseError`, as GRDB would throw them. Text is bound with its length, a NUL included (GRDB's
+/// binding ends at one): callers store text that cannot hold one (payloads refuse NUL, drafts replace it).
 struct RawStatement {
     private let handle: OpaquePointer
     private let connection: OpaquePointer
@@ -27,8 +28,12 @@ struct RawStatement {
         sqlite3_clear_bindings(handle)
     }
 
-    /// `true` with a row to read, `false` when the statement is done.
+    /// `true` with a row to read, `false` when the statement is done. Checked at each step, not only
+    /// once: GRDB statements run in between, and a rollback among them must not let this commit alone.
     func step() throws -> Bool {
+        guard sqlite3_get_autocommit(connection) == 0 else {
+            throw DatabaseError(resultCode: .SQLITE_ABORT, message: "no transaction is open (it was rolled back)", sql: statement.sql)
+        }
         switch sqlite3_step(handle) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
@@ -40,9 +45,11 @@ struct RawStatement {
         }
     }
 
-    /// Ready for the next use (GRDB resets before its own uses too); bindings are kept until replaced.
+    /// Ready for the next use (GRDB resets before its own uses too). The bindings go too: SQLite's copies
+    /// of the last values (a notification's labels) would otherwise wait in the cached statement.
     func reset() {
         sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
     }
 
     func int64(at column: Int32) -> Int64 {

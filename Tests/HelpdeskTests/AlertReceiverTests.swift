@@ -32,7 +32,8 @@ import Testing
     }
 
     /// Every field as the notification carried it, each value distinct so a column bound to another's
-    /// place shows (the SQLite store binds them one by one), NULLs included.
+    /// place shows (the SQLite store binds them one by one), NULLs included; a repeat in the same change set
+    /// is not new, and each new alert's job is queued between the inserts.
     @Test(arguments: StoreKind.allCases)
     func everyFieldOfAnAlertIsStoredAsReceived(kind: StoreKind) async throws {
         try await withTemporaryStore(kind) { store in
@@ -40,22 +41,32 @@ import Testing
             let full = AlertRecord(fingerprint: "fa11", startsAt: "2026-12-04T10:00:00Z", status: "resolved", groupKey: "{}:{alertname=\"Full\"}",
                                    receiver: "db", labels: .object(["alertname": .string("Full"), "severity": .string("critical")]),
                                    annotations: .object(["summary": .string("ünïcode ✓ and 'quotes'")]), endsAt: "2026-12-04T10:05:00Z",
-                                   generatorURL: "http://prometheus:9090/graph?g0.expr=up", receivedAt: received, onNew: [])
-            var bare = full
-            bare.fingerprint = "ba5e"
-            bare.status = "firing"
-            bare.endsAt = nil
-            bare.generatorURL = nil
-            #expect(try await store.apply(ChangeSet(alerts: [full, bare])).newAlerts == [true, true])
+                                   generatorURL: "http://prometheus:9090/graph?g0.expr=up", receivedAt: received,
+                                   onNew: [NewJob(kind: "srebot.alert", payload: "{\"n\":1}")])
+            // Every value other than the first's: one left over from the row before would show.
+            let bare = AlertRecord(fingerprint: "ba5e", startsAt: "2026-12-04T11:00:00Z", status: "firing", groupKey: "{}:{alertname=\"Bare\"}",
+                                   receiver: "sre", labels: .object(["alertname": .string("Bare")]), annotations: .object([:]), endsAt: nil,
+                                   generatorURL: nil, receivedAt: received.addingTimeInterval(1), onNew: [NewJob(kind: "srebot.alert", payload: "{\"n\":2}")])
+            let outcome = try await store.apply(ChangeSet(alerts: [full, bare, full]))
+            #expect(outcome.newAlerts == [true, true, false])
+            #expect(outcome.jobIDs.compactMap { $0 }.count == 2)
             let stored = try await store.alerts.list(AlertQuery()).sorted { $0.fingerprint > $1.fingerprint }
             #expect(stored == [
                 StoredAlert(fingerprint: "fa11", startsAt: "2026-12-04T10:00:00Z", status: "resolved", groupKey: "{}:{alertname=\"Full\"}",
                             receiver: "db", labels: ["alertname": "Full", "severity": "critical"], annotations: ["summary": "ünïcode ✓ and 'quotes'"],
                             endsAt: "2026-12-04T10:05:00Z", generatorURL: "http://prometheus:9090/graph?g0.expr=up", receivedAt: received),
-                StoredAlert(fingerprint: "ba5e", startsAt: "2026-12-04T10:00:00Z", status: "firing", groupKey: "{}:{alertname=\"Full\"}",
-                            receiver: "db", labels: ["alertname": "Full", "severity": "critical"], annotations: ["summary": "ünïcode ✓ and 'quotes'"],
-                            endsAt: nil, generatorURL: nil, receivedAt: received),
+                StoredAlert(fingerprint: "ba5e", startsAt: "2026-12-04T11:00:00Z", status: "firing", groupKey: "{}:{alertname=\"Bare\"}",
+                            receiver: "sre", labels: ["alertname": "Bare"], annotations: [:], endsAt: nil, generatorURL: nil,
+                            receivedAt: received.addingTimeInterval(1)),
             ])
+            if let sqlite = store as? SQLiteStore {
+                // seen_at is never listed: read as stored, a REAL equal to the time received.
+                let seen = try await sqlite.database.read { db in
+                    try Row.fetchAll(db, sql: "SELECT fingerprint, typeof(seen_at) AS type, seen_at FROM alerts ORDER BY fingerprint")
+                        .map { "\($0["fingerprint"] as String) \($0["type"] as String) \($0["seen_at"] as Double)" }
+                }
+                #expect(seen == ["ba5e real \(received.timeIntervalSince1970 + 1)", "fa11 real \(received.timeIntervalSince1970)"])
+            }
         }
     }
 
