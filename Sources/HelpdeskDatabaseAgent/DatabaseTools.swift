@@ -75,13 +75,16 @@ enum DatabaseTools {
 
     // MARK: Reads
 
+    /// `statement_timeout` as this database gives its sessions (`reset_val`), not the read's own limit.
     static let serverInfo: Body = { session, _, limits in
         try await session.readRow("""
             SELECT version() AS version, current_setting('server_version') AS server_version,
                    pg_postmaster_start_time() AS started_at,
                    extract(epoch FROM now() - pg_postmaster_start_time())::bigint AS uptime_seconds,
                    CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE 'primary' END AS role,
-                   (SELECT json_object_agg(name, current_setting(name) ORDER BY name) FROM pg_settings WHERE name IN (
+                   (SELECT json_object_agg(name, CASE WHEN name <> 'statement_timeout' THEN current_setting(name)
+                                                      WHEN reset_val = '0' THEN '0' ELSE reset_val || unit END ORDER BY name)
+                    FROM pg_settings WHERE name IN (
                        'max_connections', 'superuser_reserved_connections', 'shared_buffers', 'work_mem',
                        'maintenance_work_mem', 'effective_cache_size', 'statement_timeout', 'lock_timeout',
                        'idle_in_transaction_session_timeout', 'max_wal_size', 'wal_level', 'autovacuum',
