@@ -345,7 +345,7 @@ public struct Governance: Sendable {
             let outcome = await runTraced(call, descriptor: descriptor, agent: agent, principal: principal, decision: decision,
                                           approvalID: approvalID, decisionID: decisionID)
             switch outcome {
-            case .failed(let error, _):
+            case .failed:
                 span.attributes["helpdesk.outcome"] = "error"
                 span.failed()
             default:

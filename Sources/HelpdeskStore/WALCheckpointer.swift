@@ -1,6 +1,7 @@
 import Dispatch
 import GRDB
 import GRDBSQLite
+import Logging
 import Synchronization
 
 /// Copies the write-ahead log back into the database file on its own connection and thread.
@@ -36,19 +37,28 @@ final class WALCheckpointer: Sendable {
         var restartDue = false
         /// Database file syncs before a restart, for tests.
         var flushes = 0
+        /// Checkpoints that failed, in all and since the last one logged.
+        var failures = 0
+        var failuresUnreported = 0
+        var lastFailureLogged: ContinuousClock.Instant?
         var connection: DatabaseQueue?
     }
 
     private let path: String
     private let configuration: Configuration
     private let restartFrames: Int
+    private let logger: Logger
+    /// At most one line per this for failing checkpoints (one every 100 ms of writes otherwise).
+    static let failureLogInterval: Duration = .seconds(60)
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "helpdesk.store.checkpoint", qos: .utility)
 
-    init(path: String, configuration: Configuration, restartFrames: Int = WALCheckpointer.restartFrames) {
+    init(path: String, configuration: Configuration, restartFrames: Int = WALCheckpointer.restartFrames,
+         logger: Logger = Logger(label: "helpdesk.store.checkpoint")) {
         self.path = path
         self.configuration = configuration
         self.restartFrames = restartFrames
+        self.logger = logger
     }
 
     /// Called after each group commit: schedules a checkpoint unless one is already due.
@@ -78,6 +88,9 @@ final class WALCheckpointer: Sendable {
 
     /// Database file syncs made before handing a restart to the writer, for tests.
     var flushes: Int { state.withLock { $0.flushes } }
+
+    /// Checkpoints that failed so far, for tests.
+    var failures: Int { state.withLock { $0.failures } }
 
     /// Waits for a checkpoint in progress and closes the connection.
     func close() {
@@ -148,7 +161,20 @@ final class WALCheckpointer: Sendable {
                 }
             }
         } catch {
-            // Not fatal: the writer's backstop checkpoint still bounds the log.
+            // Not fatal: the writer's backstop checkpoint still bounds the log. Said, though: a store whose
+            // file cannot be written back (permissions, an I/O error) keeps growing its log until then.
+            let unreported = state.withLock { state -> Int? in
+                state.failures += 1
+                state.failuresUnreported += 1
+                if let last = state.lastFailureLogged, .now - last < Self.failureLogInterval { return nil }
+                state.lastFailureLogged = .now
+                defer { state.failuresUnreported = 0 }
+                return state.failuresUnreported
+            }
+            if let unreported {
+                logger.warning("the store's write-ahead log could not be checkpointed: \(SQLiteStore.describe(error)); it grows until a checkpoint succeeds",
+                               metadata: ["path": "\(path)", "failures_since_last_report": "\(unreported)"])
+            }
         }
     }
 }
