@@ -75,15 +75,18 @@ enum DatabaseTools {
 
     // MARK: Reads
 
-    /// `statement_timeout` as this database gives its sessions (`reset_val`), not the read's own limit.
+    /// `statement_timeout` as a session of the bot's user starts with (`reset_val`: the server's, the database's or
+    /// that role's setting) and as PostgreSQL writes it, not the read's own limit.
     static let serverInfo: Body = { session, _, limits in
         try await session.readRow("""
             SELECT version() AS version, current_setting('server_version') AS server_version,
                    pg_postmaster_start_time() AS started_at,
                    extract(epoch FROM now() - pg_postmaster_start_time())::bigint AS uptime_seconds,
                    CASE WHEN pg_is_in_recovery() THEN 'standby' ELSE 'primary' END AS role,
-                   (SELECT json_object_agg(name, CASE WHEN name <> 'statement_timeout' THEN current_setting(name)
-                                                      WHEN reset_val = '0' THEN '0' ELSE reset_val || unit END ORDER BY name)
+                   (SELECT json_object_agg(name, CASE WHEN name <> 'statement_timeout' THEN current_setting(name) ELSE
+                       (SELECT CASE WHEN v = 0 THEN '0' WHEN v % 86400000 = 0 THEN v / 86400000 || 'd' WHEN v % 3600000 = 0 THEN v / 3600000 || 'h'
+                                    WHEN v % 60000 = 0 THEN v / 60000 || 'min' WHEN v % 1000 = 0 THEN v / 1000 || 's' ELSE v || 'ms' END
+                        FROM (SELECT reset_val::bigint AS v) ms) END ORDER BY name)
                     FROM pg_settings WHERE name IN (
                        'max_connections', 'superuser_reserved_connections', 'shared_buffers', 'work_mem',
                        'maintenance_work_mem', 'effective_cache_size', 'statement_timeout', 'lock_timeout',

@@ -85,13 +85,15 @@ struct PostgresSession {
 
     /// The statement timeout, and no JIT: the catalog reads are estimated costly enough to be compiled
     /// (blocking_locks: 57 ms of LLVM in a fresh backend for a 6 ms query, seconds on a loaded server),
-    /// on a database already in trouble. `jit` exists from PostgreSQL 11; older servers are left as they are.
+    /// on a database already in trouble. A server without `jit` (before PostgreSQL 11) is left as it is.
+    /// The row is read: an error of the statement comes with it, not with the next query.
     private func limit(_ statementTimeout: Duration, local: Bool) async throws {
         let milliseconds = String(max(1, statementTimeout.nanoseconds / 1_000_000))
-        try await connection.query("""
+        let rows = try await connection.query("""
             SELECT set_config('statement_timeout', \(milliseconds), \(local)),
-                   CASE WHEN current_setting('server_version_num')::int >= 110000 THEN set_config('jit', 'off', \(local)) END
+                   CASE WHEN current_setting('jit', true) IS NOT NULL THEN set_config('jit', 'off', \(local)) END
             """, logger: logger)
+        for try await _ in rows {}
     }
 
     private func run(_ sql: String) async throws {

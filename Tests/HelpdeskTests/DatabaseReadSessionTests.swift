@@ -31,6 +31,19 @@ import Testing
         await session.close()
     }
 
+    /// A statement timeout the server refuses fails the read with the server's own message, not with
+    /// "current transaction is aborted" from the next statement.
+    @Test func aRefusedLimitFailsWithItsOwnError() async throws {
+        let endpoint = try await TemporaryPostgres.newDatabase()
+        let session = try await PostgresSession.connect(Self.target(endpoint), logger: Self.quiet)
+        let error = await #expect(throws: ToolError.self) {
+            // Over INT_MAX milliseconds: out of statement_timeout's range.
+            _ = try await session.readRow("SELECT 1 AS one", statementTimeout: .seconds(3_000_000))
+        }
+        #expect(error?.message.contains("statement_timeout") == true, "\(String(describing: error))")
+        await session.close()
+    }
+
     /// server_info reports the timeout the database gives its sessions, not the 5 s the read itself runs under.
     @Test func serverInfoShowsTheDatabasesTimeoutNotTheReadsOwn() async throws {
         let endpoint = try await TemporaryPostgres.newDatabase()
@@ -39,8 +52,10 @@ import Testing
         let unset = try await agent.run(ToolCall(tool: "server_info", target: "db"))
         #expect(unset["settings"]?["statement_timeout"] == .string("0"))
         #expect(unset["settings"]?["lock_timeout"] == .string("0"), "the other settings as current_setting renders them")
-        try await TemporaryPostgres.execute("ALTER DATABASE \(database) SET statement_timeout = '42s'", in: endpoint)
-        let set = try await agent.run(ToolCall(tool: "server_info", target: "db"))
-        #expect(set["settings"]?["statement_timeout"] == .string("42000ms"))
+        for (value, shown) in [("42s", "42s"), ("90min", "90min"), ("2h", "2h"), ("1500ms", "1500ms")] {
+            try await TemporaryPostgres.execute("ALTER DATABASE \(database) SET statement_timeout = '\(value)'", in: endpoint)
+            let set = try await agent.run(ToolCall(tool: "server_info", target: "db"))
+            #expect(set["settings"]?["statement_timeout"] == .string(shown), "as current_setting would write \(value)")
+        }
     }
 }
