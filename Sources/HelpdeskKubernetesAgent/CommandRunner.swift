@@ -68,6 +68,7 @@ public struct ProcessRunner: CommandRunner {
         process.standardError = err
         let run = CommandRun()
         process.terminationHandler = { process in run.exited(process.terminationStatus) }
+        try Task.checkCancellation()  // nothing started for a call already given up
         do {
             try Self.withStopSignalsUnblocked { try process.run() }
         } catch {
@@ -119,11 +120,14 @@ public struct ProcessRunner: CommandRunner {
         }
         // Files, read off the cooperative pool.
         return try await withBlockingIO {
-            let size = ((try? FileManager.default.attributesOfItem(atPath: outURL.path))?[.size] as? Int) ?? 0
-            guard size <= limit else {
+            // Read through a bound, not by the size seen first: a straggler (a child that left its group) may still write.
+            let output = try? FileHandle(forReadingFrom: outURL)
+            defer { try? output?.close() }
+            let stdout = (try? output?.read(upToCount: limit + 1)) ?? Data()
+            guard stdout.count <= limit else {
+                let size = Self.size(of: outDescriptor) ?? stdout.count
                 throw ToolError("\(name) printed \(size) bytes, more than the \(limit) a tool reads: narrow the query (a namespace, a name)")
             }
-            let stdout = (try? Data(contentsOf: outURL)) ?? Data()
             let errors = try? FileHandle(forReadingFrom: errURL)
             defer { try? errors?.close() }
             let stderr = String(decoding: (try? errors?.read(upToCount: Self.maxErrorBytes)) ?? Data(), as: UTF8.self)

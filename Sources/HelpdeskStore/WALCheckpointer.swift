@@ -32,6 +32,9 @@ final class WALCheckpointer: Sendable {
     static let restartFrames = 16_384
     /// At most this many frames left to copy when the writer is asked to finish the checkpoint.
     static let restartRemainder = 256
+    /// The database file is synced ahead of a restart at most this often: the writer drops the restart when
+    /// its groups are big (an alert storm), and every checkpoint would sync again (up to 40 a second).
+    static let minFlushInterval: Duration = .milliseconds(100)
 
     private struct State: Sendable {
         var scheduled = false
@@ -43,6 +46,7 @@ final class WALCheckpointer: Sendable {
         var failures = 0
         var failuresUnreported = 0
         var lastFailureLogged: ContinuousClock.Instant?
+        var lastFlush: ContinuousClock.Instant?
         var connection: DatabaseQueue?
     }
 
@@ -50,7 +54,7 @@ final class WALCheckpointer: Sendable {
     private let configuration: Configuration
     private let restartFrames: Int
     private let logger: Logger
-    /// At most one line per this for failing checkpoints (one every 100 ms of writes otherwise).
+    /// At most one line per this for failing checkpoints (one every 25 ms of writes otherwise).
     static let failureLogInterval: Duration = .seconds(60)
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "helpdesk.store.checkpoint", qos: .utility)
@@ -150,11 +154,15 @@ final class WALCheckpointer: Sendable {
                         // The writer syncs the database file before the log starts over: everything copied since the
                         // last restart was written back then, with every caller waiting (an alert storm on the bench
                         // box: syncs of 22 ms median, up to 34). Synced here first, then what came in meanwhile copied.
-                        let flushed = try Self.flushDatabaseFile(db)
+                        let flushNow = state.withLock { state in state.lastFlush.map { .now - $0 >= Self.minFlushInterval } ?? true }
+                        let flushed = try flushNow && Self.flushDatabaseFile(db)
                         // Busy (the writer's backstop checkpoint) is no reason to drop the restart.
                         _ = try? db.checkpoint(.passive)
                         state.withLock { state in
-                            if flushed { state.flushes += 1 }
+                            if flushed {
+                                state.flushes += 1
+                                state.lastFlush = .now
+                            }
                             state.restartDue = true
                         }
                         break

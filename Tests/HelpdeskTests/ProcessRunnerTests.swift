@@ -38,12 +38,12 @@ func aProcessRuns(withArgument marker: String) -> Bool {
         let runner = ProcessRunner(maxOutputBytes: 1 << 20)
         let marker = "printing-\(UUID().uuidString)"
         let printing = await #expect(throws: ToolError.self) {
-            _ = try await runner.run("/bin/sh", ["-c", "head -c 2000000 /dev/zero; exec sleep 60", marker], environment: [:], timeout: .seconds(60))
+            _ = try await runner.run("/bin/sh", ["-c", "head -c 2000000 /dev/zero; sleep 60; :", marker], environment: [:], timeout: .seconds(60))
         }
         let printed = printing.map { "\($0)" } ?? ""
         #expect(printed.hasPrefix("sh printed ") && printed.hasSuffix(" bytes, more than the 1048576 a tool reads, and was stopped: narrow the query (a namespace, a name)"), "\(printed)")
         let complaining = await #expect(throws: ToolError.self) {
-            _ = try await runner.run("/bin/sh", ["-c", "head -c 2000000 /dev/zero >&2; exec sleep 60", marker], environment: [:], timeout: .seconds(60))
+            _ = try await runner.run("/bin/sh", ["-c", "head -c 2000000 /dev/zero >&2; sleep 60; :", marker], environment: [:], timeout: .seconds(60))
         }
         let complained = complaining.map { "\($0)" } ?? ""
         #expect(complained.hasPrefix("sh printed ") && complained.hasSuffix(" bytes of errors, more than the 1048576 kept, and was stopped"), "\(complained)")
