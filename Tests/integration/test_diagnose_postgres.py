@@ -45,9 +45,10 @@ def lock_pileup(postgres):
         waiter.send(f"UPDATE accounts SET balance = balance - {amount} WHERE id = 1; SELECT 'done';")
         waiters.append(waiter)
     assert wait_for(lambda: postgres.value("SELECT count(*) FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0") == "3")
-    # The runbook calls an idle-in-transaction blocker critical after 10 seconds.
+    # The runbook calls an idle-in-transaction blocker critical after 10 seconds. Whole seconds cut down, as the
+    # tools count them (`::int` rounds: at 10.5 s it said 11 and the tool, a moment later, 10).
     assert wait_for(lambda: int(postgres.value(
-        f"SELECT extract(epoch FROM now() - state_change)::int FROM pg_stat_activity WHERE pid = {holder_pid}")) >= 11, timeout=20)
+        f"SELECT floor(extract(epoch FROM now() - state_change))::int FROM pg_stat_activity WHERE pid = {holder_pid}")) >= 11, timeout=20)
     yield holder_pid, holder, waiters
     for session in [holder, *waiters]:
         session.close()
